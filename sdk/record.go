@@ -1,0 +1,243 @@
+package sdk
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Endpoint is one side of a connection. Later capture sources add workload
+// names (pod, service, namespace); the fields here are the ones every source
+// can fill.
+type Endpoint struct {
+	IP   string `json:"ip"`
+	Port uint16 `json:"port"`
+	// Name is a human name for the endpoint (a pod or service), when known.
+	Name string `json:"name,omitempty"`
+	// Namespace is the Kubernetes namespace, when known.
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// String renders the endpoint as ip:port, bracketing IPv6 addresses.
+func (e Endpoint) String() string {
+	for i := 0; i < len(e.IP); i++ {
+		if e.IP[i] == ':' {
+			return fmt.Sprintf("[%s]:%d", e.IP, e.Port)
+		}
+	}
+	return fmt.Sprintf("%s:%d", e.IP, e.Port)
+}
+
+// Header is one header line, as sent.
+type Header struct {
+	Name  string
+	Value string
+}
+
+// Message is one side of an exchange: the request or the response.
+type Message struct {
+	// Headers in wire order; duplicates are kept.
+	Headers []Header
+	// Body is a bounded preview of the payload: text as text, binary as
+	// base64 with Encoding set to "base64".
+	Body string
+	// Encoding is "base64" when Body holds binary data, empty for text.
+	Encoding string
+	// BodyTruncated reports that Body is shorter than the payload.
+	BodyTruncated bool
+	// BodySize is the payload size in bytes after transfer decoding
+	// (de-chunked), before content decoding.
+	BodySize int64
+	// Size is the number of bytes the message took on the wire.
+	Size int64
+	// Fields holds protocol-specific fields; they appear inline in JSON.
+	Fields map[string]any
+}
+
+// Set records a protocol-specific field and returns m for chaining.
+func (m *Message) Set(key string, v any) *Message {
+	if m.Fields == nil {
+		m.Fields = make(map[string]any, 4)
+	}
+	m.Fields[key] = v
+	return m
+}
+
+// Header returns the first value of the named header, compared without
+// regard to ASCII case, and whether it was present.
+func (m *Message) Header(name string) (string, bool) {
+	if m == nil {
+		return "", false
+	}
+	for _, h := range m.Headers {
+		if equalFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+var messageFixed = map[string]bool{"headers": true, "body": true, "encoding": true, "body_truncated": true, "body_size": true, "size": true}
+
+// MarshalJSON writes the fixed fields and inlines Fields beside them.
+// Headers become an object; repeated names are joined with ", " as RFC 9110
+// allows for list-valued fields.
+func (m Message) MarshalJSON() ([]byte, error) {
+	out := make(map[string]any, 6+len(m.Fields))
+	for k, v := range m.Fields {
+		if !messageFixed[k] {
+			out[k] = v
+		}
+	}
+	if len(m.Headers) > 0 {
+		h := make(map[string]string, len(m.Headers))
+		for _, x := range m.Headers {
+			if prev, ok := h[x.Name]; ok {
+				h[x.Name] = prev + ", " + x.Value
+			} else {
+				h[x.Name] = x.Value
+			}
+		}
+		out["headers"] = h
+	}
+	if m.Body != "" {
+		out["body"] = m.Body
+	}
+	if m.Encoding != "" {
+		out["encoding"] = m.Encoding
+	}
+	if m.BodyTruncated {
+		out["body_truncated"] = true
+	}
+	out["body_size"] = m.BodySize
+	out["size"] = m.Size
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON is the inverse of MarshalJSON. Header order is not
+// preserved across a JSON round trip; names are sorted.
+func (m *Message) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*m = Message{}
+	for k, v := range raw {
+		var err error
+		switch k {
+		case "headers":
+			var h map[string]string
+			err = json.Unmarshal(v, &h)
+			for _, name := range sortedKeys(h) {
+				m.Headers = append(m.Headers, Header{Name: name, Value: h[name]})
+			}
+		case "body":
+			err = json.Unmarshal(v, &m.Body)
+		case "encoding":
+			err = json.Unmarshal(v, &m.Encoding)
+		case "body_truncated":
+			err = json.Unmarshal(v, &m.BodyTruncated)
+		case "body_size":
+			err = json.Unmarshal(v, &m.BodySize)
+		case "size":
+			err = json.Unmarshal(v, &m.Size)
+		default:
+			var x any
+			err = json.Unmarshal(v, &x)
+			m.Set(k, x)
+		}
+		if err != nil {
+			return fmt.Errorf("message field %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Record is one request/response exchange (or one one-way message where the
+// protocol has no reply): the record contract that storage, filters and MCP
+// depend on. A dissector fills the protocol part; the host fills ID, the
+// endpoints, Stream, Dissector and ElapsedMs.
+type Record struct {
+	ID        string    `json:"id"`
+	Protocol  string    `json:"protocol"`
+	Timestamp time.Time `json:"timestamp"`
+	// ElapsedMs runs from the first byte of the request to the last byte of
+	// the response; nil when there was no response.
+	ElapsedMs *float64 `json:"elapsed_ms,omitempty"`
+	Src       Endpoint `json:"src"`
+	Dst       Endpoint `json:"dst"`
+	// Stream identifies the connection (or UDP flow) the exchange used.
+	Stream    string `json:"stream"`
+	Dissector string `json:"dissector"`
+
+	Method     string `json:"method,omitempty"`
+	Path       string `json:"path,omitempty"`
+	Status     int    `json:"status"`
+	StatusText string `json:"status_text,omitempty"`
+	Failed     bool   `json:"failed"`
+	// Error says why the exchange is marked failed when the cause is in the
+	// traffic itself (malformed input, a reset, a missing response), rather
+	// than in the status.
+	Error   string `json:"error,omitempty"`
+	Summary string `json:"summary,omitempty"`
+
+	Request  *Message `json:"request,omitempty"`
+	Response *Message `json:"response,omitempty"`
+
+	// End is when the last byte of the response was seen; zero without a
+	// response. The host turns it into ElapsedMs.
+	End time.Time `json:"-"`
+	// RequestDir is the direction the request travelled in. The host uses it
+	// to say which endpoint is the client (Src) when the capture missed the
+	// handshake.
+	RequestDir Direction `json:"-"`
+}
+
+// MarshalJSON renders Timestamp as RFC 3339 with nanoseconds in UTC.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record
+	return json.Marshal(struct {
+		plain
+		Timestamp string `json:"timestamp"`
+	}{plain(r), r.Timestamp.UTC().Format(time.RFC3339Nano)})
+}
+
+// UnmarshalJSON is the inverse of MarshalJSON.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	type plain Record
+	var aux struct {
+		plain
+		Timestamp string `json:"timestamp"`
+	}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	*r = Record(aux.plain)
+	if aux.Timestamp != "" {
+		t, err := time.Parse(time.RFC3339Nano, aux.Timestamp)
+		if err != nil {
+			return fmt.Errorf("record timestamp: %w", err)
+		}
+		r.Timestamp = t
+	}
+	return nil
+}
