@@ -42,16 +42,25 @@ type Probe struct {
 	NeedMore bool
 }
 
-// Emitter receives the records a connection produces.
+// Emitter receives what a connection produces.
 type Emitter interface {
-	Emit(*Record)
+	// Emit hands over one finished record. The emitter does not keep r.
+	Emit(r *Record)
+	// Switch says the connection stops speaking this dissector's protocol
+	// after the bytes consumed so far (an HTTP Upgrade, STARTTLS). The host
+	// closes this Conn and detects the protocol of what follows afresh; hint
+	// names the expected protocol ("websocket", "http2", "tls") to break ties.
+	Switch(hint string)
 }
 
-// EmitFunc adapts a function to Emitter.
+// EmitFunc adapts a function to Emitter; Switch is ignored.
 type EmitFunc func(*Record)
 
 // Emit calls f(r).
 func (f EmitFunc) Emit(r *Record) { f(r) }
+
+// Switch does nothing.
+func (f EmitFunc) Switch(string) {}
 
 // Dissector is a protocol parser as the host sees it.
 type Dissector interface {
@@ -66,13 +75,15 @@ type Dissector interface {
 
 // Conn parses one connection. The host never calls a Conn concurrently.
 type Conn interface {
-	// Feed offers the unconsumed bytes of one direction. ts is the capture
-	// time (Unix nanoseconds) of data[0]. Feed returns how many bytes it
-	// consumed; the host keeps the rest and offers them again with more
-	// appended. need is a hint: the total number of bytes Feed wants before it
-	// can make progress (0 when unknown). A negative consumed tells the host
-	// this connection is not parseable and to stop feeding it.
-	Feed(dir Direction, data []byte, ts int64) (consumed, need int)
+	// Feed offers the unconsumed bytes of one direction. first and last are
+	// the capture times (Unix nanoseconds) of data[0] and of the newest byte.
+	// Feed returns how many bytes it consumed; the host keeps the rest and
+	// offers them again with more appended, so a dissector that returns after
+	// each complete message gets an exact first time for the next one. need
+	// is a hint: the total number of bytes Feed wants before it can make
+	// progress (0 when unknown). A negative consumed tells the host this
+	// connection is not parseable and to stop feeding it.
+	Feed(dir Direction, data []byte, first, last int64) (consumed, need int)
 	// Gap reports that n bytes of one direction were lost; the parser must
 	// resynchronise rather than misread what follows.
 	Gap(dir Direction, n int, ts int64)

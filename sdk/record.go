@@ -194,9 +194,10 @@ type Record struct {
 	Status     int    `json:"status"`
 	StatusText string `json:"status_text,omitempty"`
 	Failed     bool   `json:"failed"`
-	// Error says why the exchange is marked failed when the cause is in the
-	// traffic itself (malformed input, a reset, a missing response), rather
-	// than in the status.
+	// Error notes what went wrong in the traffic or in parsing it
+	// (malformed input, a reset, bytes missing from the capture, no
+	// response). It may be set on a record that is not Failed: a response the
+	// capture missed is not a failed call.
 	Error   string `json:"error,omitempty"`
 	Summary string `json:"summary,omitempty"`
 

@@ -1,0 +1,49 @@
+package dissectortest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// The cache is process-wide on purpose: every test in a binary shares the
+// builds.
+var (
+	mu    sync.Mutex
+	built = map[string][]byte{}
+)
+
+// repoRoot finds the module root from this file's location.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Wasm returns the WebAssembly build of the built-in dissector in
+// dissectors/<name>, built once per test process; Go's build cache makes
+// repeated builds cheap.
+func Wasm(tb testing.TB, name string) []byte {
+	tb.Helper()
+	mu.Lock()
+	defer mu.Unlock()
+	if b, ok := built[name]; ok {
+		return b
+	}
+	root := repoRoot()
+	out := filepath.Join(tb.TempDir(), name+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./dissectors/"+name+"/wasm")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("building dissector %s to wasm: %v\n%s", name, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	built[name] = b
+	return b
+}

@@ -1,0 +1,6 @@
+// Package dissectors holds the sources of the built-in dissectors (one
+// sub-package each, ordinary Go against the sdk) and embeds their
+// WebAssembly builds, which `make wasm` writes to bin/, into the kubeshark
+// binary. The cmd package hands these modules to the wasm runtime; nothing
+// else in the data path imports this package.
+package dissectors

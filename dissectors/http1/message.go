@@ -1,0 +1,141 @@
+package http1
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// message is one request or response being parsed.
+type message struct {
+	start, end int64
+
+	method, target, version string // request line
+	status                  int    // status line
+	reason                  string
+
+	headers  []sdk.Header
+	trailers []sdk.Header
+	size     int64 // wire bytes
+	bodySize int64 // transfer-decoded body bytes
+	body     []byte
+	bodyCap  int
+	encoding string // Content-Encoding, for the preview
+	missing  int64  // body bytes lost to capture gaps
+	interim  []int
+	problem  string // why the message is malformed or incomplete
+	upgrade  string // Upgrade header when Connection: upgrade
+}
+
+func (m *message) header(name string) (string, bool) {
+	for _, h := range m.headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+// appendBody keeps the start of the body for the preview. Encoded bodies keep
+// more, since the preview is decoded from them at the end.
+func (m *message) appendBody(p []byte) {
+	m.bodySize += int64(len(p))
+	if room := m.bodyCap - len(m.body); room > 0 {
+		if len(p) > room {
+			p = p[:room]
+		}
+		m.body = append(m.body, p...)
+	}
+}
+
+func (m *message) toSDK() *sdk.Message {
+	out := &sdk.Message{Headers: m.headers, Size: m.size, BodySize: m.bodySize}
+	if m.version != "" {
+		out.Set("version", m.version)
+	}
+	if len(m.trailers) > 0 {
+		t := make(map[string]string, len(m.trailers))
+		for _, h := range m.trailers {
+			t[h.Name] = h.Value
+		}
+		out.Set("trailers", t)
+	}
+	if len(m.interim) > 0 {
+		out.Set("interim", m.interim)
+	}
+	if m.missing > 0 {
+		out.Set("missing_bytes", m.missing)
+	}
+	if len(m.body) > 0 {
+		setPreview(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
+	}
+	return out
+}
+
+// exchange pairs a request with its response into a record.
+func exchange(req, resp *message, clientDir sdk.Direction) *sdk.Record {
+	r := &sdk.Record{Protocol: "http", RequestDir: clientDir}
+	var problems []string
+	if req != nil {
+		r.Method, r.Path = req.method, req.target
+		r.Timestamp = nanos(req.start)
+		r.Request = req.toSDK()
+		if req.problem != "" {
+			problems = append(problems, "request: "+req.problem)
+		}
+		if req.version == "HTTP/1.0" || req.version == "HTTP/0.9" || req.version == "HTTP/1.1" {
+			r.Request.Set("version", req.version)
+		}
+	}
+	if resp != nil {
+		r.Status, r.StatusText = resp.status, resp.reason
+		r.Response = resp.toSDK()
+		r.End = nanos(resp.end)
+		if req == nil {
+			r.Timestamp = nanos(resp.start)
+			problems = append(problems, "request not captured")
+		}
+		if resp.problem != "" {
+			problems = append(problems, "response: "+resp.problem)
+		}
+		r.Failed = resp.status >= 400
+	} else {
+		problems = append(problems, "no response captured")
+	}
+	if req != nil && req.problem != "" && strings.HasPrefix(req.problem, "malformed") {
+		r.Failed = true
+	}
+	if resp != nil && strings.HasPrefix(resp.problem, "malformed") {
+		r.Failed = true
+	}
+	r.Error = strings.Join(problems, "; ")
+	r.Summary = summary(req, resp)
+	return r
+}
+
+func summary(req, resp *message) string {
+	var b strings.Builder
+	if req != nil {
+		b.WriteString(req.method)
+		b.WriteByte(' ')
+		t := req.target
+		if len(t) > 120 {
+			t = t[:117] + "..."
+		}
+		b.WriteString(t)
+	} else {
+		b.WriteString("(request not captured)")
+	}
+	b.WriteString(" → ")
+	if resp != nil {
+		b.WriteString(strconv.Itoa(resp.status))
+		if resp.reason != "" {
+			b.WriteByte(' ')
+			b.WriteString(resp.reason)
+		}
+	} else {
+		b.WriteString("(no response)")
+	}
+	return b.String()
+}

@@ -1,0 +1,102 @@
+package http1
+
+import "bytes"
+
+type startKind int
+
+const (
+	startNone startKind = iota
+	startMaybe
+	startRequest
+	startResponse
+)
+
+func isTokenChar(c byte) bool {
+	switch {
+	case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return true
+	}
+	return bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0
+}
+
+// classifyStart looks at the first line of data. A request line is
+// `TOKEN SP TARGET SP HTTP/1.x`; a status line is `HTTP/1.x SP 3DIGIT`. The
+// method may be any token (WebDAV, custom methods), so the version is what
+// makes the guess confident. "PRI * HTTP/2.0" is HTTP/2's preface, not ours.
+func classifyStart(data []byte) startKind {
+	line := data
+	complete := false
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		line, complete = bytes.TrimRight(data[:i], "\r"), true
+	}
+	if len(line) > 8<<10 {
+		return startNone
+	}
+	if bytes.HasPrefix(line, []byte("HTTP/")) || bytes.HasPrefix([]byte("HTTP/"), line) {
+		if len(line) >= 12 && (bytes.HasPrefix(line, []byte("HTTP/1.")) || bytes.HasPrefix(line, []byte("HTTP/0.9"))) && line[8] == ' ' && isDigits(line[9:12]) {
+			return startResponse
+		}
+		if !complete && len(line) < 12 {
+			return startMaybe
+		}
+		return startNone
+	}
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 {
+		if !complete && len(line) < 24 && allToken(line) && len(line) > 0 && upperish(line) {
+			return startMaybe
+		}
+		return startNone
+	}
+	if sp == 0 || sp > 24 || !allToken(line[:sp]) || !upperish(line[:sp]) {
+		return startNone
+	}
+	rest := line[sp+1:]
+	sp2 := bytes.LastIndexByte(rest, ' ')
+	if sp2 < 0 {
+		if !complete {
+			return startMaybe
+		}
+		return startNone
+	}
+	version := rest[sp2+1:]
+	if bytes.Equal(line, []byte("PRI * HTTP/2.0")) {
+		return startNone
+	}
+	if bytes.HasPrefix(version, []byte("HTTP/1.")) || bytes.Equal(version, []byte("HTTP/0.9")) {
+		return startRequest
+	}
+	if !complete && bytes.HasPrefix([]byte("HTTP/1."), version) {
+		return startMaybe
+	}
+	return startNone
+}
+
+func isDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+func allToken(b []byte) bool {
+	for _, c := range b {
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// upperish rejects lower-case words, which are far more often the start of
+// some other text protocol than an HTTP method.
+func upperish(b []byte) bool {
+	for _, c := range b {
+		if 'a' <= c && c <= 'z' {
+			return false
+		}
+	}
+	return true
+}
