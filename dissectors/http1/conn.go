@@ -38,6 +38,7 @@ type half struct {
 	st        state
 	cur       *message
 	remaining int64
+	midLine   bool // resync is inside a line, so what follows cannot start a message
 }
 
 type conn struct {
@@ -81,15 +82,19 @@ func (c *conn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int
 	pos := 0
 	for pos < len(data) && !c.done {
 		before := h.st
-		n, complete := c.step(dir, h, data[pos:], first)
+		// Held-back bytes are ones that could not be parsed alone, so once
+		// some are consumed here, whatever starts next came in the newest.
+		ts := first
+		if pos > 0 {
+			ts = last
+		}
+		n, complete := c.step(dir, h, data[pos:], ts)
 		pos += n
 		if complete {
 			if m := h.cur; m != nil {
-				if pos == len(data) {
-					m.end = last
-				} else {
-					m.end = first
-				}
+				// Bytes held back from an earlier Feed could not complete a
+				// message on their own, so its last byte is among the newest.
+				m.end = last
 				h.cur = nil
 				c.finish(dir, m)
 			}
@@ -98,6 +103,11 @@ func (c *conn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int
 		if n == 0 && h.st == before {
 			break
 		}
+	}
+	if h.cur != nil && pos > 0 {
+		// A message cut short (or ended by the connection closing) ends with
+		// the last byte seen, not when the capture noticed.
+		h.cur.end = last
 	}
 	return pos, 0
 }
@@ -118,17 +128,23 @@ func (c *conn) step(dir sdk.Direction, h *half, data []byte, ts int64) (int, boo
 		m.appendBody(data[:n])
 		m.size += int64(n)
 		h.remaining -= int64(n)
-		return n, h.remaining == 0
+		if h.remaining == 0 {
+			h.st = stStart
+			return n, true
+		}
+		return n, false
 	case stUntilClose:
 		m.appendBody(data)
 		m.size += int64(len(data))
 		return len(data), false
 	case stChunkSize:
+		// Limits hold whether or not the line end has arrived yet, so that
+		// how the stream was segmented does not change the outcome.
 		i := bytes.IndexByte(data, '\n')
+		if i < 0 && len(data) > 1024 || i > 1024 {
+			return c.malformed(h, "chunk-size line longer than 1 KiB")
+		}
 		if i < 0 {
-			if len(data) > 1024 {
-				return c.malformed(h, "chunk-size line longer than 1 KiB")
-			}
 			return 0, false
 		}
 		size, err := parseChunkSize(data[:i])
@@ -167,10 +183,10 @@ func (c *conn) step(dir sdk.Direction, h *half, data []byte, ts int64) (int, boo
 		return c.malformed(h, "chunk data not followed by CRLF")
 	case stTrailers:
 		i := bytes.IndexByte(data, '\n')
+		if i < 0 && len(data) > maxHeaderBlock || i > maxHeaderBlock {
+			return c.malformed(h, "trailer section too long")
+		}
 		if i < 0 {
-			if len(data) > maxHeaderBlock {
-				return c.malformed(h, "trailer section too long")
-			}
 			return 0, false
 		}
 		line := bytes.TrimRight(data[:i], "\r")
@@ -194,6 +210,9 @@ func (c *conn) malformed(h *half, why string) (int, bool) {
 		h.cur.problem = "malformed: " + why
 	}
 	h.st = stResync
+	// The rest of a bad line ("ET /a HTTP/1.1" after a too-long head) would
+	// otherwise read as a new start line.
+	h.midLine = true
 	if h.cur == nil {
 		return 1, false
 	}
@@ -211,12 +230,20 @@ func (c *conn) startLine(dir sdk.Direction, h *half, data []byte, ts int64) (int
 		return skip, false
 	}
 	kind := classifyStart(data)
-	switch {
-	case kind == startMaybe:
+	switch kind {
+	case startMaybe:
 		return 0, false
-	case kind == startNone:
+	case startNone:
 		h.st = stResync
 		return c.resync(h, data)
+	}
+	end := headerEnd(data)
+	if end < 0 && len(data) < maxHeaderBlock {
+		// Decide nothing on a partial start line: the bytes still to come
+		// can change what it is.
+		return 0, false
+	}
+	switch {
 	case h.role == roleUnknown && !c.clientKnown:
 		if kind == startRequest {
 			c.setClient(dir)
@@ -229,23 +256,19 @@ func (c *conn) startLine(dir sdk.Direction, h *half, data []byte, ts int64) (int
 		h.st = stResync
 		return c.resync(h, data)
 	}
-	end := headerEnd(data)
-	if end < 0 {
-		if len(data) >= maxHeaderBlock {
-			h.cur = &message{start: ts}
-			h.cur.method = "?"
-			return c.malformed(h, "header block exceeds 64 KiB")
-		}
-		return 0, false
+	if end < 0 || end > maxHeaderBlock {
+		h.cur = &message{start: ts}
+		h.cur.method = "?"
+		return c.malformed(h, "header block exceeds 64 KiB")
 	}
 	m, err := parseHead(data[:end], h.role == roleRequest)
 	m.start = ts
 	m.size = int64(end)
 	h.cur = m
 	if err != nil {
+		// The head is complete, so its framing fields still say where the
+		// next message starts; if they are garbage, resync recovers.
 		m.problem = "malformed: " + err.Error()
-		h.st = stStart
-		return end, true
 	}
 	if h.role == roleRequest {
 		return end, c.requestBody(h, m)
@@ -317,16 +340,15 @@ func previewCap(m *message) int {
 func (c *conn) finish(dir sdk.Direction, m *message) {
 	h := &c.halves[dir]
 	if h.role == roleRequest {
+		if m.answered {
+			return
+		}
 		if m.method == "CONNECT" || m.upgrade != "" {
 			if h.st == stStart {
 				h.st = stPaused
 			}
 		}
-		if len(c.pending) >= maxPending {
-			c.out.Emit(exchange(c.pending[0], nil, c.clientDir))
-			c.pending = c.pending[1:]
-		}
-		c.pending = append(c.pending, m)
+		c.queue(m)
 		return
 	}
 	if m.status >= 100 && m.status < 200 && m.status != 101 {
@@ -338,6 +360,15 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 		req = c.pending[0]
 		c.pending[0] = nil
 		c.pending = c.pending[1:]
+		if req.lost {
+			req = nil
+		}
+	} else if q := &c.halves[c.clientDir]; q.cur != nil {
+		// A final response before the request's body ended (a refused
+		// upload, say) answers that request; it must not wait in the queue
+		// for the next response.
+		req = q.cur
+		req.answered = true
 	}
 	m.interim, c.interim = c.interim, nil
 	c.out.Emit(exchange(req, m, c.clientDir))
@@ -352,10 +383,45 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 	}
 }
 
+func (c *conn) queue(req *message) {
+	if len(c.pending) >= maxPending {
+		c.unanswered(c.pending[0])
+		c.pending = c.pending[1:]
+	}
+	c.pending = append(c.pending, req)
+}
+
+func (c *conn) unanswered(req *message) {
+	if !req.lost {
+		c.out.Emit(exchange(req, nil, c.clientDir))
+	}
+}
+
+// lostStart accounts for a message whose start a gap swallowed. Without it
+// every later response would pair with the request before its own.
+func (c *conn) lostStart(h *half) {
+	switch h.role {
+	case roleRequest:
+		c.queue(&message{lost: true})
+	case roleResponse:
+		if len(c.pending) > 0 {
+			c.unanswered(c.pending[0])
+			c.pending[0] = nil
+			c.pending = c.pending[1:]
+		}
+		c.interim = nil
+		// The lost response may have declined an Upgrade or CONNECT; a
+		// request side left paused would never be parsed again.
+		if q := &c.halves[c.clientDir]; q.st == stPaused && len(c.pending) == 0 {
+			q.st = stStart
+		}
+	}
+}
+
 // leave hands the connection back to the host: what follows is not HTTP/1.
 func (c *conn) leave(hint string) {
 	for _, req := range c.pending {
-		c.out.Emit(exchange(req, nil, c.clientDir))
+		c.unanswered(req)
 	}
 	c.pending = nil
 	c.done = true
@@ -380,7 +446,8 @@ func upgradeHint(resp, req *message) string {
 // resync skips to the next line that starts a message this half can carry.
 func (c *conn) resync(h *half, data []byte) (int, bool) {
 	for i := 0; i < len(data); {
-		if i == 0 || data[i-1] == '\n' {
+		if i > 0 || !h.midLine {
+			h.midLine = false
 			switch classifyStart(data[i:]) {
 			case startRequest:
 				if h.role != roleResponse {
@@ -398,10 +465,12 @@ func (c *conn) resync(h *half, data []byte) (int, bool) {
 		}
 		j := bytes.IndexByte(data[i:], '\n')
 		if j < 0 {
+			h.midLine = true
 			return len(data), false
 		}
 		i += j + 1
 	}
+	h.midLine = false
 	return len(data), false
 }
 
@@ -415,6 +484,9 @@ func (c *conn) Gap(dir sdk.Direction, n int, ts int64) {
 	h := &c.halves[dir]
 	lost := int64(n)
 	m := h.cur
+	// Where the data resumes is unknown; trying it as a start line is what
+	// finds a message that began right after the loss.
+	h.midLine = false
 	switch h.st {
 	case stPaused:
 		return
@@ -441,14 +513,20 @@ func (c *conn) Gap(dir sdk.Direction, n int, ts int64) {
 			break
 		}
 		m.problem = fmt.Sprintf("%d body bytes missing from the capture", m.missing)
-		if lost == 0 {
-			h.st = stStart
-			h.cur = nil
-			m.end = ts
-			c.finish(dir, m)
-			return
+		h.st = stStart
+		h.cur = nil
+		m.end = ts
+		c.finish(dir, m)
+		if lost > 0 {
+			// The rest of the loss began the next message.
+			c.lostStart(h)
+			h.st = stResync
 		}
+		return
 	case stStart, stResync:
+		if h.st == stStart && lost > 0 {
+			c.lostStart(h)
+		}
 		h.st = stResync
 		return
 	default:
@@ -486,7 +564,7 @@ func (c *conn) Close(ts int64) {
 		c.finish(d, m)
 	}
 	for _, req := range c.pending {
-		c.out.Emit(exchange(req, nil, c.clientDir))
+		c.unanswered(req)
 	}
 	c.pending = nil
 }

@@ -43,14 +43,18 @@ func parseHead(block []byte, request bool) (*message, error) {
 			}
 			continue
 		}
+		name := string(bytes.TrimRight(line[:i], " \t"))
+		value := string(bytes.TrimSpace(line[i+1:]))
 		if len(m.headers) >= maxHeaders {
 			if err == nil {
 				err = errors.New("more than 256 header fields")
 			}
-			break
+			// Framing fields are still needed to find where the message
+			// ends; the block's own size bounds how many there can be.
+			if !strings.EqualFold(name, "Content-Length") && !strings.EqualFold(name, "Transfer-Encoding") {
+				continue
+			}
 		}
-		name := string(bytes.TrimRight(line[:i], " \t"))
-		value := string(bytes.TrimSpace(line[i+1:]))
 		m.headers = append(m.headers, sdk.Header{Name: name, Value: value})
 		switch {
 		case strings.EqualFold(name, "Connection"):
@@ -76,9 +80,11 @@ func parseRequestLine(m *message, line []byte) error {
 		return fmt.Errorf("bad request line %q", clip(line))
 	}
 	m.method = string(line[:sp])
-	rest := bytes.TrimLeft(line[sp+1:], " ")
+	// Trimming before looking for the version's space would take the
+	// version for the target of "GET  HTTP/1.1".
+	rest := line[sp+1:]
 	if sp2 := bytes.LastIndexByte(rest, ' '); sp2 >= 0 {
-		m.target = string(bytes.TrimRight(rest[:sp2], " "))
+		m.target = string(bytes.Trim(rest[:sp2], " "))
 		m.version = string(rest[sp2+1:])
 	} else {
 		m.target = string(rest)

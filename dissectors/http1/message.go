@@ -26,6 +26,8 @@ type message struct {
 	interim  []int
 	problem  string // why the message is malformed or incomplete
 	upgrade  string // Upgrade header when Connection: upgrade
+	lost     bool   // stands in the queue for a request a capture gap swallowed
+	answered bool   // a response came before the request ended
 }
 
 func (m *message) header(name string) (string, bool) {

@@ -31,6 +31,9 @@ func setPreview(m *sdk.Message, body []byte, encoding string, truncated bool) {
 		truncated = true
 	}
 	m.BodyTruncated = truncated
+	if t := trimCutRune(body); truncated && len(t) < len(body) && isText(t) {
+		body = t
+	}
 	if isText(body) {
 		m.Body = string(body)
 		return
@@ -77,15 +80,26 @@ func decodeContent(body []byte, encoding string) ([]byte, bool) {
 	return out, true
 }
 
+// trimCutRune drops a multi-byte rune the preview cap cut in half, so that a
+// text preview stays valid UTF-8. A cut rune in a whole body is not text.
+func trimCutRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax+1; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			break
+		}
+	}
+	return b
+}
+
 // isText accepts valid UTF-8 without control characters other than
-// whitespace. A multi-byte rune cut by the preview cap still counts as text.
+// whitespace.
 func isText(b []byte) bool {
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
 		if r == utf8.RuneError && n <= 1 {
-			if len(b) < utf8.UTFMax && !utf8.FullRune(b) {
-				return true
-			}
 			return false
 		}
 		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {

@@ -29,7 +29,9 @@ func classifyStart(data []byte) startKind {
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		line, complete = bytes.TrimRight(data[:i], "\r"), true
 	}
-	if len(line) > 8<<10 {
+	// Long request targets (big GET queries) are real; only a line that
+	// cannot fit in a header block rules HTTP out.
+	if len(line) >= maxHeaderBlock {
 		return startNone
 	}
 	if bytes.HasPrefix(line, []byte("HTTP/")) || bytes.HasPrefix([]byte("HTTP/"), line) {
@@ -43,7 +45,7 @@ func classifyStart(data []byte) startKind {
 	}
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 0 {
-		if !complete && len(line) < 24 && allToken(line) && len(line) > 0 && upperish(line) {
+		if !complete && len(line) <= 24 && allToken(line) && len(line) > 0 && upperish(line) {
 			return startMaybe
 		}
 		return startNone
@@ -66,7 +68,9 @@ func classifyStart(data []byte) startKind {
 	if bytes.HasPrefix(version, []byte("HTTP/1.")) || bytes.Equal(version, []byte("HTTP/0.9")) {
 		return startRequest
 	}
-	if !complete && bytes.HasPrefix([]byte("HTTP/1."), version) {
+	if !complete {
+		// A later space can still turn what looks like the version into
+		// part of the target ("GET /a b HTTP/1.1").
 		return startMaybe
 	}
 	return startNone

@@ -1,0 +1,118 @@
+package http1
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
+)
+
+// checked wraps the dissector to police every Feed the driver makes.
+type checked struct {
+	*Dissector
+	t     *testing.T
+	feeds *int
+}
+
+func (d checked) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
+	return checkedConn{d.Dissector.Open(info, out), d.t, d.feeds}
+}
+
+type checkedConn struct {
+	sdk.Conn
+	t     *testing.T
+	feeds *int
+}
+
+func (c checkedConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
+	*c.feeds++
+	n, need := c.Conn.Feed(dir, data, first, last)
+	if n > len(data) || n < -1 {
+		c.t.Fatalf("Feed of %d bytes consumed %d", len(data), n)
+	}
+	if need < 0 {
+		c.t.Fatalf("Feed need %d", need)
+	}
+	return n, need
+}
+
+func FuzzHTTP(f *testing.F) {
+	client, server := conversation(f)
+	f.Add(client, server, []byte{0x10, 0x90, 0x05, 0x85}, true)
+	f.Add(client, server, []byte{0x00}, false)
+	f.Add(client, server, []byte{0x7f, 0xff, 0x4b, 0x01}, true)
+	f.Add([]byte("GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x80"),
+		[]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x00"), []byte{0x3f, 0xbf}, true)
+	f.Add([]byte("CONNECT h:443 HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 407 Proxy Auth\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"), []byte{0x20, 0xa0}, false)
+	f.Add([]byte("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFF\r\n"), []byte("HTTP/1.0 200 OK\r\nContent-Encoding: gzip, deflate\r\n\r\n\x1f\x8b\x08"), []byte{0x01, 0x81, 0x41}, true)
+	f.Add([]byte("HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 NM\r\n\r\n"), []byte{0x02, 0x82, 0x62, 0xe2}, true)
+
+	f.Fuzz(func(t *testing.T, client, server, chunks []byte, oriented bool) {
+		feeds := 0
+		dr := sdktest.Open(checked{New(), t, &feeds}, sdk.ConnInfo{ID: 1, Oriented: oriented})
+		// The same deliveries again, each one byte at a time: segmentation
+		// must not change the records.
+		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
+		if len(chunks) == 0 {
+			chunks = []byte{0xff}
+		}
+		streams := [2][]byte{client, server}
+		ts := int64(1)
+		drives := 0
+		for i := 0; len(streams[0])+len(streams[1]) > 0; i++ {
+			b := chunks[i%len(chunks)]
+			dir := sdk.Direction(b >> 7)
+			if len(streams[dir]) == 0 {
+				dir = dir.Reverse()
+			}
+			n := min(int(b&0x3f)+1, len(streams[dir]))
+			if i >= len(chunks) {
+				// Once the chunk list is used up, finish in big pieces.
+				n = len(streams[dir])
+			}
+			if b&0x40 != 0 && b&1 == 1 {
+				dr.Gap(dir, n, ts)
+				bytewise.Gap(dir, n, ts)
+			} else {
+				dr.Feed(dir, streams[dir][:n], ts)
+				for _, c := range streams[dir][:n] {
+					bytewise.Feed(dir, []byte{c}, ts)
+				}
+			}
+			drives++
+			streams[dir] = streams[dir][n:]
+			ts++
+		}
+		dr.Close(ts)
+		bytewise.Close(ts)
+		if !reflect.DeepEqual(dr.Records, bytewise.Records) || dr.Switched() != bytewise.Switched() {
+			for i := range max(len(dr.Records), len(bytewise.Records)) {
+				if i >= len(dr.Records) || i >= len(bytewise.Records) || !reflect.DeepEqual(dr.Records[i], bytewise.Records[i]) {
+					t.Fatalf("record %d depends on segmentation:\n whole    %+v\n bytewise %+v", i, at(dr.Records, i), at(bytewise.Records, i))
+				}
+			}
+			t.Fatalf("switch %q vs %q", dr.Switched(), bytewise.Switched())
+		}
+		if feeds > len(client)+len(server)+2*drives+2 {
+			t.Fatalf("%d Feed calls for %d bytes in %d deliveries", feeds, len(client)+len(server), drives)
+		}
+		for _, r := range dr.Records {
+			if r.Protocol != "http" {
+				t.Fatalf("protocol %q", r.Protocol)
+			}
+			for _, m := range []*sdk.Message{r.Request, r.Response} {
+				if m == nil {
+					continue
+				}
+				if m.Size < 0 || m.BodySize < 0 || len(m.Body) > 4*bodyPreview/3+4 {
+					t.Fatalf("message sizes %d %d preview %d", m.Size, m.BodySize, len(m.Body))
+				}
+			}
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+		}
+	})
+}

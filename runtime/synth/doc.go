@@ -1,0 +1,11 @@
+// Package synth writes captures of TCP conversations and UDP datagrams. It
+// stands outside the decode flow (capture → decode → reassembly →
+// dissectors → storage) and feeds its start: tests, the README demo and the
+// benchmarks use it to produce realistic pcap files, either from payloads
+// given directly (Writer, Conn) or from real traffic recorded through a
+// loopback relay (Relay, HTTPSample).
+//
+// Frames are Ethernet/IPv4 or IPv6/TCP or UDP with correct checksums, MSS
+// sized segments, consistent sequence numbers and peer ACKs, so tools such
+// as tshark read them as ordinary traffic.
+package synth

@@ -1,0 +1,16 @@
+// Package storage keeps dissected records on disk. It sits between the
+// protocol dissectors and the readers: the capture runtime hands it batches of
+// [sdk.Record] values produced by the WebAssembly dissectors, and the CLI and
+// the MCP server read them back with [Store.Query], [Store.Get] and
+// [Store.Summary].
+//
+// Records live in a badger key-value store. Keys are ordered by record time
+// (see keys.go), so time-range listing is a sequential scan, and a handful of
+// secondary indexes let common equality filters skip records that cannot
+// match. Bodies are kept apart from the rest of the record so that listing
+// never pays for them. Retention by age and by on-disk size runs in the
+// background.
+//
+// The filter language ([ParseFilter]) is deliberately small; a CEL-based
+// language is planned to replace it.
+package storage

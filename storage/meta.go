@@ -1,0 +1,49 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// PutMeta stores a small piece of metadata (an import's source, a capture's
+// settings) under key, replacing any previous value.
+func (s *Store) PutMeta(ctx context.Context, key string, val []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: put meta %q: %w", key, err)
+	}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(metaKey(key), bytes.Clone(val))
+	})
+	if err != nil {
+		return fmt.Errorf("storage: put meta %q: %w", key, err)
+	}
+	return nil
+}
+
+// GetMeta returns the metadata stored under key, or an error wrapping
+// ErrNotFound.
+func (s *Store) GetMeta(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("storage: get meta %q: %w", key, err)
+	}
+	var val []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(metaKey(key))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		val, err = item.ValueCopy(nil)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: get meta %q: %w", key, err)
+	}
+	return val, nil
+}

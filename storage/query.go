@@ -1,0 +1,262 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// Query selects records for Store.Query.
+type Query struct {
+	// Filter restricts the records; the zero Filter matches all.
+	Filter Filter
+	// Since (inclusive) and Until (exclusive) bound the record Timestamp;
+	// a zero time leaves that side open.
+	Since, Until time.Time
+	// Limit caps the page size; 0 returns every match in one page.
+	Limit int
+	// Cursor continues from a previous Page.Next. The other fields must be
+	// the same as in the query that produced it.
+	Cursor string
+	// Newest lists newest first; the default is oldest first.
+	Newest bool
+	// WithBodies includes Request and Response bodies; by default they are
+	// left empty (headers, sizes and truncation flags are kept), which
+	// spares reading them.
+	WithBodies bool
+}
+
+// Page is one page of Query results.
+type Page struct {
+	Records []*sdk.Record
+	// Next is the cursor for the following page, "" when there is none.
+	Next string
+}
+
+// indexEstimateCap bounds how many index keys Query counts per candidate
+// index when choosing between several; beyond it the static order decides.
+const indexEstimateCap = 4096
+
+// plan is how Query walks the keys: a prefix (the primary family or one
+// index value) whose keys end in time-ordered ids.
+type plan struct {
+	prefix  []byte
+	primary bool
+	rank    int // static preference when estimates tie or overflow; lower wins
+}
+
+// Query returns the records matching q in time order, one page at a time.
+func (s *Store) Query(ctx context.Context, q Query) (Page, error) {
+	var cursor *rawID
+	if q.Cursor != "" {
+		id, err := parseID(q.Cursor)
+		if err != nil {
+			return Page{}, fmt.Errorf("storage: query: %w: %w", ErrBadCursor, err)
+		}
+		cursor = &id
+	}
+	var page Page
+	err := s.db.View(func(txn *badger.Txn) error {
+		p := s.choosePlan(ctx, txn, q)
+		var last *sdk.Record
+		return s.walk(ctx, txn, p, q, cursor, func(id rawID, rec *sdk.Record) (bool, error) {
+			if q.Limit > 0 && len(page.Records) == q.Limit {
+				// One more match exists: the page is full and not the last.
+				page.Next = last.ID
+				return false, nil
+			}
+			if q.WithBodies {
+				if err := s.attachBodies(txn, id, rec); err != nil {
+					return false, err
+				}
+			}
+			page.Records = append(page.Records, rec)
+			last = rec
+			return true, nil
+		})
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("storage: query %q: %w", q.Filter.String(), err)
+	}
+	return page, nil
+}
+
+// candidates lists the index plans the filter's equality terms allow.
+func candidates(f Filter) []plan {
+	var out []plan
+	for _, t := range f.terms {
+		switch {
+		case t.field == fDst && t.op == opEq && t.has:
+			out = append(out, plan{prefix: indexPrefix(idxDstPort, ipPortValue(t.ip, t.port)), rank: 0})
+		case t.field == fSrc && t.op == opEq:
+			out = append(out, plan{prefix: indexPrefix(idxSrcIP, []byte(t.ip)), rank: 1})
+		case t.field == fDst && t.op == opEq:
+			out = append(out, plan{prefix: indexPrefix(idxDstIP, []byte(t.ip)), rank: 2})
+		case t.field == fFailed && (t.op == opEq) == t.bool:
+			out = append(out, plan{prefix: indexPrefix(idxFailed, nil), rank: 3})
+		case t.field == fStatus && t.op == opEq:
+			out = append(out, plan{prefix: indexPrefix(idxStatus, statusValue(int(t.num))), rank: 4})
+		case t.field == fProtocol && t.op == opEq:
+			out = append(out, plan{prefix: indexPrefix(idxProtocol, protocolValue(t.str)), rank: 5})
+		}
+	}
+	return out
+}
+
+// choosePlan picks the most selective index for q: with several
+// candidates it counts each one's keys in the time range, up to a cap, and
+// takes the smallest; without any it scans the primary keys.
+func (s *Store) choosePlan(ctx context.Context, txn *badger.Txn, q Query) plan {
+	cands := candidates(q.Filter)
+	if len(cands) == 0 {
+		return plan{prefix: []byte{prefixRecord}, primary: true}
+	}
+	if len(cands) == 1 {
+		return cands[0]
+	}
+	best, bestN := cands[0], -1
+	for _, c := range cands {
+		limit := indexEstimateCap
+		if bestN >= 0 && bestN < limit {
+			limit = bestN
+		}
+		n := 0
+		_ = s.walkKeys(ctx, txn, c.prefix, q, nil, false, func(rawID, *badger.Item) (bool, error) {
+			n++
+			return n <= limit, nil
+		})
+		switch {
+		case bestN < 0, n < bestN, n == bestN && c.rank < best.rank:
+			best, bestN = c, n
+		}
+	}
+	return best
+}
+
+// bounds returns the seek keys for the time range under prefix.
+func bounds(prefix []byte, q Query) (lo, hi []byte) {
+	lo = append(bytes.Clone(prefix), make([]byte, idLen)...)
+	if !q.Since.IsZero() {
+		id := makeRawID(q.Since, 0)
+		lo = append(bytes.Clone(prefix), id[:]...)
+	}
+	hi = append(bytes.Clone(prefix), bytes.Repeat([]byte{0xFF}, idLen)...)
+	if !q.Until.IsZero() {
+		id := makeRawID(q.Until, 0)
+		hi = append(bytes.Clone(prefix), id[:]...)
+	}
+	return lo, hi
+}
+
+// walkKeys visits the keys under prefix in q's time range and direction,
+// starting after cursor, until fn returns false.
+func (s *Store) walkKeys(ctx context.Context, txn *badger.Txn, prefix []byte, q Query, cursor *rawID, values bool, fn func(rawID, *badger.Item) (bool, error)) error {
+	o := badger.DefaultIteratorOptions
+	o.PrefetchValues = values
+	o.Reverse = q.Newest
+	o.Prefix = prefix
+	it := txn.NewIterator(o)
+	defer it.Close()
+
+	lo, hi := bounds(prefix, q)
+	var sinceN, untilN uint64
+	if !q.Since.IsZero() {
+		sinceN = idNanos(q.Since)
+	}
+	hasUntil := !q.Until.IsZero()
+	if hasUntil {
+		untilN = idNanos(q.Until)
+	}
+	start := lo
+	if q.Newest {
+		start = hi
+	}
+	if cursor != nil {
+		start = append(bytes.Clone(prefix), cursor[:]...)
+	}
+	n := 0
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		if n++; n&255 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		item := it.Item()
+		k := item.Key()
+		if len(k) != len(prefix)+idLen {
+			continue // a longer index value sharing the prefix bytes
+		}
+		id, _ := idFromKey(k)
+		if cursor != nil && id == *cursor {
+			continue
+		}
+		t := id.nanos()
+		if !q.Newest && hasUntil && t >= untilN || q.Newest && t < sinceN {
+			break
+		}
+		if hasUntil && t >= untilN || t < sinceN {
+			continue // only before the first in-range key when a cursor was given
+		}
+		more, err := fn(id, item)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// walk decodes the records the plan yields, filters them and hands the
+// matches to fn.
+func (s *Store) walk(ctx context.Context, txn *badger.Txn, p plan, q Query, cursor *rawID, fn func(rawID, *sdk.Record) (bool, error)) error {
+	return s.walkKeys(ctx, txn, p.prefix, q, cursor, p.primary, func(id rawID, item *badger.Item) (bool, error) {
+		if !p.primary {
+			var err error
+			if item, err = txn.Get(recordKey(id)); errors.Is(err, badger.ErrKeyNotFound) {
+				return true, nil // index entry of a record being deleted
+			} else if err != nil {
+				return false, err
+			}
+		}
+		var rec *sdk.Record
+		err := item.Value(func(v []byte) error {
+			var err error
+			rec, err = s.decodeMatching(v, q.Filter)
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("record %s: %w", id, err)
+		}
+		if rec == nil {
+			return true, nil
+		}
+		rec.ID = id.String()
+		return fn(id, rec)
+	})
+}
+
+// decodeMatching decodes a stored record if it matches f, nil otherwise.
+// Messages are most of the decoding work, so they are decoded only for
+// records the filter keeps.
+func (s *Store) decodeMatching(v []byte, f Filter) (*sdk.Record, error) {
+	if s.codec.head == nil {
+		rec, err := s.codec.decode(v)
+		if err != nil || !f.Match(rec) {
+			return nil, err
+		}
+		return rec, nil
+	}
+	rec, rest, err := s.codec.head(v)
+	if err != nil || !f.Match(rec) {
+		return nil, err
+	}
+	if err := rest(); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}

@@ -1,0 +1,146 @@
+package storage
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// checkKeys asserts that exactly the given records have primary, body and
+// index keys: nothing a deletion should have removed is left behind.
+func checkKeys(t *testing.T, s *Store, kept []*sdk.Record) {
+	t.Helper()
+	wantIdx, wantBody := 0, 0
+	for _, r := range kept {
+		id, err := parseID(r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIdx += len(indexKeys(r, id))
+		if r.Request != nil && r.Request.Body != "" || r.Response != nil && r.Response.Body != "" {
+			wantBody++
+		}
+	}
+	if n := countKeys(t, s, prefixRecord); n != len(kept) {
+		t.Errorf("%d record keys, want %d", n, len(kept))
+	}
+	if n := countKeys(t, s, prefixBody); n != wantBody {
+		t.Errorf("%d body keys, want %d", n, wantBody)
+	}
+	if n := countKeys(t, s, prefixIndex); n != wantIdx {
+		t.Errorf("%d index keys, want %d", n, wantIdx)
+	}
+}
+
+func TestRetentionByAge(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{InMemory: true, RetentionAge: time.Hour, RetentionEvery: time.Hour, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	recs := synthN(0, 1000)
+	for i, r := range recs {
+		// Spread over the last two hours: the first half is too old.
+		r.Timestamp = now.Add(-2*time.Hour + time.Duration(i)*(2*time.Hour/1000))
+	}
+	mustPut(t, s, recs)
+	n, err := s.EnforceRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []*sdk.Record
+	for _, r := range recs {
+		if !r.Timestamp.Before(now.Add(-time.Hour)) {
+			kept = append(kept, r)
+		}
+	}
+	// Records within a few ms of the cutoff may fall either side, because
+	// the cutoff is taken inside EnforceRetention.
+	if d := len(recs) - len(kept) - n; d < -3 || d > 3 {
+		t.Fatalf("deleted %d, want about %d", n, len(recs)-len(kept))
+	}
+	kept = recs[n:]
+	checkKeys(t, s, kept)
+	got := queryAll(t, s, Query{})
+	if !slices.Equal(got, ids(kept)) {
+		t.Fatalf("the records left are not the newest ones")
+	}
+	if n, _ := s.EnforceRetention(ctx); n > 3 {
+		t.Fatalf("second pass deleted %d more", n)
+	}
+}
+
+func TestRetentionBackground(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, Options{InMemory: true, RetentionAge: time.Minute, RetentionEvery: 20 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := synthN(0, 10) // timestamps in 2025: far older than a minute
+	fresh := synth(11)
+	fresh.Timestamp = time.Now().Add(time.Hour)
+	mustPut(t, s, append(old, fresh))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n, err := s.Count(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("background retention left %d records", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRetentionBySize(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openDir(t, dir, Options{RetentionEvery: time.Hour})
+	defer s.Close()
+	recs := synthN(0, 1500)
+	big := strings.Repeat("0123456789abcdef", 1024) // 16 KiB: goes to the value log
+	for _, r := range recs {
+		r.Response.Body = big
+	}
+	for i := 0; i < len(recs); i += 500 {
+		mustPut(t, s, recs[i:i+500])
+	}
+	size, err := s.DiskSize(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size < 20<<20 {
+		t.Fatalf("disk size %d, expected the bodies to take over 20 MiB", size)
+	}
+	// No limit yet: nothing to do.
+	if n, err := s.EnforceRetention(ctx); n != 0 || err != nil {
+		t.Fatalf("without limits: deleted %d, %v", n, err)
+	}
+	s.opts.RetentionBytes = size / 2
+	n, err := s.EnforceRetention(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("disk %d bytes, limit %d: deleted %d of %d records", size, size/2, n, len(recs))
+	// The target is 90% of the limit: somewhat over half the records go.
+	if n < len(recs)/2 || n > len(recs)*8/10 {
+		t.Fatalf("deleted %d records of %d", n, len(recs))
+	}
+	checkKeys(t, s, recs[n:])
+	if got := queryAll(t, s, Query{Limit: 400}); !slices.Equal(got, ids(recs[n:])) {
+		t.Fatal("size retention did not delete the oldest records")
+	}
+}

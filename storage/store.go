@@ -1,0 +1,451 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultRetentionEvery = time.Minute
+	DefaultMaxBodyBytes   = 64 << 10
+)
+
+// formatVersion is stored under the 'V' key; a store written by an
+// incompatible layout refuses to open rather than returning garbage.
+const formatVersion = 1
+
+// Options configures Open.
+type Options struct {
+	// Dir is the badger directory, created if missing. Ignored when
+	// InMemory is set.
+	Dir string
+	// InMemory keeps everything in memory, for tests.
+	InMemory bool
+	// RetentionAge drops records whose Timestamp is older than this,
+	// measured against time.Now(); 0 keeps them forever.
+	RetentionAge time.Duration
+	// RetentionBytes bounds the store's on-disk size; when it is exceeded the
+	// oldest records are deleted first. 0 means unlimited. It has no effect
+	// on an in-memory store.
+	RetentionBytes int64
+	// RetentionEvery is the background enforcement period, default 1m.
+	RetentionEvery time.Duration
+	// MaxBodyBytes caps each stored body preview, default 64 KiB; longer
+	// bodies are cut and BodyTruncated set.
+	MaxBodyBytes int
+	// Logger receives the store's own logs and badger's warnings; default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Store is a record store. Its methods are safe for concurrent use.
+type Store struct {
+	db      *badger.DB
+	opts    Options
+	log     *slog.Logger
+	ids     *idGen
+	codec   valueCodec
+	dirDesc string // for error messages
+
+	// retention serialises EnforceRetention between the background loop and
+	// direct callers, so two passes never delete the same records twice.
+	retention sync.Mutex
+
+	stop      context.CancelFunc
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (or creates) the store described by opts and starts background
+// retention when RetentionAge or RetentionBytes is set.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.RetentionEvery <= 0 {
+		opts.RetentionEvery = DefaultRetentionEvery
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	log := opts.Logger.With("component", "storage")
+	desc := "in-memory store"
+	if !opts.InMemory {
+		if opts.Dir == "" {
+			return nil, fmt.Errorf("storage: open: no directory given")
+		}
+		desc = fmt.Sprintf("store %q", opts.Dir)
+		if err := checkDir(opts.Dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", desc, err)
+	}
+	ids, err := newIDGen()
+	if err != nil {
+		return nil, err
+	}
+	db, err := badger.Open(badgerOptions(opts, log))
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", desc, err)
+	}
+	s := &Store{db: db, opts: opts, log: log, ids: ids, codec: wireCodec, dirDesc: desc}
+	if err := s.checkVersion(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if opts.RetentionAge > 0 || opts.RetentionBytes > 0 {
+		loopCtx, cancel := context.WithCancel(context.Background())
+		s.stop = cancel
+		s.loopDone = make(chan struct{})
+		go s.retentionLoop(loopCtx)
+	}
+	return s, nil
+}
+
+// badgerOptions picks settings for a write-heavy, append-mostly workload in
+// bounded memory.
+func badgerOptions(opts Options, log *slog.Logger) badger.Options {
+	bo := badger.DefaultOptions(opts.Dir)
+	if opts.InMemory {
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	}
+	memtable := int64(64 << 20)
+	if opts.InMemory {
+		// Tests open many small stores; each memtable arena is allocated up
+		// front.
+		memtable = 16 << 20
+	}
+	return bo.
+		WithLogger(badgerLogger{log}).
+		WithLoggingLevel(badger.WARNING).
+		// A Put returns once its entries are in the memory-mapped write-ahead
+		// log. SIGKILL (the way an import usually dies) leaves the OS page
+		// cache, and so those pages, intact, so every returned Put survives
+		// without an fsync per batch; only a power cut or kernel crash can
+		// lose the last moments, which is acceptable for captured traffic.
+		WithSyncWrites(false).
+		WithMemTableSize(memtable).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithBlockCacheSize(64 << 20).
+		WithNumVersionsToKeep(1).
+		// Record summaries (~1 KiB) stay in the LSM, where scans read them
+		// sequentially; large bodies go to the value log, where deleting
+		// them is cheap and value-log GC reclaims the space.
+		WithValueThreshold(4 << 10).
+		WithValueLogFileSize(128 << 20).
+		// Keys are written once by a single logical writer per record;
+		// conflict detection would only cost memory.
+		WithDetectConflicts(false)
+}
+
+// checkDir refuses paths that would make badger scatter files into the
+// wrong place: a regular file, or a non-empty directory without a badger
+// MANIFEST.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("storage: create store directory %q: %w", dir, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("storage: open store %q: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("storage: open store %q: %w: it is a file, not a directory", dir, ErrNotStore)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("storage: open store %q: %w", dir, err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		return fmt.Errorf("storage: open store %q: %w: the directory is not empty and holds no badger MANIFEST", dir, ErrNotStore)
+	}
+	return nil
+}
+
+func (s *Store) checkVersion() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte{prefixVersion})
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set([]byte{prefixVersion}, []byte{formatVersion})
+		}
+		if err != nil {
+			return fmt.Errorf("storage: open %s: read format version: %w", s.dirDesc, err)
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 1 || v[0] != formatVersion {
+				return fmt.Errorf("storage: open %s: %w: format version %v, want %d", s.dirDesc, ErrNotStore, v, formatVersion)
+			}
+			return nil
+		})
+	})
+}
+
+// Close stops background retention and closes the database. It is safe to
+// call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stop != nil {
+			s.stop()
+			<-s.loopDone
+		}
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("storage: close %s: %w", s.dirDesc, err)
+		}
+	})
+	return s.closeErr
+}
+
+// Put stores recs in one batch, assigning an ID (from the record's
+// Timestamp) to each record that has none. A record that already has an ID
+// must carry one from NewID whose time part is its Timestamp; storing it
+// again replaces the earlier version.
+//
+// The batch is one badger transaction, so it lands as a whole, unless it
+// exceeds badger's transaction size (about 15% of the 64 MiB memtable, some
+// thousands of records with full bodies); then it is split into several
+// commits, each holding whole records only.
+func (s *Store) Put(ctx context.Context, recs []*sdk.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if s.db.IsClosed() {
+		return fmt.Errorf("storage: put: %w", ErrClosed)
+	}
+	// Validate caller-provided ids before writing anything so that a bad
+	// record fails the batch instead of half of it.
+	ids := make([]rawID, len(recs))
+	var given []int
+	for i, r := range recs {
+		if r == nil {
+			return fmt.Errorf("storage: put: record %d is nil", i)
+		}
+		if r.ID == "" {
+			continue
+		}
+		id, err := parseID(r.ID)
+		if err != nil {
+			return fmt.Errorf("storage: put record %d: %w", i, err)
+		}
+		if id.nanos() != idNanos(r.Timestamp) {
+			return fmt.Errorf("storage: put record %d: %w: id %s is for %s, but the Timestamp is %s", i, ErrBadID,
+				r.ID, time.Unix(0, int64(id.nanos())).UTC().Format(time.RFC3339Nano), r.Timestamp.UTC().Format(time.RFC3339Nano))
+		}
+		ids[i] = id
+		given = append(given, i)
+	}
+	// A replaced record may have had other index entries; find them so
+	// they do not outlive it.
+	stale, err := s.staleIndexKeys(ctx, recs, ids, given)
+	if err != nil {
+		return err
+	}
+	for i, r := range recs {
+		if r.ID == "" {
+			ids[i] = s.ids.newRaw(r.Timestamp)
+		}
+	}
+
+	w := newBatchWriter(s.db)
+	defer w.discard()
+	var buf []byte
+	for i, r := range recs {
+		if i&255 == 0 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("storage: put: %w", err)
+			}
+		}
+		id := ids[i]
+		summary, req, resp := splitBodies(r, s.opts.MaxBodyBytes)
+		// Each value gets its own slice: badger keeps references until
+		// commit.
+		buf = s.codec.encode(make([]byte, 0, len(buf)), summary)
+		ops := make([]op, 0, 9)
+		for _, k := range stale[id] {
+			ops = append(ops, op{key: k, del: true})
+		}
+		for _, k := range indexKeys(summary, id) {
+			ops = append(ops, op{key: k, val: []byte{}})
+		}
+		if b := appendBodies(nil, req, resp); b != nil {
+			ops = append(ops, op{key: bodyKey(id), val: b})
+		} else if stale[id] != nil {
+			ops = append(ops, op{key: bodyKey(id), del: true})
+		}
+		ops = append(ops, op{key: recordKey(id), val: buf})
+		if err := w.add(ops); err != nil {
+			return fmt.Errorf("storage: put: %w", err)
+		}
+	}
+	if err := w.commit(); err != nil {
+		return fmt.Errorf("storage: put %d records: %w", len(recs), err)
+	}
+	for i, r := range recs {
+		if r.ID == "" {
+			r.ID = ids[i].String()
+		}
+	}
+	return nil
+}
+
+// staleIndexKeys returns, for each given id already stored, its current
+// index keys that the new version does not have.
+func (s *Store) staleIndexKeys(ctx context.Context, recs []*sdk.Record, ids []rawID, given []int) (map[rawID][][]byte, error) {
+	if len(given) == 0 {
+		return nil, nil
+	}
+	out := make(map[rawID][][]byte)
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, i := range given {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			old, err := s.getSummary(txn, ids[i])
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			keep := make(map[string]bool)
+			for _, k := range indexKeys(recs[i], ids[i]) {
+				keep[string(k)] = true
+			}
+			list := [][]byte{}
+			for _, k := range indexKeys(old, ids[i]) {
+				if !keep[string(k)] {
+					list = append(list, k)
+				}
+			}
+			out[ids[i]] = list
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: put: look up replaced records: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns the record with the given id, bodies included.
+func (s *Store) Get(ctx context.Context, id string) (*sdk.Record, error) {
+	raw, err := parseID(id)
+	if err != nil {
+		return nil, fmt.Errorf("storage: get: %w: %w", ErrNotFound, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("storage: get %s: %w", id, err)
+	}
+	var rec *sdk.Record
+	err = s.db.View(func(txn *badger.Txn) error {
+		var err error
+		rec, err = s.getSummary(txn, raw)
+		if err != nil {
+			return err
+		}
+		return s.attachBodies(txn, raw, rec)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("storage: get %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+// getSummary reads and decodes a record without its bodies.
+func (s *Store) getSummary(txn *badger.Txn, id rawID) (*sdk.Record, error) {
+	item, err := txn.Get(recordKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec *sdk.Record
+	err = item.Value(func(v []byte) error {
+		var err error
+		rec, err = s.codec.decode(v)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", id, err)
+	}
+	rec.ID = id.String()
+	return rec, nil
+}
+
+func (s *Store) attachBodies(txn *badger.Txn, id rawID, rec *sdk.Record) error {
+	item, err := txn.Get(bodyKey(id))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return item.Value(func(v []byte) error {
+		req, resp, err := decodeBodies(v)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", id, err)
+		}
+		if rec.Request != nil {
+			rec.Request.Body = req
+		}
+		if rec.Response != nil {
+			rec.Response.Body = resp
+		}
+		return nil
+	})
+}
+
+// Count returns the number of stored records.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	n := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		return scanKeys(ctx, txn, []byte{prefixRecord}, func([]byte) error { n++; return nil })
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: count: %w", err)
+	}
+	return n, nil
+}
+
+// scanKeys calls fn with each key under prefix, without reading values.
+func scanKeys(ctx context.Context, txn *badger.Txn, prefix []byte, fn func(k []byte) error) error {
+	o := badger.DefaultIteratorOptions
+	o.PrefetchValues = false
+	o.Prefix = prefix
+	it := txn.NewIterator(o)
+	defer it.Close()
+	n := 0
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if n++; n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := fn(it.Item().Key()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// Summary describes the store's contents at a glance.
+type Summary struct {
+	// Total is the number of records.
+	Total int
+	// ByProtocol counts records per protocol name, lower-cased.
+	ByProtocol map[string]int
+	// Failed counts records marked failed.
+	Failed int
+	// First and Last are the oldest and newest record Timestamps; zero
+	// when the store is empty.
+	First, Last time.Time
+}
+
+// Summary counts the records without decoding them: totals come from the
+// key families and the protocol and failed indexes, and only the oldest
+// and newest records are read.
+func (s *Store) Summary(ctx context.Context) (Summary, error) {
+	sum := Summary{ByProtocol: map[string]int{}}
+	err := s.db.View(func(txn *badger.Txn) error {
+		err := scanKeys(ctx, txn, []byte{prefixRecord}, func([]byte) error { sum.Total++; return nil })
+		if err != nil {
+			return err
+		}
+		err = scanKeys(ctx, txn, []byte{prefixIndex, idxProtocol}, func(k []byte) error {
+			if _, v, ok := indexValueOf(k); ok {
+				sum.ByProtocol[string(v)]++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = scanKeys(ctx, txn, indexPrefix(idxFailed, nil), func([]byte) error { sum.Failed++; return nil })
+		if err != nil {
+			return err
+		}
+		for _, newest := range []bool{false, true} {
+			q := Query{Newest: newest}
+			err := s.walk(ctx, txn, plan{prefix: []byte{prefixRecord}, primary: true}, q, nil, func(_ rawID, rec *sdk.Record) (bool, error) {
+				if newest {
+					sum.Last = rec.Timestamp
+				} else {
+					sum.First = rec.Timestamp
+				}
+				return false, nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("storage: summary: %w", err)
+	}
+	return sum, nil
+}
