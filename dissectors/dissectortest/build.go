@@ -47,3 +47,21 @@ func Wasm(tb testing.TB, name string) []byte {
 	built[name] = b
 	return b
 }
+
+// BuildDir builds the Go guest in dir (relative to the module root) to
+// WebAssembly and returns the module.
+func BuildDir(tb testing.TB, dir string) []byte {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "guest.wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./"+dir)
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("building %s to wasm: %v\n%s", dir, err, msg)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

@@ -28,7 +28,7 @@ type instance struct {
 	sink   engine.Sink
 
 	fnProbe, fnOpen, fnFeed, fnGap, fnClose, fnDescribe api.Function
-	stack                                                [6]uint64
+	stack                                               [6]uint64
 
 	bufPtr, bufLen uint32
 
@@ -117,7 +117,7 @@ func (in *instance) call(fn api.Function, nargs int) error {
 		err = in.limitErr
 	}
 	if err != nil {
-		err = fmt.Errorf("%s: %w: %w", in.m.manifest.Name, engine.ErrFault, in.describeErr(err))
+		err = fmt.Errorf("%s: %w: %w", in.m.name(), engine.ErrFault, in.describeErr(err))
 		in.dead = err
 		in.m.fault(err)
 		in.Destroy(context.Background())
@@ -199,7 +199,7 @@ func (in *instance) Feed(_ context.Context, conn uint64, dir sdk.Direction, data
 	}
 	consumed, need := sdk.DecodeFeed(in.stack[0])
 	if consumed > int(n) {
-		err := fmt.Errorf("%s: %w: feed consumed %d of %d bytes", in.m.manifest.Name, engine.ErrFault, consumed, n)
+		err := fmt.Errorf("%s: %w: feed consumed %d of %d bytes", in.m.name(), engine.ErrFault, consumed, n)
 		in.dead = err
 		in.m.fault(err)
 		in.Destroy(context.Background())

@@ -101,6 +101,14 @@ func validateManifest(m sdk.Manifest) error {
 	return nil
 }
 
+// name is the manifest name once known, the source before.
+func (m *Module) name() string {
+	if m.manifest.Name != "" {
+		return m.manifest.Name
+	}
+	return m.source
+}
+
 // Manifest returns what the module said about itself.
 func (m *Module) Manifest() sdk.Manifest { return m.manifest }
 

@@ -16,7 +16,7 @@ type sink struct {
 }
 
 func (s *sink) Record(_ uint64, r *sdk.Record) { s.recs = append(s.recs, r) }
-func (s *sink) Switch(_ uint64, h string)       { s.switched = h }
+func (s *sink) Switch(_ uint64, h string)      { s.switched = h }
 
 func TestHTTPRoundTrip(t *testing.T) {
 	ctx := context.Background()

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+func newCallCmd(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "call ID",
+		Short: "Show one API call with its full request and response",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "json" && output != "text" {
+				return fmt.Errorf("--output %q: want json or text", output)
+			}
+			st, err := openExistingStore(cmd.Context(), g)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := st.Get(cmd.Context(), args[0])
+			if errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("no call with id %q in %s", args[0], g.dataDir)
+			}
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(r)
+			}
+			printCall(cmd.OutOrStdout(), r)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "json", "output format: json or text")
+	return cmd
+}
+
+func printCall(w io.Writer, r *sdk.Record) {
+	fmt.Fprintf(w, "%s  %s  %s → %s\n", r.ID, r.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z"), r.Src, r.Dst)
+	fmt.Fprintf(w, "%s  (%s, stream %s)\n", r.Summary, r.Dissector, r.Stream)
+	if r.ElapsedMs != nil {
+		fmt.Fprintf(w, "elapsed %s ms\n", strconv.FormatFloat(*r.ElapsedMs, 'f', 3, 64))
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "note: %s\n", r.Error)
+	}
+	for _, part := range []struct {
+		name string
+		m    *sdk.Message
+	}{{"request", r.Request}, {"response", r.Response}} {
+		if part.m == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\n--- %s (%d bytes on the wire, body %d bytes)\n", part.name, part.m.Size, part.m.BodySize)
+		for _, h := range part.m.Headers {
+			fmt.Fprintf(w, "%s: %s\n", h.Name, h.Value)
+		}
+		keys := make([]string, 0, len(part.m.Fields))
+		for k := range part.m.Fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "[%s] %v\n", k, part.m.Fields[k])
+		}
+		if part.m.Body != "" {
+			fmt.Fprintln(w)
+			if part.m.Encoding != "" {
+				fmt.Fprintf(w, "(%s)\n", part.m.Encoding)
+			}
+			fmt.Fprintln(w, part.m.Body)
+		}
+	}
+}

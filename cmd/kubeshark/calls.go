@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+type callsOpts struct {
+	filter       string
+	limit        int
+	since, until string
+	output       string
+	newest       bool
+}
+
+func newCallsCmd(g *globals) *cobra.Command {
+	o := &callsOpts{}
+	cmd := &cobra.Command{
+		Use:   "calls",
+		Short: "List stored API calls",
+		Long: `Lists stored records, oldest first.
+
+Filter terms are ANDed; each is FIELD OP VALUE with OP one of = != > >= < <= ~
+(~ is a case-insensitive substring match). Fields: protocol, method, path,
+status, failed, src, dst (ip or ip:port), stream, summary, elapsed_ms.
+
+  kubeshark calls --filter 'protocol=http status>=500'
+  kubeshark calls --filter 'path~/api method=POST' -o jsonl
+  kubeshark calls --since 2024-05-01T14:00:00Z --until 2024-05-01T14:15:00Z`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCalls(cmd.Context(), g, o, cmd.OutOrStdout()) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.filter, "filter", "f", "", "filter expression, e.g. 'protocol=http status>=500'")
+	f.IntVarP(&o.limit, "limit", "n", 100, "most records to print (0: all)")
+	f.StringVar(&o.since, "since", "", "only calls at or after this time: RFC 3339, or a duration before now such as 15m")
+	f.StringVar(&o.until, "until", "", "only calls before this time: RFC 3339, or a duration before now")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or jsonl")
+	f.BoolVar(&o.newest, "newest", false, "newest first")
+	return cmd
+}
+
+// parseWhen accepts RFC 3339 (with or without fractional seconds) or a Go
+// duration meaning that long before now.
+func parseWhen(flag, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return time.Now().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--%s %q: want an RFC 3339 time (2024-05-01T14:00:00Z) or a duration (15m)", flag, s)
+}
+
+func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error {
+	switch o.output {
+	case "table", "json", "jsonl":
+	default:
+		return fmt.Errorf("--output %q: want table, json or jsonl", o.output)
+	}
+	if o.limit < 0 {
+		return fmt.Errorf("--limit %d: must be 0 (all) or more", o.limit)
+	}
+	f, err := storage.ParseFilter(o.filter)
+	if err != nil {
+		return err
+	}
+	since, err := parseWhen("since", o.since)
+	if err != nil {
+		return err
+	}
+	until, err := parseWhen("until", o.until)
+	if err != nil {
+		return err
+	}
+	st, err := openExistingStore(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	page, err := st.Query(ctx, storage.Query{Filter: f, Since: since, Until: until, Limit: o.limit, Newest: o.newest})
+	if err != nil {
+		return err
+	}
+	switch o.output {
+	case "json":
+		recs := page.Records
+		if recs == nil {
+			recs = []*sdk.Record{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(recs)
+	case "jsonl":
+		enc := json.NewEncoder(w)
+		for _, r := range page.Records {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	printTable(w, page.Records)
+	if page.Next != "" && o.limit > 0 {
+		fmt.Fprintf(w, "(first %d shown; --limit 0 shows all)\n", o.limit)
+	}
+	return nil
+}
+
+func printTable(w io.Writer, recs []*sdk.Record) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tPROTO\tSRC\tDST\tMETHOD\tPATH\tSTATUS\tMS\tID")
+	for _, r := range recs {
+		status := strconv.Itoa(r.Status)
+		if r.Response == nil && r.Status == 0 {
+			status = "-"
+		}
+		if r.Failed {
+			status += "!"
+		}
+		ms := "-"
+		if r.ElapsedMs != nil {
+			ms = strconv.FormatFloat(*r.ElapsedMs, 'f', 1, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			r.Timestamp.UTC().Format("2006-01-02 15:04:05.000"), r.Protocol, r.Src, r.Dst,
+			clipCell(r.Method, 16), clipCell(r.Path, 60), status, ms, r.ID)
+	}
+	tw.Flush()
+}
+
+func clipCell(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '.'
+		}
+		return r
+	}, s)
+	if len([]rune(s)) > n {
+		return string([]rune(s)[:n-1]) + "…"
+	}
+	return s
+}

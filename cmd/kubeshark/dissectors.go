@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+type dissectorInfo struct {
+	sdk.Manifest
+	ABI    int          `json:"abi_version"`
+	Source string       `json:"source"`
+	Health *savedHealth `json:"last_import_health,omitempty"`
+}
+
+func newDissectorsCmd(g *globals) *cobra.Command {
+	var output string
+	var extra []string
+	cmd := &cobra.Command{
+		Use:   "dissectors",
+		Short: "List the loaded dissectors and their health in the last import",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output %q: want table or json", output)
+			}
+			return runDissectors(cmd.Context(), g, extra, output, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
+	return cmd
+}
+
+func runDissectors(ctx context.Context, g *globals, extra []string, output string, w io.Writer) error {
+	l, err := loadDissectors(ctx, g, extra)
+	if err != nil {
+		return err
+	}
+	defer l.close(context.Background())
+	var st *storage.Store
+	if s, err := openExistingStore(ctx, g); err == nil {
+		st = s
+		defer st.Close()
+	}
+	var infos []dissectorInfo
+	for _, m := range l.mods {
+		info := dissectorInfo{Manifest: m.Manifest(), ABI: sdk.ABIVersion, Source: m.Source()}
+		if st != nil {
+			if b, err := st.GetMeta(ctx, healthKey(m.Manifest().Name)); err == nil {
+				var h savedHealth
+				if json.Unmarshal(b, &h) == nil {
+					info.Health = &h
+				}
+			}
+		}
+		infos = append(infos, info)
+	}
+	if output == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(infos)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOLS\tTRANSPORT\tABI\tSOURCE\tSTATUS")
+	for _, d := range infos {
+		status := "ok"
+		if h := d.Health; h != nil && h.Faults > 0 {
+			status = fmt.Sprintf("%d faults in last import", h.Faults)
+			if h.Quarantined {
+				status = "QUARANTINED: " + status + " (" + h.LastFault + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\t%s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.ABI, d.Source, status)
+	}
+	return tw.Flush()
+}

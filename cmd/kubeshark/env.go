@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+func openStore(ctx context.Context, g *globals, opts storage.Options) (*storage.Store, error) {
+	opts.Dir = filepath.Join(g.dataDir, "store")
+	opts.Logger = g.logger()
+	st, err := storage.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// openExistingStore opens the store for reading, with a hint when there is
+// nothing to read yet.
+func openExistingStore(ctx context.Context, g *globals) (*storage.Store, error) {
+	if _, err := os.Stat(filepath.Join(g.dataDir, "store")); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no store in %s yet: run `kubeshark import FILE` first (or pass --data)", g.dataDir)
+	}
+	return openStore(ctx, g, storage.Options{})
+}
+
+// loaded is the dissector set of one command run.
+type loaded struct {
+	rt   *wasm.Runtime
+	mods []*wasm.Module
+}
+
+func (l *loaded) engines() []engine.Dissector {
+	out := make([]engine.Dissector, len(l.mods))
+	for i, m := range l.mods {
+		out[i] = m
+	}
+	return out
+}
+
+func (l *loaded) close(ctx context.Context) { l.rt.Close(ctx) }
+
+// loadDissectors compiles the built-in dissectors (cached in the data dir)
+// and any extra modules named on the command line.
+func loadDissectors(ctx context.Context, g *globals, extra []string) (*loaded, error) {
+	builtin, err := dissectors.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(g.dataDir, "cache", "wazero"), Logger: g.logger()})
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{rt: rt}
+	for _, b := range builtin {
+		m, err := rt.Load(ctx, "built-in", b.Wasm)
+		if err != nil {
+			rt.Close(ctx)
+			return nil, err
+		}
+		l.mods = append(l.mods, m)
+	}
+	for _, path := range extra {
+		code, err := os.ReadFile(path)
+		if err != nil {
+			rt.Close(ctx)
+			return nil, fmt.Errorf("dissector %s: %w", path, err)
+		}
+		m, err := rt.Load(ctx, path, code)
+		if err != nil {
+			rt.Close(ctx)
+			return nil, err
+		}
+		l.mods = append(l.mods, m)
+	}
+	return l, nil
+}
+
+// healthKey is where the last import's view of a dissector's health lives,
+// so that `kubeshark dissectors` can report faults and quarantines after the
+// importing process is gone.
+func healthKey(name string) string { return "dissector-health/" + name }
+
+type savedHealth struct {
+	engine.Health
+	Source string    `json:"source"`
+	At     time.Time `json:"at"`
+}
+
+func saveHealth(ctx context.Context, st *storage.Store, l *loaded) error {
+	for _, m := range l.mods {
+		h := savedHealth{Health: m.Health(), Source: m.Source(), At: time.Now().UTC()}
+		b, err := json.Marshal(h)
+		if err != nil {
+			return err
+		}
+		if err := st.PutMeta(ctx, healthKey(m.Manifest().Name), b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

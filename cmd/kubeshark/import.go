@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+type importOpts struct {
+	output        string
+	dissectors    []string
+	retentionAge  time.Duration
+	retentionSize int64
+	workers       int
+	noProgress    bool
+}
+
+func newImportCmd(g *globals) *cobra.Command {
+	o := &importOpts{}
+	cmd := &cobra.Command{
+		Use:   "import FILE...",
+		Short: "Dissect pcap/pcapng captures (optionally gzip-compressed) into the store",
+		Long: `Reads each capture, reassembles its TCP and UDP streams, detects their
+protocols by content, dissects them with the sandboxed dissectors and stores
+the records. Prints a summary per file. A truncated capture stores what was
+read before the damage, then fails with the byte offset.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImport(cmd.Context(), g, o, args, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output", "o", "text", "summary format: text or json")
+	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm); repeatable")
+	f.DurationVar(&o.retentionAge, "retention-age", 0, "delete records older than this (0 keeps them)")
+	f.Int64Var(&o.retentionSize, "retention-size", 0, "keep the store under this many bytes, oldest records deleted first (0: no limit)")
+	f.IntVar(&o.workers, "workers", 0, "dissection workers (default: one per CPU)")
+	f.BoolVar(&o.noProgress, "no-progress", false, "never show a progress bar")
+	return cmd
+}
+
+// fileResult is one file's import summary.
+type fileResult struct {
+	File  string         `json:"file"`
+	Stats pipeline.Stats `json:"stats"`
+	Error string         `json:"error,omitempty"`
+}
+
+func runImport(ctx context.Context, g *globals, o *importOpts, files []string, stdout io.Writer) error {
+	if o.output != "text" && o.output != "json" {
+		return fmt.Errorf("--output %q: want text or json", o.output)
+	}
+	// Check every file before touching the store, so that a typo in the
+	// third file does not leave the first two imported.
+	sources := make([]*capture.FileSource, 0, len(files))
+	closeAll := func() {
+		for _, s := range sources {
+			s.Close()
+		}
+	}
+	for _, f := range files {
+		src, err := capture.OpenFile(f)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		sources = append(sources, src)
+	}
+	defer closeAll()
+
+	l, err := loadDissectors(ctx, g, o.dissectors)
+	if err != nil {
+		return err
+	}
+	defer l.close(context.Background())
+	st, err := openStore(ctx, g, storage.Options{RetentionAge: o.retentionAge, RetentionBytes: o.retentionSize})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var results []fileResult
+	var failed error
+	for i, src := range sources {
+		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger()}, l.engines(), st)
+		stopBar := progress(src, files[i], o.noProgress)
+		stats, err := p.Run(ctx, src)
+		stopBar()
+		res := fileResult{File: files[i], Stats: stats}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		results = append(results, res)
+		if o.output == "text" {
+			printSummary(stdout, res)
+		}
+		if err != nil {
+			failed = err
+			break
+		}
+	}
+	if err := saveHealth(context.Background(), st, l); err != nil {
+		g.logger().Warn("saving dissector health", "err", err)
+	}
+	if o.output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(results); err != nil {
+			return err
+		}
+	}
+	if failed != nil {
+		if errors.Is(failed, context.Canceled) {
+			return &exitError{code: 130, msg: "import interrupted; records read so far are stored"}
+		}
+		return failed
+	}
+	return nil
+}
+
+// progress shows a bar on a terminal for inputs large enough to wait for.
+func progress(src *capture.FileSource, name string, disabled bool) func() {
+	_, total := src.Progress()
+	if disabled || total < 16<<20 || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return func() {}
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(name),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				read, _ := src.Progress()
+				_ = bar.Set64(read)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		_ = bar.Finish()
+	}
+}
+
+func printSummary(w io.Writer, r fileResult) {
+	s := r.Stats
+	fmt.Fprintf(w, "%s: %d packets, %s in %s\n", r.File, s.Packets, humanBytes(s.Bytes), s.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(w, "  streams:  %d TCP, %d UDP (%d not recognised)\n", s.TCPStreams, s.UDPStreams, s.Undetected)
+	var parts []string
+	protos := make([]string, 0, len(s.ByProtocol))
+	for p := range s.ByProtocol {
+		protos = append(protos, p)
+	}
+	sort.Strings(protos)
+	for _, p := range protos {
+		parts = append(parts, fmt.Sprintf("%s %d", p, s.ByProtocol[p]))
+	}
+	detail := ""
+	if len(parts) > 0 {
+		detail = " (" + strings.Join(parts, ", ") + ")"
+	}
+	fmt.Fprintf(w, "  records:  %d%s\n", s.Records, detail)
+	fmt.Fprintf(w, "  dissector errors: %d", s.DissectorErrors)
+	if len(s.Faults) > 0 {
+		fmt.Fprintf(w, " (instance faults: %v)", s.Faults)
+	}
+	fmt.Fprintln(w)
+	if s.Decode.Malformed > 0 || s.Reassembly.Gaps > 0 {
+		fmt.Fprintf(w, "  capture damage: %d malformed packets, %d gaps (%s missing)\n", s.Decode.Malformed, s.Reassembly.Gaps, humanBytes(int64(s.Reassembly.GapBytes)))
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,12 @@
+// Package pipeline is the data plane's assembly line: capture source →
+// link/IP decode → flow sharding → per-worker TCP/UDP reassembly → protocol
+// detection by content → dissector instances (engine) → record sink
+// (storage).
+//
+// Work is sharded by a symmetric flow hash onto one worker per CPU; each
+// worker owns its reassembler and one instance of every dissector, so no
+// instance is ever called concurrently and a connection's state lives in
+// exactly one place. The worker's reassembly.Handler methods are also the
+// seam for capture sources that deliver reassembled stream bytes directly
+// (eBPF socket tracing), which skip the packet stages.
+package pipeline

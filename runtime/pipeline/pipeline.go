@@ -1,0 +1,252 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/decode"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/packet"
+	"github.com/kubeshark-wasm/kubeshark/runtime/reassembly"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// Sink stores what the pipeline produces. storage.Store implements it.
+type Sink interface {
+	Put(ctx context.Context, recs []*sdk.Record) error
+}
+
+// Config tunes a pipeline. The zero value is usable.
+type Config struct {
+	// Workers is the number of shards (default: GOMAXPROCS).
+	Workers int
+	// Reassembly limits; zero fields take the reassembler's defaults.
+	Reassembly reassembly.Config
+	// ProbeLimit is how many bytes of a stream detection may look at before
+	// giving up (default 16 KiB).
+	ProbeLimit int
+	// MinConfidence a probe must reach to claim a stream (default 50).
+	MinConfidence uint8
+	// BufferSize must match the engine's guest buffer (default 256 KiB).
+	BufferSize int
+	// BatchSize is how many records go to the sink at once (default 1000).
+	BatchSize int
+	Logger    *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.ProbeLimit <= 0 {
+		c.ProbeLimit = 16 << 10
+	}
+	if c.MinConfidence == 0 {
+		c.MinConfidence = 50
+	}
+	if c.BufferSize <= 0 {
+		c.BufferSize = 256 << 10
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 1000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Pipeline turns packets into stored records.
+type Pipeline struct {
+	cfg        Config
+	dissectors []engine.Dissector
+	sink       Sink
+	runID      string
+}
+
+// New makes a pipeline over the given dissectors, which are probed in order.
+func New(cfg Config, dissectors []engine.Dissector, sink Sink) *Pipeline {
+	cfg.defaults()
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return &Pipeline{cfg: cfg, dissectors: dissectors, sink: sink, runID: hex.EncodeToString(b[:])}
+}
+
+// segBatch carries segments from the reader to one worker. Payloads are
+// copied into one arena per batch, since the decoder reuses its buffers.
+type segBatch struct {
+	segs  []packet.Segment
+	arena []byte
+}
+
+const batchSegs = 128
+
+// Run reads src to the end (or until ctx is done), and returns what it did.
+// A truncated capture still flushes and stores everything read before the
+// damage; the error is returned alongside the stats.
+func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
+	start := time.Now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	out := make(chan []*sdk.Record, p.cfg.Workers*2)
+	var sinkErr error
+	sinkDone := make(chan struct{})
+	go func() {
+		defer close(sinkDone)
+		for recs := range out {
+			if sinkErr != nil {
+				continue
+			}
+			if err := p.sink.Put(ctx, recs); err != nil {
+				sinkErr = fmt.Errorf("storing records: %w", err)
+				cancel(sinkErr)
+			}
+		}
+	}()
+
+	workers := make([]*worker, p.cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		w, err := p.newWorker(ctx, i, out)
+		if err != nil {
+			for _, w := range workers[:i] {
+				close(w.in)
+			}
+			close(out)
+			<-sinkDone
+			return Stats{}, err
+		}
+		workers[i] = w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+
+	var st Stats
+	dec := decode.New(decode.Options{})
+	batches := make([]*segBatch, len(workers))
+	pool := sync.Pool{New: func() any { return &segBatch{segs: make([]packet.Segment, 0, batchSegs)} }}
+	for i := range workers {
+		workers[i].pool = &pool
+	}
+	send := func(i int) {
+		if b := batches[i]; b != nil && len(b.segs) > 0 {
+			workers[i].in <- b
+			batches[i] = nil
+		}
+	}
+	var readErr error
+	var seg packet.Segment
+	for {
+		if ctx.Err() != nil {
+			readErr = context.Cause(ctx)
+			break
+		}
+		pkt, err := src.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		st.Packets++
+		st.Bytes += int64(pkt.Length)
+		ok, err := dec.Decode(pkt, &seg)
+		if err != nil || !ok {
+			continue
+		}
+		i := int(flowHash(&seg) % uint64(len(workers)))
+		b := batches[i]
+		if b == nil {
+			b = pool.Get().(*segBatch)
+			b.segs, b.arena = b.segs[:0], b.arena[:0]
+			batches[i] = b
+		}
+		// Keep the payload as an offset into the arena until the batch is
+		// sealed: the arena may still move as it grows.
+		off := len(b.arena)
+		b.arena = append(b.arena, seg.Payload...)
+		s := seg
+		s.Payload = nil
+		b.segs = append(b.segs, s)
+		b.segs[len(b.segs)-1].Payload = b.arena[off:len(b.arena):len(b.arena)]
+		if len(b.segs) == batchSegs || len(b.arena) > 1<<20 {
+			seal(b)
+			send(i)
+		}
+	}
+	for i := range workers {
+		if batches[i] != nil {
+			seal(batches[i])
+		}
+		send(i)
+		close(workers[i].in)
+	}
+	wg.Wait()
+	close(out)
+	<-sinkDone
+
+	for _, w := range workers {
+		st.add(&w.stats)
+		st.Reassembly = addReassembly(st.Reassembly, w.asm.Stats())
+	}
+	st.Decode = dec.Stats()
+	for _, d := range p.dissectors {
+		if h := d.Health(); h.Faults > 0 {
+			if st.Faults == nil {
+				st.Faults = map[string]int64{}
+			}
+			st.Faults[d.Manifest().Name] = int64(h.Faults)
+		}
+	}
+	st.Elapsed = time.Since(start)
+	if sinkErr != nil {
+		return st, sinkErr
+	}
+	return st, readErr
+}
+
+// seal re-points every payload at the arena's final backing array.
+func seal(b *segBatch) {
+	off := 0
+	for i := range b.segs {
+		n := len(b.segs[i].Payload)
+		b.segs[i].Payload = b.arena[off : off+n : off+n]
+		off += n
+	}
+}
+
+// flowHash is symmetric, so both directions of a flow land on one worker.
+func flowHash(s *packet.Segment) uint64 {
+	a, b := addrPortHash(s.Src.Addr().As16(), s.Src.Port()), addrPortHash(s.Dst.Addr().As16(), s.Dst.Port())
+	if a > b {
+		a, b = b, a
+	}
+	h := a*0x9E3779B97F4A7C15 ^ b
+	h ^= h >> 29
+	h *= 0xBF58476D1CE4E5B9
+	h ^= h >> 32
+	return h ^ uint64(s.Transport)
+}
+
+func addrPortHash(ip [16]byte, port uint16) uint64 {
+	var h uint64 = 1469598103934665603
+	for _, c := range ip {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	h ^= uint64(port)
+	h *= 1099511628211
+	return h
+}

@@ -1,0 +1,50 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/decode"
+	"github.com/kubeshark-wasm/kubeshark/runtime/reassembly"
+)
+
+// Stats is what one run of the pipeline did.
+type Stats struct {
+	Packets    int64            `json:"packets"`
+	Bytes      int64            `json:"bytes"`
+	TCPStreams int64            `json:"tcp_streams"`
+	UDPStreams int64            `json:"udp_flows"`
+	Records    int64            `json:"records"`
+	ByProtocol map[string]int64 `json:"records_by_protocol"`
+	Undetected int64            `json:"streams_undetected"`
+	// DissectorErrors counts instance faults, connections a dissector
+	// rejected or could not parse, and records it emitted as malformed.
+	DissectorErrors   int64            `json:"dissector_errors"`
+	Faults            map[string]int64 `json:"faults_by_dissector,omitempty"`
+	Rejected          int64            `json:"streams_rejected"`
+	DroppedAfterFault int64            `json:"streams_dropped_after_fault"`
+	Decode            decode.Stats     `json:"decode"`
+	Reassembly        reassembly.Stats `json:"reassembly"`
+	Elapsed           time.Duration    `json:"elapsed_ns"`
+}
+
+func (s *Stats) add(o *Stats) {
+	s.TCPStreams += o.TCPStreams
+	s.UDPStreams += o.UDPStreams
+	s.Records += o.Records
+	s.Undetected += o.Undetected
+	s.DissectorErrors += o.DissectorErrors
+	s.Rejected += o.Rejected
+	s.DroppedAfterFault += o.DroppedAfterFault
+	for k, v := range o.ByProtocol {
+		if s.ByProtocol == nil {
+			s.ByProtocol = map[string]int64{}
+		}
+		s.ByProtocol[k] += v
+	}
+	for k, v := range o.Faults {
+		if s.Faults == nil {
+			s.Faults = map[string]int64{}
+		}
+		s.Faults[k] += v
+	}
+}

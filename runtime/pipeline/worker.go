@@ -1,0 +1,546 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/packet"
+	"github.com/kubeshark-wasm/kubeshark/runtime/reassembly"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+const (
+	undecided = -1
+	ignored   = -2
+)
+
+// slot is one dissector's instance on a worker. gen changes whenever the
+// instance is replaced after a fault, which orphans the connections the old
+// instance held.
+type slot struct {
+	d    engine.Dissector
+	inst engine.Instance
+	gen  int
+	off  bool // quarantined or failed to start
+	ref  string
+	m    sdk.Manifest
+}
+
+type stream struct {
+	conn     *reassembly.Conn
+	dis      int
+	gen      int
+	flip     bool // DirB is the client: swap directions for the guest
+	oriented bool
+	opened   bool
+	buf      [2]streamBuf
+	probed   int // datagrams probed, for UDP
+	hint     string
+	switched bool
+	rejected bool
+	wasOpen  bool
+}
+
+type worker struct {
+	p     *Pipeline
+	idx   int
+	in    chan *segBatch
+	out   chan<- []*sdk.Record
+	pool  *sync.Pool
+	asm   *reassembly.Assembler
+	slots []*slot
+	batch []*sdk.Record
+	stats Stats
+	ctx   context.Context
+
+	// cur is the stream whose instance call is in progress, for Record and
+	// Switch, which the instance calls back synchronously.
+	cur      *stream
+	lastIdle time.Time
+}
+
+func (p *Pipeline) newWorker(ctx context.Context, idx int, out chan<- []*sdk.Record) (*worker, error) {
+	w := &worker{p: p, idx: idx, in: make(chan *segBatch, 8), out: out, ctx: ctx}
+	w.asm = reassembly.New(p.cfg.Reassembly, w)
+	for _, d := range p.dissectors {
+		m := d.Manifest()
+		s := &slot{d: d, m: m, ref: m.Name + "@" + m.Version}
+		inst, err := d.NewInstance(ctx, w)
+		if err != nil {
+			p.cfg.Logger.Warn("dissector unavailable", "dissector", m.Name, "err", err)
+			s.off = true
+		}
+		s.inst = inst
+		w.slots = append(w.slots, s)
+	}
+	return w, nil
+}
+
+func (w *worker) run(ctx context.Context) {
+	var now time.Time
+	for b := range w.in {
+		for i := range b.segs {
+			s := &b.segs[i]
+			now = s.Timestamp
+			w.asm.Add(s)
+		}
+		w.pool.Put(b)
+		// Idle flushing runs on capture time, not wall time, so that an
+		// old capture imports the same way whenever it is imported.
+		if now.Sub(w.lastIdle) > time.Second {
+			w.asm.FlushIdle(now)
+			w.lastIdle = now
+		}
+		w.flushBatch(false)
+	}
+	w.asm.FlushAll(now)
+	w.flushBatch(true)
+	for _, s := range w.slots {
+		if s.inst != nil {
+			s.inst.Destroy(context.Background())
+		}
+	}
+}
+
+func (w *worker) flushBatch(force bool) {
+	if len(w.batch) == 0 || (!force && len(w.batch) < w.p.cfg.BatchSize) {
+		return
+	}
+	w.out <- w.batch
+	w.batch = make([]*sdk.Record, 0, w.p.cfg.BatchSize)
+}
+
+// Open implements reassembly.Handler.
+func (w *worker) Open(c *reassembly.Conn, _ time.Time) {
+	st := &stream{conn: c, dis: undecided, oriented: c.Oriented}
+	c.State = st
+	if c.Transport == packet.UDP {
+		w.stats.UDPStreams++
+	} else {
+		w.stats.TCPStreams++
+	}
+}
+
+// Data implements reassembly.Handler.
+func (w *worker) Data(c *reassembly.Conn, dir sdk.Direction, data []byte, ts time.Time) {
+	st, _ := c.State.(*stream)
+	if st == nil || st.dis == ignored || len(data) == 0 {
+		return
+	}
+	ns := ts.UnixNano()
+	if c.Transport == packet.UDP {
+		w.datagram(st, dir, data, ns)
+		return
+	}
+	st.buf[dir].append(data, ns)
+	if st.dis == undecided {
+		if !w.detect(st, dir) {
+			return
+		}
+	}
+	w.pump(st, dir)
+}
+
+// datagram handles one UDP datagram: each is offered whole, and whatever the
+// dissector leaves of it is dropped.
+func (w *worker) datagram(st *stream, dir sdk.Direction, data []byte, ns int64) {
+	if st.dis == undecided {
+		st.buf[dir].reset()
+		st.buf[dir].append(data, ns)
+		st.probed++
+		if !w.detect(st, dir) {
+			st.buf[dir].reset()
+			if st.probed >= 4 && st.dis == undecided {
+				w.give_up(st)
+			}
+			return
+		}
+		st.buf[dir].reset()
+	}
+	sl := w.slots[st.dis]
+	if !w.live(st) {
+		return
+	}
+	w.cur = st
+	_, _, err := sl.inst.Feed(w.ctx, st.conn.ID, w.gdir(st, dir), data[:min(len(data), w.p.cfg.BufferSize)], ns, ns)
+	w.cur = nil
+	w.check(st, err)
+}
+
+func (w *worker) give_up(st *stream) {
+	st.dis = ignored
+	st.buf[0].reset()
+	st.buf[1].reset()
+	w.stats.Undetected++
+}
+
+// gdir maps a reassembly direction to the guest's, which always has the
+// client on DirA once the client is known.
+func (w *worker) gdir(st *stream, d sdk.Direction) sdk.Direction {
+	if st.flip {
+		return d ^ 1
+	}
+	return d
+}
+
+// detect probes the dissectors with what a direction has so far. It returns
+// true once a dissector owns the stream.
+func (w *worker) detect(st *stream, dir sdk.Direction) bool {
+	data := st.buf[dir].bytes()
+	if len(data) > w.p.cfg.BufferSize {
+		data = data[:w.p.cfg.BufferSize]
+	}
+	best, bestConf, wait := -1, uint8(0), false
+	var bestFromServer bool
+	transport := st.conn.Transport.String()
+	for i, sl := range w.slots {
+		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) {
+			continue
+		}
+		pr, err := sl.inst.Probe(w.ctx, dir, data)
+		if err != nil {
+			w.fault(i, err)
+			continue
+		}
+		if pr.NeedMore {
+			wait = true
+		}
+		conf := pr.Confidence
+		if st.hint != "" && containsProto(sl.m.Protocols, st.hint) && conf > 0 {
+			conf = min(conf+20, 100)
+		}
+		if conf > bestConf || conf == bestConf && conf > 0 && w.portHint(st, sl) && (best < 0 || !w.portHint(st, w.slots[best])) {
+			best, bestConf, bestFromServer = i, conf, pr.FromServer
+		}
+	}
+	if best >= 0 && bestConf >= w.p.cfg.MinConfidence {
+		w.claim(st, best, dir, bestFromServer)
+		return true
+	}
+	total := st.buf[0].len() + st.buf[1].len()
+	if (!wait || total >= w.p.cfg.ProbeLimit) && st.conn.Transport == packet.TCP {
+		// Before giving up on this direction, the other may still be
+		// recognisable (a capture that starts with the server speaking
+		// first in a protocol that greets). Give up once both have spoken.
+		other := st.buf[dir^1].len()
+		if other == 0 && total < w.p.cfg.ProbeLimit {
+			return false
+		}
+		if other > 0 && other < w.p.cfg.ProbeLimit {
+			// Probe the other direction once too.
+			if w.detectDir(st, dir^1) {
+				return true
+			}
+		}
+		w.give_up(st)
+	}
+	return false
+}
+
+// detectDir probes only the given direction without recursing.
+func (w *worker) detectDir(st *stream, dir sdk.Direction) bool {
+	data := st.buf[dir].bytes()
+	if len(data) > w.p.cfg.BufferSize {
+		data = data[:w.p.cfg.BufferSize]
+	}
+	transport := st.conn.Transport.String()
+	for i, sl := range w.slots {
+		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) {
+			continue
+		}
+		pr, err := sl.inst.Probe(w.ctx, dir, data)
+		if err != nil {
+			w.fault(i, err)
+			continue
+		}
+		if pr.Confidence >= w.p.cfg.MinConfidence {
+			w.claim(st, i, dir, pr.FromServer)
+			return true
+		}
+	}
+	return false
+}
+
+func containsProto(ps []string, p string) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *worker) portHint(st *stream, sl *slot) bool {
+	for _, p := range sl.m.PortHints {
+		if st.conn.A.Port() == p || st.conn.B.Port() == p {
+			return true
+		}
+	}
+	return false
+}
+
+// claim binds a stream to a dissector and opens it there.
+func (w *worker) claim(st *stream, idx int, dir sdk.Direction, fromServer bool) {
+	sl := w.slots[idx]
+	st.dis, st.gen = idx, sl.gen
+	if !st.oriented {
+		// The probe told us which side spoke: orient the guest's view.
+		clientDir := dir
+		if fromServer {
+			clientDir = dir ^ 1
+		}
+		st.flip = clientDir == sdk.DirB
+		st.oriented = true
+	}
+	pa, pb := st.conn.A.Port(), st.conn.B.Port()
+	if st.flip {
+		pa, pb = pb, pa
+	}
+	w.cur = st
+	err := sl.inst.Open(w.ctx, sdk.ConnInfo{ID: st.conn.ID, PortA: pa, PortB: pb, Oriented: true, UDP: st.conn.Transport == packet.UDP})
+	w.cur = nil
+	if w.check(st, err) {
+		st.opened = true
+		st.wasOpen = true
+		// Bytes the other direction buffered while we were detecting.
+		if st.buf[dir^1].len() > 0 && st.conn.Transport == packet.TCP {
+			w.pump(st, dir^1)
+		}
+	}
+}
+
+// live reports whether the stream's instance is still the one it was opened
+// on.
+func (w *worker) live(st *stream) bool {
+	if st.dis < 0 {
+		return false
+	}
+	sl := w.slots[st.dis]
+	if sl.off || sl.inst == nil || sl.gen != st.gen {
+		st.dis = ignored
+		w.stats.DroppedAfterFault++
+		return false
+	}
+	return true
+}
+
+// pump offers a direction's pending bytes until the dissector stops
+// consuming, then gives the other direction a turn: consuming one side can
+// unblock the other (a request held back until its Upgrade is answered).
+func (w *worker) pump(st *stream, dir sdk.Direction) {
+	for round := 0; round < 4; round++ {
+		progressed := w.pumpDir(st, dir)
+		if st.dis < 0 || st.switched {
+			break
+		}
+		if !progressed || st.buf[dir^1].len() == 0 {
+			break
+		}
+		dir ^= 1
+	}
+	if st.switched {
+		w.redetect(st)
+	}
+}
+
+func (w *worker) pumpDir(st *stream, dir sdk.Direction) bool {
+	progressed := false
+	b := &st.buf[dir]
+	for b.len() > 0 && !st.switched {
+		if !w.live(st) {
+			return progressed
+		}
+		sl := w.slots[st.dis]
+		data := b.bytes()
+		if len(data) > w.p.cfg.BufferSize {
+			data = data[:w.p.cfg.BufferSize]
+		}
+		w.cur = st
+		n, _, err := sl.inst.Feed(w.ctx, st.conn.ID, w.gdir(st, dir), data, b.first(), b.lastWithin(len(data)))
+		w.cur = nil
+		if !w.check(st, err) {
+			return progressed
+		}
+		if n < 0 {
+			w.reject(st)
+			return progressed
+		}
+		if n == 0 {
+			if len(data) == w.p.cfg.BufferSize {
+				// The guest cannot progress with a full buffer: it would
+				// need more than we may hold.
+				w.reject(st)
+			}
+			return progressed
+		}
+		b.consume(n)
+		progressed = true
+	}
+	return progressed
+}
+
+func (w *worker) reject(st *stream) {
+	sl := w.slots[st.dis]
+	w.cur = st
+	_ = sl.inst.Close(w.ctx, st.conn.ID, st.conn.LastSeen.UnixNano())
+	w.cur = nil
+	st.dis = ignored
+	st.opened = false
+	st.buf[0].reset()
+	st.buf[1].reset()
+	w.stats.Rejected++
+	w.stats.DissectorErrors++
+}
+
+// redetect closes the stream in its dissector after a protocol switch and
+// looks for the protocol of what remains.
+func (w *worker) redetect(st *stream) {
+	sl := w.slots[st.dis]
+	if w.live(st) {
+		w.cur = st
+		err := sl.inst.Close(w.ctx, st.conn.ID, st.conn.LastSeen.UnixNano())
+		w.cur = nil
+		w.check(st, err)
+	}
+	st.switched = false
+	st.opened = false
+	st.dis = undecided
+	for d := sdk.DirA; d <= sdk.DirB; d++ {
+		if st.buf[d].len() > 0 && st.dis == undecided {
+			if w.detect(st, d) {
+				w.pump(st, d)
+				return
+			}
+		}
+	}
+}
+
+// check handles an instance error: the instance is replaced, and streams it
+// held are dropped. It reports whether the call succeeded.
+func (w *worker) check(st *stream, err error) bool {
+	if err == nil {
+		return true
+	}
+	w.fault(st.dis, err)
+	st.dis = ignored
+	st.opened = false
+	return false
+}
+
+func (w *worker) fault(idx int, err error) {
+	if idx < 0 {
+		return
+	}
+	sl := w.slots[idx]
+	w.stats.DissectorErrors++
+	if !errors.Is(err, engine.ErrFault) {
+		w.p.cfg.Logger.Warn("dissector call failed", "dissector", sl.m.Name, "err", err)
+	}
+	w.p.cfg.Logger.Warn("dissector instance fault: restarting it", "dissector", sl.m.Name, "worker", w.idx, "err", err)
+	if sl.inst != nil {
+		sl.inst.Destroy(context.Background())
+	}
+	sl.gen++
+	inst, nerr := sl.d.NewInstance(w.ctx, w)
+	if nerr != nil {
+		w.p.cfg.Logger.Warn("dissector disabled", "dissector", sl.m.Name, "worker", w.idx, "err", nerr)
+		sl.inst, sl.off = nil, true
+		return
+	}
+	sl.inst = inst
+}
+
+// Gap implements reassembly.Handler.
+func (w *worker) Gap(c *reassembly.Conn, dir sdk.Direction, n int, ts time.Time) {
+	st, _ := c.State.(*stream)
+	if st == nil || st.dis == ignored {
+		return
+	}
+	lost := n + st.buf[dir].len()
+	st.buf[dir].reset()
+	if st.dis == undecided || !w.live(st) {
+		return
+	}
+	sl := w.slots[st.dis]
+	w.cur = st
+	err := sl.inst.Gap(w.ctx, c.ID, w.gdir(st, dir), lost, ts.UnixNano())
+	w.cur = nil
+	w.check(st, err)
+	if st.dis >= 0 && st.buf[dir^1].len() > 0 {
+		w.pump(st, dir^1)
+	}
+}
+
+// Close implements reassembly.Handler.
+func (w *worker) Close(c *reassembly.Conn, _ reassembly.CloseReason, ts time.Time) {
+	st, _ := c.State.(*stream)
+	if st == nil {
+		return
+	}
+	if st.dis == undecided && !st.wasOpen && (st.buf[0].len() > 0 || st.buf[1].len() > 0) {
+		w.stats.Undetected++
+	}
+	if st.dis >= 0 && st.opened && w.live(st) {
+		sl := w.slots[st.dis]
+		w.cur = st
+		err := sl.inst.Close(w.ctx, c.ID, ts.UnixNano())
+		w.cur = nil
+		w.check(st, err)
+	}
+	c.State = nil
+}
+
+// Record implements engine.Sink: the host's part of the record contract.
+func (w *worker) Record(_ uint64, r *sdk.Record) {
+	st := w.cur
+	if st == nil {
+		return
+	}
+	sl := w.slots[st.dis]
+	c := st.conn
+	client, server := c.A, c.B
+	if st.flip {
+		client, server = server, client
+	}
+	if r.RequestDir == sdk.DirB {
+		client, server = server, client
+	}
+	r.Src = sdk.Endpoint{IP: client.Addr().Unmap().String(), Port: client.Port()}
+	r.Dst = sdk.Endpoint{IP: server.Addr().Unmap().String(), Port: server.Port()}
+	r.Stream = w.p.runID + "-" + strconv.Itoa(w.idx) + "-" + strconv.FormatUint(c.ID, 10)
+	r.Dissector = sl.ref
+	if r.Protocol == "" {
+		r.Protocol = sl.m.Protocols[0]
+	}
+	if r.Timestamp.IsZero() {
+		r.Timestamp = c.LastSeen
+	}
+	if !r.End.IsZero() && r.Response != nil {
+		ms := float64(r.End.Sub(r.Timestamp).Nanoseconds()) / 1e6
+		if ms < 0 {
+			ms = 0
+		}
+		r.ElapsedMs = &ms
+	}
+	w.stats.Records++
+	if w.stats.ByProtocol == nil {
+		w.stats.ByProtocol = map[string]int64{}
+	}
+	w.stats.ByProtocol[r.Protocol]++
+	if r.Failed && r.Status == 0 && r.Error != "" {
+		w.stats.DissectorErrors++
+	}
+	w.batch = append(w.batch, r)
+}
+
+// Switch implements engine.Sink.
+func (w *worker) Switch(_ uint64, hint string) {
+	if st := w.cur; st != nil {
+		st.switched = true
+		st.hint = hint
+	}
+}
