@@ -12,10 +12,6 @@ import (
 //go:embed bin
 var bin embed.FS
 
-// Sources returns the directories under dissectors/ that hold a built-in
-// dissector, in load order.
-func Sources() []string { return []string{"http1"} }
-
 // Module is one embedded dissector build.
 type Module struct {
 	Name string // source directory, e.g. "http1"
@@ -43,10 +39,8 @@ func Builtin() ([]Module, error) {
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("this kubeshark binary has no built-in dissectors: build it with `make build`, which compiles them to WebAssembly first")
 	}
-	order := map[string]int{}
-	for i, s := range Sources() {
-		order[s] = i + 1
-	}
-	sort.SliceStable(mods, func(i, j int) bool { return order[mods[i].Name] < order[mods[j].Name] })
+	// Probe order only breaks exact ties, so a stable order is all that
+	// matters.
+	sort.Slice(mods, func(i, j int) bool { return mods[i].Name < mods[j].Name })
 	return mods, nil
 }

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 	"testing"
 )
@@ -20,6 +21,22 @@ var (
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Sources lists the built-in dissectors: the directories under
+// dissectors/ with a wasm/main.go.
+func Sources(tb testing.TB) []string {
+	tb.Helper()
+	mains, err := filepath.Glob(filepath.Join(repoRoot(), "dissectors", "*", "wasm", "main.go"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, m := range mains {
+		out = append(out, filepath.Base(filepath.Dir(filepath.Dir(m))))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Wasm returns the WebAssembly build of the built-in dissector in

@@ -1,0 +1,319 @@
+package dissectors_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// The conformance suite runs every capture of the shared third-party corpus
+// through the real pipeline and the WebAssembly builds of the built-in
+// dissectors, and compares the result with tshark's view of the same file
+// (../shared/tools/tshark-oracle.py), per protocol: the multiset of
+// "METHOD PATH" and the multiset of status codes.
+
+// conformingProtocols is the share of corpus files per protocol that must
+// match tshark exactly. Only protocols that a loaded dissector declares are
+// checked; KUBESHARK_CONFORMANCE=dns,redis narrows the run further.
+var conformingProtocols = map[string]float64{
+	"http": 1.0, "http2": 0.98, "grpc": 0.98, "dns": 0.98, "redis": 0.98, "postgres": 0.98,
+	"mysql": 0.98, "kafka": 0.98, "amqp": 0.98, "mongodb": 0.98, "mqtt": 0.98, "tls": 0.98,
+}
+
+// knownDisagreements are files where our answer differs from tshark's on
+// purpose; docs/conformance.md explains each one. The value names the
+// protocol the exception covers.
+var knownDisagreements = map[string]string{}
+
+type oracleView map[string]struct {
+	Req    map[string]int `json:"req"`
+	Status map[string]int `json:"status"`
+}
+
+type manifestEntry struct {
+	File   string         `json:"file"`
+	Decode []string       `json:"decode"`
+	Protos map[string]int `json:"protos"`
+}
+
+// tsharkNames maps our protocol names to tshark's, to pick from the
+// manifest the files where tshark saw a protocol we check. Running the
+// oracle costs seconds per file, so files with none of them are skipped.
+var tsharkNames = map[string][]string{
+	"http": {"http"}, "http2": {"http2"}, "grpc": {"grpc"}, "dns": {"dns"}, "redis": {"resp"},
+	"postgres": {"pgsql"}, "mysql": {"mysql"}, "kafka": {"kafka"}, "amqp": {"amqp"},
+	"mongodb": {"mongo"}, "mqtt": {"mqtt"}, "tls": {"tls"},
+}
+
+func relevant(e manifestEntry, checked map[string]float64) bool {
+	for proto := range checked {
+		for _, n := range tsharkNames[proto] {
+			if e.Protos[n] > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("KUBESHARK_SHARED"); d != "" {
+		return d
+	}
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "shared")
+}
+
+func TestCorpusConformance(t *testing.T) {
+	shared := sharedDir(t)
+	corpus := filepath.Join(shared, "corpus")
+	raw, err := os.ReadFile(filepath.Join(corpus, "manifest.json"))
+	if err != nil {
+		t.Skipf("SKIPPED: the shared corpus is not at %s (%v); conformance against tshark was not checked", corpus, err)
+	}
+	if _, err := exec.LookPath("tshark"); err != nil {
+		t.Skip("SKIPPED: tshark is not installed (Debian package tshark; `make deps` installs it); conformance against tshark was not checked")
+	}
+	var all []manifestEntry
+	if err := json.Unmarshal(raw, &all); err != nil {
+		t.Fatal(err)
+	}
+	oracle := filepath.Join(shared, "tools", "tshark-oracle.py")
+	engines := loadBuiltins(t)
+	checked := map[string]float64{}
+	only := map[string]bool{}
+	for _, p := range strings.Split(os.Getenv("KUBESHARK_CONFORMANCE"), ",") {
+		if p != "" {
+			only[p] = true
+		}
+	}
+	for _, e := range engines {
+		for _, p := range e.Manifest().Protocols {
+			if share, ok := conformingProtocols[p]; ok && (len(only) == 0 || only[p]) {
+				checked[p] = share
+			}
+		}
+	}
+
+	var entries []manifestEntry
+	for _, e := range all {
+		if relevant(e, checked) {
+			entries = append(entries, e)
+		}
+	}
+
+	type result struct {
+		file      string
+		want, got oracleView
+		err       error
+	}
+	results := make([]result, len(entries))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, e := range entries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			path := filepath.Join(corpus, e.File)
+			res := result{file: e.File}
+			res.want, res.err = runOracle(oracle, path, e.Decode)
+			if res.err == nil {
+				res.got, res.err = runOurs(engines, path)
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+
+	type tally struct{ files, match int }
+	per := map[string]*tally{}
+	var report bytes.Buffer
+	for _, r := range results {
+		if r.err != nil {
+			t.Errorf("%s: %v", r.file, r.err)
+			continue
+		}
+		for proto := range checked {
+			w, g := r.want[proto], r.got[proto]
+			if len(w.Req) == 0 && len(w.Status) == 0 && len(g.Req) == 0 && len(g.Status) == 0 {
+				continue
+			}
+			tl := per[proto]
+			if tl == nil {
+				tl = &tally{}
+				per[proto] = tl
+			}
+			tl.files++
+			diff := diffCounts("requests", w.Req, g.Req) + diffCounts("statuses", w.Status, g.Status)
+			if diff == "" {
+				tl.match++
+				continue
+			}
+			if knownDisagreements[r.file] == proto {
+				tl.match++
+				fmt.Fprintf(&report, "%s [%s] known disagreement (docs/conformance.md):%s\n", r.file, proto, diff)
+				continue
+			}
+			fmt.Fprintf(&report, "%s [%s] MISMATCH:%s\n", r.file, proto, diff)
+		}
+	}
+	protos := make([]string, 0, len(per))
+	for p := range per {
+		protos = append(protos, p)
+	}
+	sort.Strings(protos)
+	for _, p := range protos {
+		tl := per[p]
+		share := float64(tl.match) / float64(tl.files)
+		t.Logf("conformance %-8s %3d/%3d files match tshark (%.1f%%)", p, tl.match, tl.files, 100*share)
+		if share < checked[p] {
+			t.Errorf("%s: %.1f%% of files match tshark, want at least %.1f%%", p, 100*share, 100*checked[p])
+		}
+	}
+	if report.Len() > 0 {
+		t.Logf("per-file differences:\n%s", report.String())
+	}
+}
+
+func diffCounts(what string, want, got map[string]int) string {
+	keys := map[string]bool{}
+	for k := range want {
+		keys[k] = true
+	}
+	for k := range got {
+		keys[k] = true
+	}
+	var out []string
+	for k := range keys {
+		if want[k] != got[k] {
+			out = append(out, fmt.Sprintf("%q tshark %d ours %d", k, want[k], got[k]))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	sort.Strings(out)
+	if len(out) > 8 {
+		out = append(out[:8], fmt.Sprintf("… %d more", len(out)-8))
+	}
+	return "\n    " + what + ": " + strings.Join(out, "; ")
+}
+
+func runOracle(oracle, path string, decode []string) (oracleView, error) {
+	cmd := exec.Command("python3", append([]string{oracle, path}, decode...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("tshark oracle: %v: %s", err, stderr.String())
+	}
+	var v oracleView
+	if err := json.Unmarshal(out, &v); err != nil {
+		return nil, fmt.Errorf("tshark oracle output: %v", err)
+	}
+	return v, nil
+}
+
+type memSink struct {
+	mu   sync.Mutex
+	recs []*sdk.Record
+}
+
+func (m *memSink) Put(_ context.Context, recs []*sdk.Record) error {
+	m.mu.Lock()
+	m.recs = append(m.recs, recs...)
+	m.mu.Unlock()
+	return nil
+}
+
+func loadBuiltins(t *testing.T) []engine.Dissector {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(os.TempDir(), "kubeshark-test-wazero-cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	// KUBESHARK_DISSECTORS=dns,http1 loads only those built-ins, so that a
+	// dissector can be checked while another is half-written.
+	want := map[string]bool{}
+	for _, n := range strings.Split(os.Getenv("KUBESHARK_DISSECTORS"), ",") {
+		if n != "" {
+			want[n] = true
+		}
+	}
+	var out []engine.Dissector
+	for _, name := range dissectortest.Sources(t) {
+		if len(want) > 0 && !want[name] {
+			continue
+		}
+		m, err := rt.Load(ctx, "built-in", dissectortest.Wasm(t, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// runOurs imports a capture and renders the records in the oracle's terms.
+func runOurs(engines []engine.Dissector, path string) (oracleView, error) {
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	sink := &memSink{}
+	p := pipeline.New(pipeline.Config{Workers: 1}, engines, sink)
+	if _, err := p.Run(context.Background(), src); err != nil {
+		return nil, err
+	}
+	v := oracleView{}
+	for _, r := range sink.recs {
+		e := v[r.Protocol]
+		if e.Req == nil {
+			e.Req, e.Status = map[string]int{}, map[string]int{}
+		}
+		key := conformanceKey(r)
+		if r.Method != "" || r.Path != "" {
+			e.Req[key]++
+		}
+		if r.Response != nil {
+			e.Status[strconv.Itoa(r.Status)]++
+			// tshark lists interim responses as responses of their own.
+			if interim, ok := r.Response.Fields["interim"].([]any); ok {
+				for _, s := range interim {
+					if f, ok := s.(float64); ok {
+						e.Status[strconv.Itoa(int(f))]++
+					}
+				}
+			}
+		}
+		v[r.Protocol] = e
+	}
+	return v, nil
+}
+
+func conformanceKey(r *sdk.Record) string {
+	return strings.TrimSpace(r.Method + " " + r.Path)
+}
