@@ -230,6 +230,13 @@ func (c *conn) startLine(dir sdk.Direction, h *half, data []byte, ts int64) (int
 		return skip, false
 	}
 	kind := classifyStart(data)
+	if kind == startNone && h.role == roleRequest && lenientRequest(data) {
+		// Where requests are known to flow and the previous message ended
+		// cleanly, a request line without a version ("GET /HTTP/1.1",
+		// "OPTIONS") is still a request: servers answer it (usually 400)
+		// and the exchange belongs in the record.
+		kind = startRequest
+	}
 	switch kind {
 	case startMaybe:
 		return 0, false

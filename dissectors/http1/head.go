@@ -75,9 +75,13 @@ func parseHead(block []byte, request bool) (*message, error) {
 
 func parseRequestLine(m *message, line []byte) error {
 	sp := bytes.IndexByte(line, ' ')
-	if sp <= 0 {
+	if sp == 0 {
 		m.method = "?"
 		return fmt.Errorf("bad request line %q", clip(line))
+	}
+	if sp < 0 {
+		m.method = string(line)
+		return fmt.Errorf("request line without a target: %q", clip(line))
 	}
 	m.method = string(line[:sp])
 	// Trimming before looking for the version's space would take the

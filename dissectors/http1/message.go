@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -85,6 +86,8 @@ func exchange(req, resp *message, clientDir sdk.Direction) *sdk.Record {
 		r.Request = req.toSDK()
 		if req.problem != "" {
 			problems = append(problems, "request: "+req.problem)
+		} else if req.missing > 0 {
+			problems = append(problems, fmt.Sprintf("request: %d body bytes missing from the capture", req.missing))
 		}
 		if req.version == "HTTP/1.0" || req.version == "HTTP/0.9" || req.version == "HTTP/1.1" {
 			r.Request.Set("version", req.version)
@@ -100,6 +103,8 @@ func exchange(req, resp *message, clientDir sdk.Direction) *sdk.Record {
 		}
 		if resp.problem != "" {
 			problems = append(problems, "response: "+resp.problem)
+		} else if resp.missing > 0 {
+			problems = append(problems, fmt.Sprintf("response: %d body bytes missing from the capture", resp.missing))
 		}
 		r.Failed = resp.status >= 400
 	} else {

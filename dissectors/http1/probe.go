@@ -104,3 +104,20 @@ func upperish(b []byte) bool {
 	}
 	return true
 }
+
+// lenientRequest accepts a complete first line of one upper-case token,
+// optionally followed by one more word: the version-less request lines that
+// scanners and broken clients send. It is only used once the direction is
+// known to carry requests, never for detection.
+func lenientRequest(data []byte) bool {
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		return false
+	}
+	line := bytes.TrimRight(data[:i], "\r")
+	method, rest, _ := bytes.Cut(line, []byte{' '})
+	if len(method) == 0 || len(method) > 24 || !allToken(method) || !upperish(method) {
+		return false
+	}
+	return bytes.IndexByte(rest, ' ') < 0
+}
