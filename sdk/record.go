@@ -213,13 +213,36 @@ type Record struct {
 	RequestDir Direction `json:"-"`
 }
 
+// recordJSON fixes the order of a record's JSON fields: identity and time
+// first, then the exchange, then the payloads.
+type recordJSON struct {
+	ID         string   `json:"id"`
+	Protocol   string   `json:"protocol"`
+	Timestamp  string   `json:"timestamp"`
+	ElapsedMs  *float64 `json:"elapsed_ms,omitempty"`
+	Src        Endpoint `json:"src"`
+	Dst        Endpoint `json:"dst"`
+	Stream     string   `json:"stream"`
+	Dissector  string   `json:"dissector"`
+	Method     string   `json:"method,omitempty"`
+	Path       string   `json:"path,omitempty"`
+	Status     int      `json:"status"`
+	StatusText string   `json:"status_text,omitempty"`
+	Failed     bool     `json:"failed"`
+	Error      string   `json:"error,omitempty"`
+	Summary    string   `json:"summary,omitempty"`
+	Request    *Message `json:"request,omitempty"`
+	Response   *Message `json:"response,omitempty"`
+}
+
 // MarshalJSON renders Timestamp as RFC 3339 with nanoseconds in UTC.
 func (r Record) MarshalJSON() ([]byte, error) {
-	type plain Record
-	return json.Marshal(struct {
-		plain
-		Timestamp string `json:"timestamp"`
-	}{plain(r), r.Timestamp.UTC().Format(time.RFC3339Nano)})
+	return json.Marshal(recordJSON{
+		ID: r.ID, Protocol: r.Protocol, Timestamp: r.Timestamp.UTC().Format(time.RFC3339Nano),
+		ElapsedMs: r.ElapsedMs, Src: r.Src, Dst: r.Dst, Stream: r.Stream, Dissector: r.Dissector,
+		Method: r.Method, Path: r.Path, Status: r.Status, StatusText: r.StatusText, Failed: r.Failed,
+		Error: r.Error, Summary: r.Summary, Request: r.Request, Response: r.Response,
+	})
 }
 
 // UnmarshalJSON is the inverse of MarshalJSON.

@@ -97,7 +97,7 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	var results []fileResult
 	var failed error
 	for i, src := range sources {
-		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger()}, l.engines(), st)
+		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, l.engines(), st)
 		stopBar := progress(src, files[i], o.noProgress)
 		stats, err := p.Run(ctx, src)
 		stopBar()

@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +38,11 @@ type Config struct {
 	BufferSize int
 	// BatchSize is how many records go to the sink at once (default 1000).
 	BatchSize int
+	// NewID makes a record id from the record's time and 64 bits that
+	// identify it within its capture (its stream and its place there), so
+	// that importing the same capture twice stores each record once. Nil
+	// leaves ids to the sink.
+	NewID func(ts time.Time, unique uint64) string
 	Logger    *slog.Logger
 }
 
@@ -69,15 +72,12 @@ type Pipeline struct {
 	cfg        Config
 	dissectors []engine.Dissector
 	sink       Sink
-	runID      string
 }
 
 // New makes a pipeline over the given dissectors, which are probed in order.
 func New(cfg Config, dissectors []engine.Dissector, sink Sink) *Pipeline {
 	cfg.defaults()
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return &Pipeline{cfg: cfg, dissectors: dissectors, sink: sink, runID: hex.EncodeToString(b[:])}
+	return &Pipeline{cfg: cfg, dissectors: dissectors, sink: sink}
 }
 
 // segBatch carries segments from the reader to one worker. Payloads are

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 	"time"
 
@@ -43,6 +42,8 @@ type stream struct {
 	switched bool
 	rejected bool
 	wasOpen  bool
+	id       string // stream id in records
+	records  uint64 // emitted so far, for record ids
 }
 
 type worker struct {
@@ -511,7 +512,10 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 	}
 	r.Src = sdk.Endpoint{IP: client.Addr().Unmap().String(), Port: client.Port()}
 	r.Dst = sdk.Endpoint{IP: server.Addr().Unmap().String(), Port: server.Port()}
-	r.Stream = w.p.runID + "-" + strconv.Itoa(w.idx) + "-" + strconv.FormatUint(c.ID, 10)
+	if st.id == "" {
+		st.id = streamID(c)
+	}
+	r.Stream = st.id
 	r.Dissector = sl.ref
 	if r.Protocol == "" {
 		r.Protocol = sl.m.Protocols[0]
@@ -525,6 +529,10 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 			ms = 0
 		}
 		r.ElapsedMs = &ms
+	}
+	st.records++
+	if w.p.cfg.NewID != nil {
+		r.ID = w.p.cfg.NewID(r.Timestamp, recordKey(st.id, st.records, r))
 	}
 	w.stats.Records++
 	if w.stats.ByProtocol == nil {

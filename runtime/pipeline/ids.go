@@ -1,0 +1,50 @@
+package pipeline
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"strconv"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/reassembly"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// streamID names a connection by what it is (transport, endpoints and the
+// time its first packet was seen) rather than by the order this run saw it
+// in, so the same capture always yields the same stream ids.
+func streamID(c *reassembly.Conn) string {
+	h := fnv.New64a()
+	var b [8]byte
+	h.Write([]byte{byte(c.Transport)})
+	a, z := c.A.String(), c.B.String()
+	if a > z {
+		a, z = z, a
+	}
+	h.Write([]byte(a))
+	h.Write([]byte{0})
+	h.Write([]byte(z))
+	binary.BigEndian.PutUint64(b[:], uint64(c.FirstSeen.UnixNano()))
+	h.Write(b[:])
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// recordKey is the part of a record's id that tells it apart from other
+// records at the same instant: its stream, its position in the stream and
+// when its response ended. The last makes a record cut short (a truncated
+// copy of a capture imported again) a different record, never a
+// replacement for the complete one already stored.
+func recordKey(stream string, n uint64, r *sdk.Record) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	h.Write([]byte(stream))
+	binary.BigEndian.PutUint64(b[:], n)
+	h.Write(b[:])
+	h.Write([]byte(r.Protocol))
+	end := int64(-1)
+	if r.Response != nil {
+		end = r.End.UnixNano()
+	}
+	binary.BigEndian.PutUint64(b[:], uint64(end))
+	h.Write(b[:])
+	return h.Sum64()
+}
