@@ -47,6 +47,7 @@ type conn struct {
 	clientDir   sdk.Direction
 	clientKnown bool
 	pending     []*message // requests waiting for their response, oldest first
+	orphans     int        // responses filed without a request, whose request a later gap may report
 	interim     []int      // 1xx statuses seen before the final response
 	done        bool       // the connection left HTTP (upgrade, tunnel)
 }
@@ -370,7 +371,9 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 		if req.lost {
 			req = nil
 		}
-	} else if q := &c.halves[c.clientDir]; q.cur != nil {
+	} else if q := &c.halves[c.clientDir]; q.cur == nil {
+		c.orphans++
+	} else {
 		// A final response before the request's body ended (a refused
 		// upload, say) answers that request; it must not wait in the queue
 		// for the next response.
@@ -409,6 +412,14 @@ func (c *conn) unanswered(req *message) {
 func (c *conn) lostStart(h *half) {
 	switch h.role {
 	case roleRequest:
+		if c.orphans > 0 {
+			// The reassembler reports a hole only once it sees what follows
+			// it, which can be after the lost request's response was
+			// already filed without a request: that response was its
+			// answer.
+			c.orphans--
+			return
+		}
 		c.queue(&message{lost: true})
 	case roleResponse:
 		if len(c.pending) > 0 {
