@@ -1,0 +1,291 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// These tests drive the real kubeshark binary, built the way `make build`
+// builds it: with the dissectors' WebAssembly builds embedded.
+
+var binary_ string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "kubeshark-cli")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		if wasm, _ := filepath.Glob(filepath.Join(root, "dissectors", "bin", "*.wasm")); len(wasm) == 0 {
+			println("SKIPPED: dissectors/bin has no WebAssembly builds; run `make test` (it runs `make wasm` first)")
+			return 0
+		}
+		binary_ = filepath.Join(dir, "kubeshark")
+		cmd := exec.Command("go", "build", "-o", binary_, ".")
+		cmd.Dir = filepath.Join(root, "cmd", "kubeshark")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			println("building kubeshark:", err.Error(), string(out))
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func ks(t *testing.T, data string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary_, append([]string{"--data", data}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func sample(t *testing.T, n int) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "sample.pcap")
+	if r := ks(t, t.TempDir(), "sample", f, "-n", itoa(n)); r.code != 0 {
+		t.Fatalf("sample: %+v", r)
+	}
+	return f
+}
+
+func itoa(n int) string { return jsonInt(n) }
+
+func jsonInt(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func calls(t *testing.T, data string, args ...string) []sdk.Record {
+	t.Helper()
+	r := ks(t, data, append([]string{"calls", "-o", "json", "--limit", "0"}, args...)...)
+	if r.code != 0 {
+		t.Fatalf("calls: %+v", r)
+	}
+	var recs []sdk.Record
+	if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil {
+		t.Fatalf("calls output: %v\n%s", err, r.stdout)
+	}
+	return recs
+}
+
+func TestVersion(t *testing.T) {
+	r := ks(t, t.TempDir(), "version")
+	if r.code != 0 || !strings.Contains(r.stdout, "dissector ABI v1") || !strings.Contains(r.stdout, "wazero v1.12") {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestImportListShow(t *testing.T) {
+	data := t.TempDir()
+	pcap := sample(t, 120)
+	r := ks(t, data, "import", pcap)
+	if r.code != 0 || !strings.Contains(r.stdout, "records:  120 (http 120)") || !strings.Contains(r.stdout, "8 TCP") {
+		t.Fatalf("import: %+v", r)
+	}
+	recs := calls(t, data)
+	if len(recs) != 120 {
+		t.Fatalf("%d calls", len(recs))
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Timestamp.Before(recs[i-1].Timestamp) || recs[i].ID <= recs[i-1].ID {
+			t.Fatalf("calls not in time order at %d", i)
+		}
+	}
+	failed := calls(t, data, "--filter", "protocol=http status>=500")
+	if len(failed) == 0 {
+		t.Fatal("no 5xx found")
+	}
+	for _, f := range failed {
+		if f.Status < 500 || !f.Failed {
+			t.Fatalf("filter returned %+v", f)
+		}
+	}
+	// One call in full, with its response body.
+	r = ks(t, data, "call", failed[0].ID)
+	var one sdk.Record
+	if err := json.Unmarshal([]byte(r.stdout), &one); err != nil || r.code != 0 {
+		t.Fatalf("call: %v %+v", err, r)
+	}
+	if one.Response == nil || one.Response.Body == "" || one.ElapsedMs == nil || one.Request.Headers == nil {
+		t.Fatalf("call detail incomplete: %+v", one)
+	}
+	// Table output names the columns and the calls.
+	r = ks(t, data, "calls", "--limit", "5")
+	if !strings.Contains(r.stdout, "METHOD") || strings.Count(r.stdout, "\n") != 7 {
+		t.Fatalf("table:\n%s", r.stdout)
+	}
+	// Importing the same capture again stores nothing twice.
+	if r := ks(t, data, "import", pcap); r.code != 0 {
+		t.Fatalf("re-import: %+v", r)
+	}
+	if n := len(calls(t, data)); n != 120 {
+		t.Fatalf("after re-import: %d calls", n)
+	}
+	// Time window: everything is after the first call's time, nothing before.
+	since := recs[10].Timestamp.Format(time.RFC3339Nano)
+	if n := len(calls(t, data, "--since", since)); n != 110 {
+		t.Fatalf("--since: %d calls, want 110", n)
+	}
+	if n := len(calls(t, data, "--until", since)); n != 10 {
+		t.Fatalf("--until: %d calls, want 10", n)
+	}
+}
+
+func TestBadInputIsAClearErrorAndLosesNothing(t *testing.T) {
+	data := t.TempDir()
+	pcap := sample(t, 40)
+	if r := ks(t, data, "import", pcap); r.code != 0 {
+		t.Fatal(r)
+	}
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("hello world, not a capture"), 0o644)
+	// A pcap header with link type 147 (a user DLT) and one packet.
+	odd := filepath.Join(dir, "odd.pcap")
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
+	binary.LittleEndian.PutUint16(hdr[4:], 2)
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 65535)
+	binary.LittleEndian.PutUint32(hdr[20:], 147)
+	os.WriteFile(odd, hdr, 0o644)
+	whole, _ := os.ReadFile(sample(t, 60))
+	cut := filepath.Join(dir, "cut.pcap")
+	os.WriteFile(cut, whole[:len(whole)*2/3], 0o644)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"import", filepath.Join(dir, "missing.pcap")}, "missing.pcap: no such file"},
+		{[]string{"import", text}, "notes.txt: not a pcap or pcapng file"},
+		{[]string{"import", odd}, "odd.pcap"},
+		{[]string{"import", cut}, "cut.pcap: truncated at byte"},
+		{[]string{"import", pcap, text}, "notes.txt"},
+		{[]string{"calls", "--filter", "status>>5"}, `term 1 "status>>5": unknown operator`},
+		{[]string{"calls", "--since", "yesterday"}, "--since"},
+		{[]string{"call", "0000"}, `no call with id "0000"`},
+		{[]string{"import", pcap, "--dissector", text}, "not a valid WebAssembly module"},
+	} {
+		r := ks(t, data, tc.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("kubeshark %v: exit %d, stderr %q; want a one-line error containing %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+	if r := ks(t, data, "import", odd); !strings.Contains(r.stderr, "147") {
+		t.Errorf("unsupported link type error should name it: %q", r.stderr)
+	}
+	// The truncated capture's readable part was stored; nothing earlier lost.
+	recs := calls(t, data)
+	if len(recs) <= 40 || len(recs) >= 100 {
+		t.Fatalf("after the failed imports: %d calls, want the 40 from before plus part of the cut capture", len(recs))
+	}
+}
+
+func TestDissectorsListing(t *testing.T) {
+	r := ks(t, t.TempDir(), "dissectors", "-o", "json")
+	var ds []struct {
+		Name      string   `json:"name"`
+		Version   string   `json:"version"`
+		Protocols []string `json:"protocols"`
+		ABI       int      `json:"abi_version"`
+		Source    string   `json:"source"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ds); err != nil || r.code != 0 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	found := false
+	for _, d := range ds {
+		if d.Name == "http" && d.ABI == 1 && d.Source == "built-in" && d.Version != "" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("http dissector not listed: %+v", ds)
+	}
+}
+
+func TestHostilePluginIsQuarantinedAndImportCompletes(t *testing.T) {
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		t.Skip("wat2wasm (Debian package wabt) is not installed; `make deps` installs it")
+	}
+	tmpl, err := os.ReadFile("../../runtime/wasm/testdata/hostile.wat.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(tmpl)
+	for k, v := range map[string]string{"IMPORTS": "", "MARKER": "kubeshark_abi_v1", "INIT": "", "MAXMEM": "",
+		"PROBE": "(i32.const 100)", "FEED": "unreachable"} {
+		src = strings.ReplaceAll(src, "{{"+k+"}}", v)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "h.wat"), []byte(src), 0o644)
+	plugin := filepath.Join(dir, "hostile.wasm")
+	if out, err := exec.Command("wat2wasm", filepath.Join(dir, "h.wat"), "-o", plugin).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	data := t.TempDir()
+	pcap := sample(t, 60)
+	// The hostile module claims every stream with full confidence and traps
+	// on every feed: it must be quarantined, and HTTP must still be found on
+	// the streams that are left.
+	r := ks(t, data, "import", pcap, "--dissector", plugin, "--workers", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "instance faults") {
+		t.Fatalf("import with a hostile plugin: %+v", r)
+	}
+	r = ks(t, data, "dissectors", "--dissector", plugin)
+	if !strings.Contains(r.stdout, "QUARANTINED") || !strings.Contains(r.stdout, "hostile.wasm") {
+		t.Fatalf("dissectors should report the quarantine:\n%s", r.stdout)
+	}
+	if n := len(calls(t, data)); n == 0 {
+		t.Fatal("no HTTP records: the hostile plugin took the import down with it")
+	}
+}
+
+func TestKillDuringImportLeavesAUsableStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a large capture")
+	}
+	data := t.TempDir()
+	small := sample(t, 30)
+	if r := ks(t, data, "import", small); r.code != 0 {
+		t.Fatal(r)
+	}
+	big := sample(t, 20000)
+	cmd := exec.Command(binary_, "--data", data, "import", big, "--workers", "1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	recs := calls(t, data)
+	if len(recs) < 30 {
+		t.Fatalf("after kill -9: %d calls, want at least the 30 committed before", len(recs))
+	}
+	t.Logf("store after kill -9 holds %d calls", len(recs))
+}
