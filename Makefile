@@ -46,7 +46,7 @@ deps:
 	fi
 
 bench: build
-	$(GO) run ./cmd/kubeshark-bench
+	$(GO) run ./cmd/kubeshark-bench $(BENCHFLAGS)
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzAssembler -fuzztime=60s ./runtime/reassembly/

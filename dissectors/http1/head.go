@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,38 +12,49 @@ import (
 // parseHead parses a start line and its header fields. It always returns a
 // message, partially filled when err is not nil, so the caller can still
 // report what it saw.
+//
+// The block is converted to one string and every name and value is a
+// substring of it: inside WebAssembly each heap allocation costs about as
+// much as parsing the whole block, so the head costs three allocations
+// (message, string, header slice) however many fields it has.
 func parseHead(block []byte, request bool) (*message, error) {
 	m := &message{}
-	lines := bytes.Split(block, []byte{'\n'})
-	start := bytes.TrimRight(lines[0], "\r")
+	text := string(block)
+	first, rest, _ := strings.Cut(text, "\n")
+	start := strings.TrimRight(first, "\r")
 	var err error
 	if request {
 		err = parseRequestLine(m, start)
 	} else {
 		err = parseStatusLine(m, start)
 	}
+	if n := strings.Count(rest, "\n"); n > 0 {
+		m.headers = make([]sdk.Header, 0, min(n, maxHeaders+2))
+	}
 	connUpgrade := false
-	for _, raw := range lines[1:] {
-		line := bytes.TrimRight(raw, "\r")
+	for rest != "" {
+		var raw string
+		raw, rest, _ = strings.Cut(rest, "\n")
+		line := strings.TrimRight(raw, "\r")
 		if len(line) == 0 {
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			// Obsolete line folding: continue the previous value.
 			if n := len(m.headers); n > 0 {
-				m.headers[n-1].Value += " " + string(bytes.TrimSpace(line))
+				m.headers[n-1].Value += " " + strings.TrimSpace(line)
 			}
 			continue
 		}
-		i := bytes.IndexByte(line, ':')
+		i := strings.IndexByte(line, ':')
 		if i <= 0 {
 			if err == nil {
-				err = fmt.Errorf("header line without a colon: %q", clip(line))
+				err = fmt.Errorf("header line without a colon: %q", clip([]byte(line)))
 			}
 			continue
 		}
-		name := string(bytes.TrimRight(line[:i], " \t"))
-		value := string(bytes.TrimSpace(line[i+1:]))
+		name := strings.TrimRight(line[:i], " \t")
+		value := strings.TrimSpace(line[i+1:])
 		if len(m.headers) >= maxHeaders {
 			if err == nil {
 				err = errors.New("more than 256 header fields")
@@ -58,7 +68,7 @@ func parseHead(block []byte, request bool) (*message, error) {
 		m.headers = append(m.headers, sdk.Header{Name: name, Value: value})
 		switch {
 		case strings.EqualFold(name, "Connection"):
-			for _, tok := range strings.Split(value, ",") {
+			for tok := range strings.SplitSeq(value, ",") {
 				if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
 					connUpgrade = true
 				}
@@ -73,46 +83,47 @@ func parseHead(block []byte, request bool) (*message, error) {
 	return m, err
 }
 
-func parseRequestLine(m *message, line []byte) error {
-	sp := bytes.IndexByte(line, ' ')
+func parseRequestLine(m *message, line string) error {
+	sp := strings.IndexByte(line, ' ')
 	if sp == 0 {
 		m.method = "?"
-		return fmt.Errorf("bad request line %q", clip(line))
+		return fmt.Errorf("bad request line %q", clip([]byte(line)))
 	}
 	if sp < 0 {
-		m.method = string(line)
-		return fmt.Errorf("request line without a target: %q", clip(line))
+		m.method = line
+		return fmt.Errorf("request line without a target: %q", clip([]byte(line)))
 	}
-	m.method = string(line[:sp])
+	m.method = line[:sp]
 	// Trimming before looking for the version's space would take the
 	// version for the target of "GET  HTTP/1.1".
 	rest := line[sp+1:]
-	if sp2 := bytes.LastIndexByte(rest, ' '); sp2 >= 0 {
-		m.target = string(bytes.Trim(rest[:sp2], " "))
-		m.version = string(rest[sp2+1:])
+	if sp2 := strings.LastIndexByte(rest, ' '); sp2 >= 0 {
+		m.target = strings.Trim(rest[:sp2], " ")
+		m.version = rest[sp2+1:]
 	} else {
-		m.target = string(rest)
+		m.target = rest
 		m.version = "HTTP/0.9"
 	}
 	if m.target == "" {
-		return fmt.Errorf("request line without a target: %q", clip(line))
+		return fmt.Errorf("request line without a target: %q", clip([]byte(line)))
 	}
 	return nil
 }
 
-func parseStatusLine(m *message, line []byte) error {
-	parts := bytes.SplitN(line, []byte{' '}, 3)
-	m.version = string(parts[0])
-	if len(parts) < 2 || len(parts[1]) != 3 {
-		return fmt.Errorf("bad status line %q", clip(line))
+func parseStatusLine(m *message, line string) error {
+	version, rest, _ := strings.Cut(line, " ")
+	m.version = version
+	code, reason, hasReason := strings.Cut(rest, " ")
+	if len(code) != 3 {
+		return fmt.Errorf("bad status line %q", clip([]byte(line)))
 	}
-	code, err := strconv.Atoi(string(parts[1]))
-	if err != nil || code < 100 || code > 999 {
-		return fmt.Errorf("bad status code in %q", clip(line))
+	n, err := strconv.Atoi(code)
+	if err != nil || n < 100 || n > 999 {
+		return fmt.Errorf("bad status code in %q", clip([]byte(line)))
 	}
-	m.status = code
-	if len(parts) == 3 {
-		m.reason = string(parts[2])
+	m.status = n
+	if hasReason {
+		m.reason = reason
 	}
 	return nil
 }

@@ -1,0 +1,205 @@
+// Command kubeshark-bench is `make bench`: it generates a large capture of
+// real HTTP/1.1 traffic (net/http server and clients on loopback), then
+// measures the pipeline on it: dissection only and import into Badger, with
+// the HTTP dissector in WebAssembly and compiled natively, and tshark on the
+// same file when it is installed. BENCHMARKS.md records the method and the
+// figures.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/native"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+type countSink struct{ n atomic.Int64 }
+
+func (c *countSink) Put(_ context.Context, recs []*sdk.Record) error {
+	c.n.Add(int64(len(recs)))
+	return nil
+}
+
+type result struct {
+	name     string
+	workers  int
+	elapsed  time.Duration
+	packets  int64
+	bytes    int64
+	records  int64
+}
+
+func (r result) row() string {
+	s := r.elapsed.Seconds()
+	return fmt.Sprintf("| %s | %d | %.2f | %.0f | %.1f | %.0f |", r.name, r.workers, s,
+		float64(r.packets)/s, float64(r.bytes)/s/1e6, float64(r.records)/s)
+}
+
+func main() {
+	n := flag.Int("n", 100000, "request/response pairs in the generated capture")
+	keep := flag.String("pcap", "", "reuse (or keep) the capture at this path")
+	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
+	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
+	ctx := context.Background()
+	if err := run(ctx, *n, *keep, *runs, os.Stdout); err != nil {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n int, keep string, runs int, out io.Writer) error {
+	tmp, err := os.MkdirTemp("", "kubeshark-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	path := keep
+	if path == "" {
+		path = filepath.Join(tmp, "http.pcap")
+	}
+	if _, err := os.Stat(path); err != nil {
+		fmt.Fprintf(os.Stderr, "generating %d request/response pairs of real net/http traffic...\n", n)
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		st, err := synth.HTTPSample(ctx, f, n)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "  %d packets in %s\n", st.Packets, time.Since(t0).Round(time.Millisecond))
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(tmp, "cache")})
+	if err != nil {
+		return err
+	}
+	defer rt.Close(ctx)
+	mods, err := dissectors.Builtin()
+	if err != nil {
+		return err
+	}
+	var httpWasm engine.Dissector
+	for _, m := range mods {
+		if m.Name == "http1" {
+			if httpWasm, err = rt.Load(ctx, "built-in", m.Wasm); err != nil {
+				return err
+			}
+		}
+	}
+	if httpWasm == nil {
+		return fmt.Errorf("the http1 dissector is not embedded: build with `make bench`")
+	}
+	httpNative := native.New(http1.New())
+
+	best := func(name string, workers int, d engine.Dissector, store bool) (result, error) {
+		var top result
+		for i := 0; i < runs; i++ {
+			src, err := capture.OpenFile(path)
+			if err != nil {
+				return top, err
+			}
+			var sink pipeline.Sink = &countSink{}
+			var st *storage.Store
+			if store {
+				dir := filepath.Join(tmp, fmt.Sprintf("store-%s-%d-%d", name, workers, i))
+				if st, err = storage.Open(ctx, storage.Options{Dir: dir}); err != nil {
+					return top, err
+				}
+				sink = st
+			}
+			p := pipeline.New(pipeline.Config{Workers: workers, NewID: storage.NewID}, []engine.Dissector{d}, sink)
+			t0 := time.Now()
+			stats, err := p.Run(ctx, src)
+			el := time.Since(t0)
+			src.Close()
+			if st != nil {
+				st.Close()
+			}
+			if err != nil {
+				return top, err
+			}
+			r := result{name: name, workers: workers, elapsed: el, packets: stats.Packets, bytes: stats.Bytes, records: stats.Records}
+			if top.elapsed == 0 || r.elapsed < top.elapsed {
+				top = r
+			}
+		}
+		return top, nil
+	}
+
+	cores := runtime.GOMAXPROCS(0)
+	fmt.Fprintf(out, "capture: %s, %.1f MB, %d request/response pairs\n\n", filepath.Base(path), float64(fi.Size())/1e6, n)
+	fmt.Fprintln(out, "| measurement | workers | seconds | packets/s | MB/s | records/s |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|")
+	var rows []result
+	for _, m := range []struct {
+		name    string
+		workers int
+		d       engine.Dissector
+		store   bool
+	}{
+		{"dissect, wasm", 1, httpWasm, false},
+		{"dissect, native", 1, httpNative, false},
+		{"dissect, wasm", cores, httpWasm, false},
+		{"import into Badger, wasm", 1, httpWasm, true},
+		{"import into Badger, wasm", cores, httpWasm, true},
+	} {
+		r, err := best(m.name, m.workers, m.d, m.store)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		rows = append(rows, r)
+		fmt.Fprintln(out, r.row())
+	}
+	fmt.Fprintf(out, "\nwasm / native time, one worker: %.2f×\n", rows[0].elapsed.Seconds()/rows[1].elapsed.Seconds())
+
+	if _, err := exec.LookPath("tshark"); err != nil {
+		fmt.Fprintln(out, "\ntshark is not installed: no comparison (apt-get install tshark)")
+		return nil
+	}
+	t0 := time.Now()
+	cmd := exec.Command("tshark", "-r", path, "-q", "-z", "http,tree")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("tshark: %v: %s", err, msg)
+	}
+	ts := time.Since(t0)
+	fmt.Fprintf(out, "\ntshark -r FILE -q -z http,tree: %.2f s (%.0f packets/s)\n", ts.Seconds(), float64(rows[0].packets)/ts.Seconds())
+	fmt.Fprintf(out, "dissection, one worker: %.1f× tshark's rate; all %d cores: %.1f×\n", ts.Seconds()/rows[0].elapsed.Seconds(), cores, ts.Seconds()/rows[2].elapsed.Seconds())
+	fmt.Fprintf(out, "import into Badger, one worker: %.1f× tshark's rate; all %d cores: %.1f×\n", ts.Seconds()/rows[3].elapsed.Seconds(), cores, ts.Seconds()/rows[4].elapsed.Seconds())
+	return nil
+}

@@ -1,0 +1,42 @@
+package http1
+
+import (
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// These split the cost of one exchange into its parts, to find what is
+// expensive when the dissector runs as WebAssembly (see BENCHMARKS.md).
+var (
+	benchReq  = []byte("GET /api/users/1000?fields=name HTTP/1.1\r\nHost: api\r\nUser-Agent: Go-http-client/1.1\r\nAccept: application/json\r\nAccept-Encoding: gzip\r\n\r\n")
+	benchResp = []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\nDate: Wed, 25 Nov 2026 20:00:31 GMT\r\n\r\n{\"id\":1000,\"name\":\"user-1000\",\"email\":\"u1000@example.com\"}\n\n")
+)
+
+func BenchmarkPartClassify(b *testing.B) {
+	for b.Loop() {
+		classifyStart(benchReq)
+	}
+}
+
+func BenchmarkPartHeaderEnd(b *testing.B) {
+	for b.Loop() {
+		headerEnd(benchReq)
+	}
+}
+
+func BenchmarkPartParseHead(b *testing.B) {
+	end := headerEnd(benchReq)
+	for b.Loop() {
+		parseHead(benchReq[:end], true)
+	}
+}
+
+func BenchmarkPartExchange(b *testing.B) {
+	req, _ := parseHead(benchReq[:headerEnd(benchReq)], true)
+	resp, _ := parseHead(benchResp[:headerEnd(benchResp)], false)
+	resp.body = []byte(`{"id":1000,"name":"user-1000","email":"u1000@example.com"}`)
+	for b.Loop() {
+		exchange(req, resp, sdk.DirA)
+	}
+}
