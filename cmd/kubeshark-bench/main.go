@@ -39,12 +39,12 @@ func (c *countSink) Put(_ context.Context, recs []*sdk.Record) error {
 }
 
 type result struct {
-	name     string
-	workers  int
-	elapsed  time.Duration
-	packets  int64
-	bytes    int64
-	records  int64
+	name    string
+	workers int
+	elapsed time.Duration
+	packets int64
+	bytes   int64
+	records int64
 }
 
 func (r result) row() string {

@@ -12,7 +12,8 @@ type request struct {
 	allTopics  bool // Metadata with a null topic list: every topic
 	noResponse bool // Produce with acks=0: the broker never answers
 	flex       bool
-	bodyAt     int // offset of the body after the header
+	bodyAt     int    // offset of the body after the header
+	preview    []byte // first body bytes, copied
 
 	start, end int64
 	size       int64

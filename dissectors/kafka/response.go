@@ -181,7 +181,14 @@ func parseResponse(r *reader, key, v int16) (code int16, parsed bool) {
 	case keyFindCoordinator:
 		throttle(1)
 		if v >= 4 {
-			loop(func() { r.skipStr(); r.i32(); r.skipStr(); r.i32(); e.read(); r.skipStr() })
+			loop(func() {
+				r.skipStr()
+				r.i32()
+				r.skipStr()
+				r.i32()
+				e.read()
+				r.skipStr()
+			})
 			break
 		}
 		e.read()

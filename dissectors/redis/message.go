@@ -1,6 +1,9 @@
 package redis
 
-import "strconv"
+import (
+	"strconv"
+	"unicode/utf8"
+)
 
 // msg is one top-level RESP value (a command or a reply) being parsed.
 type msg struct {
@@ -50,13 +53,15 @@ func (m *msg) sep(first bool) {
 }
 
 // writeScalar renders a scalar: plain words as they are, anything else
-// quoted so that binary data stays readable text.
-func (m *msg) writeScalar(b []byte, more bool) {
+// quoted so that binary data stays readable text. A value that is the whole
+// message needs no quotes to tell it from its neighbours, only to keep
+// control bytes out.
+func (m *msg) writeScalar(b []byte, more, whole bool) {
 	cut := b
 	if len(cut) > scalarCap {
 		cut, more = cut[:scalarCap], true
 	}
-	if plain(cut) && len(cut) > 0 {
+	if len(cut) > 0 && (plain(cut) || whole && printable(cut)) {
 		m.write(cut)
 	} else {
 		m.write(strconv.AppendQuote(nil, string(cut)))
@@ -64,6 +69,18 @@ func (m *msg) writeScalar(b []byte, more bool) {
 	if more {
 		m.writeString("…")
 	}
+}
+
+func printable(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, c := range b {
+		if c < ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func plain(b []byte) bool {

@@ -254,7 +254,7 @@ func (h *half) value(data []byte) (int, bool, error) {
 		m.attrs = true
 	}
 	m.size += int64(n)
-	render := h.sep()
+	render := typ != '|' && h.sep()
 	switch typ {
 	case '$', '!', '=':
 		if length < 0 {
@@ -334,7 +334,7 @@ func (h *half) value(data []byte) (int, bool, error) {
 		}
 	}
 	if render {
-		m.writeScalar(text, false)
+		m.writeScalar(text, false, top)
 	}
 	if h.depth1() {
 		h.element(text)
@@ -372,7 +372,7 @@ func (h *half) bulkData(p []byte) {
 func (h *half) bulkEnd() bool {
 	m := h.cur
 	if h.attrs == 0 {
-		m.writeScalar(h.bulkBuf, h.bulkSize > int64(len(h.bulkBuf)))
+		m.writeScalar(h.bulkBuf, h.bulkSize > int64(len(h.bulkBuf)), h.bulkTop)
 	}
 	if h.bulkTop && h.bulkTyp == '!' {
 		m.errText = string(m.scalar[:min(len(m.scalar), argPreview)])
@@ -400,7 +400,7 @@ func (h *half) inline(data []byte) (int, bool, error) {
 		if m.nelems > 0 {
 			m.writeString(" ")
 		}
-		m.writeScalar(w, false)
+		m.writeScalar(w, false, false)
 		h.element(w)
 	}
 	return i + 1, true, nil

@@ -42,8 +42,8 @@ type Config struct {
 	// identify it within its capture (its stream and its place there), so
 	// that importing the same capture twice stores each record once. Nil
 	// leaves ids to the sink.
-	NewID func(ts time.Time, unique uint64) string
-	Logger    *slog.Logger
+	NewID  func(ts time.Time, unique uint64) string
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {
