@@ -1,0 +1,119 @@
+package http2
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
+)
+
+// checked wraps the dissector to police every Feed the driver makes.
+type checked struct {
+	*Dissector
+	t *testing.T
+}
+
+func (d checked) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
+	return checkedConn{d.Dissector.Open(info, out), d.t}
+}
+
+type checkedConn struct {
+	sdk.Conn
+	t *testing.T
+}
+
+func (c checkedConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
+	n, need := c.Conn.Feed(dir, data, first, last)
+	if n > len(data) || n < -1 || need < 0 {
+		c.t.Fatalf("Feed of %d bytes returned %d, need %d", len(data), n, need)
+	}
+	return n, need
+}
+
+// conversation is a connection with most frame types, for fuzz seeds.
+func conversation() (client, server []byte) {
+	c, s := newSide(), newSide()
+	client = cat([]byte(preface), settings(1, 8192, 4, 65535), get(c, 1, "/a"),
+		c.headers(3, false, ":method", "POST", ":scheme", "http", ":path", "/pkg.Svc/M", "content-type", "application/grpc"),
+		data(3, true, grpcMsg([]byte("hi"))), frame(framePing, 0, 0, make([]byte, 8)), rst(5, 8),
+		frame(frameWindowUpdate, 0, 0, []byte{0, 1, 0, 0}), frame(framePriority, 0, 7, []byte{0, 0, 0, 1, 9}))
+	pp := append([]byte{0, 0, 0, 2}, s.block(":method", "GET", ":path", "/p", ":scheme", "http")...)
+	server = cat(settings(5, 20000), frame(framePushPromise, flagEndHeaders, 1, pp),
+		s.headers(1, false, ":status", "200", "content-encoding", "gzip"), data(1, true, []byte{0x1f, 0x8b, 8, 0}),
+		s.headers(2, true, ":status", "204"),
+		s.headers(3, false, ":status", "200", "content-type", "application/grpc"), data(3, false, grpcMsg([]byte("yo"))),
+		s.headers(3, true, "grpc-status", "5", "grpc-message", "not%20found"), goaway(3, 2))
+	return client, server
+}
+
+func FuzzHTTP2(f *testing.F) {
+	client, server := conversation()
+	f.Add(client, server, []byte{0x10, 0x90, 0x05, 0x85}, true)
+	f.Add(client, server, []byte{0x00}, false)
+	f.Add(client, server, []byte{0x7f, 0xff, 0x4b, 0x01}, true)
+	f.Add(client[24:], server[5:], []byte{0x3f, 0xbf, 0x41, 0xc1}, false)
+	f.Fuzz(func(t *testing.T, client, server, chunks []byte, oriented bool) {
+		dr := sdktest.Open(checked{New(), t}, sdk.ConnInfo{ID: 1, Oriented: oriented})
+		// The same deliveries again, each one byte at a time: segmentation
+		// must not change the records.
+		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
+		if len(chunks) == 0 {
+			chunks = []byte{0xff}
+		}
+		streams := [2][]byte{client, server}
+		ts := int64(1)
+		for i := 0; len(streams[0])+len(streams[1]) > 0; i++ {
+			b := chunks[i%len(chunks)]
+			dir := sdk.Direction(b >> 7)
+			if len(streams[dir]) == 0 {
+				dir = dir.Reverse()
+			}
+			n := min(int(b&0x3f)+1, len(streams[dir]))
+			if i >= len(chunks) {
+				n = len(streams[dir])
+			}
+			if b&0x40 != 0 && b&1 == 1 {
+				dr.Gap(dir, n, ts)
+				bytewise.Gap(dir, n, ts)
+			} else {
+				dr.Feed(dir, streams[dir][:n], ts)
+				for _, c := range streams[dir][:n] {
+					bytewise.Feed(dir, []byte{c}, ts)
+				}
+			}
+			streams[dir] = streams[dir][n:]
+			ts++
+		}
+		dr.Close(ts)
+		bytewise.Close(ts)
+		if !reflect.DeepEqual(dr.Records, bytewise.Records) {
+			for i := range max(len(dr.Records), len(bytewise.Records)) {
+				if i >= len(dr.Records) || i >= len(bytewise.Records) || !reflect.DeepEqual(dr.Records[i], bytewise.Records[i]) {
+					t.Fatalf("record %d depends on segmentation:\n whole    %+v\n bytewise %+v", i, at(dr.Records, i), at(bytewise.Records, i))
+				}
+			}
+		}
+		for _, r := range dr.Records {
+			if r.Protocol != "http2" && r.Protocol != "grpc" {
+				t.Fatalf("protocol %q", r.Protocol)
+			}
+			for _, m := range []*sdk.Message{r.Request, r.Response} {
+				if m != nil && (m.Size < 0 || m.BodySize < 0 || len(m.Body) > 4*bodyPreview/3+4) {
+					t.Fatalf("message sizes %d %d preview %d", m.Size, m.BodySize, len(m.Body))
+				}
+			}
+			if _, err := json.Marshal(r); err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+		}
+	})
+}
+
+func at(rs []*sdk.Record, i int) any {
+	if i < len(rs) {
+		return rs[i]
+	}
+	return nil
+}
