@@ -320,7 +320,10 @@ func runOurs(engines []engine.Dissector, path string) (oracleView, error) {
 		// without a target ("OPTIONS\r\n") is a request we record and it
 		// cannot count.
 		uriless := r.Path == "" && (r.Protocol == "http" || r.Protocol == "http2" || r.Protocol == "grpc")
-		if (r.Method != "" || r.Path != "") && !uriless {
+		// The oracle counts DNS queries; a response whose query the
+		// capture missed is a record of ours without a request.
+		queryless := r.Protocol == "dns" && r.Request == nil
+		if (r.Method != "" || r.Path != "") && !uriless && !queryless {
 			e.Req[key]++
 		}
 		if r.Response != nil {

@@ -1,0 +1,55 @@
+package dns
+
+import (
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// Version is the dissector's version.
+const Version = "1.0.0"
+
+// Limits that keep hostile traffic from growing a connection's memory.
+const (
+	maxPending  = 256 // queries waiting for a response per connection
+	maxRecords  = 64  // resource records rendered per section
+	maxRDText   = 512 // bytes of one rendered rdata string
+	maxQuestion = 64  // questions a plausible message carries
+)
+
+// Dissector implements sdk.Dissector for DNS.
+type Dissector struct{}
+
+// New returns the DNS dissector.
+func New() *Dissector { return &Dissector{} }
+
+// Manifest describes the dissector.
+func (*Dissector) Manifest() sdk.Manifest {
+	return sdk.Manifest{
+		Name:        "dns",
+		Version:     Version,
+		Description: "DNS over UDP and TCP (also mDNS and LLMNR): queries paired with responses by id",
+		Protocols:   []string{"dns"},
+		Transports:  []string{"udp", "tcp"},
+		PortHints:   []uint16{53, 5353, 5355, 853},
+		Fields: []sdk.FieldSpec{
+			{Name: "dns_id", Type: "int", Description: "message id that pairs a query with its response"},
+			{Name: "dns_opcode", Type: "string", Description: "header opcode: QUERY, NOTIFY, UPDATE, …"},
+			{Name: "dns_flags", Type: "map", Description: "header flags qr, aa, tc, rd, ra, ad, cd as booleans"},
+			{Name: "dns_questions", Type: "list", Description: "question section: {name, type, class}"},
+			{Name: "dns_answers", Type: "list", Description: "response answer section: {name, type, ttl, data} with data as text"},
+			{Name: "dns_authorities", Type: "list", Description: "response authority section, same shape as dns_answers"},
+			{Name: "dns_additionals", Type: "list", Description: "additional section without the OPT pseudo-record"},
+			{Name: "dns_edns", Type: "map", Description: "EDNS(0) OPT record: udp_size, do, version, extended_rcode, options"},
+			{Name: "dns_section_counts", Type: "map", Description: "header counts: qd, an, ns, ar"},
+		},
+	}
+}
+
+// Probe recognises a DNS message, bare (UDP) or length-prefixed (TCP).
+func (*Dissector) Probe(_ sdk.Direction, data []byte) sdk.Probe {
+	return probe(data)
+}
+
+// Open starts a connection or UDP flow.
+func (*Dissector) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
+	return newConn(info, out)
+}

@@ -1,0 +1,23 @@
+// Package dns is the built-in DNS dissector: DNS over UDP (one message per
+// datagram) and over TCP (RFC 1035 §4.2.2 two-byte length prefix, several
+// pipelined messages per connection). mDNS and LLMNR use the same format and
+// are recognised too.
+//
+// One record per query/response pair. Queries wait per connection (a UDP
+// 5-tuple or a TCP connection) and pair with the response carrying the same
+// message id and question; several ids may be outstanding at once. A
+// response whose query the capture missed still becomes a record, its method
+// and path taken from its question section. Queries still unanswered when
+// the connection closes are emitted with Error "no response captured".
+//
+// Method is the query type name ("A", "HTTPS", or "TYPE65280" for types
+// without a mnemonic), Path the query name without its trailing dot, Status
+// the header RCODE and StatusText its mnemonic.
+//
+// Failed is set for RCODEs that mean the server could not or would not
+// answer (FORMERR, SERVFAIL, NOTIMP, REFUSED and the UPDATE/TSIG errors).
+// NXDOMAIN is deliberately not a failure: "this name does not exist" is a
+// successful, authoritative answer, and counting it as failed would bury
+// real outages under the steady NXDOMAIN noise of search-path expansion.
+// Filter on status_text == "NXDOMAIN" to find them.
+package dns
