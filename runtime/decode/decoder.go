@@ -25,6 +25,7 @@ type Decoder struct {
 	sll   layers.LinuxSLL
 	sll2  layers.LinuxSLL2
 	loop  layers.Loopback
+	pppoe pppoe
 	ip4   layers.IPv4
 	ip6   layers.IPv6
 	ext   *ipv6Ext
@@ -49,7 +50,8 @@ func New(opts Options) *Decoder {
 		v4:      newReassembler(opts.MaxFragmentMemory, opts.FragmentTimeout),
 		v6:      newReassembler(opts.MaxFragmentMemory, opts.FragmentTimeout),
 	}
-	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.ip4, &d.ip6, d.ext, &d.frag6, &d.tcp, &d.udp}
+	d.pppoe.d = d
+	all := []gopacket.DecodingLayer{&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.pppoe, &d.ip4, &d.ip6, d.ext, &d.frag6, &d.tcp, &d.udp}
 	parser := func(first gopacket.LayerType) *gopacket.DecodingLayerParser {
 		var c gopacket.DecodingLayerContainer = gopacket.DecodingLayerSparse(nil)
 		for _, l := range all {

@@ -29,6 +29,8 @@ func FuzzDecode(f *testing.F) {
 	singles := [][]byte{
 		ethernet(f, v4, nil, false), ethernet(f, v6, []uint16{1, 2}, true),
 		sll(v4), sll2(v6), v4, v6, null(v6, 30, binary.LittleEndian),
+		pppoeSession(v4, 10, 20), pppoeSession(v6),
+		ethernetType(pppoeHeader(0x09, 0, []byte{1, 1, 0, 0}), layers.EthernetTypePPPoEDiscovery),
 	}
 	for _, s := range singles {
 		for i := range fuzzLinkTypes {
