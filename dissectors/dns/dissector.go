@@ -30,17 +30,7 @@ func (*Dissector) Manifest() sdk.Manifest {
 		Protocols:   []string{"dns"},
 		Transports:  []string{"udp", "tcp"},
 		PortHints:   []uint16{53, 5353, 5355, 853},
-		Fields: []sdk.FieldSpec{
-			{Name: "dns_id", Type: "int", Description: "message id that pairs a query with its response"},
-			{Name: "dns_opcode", Type: "string", Description: "header opcode: QUERY, NOTIFY, UPDATE, …"},
-			{Name: "dns_flags", Type: "map", Description: "header flags qr, aa, tc, rd, ra, ad, cd as booleans"},
-			{Name: "dns_questions", Type: "list", Description: "question section: {name, type, class}"},
-			{Name: "dns_answers", Type: "list", Description: "response answer section: {name, type, ttl, data} with data as text"},
-			{Name: "dns_authorities", Type: "list", Description: "response authority section, same shape as dns_answers"},
-			{Name: "dns_additionals", Type: "list", Description: "additional section without the OPT pseudo-record"},
-			{Name: "dns_edns", Type: "map", Description: "EDNS(0) OPT record: udp_size, do, version, extended_rcode, options"},
-			{Name: "dns_section_counts", Type: "map", Description: "header counts: qd, an, ns, ar"},
-		},
+		Fields:      FieldSpecs(),
 	}
 }
 
@@ -53,3 +43,20 @@ func (*Dissector) Probe(_ sdk.Direction, data []byte) sdk.Probe {
 func (*Dissector) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
 	return newConn(info, out)
 }
+
+// fieldSpecs documents the fields of DNS records.
+var fieldSpecs = []sdk.FieldSpec{
+	{Name: "dns_id", Type: "int", Description: "message id that pairs a query with its response"},
+	{Name: "dns_opcode", Type: "string", Description: "header opcode: QUERY, NOTIFY, UPDATE, …"},
+	{Name: "dns_flags", Type: "map", Description: "header flags qr, aa, tc, rd, ra, ad, cd as booleans"},
+	{Name: "dns_questions", Type: "list", Description: "question section: {name, type, class}"},
+	{Name: "dns_answers", Type: "list", Description: "response answer section: {name, type, ttl, data} with data as text"},
+	{Name: "dns_authorities", Type: "list", Description: "response authority section, same shape as dns_answers"},
+	{Name: "dns_additionals", Type: "list", Description: "additional section without the OPT pseudo-record"},
+	{Name: "dns_edns", Type: "map", Description: "EDNS(0) OPT record: udp_size, do, version, extended_rcode, options"},
+	{Name: "dns_section_counts", Type: "map", Description: "header counts: qd, an, ns, ar"},
+}
+
+// FieldSpecs returns the fields DNS records carry, for the manifest of a
+// dissector that also emits DNS records (see RecordFromMessages).
+func FieldSpecs() []sdk.FieldSpec { return append([]sdk.FieldSpec(nil), fieldSpecs...) }

@@ -14,6 +14,10 @@
 // without a mnemonic), Path the query name without its trailing dot, Status
 // the header RCODE and StatusText its mnemonic.
 //
+// Other dissectors that carry whole DNS messages (the HTTP/2 dissector, for
+// DNS over HTTPS) build their dns records with RecordFromMessages, which is
+// the code this dissector's own records come from.
+//
 // Failed is set for RCODEs that mean the server could not or would not
 // answer (FORMERR, SERVFAIL, NOTIMP, REFUSED and the UPDATE/TSIG errors).
 // NXDOMAIN is deliberately not a failure: "this name does not exist" is a

@@ -7,9 +7,15 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
-// emit builds the record of one exchange. q or resp may be nil (a query
-// never answered, a response whose query the capture missed), not both.
+// emit hands over the record of one exchange. q or resp may be nil (a
+// query never answered, a response whose query the capture missed), not
+// both.
 func (c *conn) emit(q, resp *query, end int64, respSize int, note string) {
+	c.out.Emit(build(q, resp, end, respSize, note))
+}
+
+// build is the record of one exchange, as emit describes it.
+func build(q, resp *query, end int64, respSize int, note string) *sdk.Record {
 	r := &sdk.Record{Protocol: "dns"}
 	head := q
 	if head == nil {
@@ -49,7 +55,7 @@ func (c *conn) emit(q, resp *query, end int64, respSize int, note string) {
 	}
 	r.Error = strings.Join(errs, "; ")
 	r.Summary = summary(r, resp)
-	c.out.Emit(r)
+	return r
 }
 
 func messageFields(m *parsed, size int64) *sdk.Message {

@@ -489,6 +489,11 @@ func (c *conn) emit(s *stream, why string) {
 		}
 	}
 	c.out.Emit(s.record(why))
+	if s.isDoH() {
+		if r := s.dohRecord(); r != nil {
+			c.out.Emit(r)
+		}
+	}
 }
 
 // Gap accounts for lost bytes. Inside a DATA payload the loss is just

@@ -1,6 +1,7 @@
 package http2
 
 import (
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dns"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
@@ -35,11 +36,11 @@ func (*Dissector) Manifest() sdk.Manifest {
 	return sdk.Manifest{
 		Name:        "http2",
 		Version:     Version,
-		Description: "HTTP/2 cleartext (prior knowledge and h2c upgrade) with HPACK, multiplexed streams, push; gRPC calls over it",
-		Protocols:   []string{"http2", "grpc"},
+		Description: "HTTP/2 cleartext (prior knowledge and h2c upgrade) with HPACK, multiplexed streams, push; gRPC calls and DNS over HTTPS over it",
+		Protocols:   []string{"http2", "grpc", "dns"},
 		Transports:  []string{"tcp"},
 		PortHints:   []uint16{80, 8080, 50051, 9090, 8443, 3000},
-		Fields: []sdk.FieldSpec{
+		Fields: append([]sdk.FieldSpec{
 			{Name: "request.headers", Type: "map", Description: "request header fields as decoded, pseudo-headers included"},
 			{Name: "response.headers", Type: "map", Description: "response header fields as decoded, pseudo-headers included"},
 			{Name: "trailers", Type: "map", Description: "trailing header block of the request or response (gRPC status lives here)"},
@@ -57,7 +58,8 @@ func (*Dissector) Manifest() sdk.Manifest {
 			{Name: "grpc_encoding", Type: "string", Description: "grpc-encoding of the side's messages"},
 			{Name: "grpc_request_messages", Type: "int", Description: "length-prefixed gRPC messages the client sent"},
 			{Name: "grpc_response_messages", Type: "int", Description: "length-prefixed gRPC messages the server sent"},
-		},
+			{Name: "dns_transport", Type: "string", Description: `"doh" on the dns record of a DNS over HTTPS exchange (RFC 8484), emitted besides the stream's http2 record`},
+		}, dns.FieldSpecs()...),
 	}
 }
 

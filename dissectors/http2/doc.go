@@ -17,6 +17,14 @@
 // an unseen entry costs only that field, and the table starts over after a
 // loss so that a stale table never produces wrong headers.
 //
+// A stream that carries DNS over HTTPS (RFC 8484: request or response
+// content-type application/dns-message, or a GET with a dns= query
+// parameter) becomes two records: its http2 record, unchanged, and a dns
+// record built by the DNS dissector's own code (dns.RecordFromMessages)
+// from the query (the POST body or the base64url dns= parameter) and the
+// response body, so that a lookup reads the same whatever carried it. Its
+// messages carry dns_transport "doh".
+//
 // An h2c upgrade is split between dissectors: HTTP/1 records the Upgrade
 // request and its 101, then hands the connection over; the response on
 // stream 1 that answers the upgraded request becomes a record without a

@@ -48,12 +48,26 @@ func conversation() (client, server []byte) {
 	return client, server
 }
 
+// dohConversation is DNS over HTTPS, GET and POST, for fuzz seeds: a
+// query for example.com A and its answer.
+func dohConversation() (client, server []byte) {
+	q := []byte("\x00\x00\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01")
+	a := append([]byte("\x00\x00\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"),
+		"\xc0\x0c\x00\x01\x00\x01\x00\x00\x01\x2c\x00\x04\xc0\x00\x02\x01"...)
+	c, s := newSide(), newSide()
+	client = cat([]byte(preface), settings(), dohGet(c, 1, q), dohPost(c, 3, q))
+	server = cat(settings(), dohResponse(s, 3, a), dohResponse(s, 1, a))
+	return client, server
+}
+
 func FuzzHTTP2(f *testing.F) {
 	client, server := conversation()
 	f.Add(client, server, []byte{0x10, 0x90, 0x05, 0x85}, true)
 	f.Add(client, server, []byte{0x00}, false)
 	f.Add(client, server, []byte{0x7f, 0xff, 0x4b, 0x01}, true)
 	f.Add(client[24:], server[5:], []byte{0x3f, 0xbf, 0x41, 0xc1}, false)
+	dohClient, dohServer := dohConversation()
+	f.Add(dohClient, dohServer, []byte{0x10, 0x90, 0x05, 0x85}, true)
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte, oriented bool) {
 		dr := sdktest.Open(checked{New(), t}, sdk.ConnInfo{ID: 1, Oriented: oriented})
 		// The same deliveries again, each one byte at a time: segmentation
@@ -96,7 +110,7 @@ func FuzzHTTP2(f *testing.F) {
 			}
 		}
 		for _, r := range dr.Records {
-			if r.Protocol != "http2" && r.Protocol != "grpc" {
+			if r.Protocol != "http2" && r.Protocol != "grpc" && r.Protocol != "dns" {
 				t.Fatalf("protocol %q", r.Protocol)
 			}
 			for _, m := range []*sdk.Message{r.Request, r.Response} {

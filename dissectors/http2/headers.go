@@ -105,6 +105,10 @@ func (c *conn) endBlock(dir sdk.Direction, h *half, last int64, problem string) 
 		if enc, ok := m.header("content-encoding"); ok && !strings.EqualFold(strings.TrimSpace(enc), "identity") {
 			m.encoding, m.bodyCap = enc, maxCompressed
 		}
+		if m.isDNSMessage() {
+			// A DoH message is kept whole for its dns record.
+			m.bodyCap = maxDNSMessage
+		}
 	default:
 		m.trailerBlock = true
 		m.trailers = append(m.trailers, fields...)
