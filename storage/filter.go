@@ -88,7 +88,9 @@ type term struct {
 	has   bool    // src, dst: a port was given
 }
 
-// ParseFilter parses a filter expression: space-separated terms, all of
+// ParseFilter parses a filter expression in the original small syntax, kept
+// for callers that hold such expressions; the CLI and MCP take KFL
+// (package storage/kfl) through Query.Match instead. The syntax: space-separated terms, all of
 // which must hold, each `field OP value`. OP is one of = != > >= < <= ~
 // (~ is a case-insensitive substring match). Fields are protocol, method,
 // path, status, failed, src, dst (an ip or ip:port), stream, summary and
@@ -363,4 +365,73 @@ func (t *term) matchEndpoint(e *sdk.Endpoint) bool {
 	}
 	eq := (e.IP == t.ip || canonIP(e.IP) == t.ip) && (!t.has || e.Port == t.port)
 	return eq == (t.op == opEq)
+}
+
+// Matcher is a compiled filter that storage evaluates on each record a
+// query visits, after Filter. Package storage/kfl provides one (KFL, a CEL
+// language); storage itself knows nothing of its syntax. IndexTerms lets the
+// query walk one secondary index instead of every record, so every term it
+// returns must hold for every record Match accepts.
+type Matcher interface {
+	// Match reports whether the record is selected. An error (a missing
+	// map key, a bad regular expression) leaves the record out.
+	Match(rec *sdk.Record) (bool, error)
+	// IndexTerms lists equalities implied by the whole expression.
+	IndexTerms() []IndexTerm
+	// Reads says which parts of the record Match looks at, so a query
+	// decodes (and reads bodies for) only the records that need it.
+	Reads() RecordParts
+	// String returns the expression as written.
+	String() string
+}
+
+// RecordParts is a set of the parts of a stored record a Matcher reads. The
+// head (protocol, method, path, status, endpoints, times, ...) is always
+// available.
+type RecordParts uint8
+
+const (
+	// ReadsMessages: request/response headers, sizes and Fields.
+	ReadsMessages RecordParts = 1 << iota
+	// ReadsBodies: request/response Body (stored apart; reading them costs
+	// one more lookup per record).
+	ReadsBodies
+)
+
+// IndexKind names a secondary index a query can walk.
+type IndexKind uint8
+
+const (
+	IndexProtocol  IndexKind = iota + 1 // Str: protocol name (compared lower-cased)
+	IndexStatus                         // Num: status
+	IndexFailed                         // failed records (no value)
+	IndexSrcIP                          // Str: source ip
+	IndexDstIP                          // Str: destination ip
+	IndexDstIPPort                      // Str: destination ip, Num: destination port
+)
+
+// IndexTerm is one equality a Matcher guarantees of all its matches.
+type IndexTerm struct {
+	Kind IndexKind
+	Str  string
+	Num  int
+}
+
+// String renders the term for messages and tests, e.g. `status=500`.
+func (t IndexTerm) String() string {
+	switch t.Kind {
+	case IndexProtocol:
+		return "protocol=" + t.Str
+	case IndexStatus:
+		return "status=" + strconv.Itoa(t.Num)
+	case IndexFailed:
+		return "failed"
+	case IndexSrcIP:
+		return "src.ip=" + t.Str
+	case IndexDstIP:
+		return "dst.ip=" + t.Str
+	case IndexDstIPPort:
+		return "dst=" + sdk.Endpoint{IP: t.Str, Port: uint16(t.Num)}.String()
+	}
+	return "?"
 }

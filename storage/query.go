@@ -16,6 +16,11 @@ import (
 type Query struct {
 	// Filter restricts the records; the zero Filter matches all.
 	Filter Filter
+	// Match, when set, further restricts the records: it is evaluated on
+	// each record that passes Filter (a KFL program from storage/kfl, for
+	// instance), and its IndexTerms narrow the scan the way Filter's
+	// equality terms do.
+	Match Matcher
 	// Since (inclusive) and Until (exclusive) bound the record Timestamp;
 	// a zero time leaves that side open.
 	Since, Until time.Time
@@ -71,7 +76,7 @@ func (s *Store) Query(ctx context.Context, q Query) (Page, error) {
 				page.Next = last.ID
 				return false, nil
 			}
-			if q.WithBodies {
+			if q.WithBodies && !matcherReads(q, ReadsBodies) {
 				if err := s.attachBodies(txn, id, rec); err != nil {
 					return false, err
 				}
@@ -82,9 +87,52 @@ func (s *Store) Query(ctx context.Context, q Query) (Page, error) {
 		})
 	})
 	if err != nil {
-		return Page{}, fmt.Errorf("storage: query %q: %w", q.Filter.String(), err)
+		return Page{}, fmt.Errorf("storage: query %q: %w", describe(q), err)
 	}
 	return page, nil
+}
+
+// describe renders q's filters for error messages.
+func describe(q Query) string {
+	switch {
+	case q.Match == nil:
+		return q.Filter.String()
+	case q.Filter.Empty():
+		return q.Match.String()
+	}
+	return q.Filter.String() + " && " + q.Match.String()
+}
+
+// matcherReads reports whether q's Matcher reads part p of a record.
+func matcherReads(q Query, p RecordParts) bool {
+	return q.Match != nil && q.Match.Reads()&p != 0
+}
+
+// matcherCandidates lists the index plans a Matcher's index terms allow.
+func matcherCandidates(m Matcher) []plan {
+	if m == nil {
+		return nil
+	}
+	var out []plan
+	for _, t := range m.IndexTerms() {
+		switch t.Kind {
+		case IndexDstIPPort:
+			if t.Num >= 0 && t.Num <= 0xFFFF {
+				out = append(out, plan{prefix: indexPrefix(idxDstPort, ipPortValue(canonIP(t.Str), uint16(t.Num))), rank: 0})
+			}
+		case IndexSrcIP:
+			out = append(out, plan{prefix: indexPrefix(idxSrcIP, []byte(canonIP(t.Str))), rank: 1})
+		case IndexDstIP:
+			out = append(out, plan{prefix: indexPrefix(idxDstIP, []byte(canonIP(t.Str))), rank: 2})
+		case IndexFailed:
+			out = append(out, plan{prefix: indexPrefix(idxFailed, nil), rank: 3})
+		case IndexStatus:
+			out = append(out, plan{prefix: indexPrefix(idxStatus, statusValue(t.Num)), rank: 4})
+		case IndexProtocol:
+			out = append(out, plan{prefix: indexPrefix(idxProtocol, protocolValue(t.Str)), rank: 5})
+		}
+	}
+	return out
 }
 
 // candidates lists the index plans the filter's equality terms allow.
@@ -113,7 +161,7 @@ func candidates(f Filter) []plan {
 // candidates it counts each one's keys in the time range, up to a cap, and
 // takes the smallest; without any it scans the primary keys.
 func (s *Store) choosePlan(ctx context.Context, txn *badger.Txn, q Query) plan {
-	cands := candidates(q.Filter)
+	cands := append(candidates(q.Filter), matcherCandidates(q.Match)...)
 	if len(cands) == 0 {
 		return plan{prefix: []byte{prefixRecord}, primary: true}
 	}
@@ -226,7 +274,7 @@ func (s *Store) walk(ctx context.Context, txn *badger.Txn, p plan, q Query, curs
 		var rec *sdk.Record
 		err := item.Value(func(v []byte) error {
 			var err error
-			rec, err = s.decodeMatching(v, q.Filter)
+			rec, err = s.decodeMatching(v, id, q)
 			return err
 		})
 		if err != nil {
@@ -235,25 +283,67 @@ func (s *Store) walk(ctx context.Context, txn *badger.Txn, p plan, q Query, curs
 		if rec == nil {
 			return true, nil
 		}
-		rec.ID = id.String()
+		if q.Match != nil && !s.matchedInHead(q) {
+			bodies := matcherReads(q, ReadsBodies)
+			if bodies {
+				if err := s.attachBodies(txn, id, rec); err != nil {
+					return false, err
+				}
+			}
+			// An evaluation error (a missing map key, say) leaves the
+			// record out, as a false result would.
+			if ok, err := q.Match.Match(rec); err != nil || !ok {
+				return true, nil
+			}
+			if bodies && !q.WithBodies {
+				dropBodies(rec)
+			}
+		}
 		return fn(id, rec)
 	})
 }
 
-// decodeMatching decodes a stored record if it matches f, nil otherwise.
-// Messages are most of the decoding work, so they are decoded only for
-// records the filter keeps.
-func (s *Store) decodeMatching(v []byte, f Filter) (*sdk.Record, error) {
+// matchedInHead reports whether decodeMatching evaluates q.Match on the
+// record's head, sparing the messages of the records it rejects.
+func (s *Store) matchedInHead(q Query) bool {
+	return q.Match != nil && q.Match.Reads() == 0 && s.codec.head != nil
+}
+
+// dropBodies empties the bodies a Matcher needed but the caller did not ask
+// for, keeping Query's promise that they come only with WithBodies.
+func dropBodies(rec *sdk.Record) {
+	if rec.Request != nil {
+		rec.Request.Body = ""
+	}
+	if rec.Response != nil {
+		rec.Response.Body = ""
+	}
+}
+
+// decodeMatching decodes a stored record if it passes q.Filter, nil
+// otherwise. Messages are most of the decoding work, so they are decoded
+// only for records the filter keeps; a Matcher that reads no message is
+// evaluated by the caller on the same record after that.
+func (s *Store) decodeMatching(v []byte, id rawID, q Query) (*sdk.Record, error) {
+	f := q.Filter
 	if s.codec.head == nil {
 		rec, err := s.codec.decode(v)
 		if err != nil || !f.Match(rec) {
 			return nil, err
 		}
+		rec.ID = id.String()
 		return rec, nil
 	}
 	rec, rest, err := s.codec.head(v)
 	if err != nil || !f.Match(rec) {
 		return nil, err
+	}
+	rec.ID = id.String()
+	if s.matchedInHead(q) {
+		// Test the head-only Matcher before paying for the messages.
+		if ok, err := q.Match.Match(rec); err != nil || !ok {
+			return nil, nil
+		}
 	}
 	if err := rest(); err != nil {
 		return nil, err

@@ -227,3 +227,149 @@ func TestSummary(t *testing.T) {
 		t.Errorf("count %d", n)
 	}
 }
+
+// funcMatcher is a Matcher for testing the wiring without a language.
+type funcMatcher struct {
+	fn    func(*sdk.Record) (bool, error)
+	terms []IndexTerm
+	reads RecordParts
+	calls int
+}
+
+func (m *funcMatcher) Match(r *sdk.Record) (bool, error) { m.calls++; return m.fn(r) }
+func (m *funcMatcher) IndexTerms() []IndexTerm           { return m.terms }
+func (m *funcMatcher) Reads() RecordParts                { return m.reads }
+func (m *funcMatcher) String() string                    { return "test matcher" }
+
+func TestQueryMatcher(t *testing.T) {
+	s := openMem(t)
+	recs := synthN(0, 600)
+	mustPut(t, s, recs)
+	ctx := context.Background()
+
+	// want lists, in time order, the records pred keeps.
+	want := func(pred func(*sdk.Record) bool) []string {
+		var out []string
+		for _, r := range recs {
+			if pred(r) {
+				out = append(out, r.ID)
+			}
+		}
+		return out
+	}
+	is500 := func(r *sdk.Record) bool { return r.Status == 500 }
+	dst := func(r *sdk.Record) bool { return r.Dst.IP == "10.0.1.2" && r.Dst.Port == 80 }
+	for _, tc := range []struct {
+		name  string
+		pred  func(*sdk.Record) bool
+		terms []IndexTerm
+		// maxCalls bounds the records the matcher is asked about: an
+		// index scan visits only the index value's records.
+		maxCalls int
+	}{
+		{"no index", is500, nil, 600},
+		{"status index", is500, []IndexTerm{{Kind: IndexStatus, Num: 500}}, 100},
+		{"protocol index", func(r *sdk.Record) bool { return r.Protocol == "dns" && r.Method == "GET" }, []IndexTerm{{Kind: IndexProtocol, Str: "DNS"}}, 150},
+		{"failed index", func(r *sdk.Record) bool { return r.Failed }, []IndexTerm{{Kind: IndexFailed}}, 86},
+		{"src index", func(r *sdk.Record) bool { return r.Src.IP == "10.0.0.3" }, []IndexTerm{{Kind: IndexSrcIP, Str: "10.0.0.3"}}, 120},
+		{"dst ip:port index", dst, []IndexTerm{{Kind: IndexDstIP, Str: "10.0.1.2"}, {Kind: IndexDstIPPort, Str: "10.0.1.2", Num: 80}}, 100},
+		{"bad port ignored", is500, []IndexTerm{{Kind: IndexDstIPPort, Str: "10.0.1.2", Num: 70000}}, 600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &funcMatcher{fn: func(r *sdk.Record) (bool, error) { return tc.pred(r), nil }, terms: tc.terms}
+			got := queryAll(t, s, Query{Match: m, Limit: 17})
+			if w := want(tc.pred); !slices.Equal(got, w) {
+				t.Fatalf("got %d records, want %d", len(got), len(w))
+			}
+			m.calls = 0
+			if _, err := s.Query(ctx, Query{Match: m}); err != nil {
+				t.Fatal(err)
+			}
+			if m.calls > tc.maxCalls {
+				t.Fatalf("matcher asked about %d records, want at most %d", m.calls, tc.maxCalls)
+			}
+		})
+	}
+
+	t.Run("with Filter", func(t *testing.T) {
+		f, err := ParseFilter("protocol=http")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &funcMatcher{fn: func(r *sdk.Record) (bool, error) { return r.Status == 404, nil }}
+		got := queryAll(t, s, Query{Filter: f, Match: m})
+		if w := want(func(r *sdk.Record) bool { return r.Protocol == "http" && r.Status == 404 }); !slices.Equal(got, w) || len(w) == 0 {
+			t.Fatalf("got %d, want %d", len(got), len(w))
+		}
+	})
+
+	t.Run("errors leave records out", func(t *testing.T) {
+		m := &funcMatcher{fn: func(r *sdk.Record) (bool, error) {
+			if r.Status == 500 {
+				return true, errors.New("boom")
+			}
+			return r.Status == 404, nil
+		}}
+		got := queryAll(t, s, Query{Match: m})
+		if w := want(func(r *sdk.Record) bool { return r.Status == 404 }); !slices.Equal(got, w) {
+			t.Fatalf("got %d, want %d", len(got), len(w))
+		}
+	})
+
+	t.Run("reads", func(t *testing.T) {
+		sawMessages, sawBodies := false, false
+		probe := func(r *sdk.Record) (bool, error) {
+			if r.Request != nil && len(r.Request.Headers) > 0 {
+				sawMessages = true
+			}
+			if r.Response != nil && r.Response.Body != "" {
+				sawBodies = true
+			}
+			return r.Status == 201, nil
+		}
+		for _, tc := range []struct {
+			reads            RecordParts
+			withBodies       bool
+			messages, bodies bool
+			resultHasBodies  bool
+		}{
+			{0, false, false, false, false},
+			{ReadsMessages, false, true, false, false},
+			{ReadsMessages | ReadsBodies, false, true, true, false},
+			{ReadsBodies, true, true, true, true},
+		} {
+			sawMessages, sawBodies = false, false
+			p, err := s.Query(ctx, Query{Match: &funcMatcher{fn: probe, reads: tc.reads}, WithBodies: tc.withBodies, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sawMessages != tc.messages || sawBodies != tc.bodies {
+				t.Errorf("reads %b: matcher saw messages %v bodies %v, want %v %v", tc.reads, sawMessages, sawBodies, tc.messages, tc.bodies)
+			}
+			if len(p.Records) != 3 || p.Records[0].Request == nil || len(p.Records[0].Request.Headers) == 0 {
+				t.Fatalf("reads %b: records incomplete: %+v", tc.reads, p.Records)
+			}
+			if has := p.Records[0].Response.Body != ""; has != tc.resultHasBodies {
+				t.Errorf("reads %b, WithBodies %v: result has bodies %v", tc.reads, tc.withBodies, has)
+			}
+		}
+	})
+}
+
+func TestIndexTermString(t *testing.T) {
+	for _, tc := range []struct {
+		t    IndexTerm
+		want string
+	}{
+		{IndexTerm{Kind: IndexProtocol, Str: "http"}, "protocol=http"},
+		{IndexTerm{Kind: IndexStatus, Num: 500}, "status=500"},
+		{IndexTerm{Kind: IndexFailed}, "failed"},
+		{IndexTerm{Kind: IndexSrcIP, Str: "10.0.0.1"}, "src.ip=10.0.0.1"},
+		{IndexTerm{Kind: IndexDstIP, Str: "::1"}, "dst.ip=::1"},
+		{IndexTerm{Kind: IndexDstIPPort, Str: "::1", Num: 80}, "dst=[::1]:80"},
+	} {
+		if got := tc.t.String(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.t, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -14,10 +15,12 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 )
 
 type callsOpts struct {
 	filter       string
+	filterHelp   bool
 	limit        int
 	since, until string
 	output       string
@@ -31,18 +34,33 @@ func newCallsCmd(g *globals) *cobra.Command {
 		Short: "List stored API calls",
 		Long: `Lists stored records, oldest first.
 
-Filter terms are ANDed; each is FIELD OP VALUE with OP one of = != > >= < <= ~
-(~ is a case-insensitive substring match). Fields: protocol, method, path,
-status, failed, src, dst (ip or ip:port), stream, summary, elapsed_ms.
+--filter takes a KFL expression: a boolean CEL expression with Kubeshark's
+KFL2 variable names. Protocol flags (http, http2, grpc, dns, redis, kafka,
+...), protocol, method, path (url), status_code, failed, elapsed_time
+(microseconds) and elapsed_ms, timestamp, src.ip, dst.port,
+request.headers / response.headers (lower-case names), request.body, and each
+dissector's own fields (redis_command, grpc_status, dns_questions, ...).
+Functions: contains, startsWith, endsWith, matches, size, map_get(m, k,
+default), now(), duration("5m"), and CEL's list macros (exists, all, ...).
+--filter-help prints the full reference.
 
-  kubeshark calls --filter 'protocol=http status>=500'
-  kubeshark calls --filter 'path~/api method=POST' -o jsonl
+  kubeshark calls --filter 'http && status_code >= 500'
+  kubeshark calls --filter 'http && method == "POST" && url.contains("/api")' -o jsonl
+  kubeshark calls --filter 'map_get(request.headers, "user-agent", "").contains("curl")'
+  kubeshark calls --filter 'dns && path.endsWith("example.com")'
+  kubeshark calls --filter 'elapsed_time > 250000 && !failed'
   kubeshark calls --since 2024-05-01T14:00:00Z --until 2024-05-01T14:15:00Z`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCalls(cmd.Context(), g, o, cmd.OutOrStdout()) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.filterHelp {
+				return printFilterReference(cmd.Context(), g, cmd.OutOrStdout())
+			}
+			return runCalls(cmd.Context(), g, o, cmd.OutOrStdout())
+		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.filter, "filter", "f", "", "filter expression, e.g. 'protocol=http status>=500'")
+	f.StringVarP(&o.filter, "filter", "f", "", `KFL filter expression, e.g. 'http && status_code >= 500'`)
+	f.BoolVar(&o.filterHelp, "filter-help", false, "print the KFL filter reference (variables, dissector fields, functions, examples) and exit")
 	f.IntVarP(&o.limit, "limit", "n", 100, "most records to print (0: all)")
 	f.StringVar(&o.since, "since", "", "only calls at or after this time: RFC 3339, or a duration before now such as 15m")
 	f.StringVar(&o.until, "until", "", "only calls before this time: RFC 3339, or a duration before now")
@@ -75,7 +93,7 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error 
 	if o.limit < 0 {
 		return fmt.Errorf("--limit %d: must be 0 (all) or more", o.limit)
 	}
-	f, err := storage.ParseFilter(o.filter)
+	prog, err := compileFilter(ctx, g, o.filter)
 	if err != nil {
 		return err
 	}
@@ -92,7 +110,7 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error 
 		return err
 	}
 	defer st.Close()
-	page, err := st.Query(ctx, storage.Query{Filter: f, Since: since, Until: until, Limit: o.limit, Newest: o.newest})
+	page, err := st.Query(ctx, storage.Query{Match: prog, Since: since, Until: until, Limit: o.limit, Newest: o.newest})
 	if err != nil {
 		return err
 	}
@@ -119,6 +137,65 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error 
 		fmt.Fprintf(w, "(first %d shown; --limit 0 shows all)\n", o.limit)
 	}
 	return nil
+}
+
+// compileFilter compiles a --filter expression. Most filters use only the
+// core variables, which need no dissector, so it compiles against those
+// first; only a filter that names something else (a dissector field such
+// as redis_command, or a misspelling) pays for loading the built-in
+// dissectors to read their manifests, and is compiled again with their
+// fields. Loading them compiles their WebAssembly (cached in the data dir
+// after the first run), which is why it is not done up front.
+func compileFilter(ctx context.Context, g *globals, expr string) (*kfl.Program, error) {
+	core, err := kfl.NewEnv(nil)
+	if err != nil {
+		return nil, err
+	}
+	p, err := core.Compile(expr)
+	var ke *kfl.Error
+	if err == nil || !errors.As(err, &ke) || ke.Undeclared() == nil {
+		return p, filterErr(err)
+	}
+	env, lerr := manifestEnv(ctx, g)
+	if lerr != nil {
+		return nil, filterErr(err) // the core error says what is undeclared
+	}
+	p, err = env.Compile(expr)
+	return p, filterErr(err)
+}
+
+func filterErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("--filter: %w", err)
+}
+
+// manifestEnv builds the KFL environment with the built-in dissectors'
+// fields.
+func manifestEnv(ctx context.Context, g *globals) (*kfl.Env, error) {
+	l, err := loadDissectors(ctx, g, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer l.close(context.Background())
+	manifests := make([]sdk.Manifest, len(l.mods))
+	for i, m := range l.mods {
+		manifests[i] = m.Manifest()
+	}
+	return kfl.NewEnv(manifests)
+}
+
+func printFilterReference(ctx context.Context, g *globals, w io.Writer) error {
+	env, err := manifestEnv(ctx, g)
+	if err != nil {
+		// Without the dissectors the core language is still documented.
+		if env, err = kfl.NewEnv(nil); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(w, env.Reference())
+	return err
 }
 
 func printTable(w io.Writer, recs []*sdk.Record) {
