@@ -33,10 +33,10 @@ import (
 // match tshark exactly. Only protocols that a loaded dissector declares are
 // checked; KUBESHARK_CONFORMANCE=dns,redis narrows the run further.
 var conformingProtocols = map[string]float64{
-	"http": 1.0, "http2": 0.98, "grpc": 0.98, "dns": 0.98, "redis": 0.98, "postgres": 0.98,
+	"http": 1.0, "http2": 0.98, "grpc": 0.98, "dns": 0.98, "postgres": 0.98,
 	"mysql": 0.98, "kafka": 0.98, "amqp": 0.98, "mqtt": 0.98, "tls": 0.98,
-	// mongodb and websocket have no oracle row; their dissectors check the
-	// corpus against tshark fields in their own tests.
+	// redis, mongodb and websocket have no oracle row; their dissectors
+	// check the corpus against tshark's own output in their tests.
 }
 
 // oracleStatuses are the protocols for which the oracle reports status
@@ -47,6 +47,8 @@ var oracleStatuses = map[string]bool{"http": true, "http2": true, "grpc": true, 
 // purpose; docs/conformance.md explains each one. The value names the
 // protocol the exception covers.
 var knownDisagreements = map[string]string{
+	// HTTP/1: tshark misses out-of-order or holed responses, counts HTTP
+	// quoted in ICMP errors and sFlow samples, stops at a smuggling probe.
 	"http1/sv_keepalive_15_range_req_ooo.pcap":   "http",
 	"http1/zeek_bro-org_browsing.pcap":           "http",
 	"http1/sv_pipelined_multi_conn.pcap":         "http",
@@ -54,6 +56,35 @@ var knownDisagreements = map[string]string{
 	"tcp/sv_http_ooo13_lost5.pcap":               "http",
 	"tcp/sv_http_multipart_ooo7.pcap":            "http",
 	"http1/zeek_chunk_size_2pow64_overflow.pcap": "http",
+	// HTTP/2: one stream, one record; tshark splits it by header block.
+	"grpc/deepflow_grpc_unknown.pcap": "http2",
+	// DNS: the oracle's type table lacks LOC (29) and SSHFP (44); tshark
+	// does not decode DoH GET queries carried in :path.
+	"dns/tcpdump_dnssec.pcap":         "dns",
+	"dns/zeek_udp_11q_same_flow.pcap": "dns",
+	"http2/sv_h2c_doh_get.pcap":       "dns",
+	// PostgreSQL: the contract's EXECUTE per Execute against tshark's
+	// QUERY per Parse; failed logins and CancelRequest are records of ours;
+	// tshark escapes newlines in SQL.
+	"postgresql/ndpi_session.pcap":                "postgres",
+	"postgresql/deepflow_all_types_port8000.pcap": "postgres",
+	"postgresql/deepflow_prepared_stmt.pcap":      "postgres",
+	"postgresql/zeek_app_greenhouse.pcap":         "postgres",
+	"postgresql/zeek_login_fail.pcap":             "postgres",
+	"postgresql/sv_upgrade_tls.pcap":              "postgres",
+	"postgresql/sv_cancel_request.pcap":           "postgres",
+	// MySQL: schema and prepared SQL as path (the contract); compressed
+	// captures and encrypted passwords tshark misreads as commands; failed
+	// logins are records of ours.
+	"mysql/zeek_session.pcap":                 "mysql",
+	"mysql/deepflow_prepared_statements.pcap": "mysql",
+	"mysql/deepflow_stmt_execute.pcap":        "mysql",
+	"mysql/deepflow_compressed_protocol.pcap": "mysql",
+	"mysql/deepflow_compressed_response.pcap": "mysql",
+	"mysql/zeek_login_failed.pcap":            "mysql",
+	"mysql/zeek_caching_sha2.pcap":            "mysql",
+	"mysql/zeek_auth_retrans.pcap":            "mysql",
+	"mysql/deepflow_login_error.pcap":         "mysql",
 }
 
 type oracleView map[string]struct {
@@ -159,7 +190,9 @@ func TestCorpusConformance(t *testing.T) {
 	}
 	wg.Wait()
 
-	type tally struct{ files, match int }
+	// exact counts files identical to tshark; match adds the documented
+	// disagreements, which the share target is measured on.
+	type tally struct{ files, exact, match int }
 	per := map[string]*tally{}
 	var report bytes.Buffer
 	for _, r := range results {
@@ -183,7 +216,11 @@ func TestCorpusConformance(t *testing.T) {
 				diff += diffCounts("statuses", w.Status, g.Status)
 			}
 			if diff == "" {
+				tl.exact++
 				tl.match++
+				if knownDisagreements[r.file] == proto {
+					fmt.Fprintf(&report, "%s [%s] listed as a known disagreement but now matches: remove it\n", r.file, proto)
+				}
 				continue
 			}
 			if knownDisagreements[r.file] == proto {
@@ -202,7 +239,8 @@ func TestCorpusConformance(t *testing.T) {
 	for _, p := range protos {
 		tl := per[p]
 		share := float64(tl.match) / float64(tl.files)
-		t.Logf("conformance %-8s %3d/%3d files match tshark (%.1f%%)", p, tl.match, tl.files, 100*share)
+		t.Logf("conformance %-8s %3d/%3d files identical to tshark (%.1f%%); %3d/%3d with the documented disagreements (%.1f%%)",
+			p, tl.exact, tl.files, 100*float64(tl.exact)/float64(tl.files), tl.match, tl.files, 100*share)
 		if share < checked[p] {
 			t.Errorf("%s: %.1f%% of files match tshark, want at least %.1f%%", p, 100*share, 100*checked[p])
 		}

@@ -57,6 +57,13 @@ func (*Dissector) Probe(_ sdk.Direction, data []byte) sdk.Probe {
 	case lookRequest:
 		conf := uint8(75)
 		size := int(binary.BigEndian.Uint32(data))
+		if len(data) < 4+size && int16(binary.BigEndian.Uint16(data[12:])) <= 0 {
+			// Without a client id the header is mostly zero bytes, which
+			// other binary protocols' first frames also are (an HTTP/2
+			// SETTINGS frame reads as Produce v0): wait for the whole
+			// message, whose body can be checked.
+			return sdk.Probe{Confidence: 40, NeedMore: true}
+		}
 		if len(data) >= 4+size {
 			// A response with a small correlation id can pass for a
 			// request header; its body cannot pass for a request's.
