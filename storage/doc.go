@@ -11,6 +11,7 @@
 // never pays for them. Retention by age and by on-disk size runs in the
 // background.
 //
-// The filter language ([ParseFilter]) is deliberately small; a CEL-based
-// language is planned to replace it.
+// Queries take a [Matcher] (the CEL-based KFL language in storage/kfl
+// implements it, and tells the planner which index terms it implies) and/or
+// the small [ParseFilter] language kept for internal use and tests.
 package storage
