@@ -33,7 +33,8 @@ func (*Dissector) Manifest() sdk.Manifest {
 		Transports:  []string{"tcp"},
 		PortHints:   []uint16{80, 8080, 8000, 8008, 8081, 8888, 3000, 5000, 9000},
 		Fields: []sdk.FieldSpec{
-			{Name: "http_version", Type: "string", Description: "protocol version of the request line, e.g. HTTP/1.1"},
+			{Name: "request.version", Type: "string", Description: "protocol version of the request line, e.g. HTTP/1.1"},
+			{Name: "response.version", Type: "string", Description: "protocol version of the status line"},
 			{Name: "request.headers", Type: "map", Description: "request headers as sent"},
 			{Name: "response.headers", Type: "map", Description: "response headers as sent"},
 			{Name: "response.interim", Type: "list", Description: "status codes of 1xx interim responses before the final one"},
