@@ -7,6 +7,7 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"fmt"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -872,7 +873,7 @@ func TestPreviewText(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m sdk.Message
-			setPreview(&m, []byte(tt.body), "", tt.truncated)
+			preview.Set(&m, []byte(tt.body), "", tt.truncated)
 			if tt.base64 {
 				if m.Encoding != "base64" || m.Body != base64.StdEncoding.EncodeToString([]byte(tt.body)) {
 					t.Errorf("body %q encoding %q", m.Body, m.Encoding)

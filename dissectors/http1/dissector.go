@@ -2,6 +2,7 @@ package http1
 
 import (
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 )
 
 // Version is the dissector's version, reported in every record.
@@ -10,11 +11,11 @@ const Version = "1.0.0"
 // Limits on what one connection may hold, so that hostile traffic cannot
 // make the dissector's memory grow without bound.
 const (
-	maxHeaderBlock = 64 << 10  // bytes in a start line plus headers
-	maxHeaders     = 256       // header lines per message
-	bodyPreview    = 16 << 10  // decoded body bytes kept for the preview
-	maxCompressed  = 256 << 10 // encoded body bytes kept for decoding the preview
-	maxPending     = 1024      // requests waiting for a response
+	maxHeaderBlock = 64 << 10         // bytes in a start line plus headers
+	maxHeaders     = 256              // header lines per message
+	bodyPreview    = preview.MaxBytes // decoded body bytes kept for the preview
+	maxCompressed  = 256 << 10        // encoded body bytes kept for decoding the preview
+	maxPending     = 1024             // requests waiting for a response
 )
 
 // Dissector implements sdk.Dissector for HTTP/1.0 and HTTP/1.1.

@@ -2,6 +2,7 @@ package http1
 
 import (
 	"fmt"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 	"strconv"
 	"strings"
 
@@ -71,7 +72,7 @@ func (m *message) toSDK() *sdk.Message {
 		out.Set("missing_bytes", m.missing)
 	}
 	if len(m.body) > 0 {
-		setPreview(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
+		preview.Set(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
 	}
 	return out
 }

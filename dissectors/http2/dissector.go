@@ -3,6 +3,7 @@ package http2
 import (
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dns"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 )
 
 // Version is the dissector's version.
@@ -11,17 +12,17 @@ const Version = "1.0.0"
 // Limits on what one connection may hold, so that hostile traffic cannot
 // make the dissector's memory grow without bound.
 const (
-	maxHeaderBlock  = 256 << 10 // bytes of one header block across CONTINUATION frames
-	maxHeaders      = 256       // fields kept per header block
-	maxControlFrame = 192 << 10 // larger non-DATA frames are skipped, not held
-	bodyPreview     = 16 << 10  // decoded body bytes kept for the preview
-	maxCompressed   = 64 << 10  // encoded body bytes kept for decoding the preview
-	maxStreams      = 1024      // open streams per connection
-	maxClosed       = 4096      // emitted stream ids remembered, to ignore their late frames
-	maxRetained     = 4 << 20   // header and body bytes held per connection
-	initialTable    = 4096      // HPACK table size before any SETTINGS (RFC 9113 §6.5.2)
-	lenientTable    = 64 << 10  // table size accepted when the SETTINGS were not seen
-	maxTable        = 1 << 20   // largest HPACK table held, whatever was announced
+	maxHeaderBlock  = 256 << 10        // bytes of one header block across CONTINUATION frames
+	maxHeaders      = 256              // fields kept per header block
+	maxControlFrame = 192 << 10        // larger non-DATA frames are skipped, not held
+	bodyPreview     = preview.MaxBytes // decoded body bytes kept for the preview
+	maxCompressed   = 64 << 10         // encoded body bytes kept for decoding the preview
+	maxStreams      = 1024             // open streams per connection
+	maxClosed       = 4096             // emitted stream ids remembered, to ignore their late frames
+	maxRetained     = 4 << 20          // header and body bytes held per connection
+	initialTable    = 4096             // HPACK table size before any SETTINGS (RFC 9113 §6.5.2)
+	lenientTable    = 64 << 10         // table size accepted when the SETTINGS were not seen
+	maxTable        = 1 << 20          // largest HPACK table held, whatever was announced
 )
 
 // Dissector implements sdk.Dissector for HTTP/2 over cleartext TCP (h2c,

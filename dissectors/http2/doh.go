@@ -2,6 +2,7 @@ package http2
 
 import (
 	"encoding/base64"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 	"mime"
 	"net/url"
 	"strconv"
@@ -94,7 +95,7 @@ func (m *message) dnsBody(side string) ([]byte, string) {
 	}
 	body := m.body
 	if m.encoding != "" {
-		dec, ok := decodeContent(body, m.encoding)
+		dec, ok := preview.Decode(body, m.encoding)
 		if !ok {
 			return nil, side + " body could not be decoded from " + m.encoding
 		}

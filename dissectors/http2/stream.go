@@ -1,6 +1,7 @@
 package http2
 
 import (
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 	"strconv"
 	"strings"
 	"time"
@@ -234,7 +235,7 @@ func (m *message) toSDK(id uint32) *sdk.Message {
 		out.Set("http2_error_code", errorCodeName(*m.errCode))
 	}
 	if len(m.body) > 0 {
-		setPreview(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
+		preview.Set(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package http2
+package preview
 
 import (
 	"bytes"
@@ -13,28 +13,28 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
-// setPreview stores a bounded preview of body on m, decoding the
+// Set stores a bounded preview of body on m, decoding the
 // Content-Encoding codings it knows (gzip, deflate, stacked in any order)
 // so that a reader sees the payload rather than compressed bytes.
-func setPreview(m *sdk.Message, body []byte, encoding string, truncated bool) {
+func Set(m *sdk.Message, body []byte, encoding string, truncated bool) {
 	if encoding != "" {
-		if dec, ok := decodeContent(body, encoding); ok {
+		if dec, ok := Decode(body, encoding); ok {
 			m.Set("content_encoding", encoding)
 			body = dec
-			truncated = truncated || len(dec) > bodyPreview
+			truncated = truncated || len(dec) > MaxBytes
 		} else {
 			m.Set("content_encoding_error", "could not decode "+encoding+" preview")
 		}
 	}
-	if len(body) > bodyPreview {
-		body = body[:bodyPreview]
+	if len(body) > MaxBytes {
+		body = body[:MaxBytes]
 		truncated = true
 	}
 	m.BodyTruncated = truncated
-	if t := trimCutRune(body); truncated && len(t) < len(body) && isText(t) {
+	if t := trimCutRune(body); truncated && len(t) < len(body) && IsText(t) {
 		body = t
 	}
-	if isText(body) {
+	if IsText(body) {
 		m.Body = string(body)
 		return
 	}
@@ -42,11 +42,11 @@ func setPreview(m *sdk.Message, body []byte, encoding string, truncated bool) {
 	m.Encoding = "base64"
 }
 
-// decodeContent undoes Content-Encoding codings, last applied first. It
-// reads at most bodyPreview+1 decoded bytes per layer, so a compression bomb
+// Decode undoes Content-Encoding codings, last applied first. It
+// reads at most MaxBytes+1 decoded bytes per layer, so a compression bomb
 // costs no more than the preview. A cut-off stream still yields what
 // decoded.
-func decodeContent(body []byte, encoding string) ([]byte, bool) {
+func Decode(body []byte, encoding string) ([]byte, bool) {
 	codings := strings.Split(encoding, ",")
 	out := body
 	for i := len(codings) - 1; i >= 0; i-- {
@@ -71,7 +71,7 @@ func decodeContent(body []byte, encoding string) ([]byte, bool) {
 		if err != nil {
 			return nil, false
 		}
-		dec, err := io.ReadAll(io.LimitReader(r, bodyPreview+1))
+		dec, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
 		if len(dec) == 0 && err != nil {
 			return nil, false
 		}
@@ -94,9 +94,9 @@ func trimCutRune(b []byte) []byte {
 	return b
 }
 
-// isText accepts valid UTF-8 without control characters other than
+// IsText accepts valid UTF-8 without control characters other than
 // whitespace.
-func isText(b []byte) bool {
+func IsText(b []byte) bool {
 	for len(b) > 0 {
 		r, n := utf8.DecodeRune(b)
 		if r == utf8.RuneError && n <= 1 {
