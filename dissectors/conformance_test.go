@@ -118,14 +118,7 @@ func relevant(e manifestEntry, checked map[string]float64) bool {
 	return false
 }
 
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("KUBESHARK_SHARED"); d != "" {
-		return d
-	}
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "shared")
-}
+func sharedDir(*testing.T) string { return dissectortest.SharedDir() }
 
 func TestCorpusConformance(t *testing.T) {
 	shared := sharedDir(t)

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"encoding/json"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -13,7 +14,7 @@ import (
 // without the host (see corpus_test.go). The full pipeline comparison is
 // dissectors.TestCorpusConformance.
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := dissectortest.CorpusDir(t)
 	oracle := filepath.Join(dir, "..", "tools", "tshark-oracle.py")
 	files, _ := filepath.Glob(filepath.Join(dir, "mqtt", "*"))
 	for _, f := range files {
@@ -34,7 +35,7 @@ func TestCorpus(t *testing.T) {
 			if err := json.Unmarshal(out, &v); err != nil {
 				t.Fatal(err)
 			}
-			keys, _ := corpusKeys(t, New(), f)
+			keys, _ := dissectortest.CorpusKeys(t, New(), f)
 			delete(keys, "")
 			want := v["mqtt"].Req
 			if want == nil {
@@ -50,11 +51,11 @@ func TestCorpus(t *testing.T) {
 // TestCorpusNegative checks that captures of other protocols make no MQTT
 // records.
 func TestCorpusNegative(t *testing.T) {
-	dir := corpusDir(t)
+	dir := dissectortest.CorpusDir(t)
 	for _, pattern := range []string{"negative/*", "redis/*", "postgresql/*", "mysql/*", "kafka/*", "amqp/*", "mongodb/*"} {
 		files, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, f := range files {
-			if _, recs := corpusKeys(t, New(), f); len(recs) > 0 {
+			if _, recs := dissectortest.CorpusKeys(t, New(), f); len(recs) > 0 {
 				t.Errorf("%s: %d mqtt records", f, len(recs))
 			}
 		}

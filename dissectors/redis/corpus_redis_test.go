@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"path/filepath"
 	"testing"
 )
@@ -9,7 +10,7 @@ import (
 // oracle has no Redis row (its RESP dissector does not name commands), so
 // the expectations were read off each stream (`tshark -z follow,tcp,…`).
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := dissectortest.CorpusDir(t)
 	tests := []struct {
 		file    string
 		records int
@@ -38,7 +39,7 @@ func TestCorpus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			keys, recs := corpusKeys(t, New(), filepath.Join(dir, "redis", tt.file))
+			keys, recs := dissectortest.CorpusKeys(t, New(), filepath.Join(dir, "redis", tt.file))
 			if len(recs) != tt.records {
 				t.Errorf("%d records, want %d: %v", len(recs), tt.records, keys)
 			}
@@ -54,14 +55,14 @@ func TestCorpus(t *testing.T) {
 // TestCorpusNegative checks that captures of other protocols, and traffic
 // that only almost looks like RESP, make no Redis records.
 func TestCorpusNegative(t *testing.T) {
-	dir := corpusDir(t)
+	dir := dissectortest.CorpusDir(t)
 	var files []string
 	for _, pattern := range []string{"negative/*", "postgresql/*", "mysql/*", "mqtt/*", "kafka/*", "amqp/*", "mongodb/*"} {
 		m, _ := filepath.Glob(filepath.Join(dir, pattern))
 		files = append(files, m...)
 	}
 	for _, f := range files {
-		if _, recs := corpusKeys(t, New(), f); len(recs) > 0 {
+		if _, recs := dissectortest.CorpusKeys(t, New(), f); len(recs) > 0 {
 			t.Errorf("%s: %d redis records, first %+v", f, len(recs), *recs[0])
 		}
 	}

@@ -3,6 +3,7 @@ package websocket
 import (
 	"bytes"
 	"fmt"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,7 +19,7 @@ import (
 // `-Y websocket -e websocket.opcode` view: Binary, Text (masked), Binary,
 // Binary, Binary, Text (masked), Text, Close (masked), Close.
 func TestCorpusUpgrade(t *testing.T) {
-	dir := corpusDir(t)
+	dir := dissectortest.CorpusDir(t)
 	file := filepath.Join(dir, "http1", "zeek_websocket_upgrade.pcap")
 	out, err := exec.Command("tshark", "-r", file, "-Y", "websocket", "-T", "fields", "-e", "websocket.opcode", "-e", "websocket.mask").Output()
 	if err != nil {
@@ -29,14 +30,14 @@ func TestCorpusUpgrade(t *testing.T) {
 		f := strings.Fields(l)
 		want = append(want, f[0]+"/"+f[1])
 	}
-	segs := streams(t, file)
+	segs := dissectortest.Streams(t, file)
 	if len(segs) != 1 {
 		t.Fatalf("%d streams", len(segs))
 	}
 	// Skip the HTTP exchange: the request and the 101 response's head.
 	var buf [2][]byte
 	for _, s := range segs[0] {
-		buf[s.dir] = append(buf[s.dir], s.data...)
+		buf[s.Dir] = append(buf[s.Dir], s.Data...)
 	}
 	client, server := buf[0], buf[1]
 	client = client[bytes.Index(client, []byte("\r\n\r\n"))+4:]
@@ -48,8 +49,8 @@ func TestCorpusUpgrade(t *testing.T) {
 	// Deliver in capture order, as segments.
 	ci, si := 0, 0
 	for _, s := range segs[0] {
-		data := s.data
-		if s.dir == 0 {
+		data := s.Data
+		if s.Dir == 0 {
 			skip := len(buf[0]) - len(client) - ci
 			ci += len(data)
 			if skip > 0 {
@@ -90,11 +91,11 @@ func TestCorpusUpgrade(t *testing.T) {
 // TestCorpusNegative checks that, without the hint, no capture of the
 // corpus is claimed: the probe stays below 50 by design.
 func TestCorpusNegative(t *testing.T) {
-	dir := corpusDir(t)
+	dir := dissectortest.CorpusDir(t)
 	for _, pattern := range []string{"negative/*", "redis/*", "mqtt/*", "postgresql/*"} {
 		files, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, f := range files {
-			if _, recs := corpusKeys(t, New(), f); len(recs) > 0 {
+			if _, recs := dissectortest.CorpusKeys(t, New(), f); len(recs) > 0 {
 				t.Errorf("%s: %d websocket records", f, len(recs))
 			}
 		}

@@ -1,4 +1,4 @@
-package redis
+package dissectortest
 
 import (
 	"bufio"
@@ -15,18 +15,22 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
 )
 
-// The corpus tests replay TCP streams of the shared third-party captures
-// (../../../shared/corpus, absent outside the project's machines), as
-// tshark reassembles them, through a simplified copy of the host's
-// detection: probe each direction as bytes arrive, claim at confidence 50,
-// orient by FromServer.
-
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	d := filepath.Join("..", "..", "..", "shared", "corpus")
+// SharedDir is the workplace's shared directory (the third-party capture
+// corpus and the tshark oracle): $KUBESHARK_SHARED, or ../shared beside the
+// repository.
+func SharedDir() string {
 	if v := os.Getenv("KUBESHARK_SHARED"); v != "" {
-		d = filepath.Join(v, "corpus")
+		return v
 	}
+	return filepath.Join(repoRoot(), "..", "shared")
+}
+
+// CorpusDir returns the shared corpus for tests that replay its TCP streams
+// natively, skipping (and saying why) when the corpus or tshark is absent or
+// the run is -short.
+func CorpusDir(t testing.TB) string {
+	t.Helper()
+	d := filepath.Join(SharedDir(), "corpus")
 	if _, err := os.Stat(d); err != nil {
 		t.Skipf("shared corpus not found at %s", d)
 	}
@@ -39,14 +43,16 @@ func corpusDir(t *testing.T) string {
 	return d
 }
 
-type segment struct {
-	dir      sdk.Direction // 0: the stream's first sender
-	data     []byte
-	oriented bool // on the first segment: the first sender is known to be the client
+// Segment is one TCP payload of a stream, as tshark reassembled it.
+type Segment struct {
+	Dir      sdk.Direction // DirA: the stream's first sender
+	Data     []byte
+	Oriented bool // on the first segment: the first sender is known to be the client
 }
 
-// streams returns the payload segments of every TCP stream in a capture.
-func streams(t *testing.T, file string) [][]segment {
+// Streams returns the payload segments of every TCP stream in a capture,
+// read with tshark.
+func Streams(t testing.TB, file string) [][]Segment {
 	t.Helper()
 	out, err := exec.Command("tshark", "-r", file, "-Y", "tcp.len>0 or (tcp.flags.syn==1 and tcp.flags.ack==0)", "-T", "fields", "-e", "tcp.stream", "-e", "tcp.len").Output()
 	if err != nil {
@@ -83,8 +89,8 @@ func streams(t *testing.T, file string) [][]segment {
 	if err != nil {
 		t.Fatalf("tshark follow: %v", err)
 	}
-	var all [][]segment
-	var cur []segment
+	var all [][]Segment
+	var cur []Segment
 	in := false
 	id := ""
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -96,7 +102,7 @@ func streams(t *testing.T, file string) [][]segment {
 			if in {
 				if syn[id] && len(cur) > 0 {
 					// The handshake was seen: the first sender is the client.
-					cur[0].oriented = true
+					cur[0].Oriented = true
 				}
 				all = append(all, cur)
 				cur = nil
@@ -117,13 +123,15 @@ func streams(t *testing.T, file string) [][]segment {
 		if err != nil || len(b) == 0 {
 			continue
 		}
-		cur = append(cur, segment{dir: dir, data: b})
+		cur = append(cur, Segment{Dir: dir, Data: b})
 	}
 	return all
 }
 
-// replay runs one stream through detection and, if d claims it, parsing.
-func replay(d sdk.Dissector, segs []segment) []*sdk.Record {
+// Replay runs one stream through a simplified copy of the host's detection
+// (probe each direction as bytes arrive, claim at confidence 50, orient by
+// FromServer) and, if d claims it, through d.
+func Replay(d sdk.Dissector, segs []Segment) []*sdk.Record {
 	var buf [2][]byte
 	var dr *sdktest.Driver
 	flip := sdk.Direction(0)
@@ -132,7 +140,7 @@ func replay(d sdk.Dissector, segs []segment) []*sdk.Record {
 		if p.FromServer {
 			client = dir ^ 1
 		}
-		if segs[0].oriented {
+		if segs[0].Oriented {
 			client = 0
 		}
 		flip = client
@@ -142,16 +150,16 @@ func replay(d sdk.Dissector, segs []segment) []*sdk.Record {
 	for _, sg := range segs {
 		ts++
 		if dr != nil {
-			dr.Feed(sg.dir^flip, sg.data, ts)
+			dr.Feed(sg.Dir^flip, sg.Data, ts)
 			continue
 		}
-		buf[sg.dir] = append(buf[sg.dir], sg.data...)
-		p := d.Probe(sg.dir, buf[sg.dir])
+		buf[sg.Dir] = append(buf[sg.Dir], sg.Data...)
+		p := d.Probe(sg.Dir, buf[sg.Dir])
 		switch {
 		case p.Confidence >= 50:
-			claim(sg.dir, p)
-		case !p.NeedMore || len(buf[sg.dir]) > 16<<10:
-			o := sg.dir ^ 1
+			claim(sg.Dir, p)
+		case !p.NeedMore || len(buf[sg.Dir]) > 16<<10:
+			o := sg.Dir ^ 1
 			if len(buf[o]) == 0 {
 				continue
 			}
@@ -162,11 +170,11 @@ func replay(d sdk.Dissector, segs []segment) []*sdk.Record {
 			return nil
 		}
 		if dr != nil {
-			first := sg.dir ^ 1
+			first := sg.Dir ^ 1
 			if len(buf[first]) > 0 {
 				dr.Feed(first^flip, buf[first], ts)
 			}
-			dr.Feed(sg.dir^flip, buf[sg.dir], ts)
+			dr.Feed(sg.Dir^flip, buf[sg.Dir], ts)
 		}
 	}
 	if dr == nil {
@@ -176,12 +184,12 @@ func replay(d sdk.Dissector, segs []segment) []*sdk.Record {
 	return dr.Records
 }
 
-// corpusKeys counts "METHOD PATH" of the records d makes from a capture.
-func corpusKeys(t *testing.T, d sdk.Dissector, file string) (map[string]int, []*sdk.Record) {
+// CorpusKeys counts "METHOD PATH" of the records d makes from a capture.
+func CorpusKeys(t testing.TB, d sdk.Dissector, file string) (map[string]int, []*sdk.Record) {
 	keys := map[string]int{}
 	var recs []*sdk.Record
-	for _, s := range streams(t, file) {
-		for _, r := range replay(d, s) {
+	for _, s := range Streams(t, file) {
+		for _, r := range Replay(d, s) {
 			keys[strings.TrimSpace(r.Method+" "+r.Path)]++
 			recs = append(recs, r)
 		}
