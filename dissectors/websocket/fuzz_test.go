@@ -8,29 +8,6 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
 )
 
-// checked wraps the dissector to police every Feed the driver makes.
-type checked struct {
-	*Dissector
-	t *testing.T
-}
-
-func (d checked) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
-	return checkedConn{d.Dissector.Open(info, out), d.t}
-}
-
-type checkedConn struct {
-	sdk.Conn
-	t *testing.T
-}
-
-func (c checkedConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
-	n, need := c.Conn.Feed(dir, data, first, last)
-	if n > len(data) || n < -1 || need < 0 {
-		c.t.Fatalf("Feed of %d bytes returned consumed %d need %d", len(data), n, need)
-	}
-	return n, need
-}
-
 // FuzzWebSocket drives a connection with arbitrary client and server bytes cut
 // into arbitrary deliveries and losses: no panic, no hang, sane Feed
 // results, bounded previews, records that serialise.
@@ -42,32 +19,19 @@ func FuzzWebSocket(f *testing.F) {
 		d := New()
 		d.Probe(sdk.DirA, client)
 		d.Probe(sdk.DirB, server)
-		dr := sdktest.Open(checked{d, t}, sdk.ConnInfo{ID: 1, Oriented: true})
+		dr := sdktest.Open(d, sdk.ConnInfo{ID: 1, Oriented: true})
 		dr.MaxBuffer = 4096
-		if len(chunks) == 0 {
-			chunks = []byte{0xff}
-		}
-		streams := [2][]byte{client, server}
-		ts := int64(1)
-		for i := 0; len(streams[0])+len(streams[1]) > 0; i++ {
-			b := chunks[i%len(chunks)]
-			dir := sdk.Direction(b >> 7)
-			if len(streams[dir]) == 0 {
-				dir = dir.Reverse()
-			}
-			n := min(int(b&0x3f)+1, len(streams[dir]))
-			if i >= len(chunks) {
-				n = len(streams[dir])
-			}
-			if b&0x40 != 0 && b&1 == 1 {
-				dr.Gap(dir, n, ts)
+		ts := sdktest.Schedule(client, server, chunks, func(dir sdk.Direction, data []byte, lost bool, ts int64) {
+			if lost {
+				dr.Gap(dir, len(data), ts)
 			} else {
-				dr.Feed(dir, streams[dir][:n], ts)
+				dr.Feed(dir, data, ts)
 			}
-			streams[dir] = streams[dir][n:]
-			ts++
-		}
+		})
 		dr.Close(ts)
+		if dr.Misbehaved != "" {
+			t.Fatal(dr.Misbehaved)
+		}
 		for _, r := range dr.Records {
 			for _, m := range []*sdk.Message{r.Request, r.Response} {
 				if m != nil && (m.Size < 0 || m.BodySize < 0 || len(m.Body) > 4*bodyPreview/3+4) {

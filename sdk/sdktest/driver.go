@@ -1,6 +1,8 @@
 package sdktest
 
 import (
+	"fmt"
+
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
@@ -16,6 +18,10 @@ type Driver struct {
 	// MaxBuffer mimics the host's guest buffer: at most this many pending
 	// bytes are offered per call. 0 means 256 KiB.
 	MaxBuffer int
+	// Misbehaved says how a Feed broke the ABI's contract (consumed more
+	// than offered, below -1, or a negative need); empty when none did. The
+	// host faults such an instance; tests assert it stays empty.
+	Misbehaved string
 }
 
 type collector struct{ d *Driver }
@@ -58,7 +64,10 @@ func (dr *Driver) Feed(dir sdk.Direction, data []byte, ts int64) {
 		if len(p) > max {
 			p = p[:max]
 		}
-		n, _ := dr.conn.Feed(dir, p, dr.headTS[dir], ts)
+		n, need := dr.conn.Feed(dir, p, dr.headTS[dir], ts)
+		if (n > len(p) || n < -1 || need < 0) && dr.Misbehaved == "" {
+			dr.Misbehaved = fmt.Sprintf("Feed of %d bytes returned consumed %d need %d", len(p), n, need)
+		}
 		if n < 0 || n > len(p) {
 			dr.rejected = true
 			return
