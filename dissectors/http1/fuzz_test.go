@@ -55,38 +55,24 @@ func FuzzHTTP(f *testing.F) {
 		// The same deliveries again, each one byte at a time: segmentation
 		// must not change the records.
 		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
-		if len(chunks) == 0 {
-			chunks = []byte{0xff}
-		}
-		streams := [2][]byte{client, server}
-		ts := int64(1)
 		drives := 0
-		for i := 0; len(streams[0])+len(streams[1]) > 0; i++ {
-			b := chunks[i%len(chunks)]
-			dir := sdk.Direction(b >> 7)
-			if len(streams[dir]) == 0 {
-				dir = dir.Reverse()
-			}
-			n := min(int(b&0x3f)+1, len(streams[dir]))
-			if i >= len(chunks) {
-				// Once the chunk list is used up, finish in big pieces.
-				n = len(streams[dir])
-			}
-			if b&0x40 != 0 && b&1 == 1 {
-				dr.Gap(dir, n, ts)
-				bytewise.Gap(dir, n, ts)
-			} else {
-				dr.Feed(dir, streams[dir][:n], ts)
-				for _, c := range streams[dir][:n] {
-					bytewise.Feed(dir, []byte{c}, ts)
-				}
-			}
+		ts := sdktest.Schedule(client, server, chunks, func(dir sdk.Direction, data []byte, lost bool, ts int64) {
 			drives++
-			streams[dir] = streams[dir][n:]
-			ts++
-		}
+			if lost {
+				dr.Gap(dir, len(data), ts)
+				bytewise.Gap(dir, len(data), ts)
+				return
+			}
+			dr.Feed(dir, data, ts)
+			for _, c := range data {
+				bytewise.Feed(dir, []byte{c}, ts)
+			}
+		})
 		dr.Close(ts)
 		bytewise.Close(ts)
+		if bytewise.Misbehaved != "" {
+			t.Fatal(bytewise.Misbehaved)
+		}
 		if !reflect.DeepEqual(dr.Records, bytewise.Records) || dr.Switched() != bytewise.Switched() {
 			for i := range max(len(dr.Records), len(bytewise.Records)) {
 				if i >= len(dr.Records) || i >= len(bytewise.Records) || !reflect.DeepEqual(dr.Records[i], bytewise.Records[i]) {

@@ -9,29 +9,6 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
 )
 
-// checked wraps the dissector to police every Feed the driver makes.
-type checked struct {
-	*Dissector
-	t *testing.T
-}
-
-func (d checked) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
-	return checkedConn{d.Dissector.Open(info, out), d.t}
-}
-
-type checkedConn struct {
-	sdk.Conn
-	t *testing.T
-}
-
-func (c checkedConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
-	n, need := c.Conn.Feed(dir, data, first, last)
-	if n > len(data) || n < -1 || need < 0 {
-		c.t.Fatalf("Feed of %d bytes returned %d, need %d", len(data), n, need)
-	}
-	return n, need
-}
-
 // conversation is a connection with most frame types, for fuzz seeds.
 func conversation() (client, server []byte) {
 	c, s := newSide(), newSide()
@@ -69,39 +46,28 @@ func FuzzHTTP2(f *testing.F) {
 	dohClient, dohServer := dohConversation()
 	f.Add(dohClient, dohServer, []byte{0x10, 0x90, 0x05, 0x85}, true)
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte, oriented bool) {
-		dr := sdktest.Open(checked{New(), t}, sdk.ConnInfo{ID: 1, Oriented: oriented})
+		dr := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
 		// The same deliveries again, each one byte at a time: segmentation
 		// must not change the records.
 		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
-		if len(chunks) == 0 {
-			chunks = []byte{0xff}
-		}
-		streams := [2][]byte{client, server}
-		ts := int64(1)
-		for i := 0; len(streams[0])+len(streams[1]) > 0; i++ {
-			b := chunks[i%len(chunks)]
-			dir := sdk.Direction(b >> 7)
-			if len(streams[dir]) == 0 {
-				dir = dir.Reverse()
+		ts := sdktest.Schedule(client, server, chunks, func(dir sdk.Direction, data []byte, lost bool, ts int64) {
+			if lost {
+				dr.Gap(dir, len(data), ts)
+				bytewise.Gap(dir, len(data), ts)
+				return
 			}
-			n := min(int(b&0x3f)+1, len(streams[dir]))
-			if i >= len(chunks) {
-				n = len(streams[dir])
+			dr.Feed(dir, data, ts)
+			for _, c := range data {
+				bytewise.Feed(dir, []byte{c}, ts)
 			}
-			if b&0x40 != 0 && b&1 == 1 {
-				dr.Gap(dir, n, ts)
-				bytewise.Gap(dir, n, ts)
-			} else {
-				dr.Feed(dir, streams[dir][:n], ts)
-				for _, c := range streams[dir][:n] {
-					bytewise.Feed(dir, []byte{c}, ts)
-				}
-			}
-			streams[dir] = streams[dir][n:]
-			ts++
-		}
+		})
 		dr.Close(ts)
 		bytewise.Close(ts)
+		for _, m := range []string{dr.Misbehaved, bytewise.Misbehaved} {
+			if m != "" {
+				t.Fatal(m)
+			}
+		}
 		if !reflect.DeepEqual(dr.Records, bytewise.Records) {
 			for i := range max(len(dr.Records), len(bytewise.Records)) {
 				if i >= len(dr.Records) || i >= len(bytewise.Records) || !reflect.DeepEqual(dr.Records[i], bytewise.Records[i]) {

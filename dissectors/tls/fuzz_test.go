@@ -9,28 +9,6 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
 )
 
-type checkedConn struct {
-	sdk.Conn
-	t *testing.T
-}
-
-func (c checkedConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
-	n, need := c.Conn.Feed(dir, data, first, last)
-	if n > len(data) || n < -1 || need < 0 {
-		c.t.Fatalf("Feed of %d bytes: consumed %d need %d", len(data), n, need)
-	}
-	return n, need
-}
-
-type checked struct {
-	*Dissector
-	t *testing.T
-}
-
-func (d checked) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
-	return checkedConn{d.Dissector.Open(info, out), d.t}
-}
-
 // FuzzTLS cuts client and server byte streams at arbitrary points, with
 // gaps, and checks that segmentation never changes the records.
 func FuzzTLS(f *testing.F) {
@@ -44,37 +22,26 @@ func FuzzTLS(f *testing.F) {
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte) {
 		New().Probe(0, client)
 		New().Probe(1, server)
-		dr := sdktest.Open(checked{New(), t}, sdk.ConnInfo{ID: 1, Oriented: true})
+		dr := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: true})
 		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: true})
-		if len(chunks) == 0 {
-			chunks = []byte{0xff}
-		}
-		streams := [2][]byte{client, server}
-		ts := int64(1)
-		for i := 0; len(streams[0])+len(streams[1]) > 0; i++ {
-			b := chunks[i%len(chunks)]
-			dir := sdk.Direction(b >> 7)
-			if len(streams[dir]) == 0 {
-				dir = dir.Reverse()
+		ts := sdktest.Schedule(client, server, chunks, func(dir sdk.Direction, data []byte, lost bool, ts int64) {
+			if lost {
+				dr.Gap(dir, len(data), ts)
+				bytewise.Gap(dir, len(data), ts)
+				return
 			}
-			n := min(int(b&0x3f)+1, len(streams[dir]))
-			if i >= len(chunks) {
-				n = len(streams[dir])
+			dr.Feed(dir, data, ts)
+			for _, c := range data {
+				bytewise.Feed(dir, []byte{c}, ts)
 			}
-			if b&0x40 != 0 && b&1 == 1 {
-				dr.Gap(dir, n, ts)
-				bytewise.Gap(dir, n, ts)
-			} else {
-				dr.Feed(dir, streams[dir][:n], ts)
-				for _, c := range streams[dir][:n] {
-					bytewise.Feed(dir, []byte{c}, ts)
-				}
-			}
-			streams[dir] = streams[dir][n:]
-			ts++
-		}
+		})
 		dr.Close(ts)
 		bytewise.Close(ts)
+		for _, m := range []string{dr.Misbehaved, bytewise.Misbehaved} {
+			if m != "" {
+				t.Fatal(m)
+			}
+		}
 		if !reflect.DeepEqual(dr.Records, bytewise.Records) {
 			t.Fatalf("records depend on segmentation:\n%+v\n%+v", dr.Records, bytewise.Records)
 		}
