@@ -156,7 +156,7 @@ func (w *worker) datagram(st *stream, dir sdk.Direction, data []byte, ns int64) 
 		if !w.detect(st, dir) {
 			st.buf[dir].reset()
 			if st.probed >= 4 && st.dis == undecided {
-				w.give_up(st)
+				w.giveUp(st)
 			}
 			return
 		}
@@ -172,7 +172,7 @@ func (w *worker) datagram(st *stream, dir sdk.Direction, data []byte, ns int64) 
 	w.check(st, err)
 }
 
-func (w *worker) give_up(st *stream) {
+func (w *worker) giveUp(st *stream) {
 	st.dis = ignored
 	st.buf[0].reset()
 	st.buf[1].reset()
@@ -188,38 +188,45 @@ func (w *worker) gdir(st *stream, d sdk.Direction) sdk.Direction {
 	return d
 }
 
-// detect probes the dissectors with what a direction has so far. It returns
-// true once a dissector owns the stream.
-func (w *worker) detect(st *stream, dir sdk.Direction) bool {
+// rank probes every dissector for the stream's transport with what one
+// direction holds so far and returns the most confident (the hinted
+// protocol favoured, port hints breaking ties), or -1, and whether any
+// dissector asked to see more.
+func (w *worker) rank(st *stream, dir sdk.Direction) (best int, pr sdk.Probe, wait bool) {
 	data := st.buf[dir].bytes()
 	if len(data) > w.p.cfg.BufferSize {
 		data = data[:w.p.cfg.BufferSize]
 	}
-	best, bestConf, wait := -1, uint8(0), false
-	var bestFromServer bool
+	best = -1
 	transport := st.conn.Transport.String()
 	for i, sl := range w.slots {
 		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) {
 			continue
 		}
-		pr, err := sl.inst.Probe(w.ctx, dir, data)
+		p, err := sl.inst.Probe(w.ctx, dir, data)
 		if err != nil {
 			w.fault(i, err)
 			continue
 		}
-		if pr.NeedMore {
+		if p.NeedMore {
 			wait = true
 		}
-		conf := pr.Confidence
-		if st.hint != "" && containsProto(sl.m.Protocols, st.hint) && conf > 0 {
-			conf = min(conf+20, 100)
+		if st.hint != "" && containsProto(sl.m.Protocols, st.hint) && p.Confidence > 0 {
+			p.Confidence = min(p.Confidence+20, 100)
 		}
-		if conf > bestConf || conf == bestConf && conf > 0 && w.portHint(st, sl) && (best < 0 || !w.portHint(st, w.slots[best])) {
-			best, bestConf, bestFromServer = i, conf, pr.FromServer
+		if p.Confidence > pr.Confidence || p.Confidence == pr.Confidence && p.Confidence > 0 && w.portHint(st, sl) && (best < 0 || !w.portHint(st, w.slots[best])) {
+			best, pr = i, p
 		}
 	}
-	if best >= 0 && bestConf >= w.p.cfg.MinConfidence {
-		w.claim(st, best, dir, bestFromServer)
+	return best, pr, wait
+}
+
+// detect probes the dissectors with what a direction has so far. It returns
+// true once a dissector owns the stream.
+func (w *worker) detect(st *stream, dir sdk.Direction) bool {
+	best, pr, wait := w.rank(st, dir)
+	if best >= 0 && pr.Confidence >= w.p.cfg.MinConfidence {
+		w.claim(st, best, dir, pr.FromServer)
 		return true
 	}
 	total := st.buf[0].len() + st.buf[1].len()
@@ -233,35 +240,12 @@ func (w *worker) detect(st *stream, dir sdk.Direction) bool {
 		}
 		if other > 0 && other < w.p.cfg.ProbeLimit {
 			// Probe the other direction once too.
-			if w.detectDir(st, dir^1) {
+			if best, pr, _ := w.rank(st, dir^1); best >= 0 && pr.Confidence >= w.p.cfg.MinConfidence {
+				w.claim(st, best, dir^1, pr.FromServer)
 				return true
 			}
 		}
-		w.give_up(st)
-	}
-	return false
-}
-
-// detectDir probes only the given direction without recursing.
-func (w *worker) detectDir(st *stream, dir sdk.Direction) bool {
-	data := st.buf[dir].bytes()
-	if len(data) > w.p.cfg.BufferSize {
-		data = data[:w.p.cfg.BufferSize]
-	}
-	transport := st.conn.Transport.String()
-	for i, sl := range w.slots {
-		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) {
-			continue
-		}
-		pr, err := sl.inst.Probe(w.ctx, dir, data)
-		if err != nil {
-			w.fault(i, err)
-			continue
-		}
-		if pr.Confidence >= w.p.cfg.MinConfidence {
-			w.claim(st, i, dir, pr.FromServer)
-			return true
-		}
+		w.giveUp(st)
 	}
 	return false
 }
