@@ -96,6 +96,20 @@ func (s *Store) EnforceRetention(ctx context.Context) (deleted int, err error) {
 			s.log.Debug("size retention", "size", size, "limit", s.opts.RetentionBytes, "estimated_freed", freed, "records", n)
 		}
 	}
+	if s.opts.RetentionAge > 0 {
+		if _, err := s.pruneFlows(ctx, time.Now().Add(-s.opts.RetentionAge)); err != nil {
+			return deleted, err
+		}
+	} else if deleted > 0 {
+		// Size retention removed the oldest records; flows that ended
+		// before the oldest record left go with them.
+		sum, err := s.Summary(ctx)
+		if err == nil && !sum.First.IsZero() {
+			if _, err := s.pruneFlows(ctx, sum.First); err != nil {
+				return deleted, err
+			}
+		}
+	}
 	if deleted >= gcAfterDeletes {
 		s.runValueLogGC()
 	}
