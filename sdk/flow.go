@@ -95,7 +95,8 @@ type FlowDirection struct {
 	LostSegments uint64 `json:"lost_segments"`
 	ZeroWindow   uint64 `json:"zero_window"`
 	// WindowFull counts segments that filled the receiver's advertised
-	// window (without window scaling, which the capture may not show).
+	// window. It needs the window scale from the handshake; when the
+	// capture missed it, nothing is counted (as in Wireshark).
 	WindowFull uint64 `json:"window_full"`
 	KeepAlives uint64 `json:"keep_alives"`
 	RST        uint64 `json:"rst"`

@@ -187,6 +187,10 @@ func (d *Decoder) transport(p capture.Packet, out *packet.Segment, t gopacket.La
 		// The flags byte is taken raw: it is the wire encoding packet uses.
 		out.Flags = d.tcp.Contents[13]
 		out.Seq, out.Ack, out.Window = d.tcp.Seq, d.tcp.Ack, d.tcp.Window
+		out.WindowScale, out.HasWindowScale = 0, false
+		if d.tcp.SYN {
+			out.WindowScale, out.HasWindowScale = windowScale(d.tcp.Options)
+		}
 		out.Payload = d.tcp.Payload
 		return true, nil
 	}
@@ -194,6 +198,7 @@ func (d *Decoder) transport(p capture.Packet, out *packet.Segment, t gopacket.La
 	out.Src = netip.AddrPortFrom(src, uint16(d.udp.SrcPort))
 	out.Dst = netip.AddrPortFrom(dst, uint16(d.udp.DstPort))
 	out.Flags, out.Seq, out.Ack, out.Window = 0, 0, 0, 0
+	out.WindowScale, out.HasWindowScale = 0, false
 	out.Payload = d.udp.Payload
 	return true, nil
 }
@@ -284,4 +289,15 @@ func (d *Decoder) Flush() int {
 	}
 	d.stats.FragmentsDropped += uint64(n)
 	return n
+}
+
+// windowScale finds the window scale option among a SYN's options. RFC 7323
+// caps the shift at 14 and says a larger one is to be read as 14.
+func windowScale(opts []layers.TCPOption) (uint8, bool) {
+	for _, o := range opts {
+		if o.OptionType == layers.TCPOptionKindWindowScale && len(o.OptionData) == 1 {
+			return min(o.OptionData[0], 14), true
+		}
+	}
+	return 0, false
 }

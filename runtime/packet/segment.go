@@ -47,6 +47,12 @@ type Segment struct {
 	Seq    uint32
 	Ack    uint32
 	Window uint16
+	// WindowScale is the shift count of a window scale option (RFC 7323),
+	// capped at 14; HasWindowScale says the segment carried one. Only SYN
+	// segments may, and flow analysis needs it to turn later Window values
+	// into bytes.
+	WindowScale    uint8
+	HasWindowScale bool
 	// Payload aliases the decoder's buffer; it is valid only until the next
 	// packet is decoded, so keep a copy if it must live longer.
 	Payload []byte

@@ -1,7 +1,10 @@
 // Package pipeline is the data plane's assembly line: capture source →
 // link/IP decode → flow sharding → per-worker TCP/UDP reassembly → protocol
 // detection by content → dissector instances (engine) → record sink
-// (storage).
+// (storage). Beside the dissectors, every segment of a connection feeds its
+// flow tracker (runtime/flow), and when the connection closes its sdk.Flow
+// goes to the sink too, after the connection's records, if the sink is a
+// FlowSink.
 //
 // Work is sharded by a symmetric flow hash onto one worker per CPU; each
 // worker owns its reassembler and one instance of every dissector, so no

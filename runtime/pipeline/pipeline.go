@@ -23,6 +23,11 @@ type Sink interface {
 	Put(ctx context.Context, recs []*sdk.Record) error
 }
 
+// FlowSink is implemented by sinks that also store L4 flows.
+type FlowSink interface {
+	PutFlows(ctx context.Context, flows []*sdk.Flow) error
+}
+
 // Config tunes a pipeline. The zero value is usable.
 type Config struct {
 	// Workers is the number of shards (default: GOMAXPROCS).
@@ -36,7 +41,8 @@ type Config struct {
 	MinConfidence uint8
 	// BufferSize must match the engine's guest buffer (default 256 KiB).
 	BufferSize int
-	// BatchSize is how many records go to the sink at once (default 1000).
+	// BatchSize is how many records, or flows, go to the sink at once
+	// (default 1000).
 	BatchSize int
 	// NewID makes a record id from the record's time and 64 bits that
 	// identify it within its capture (its stream and its place there), so
@@ -67,17 +73,30 @@ func (c *Config) defaults() {
 	}
 }
 
-// Pipeline turns packets into stored records.
+// Pipeline turns packets into stored records and, when the sink is a
+// FlowSink, the L4 flows that carried them.
 type Pipeline struct {
 	cfg        Config
 	dissectors []engine.Dissector
 	sink       Sink
+	// flows is the sink as a FlowSink, nil when it stores no flows; the
+	// workers then do not track them.
+	flows FlowSink
 }
 
 // New makes a pipeline over the given dissectors, which are probed in order.
 func New(cfg Config, dissectors []engine.Dissector, sink Sink) *Pipeline {
 	cfg.defaults()
-	return &Pipeline{cfg: cfg, dissectors: dissectors, sink: sink}
+	fs, _ := sink.(FlowSink)
+	return &Pipeline{cfg: cfg, dissectors: dissectors, sink: sink, flows: fs}
+}
+
+// output is one delivery from a worker to the sink goroutine. A flow is
+// built when its connection closes, after its last record, so storing the
+// records of a delivery before its flows keeps every flow after its records.
+type output struct {
+	recs  []*sdk.Record
+	flows []*sdk.Flow
 }
 
 // segBatch carries segments from the reader to one worker. Payloads are
@@ -97,18 +116,17 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
-	out := make(chan []*sdk.Record, p.cfg.Workers*2)
+	out := make(chan output, p.cfg.Workers*2)
 	var sinkErr error
 	sinkDone := make(chan struct{})
 	go func() {
 		defer close(sinkDone)
-		for recs := range out {
-			if sinkErr != nil {
-				continue
-			}
-			if err := p.sink.Put(ctx, recs); err != nil {
-				sinkErr = fmt.Errorf("storing records: %w", err)
-				cancel(sinkErr)
+		for o := range out {
+			if sinkErr == nil {
+				sinkErr = p.store(ctx, o)
+				if sinkErr != nil {
+					cancel(sinkErr)
+				}
 			}
 		}
 	}()
@@ -215,6 +233,21 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 		return st, sinkErr
 	}
 	return st, readErr
+}
+
+// store hands one delivery to the sink, records first.
+func (p *Pipeline) store(ctx context.Context, o output) error {
+	if len(o.recs) > 0 {
+		if err := p.sink.Put(ctx, o.recs); err != nil {
+			return fmt.Errorf("storing %d records: %w", len(o.recs), err)
+		}
+	}
+	if len(o.flows) > 0 && p.flows != nil {
+		if err := p.flows.PutFlows(ctx, o.flows); err != nil {
+			return fmt.Errorf("storing %d flows: %w", len(o.flows), err)
+		}
+	}
+	return nil
 }
 
 // seal re-points every payload at the arena's final backing array.

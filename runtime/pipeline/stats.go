@@ -16,6 +16,9 @@ type Stats struct {
 	Records    int64            `json:"records"`
 	ByProtocol map[string]int64 `json:"records_by_protocol"`
 	Undetected int64            `json:"streams_undetected"`
+	// Flows counts the L4 flows handed to the sink: one per connection
+	// when the sink is a FlowSink, none otherwise.
+	Flows int64 `json:"flows"`
 	// DissectorErrors counts instance faults, connections a dissector
 	// rejected or could not parse, and records it emitted as malformed.
 	DissectorErrors   int64            `json:"dissector_errors"`
@@ -31,6 +34,7 @@ func (s *Stats) add(o *Stats) {
 	s.TCPStreams += o.TCPStreams
 	s.UDPStreams += o.UDPStreams
 	s.Records += o.Records
+	s.Flows += o.Flows
 	s.Undetected += o.Undetected
 	s.DissectorErrors += o.DissectorErrors
 	s.Rejected += o.Rejected

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/flow"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packet"
 	"github.com/kubeshark-wasm/kubeshark/runtime/reassembly"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -42,19 +43,25 @@ type stream struct {
 	switched bool
 	rejected bool
 	wasOpen  bool
-	id       string // stream id in records
+	id       string // stream id in records and of the flow
 	records  uint64 // emitted so far, for record ids
+	proto    string // protocol of the dissector that last claimed it
+	// flow follows the connection's segments when the sink stores flows;
+	// it lives inside the stream so that tracking costs no allocation of
+	// its own.
+	flow flow.Tracker
 }
 
 type worker struct {
 	p     *Pipeline
 	idx   int
 	in    chan *segBatch
-	out   chan<- []*sdk.Record
+	out   chan<- output
 	pool  *sync.Pool
 	asm   *reassembly.Assembler
 	slots []*slot
 	batch []*sdk.Record
+	flows []*sdk.Flow
 	stats Stats
 	ctx   context.Context
 
@@ -64,7 +71,7 @@ type worker struct {
 	lastIdle time.Time
 }
 
-func (p *Pipeline) newWorker(ctx context.Context, idx int, out chan<- []*sdk.Record) (*worker, error) {
+func (p *Pipeline) newWorker(ctx context.Context, idx int, out chan<- output) (*worker, error) {
 	w := &worker{p: p, idx: idx, in: make(chan *segBatch, 8), out: out, ctx: ctx}
 	w.asm = reassembly.New(p.cfg.Reassembly, w)
 	for _, d := range p.dissectors {
@@ -108,21 +115,39 @@ func (w *worker) run(ctx context.Context) {
 }
 
 func (w *worker) flushBatch(force bool) {
-	if len(w.batch) == 0 || (!force && len(w.batch) < w.p.cfg.BatchSize) {
+	n := w.p.cfg.BatchSize
+	if len(w.batch) == 0 && len(w.flows) == 0 || !force && len(w.batch) < n && len(w.flows) < n {
 		return
 	}
-	w.out <- w.batch
-	w.batch = make([]*sdk.Record, 0, w.p.cfg.BatchSize)
+	o := output{flows: w.flows}
+	if len(w.batch) > 0 {
+		o.recs = w.batch
+		w.batch = make([]*sdk.Record, 0, n)
+	}
+	w.out <- o
+	w.flows = nil
 }
 
 // Open implements reassembly.Handler.
 func (w *worker) Open(c *reassembly.Conn, _ time.Time) {
 	st := &stream{conn: c, dis: undecided, oriented: c.Oriented}
+	st.flow.Reset(c.Transport)
 	c.State = st
 	if c.Transport == packet.UDP {
 		w.stats.UDPStreams++
 	} else {
 		w.stats.TCPStreams++
+	}
+}
+
+// Segment implements reassembly.SegmentHandler: the flow tracker sees every
+// segment, the ones that carry no new bytes included.
+func (w *worker) Segment(c *reassembly.Conn, dir sdk.Direction, s *packet.Segment) {
+	if w.p.flows == nil {
+		return
+	}
+	if st, _ := c.State.(*stream); st != nil {
+		st.flow.Observe(dir, s)
 	}
 }
 
@@ -272,6 +297,7 @@ func (w *worker) portHint(st *stream, sl *slot) bool {
 func (w *worker) claim(st *stream, idx int, dir sdk.Direction, fromServer bool) {
 	sl := w.slots[idx]
 	st.dis, st.gen = idx, sl.gen
+	st.proto = protocolOf(sl.m)
 	if !st.oriented {
 		// The probe told us which side spoke: orient the guest's view.
 		clientDir := dir
@@ -461,7 +487,7 @@ func (w *worker) Gap(c *reassembly.Conn, dir sdk.Direction, n int, ts time.Time)
 }
 
 // Close implements reassembly.Handler.
-func (w *worker) Close(c *reassembly.Conn, _ reassembly.CloseReason, ts time.Time) {
+func (w *worker) Close(c *reassembly.Conn, reason reassembly.CloseReason, ts time.Time) {
 	st, _ := c.State.(*stream)
 	if st == nil {
 		return
@@ -476,7 +502,34 @@ func (w *worker) Close(c *reassembly.Conn, _ reassembly.CloseReason, ts time.Tim
 		w.cur = nil
 		w.check(st, err)
 	}
+	if w.p.flows != nil {
+		// After the dissector's Close, which may still emit records.
+		w.addFlow(st, reason)
+	}
 	c.State = nil
+}
+
+// addFlow queues the connection's flow for the sink, oriented like its
+// records and under the same id.
+func (w *worker) addFlow(st *stream, reason reassembly.CloseReason) {
+	c := st.conn
+	if st.id == "" {
+		st.id = streamID(c)
+	}
+	f := st.flow.Flow(st.id, c.A, c.B, st.flip)
+	f.Protocol = st.proto
+	f.Records = int(st.records)
+	f.CloseReason = reason.String()
+	w.flows = append(w.flows, &f)
+	w.stats.Flows++
+}
+
+// protocolOf is the protocol a dissector's records default to.
+func protocolOf(m sdk.Manifest) string {
+	if len(m.Protocols) > 0 {
+		return m.Protocols[0]
+	}
+	return m.Name
 }
 
 // Record implements engine.Sink: the host's part of the record contract.
@@ -502,7 +555,7 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 	r.Stream = st.id
 	r.Dissector = sl.ref
 	if r.Protocol == "" {
-		r.Protocol = sl.m.Protocols[0]
+		r.Protocol = protocolOf(sl.m)
 	}
 	if r.Timestamp.IsZero() {
 		r.Timestamp = c.LastSeen

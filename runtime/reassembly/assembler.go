@@ -25,11 +25,28 @@ type Handler interface {
 	Close(c *Conn, reason CloseReason, ts time.Time)
 }
 
+// SegmentHandler is implemented by Handlers that also want to see every
+// segment or datagram the Assembler attributes to a connection, as captured,
+// whether or not it carries new bytes: the SYN that opens a connection, pure
+// ACKs, retransmissions, keep-alives and the RST or FIN that closes it. Flow
+// analysis (runtime/flow) needs them; reassembly alone does not.
+//
+// Segment comes after Open and before the Data, Gap or Close the segment
+// causes. s and its payload are valid only during the call. Segments that
+// belong to no connection (a stray RST, a straggler after the close) are not
+// passed on.
+type SegmentHandler interface {
+	Segment(c *Conn, dir sdk.Direction, s *packet.Segment)
+}
+
 // Assembler reassembles the connections of one shard of traffic. It is not
 // safe for concurrent use.
 type Assembler struct {
-	cfg   Config
-	h     Handler
+	cfg Config
+	h   Handler
+	// seg is h when it is also a SegmentHandler, found once in New so the
+	// per-packet path does not repeat the type assertion.
+	seg   SegmentHandler
 	conns map[connKey]*Conn
 	tcp   connList // least recently active first
 	udp   connList // kept apart from tcp so each stays ordered by one timeout
@@ -43,15 +60,17 @@ type Assembler struct {
 	stats Stats
 }
 
-// New returns an Assembler that reports to h. Zero fields of cfg take their
-// defaults.
+// New returns an Assembler that reports to h, which may also implement
+// SegmentHandler. Zero fields of cfg take their defaults.
 func New(cfg Config, h Handler) *Assembler {
 	if h == nil {
 		h = nopHandler{}
 	}
+	sh, _ := h.(SegmentHandler)
 	return &Assembler{
 		cfg:   cfg.withDefaults(),
 		h:     h,
+		seg:   sh,
 		conns: make(map[connKey]*Conn),
 		bufs:  connList{buf: true},
 	}

@@ -5,7 +5,9 @@
 // the protocol dissectors: capture → decode → reassembly → dissectors →
 // storage. An Assembler tracks connections by their unordered 5-tuple and
 // reports each one to a Handler as Open, a series of Data and Gap calls per
-// direction, and exactly one Close.
+// direction, and exactly one Close. A Handler that also implements
+// SegmentHandler is shown every segment of a connection as well, for the
+// per-connection TCP analysis of runtime/flow.
 //
 // # Policies
 //

@@ -47,6 +47,9 @@ func (a *Assembler) addTCP(s *packet.Segment) {
 	h := &c.half[d]
 	a.touch(c, ts)
 	c.Dirs[d].Packets++
+	if a.seg != nil {
+		a.seg.Segment(c, d, s)
+	}
 	if rst {
 		a.closeConn(c, CloseRST, ts)
 		return

@@ -13,6 +13,9 @@ func (a *Assembler) addUDP(s *packet.Segment) {
 	a.touch(c, s.Timestamp)
 	ds := &c.Dirs[d]
 	ds.Packets++
+	if a.seg != nil {
+		a.seg.Segment(c, d, s)
+	}
 	if len(s.Payload) == 0 {
 		return
 	}
