@@ -1,0 +1,30 @@
+// Package packetlog keeps the raw captured frames in a bounded FIFO on disk
+// so that a later snapshot can export the packets of a time window as
+// pcapng. It sits beside the pipeline rather than in it: Tee wraps the
+// capture.Source an import or a live capture reads from (capture → Tee →
+// runtime/decode → ...), and a Reader serves exports (for example to MCP)
+// from the same directory.
+//
+// The log is a directory of chunk files, each a complete pcapng file that
+// tshark or Wireshark can open. The chunk being written is named
+// chunk_SEQ.open.pcapng; when it reaches the chunk size it is flushed,
+// synced and renamed to chunk_SEQ_MIN_MAX_COUNT.pcapng, MIN and MAX being
+// the earliest and latest packet time in it (Unix nanoseconds) and COUNT
+// its packets. The name is the index: listing the directory tells every
+// sealed chunk's time range, so a window query opens only the chunks it
+// overlaps and no index file can go stale. Both times are kept, not just
+// the first one, because imports of several files can append packets out
+// of time order.
+//
+// When the files exceed the size cap the oldest chunks (lowest SEQ, i.e.
+// first written) are deleted. The chunk being written is never deleted.
+//
+// Crash safety: a crash can leave an open chunk whose last block is cut
+// short, and loses what was still in the write buffer (Writer.Flush bounds
+// that). Readers stop at the damage and keep what precedes it; the next
+// Open of a Writer scans such a chunk, cuts the partial block off and
+// seals it under its real time range.
+//
+// One Writer per directory: the package does not lock the directory
+// against a second writing process.
+package packetlog

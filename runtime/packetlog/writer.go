@@ -1,0 +1,305 @@
+package packetlog
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+)
+
+// ErrClosed is returned by Write and Flush after Close.
+var ErrClosed = errors.New("packetlog: writer closed")
+
+// writeBufferSize bounds what a crash can lose between flushes; pcapgo's
+// NgWriter reuses a bufio.Writer of at least 4 KiB instead of wrapping it.
+const writeBufferSize = 256 << 10
+
+// Writer appends packets to the log. It is safe for concurrent use, so
+// several imports can be teed into one log.
+type Writer struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+
+	mu          sync.Mutex
+	sealed      []chunkInfo // in write order
+	sealedBytes int64
+	cur         *activeChunk // nil until the next packet
+	nextSeq     uint64
+	closed      bool
+}
+
+// activeChunk is the open chunk file and its pcapng writer.
+type activeChunk struct {
+	info   chunkInfo
+	f      *os.File
+	cw     *countingWriter
+	bw     *bufio.Writer
+	ng     *pcapgo.NgWriter
+	ifaces map[layers.LinkType]int // interface index per link type
+}
+
+// size counts buffered bytes too: they are the chunk's, flushed or not.
+func (a *activeChunk) size() int64 { return a.cw.n + int64(a.bw.Buffered()) }
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Open opens (creating it if needed) the log in dir for appending. Chunks
+// left open by a crashed writer are scanned, cut after their last complete
+// packet and sealed; the log is then trimmed to opts.MaxBytes.
+func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("packetlog: creating %s: %w", dir, err)
+	}
+	chunks, err := listChunks(dir)
+	if err != nil {
+		return nil, err
+	}
+	w := &Writer{dir: dir, opts: opts, log: opts.Logger}
+	for _, c := range chunks {
+		w.nextSeq = max(w.nextSeq, c.seq+1)
+		if c.open {
+			if c, err = w.recover(ctx, c); err != nil {
+				return nil, err
+			}
+			if c.packets == 0 {
+				continue
+			}
+		}
+		w.sealed = append(w.sealed, c)
+		w.sealedBytes += c.size
+	}
+	if err := w.evict(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// recover seals a chunk a previous writer left open.
+func (w *Writer) recover(ctx context.Context, c chunkInfo) (chunkInfo, error) {
+	info, good, damage, err := scanChunk(ctx, c.path)
+	if err != nil {
+		return chunkInfo{}, fmt.Errorf("packetlog: recovering %s: %w", c.path, err)
+	}
+	info.seq = c.seq
+	if info.packets == 0 {
+		w.log.Info("packetlog: removing empty chunk left open", "path", c.path, "damage", damage)
+		if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return chunkInfo{}, fmt.Errorf("packetlog: removing empty chunk: %w", err)
+		}
+		return info, nil
+	}
+	if damage != nil {
+		// Cut the partial block so the sealed file is a clean pcapng.
+		w.log.Warn("packetlog: chunk left open ends in a damaged block; cutting it off", "path", c.path, "at", good, "packets_kept", info.packets, "err", damage)
+		if err := os.Truncate(c.path, good); err != nil {
+			return chunkInfo{}, fmt.Errorf("packetlog: cutting %s at byte %d: %w", c.path, good, err)
+		}
+		info.size = good
+	} else {
+		info.size = c.size
+		w.log.Info("packetlog: sealing chunk left open", "path", c.path, "packets", info.packets)
+	}
+	info.path = filepath.Join(w.dir, sealedName(info))
+	if err := os.Rename(c.path, info.path); err != nil {
+		return chunkInfo{}, fmt.Errorf("packetlog: sealing %s: %w", c.path, err)
+	}
+	return info, nil
+}
+
+// Dir is the directory the log lives in.
+func (w *Writer) Dir() string { return w.dir }
+
+// Write appends one packet. p.Data is copied into the write buffer, so it
+// may be reused as soon as Write returns. A Length below the captured
+// length (some writers leave it zero) is raised to it.
+func (w *Writer) Write(p capture.Packet) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return ErrClosed
+	}
+	ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: len(p.Data), Length: max(p.Length, len(p.Data))}
+	// An enhanced packet block without options: 32 bytes around the
+	// padded data.
+	block := 32 + int64(len(p.Data)+3)&^3
+	if w.cur != nil && w.cur.info.packets > 0 && w.cur.size()+block > w.opts.ChunkSize {
+		if err := w.seal(); err != nil {
+			return err
+		}
+	}
+	if w.cur == nil {
+		if err := w.startChunk(p.LinkType); err != nil {
+			return err
+		}
+	}
+	a := w.cur
+	idx, ok := a.ifaces[p.LinkType]
+	if !ok {
+		var err error
+		if idx, err = a.ng.AddInterface(ngInterface(p.LinkType)); err != nil {
+			return fmt.Errorf("packetlog: %s: adding interface for link type %d: %w", a.info.path, p.LinkType, err)
+		}
+		a.ifaces[p.LinkType] = idx
+	}
+	ci.InterfaceIndex = idx
+	if err := a.ng.WritePacket(ci, p.Data); err != nil {
+		return fmt.Errorf("packetlog: %s: writing packet: %w", a.info.path, err)
+	}
+	a.info.add(p.Timestamp)
+	return w.evict()
+}
+
+func ngInterface(lt layers.LinkType) pcapgo.NgInterface {
+	return pcapgo.NgInterface{
+		Name:                capture.LinkTypeName(lt),
+		Description:         "kubeshark packet log",
+		LinkType:            lt,
+		TimestampResolution: 9,
+	}
+}
+
+func (w *Writer) startChunk(lt layers.LinkType) error {
+	seq := w.nextSeq
+	path := filepath.Join(w.dir, openName(seq))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("packetlog: creating chunk: %w", err)
+	}
+	a := &activeChunk{info: chunkInfo{seq: seq, path: path, open: true}, f: f, ifaces: map[layers.LinkType]int{lt: 0}}
+	a.cw = &countingWriter{w: f}
+	a.bw = bufio.NewWriterSize(a.cw, writeBufferSize)
+	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "kubeshark packetlog"}}
+	if a.ng, err = pcapgo.NewNgWriterInterface(a.bw, ngInterface(lt), opts); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("packetlog: %s: writing pcapng header: %w", path, err)
+	}
+	w.nextSeq++
+	w.cur = a
+	return nil
+}
+
+// seal flushes, syncs and closes the open chunk and renames it to carry
+// its time range. The chunk is dropped from the writer even on error, so
+// that a failing disk does not make every later Write fail on it again.
+func (w *Writer) seal() error {
+	a := w.cur
+	w.cur = nil
+	err := a.bw.Flush()
+	if err == nil && !w.opts.NoSync {
+		err = a.f.Sync()
+	}
+	if cerr := a.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("packetlog: sealing %s: %w", a.info.path, err)
+	}
+	info := a.info
+	info.open, info.size = false, a.cw.n
+	info.path = filepath.Join(w.dir, sealedName(info))
+	if err := os.Rename(a.info.path, info.path); err != nil {
+		return fmt.Errorf("packetlog: sealing %s: %w", a.info.path, err)
+	}
+	w.sealed = append(w.sealed, info)
+	w.sealedBytes += info.size
+	return nil
+}
+
+// evict deletes the oldest sealed chunks while the log is over its cap.
+func (w *Writer) evict() error {
+	total := w.sealedBytes
+	if w.cur != nil {
+		total += w.cur.size()
+	}
+	for total > w.opts.MaxBytes && len(w.sealed) > 0 {
+		c := w.sealed[0]
+		if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("packetlog: evicting %s: %w", c.path, err)
+		}
+		w.log.Debug("packetlog: evicted chunk", "path", c.path, "bytes", c.size, "packets", c.packets)
+		w.sealed = w.sealed[1:]
+		w.sealedBytes -= c.size
+		total -= c.size
+	}
+	return nil
+}
+
+// Flush writes buffered packets to the open chunk file, so that readers
+// (including ones in other processes) see them and a crash cannot lose
+// them.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *Writer) flushLocked() error {
+	if w.closed {
+		return ErrClosed
+	}
+	if w.cur == nil {
+		return nil
+	}
+	if err := w.cur.bw.Flush(); err != nil {
+		return fmt.Errorf("packetlog: flushing %s: %w", w.cur.info.path, err)
+	}
+	return nil
+}
+
+// Close seals the open chunk. Later Writes fail with ErrClosed; Readers
+// keep working.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.cur == nil {
+		return nil
+	}
+	return w.seal()
+}
+
+// snapshot flushes and returns the chunks as they are now, the open one
+// last with its in-memory time range.
+func (w *Writer) snapshot() ([]chunkInfo, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := append([]chunkInfo(nil), w.sealed...)
+	if w.closed || w.cur == nil {
+		return out, nil
+	}
+	if err := w.flushLocked(); err != nil {
+		return nil, err
+	}
+	info := w.cur.info
+	info.size = w.cur.cw.n
+	return append(out, info), nil
+}
