@@ -3,7 +3,9 @@
 // dissectors → storage) and feeds its start: tests, the README demo and the
 // benchmarks use it to produce realistic pcap files, either from payloads
 // given directly (Writer, Conn) or from real traffic recorded through a
-// loopback relay (Relay, HTTPSample).
+// loopback relay (Relay, HTTPSample, and Cascade: a three-tier service
+// chain whose payments tier starts failing partway, with every service at
+// its own address and a virtual clock for a reproducible time line).
 //
 // Frames are Ethernet/IPv4 or IPv6/TCP or UDP with correct checksums, MSS
 // sized segments, consistent sequence numbers and peer ACKs, so tools such

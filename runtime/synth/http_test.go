@@ -129,6 +129,13 @@ func TestHTTPSampleTshark(t *testing.T) {
 	}
 
 	// Checksums and TCP state must look like a clean capture to Wireshark.
+	checkTsharkClean(t, path)
+}
+
+// checkTsharkClean fails if Wireshark finds bad checksums, malformed frames
+// or TCP state problems in the capture at path.
+func checkTsharkClean(t *testing.T, path string) {
+	t.Helper()
 	bad := tshark(t, "-r", path,
 		"-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
 		"-Y", `ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || _ws.malformed || tcp.analysis.lost_segment || tcp.analysis.retransmission || tcp.analysis.out_of_order || tcp.analysis.ack_lost_segment`)
@@ -211,4 +218,82 @@ func BenchmarkHTTPSample(b *testing.B) {
 	}
 	b.ReportMetric(float64(st.Requests)/b.Elapsed().Seconds(), "requests/s")
 	b.ReportMetric(float64(st.Packets)/float64(max(st.Requests, 1)), "packets/request")
+}
+
+// TestRelayClientAndClock checks that RelayOptions.Client gives every
+// connection the one caller address (a port each) and that Clock, not the
+// wall clock, stamps the frames.
+func TestRelayClientAndClock(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+
+	server := netip.MustParseAddrPort("10.0.0.30:8080")
+	caller := netip.MustParseAddr("10.0.0.20")
+	if _, err := NewRelay(ln.Addr().String(), nil, RelayOptions{Server: server, Client: netip.MustParseAddr("fd00::20")}); err == nil {
+		t.Fatal("IPv6 client for an IPv4 server accepted")
+	}
+
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRelay(ln.Addr().String(), w, RelayOptions{Server: server, Client: caller, Clock: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		c, err := net.Dial("tcp", r.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("ping"))
+		c.(*net.TCPConn).CloseWrite()
+		got, err := io.ReadAll(c)
+		c.Close()
+		if err != nil || string(got) != "ping" {
+			t.Fatalf("echo through relay: %q, %v", got, err)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "relay.pcap")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flows, _ := readBack(t, path)
+	want := map[netip.AddrPort]bool{
+		netip.AddrPortFrom(caller, 49152): true,
+		netip.AddrPortFrom(caller, 49153): true,
+	}
+	got := map[netip.AddrPort]bool{}
+	for k, f := range flows {
+		if k.dst == server {
+			got[k.src] = true
+		}
+		for _, s := range f.segments {
+			if !s.Timestamp.Equal(t0) {
+				t.Fatalf("frame at %v, want the relay clock's %v", s.Timestamp, t0)
+			}
+		}
+	}
+	if len(got) != len(want) || !got[netip.AddrPortFrom(caller, 49152)] || !got[netip.AddrPortFrom(caller, 49153)] {
+		t.Fatalf("client addresses %v, want %v", got, want)
+	}
 }

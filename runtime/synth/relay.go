@@ -16,6 +16,14 @@ type RelayOptions struct {
 	// Server is the address the server is given in the capture; it defaults
 	// to 10.0.1.1:80, so tools dissect HTTP on it without being told.
 	Server netip.AddrPort
+	// Client, if set, is the address every connection comes from, with
+	// ports counting up from 49152 per connection: the relay then stands
+	// for one calling service, so a map of who talks to whom links it to
+	// the server. Unset, each connection gets a client address of its own.
+	Client netip.Addr
+	// Clock stamps the recorded frames; nil means time.Now. A virtual
+	// clock keeps timestamps independent of how fast the machine runs.
+	Clock func() time.Time
 	// Logger receives connection errors; nil discards them.
 	Logger *slog.Logger
 }
@@ -24,12 +32,14 @@ type RelayOptions struct {
 // forwards every accepted connection to a target, and writes what each side
 // sent, at the time it was read, as a TCP conversation between made-up
 // stable addresses: connection i comes from 10.0.x.y (a new client address
-// per connection) to RelayOptions.Server.
+// per connection, or RelayOptions.Client) to RelayOptions.Server.
 type Relay struct {
 	ln     net.Listener
 	target string
 	w      *Writer
 	server netip.AddrPort
+	client netip.Addr
+	now    func() time.Time
 	log    *slog.Logger
 
 	mu     sync.Mutex
@@ -44,6 +54,12 @@ func NewRelay(target string, w *Writer, opts RelayOptions) (*Relay, error) {
 	if !opts.Server.IsValid() {
 		opts.Server = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, 1}), 80)
 	}
+	if opts.Client.IsValid() && opts.Client.Is4() != opts.Server.Addr().Is4() {
+		return nil, fmt.Errorf("synth: relay: client %v and server %v are of different IP versions", opts.Client, opts.Server)
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -51,7 +67,7 @@ func NewRelay(target string, w *Writer, opts RelayOptions) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("synth: relay: %w", err)
 	}
-	r := &Relay{ln: ln, target: target, w: w, server: opts.Server, log: opts.Logger, active: make(map[net.Conn]struct{})}
+	r := &Relay{ln: ln, target: target, w: w, server: opts.Server, client: opts.Client, now: opts.Clock, log: opts.Logger, active: make(map[net.Conn]struct{})}
 	r.wg.Add(1)
 	go r.accept()
 	return r, nil
@@ -115,6 +131,15 @@ func clientAddr(i int) netip.AddrPort {
 	return netip.AddrPortFrom(a, uint16(49152+i%16384))
 }
 
+// clientAddr is connection i's client address: RelayOptions.Client with a
+// port of its own if set, the default row of hosts otherwise.
+func (r *Relay) clientAddr(i int) netip.AddrPort {
+	if r.client.IsValid() {
+		return netip.AddrPortFrom(r.client, uint16(49152+i%16384))
+	}
+	return clientAddr(i)
+}
+
 func (r *Relay) serve(c net.Conn, i int) {
 	defer r.wg.Done()
 	defer func() {
@@ -129,14 +154,14 @@ func (r *Relay) serve(c net.Conn, i int) {
 		return
 	}
 	defer up.Close()
-	conv := r.w.Conn(clientAddr(i), r.server, time.Now())
+	conv := r.w.Conn(r.clientAddr(i), r.server, r.now())
 
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); r.pipe(c, up, conv.Client) }()
 	go func() { defer wg.Done(); r.pipe(up, c, conv.Server) }()
 	wg.Wait()
-	if err := conv.Close(time.Now()); err != nil {
+	if err := conv.Close(r.now()); err != nil {
 		r.log.Warn("relay record close", "err", err)
 	}
 }
@@ -148,7 +173,7 @@ func (r *Relay) pipe(src, dst net.Conn, record func([]byte, time.Time) error) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if rerr := record(buf[:n], time.Now()); rerr != nil {
+			if rerr := record(buf[:n], r.now()); rerr != nil {
 				r.log.Warn("relay record", "err", rerr)
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
