@@ -47,6 +47,10 @@ type Options struct {
 	// Logger receives the store's own logs and badger's warnings; default
 	// slog.Default().
 	Logger *slog.Logger
+	// Small sizes badger's memory for a store that is written once and
+	// then mostly read (a snapshot): 8 MiB memtables and block cache
+	// instead of 64 MiB, so that many can be open at once.
+	Small bool
 }
 
 // Store is a record store. Its methods are safe for concurrent use.
@@ -124,10 +128,14 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		bo = badger.DefaultOptions("").WithInMemory(true)
 	}
 	memtable := int64(64 << 20)
+	cache := int64(64 << 20)
 	if opts.InMemory {
 		// Tests open many small stores; each memtable arena is allocated up
 		// front.
 		memtable = 16 << 20
+	}
+	if opts.Small {
+		memtable, cache = 8<<20, 8<<20
 	}
 	return bo.
 		WithLogger(badgerLogger{log}).
@@ -142,7 +150,7 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		WithNumMemtables(3).
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(64 << 20).
+		WithBlockCacheSize(cache).
 		WithNumVersionsToKeep(1).
 		// Record summaries (~1 KiB) stay in the LSM, where scans read them
 		// sequentially; large bodies go to the value log, where deleting

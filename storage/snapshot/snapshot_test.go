@@ -1,0 +1,224 @@
+package snapshot_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/decode"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/native"
+	"github.com/kubeshark-wasm/kubeshark/runtime/packet"
+	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pktfilter"
+	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
+	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
+)
+
+var start = time.Date(2026, 11, 20, 14, 0, 0, 0, time.UTC)
+
+// setup imports the cascade capture (real net/http services) into a live
+// store and packet log, as `kubeshark import` does.
+func setup(t *testing.T) (*snapshot.Manager, *storage.Store, synth.CascadeStats) {
+	t.Helper()
+	ctx := context.Background()
+	var buf bytes.Buffer
+	st, err := synth.Cascade(ctx, &buf, synth.CascadeOptions{Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	store, err := storage.Open(ctx, storage.Options{Dir: filepath.Join(dir, "store"), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	plog, err := packetlog.Open(ctx, filepath.Join(dir, "packets"), packetlog.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plog.Close() })
+	src, err := capture.NewSource("cascade.pcap", bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{native.New(http1.New())}, store)
+	if _, err := p.Run(ctx, packetlog.Tee(src, plog)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(dir, "snapshots"), Store: store, Packets: plog.Reader(), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, store, st
+}
+
+// endpoints reads an exported pcapng and returns the distinct
+// "ip:port-ip:port" pairs (sorted ends) in it and the packet count.
+func endpoints(t *testing.T, b []byte) (map[string]int, int) {
+	t.Helper()
+	r, err := pcapgo.NewNgReader(bytes.NewReader(b), pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := decode.New(decode.Options{})
+	var seg packet.Segment
+	out := map[string]int{}
+	n := 0
+	for {
+		data, ci, err := r.ReadPacketData()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		ok, _ := dec.Decode(capture.Packet{Timestamp: ci.Timestamp, Data: data, LinkType: r.LinkType(), CaptureLength: len(data), Length: ci.Length}, &seg)
+		if !ok {
+			continue
+		}
+		a, z := seg.Src.String(), seg.Dst.String()
+		if a > z {
+			a, z = z, a
+		}
+		out[a+"-"+z]++
+	}
+	return out, n
+}
+
+func TestSnapshotFreezesAWindowAndExportsItsPackets(t *testing.T) {
+	ctx := context.Background()
+	m, store, cs := setup(t)
+
+	// The incident half.
+	info, err := m.Create(ctx, "payments outage", cs.FailureOnset, cs.End.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := store.Query(ctx, storage.Query{Since: cs.FailureOnset, Until: cs.End.Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Records != len(want.Records) || info.Records == 0 {
+		t.Fatalf("snapshot has %d records, the window %d", info.Records, len(want.Records))
+	}
+	if info.Flows != 3 || info.Packets == 0 {
+		t.Fatalf("snapshot flows=%d packets=%d; want the 3 connections and their packets", info.Flows, info.Packets)
+	}
+
+	// Its records stay queryable, with their ids and flows, after the live
+	// store loses them.
+	snapStore, err := m.Store(ctx, info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := snapStore.Get(ctx, want.Records[0].ID)
+	if err != nil || got.Stream == "" {
+		t.Fatalf("record %s in the snapshot: %v", want.Records[0].ID, err)
+	}
+	if _, err := snapStore.Flow(ctx, got.Stream); err != nil {
+		t.Fatalf("flow %s in the snapshot: %v", got.Stream, err)
+	}
+
+	list, err := m.List(ctx)
+	if err != nil || len(list) != 1 || list[0].Name != "payments outage" {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+
+	// All packets of the window.
+	var all bytes.Buffer
+	n, err := m.Export(ctx, info.ID, &all, snapshot.ExportFilter{})
+	if err != nil || int64(n) != info.Packets {
+		t.Fatalf("export wrote %d packets (%v), the snapshot holds %d", n, err, info.Packets)
+	}
+	pairs, _ := endpoints(t, all.Bytes())
+	if len(pairs) != 3 {
+		t.Fatalf("full export has connections %v, want 3", pairs)
+	}
+
+	// KFL: only the connection that carried the 503s (orders → payments).
+	env, err := kfl.NewEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var only503 bytes.Buffer
+	n503, err := m.Export(ctx, info.ID, &only503, snapshot.ExportFilter{Match: env.MustCompile("status_code == 503")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs, count := endpoints(t, only503.Bytes())
+	if count != n503 || len(pairs) != 1 {
+		t.Fatalf("503 export: %d packets over %v; want one connection", count, pairs)
+	}
+	for k := range pairs {
+		if !strings.Contains(k, "10.0.0.20:") || !strings.Contains(k, "10.0.0.30:8080") {
+			t.Fatalf("503 export holds %s, want orders → payments", k)
+		}
+	}
+
+	// BPF: the client's connection to the frontend.
+	var bpf bytes.Buffer
+	if _, err := m.Export(ctx, info.ID, &bpf, snapshot.ExportFilter{BPF: pktfilter.MustCompile("host 10.0.0.5 and tcp port 8080")}); err != nil {
+		t.Fatal(err)
+	}
+	pairs, _ = endpoints(t, bpf.Bytes())
+	if len(pairs) != 1 {
+		t.Fatalf("bpf export holds %v", pairs)
+	}
+	for k := range pairs {
+		if !strings.Contains(k, "10.0.0.5:") {
+			t.Fatalf("bpf export holds %s", k)
+		}
+	}
+
+	if err := m.Delete(ctx, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Get(ctx, info.ID); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Fatalf("Get after Delete: %v", err)
+	}
+}
+
+func TestSnapshotBadInput(t *testing.T) {
+	ctx := context.Background()
+	m, _, cs := setup(t)
+	if _, err := m.Create(ctx, "", cs.End.Add(time.Hour), cs.End.Add(2*time.Hour)); !errors.Is(err, snapshot.ErrEmptyWindow) {
+		t.Fatalf("window after the data: %v", err)
+	}
+	if _, err := m.Create(ctx, "", cs.End, cs.Start); !errors.Is(err, snapshot.ErrEmptyWindow) {
+		t.Fatalf("reversed window: %v", err)
+	}
+	for _, id := range []string{"../../etc", "snap-0000000000000000", ""} {
+		if _, err := m.Get(ctx, id); !errors.Is(err, snapshot.ErrNotFound) {
+			t.Fatalf("Get(%q): %v", id, err)
+		}
+		if _, err := m.Export(ctx, id, io.Discard, snapshot.ExportFilter{}); !errors.Is(err, snapshot.ErrNotFound) {
+			t.Fatalf("Export(%q): %v", id, err)
+		}
+	}
+	// A whole-data snapshot (no window given) holds everything.
+	info, err := m.Create(ctx, "", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := cs.Frontend.Requests + cs.Orders.Requests + cs.Payments.Requests
+	if info.Records != total {
+		t.Fatalf("whole snapshot: %d records, the capture has %d", info.Records, total)
+	}
+}
