@@ -33,7 +33,7 @@ type CascadeOptions struct {
 	// time.
 	Start time.Time
 	// Interval is the capture time from one checkout to the next; zero
-	// means 500ms. The catalog and health requests fall in between. An
+	// means 1s. The catalog and health requests fall in between. An
 	// iteration that runs longer is followed at once by the next.
 	Interval time.Duration
 	// Logger receives relay errors; nil discards them.
@@ -95,8 +95,8 @@ const (
 //
 // The first opts.FailAfter checkouts succeed with small latencies. From then
 // on payments answers 503 with {"error":"payment provider timeout",
-// "code":"UPSTREAM_TIMEOUT"} after a quarter of a second, orders passes it
-// on as 502 {"error":"payments unavailable"} and frontend as 500, while
+// "code":"UPSTREAM_TIMEOUT"} after a quarter of a second, orders retries
+// once after 50ms and then passes it on as 502 {"error":"payments unavailable"} and frontend as 500, while
 // catalog and health keep answering 200. Each tier replies after its
 // dependency, so the first 503 precedes the first 502, which precedes the
 // first 500.
@@ -120,7 +120,7 @@ func Cascade(ctx context.Context, w io.Writer, opts CascadeOptions) (CascadeStat
 		opts.FailAfter = opts.Checkouts / 2
 	}
 	if opts.Interval == 0 {
-		opts.Interval = 500 * time.Millisecond
+		opts.Interval = time.Second
 	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Now().Round(0) // a capture time has no monotonic reading
@@ -350,7 +350,14 @@ func (c *cascade) ordersHandler() http.Handler {
 		id := c.orders.add(in, c.clock.Now())
 		c.clock.Sleep(2*time.Millisecond + jitter(id, 1500*time.Microsecond)) // the insert
 		charge := map[string]any{"order_id": id, "amount": 12.5, "currency": in["currency"], "card_token": fmt.Sprintf("tok_%06x", id*7919)}
+		// Like most clients, orders retries a 503 once after a short
+		// backoff, so an outage hits payments with twice the calls the
+		// callers see fail: the dependency carries the most errors.
 		status, body, err := call(r.Context(), c.toPays, http.MethodPost, c.pay, "/api/payments/charge", reqID, "orders/2.4.0", charge)
+		if err == nil && status == http.StatusServiceUnavailable {
+			c.clock.Sleep(50 * time.Millisecond)
+			status, body, err = call(r.Context(), c.toPays, http.MethodPost, c.pay, "/api/payments/charge", reqID, "orders/2.4.0", charge)
+		}
 		if err != nil {
 			c.errs.set(err)
 			writeJSON(w, http.StatusBadGateway, map[string]any{"error": "payments unavailable"})

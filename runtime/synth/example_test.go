@@ -23,8 +23,8 @@ func ExampleCascade() {
 		fmt.Printf("%v %v first 5xx +%v\n", s.Addr, s.Statuses, s.FirstError.Sub(st.FailureOnset).Round(100*time.Microsecond))
 	}
 	// Output:
-	// capture: 10s onset at 5s
-	// 10.0.0.30:8080 map[200:10 503:10] first 5xx +291.8ms
-	// 10.0.0.20:8080 map[200:10 201:10 502:10] first 5xx +292.2ms
-	// 10.0.0.10:8080 map[200:34 500:10] first 5xx +292.5ms
+	// capture: 20s onset at 10s
+	// 10.0.0.30:8080 map[200:10 503:20] first 5xx +291.8ms
+	// 10.0.0.20:8080 map[200:10 201:10 502:10] first 5xx +630.2ms
+	// 10.0.0.10:8080 map[200:34 500:10] first 5xx +630.5ms
 }
