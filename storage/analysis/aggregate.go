@@ -1,0 +1,460 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// GroupBy says what Stats and Compare group records by.
+type GroupBy string
+
+// The groupings. An endpoint is what a client calls: the server, the
+// protocol, the method and the templated path.
+const (
+	ByEndpoint GroupBy = "endpoint" // server (name or ip:port) + protocol + method + Template(path)
+	ByServer   GroupBy = "server"   // server (name or ip:port) + protocol
+	ByClient   GroupBy = "client"   // client node (name or ip; ports are ephemeral)
+	ByProtocol GroupBy = "protocol" // protocol
+)
+
+func (g GroupBy) check() (GroupBy, error) {
+	switch g {
+	case "":
+		return ByEndpoint, nil
+	case ByEndpoint, ByServer, ByClient, ByProtocol:
+		return g, nil
+	}
+	return g, fmt.Errorf("%w: unknown group_by %q (want endpoint, server, client or protocol)", ErrBadQuery, string(g))
+}
+
+// Bounds on the aggregation state, whatever the window holds.
+const (
+	// maxGroups caps the groups tracked in one scan; records of further
+	// groups are counted as untracked. Templating keeps real traffic far
+	// below it; it guards against paths that defeat templating.
+	maxGroups = 5000
+	// maxStatuses caps the distinct status codes tracked per group.
+	maxStatuses = 16
+	// groupExact is how many latencies a group keeps before its sketch
+	// turns approximate; cellExact is the same for one time-series cell.
+	groupExact = 1024
+	cellExact  = 16
+	// groupAlpha and cellAlpha are the sketches' relative errors: 1% for
+	// the figures, 5% for the time series, whose cells are many.
+	groupAlpha = 0.01
+	cellAlpha  = 0.05
+	// maxExamples is how many example record ids evidence keeps.
+	maxExamples = 3
+	// maxClients caps the client nodes remembered per group.
+	maxClients = 64
+)
+
+// Group names what a row of figures is about. Which fields are set
+// depends on the grouping.
+type Group struct {
+	// Key identifies the group in one string, e.g.
+	// "http 10.0.0.3:80 GET /api/orders/{id}"; other results refer to
+	// groups by it.
+	Key      string `json:"key"`
+	Protocol string `json:"protocol,omitempty"`
+	// Server is the called side: "namespace/name:port" when the capture
+	// source named the workload, else ip:port.
+	Server string `json:"server,omitempty"`
+	// Client is the calling node: its name or IP.
+	Client string `json:"client,omitempty"`
+	Method string `json:"method,omitempty"`
+	// Path is the templated path (see Template).
+	Path string `json:"path,omitempty"`
+}
+
+// Figures are the aggregate numbers of a set of calls.
+type Figures struct {
+	Count  int `json:"count"`
+	Errors int `json:"errors"`
+	// ErrorRate is Errors/Count: calls that failed by their protocol's
+	// rules (HTTP 5xx, DNS error codes, SQL errors, ...).
+	ErrorRate float64 `json:"error_rate"`
+	// NoResponse counts calls whose response the capture did not see.
+	NoResponse    int           `json:"no_response"`
+	Latency       Latency       `json:"latency_ms"`
+	RequestBytes  int64         `json:"request_bytes"`
+	ResponseBytes int64         `json:"response_bytes"`
+	Statuses      []StatusCount `json:"statuses,omitempty"`
+	FirstSeen     time.Time     `json:"first_seen,omitzero"`
+	LastSeen      time.Time     `json:"last_seen,omitzero"`
+}
+
+// Latency summarises elapsed_ms over the calls that had a response.
+// Percentiles are nearest-rank; they are exact up to 1,024 samples per
+// group and within 1% beyond (Approximate is then set).
+type Latency struct {
+	Samples     int     `json:"samples"`
+	P50         float64 `json:"p50"`
+	P95         float64 `json:"p95"`
+	P99         float64 `json:"p99"`
+	Max         float64 `json:"max"`
+	Approximate bool    `json:"approximate,omitempty"`
+}
+
+// StatusCount is how many calls got one status code.
+type StatusCount struct {
+	Status int `json:"status"`
+	Count  int `json:"count"`
+}
+
+// Bucket is one step of a time series.
+type Bucket struct {
+	Start  time.Time `json:"start"`
+	Count  int       `json:"count"`
+	Errors int       `json:"errors"`
+	// P95 is the bucket's 95th-percentile latency in ms (within 5%).
+	P95 float64 `json:"p95_ms"`
+}
+
+// groupKey is a group's identity as a comparable struct, so looking a
+// record's group up allocates nothing.
+type groupKey struct {
+	proto, method, path string
+	srv                 node
+	port                uint16
+	cli                 node
+}
+
+func (k groupKey) group(by GroupBy) Group {
+	g := Group{Protocol: k.proto, Method: k.method, Path: k.path}
+	if by == ByEndpoint || by == ByServer {
+		g.Server = serverLabel(k.srv, k.port)
+	}
+	if by == ByClient {
+		g.Client = k.cli.String()
+	}
+	var parts []string
+	for _, p := range []string{g.Protocol, g.Server, g.Client, g.Method, g.Path} {
+		if p != "" {
+			parts = append(parts, p)
+		}
+	}
+	g.Key = strings.Join(parts, " ")
+	return g
+}
+
+// cell is one time-series step of one group.
+type cell struct {
+	count, errors, slow  int32
+	firstFail, firstSlow int64 // unix nanos of the first failed/slow call; 0 if none
+	lat                  *sketch
+}
+
+type statusTally struct {
+	status, n, failed int
+	ids               []string
+}
+
+type idValue struct {
+	id string
+	v  float64
+}
+
+// evidence is what Anomalies keeps beyond the figures: examples and who
+// called.
+type evidence struct {
+	failIDs []string
+	slowest []idValue // slowest first
+	// clients holds each calling node, and for a named one its IP node
+	// too, so that a cascade is traced even when the capture source named
+	// a workload on one side of a call and not the other.
+	clients map[node]struct{}
+	// serverIPs are the addresses the group's server answered on.
+	serverIPs []string
+}
+
+// agg accumulates one group.
+type agg struct {
+	key                 groupKey
+	count, errors       int
+	noResp              int
+	reqBytes, respBytes int64
+	lat                 sketch
+	statuses            []statusTally
+	first, last         int64
+	series              []cell
+	slowAt              float64 // latency above which a call counts as slow; 0: not counted
+	ev                  *evidence
+}
+
+// aggOptions configures an aggregator.
+type aggOptions struct {
+	by GroupBy
+	// series, when buckets > 0, is the window the time series divides.
+	series  Window
+	buckets int
+	// cellLatency keeps a latency sketch per series cell (for p95 per
+	// bucket).
+	cellLatency bool
+	// evidence keeps example ids, status ids and client nodes.
+	evidence bool
+	// slowAt gives a group's slow-call threshold, counted per cell.
+	slowAt func(groupKey) float64
+}
+
+// aggregator groups records and accumulates each group, plus one
+// accumulator per protocol and one for everything.
+type aggregator struct {
+	opt       aggOptions
+	tmpl      *templater
+	groups    map[groupKey]*agg
+	protos    map[string]*agg
+	total     *agg
+	untracked int
+	start     int64
+	width     float64 // bucket width in ns
+}
+
+func newAggregator(opt aggOptions) *aggregator {
+	a := &aggregator{opt: opt, tmpl: newTemplater(), groups: map[groupKey]*agg{}, protos: map[string]*agg{}}
+	if opt.buckets > 0 && opt.series.Duration() > 0 {
+		a.start = opt.series.Start.UnixNano()
+		a.width = float64(opt.series.Duration()) / float64(opt.buckets)
+	} else {
+		a.opt.buckets = 0
+	}
+	a.total = a.newAgg(groupKey{})
+	return a
+}
+
+func (a *aggregator) newAgg(k groupKey) *agg {
+	g := &agg{key: k, lat: newSketch(groupExact, groupAlpha)}
+	if a.opt.buckets > 0 {
+		g.series = make([]cell, a.opt.buckets)
+	}
+	if a.opt.evidence {
+		g.ev = &evidence{clients: map[node]struct{}{}}
+	}
+	if a.opt.slowAt != nil {
+		g.slowAt = a.opt.slowAt(k)
+	}
+	return g
+}
+
+// keyOf is the group of r under the aggregator's grouping.
+func (a *aggregator) keyOf(r *sdk.Record) groupKey {
+	switch a.opt.by {
+	case ByProtocol:
+		return groupKey{proto: r.Protocol}
+	case ByClient:
+		return groupKey{cli: nodeOf(&r.Src)}
+	case ByServer:
+		return groupKey{proto: r.Protocol, srv: nodeOf(&r.Dst), port: r.Dst.Port}
+	}
+	return groupKey{proto: r.Protocol, method: r.Method, path: a.tmpl.get(r.Protocol, r.Path), srv: nodeOf(&r.Dst), port: r.Dst.Port}
+}
+
+func (a *aggregator) add(r *sdk.Record) {
+	k := a.keyOf(r)
+	g := a.groups[k]
+	if g == nil && len(a.groups) < maxGroups {
+		g = a.newAgg(k)
+		a.groups[k] = g
+	}
+	if g == nil {
+		a.untracked++
+	} else {
+		a.addTo(g, r)
+	}
+	p := a.protos[r.Protocol]
+	if p == nil {
+		p = a.newAgg(groupKey{proto: r.Protocol})
+		a.protos[r.Protocol] = p
+	}
+	a.addTo(p, r)
+	a.addTo(a.total, r)
+}
+
+func (a *aggregator) addTo(g *agg, r *sdk.Record) {
+	ts := r.Timestamp.UnixNano()
+	if g.count == 0 || ts < g.first {
+		g.first = ts
+	}
+	g.last = max(g.last, ts)
+	g.count++
+	if r.Failed {
+		g.errors++
+	}
+	g.reqBytes += wireSize(r.Request)
+	g.respBytes += wireSize(r.Response)
+	if !hasResponse(r) {
+		g.noResp++
+	} else {
+		g.countStatus(r, a.opt.evidence)
+	}
+	slow := false
+	if r.ElapsedMs != nil {
+		g.lat.add(*r.ElapsedMs)
+		slow = g.slowAt > 0 && *r.ElapsedMs > g.slowAt
+	}
+	if g.series != nil {
+		b := int(float64(ts-a.start) / a.width)
+		c := &g.series[min(max(b, 0), len(g.series)-1)]
+		c.count++
+		if r.Failed {
+			c.errors++
+			if c.firstFail == 0 {
+				c.firstFail = ts
+			}
+		}
+		if slow {
+			c.slow++
+			if c.firstSlow == 0 {
+				c.firstSlow = ts
+			}
+		}
+		if a.opt.cellLatency && r.ElapsedMs != nil {
+			if c.lat == nil {
+				s := newSketch(cellExact, cellAlpha)
+				c.lat = &s
+			}
+			c.lat.add(*r.ElapsedMs)
+		}
+	}
+	if g.ev != nil {
+		g.ev.note(r)
+	}
+}
+
+func (g *agg) countStatus(r *sdk.Record, ids bool) {
+	for i := range g.statuses {
+		s := &g.statuses[i]
+		if s.status == r.Status {
+			s.n++
+			if r.Failed {
+				s.failed++
+			}
+			if ids && len(s.ids) < maxExamples {
+				s.ids = append(s.ids, r.ID)
+			}
+			return
+		}
+	}
+	if len(g.statuses) < maxStatuses {
+		t := statusTally{status: r.Status, n: 1}
+		if r.Failed {
+			t.failed = 1
+		}
+		if ids {
+			t.ids = []string{r.ID}
+		}
+		g.statuses = append(g.statuses, t)
+	}
+}
+
+func (e *evidence) note(r *sdk.Record) {
+	if r.Failed && len(e.failIDs) < maxExamples {
+		e.failIDs = append(e.failIDs, r.ID)
+	}
+	if r.ElapsedMs != nil {
+		v := *r.ElapsedMs
+		if len(e.slowest) < maxExamples || v > e.slowest[len(e.slowest)-1].v {
+			i, _ := slices.BinarySearchFunc(e.slowest, v, func(x idValue, v float64) int {
+				// Descending order: larger values first.
+				switch {
+				case x.v > v:
+					return -1
+				case x.v < v:
+					return 1
+				}
+				return 0
+			})
+			e.slowest = slices.Insert(e.slowest, i, idValue{r.ID, v})
+			if len(e.slowest) > maxExamples {
+				e.slowest = e.slowest[:maxExamples]
+			}
+		}
+	}
+	if len(e.clients) < maxClients {
+		e.clients[nodeOf(&r.Src)] = struct{}{}
+		e.clients[node{ip: r.Src.IP}] = struct{}{}
+	}
+	e.serverIPs = addLabel(e.serverIPs, r.Dst.IP, maxEdgeLabels)
+}
+
+// figures renders g's numbers, listing the topStatuses most frequent
+// status codes.
+func (g *agg) figures(topStatuses int) Figures {
+	f := Figures{
+		Count: g.count, Errors: g.errors, ErrorRate: round(ratio(g.errors, g.count), 4),
+		NoResponse: g.noResp, RequestBytes: g.reqBytes, ResponseBytes: g.respBytes,
+		Latency: latencyOf(&g.lat),
+	}
+	if g.count > 0 {
+		f.FirstSeen = time.Unix(0, g.first).UTC()
+		f.LastSeen = time.Unix(0, g.last).UTC()
+	}
+	for _, s := range g.topStatuses(topStatuses) {
+		f.Statuses = append(f.Statuses, StatusCount{Status: s.status, Count: s.n})
+	}
+	return f
+}
+
+func (g *agg) topStatuses(n int) []statusTally {
+	s := slices.Clone(g.statuses)
+	slices.SortFunc(s, func(a, b statusTally) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return a.status - b.status
+	})
+	return s[:min(n, len(s))]
+}
+
+func latencyOf(s *sketch) Latency {
+	if s.n == 0 {
+		return Latency{}
+	}
+	return Latency{
+		Samples: s.n, P50: round(s.quantile(0.50), 3), P95: round(s.quantile(0.95), 3),
+		P99: round(s.quantile(0.99), 3), Max: round(s.max, 3), Approximate: s.approximate(),
+	}
+}
+
+func (a *aggregator) seriesOf(g *agg) []Bucket {
+	if g.series == nil {
+		return nil
+	}
+	out := make([]Bucket, len(g.series))
+	for i := range g.series {
+		c := &g.series[i]
+		out[i] = Bucket{
+			Start: time.Unix(0, a.start+int64(math.Round(float64(i)*a.width))).UTC(),
+			Count: int(c.count), Errors: int(c.errors),
+		}
+		if c.lat != nil {
+			out[i].P95 = round(c.lat.quantile(0.95), 3)
+		}
+	}
+	return out
+}
+
+// ranked returns the groups by count, then key, so equal counts list in a
+// stable order.
+func ranked(m map[groupKey]*agg, by GroupBy) []*agg {
+	out := make([]*agg, 0, len(m))
+	for _, g := range m {
+		out = append(out, g)
+	}
+	keys := make(map[*agg]string, len(out))
+	for _, g := range out {
+		keys[g] = g.key.group(by).Key
+	}
+	slices.SortFunc(out, func(a, b *agg) int {
+		if a.count != b.count {
+			return b.count - a.count
+		}
+		return strings.Compare(keys[a], keys[b])
+	})
+	return out
+}

@@ -1,0 +1,99 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+// benchN is the size of the benchmark store; the figures scale linearly
+// (every function is one scan).
+const benchN = 100000
+
+// benchRecord is a varied record: 4 protocols, 60 servers, 500 paths with
+// ids, headers with credentials on most calls, and JSON bodies.
+func benchRecord(i int) *sdk.Record {
+	protos := []string{"http", "http", "http", "postgres"}
+	r := &sdk.Record{
+		Protocol:  protos[i%len(protos)],
+		Timestamp: t0.Add(time.Duration(i) * time.Millisecond),
+		Src:       sdk.Endpoint{IP: fmt.Sprintf("10.0.0.%d", i%20), Port: uint16(40000 + i%1000)},
+		Dst:       sdk.Endpoint{IP: fmt.Sprintf("10.0.1.%d", i%60), Port: 80},
+		Stream:    fmt.Sprintf("s%d", i%50),
+		Dissector: "bench@1",
+		Method:    []string{"GET", "POST", "GET", "PUT"}[i%4],
+		Path:      fmt.Sprintf("/api/v1/users/%d/orders/%d", i%500, i),
+		Status:    []int{200, 200, 404, 500, 201}[i%5],
+		Failed:    i%5 == 3,
+	}
+	if r.Protocol == "postgres" {
+		r.Dst.Port, r.Method, r.Path = 5432, "SELECT", fmt.Sprintf("SELECT * FROM users WHERE id = %d", i)
+	}
+	v := float64(i%200) + 0.5
+	r.ElapsedMs = &v
+	r.Request = &sdk.Message{Size: 400, Body: fmt.Sprintf(`{"user":%d,"name":"user %d"}`, i, i),
+		Headers: []sdk.Header{{Name: "Host", Value: "users"}, {Name: "Accept", Value: "application/json"}}}
+	if i%10 != 0 {
+		r.Request.Headers = append(r.Request.Headers, sdk.Header{Name: "Authorization", Value: "Bearer abcdefgh12345678"})
+	}
+	r.Response = &sdk.Message{Size: 350, Body: fmt.Sprintf(`{"id":%d,"email":"user%d@example.com"}`, i, i)}
+	return r
+}
+
+// BenchmarkAnalysis runs every analysis over one store of benchN records
+// (in memory: the figures are about this package's cost over storage's,
+// which BenchmarkScan* give). ns/record divides by the records scanned.
+func BenchmarkAnalysis(b *testing.B) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{InMemory: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	for from := 0; from < benchN; from += 5000 {
+		batch := make([]*sdk.Record, 5000)
+		for i := range batch {
+			batch[i] = benchRecord(from + i)
+		}
+		if err := st.Put(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mid := t0.Add(benchN / 2 * time.Millisecond)
+	count := func(n *int) func(*sdk.Record) bool { return func(*sdk.Record) bool { *n++; return true } }
+	for _, bm := range []struct {
+		name string
+		run  func() error
+	}{
+		{"ScanOnly", func() error { var n int; return scan(ctx, st, Window{}, nil, false, count(&n)) }},
+		{"ScanBodies", func() error { var n int; return scan(ctx, st, Window{}, nil, true, count(&n)) }},
+		{"Stats", func() error { _, err := Stats(ctx, st, StatsQuery{}); return err }},
+		{"Compare", func() error {
+			_, err := Compare(ctx, st, CompareQuery{A: Window{End: mid}, B: Window{Start: mid}})
+			return err
+		}},
+		{"Anomalies", func() error {
+			_, err := Anomalies(ctx, st, AnomalyQuery{Baseline: Window{End: mid}, Target: Window{Start: mid}})
+			return err
+		}},
+		{"ServiceMap", func() error { _, err := ServiceMap(ctx, st, MapQuery{}); return err }},
+		{"Endpoints", func() error { _, err := Endpoints(ctx, st, EndpointsQuery{}); return err }},
+		{"FindUnauthenticated", func() error { _, err := FindUnauthenticated(ctx, st, UnauthQuery{}); return err }},
+		{"FindSensitiveData", func() error { _, err := FindSensitiveData(ctx, st, SensitiveQuery{}); return err }},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bm.run(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchN), "ns/record")
+		})
+	}
+}
