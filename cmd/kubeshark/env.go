@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors"
@@ -109,4 +110,23 @@ func saveHealth(ctx context.Context, st *storage.Store, l *loaded) error {
 		}
 	}
 	return nil
+}
+
+// enabledEngines drops the dissectors disable_dissection switched off, and
+// says so, since an import that silently skips a protocol would mislead.
+func enabledEngines(ctx context.Context, st *storage.Store, l *loaded, g *globals) ([]engine.Dissector, error) {
+	disabled, err := st.DisabledDissectors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.Dissector
+	for _, m := range l.mods {
+		name := m.Manifest().Name
+		if slices.Contains(disabled, "*") || slices.Contains(disabled, name) {
+			g.logger().Warn("dissector disabled for imports (enable_dissection turns it back on)", "dissector", name)
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
@@ -28,6 +30,7 @@ type importOpts struct {
 	retentionSize int64
 	workers       int
 	noProgress    bool
+	packetsSize   int64
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -51,6 +54,7 @@ read before the damage, then fails with the byte offset.`,
 	f.Int64Var(&o.retentionSize, "retention-size", 0, "keep the store under this many bytes, oldest records deleted first (0: no limit)")
 	f.IntVar(&o.workers, "workers", 0, "dissection workers (default: one per CPU)")
 	f.BoolVar(&o.noProgress, "no-progress", false, "never show a progress bar")
+	f.Int64Var(&o.packetsSize, "packets-size", packetlog.DefaultMaxBytes, "keep the raw packets for snapshots and pcap export in a FIFO of at most this many bytes (0: keep none)")
 	return cmd
 }
 
@@ -93,13 +97,34 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		return err
 	}
 	defer st.Close()
+	engines, err := enabledEngines(ctx, st, l, g)
+	if err != nil {
+		return err
+	}
+
+	var plog *packetlog.Writer
+	if o.packetsSize > 0 {
+		plog, err = packetlog.Open(ctx, filepath.Join(g.dataDir, "packets"), packetlog.Options{MaxBytes: o.packetsSize, ChunkSize: min(packetlog.DefaultChunkSize, o.packetsSize), Logger: g.logger()})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := plog.Close(); err != nil {
+				g.logger().Warn("closing the packet log", "err", err)
+			}
+		}()
+	}
 
 	var results []fileResult
 	var failed error
 	for i, src := range sources {
-		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, l.engines(), st)
+		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)
 		stopBar := progress(src, files[i], o.noProgress)
-		stats, err := p.Run(ctx, src)
+		var in capture.Source = src
+		if plog != nil {
+			in = packetlog.Tee(src, plog)
+		}
+		stats, err := p.Run(ctx, in)
 		stopBar()
 		res := fileResult{File: files[i], Stats: stats}
 		if err != nil {
@@ -173,7 +198,7 @@ func progress(src *capture.FileSource, name string, disabled bool) func() {
 func printSummary(w io.Writer, r fileResult) {
 	s := r.Stats
 	fmt.Fprintf(w, "%s: %d packets, %s in %s\n", r.File, s.Packets, humanBytes(s.Bytes), s.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "  streams:  %d TCP, %d UDP (%d not recognised)\n", s.TCPStreams, s.UDPStreams, s.Undetected)
+	fmt.Fprintf(w, "  streams:  %d TCP, %d UDP (%d not recognised); %d L4 flows stored\n", s.TCPStreams, s.UDPStreams, s.Undetected, s.Flows)
 	var parts []string
 	protos := make([]string, 0, len(s.ByProtocol))
 	for p := range s.ByProtocol {

@@ -49,6 +49,8 @@ func newRootCmd() *cobra.Command {
 		newCallsCmd(g),
 		newCallCmd(g),
 		newDissectorsCmd(g),
+		newMCPCmd(g),
+		newHubCmd(g),
 		newVersionCmd(),
 		newSampleCmd(),
 	)

@@ -27,25 +27,33 @@ type Conn struct {
 // Initial sequence numbers are derived from the addresses, so the same
 // input gives the same capture.
 func (w *Writer) Conn(client, server netip.AddrPort, start time.Time) *Conn {
+	return w.ConnRTT(client, server, start, 0, 0)
+}
+
+// ConnRTT is Conn with a handshake that takes time, as one across a
+// network does: the SYN-ACK follows the SYN by serverRTT and the ACK
+// follows the SYN-ACK by clientRTT, so the capture's handshake RTT is their
+// sum.
+func (w *Writer) ConnRTT(client, server netip.AddrPort, start time.Time, serverRTT, clientRTT time.Duration) *Conn {
 	h := fnv.New32a()
 	h.Write([]byte(client.String() + ">" + server.String()))
 	c := &Conn{w: w, client: client, server: server, cseq: h.Sum32(), sseq: h.Sum32() * 2654435761}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	c.err = c.handshake(start)
+	c.err = c.handshake(start, serverRTT, clientRTT)
 	return c
 }
 
-func (c *Conn) handshake(at time.Time) error {
+func (c *Conn) handshake(at time.Time, serverRTT, clientRTT time.Duration) error {
 	if err := c.w.tcpSegment(segment{src: c.client, dst: c.server, flags: flagSYN, seq: c.cseq, mss: true}, nil, at); err != nil {
 		return err
 	}
 	c.cseq++
-	if err := c.w.tcpSegment(segment{src: c.server, dst: c.client, flags: flagSYN | flagACK, seq: c.sseq, ack: c.cseq, mss: true}, nil, at); err != nil {
+	if err := c.w.tcpSegment(segment{src: c.server, dst: c.client, flags: flagSYN | flagACK, seq: c.sseq, ack: c.cseq, mss: true}, nil, at.Add(serverRTT)); err != nil {
 		return err
 	}
 	c.sseq++
-	return c.w.tcpSegment(segment{src: c.client, dst: c.server, flags: flagACK, seq: c.cseq, ack: c.sseq}, nil, at)
+	return c.w.tcpSegment(segment{src: c.client, dst: c.server, flags: flagACK, seq: c.cseq, ack: c.sseq}, nil, at.Add(serverRTT+clientRTT))
 }
 
 // Client writes data sent by the client at the given time.

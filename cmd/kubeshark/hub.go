@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
+)
+
+func newHubCmd(g *globals) *cobra.Command {
+	var addr string
+	var allowDestructive bool
+	var extra []string
+	cmd := &cobra.Command{
+		Use:   "hub",
+		Short: "Serve the store over HTTP: a JSON API and MCP (Streamable HTTP) at /mcp",
+		Long: `Serve the store over HTTP on 127.0.0.1:8898 (--addr): the JSON API under /api
+(calls, calls/{id}, stats, flows, flows/{id}, dissectors, service-map,
+tools/{name}) and the MCP server at /mcp. Every request needs the bearer token,
+generated on first start into the data directory (mode 0600) and printed by
+kubeshark hub token. Tools that change state need --allow-destructive.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runHub(ctx, g, addr, allowDestructive, extra, cmd)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", hub.DefaultAddr, "listen address")
+	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable tools that change state (enable_dissection, disable_dissection)")
+	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "token",
+		Short: "Print the hub's bearer token",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			tok, err := hub.LoadToken(g.dataDir)
+			if err != nil {
+				return fmt.Errorf("%w (start `kubeshark hub` once to generate it)", err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), tok)
+			return nil
+		},
+	})
+	return cmd
+}
+
+func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, cmd *cobra.Command) error {
+	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
+	if err != nil {
+		return err
+	}
+	// Listen first: the download links the tools hand out need the
+	// real address (--addr 127.0.0.1:0 picks a free port).
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("hub: listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: allowDestructive, extra: extra, publicURL: "http://" + ln.Addr().String()})
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Logger: g.logger()})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	out := cmd.ErrOrStderr()
+	fmt.Fprintf(out, "kubeshark hub serving %s on http://%s (JSON API under /api, MCP at /mcp)\n", g.dataDir, ln.Addr())
+	if created {
+		fmt.Fprintf(out, "bearer token (shown once; `kubeshark hub token` prints it again):\n  %s\n", tok)
+	}
+	if allowDestructive {
+		fmt.Fprintln(out, "destructive tools enabled")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

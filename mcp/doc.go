@@ -1,0 +1,12 @@
+// Package mcp is kubeshark's Model Context Protocol server: the tools,
+// resources and prompts through which an AI assistant reads the record and
+// flow store. It sits at the end of the data flow (capture → dissectors →
+// storage → here) and only reads what storage holds, except for the few
+// tools that change what gets dissected, which need Options.AllowDestructive.
+//
+// One set of tool implementations serves every transport: stdio
+// (ServeStdio), Streamable HTTP (HTTPHandler, mounted by the hub), the
+// hub's JSON API (Server.Call), and a stdio server that forwards to a remote
+// hub (NewRemote), which advertises the same tools and hands each call to
+// the hub to run.
+package mcp

@@ -1,0 +1,6 @@
+// Package hub serves the store over HTTP: a JSON API for scripts and the
+// CLI, and the MCP server over Streamable HTTP at /mcp, both behind one
+// bearer token. It is the transport around package mcp — every JSON route
+// runs an MCP tool through mcp.Server.Call, so both surfaces give the same
+// answers — and `kubeshark hub` (later `kubeshark tap`) runs it.
+package hub

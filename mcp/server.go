@@ -1,0 +1,219 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"time"
+
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
+	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
+)
+
+// Dissector describes one loaded dissector for list_dissectors and the
+// dissector resources.
+type Dissector struct {
+	Manifest sdk.Manifest `json:"manifest"`
+	// Source is "built-in" or the module's path.
+	Source string `json:"source"`
+	// ABIVersion is the dissector ABI the module speaks.
+	ABIVersion int `json:"abi_version"`
+}
+
+// PacketLog is the part of the raw packet log the tools read.
+type PacketLog interface {
+	Boundaries(ctx context.Context) (PacketBounds, error)
+}
+
+// PacketBounds is what a packet log holds.
+type PacketBounds struct {
+	Oldest, Newest time.Time
+	Count, Bytes   int64
+}
+
+// Options configures a Server.
+type Options struct {
+	// Store is the record and flow store the tools read. Required.
+	Store *storage.Store
+	// Dissectors are the loaded dissectors; their manifests declare the
+	// KFL fields.
+	Dissectors []Dissector
+	// Packets reports what the raw packet log holds; nil when there is
+	// none.
+	Packets PacketLog
+	// Snapshots manages snapshots; nil makes the snapshot tools say they
+	// are not available.
+	Snapshots *snapshot.Manager
+	// ExportDir is where export_snapshot_pcap writes files.
+	ExportDir string
+	// PublicURL is the hub's base URL, for download links; empty outside a
+	// hub.
+	PublicURL string
+	// AllowDestructive enables the tools that change state
+	// (enable_dissection, disable_dissection).
+	AllowDestructive bool
+	// Version is reported to clients.
+	Version string
+	// Now is the clock for relative times ("-15m"); nil uses time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Server holds the tools, resources and prompts over one store.
+type Server struct {
+	opts  Options
+	kfl   *kfl.Env
+	tools map[string]tool
+	order []string
+	mcp   *server.MCPServer
+	log   *slog.Logger
+}
+
+// New builds the server. It fails when the dissectors' manifests declare
+// fields the filter language cannot take.
+func New(opts Options) (*Server, error) {
+	if opts.Store == nil {
+		return nil, errors.New("mcp: Options.Store is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.ExportDir == "" {
+		opts.ExportDir = os.TempDir()
+	}
+	manifests := make([]sdk.Manifest, len(opts.Dissectors))
+	for i, d := range opts.Dissectors {
+		manifests[i] = d.Manifest
+	}
+	env, err := kfl.NewEnv(manifests)
+	if err != nil {
+		return nil, fmt.Errorf("mcp: filter language over the dissectors' fields: %w", err)
+	}
+	s := &Server{opts: opts, kfl: env, tools: map[string]tool{}, log: opts.Logger}
+	for _, t := range s.allTools() {
+		s.tools[t.def.Name] = t
+		s.order = append(s.order, t.def.Name)
+	}
+	s.mcp = s.newMCPServer(func(t tool) server.ToolHandlerFunc { return s.handle(t) }, s.readResource)
+	return s, nil
+}
+
+// Tools returns the advertised tool definitions in registration order.
+func (s *Server) Tools() []mcpgo.Tool {
+	out := make([]mcpgo.Tool, 0, len(s.order))
+	for _, n := range s.order {
+		out = append(out, s.tools[n].def)
+	}
+	return out
+}
+
+// Call runs one tool with JSON arguments and returns its structured result
+// and text summary. The hub's JSON API uses it, so both surfaces give the
+// same answers. Errors wrap ErrBadArgument, ErrDestructive,
+// kfl.ErrBadFilter or storage.ErrNotFound where those apply.
+func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (any, string, error) {
+	t, ok := s.tools[name]
+	if !ok {
+		names := append([]string(nil), s.order...)
+		sort.Strings(names)
+		return nil, "", fmt.Errorf("%w: unknown tool %q; tools: %v", ErrBadArgument, name, names)
+	}
+	if t.destructive && !s.opts.AllowDestructive {
+		return nil, "", fmt.Errorf("%s: %w; start the server with --allow-destructive", name, ErrDestructive)
+	}
+	return t.run(ctx, args)
+}
+
+// handle adapts a tool to mcp-go. Failures become tool errors (isError with
+// a message the model can act on), never protocol errors, as the MCP
+// specification asks of tool execution errors.
+func (s *Server) handle(t tool) server.ToolHandlerFunc {
+	return func(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+		raw, err := json.Marshal(req.Params.Arguments)
+		if err != nil {
+			return mcpgo.NewToolResultError("arguments are not JSON: " + err.Error()), nil
+		}
+		start := time.Now()
+		res, text, err := s.Call(ctx, t.def.Name, raw)
+		s.log.Debug("tool call", "tool", t.def.Name, "took", time.Since(start), "err", err)
+		if err != nil {
+			return mcpgo.NewToolResultError(err.Error()), nil
+		}
+		return mcpgo.NewToolResultStructured(res, text), nil
+	}
+}
+
+const instructions = `kubeshark holds API calls (HTTP, gRPC, DNS, Redis, PostgreSQL, MySQL, Kafka, AMQP, MongoDB, MQTT, TLS, WebSocket) and L4 flows dissected from captured traffic.
+Start with get_data_boundaries to learn the time range held, then narrow with start/end (RFC 3339, "-15m", or a time of day such as "14:05" on the day of the data).
+Filters use KFL (read the kubeshark://kfl resource): e.g. http && status_code >= 500, dns && dns_questions.exists(q, q.contains("svc")).
+For "what broke": find_anomalies (baseline vs incident window), then list_api_calls with a KFL filter, then get_api_call for payloads and get_tcp_insights for the connection.`
+
+// newMCPServer builds the mcp-go server with the given tool handler
+// factory and resource reader, so that a remote server can register the
+// same definitions with forwarding handlers.
+func (s *Server) newMCPServer(handler func(tool) server.ToolHandlerFunc, read resourceReader) *server.MCPServer {
+	m := server.NewMCPServer("kubeshark", s.opts.Version,
+		server.WithToolCapabilities(false),
+		server.WithResourceCapabilities(false, false),
+		server.WithPromptCapabilities(false),
+		server.WithInstructions(instructions),
+		server.WithRecovery(),
+	)
+	for _, n := range s.order {
+		t := s.tools[n]
+		m.AddTool(t.def, handler(t))
+	}
+	s.addResources(m, read)
+	s.addPrompts(m)
+	return m
+}
+
+// MCPServer returns the underlying mcp-go server.
+func (s *Server) MCPServer() *server.MCPServer { return s.mcp }
+
+// ServeStdio serves MCP over in and out until in ends or ctx is done.
+// Nothing but protocol messages is written to out; diagnostics go to the
+// logger.
+func ServeStdio(ctx context.Context, m *server.MCPServer, in io.Reader, out io.Writer, logger *slog.Logger) error {
+	std := server.NewStdioServer(m)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	std.SetErrorLogger(log.New(slogWriter{logger}, "", 0))
+	err := std.Listen(ctx, in, out)
+	if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, io.EOF)) {
+		return nil
+	}
+	return err
+}
+
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn("mcp stdio", "msg", string(p))
+	return len(p), nil
+}
+
+// HTTPHandler serves MCP over Streamable HTTP at path (e.g. "/mcp").
+// Authentication is the caller's concern (the hub wraps it).
+func HTTPHandler(m *server.MCPServer, path string) http.Handler {
+	return server.NewStreamableHTTPServer(m, server.WithEndpointPath(path), server.WithStateLess(true))
+}

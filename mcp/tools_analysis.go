@@ -1,0 +1,403 @@
+package mcp
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/analysis"
+)
+
+// windowArgs are the time and filter arguments the aggregate tools share.
+type windowArgs struct {
+	KFL   string `json:"kfl,omitempty" jsonschema:"KFL filter restricting the calls considered"`
+	Start string `json:"start,omitempty" jsonschema:"window start: RFC 3339, -15m, 2h ago, or a time of day like 14:05 (UTC, on the day of the newest data); default the oldest data"`
+	End   string `json:"end,omitempty" jsonschema:"window end, same forms; default the newest data"`
+	snapshotArg
+}
+
+// prepare resolves the shared arguments.
+func (s *Server) prepare(ctx context.Context, a windowArgs) (analysis.Source, analysis.Window, storage.Matcher, error) {
+	st, err := s.storeFor(ctx, a.Snapshot)
+	if err != nil {
+		return nil, analysis.Window{}, nil, err
+	}
+	w, err := s.window(ctx, a.Start, a.End)
+	if err != nil {
+		return nil, analysis.Window{}, nil, err
+	}
+	m, err := s.kflMatcher(a.KFL)
+	if err != nil {
+		return nil, analysis.Window{}, nil, err
+	}
+	return st, analysis.Window{Start: w.Start, End: w.End}, m, nil
+}
+
+// badQuery turns the analyses' refusals into argument errors.
+func badQuery(err error) error {
+	if errors.Is(err, analysis.ErrBadQuery) {
+		return fmt.Errorf("%w: %w", ErrBadArgument, err)
+	}
+	return err
+}
+
+type statsArgs struct {
+	windowArgs
+	GroupBy string `json:"group_by,omitempty" jsonschema:"endpoint (default: server + protocol + method + path template such as /api/orders/{id}), server, client or protocol"`
+	Buckets int    `json:"buckets,omitempty" jsonschema:"time-series steps per row (default 12; -1 for none)"`
+	Limit   int    `json:"limit,omitempty" jsonschema:"rows to list (default 20)"`
+	Sort    string `json:"sort,omitempty" jsonschema:"order of the rows: calls (default), errors, error_rate, p95 or p99, highest first"`
+}
+
+type compareArgs struct {
+	KFL           string `json:"kfl,omitempty" jsonschema:"KFL filter restricting the calls considered"`
+	BaselineStart string `json:"baseline_start" jsonschema:"start of the reference window (before)"`
+	BaselineEnd   string `json:"baseline_end" jsonschema:"end of the reference window"`
+	Start         string `json:"start" jsonschema:"start of the window compared with it (after)"`
+	End           string `json:"end" jsonschema:"end of the compared window"`
+	GroupBy       string `json:"group_by,omitempty" jsonschema:"endpoint (default), server, client or protocol"`
+	Limit         int    `json:"limit,omitempty" jsonschema:"rows to list, biggest change first"`
+	snapshotArg
+}
+
+type anomalyArgs struct {
+	KFL           string `json:"kfl,omitempty" jsonschema:"KFL filter restricting the calls considered"`
+	BaselineStart string `json:"baseline_start,omitempty" jsonschema:"start of the normal period; default: a period as long as the target, just before it"`
+	BaselineEnd   string `json:"baseline_end,omitempty" jsonschema:"end of the normal period; default the target's start"`
+	Start         string `json:"start,omitempty" jsonschema:"start of the period to examine; default the second half of the data held"`
+	End           string `json:"end,omitempty" jsonschema:"end of the period to examine; default the newest data"`
+	Limit         int    `json:"limit,omitempty" jsonschema:"anomalies to list, most severe first"`
+	MinCalls      int    `json:"min_calls,omitempty" jsonschema:"calls an endpoint needs in a window for its rates to count"`
+	snapshotArg
+}
+
+type mapArgs struct {
+	windowArgs
+	Limit int `json:"limit,omitempty" jsonschema:"edges to list, busiest first"`
+}
+
+type dependencyArgs struct {
+	windowArgs
+	Endpoint string `json:"endpoint" jsonschema:"the service: an IP, ip:port, or a workload name"`
+	MaxDepth int    `json:"max_depth,omitempty" jsonschema:"how far up the callers to walk for impact"`
+}
+
+type searchArgs struct {
+	windowArgs
+	Query           string `json:"query,omitempty" jsonschema:"substring to find (e.g. an order id); give query or regex"`
+	Regex           string `json:"regex,omitempty" jsonschema:"RE2 regular expression to find"`
+	CaseInsensitive bool   `json:"case_insensitive,omitempty"`
+	In              string `json:"in,omitempty" jsonschema:"all (default), headers, bodies, both (headers and bodies) or path"`
+	Limit           int    `json:"limit,omitempty" jsonschema:"matching calls to list, oldest first"`
+}
+
+type sensitiveArgs struct {
+	windowArgs
+	Kinds []string `json:"kinds,omitempty" jsonschema:"restrict to these kinds (credit_card, jwt, private_key, email, aws_access_key, github_token, slack_token, api_key, ...)"`
+	Limit int      `json:"limit,omitempty" jsonschema:"findings to list; counts cover all"`
+}
+
+type unauthArgs struct {
+	windowArgs
+	MinAuthShare float64 `json:"min_auth_share,omitempty" jsonschema:"report endpoints where more than this share of calls carry credentials (default 0.5)"`
+	MinCalls     int     `json:"min_calls,omitempty" jsonschema:"calls an endpoint needs to be judged"`
+	Limit        int     `json:"limit,omitempty" jsonschema:"endpoints to list"`
+	Examples     int     `json:"examples,omitempty" jsonschema:"calls without credentials to show per endpoint"`
+}
+
+type endpointsArgs struct {
+	windowArgs
+	Limit int `json:"limit,omitempty" jsonschema:"hosts to list, busiest first"`
+}
+
+func (s *Server) analysisTools() []tool {
+	return []tool{
+		newTool(toolSpec{name: "get_api_stats", title: "API statistics",
+			desc: "Per endpoint (server + protocol + method + path template such as /api/orders/{id}) or per server, client or protocol: calls, errors, error rate, latency p50/p95/p99/max, bytes, status codes, and a time series over the window."},
+			s.apiStats),
+		newTool(toolSpec{name: "compare_traffic", title: "Compare two windows",
+			desc: "The same statistics for two windows side by side (before/after a deploy or an incident), with the changes in volume, error rate and p95 ranked biggest first; endpoints seen in one window only are flagged."},
+			s.compareTraffic),
+		newTool(toolSpec{name: "find_anomalies", title: "Find anomalies",
+			desc: "Error-rate, latency and volume changes and new status codes against a baseline window, ranked by severity with example calls; a failing dependency ranks above the callers it drags down (likely_caused_by names it). Defaults: the second half of the data against the first."},
+			s.findAnomalies),
+		newTool(toolSpec{name: "get_service_map", title: "Service map",
+			desc: "Who talks to whom: nodes (hosts or workloads with their role) and edges client → server with protocols, calls, errors, error rate, p50/p95 latency and bytes."},
+			s.serviceMap),
+		newTool(toolSpec{name: "get_dependencies", title: "Dependencies of a service",
+			desc: "For one service (IP, ip:port or name): its callers, its callees, and the impact — every upstream service that depends on it directly or transitively, i.e. what breaks if it goes down."},
+			s.dependencies),
+		newTool(toolSpec{name: "search_payloads", title: "Search payloads",
+			desc: "Find calls whose headers, bodies or path contain a substring or match a regular expression (an audit trail: every call that carried order 12345), with a snippet around each match."},
+			s.searchPayloads),
+		newTool(toolSpec{name: "find_sensitive_data", title: "Find sensitive data",
+			desc: "Card numbers (Luhn-checked), cloud and API keys and tokens, JWTs, private keys and e-mail addresses in requests and responses, with where they appeared; the evidence is redacted."},
+			s.findSensitive),
+		newTool(toolSpec{name: "find_unauthenticated_calls", title: "Find unauthenticated calls",
+			desc: "HTTP endpoints that usually carry credentials (Authorization, cookies, API keys) but were also called without them, with the share and example calls."},
+			s.findUnauthenticated),
+		newTool(toolSpec{name: "list_workloads", title: "List workloads",
+			desc: "The services seen: hosts that served calls, with their ports, protocols and call counts, and workload names when the capture source knows them."},
+			s.listWorkloads),
+		newTool(toolSpec{name: "list_ips", title: "List IPs",
+			desc: "Every IP seen as client or server, with role, call counts, server ports and protocols, first and last seen."},
+			s.listIPs),
+	}
+}
+
+func (s *Server) apiStats(ctx context.Context, a statsArgs) (analysis.StatsResult, string, error) {
+	src, w, m, err := s.prepare(ctx, a.windowArgs)
+	if err != nil {
+		return analysis.StatsResult{}, "", err
+	}
+	if a.Sort == "" {
+		a.Sort = "calls"
+	}
+	if err := oneOf("sort", a.Sort, "calls", "errors", "error_rate", "p95", "p99"); err != nil {
+		return analysis.StatsResult{}, "", err
+	}
+	limit := a.Limit
+	if a.Sort != "calls" {
+		// Rank every group, not only the busiest ones, before cutting.
+		limit = analysis.MaxStatsLimit
+	}
+	res, err := analysis.Stats(ctx, src, analysis.StatsQuery{Window: w, Match: m, GroupBy: analysis.GroupBy(a.GroupBy), Buckets: a.Buckets, Limit: limit})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	if a.Sort != "calls" {
+		key := map[string]func(g analysis.GroupStats) float64{
+			"errors":     func(g analysis.GroupStats) float64 { return float64(g.Errors) },
+			"error_rate": func(g analysis.GroupStats) float64 { return g.ErrorRate },
+			"p95":        func(g analysis.GroupStats) float64 { return g.Latency.P95 },
+			"p99":        func(g analysis.GroupStats) float64 { return g.Latency.P99 },
+		}[a.Sort]
+		slices.SortStableFunc(res.Groups, func(x, y analysis.GroupStats) int { return cmp.Compare(key(y), key(x)) })
+		want := a.Limit
+		if want <= 0 {
+			want = analysis.DefaultStatsLimit
+		}
+		if len(res.Groups) > want {
+			res.Groups, res.Truncated = res.Groups[:want], true
+		}
+		res.Summary = fmt.Sprintf("sorted by %s; ", a.Sort) + res.Summary
+	}
+	return res, res.Summary, nil
+}
+
+func (s *Server) compareTraffic(ctx context.Context, a compareArgs) (analysis.CompareResult, string, error) {
+	st, err := s.storeFor(ctx, a.Snapshot)
+	if err != nil {
+		return analysis.CompareResult{}, "", err
+	}
+	for name, v := range map[string]string{"baseline_start": a.BaselineStart, "baseline_end": a.BaselineEnd, "start": a.Start, "end": a.End} {
+		if strings.TrimSpace(v) == "" {
+			return analysis.CompareResult{}, "", fmt.Errorf("%w: %s is required", ErrBadArgument, name)
+		}
+	}
+	wa, err := s.window(ctx, a.BaselineStart, a.BaselineEnd)
+	if err != nil {
+		return analysis.CompareResult{}, "", err
+	}
+	wb, err := s.window(ctx, a.Start, a.End)
+	if err != nil {
+		return analysis.CompareResult{}, "", err
+	}
+	m, err := s.kflMatcher(a.KFL)
+	if err != nil {
+		return analysis.CompareResult{}, "", err
+	}
+	res, err := analysis.Compare(ctx, st, analysis.CompareQuery{A: analysis.Window(wa), B: analysis.Window(wb), Match: m, GroupBy: analysis.GroupBy(a.GroupBy), Limit: a.Limit})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	return res, res.Summary, nil
+}
+
+// bounds returns the oldest and newest record times of a store.
+func bounds(ctx context.Context, st *storage.Store) (first, last time.Time, err error) {
+	for _, newest := range []bool{false, true} {
+		p, err := st.Query(ctx, storage.Query{Limit: 1, Newest: newest})
+		if err != nil {
+			return first, last, err
+		}
+		if len(p.Records) == 0 {
+			return first, last, nil
+		}
+		if newest {
+			last = p.Records[0].Timestamp
+		} else {
+			first = p.Records[0].Timestamp
+		}
+	}
+	return first, last, nil
+}
+
+func (s *Server) findAnomalies(ctx context.Context, a anomalyArgs) (analysis.AnomalyResult, string, error) {
+	var res analysis.AnomalyResult
+	st, err := s.storeFor(ctx, a.Snapshot)
+	if err != nil {
+		return res, "", err
+	}
+	target, err := s.window(ctx, a.Start, a.End)
+	if err != nil {
+		return res, "", err
+	}
+	base, err := s.window(ctx, a.BaselineStart, a.BaselineEnd)
+	if err != nil {
+		return res, "", err
+	}
+	first, last, err := bounds(ctx, st)
+	if err != nil {
+		return res, "", err
+	}
+	if first.IsZero() {
+		return res, "", errors.New("no calls stored yet: import a capture first (kubeshark import FILE)")
+	}
+	last = last.Add(time.Nanosecond)
+	// Fill what was not given: the target defaults to the second half of
+	// the data, the baseline to an equally long period just before it.
+	if target.End.IsZero() {
+		target.End = last
+	}
+	if target.Start.IsZero() {
+		target.Start = first.Add(target.End.Sub(first) / 2)
+	}
+	if base.End.IsZero() {
+		base.End = target.Start
+	}
+	if base.Start.IsZero() {
+		base.Start = base.End.Add(-target.End.Sub(target.Start))
+	}
+	if !base.End.After(base.Start) || !target.End.After(target.Start) {
+		return res, "", fmt.Errorf("%w: empty baseline %s or target %s", ErrBadArgument, base, target)
+	}
+	m, err := s.kflMatcher(a.KFL)
+	if err != nil {
+		return res, "", err
+	}
+	res, err = analysis.Anomalies(ctx, st, analysis.AnomalyQuery{Baseline: analysis.Window(base), Target: analysis.Window(target), Match: m, Limit: a.Limit, MinCalls: a.MinCalls})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	return res, res.Summary, nil
+}
+
+func (s *Server) serviceMap(ctx context.Context, a mapArgs) (analysis.ServiceMapResult, string, error) {
+	src, w, m, err := s.prepare(ctx, a.windowArgs)
+	if err != nil {
+		return analysis.ServiceMapResult{}, "", err
+	}
+	res, err := analysis.ServiceMap(ctx, src, analysis.MapQuery{Window: w, Match: m, Limit: a.Limit})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	return res, res.Summary, nil
+}
+
+func (s *Server) dependencies(ctx context.Context, a dependencyArgs) (analysis.DependencyResult, string, error) {
+	if strings.TrimSpace(a.Endpoint) == "" {
+		return analysis.DependencyResult{}, "", fmt.Errorf("%w: endpoint is required (an IP, ip:port or name; list_workloads shows them)", ErrBadArgument)
+	}
+	src, w, m, err := s.prepare(ctx, a.windowArgs)
+	if err != nil {
+		return analysis.DependencyResult{}, "", err
+	}
+	res, err := analysis.Dependencies(ctx, src, analysis.DependencyQuery{Node: a.Endpoint, Window: w, Match: m, MaxDepth: a.MaxDepth})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	return res, res.Summary, nil
+}
+
+func (s *Server) searchPayloads(ctx context.Context, a searchArgs) (analysis.SearchResult, string, error) {
+	if a.Query == "" && a.Regex == "" {
+		return analysis.SearchResult{}, "", fmt.Errorf("%w: give query (a substring) or regex", ErrBadArgument)
+	}
+	src, w, m, err := s.prepare(ctx, a.windowArgs)
+	if err != nil {
+		return analysis.SearchResult{}, "", err
+	}
+	res, err := analysis.SearchPayloads(ctx, src, analysis.SearchQuery{Window: w, Match: m, Substring: a.Query, Regex: a.Regex, CaseInsensitive: a.CaseInsensitive, In: a.In, Limit: a.Limit})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	return res, res.Summary, nil
+}
+
+func (s *Server) findSensitive(ctx context.Context, a sensitiveArgs) (analysis.SensitiveResult, string, error) {
+	src, w, m, err := s.prepare(ctx, a.windowArgs)
+	if err != nil {
+		return analysis.SensitiveResult{}, "", err
+	}
+	res, err := analysis.FindSensitiveData(ctx, src, analysis.SensitiveQuery{Window: w, Match: m, Kinds: a.Kinds, Limit: a.Limit})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	return res, res.Summary, nil
+}
+
+func (s *Server) findUnauthenticated(ctx context.Context, a unauthArgs) (analysis.UnauthResult, string, error) {
+	src, w, m, err := s.prepare(ctx, a.windowArgs)
+	if err != nil {
+		return analysis.UnauthResult{}, "", err
+	}
+	res, err := analysis.FindUnauthenticated(ctx, src, analysis.UnauthQuery{Window: w, Match: m, MinAuthShare: a.MinAuthShare, MinCalls: a.MinCalls, Limit: a.Limit, Examples: a.Examples})
+	if err != nil {
+		return res, "", badQuery(err)
+	}
+	return res, res.Summary, nil
+}
+
+func (s *Server) endpoints(ctx context.Context, a endpointsArgs) (analysis.EndpointsResult, error) {
+	src, w, m, err := s.prepare(ctx, a.windowArgs)
+	if err != nil {
+		return analysis.EndpointsResult{}, err
+	}
+	res, err := analysis.Endpoints(ctx, src, analysis.EndpointsQuery{Window: w, Match: m, Limit: a.Limit})
+	return res, badQuery(err)
+}
+
+func (s *Server) listIPs(ctx context.Context, a endpointsArgs) (analysis.EndpointsResult, string, error) {
+	res, err := s.endpoints(ctx, a)
+	if err != nil {
+		return res, "", err
+	}
+	return res, res.Summary, nil
+}
+
+// listWorkloads keeps the hosts that served calls: the services. Names
+// appear when the capture source knows them (live capture in Kubernetes);
+// an imported pcap has IPs only.
+func (s *Server) listWorkloads(ctx context.Context, a endpointsArgs) (analysis.EndpointsResult, string, error) {
+	res, err := s.endpoints(ctx, a)
+	if err != nil {
+		return res, "", err
+	}
+	hosts := res.Hosts[:0]
+	for _, h := range res.Hosts {
+		if h.CallsAsServer > 0 {
+			hosts = append(hosts, h)
+		}
+	}
+	res.Hosts = hosts
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d services\n", len(hosts))
+	for _, h := range hosts {
+		name := h.IP
+		if h.Name != "" {
+			name = h.Namespace + "/" + h.Name + " (" + h.IP + ")"
+		}
+		ports := make([]string, 0, len(h.Ports))
+		for _, p := range h.Ports {
+			ports = append(ports, fmt.Sprintf("%d/%s", p.Port, strings.Join(p.Protocols, ",")))
+		}
+		fmt.Fprintf(&b, "%s serves %s: %d calls, %d errors\n", name, strings.Join(ports, " "), h.CallsAsServer, h.ErrorsAsServer)
+	}
+	return res, b.String(), nil
+}

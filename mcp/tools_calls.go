@@ -1,0 +1,255 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+// maxResultBytes caps one answer's JSON so that a single call cannot flood
+// a model's context; a result cut short says truncated and how to go on.
+const maxResultBytes = 256 << 10
+
+// Window is the time range an answer covers, as resolved.
+type Window struct {
+	Start *time.Time `json:"start,omitempty"`
+	End   *time.Time `json:"end,omitempty"`
+}
+
+func (w window) out() Window {
+	var o Window
+	if !w.Start.IsZero() {
+		t := w.Start
+		o.Start = &t
+	}
+	if !w.End.IsZero() {
+		t := w.End
+		o.End = &t
+	}
+	return o
+}
+
+func (w window) String() string {
+	f := func(t time.Time) string {
+		if t.IsZero() {
+			return "…"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	return f(w.Start) + " – " + f(w.End)
+}
+
+type listCallsArgs struct {
+	KFL    string `json:"kfl,omitempty" jsonschema:"KFL filter (CEL), e.g. http && status_code >= 500; see the kubeshark://kfl resource"`
+	Start  string `json:"start,omitempty" jsonschema:"window start: RFC 3339, -15m, 2h ago, or a time of day like 14:05 (UTC, on the day of the newest data)"`
+	End    string `json:"end,omitempty" jsonschema:"window end, same forms as start"`
+	Limit  int    `json:"limit,omitempty" jsonschema:"page size, default 50, at most 1000"`
+	Cursor string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page, with the same other arguments"`
+	Format string `json:"format,omitempty" jsonschema:"compact (default: one line of facts per call) or full (headers, protocol fields, 1 KiB of each body)"`
+	Order  string `json:"order,omitempty" jsonschema:"newest (default) or oldest first"`
+	snapshotArg
+}
+
+// snapshotArg lets a tool read a snapshot instead of the live data.
+type snapshotArg struct {
+	Snapshot string `json:"snapshot,omitempty" jsonschema:"read this snapshot (list_snapshots) instead of the live data"`
+}
+
+// ListCallsResult is list_api_calls' answer.
+type ListCallsResult struct {
+	Calls    []Call `json:"calls"`
+	Returned int    `json:"returned"`
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
+	// Truncated is true when more calls match than this page holds.
+	Truncated bool   `json:"truncated"`
+	Filter    string `json:"filter,omitempty"`
+	Window    Window `json:"window"`
+}
+
+type getCallArgs struct {
+	ID             string `json:"id" jsonschema:"call id from list_api_calls"`
+	IncludePayload *bool  `json:"include_payload,omitempty" jsonschema:"include request and response bodies (default true)"`
+	MaxPayloadSize int    `json:"max_payload_size,omitempty" jsonschema:"most body bytes per side, default 65536"`
+	IncludeL4      bool   `json:"include_l4,omitempty" jsonschema:"attach the L4 flow (handshake RTT, retransmissions, ...) that carried the call"`
+	snapshotArg
+}
+
+// GetCallResult is get_api_call's answer.
+type GetCallResult struct {
+	Call Call `json:"call"`
+	// Flow is the L4 connection, when include_l4 was set and it is stored.
+	Flow *FlowView `json:"flow,omitempty"`
+}
+
+func (s *Server) callTools() []tool {
+	return []tool{
+		newTool(toolSpec{name: "list_api_calls", title: "List API calls",
+			desc: "List captured API calls (HTTP, gRPC, DNS, Redis, SQL, Kafka, ...) in a time window, optionally filtered with KFL. Newest first, paginated (limit ≤ 1000, next_cursor). Use get_api_call for payloads."},
+			s.listCalls),
+		newTool(toolSpec{name: "get_api_call", title: "Get one API call",
+			desc: "One API call in full: request and response headers, protocol fields and bodies (capped by max_payload_size), and with include_l4 the TCP connection's figures."},
+			s.getCall),
+	}
+}
+
+// kflMatcher compiles a KFL filter, or returns nil for an empty one.
+func (s *Server) kflMatcher(expr string) (storage.Matcher, error) {
+	if strings.TrimSpace(expr) == "" {
+		return nil, nil
+	}
+	p, err := s.kfl.Compile(expr)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// newest returns the time of the newest record, the reference day for
+// times of day.
+func (s *Server) newest(ctx context.Context) time.Time {
+	p, err := s.opts.Store.Query(ctx, storage.Query{Limit: 1, Newest: true})
+	if err != nil || len(p.Records) == 0 {
+		return time.Time{}
+	}
+	return p.Records[0].Timestamp
+}
+
+func (s *Server) window(ctx context.Context, start, end string) (window, error) {
+	var ref time.Time
+	if clockTime.MatchString(strings.TrimSpace(start)) || clockTime.MatchString(strings.TrimSpace(end)) {
+		ref = s.newest(ctx)
+	}
+	return parseWindow(start, end, s.opts.Now().UTC(), ref)
+}
+
+func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResult, string, error) {
+	var res ListCallsResult
+	limit, err := clampLimit("limit", a.Limit, 50, 1000)
+	if err != nil {
+		return res, "", err
+	}
+	if a.Format == "" {
+		a.Format = "compact"
+	}
+	if err := oneOf("format", a.Format, "compact", "full"); err != nil {
+		return res, "", err
+	}
+	if a.Order == "" {
+		a.Order = "newest"
+	}
+	if err := oneOf("order", a.Order, "newest", "oldest"); err != nil {
+		return res, "", err
+	}
+	w, err := s.window(ctx, a.Start, a.End)
+	if err != nil {
+		return res, "", err
+	}
+	m, err := s.kflMatcher(a.KFL)
+	if err != nil {
+		return res, "", err
+	}
+	st, err := s.storeFor(ctx, a.Snapshot)
+	if err != nil {
+		return res, "", err
+	}
+	page, err := st.Query(ctx, storage.Query{
+		Match: m, Since: w.Start, Until: w.End, Limit: limit, Cursor: a.Cursor,
+		Newest: a.Order == "newest", WithBodies: a.Format == "full",
+	})
+	if err != nil {
+		return res, "", err
+	}
+	view := compactView
+	if a.Format == "full" {
+		view = fullView
+	}
+	res = ListCallsResult{Calls: make([]Call, 0, len(page.Records)), Filter: a.KFL, Window: w.out(), NextCursor: page.Next, Truncated: page.Next != ""}
+	size := 0
+	for _, r := range page.Records {
+		c := toCall(r, view)
+		b, _ := json.Marshal(c)
+		if size+len(b) > maxResultBytes && len(res.Calls) > 0 {
+			res.NextCursor, res.Truncated = res.Calls[len(res.Calls)-1].ID, true
+			break
+		}
+		size += len(b)
+		res.Calls = append(res.Calls, c)
+	}
+	res.Returned = len(res.Calls)
+	return res, callsText(res), nil
+}
+
+func callsText(res ListCallsResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d calls", res.Returned)
+	if res.Filter != "" {
+		fmt.Fprintf(&b, " matching %q", res.Filter)
+	}
+	if res.Truncated {
+		b.WriteString(" (more: pass cursor=" + res.NextCursor + ")")
+	}
+	b.WriteString(":\n")
+	for i, c := range res.Calls {
+		if i == 20 {
+			fmt.Fprintf(&b, "… %d more in structured content\n", len(res.Calls)-20)
+			break
+		}
+		b.WriteString(callLine(c))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// callLine is one call as a log line.
+func callLine(c Call) string {
+	el := "-"
+	if c.ElapsedMs != nil {
+		el = fmt.Sprintf("%.1fms", *c.ElapsedMs)
+	}
+	failed := ""
+	if c.Failed {
+		failed = " FAILED"
+	}
+	return fmt.Sprintf("%s %s %s → %s %s %s %s %d%s %s [%s]", c.Timestamp.Format("2006-01-02T15:04:05.000Z"), c.Protocol,
+		c.Src.String(), c.Dst.String(), c.Method, c.Path, el, c.Status, failed, c.Summary, c.ID)
+}
+
+func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, string, error) {
+	var res GetCallResult
+	if a.ID == "" {
+		return res, "", fmt.Errorf("%w: id is required", ErrBadArgument)
+	}
+	max, err := clampLimit("max_payload_size", a.MaxPayloadSize, 64<<10, 1<<20)
+	if err != nil {
+		return res, "", err
+	}
+	st, err := s.storeFor(ctx, a.Snapshot)
+	if err != nil {
+		return res, "", err
+	}
+	rec, err := st.Get(ctx, a.ID)
+	if err != nil {
+		return res, "", err
+	}
+	view := callView{headers: true, fields: true, body: max}
+	if a.IncludePayload != nil && !*a.IncludePayload {
+		view.body = 0
+	}
+	res.Call = toCall(rec, view)
+	if a.IncludeL4 && rec.Stream != "" {
+		if f, err := st.Flow(ctx, rec.Stream); err == nil {
+			v := toFlowView(f)
+			res.Flow = &v
+		}
+	}
+	text := callLine(res.Call)
+	if res.Flow != nil {
+		text += "\nconnection: " + flowLine(*res.Flow)
+	}
+	return res, text, nil
+}

@@ -1,0 +1,221 @@
+package mcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/pktfilter"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
+)
+
+// errNoSnapshots answers snapshot tools on a server without a snapshot
+// manager.
+var errNoSnapshots = errors.New("snapshots are not available on this server")
+
+// storeFor returns the live store, or a snapshot's when id is set.
+func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error) {
+	if id == "" {
+		return s.opts.Store, nil
+	}
+	if s.opts.Snapshots == nil {
+		return nil, errNoSnapshots
+	}
+	return s.opts.Snapshots.Store(ctx, id)
+}
+
+// SnapshotsResult is list_snapshots' answer.
+type SnapshotsResult struct {
+	Snapshots []snapshot.Info `json:"snapshots"`
+}
+
+type snapshotIDArgs struct {
+	ID string `json:"id" jsonschema:"snapshot id (snap-...)"`
+}
+
+type createSnapshotArgs struct {
+	Name  string `json:"name,omitempty" jsonschema:"a name to find it by, e.g. payments outage 14:00"`
+	Start string `json:"start,omitempty" jsonschema:"window start (RFC 3339, -15m, 14:05); default the oldest data"`
+	End   string `json:"end,omitempty" jsonschema:"window end; default the newest data"`
+}
+
+type exportArgs struct {
+	ID  string `json:"id" jsonschema:"snapshot id"`
+	BPF string `json:"bpf,omitempty" jsonschema:"tcpdump-style packet filter, e.g. host 10.0.0.5 and tcp port 8080"`
+	KFL string `json:"kfl,omitempty" jsonschema:"keep the connections that carried a call matching this KFL filter, e.g. status_code == 503"`
+}
+
+// ExportResult is export_snapshot_pcap's answer.
+type ExportResult struct {
+	// Path is the pcapng file on the server's disk.
+	Path string `json:"path"`
+	// URL downloads the same file from the hub, when the server is one.
+	URL     string `json:"url,omitempty"`
+	Bytes   int64  `json:"bytes"`
+	Packets int    `json:"packets"`
+}
+
+func (s *Server) snapshotTools() []tool {
+	return []tool{
+		newTool(toolSpec{name: "list_snapshots", title: "List snapshots",
+			desc: "Snapshots: named, immutable windows of records, flows and raw packets, newest first. Query one with the snapshot argument of list_api_calls, get_api_stats and the other call tools."},
+			s.listSnapshots),
+		newTool(toolSpec{name: "create_snapshot", title: "Create a snapshot",
+			desc: "Freeze a time window (records, flows and raw packets) under a name so it survives retention and can be exported as pcapng. Returns its id."},
+			s.createSnapshot),
+		newTool(toolSpec{name: "get_snapshot", title: "Get a snapshot",
+			desc: "One snapshot: its window, counts of records, flows and packets, records per protocol."},
+			s.getSnapshot),
+		newTool(toolSpec{name: "export_snapshot_pcap", title: "Export a snapshot as pcapng",
+			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the path, a download URL on a hub, and the size."},
+			s.exportSnapshot),
+	}
+}
+
+func (s *Server) listSnapshots(ctx context.Context, _ noArgs) (SnapshotsResult, string, error) {
+	if s.opts.Snapshots == nil {
+		return SnapshotsResult{}, "", errNoSnapshots
+	}
+	list, err := s.opts.Snapshots.List(ctx)
+	if err != nil {
+		return SnapshotsResult{}, "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d snapshots\n", len(list))
+	for _, i := range list {
+		b.WriteString(snapshotLine(i) + "\n")
+	}
+	return SnapshotsResult{Snapshots: list}, b.String(), nil
+}
+
+func snapshotLine(i snapshot.Info) string {
+	return fmt.Sprintf("%s %q %s – %s: %d records, %d flows, %d packets", i.ID, i.Name, i.Start.Format(time.RFC3339), i.End.Format(time.RFC3339), i.Records, i.Flows, i.Packets)
+}
+
+func (s *Server) createSnapshot(ctx context.Context, a createSnapshotArgs) (snapshot.Info, string, error) {
+	if s.opts.Snapshots == nil {
+		return snapshot.Info{}, "", errNoSnapshots
+	}
+	w, err := s.window(ctx, a.Start, a.End)
+	if err != nil {
+		return snapshot.Info{}, "", err
+	}
+	info, err := s.opts.Snapshots.Create(ctx, a.Name, w.Start, w.End)
+	if err != nil {
+		if errors.Is(err, snapshot.ErrEmptyWindow) {
+			return info, "", fmt.Errorf("%w: %w (get_data_boundaries shows what is held)", ErrBadArgument, err)
+		}
+		return info, "", err
+	}
+	return info, "created " + snapshotLine(info), nil
+}
+
+func (s *Server) getSnapshot(ctx context.Context, a snapshotIDArgs) (snapshot.Info, string, error) {
+	if s.opts.Snapshots == nil {
+		return snapshot.Info{}, "", errNoSnapshots
+	}
+	info, err := s.opts.Snapshots.Get(ctx, a.ID)
+	if err != nil {
+		return info, "", err
+	}
+	return info, snapshotLine(info), nil
+}
+
+// ExportFilter compiles the export filters of a tool call or a hub request.
+func (s *Server) ExportFilter(bpf, expr string) (snapshot.ExportFilter, error) {
+	var f snapshot.ExportFilter
+	if strings.TrimSpace(bpf) != "" {
+		p, err := pktfilter.Compile(bpf)
+		if err != nil {
+			return f, fmt.Errorf("%w: bpf: %w", ErrBadArgument, err)
+		}
+		f.BPF = p
+	}
+	m, err := s.kflMatcher(expr)
+	if err != nil {
+		return f, err
+	}
+	f.Match = m
+	return f, nil
+}
+
+func (s *Server) exportSnapshot(ctx context.Context, a exportArgs) (ExportResult, string, error) {
+	var res ExportResult
+	if s.opts.Snapshots == nil {
+		return res, "", errNoSnapshots
+	}
+	if _, err := s.opts.Snapshots.Get(ctx, a.ID); err != nil {
+		return res, "", err
+	}
+	f, err := s.ExportFilter(a.BPF, a.KFL)
+	if err != nil {
+		return res, "", err
+	}
+	dir := filepath.Join(s.opts.ExportDir, a.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return res, "", err
+	}
+	name := "all.pcapng"
+	if a.BPF != "" || a.KFL != "" {
+		name = fmt.Sprintf("filtered-%d.pcapng", time.Now().UnixNano())
+	}
+	path := filepath.Join(dir, name)
+	out, err := os.Create(path)
+	if err != nil {
+		return res, "", err
+	}
+	n, err := s.opts.Snapshots.Export(ctx, a.ID, out, f)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return res, "", err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return res, "", err
+	}
+	res = ExportResult{Path: path, Bytes: st.Size(), Packets: n}
+	if s.opts.PublicURL != "" {
+		q := url.Values{}
+		if a.BPF != "" {
+			q.Set("bpf", a.BPF)
+		}
+		if a.KFL != "" {
+			q.Set("kfl", a.KFL)
+		}
+		res.URL = strings.TrimRight(s.opts.PublicURL, "/") + "/api/snapshots/" + a.ID + "/pcap"
+		if len(q) > 0 {
+			res.URL += "?" + q.Encode()
+		}
+	}
+	text := fmt.Sprintf("wrote %d packets (%d bytes) to %s", n, res.Bytes, path)
+	if res.URL != "" {
+		text += "; download: " + res.URL + " (with the hub's bearer token)"
+	}
+	return res, text, nil
+}
+
+// WriteSnapshotPcap streams a snapshot's packets, narrowed like
+// export_snapshot_pcap, as pcapng to w (the hub's download route).
+func (s *Server) WriteSnapshotPcap(ctx context.Context, w io.Writer, id, bpf, expr string) (int, error) {
+	if s.opts.Snapshots == nil {
+		return 0, errNoSnapshots
+	}
+	if _, err := s.opts.Snapshots.Get(ctx, id); err != nil {
+		return 0, err
+	}
+	f, err := s.ExportFilter(bpf, expr)
+	if err != nil {
+		return 0, err
+	}
+	return s.opts.Snapshots.Export(ctx, id, w, f)
+}
