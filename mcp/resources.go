@@ -32,6 +32,7 @@ func (s *Server) addResources(m *server.MCPServer, read resourceReader) {
 		{"dissectors/{name}", "dissector", "One dissector's manifest and field schema."},
 		{"calls/{id}", "call", "One API call in full (as get_api_call with payloads)."},
 		{"flows/{id}", "flow", "One L4 flow with its TCP figures and findings."},
+		{"snapshots/{id}", "snapshot", "One snapshot: its window and what it holds."},
 	} {
 		m.AddResourceTemplate(mcpgo.NewResourceTemplate(scheme+t.uri, t.name,
 			mcpgo.WithTemplateDescription(t.desc), mcpgo.WithTemplateMIMEType("application/json")), h)
@@ -82,8 +83,14 @@ func (s *Server) readResource(ctx context.Context, uri string) ([]mcpgo.Resource
 			return nil, fmt.Errorf("resource %q: %w", uri, err)
 		}
 		v = map[string]any{"flow": r.Flow, "insights": r.Insights}
+	case kind == "snapshots" && id != "":
+		info, _, err := s.getSnapshot(ctx, snapshotIDArgs{ID: id})
+		if err != nil {
+			return nil, fmt.Errorf("resource %q: %w", uri, err)
+		}
+		v = info
 	default:
-		return nil, fmt.Errorf("resource %q: unknown; resources are %sdissectors, %sdissectors/{name}, %scalls/{id}, %sflows/{id}, %skfl, %sstatus", uri, scheme, scheme, scheme, scheme, scheme, scheme)
+		return nil, fmt.Errorf("resource %q: unknown; resources are %sdissectors, %sdissectors/{name}, %scalls/{id}, %sflows/{id}, %ssnapshots/{id}, %skfl, %sstatus", uri, scheme, scheme, scheme, scheme, scheme, scheme, scheme)
 	}
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/mark3labs/mcp-go/client"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
@@ -333,6 +335,19 @@ func TestSnapshotTools(t *testing.T) {
 	if got.Name != "payments outage" {
 		t.Fatalf("get: %+v", got)
 	}
+	rr := mcpgo.ReadResourceRequest{}
+	rr.Params.URI = "kubeshark://snapshots/" + info.ID
+	if res, err := mustResource(t, c, rr); err != nil || !strings.Contains(res, "payments outage") {
+		t.Fatalf("snapshot resource: %v %q", err, res)
+	}
+	rr.Params.URI = "kubeshark://flows/" + func() string {
+		var fl mcp.ListFlowsResult
+		structured(t, schemas, "list_l4_flows", call(t, c, "list_l4_flows", map[string]any{"limit": 1}), &fl)
+		return fl.Flows[0].ID
+	}()
+	if res, err := mustResource(t, c, rr); err != nil || !strings.Contains(res, "insights") {
+		t.Fatalf("flow resource: %v %q", err, res)
+	}
 	// The snapshot's calls answer like the live ones.
 	var calls mcp.ListCallsResult
 	structured(t, schemas, "list_api_calls", call(t, c, "list_api_calls", map[string]any{"snapshot": info.ID, "kfl": "status_code == 503", "limit": 1000}), &calls)
@@ -412,4 +427,17 @@ func TestSnapshotTools(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad bpf download: %d, want 400", resp.StatusCode)
 	}
+}
+
+func mustResource(t *testing.T, c *client.Client, req mcpgo.ReadResourceRequest) (string, error) {
+	t.Helper()
+	res, err := c.ReadResource(context.Background(), req)
+	if err != nil {
+		return "", err
+	}
+	tc, ok := res.Contents[0].(mcpgo.TextResourceContents)
+	if !ok {
+		return "", fmt.Errorf("resource %s is not text", req.Params.URI)
+	}
+	return tc.Text, nil
 }

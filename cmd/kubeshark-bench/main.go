@@ -58,6 +58,8 @@ func main() {
 	keep := flag.String("pcap", "", "reuse (or keep) the capture at this path")
 	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
+	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
+	only := flag.String("only", "", "run only one part: pipeline or mcp")
 	flag.Parse()
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -67,10 +69,26 @@ func main() {
 		}
 	}
 	ctx := context.Background()
-	if err := run(ctx, *n, *keep, *runs, os.Stdout); err != nil {
+	fail := func(err error) {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
 		os.Exit(1)
+	}
+	if *only != "mcp" {
+		if err := run(ctx, *n, *keep, *runs, os.Stdout); err != nil {
+			fail(err)
+		}
+	}
+	if *only != "pipeline" && *mcpRecords > 0 {
+		tmp, err := os.MkdirTemp("", "kubeshark-bench-mcp")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(tmp)
+		if err := mcpBench(ctx, *mcpRecords, *runs*7, tmp, os.Stdout); err != nil {
+			os.RemoveAll(tmp)
+			fail(err)
+		}
 	}
 }
 

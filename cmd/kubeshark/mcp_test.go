@@ -1,0 +1,35 @@
+package main_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMCPCommandFlags(t *testing.T) {
+	data := t.TempDir()
+	r := ks(t, data, "mcp", "--list-tools")
+	if r.code != 0 {
+		t.Fatalf("--list-tools: exit %d: %s", r.code, r.stderr)
+	}
+	for _, tool := range []string{"list_api_calls", "get_api_call", "get_api_stats", "find_anomalies", "get_tcp_insights", "export_snapshot_pcap", "disable_dissection"} {
+		if !strings.Contains(r.stdout, tool+" ") {
+			t.Errorf("--list-tools lacks %s:\n%s", tool, r.stdout)
+		}
+	}
+	r = ks(t, data, "mcp", "--proxy")
+	if r.code == 0 || !strings.Contains(r.stderr, "--proxy") || !strings.Contains(r.stderr, "not available yet") || r.stdout != "" {
+		t.Fatalf("--proxy: exit %d, stderr %q, stdout %q", r.code, r.stderr, r.stdout)
+	}
+	r = ks(t, data, "mcp", "--url", "http://127.0.0.1:1", "--list-tools")
+	if r.code == 0 || r.stdout != "" {
+		t.Fatalf("--url with --list-tools: exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = ks(t, data, "hub", "token")
+	if r.code == 0 || !strings.Contains(r.stderr, "start `kubeshark hub` once") {
+		t.Fatalf("hub token before the first start: exit %d, %q", r.code, r.stderr)
+	}
+	r = ks(t, data, "sample", "--scenario", "chaos", t.TempDir()+"/x.pcap")
+	if r.code == 0 || !strings.Contains(r.stderr, "want http or cascade") {
+		t.Fatalf("bad scenario: exit %d, %q", r.code, r.stderr)
+	}
+}
