@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 )
 
 // startHub serves f's store through the hub on a real loopback listener.
@@ -129,10 +130,9 @@ func TestMCPOverStreamableHTTPAndRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := connect(t, hc)
-	schemas, _ := outputSchemas(t, c)
+	c := mcptest.Connect(t, hc)
 	var direct mcp.ListCallsResult
-	structured(t, schemas, "list_api_calls", call(t, c, "list_api_calls", map[string]any{"kfl": "status_code == 503", "limit": 1000}), &direct)
+	c.Structured(t, "list_api_calls", c.Call(t, "list_api_calls", map[string]any{"kfl": "status_code == 503", "limit": 1000}), &direct)
 	if direct.Returned != f.stats.Statuses[503] {
 		t.Fatalf("over HTTP: %d 503s, want %d", direct.Returned, f.stats.Statuses[503])
 	}
@@ -146,30 +146,30 @@ func TestMCPOverStreamableHTTPAndRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := connect(t, rc)
+	r := mcptest.Connect(t, rc)
 	var fwd mcp.ListCallsResult
-	structured(t, schemas, "list_api_calls", call(t, r, "list_api_calls", map[string]any{"kfl": "status_code == 503", "limit": 1000}), &fwd)
+	r.Structured(t, "list_api_calls", r.Call(t, "list_api_calls", map[string]any{"kfl": "status_code == 503", "limit": 1000}), &fwd)
 	if fwd.Returned != direct.Returned || fwd.Calls[0].ID != direct.Calls[0].ID {
 		t.Fatalf("forwarded answer differs: %d vs %d", fwd.Returned, direct.Returned)
 	}
-	if res := call(t, r, "list_api_calls", map[string]any{"kfl": "nonsense =="}); !res.IsError || !strings.Contains(text(res), "kfl") {
-		t.Fatalf("bad filter through the forwarder: %q", text(res))
+	if res := r.Call(t, "list_api_calls", map[string]any{"kfl": "nonsense =="}); !res.IsError || !strings.Contains(mcptest.Text(res), "kfl") {
+		t.Fatalf("bad filter through the forwarder: %q", mcptest.Text(res))
 	}
 
 	// A wrong token and a hub that is down are tool errors that say so.
 	bad, _ := mcp.NewRemote(mcp.RemoteOptions{URL: base, Token: strings.Repeat("f", 64)})
 	bc, _ := client.NewInProcessClient(bad)
-	b := connect(t, bc)
-	if res := call(t, b, "list_api_calls", nil); !res.IsError || !strings.Contains(text(res), "rejected the token") {
-		t.Fatalf("wrong token: %q", text(res))
+	b := mcptest.Connect(t, bc)
+	if res := b.Call(t, "list_api_calls", nil); !res.IsError || !strings.Contains(mcptest.Text(res), "rejected the token") {
+		t.Fatalf("wrong token: %q", mcptest.Text(res))
 	}
 	ln := httptest.NewServer(http.NotFoundHandler())
 	deadURL := ln.URL
 	ln.Close()
 	down, _ := mcp.NewRemote(mcp.RemoteOptions{URL: deadURL, Token: tok})
 	dc, _ := client.NewInProcessClient(down)
-	d := connect(t, dc)
-	if res := call(t, d, "get_data_boundaries", nil); !res.IsError || !strings.Contains(text(res), "unreachable") {
-		t.Fatalf("hub down: %q", text(res))
+	d := mcptest.Connect(t, dc)
+	if res := d.Call(t, "get_data_boundaries", nil); !res.IsError || !strings.Contains(mcptest.Text(res), "unreachable") {
+		t.Fatalf("hub down: %q", mcptest.Text(res))
 	}
 }

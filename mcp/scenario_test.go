@@ -18,12 +18,11 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/pcapgo"
-	"github.com/mark3labs/mcp-go/client"
-	mcpgo "github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/native"
@@ -146,15 +145,14 @@ func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // at 14:00:30" and checks that the tools point at payments, with evidence.
 func TestCascadeInvestigation(t *testing.T) {
 	sc := newScenario(t)
-	c := connect(t, mustInProcess(t, sc.server(t)))
-	schemas, _ := outputSchemas(t, c)
+	c := mcptest.Connect(t, mustInProcess(t, sc.server(t)))
 	cs := sc.cascade
 	baseline := map[string]any{"baseline_start": rfc(cs.Start), "baseline_end": rfc(cs.FailureOnset), "start": rfc(cs.FailureOnset), "end": rfc(cs.End.Add(time.Second))}
 
 	// 1. find_anomalies names payments first, as the root cause, with
 	// failed calls to it as examples.
 	var an analysis.AnomalyResult
-	structured(t, schemas, "find_anomalies", call(t, c, "find_anomalies", baseline), &an)
+	c.Structured(t, "find_anomalies", c.Call(t, "find_anomalies", baseline), &an)
 	if len(an.Anomalies) == 0 || len(an.RootCauses) == 0 {
 		t.Fatalf("no anomalies: %+v", an)
 	}
@@ -169,7 +167,7 @@ func TestCascadeInvestigation(t *testing.T) {
 		t.Fatal("no example calls")
 	}
 	var ex mcp.GetCallResult
-	structured(t, schemas, "get_api_call", call(t, c, "get_api_call", map[string]any{"id": top.ExampleIDs[0], "include_l4": true}), &ex)
+	c.Structured(t, "get_api_call", c.Call(t, "get_api_call", map[string]any{"id": top.ExampleIDs[0], "include_l4": true}), &ex)
 	if ex.Call.Status != 503 || !strings.Contains(ex.Call.Response.Body, "UPSTREAM_TIMEOUT") {
 		t.Fatalf("example call: %d %q", ex.Call.Status, ex.Call.Response.Body)
 	}
@@ -178,7 +176,7 @@ func TestCascadeInvestigation(t *testing.T) {
 	}
 	// The default windows (second half against the first) find it too.
 	var dflt analysis.AnomalyResult
-	structured(t, schemas, "find_anomalies", call(t, c, "find_anomalies", map[string]any{"end": rfc(cs.End.Add(time.Second))}), &dflt)
+	c.Structured(t, "find_anomalies", c.Call(t, "find_anomalies", map[string]any{"end": rfc(cs.End.Add(time.Second))}), &dflt)
 	if len(dflt.RootCauses) == 0 || !strings.Contains(dflt.RootCauses[0], "10.0.0.30:8080") {
 		t.Fatalf("default windows: root causes %v", dflt.RootCauses)
 	}
@@ -186,7 +184,7 @@ func TestCascadeInvestigation(t *testing.T) {
 	// 2. get_api_stats over the incident, by errors: payments first, every
 	// call failed, and the latency of a timeout.
 	var st analysis.StatsResult
-	structured(t, schemas, "get_api_stats", call(t, c, "get_api_stats", map[string]any{"start": rfc(cs.FailureOnset), "end": rfc(cs.End.Add(time.Second)), "sort": "errors"}), &st)
+	c.Structured(t, "get_api_stats", c.Call(t, "get_api_stats", map[string]any{"start": rfc(cs.FailureOnset), "end": rfc(cs.End.Add(time.Second)), "sort": "errors"}), &st)
 	first := st.Groups[0]
 	if !strings.Contains(first.Server, "10.0.0.30:8080") || first.ErrorRate != 1 || first.Errors != cs.Payments.Statuses[503] {
 		t.Fatalf("stats by errors: first row %s %s errors=%d rate=%.2f; payments had %d 503s", first.Server, first.Path, first.Errors, first.ErrorRate, cs.Payments.Statuses[503])
@@ -197,7 +195,7 @@ func TestCascadeInvestigation(t *testing.T) {
 
 	// 3. compare_traffic ranks payments' change first.
 	var cmp analysis.CompareResult
-	structured(t, schemas, "compare_traffic", call(t, c, "compare_traffic", baseline), &cmp)
+	c.Structured(t, "compare_traffic", c.Call(t, "compare_traffic", baseline), &cmp)
 	if len(cmp.Rows) == 0 || !strings.Contains(cmp.Rows[0].Server, "10.0.0.30:8080") {
 		t.Fatalf("compare: %s", cmp.Summary)
 	}
@@ -205,7 +203,7 @@ func TestCascadeInvestigation(t *testing.T) {
 	// 4. The service map links the tiers; payments' impact reaches the
 	// client.
 	var sm analysis.ServiceMapResult
-	structured(t, schemas, "get_service_map", call(t, c, "get_service_map", map[string]any{"end": rfc(cs.End.Add(time.Second))}), &sm)
+	c.Structured(t, "get_service_map", c.Call(t, "get_service_map", map[string]any{"end": rfc(cs.End.Add(time.Second))}), &sm)
 	edges := map[string]bool{}
 	for _, e := range sm.Edges {
 		edges[e.Client+"→"+e.Server] = true
@@ -216,7 +214,7 @@ func TestCascadeInvestigation(t *testing.T) {
 		}
 	}
 	var dep analysis.DependencyResult
-	structured(t, schemas, "get_dependencies", call(t, c, "get_dependencies", map[string]any{"endpoint": "10.0.0.30"}), &dep)
+	c.Structured(t, "get_dependencies", c.Call(t, "get_dependencies", map[string]any{"endpoint": "10.0.0.30"}), &dep)
 	impact := fmt.Sprint(dep.Impact)
 	if !strings.Contains(impact, "10.0.0.20") || !strings.Contains(impact, "10.0.0.10") || !strings.Contains(impact, "10.0.0.5") {
 		t.Fatalf("impact of payments: %s", dep.Summary)
@@ -224,19 +222,19 @@ func TestCascadeInvestigation(t *testing.T) {
 
 	// 5. The error payload can be searched for.
 	var sr analysis.SearchResult
-	structured(t, schemas, "search_payloads", call(t, c, "search_payloads", map[string]any{"query": "UPSTREAM_TIMEOUT", "limit": 500}), &sr)
+	c.Structured(t, "search_payloads", c.Call(t, "search_payloads", map[string]any{"query": "UPSTREAM_TIMEOUT", "limit": 500}), &sr)
 	if len(sr.Hits) != cs.Payments.Statuses[503] {
 		t.Fatalf("search found %d calls carrying UPSTREAM_TIMEOUT, payments sent %d", len(sr.Hits), cs.Payments.Statuses[503])
 	}
 
 	// 6. Inventory.
 	var wl analysis.EndpointsResult
-	structured(t, schemas, "list_workloads", call(t, c, "list_workloads", map[string]any{"end": rfc(cs.End.Add(time.Second))}), &wl)
+	c.Structured(t, "list_workloads", c.Call(t, "list_workloads", map[string]any{"end": rfc(cs.End.Add(time.Second))}), &wl)
 	if len(wl.Hosts) != 3 {
 		t.Fatalf("workloads: %s", wl.Summary)
 	}
 	var ips analysis.EndpointsResult
-	structured(t, schemas, "list_ips", call(t, c, "list_ips", nil), &ips)
+	c.Structured(t, "list_ips", c.Call(t, "list_ips", nil), &ips)
 	if len(ips.Hosts) != 6 {
 		t.Fatalf("ips: %d hosts (%s), want the cascade's 4 and the audit's 2", len(ips.Hosts), ips.Summary)
 	}
@@ -244,17 +242,16 @@ func TestCascadeInvestigation(t *testing.T) {
 
 func TestFlowsAndTCPInsights(t *testing.T) {
 	sc := newScenario(t)
-	c := connect(t, mustInProcess(t, sc.server(t)))
-	schemas, _ := outputSchemas(t, c)
+	c := mcptest.Connect(t, mustInProcess(t, sc.server(t)))
 
 	var flows mcp.ListFlowsResult
-	structured(t, schemas, "list_l4_flows", call(t, c, "list_l4_flows", nil), &flows)
+	c.Structured(t, "list_l4_flows", c.Call(t, "list_l4_flows", nil), &flows)
 	if flows.Returned != 4 {
 		t.Fatalf("%d flows, want the cascade's 3 and the audit's 1", flows.Returned)
 	}
 	// The audit connection's handshake took 12ms + 0.5ms.
 	var slow mcp.ListFlowsResult
-	structured(t, schemas, "list_l4_flows", call(t, c, "list_l4_flows", map[string]any{"min_handshake_rtt_ms": 10}), &slow)
+	c.Structured(t, "list_l4_flows", c.Call(t, "list_l4_flows", map[string]any{"min_handshake_rtt_ms": 10}), &slow)
 	if slow.Returned != 1 {
 		t.Fatalf("%d flows with a handshake over 10ms, want 1", slow.Returned)
 	}
@@ -267,18 +264,18 @@ func TestFlowsAndTCPInsights(t *testing.T) {
 	}
 
 	var sum mcp.FlowSummaryResult
-	structured(t, schemas, "get_l4_flow_summary", call(t, c, "get_l4_flow_summary", nil), &sum)
+	c.Structured(t, "get_l4_flow_summary", c.Call(t, "get_l4_flow_summary", nil), &sum)
 	if sum.Flows != 4 || sum.HandshakeRTT.Samples != 4 || sum.HandshakeRTT.Max != 12.5 || len(sum.TopByBytes) == 0 {
 		t.Fatalf("summary: %+v", sum)
 	}
 
 	var one mcp.TCPInsightsResult
-	structured(t, schemas, "get_tcp_insights", call(t, c, "get_tcp_insights", map[string]any{"id": f.ID}), &one)
+	c.Structured(t, "get_tcp_insights", c.Call(t, "get_tcp_insights", map[string]any{"id": f.ID}), &one)
 	if one.Flow == nil || one.Flow.ID != f.ID || len(one.Insights) == 0 {
 		t.Fatalf("insights for one flow: %+v", one)
 	}
 	var all mcp.TCPInsightsResult
-	structured(t, schemas, "get_tcp_insights", call(t, c, "get_tcp_insights", map[string]any{"server_port": 8080}), &all)
+	c.Structured(t, "get_tcp_insights", c.Call(t, "get_tcp_insights", map[string]any{"server_port": 8080}), &all)
 	if all.Flows != 3 {
 		t.Fatalf("insights over port 8080: %d flows, want 3", all.Flows)
 	}
@@ -286,12 +283,11 @@ func TestFlowsAndTCPInsights(t *testing.T) {
 
 func TestSecurityTools(t *testing.T) {
 	sc := newScenario(t)
-	c := connect(t, mustInProcess(t, sc.server(t)))
-	schemas, _ := outputSchemas(t, c)
+	c := mcptest.Connect(t, mustInProcess(t, sc.server(t)))
 
-	res := call(t, c, "find_sensitive_data", nil)
+	res := c.Call(t, "find_sensitive_data", nil)
 	var sd analysis.SensitiveResult
-	structured(t, schemas, "find_sensitive_data", res, &sd)
+	c.Structured(t, "find_sensitive_data", res, &sd)
 	kinds := map[string]int{}
 	for _, k := range sd.Counts {
 		kinds[k.Kind] = k.Findings
@@ -307,7 +303,7 @@ func TestSecurityTools(t *testing.T) {
 	}
 
 	var un analysis.UnauthResult
-	structured(t, schemas, "find_unauthenticated_calls", call(t, c, "find_unauthenticated_calls", nil), &un)
+	c.Structured(t, "find_unauthenticated_calls", c.Call(t, "find_unauthenticated_calls", nil), &un)
 	if len(un.Endpoints) != 1 || !strings.Contains(un.Endpoints[0].Path, "/api/admin/users") || un.Endpoints[0].WithoutCredentials != 1 {
 		t.Fatalf("unauthenticated: %s", un.Summary)
 	}
@@ -316,46 +312,43 @@ func TestSecurityTools(t *testing.T) {
 func TestSnapshotTools(t *testing.T) {
 	sc := newScenario(t)
 	s := sc.server(t)
-	c := connect(t, mustInProcess(t, s))
-	schemas, _ := outputSchemas(t, c)
+	c := mcptest.Connect(t, mustInProcess(t, s))
 	cs := sc.cascade
 
 	var info snapshot.Info
-	structured(t, schemas, "create_snapshot", call(t, c, "create_snapshot", map[string]any{"name": "payments outage", "start": rfc(cs.FailureOnset), "end": rfc(cs.End.Add(time.Second))}), &info)
+	c.Structured(t, "create_snapshot", c.Call(t, "create_snapshot", map[string]any{"name": "payments outage", "start": rfc(cs.FailureOnset), "end": rfc(cs.End.Add(time.Second))}), &info)
 	if info.Records == 0 || info.Flows != 3 || info.Packets == 0 {
 		t.Fatalf("snapshot: %+v", info)
 	}
 	var list mcp.SnapshotsResult
-	structured(t, schemas, "list_snapshots", call(t, c, "list_snapshots", nil), &list)
+	c.Structured(t, "list_snapshots", c.Call(t, "list_snapshots", nil), &list)
 	if len(list.Snapshots) != 1 || list.Snapshots[0].ID != info.ID {
 		t.Fatalf("list: %+v", list)
 	}
 	var got snapshot.Info
-	structured(t, schemas, "get_snapshot", call(t, c, "get_snapshot", map[string]any{"id": info.ID}), &got)
+	c.Structured(t, "get_snapshot", c.Call(t, "get_snapshot", map[string]any{"id": info.ID}), &got)
 	if got.Name != "payments outage" {
 		t.Fatalf("get: %+v", got)
 	}
-	rr := mcpgo.ReadResourceRequest{}
-	rr.Params.URI = "kubeshark://snapshots/" + info.ID
-	if res, err := mustResource(t, c, rr); err != nil || !strings.Contains(res, "payments outage") {
+	if res, err := c.Resource(t, "kubeshark://snapshots/"+info.ID); err != nil || !strings.Contains(res, "payments outage") {
 		t.Fatalf("snapshot resource: %v %q", err, res)
 	}
-	rr.Params.URI = "kubeshark://flows/" + func() string {
+	flowURI := "kubeshark://flows/" + func() string {
 		var fl mcp.ListFlowsResult
-		structured(t, schemas, "list_l4_flows", call(t, c, "list_l4_flows", map[string]any{"limit": 1}), &fl)
+		c.Structured(t, "list_l4_flows", c.Call(t, "list_l4_flows", map[string]any{"limit": 1}), &fl)
 		return fl.Flows[0].ID
 	}()
-	if res, err := mustResource(t, c, rr); err != nil || !strings.Contains(res, "insights") {
+	if res, err := c.Resource(t, flowURI); err != nil || !strings.Contains(res, "insights") {
 		t.Fatalf("flow resource: %v %q", err, res)
 	}
 	// The snapshot's calls answer like the live ones.
 	var calls mcp.ListCallsResult
-	structured(t, schemas, "list_api_calls", call(t, c, "list_api_calls", map[string]any{"snapshot": info.ID, "kfl": "status_code == 503", "limit": 1000}), &calls)
+	c.Structured(t, "list_api_calls", c.Call(t, "list_api_calls", map[string]any{"snapshot": info.ID, "kfl": "status_code == 503", "limit": 1000}), &calls)
 	if calls.Returned != cs.Payments.Statuses[503] {
 		t.Fatalf("snapshot 503s: %d, want %d", calls.Returned, cs.Payments.Statuses[503])
 	}
 	var ex mcp.ExportResult
-	structured(t, schemas, "export_snapshot_pcap", call(t, c, "export_snapshot_pcap", map[string]any{"id": info.ID, "kfl": "status_code == 503"}), &ex)
+	c.Structured(t, "export_snapshot_pcap", c.Call(t, "export_snapshot_pcap", map[string]any{"id": info.ID, "kfl": "status_code == 503"}), &ex)
 	if ex.Packets == 0 || ex.Bytes == 0 {
 		t.Fatalf("export: %+v", ex)
 	}
@@ -391,9 +384,9 @@ func TestSnapshotTools(t *testing.T) {
 		{"create_snapshot", map[string]any{"start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}, "nothing in the window"},
 		{"list_api_calls", map[string]any{"snapshot": "snap-ffffffffffffffff"}, "not found"},
 	} {
-		res := call(t, c, tc.tool, tc.args)
-		if !res.IsError || !strings.Contains(text(res), tc.want) {
-			t.Errorf("%s(%v): %v %q, want an error mentioning %q", tc.tool, tc.args, res.IsError, text(res), tc.want)
+		res := c.Call(t, tc.tool, tc.args)
+		if !res.IsError || !strings.Contains(mcptest.Text(res), tc.want) {
+			t.Errorf("%s(%v): %v %q, want an error mentioning %q", tc.tool, tc.args, res.IsError, mcptest.Text(res), tc.want)
 		}
 	}
 
@@ -427,17 +420,4 @@ func TestSnapshotTools(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad bpf download: %d, want 400", resp.StatusCode)
 	}
-}
-
-func mustResource(t *testing.T, c *client.Client, req mcpgo.ReadResourceRequest) (string, error) {
-	t.Helper()
-	res, err := c.ReadResource(context.Background(), req)
-	if err != nil {
-		return "", err
-	}
-	tc, ok := res.Contents[0].(mcpgo.TextResourceContents)
-	if !ok {
-		return "", fmt.Errorf("resource %s is not text", req.Params.URI)
-	}
-	return tc.Text, nil
 }

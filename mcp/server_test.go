@@ -9,12 +9,13 @@ import (
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 )
 
 func TestCallToolsFindThe503sWithTheirPayloads(t *testing.T) {
 	f := newFixture(t)
-	c := connect(t, mustInProcess(t, f.server(t, false)))
-	schemas, tools := outputSchemas(t, c)
+	c := mcptest.Connect(t, mustInProcess(t, f.server(t, false)))
+	tools := c.Tools
 	if len(tools) < 8 {
 		t.Fatalf("only %d tools", len(tools))
 	}
@@ -24,7 +25,7 @@ func TestCallToolsFindThe503sWithTheirPayloads(t *testing.T) {
 		t.Fatal("the sample capture has no 503s; the test needs some")
 	}
 	var list mcp.ListCallsResult
-	structured(t, schemas, "list_api_calls", call(t, c, "list_api_calls", map[string]any{"kfl": "http && status_code == 503", "limit": 1000}), &list)
+	c.Structured(t, "list_api_calls", c.Call(t, "list_api_calls", map[string]any{"kfl": "http && status_code == 503", "limit": 1000}), &list)
 	if list.Returned != want503 || len(list.Calls) != want503 {
 		t.Fatalf("list_api_calls found %d 503s, the capture has %d", list.Returned, want503)
 	}
@@ -36,13 +37,13 @@ func TestCallToolsFindThe503sWithTheirPayloads(t *testing.T) {
 
 	// The payload of one of them is the server's error text.
 	var got mcp.GetCallResult
-	res := call(t, c, "get_api_call", map[string]any{"id": list.Calls[0].ID, "include_payload": true})
-	structured(t, schemas, "get_api_call", res, &got)
+	res := c.Call(t, "get_api_call", map[string]any{"id": list.Calls[0].ID, "include_payload": true})
+	c.Structured(t, "get_api_call", res, &got)
 	if got.Call.Response == nil || !strings.Contains(got.Call.Response.Body, "service temporarily unavailable") {
 		t.Fatalf("503 response body = %+v", got.Call.Response)
 	}
-	if !strings.Contains(text(res), "503") {
-		t.Fatalf("text summary lacks the status: %q", text(res))
+	if !strings.Contains(mcptest.Text(res), "503") {
+		t.Fatalf("text summary lacks the status: %q", mcptest.Text(res))
 	}
 
 	// Pages of 7 walk every call once, newest first.
@@ -58,7 +59,7 @@ func TestCallToolsFindThe503sWithTheirPayloads(t *testing.T) {
 			args["cursor"] = cursor
 		}
 		var page mcp.ListCallsResult
-		structured(t, schemas, "list_api_calls", call(t, c, "list_api_calls", args), &page)
+		c.Structured(t, "list_api_calls", c.Call(t, "list_api_calls", args), &page)
 		for i, c := range page.Calls {
 			if seen[c.ID] {
 				t.Fatalf("call %s listed twice", c.ID)
@@ -79,7 +80,7 @@ func TestCallToolsFindThe503sWithTheirPayloads(t *testing.T) {
 
 	// format=full carries headers.
 	var full mcp.ListCallsResult
-	structured(t, schemas, "list_api_calls", call(t, c, "list_api_calls", map[string]any{"limit": 3, "format": "full", "order": "oldest"}), &full)
+	c.Structured(t, "list_api_calls", c.Call(t, "list_api_calls", map[string]any{"limit": 3, "format": "full", "order": "oldest"}), &full)
 	if len(full.Calls) != 3 || full.Calls[0].Request == nil || len(full.Calls[0].Request.Headers) == 0 {
 		t.Fatalf("full format without request headers: %+v", full.Calls)
 	}
@@ -87,7 +88,7 @@ func TestCallToolsFindThe503sWithTheirPayloads(t *testing.T) {
 
 func TestToolErrorsAreClear(t *testing.T) {
 	f := newFixture(t)
-	c := connect(t, mustInProcess(t, f.server(t, false)))
+	c := mcptest.Connect(t, mustInProcess(t, f.server(t, false)))
 	for _, tc := range []struct {
 		tool string
 		args map[string]any
@@ -107,30 +108,29 @@ func TestToolErrorsAreClear(t *testing.T) {
 		{"list_l4_flows", map[string]any{"state": "sleeping"}, "want one of"},
 		{"disable_dissection", map[string]any{"name": "http"}, "--allow-destructive"},
 	} {
-		res := call(t, c, tc.tool, tc.args)
+		res := c.Call(t, tc.tool, tc.args)
 		if !res.IsError {
 			t.Errorf("%s(%v) succeeded; want an error mentioning %q", tc.tool, tc.args, tc.want)
 			continue
 		}
-		if !strings.Contains(text(res), tc.want) {
-			t.Errorf("%s(%v) error %q does not mention %q", tc.tool, tc.args, text(res), tc.want)
+		if !strings.Contains(mcptest.Text(res), tc.want) {
+			t.Errorf("%s(%v) error %q does not mention %q", tc.tool, tc.args, mcptest.Text(res), tc.want)
 		}
 	}
 	// An unknown tool is a protocol-level error, and the server survives it.
 	req := mcpgo.CallToolRequest{}
 	req.Params.Name = "drop_all_tables"
-	if _, err := c.CallTool(context.Background(), req); err == nil {
+	if _, err := c.C.CallTool(context.Background(), req); err == nil {
 		t.Error("unknown tool accepted")
 	}
-	call(t, c, "get_data_boundaries", nil)
+	c.Call(t, "get_data_boundaries", nil)
 }
 
 func TestDissectionTogglesNeedAllowDestructive(t *testing.T) {
 	f := newFixture(t)
-	c := connect(t, mustInProcess(t, f.server(t, true)))
-	schemas, _ := outputSchemas(t, c)
+	c := mcptest.Connect(t, mustInProcess(t, f.server(t, true)))
 	var st mcp.DissectorsResult
-	structured(t, schemas, "disable_dissection", call(t, c, "disable_dissection", map[string]any{"name": "http"}), &st)
+	c.Structured(t, "disable_dissection", c.Call(t, "disable_dissection", map[string]any{"name": "http"}), &st)
 	if len(st.Disabled) != 1 || st.Disabled[0] != "http" || st.Dissectors[0].Enabled {
 		t.Fatalf("after disable: %+v", st)
 	}
@@ -138,22 +138,22 @@ func TestDissectionTogglesNeedAllowDestructive(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatalf("store has %v, %v", got, err)
 	}
-	structured(t, schemas, "enable_dissection", call(t, c, "enable_dissection", map[string]any{"name": "http"}), &st)
+	c.Structured(t, "enable_dissection", c.Call(t, "enable_dissection", map[string]any{"name": "http"}), &st)
 	if len(st.Disabled) != 0 || !st.Dissectors[0].Enabled {
 		t.Fatalf("after enable: %+v", st)
 	}
-	if res := call(t, c, "disable_dissection", map[string]any{"name": "gopher"}); !res.IsError {
+	if res := c.Call(t, "disable_dissection", map[string]any{"name": "gopher"}); !res.IsError {
 		t.Fatal("unknown dissector accepted")
 	}
 }
 
 func TestResourcesAndPrompts(t *testing.T) {
 	f := newFixture(t)
-	c := connect(t, mustInProcess(t, f.server(t, false)))
+	c := mcptest.Connect(t, mustInProcess(t, f.server(t, false)))
 	ctx := context.Background()
 
 	var list mcp.ListCallsResult
-	structured(t, nil, "list_api_calls", call(t, c, "list_api_calls", map[string]any{"limit": 1}), &list)
+	c.Structured(t, "list_api_calls", c.Call(t, "list_api_calls", map[string]any{"limit": 1}), &list)
 	for uri, want := range map[string]string{
 		"kubeshark://kfl":                       "status_code",
 		"kubeshark://dissectors":                `"http"`,
@@ -163,7 +163,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 	} {
 		req := mcpgo.ReadResourceRequest{}
 		req.Params.URI = uri
-		res, err := c.ReadResource(ctx, req)
+		res, err := c.C.ReadResource(ctx, req)
 		if err != nil {
 			t.Errorf("read %s: %v", uri, err)
 			continue
@@ -175,11 +175,11 @@ func TestResourcesAndPrompts(t *testing.T) {
 	}
 	req := mcpgo.ReadResourceRequest{}
 	req.Params.URI = "kubeshark://calls/01ARZ3NDEKTSV4RRFFQ69G5FAV"
-	if _, err := c.ReadResource(ctx, req); err == nil {
+	if _, err := c.C.ReadResource(ctx, req); err == nil {
 		t.Error("unknown call resource read without error")
 	}
 
-	lp, err := c.ListPrompts(ctx, mcpgo.ListPromptsRequest{})
+	lp, err := c.C.ListPrompts(ctx, mcpgo.ListPromptsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 	if len(lp.Prompts) != len(want) {
 		t.Fatalf("%d prompts, want %d", len(lp.Prompts), len(want))
 	}
-	lt, _ := c.ListTools(ctx, mcpgo.ListToolsRequest{})
+	lt, _ := c.C.ListTools(ctx, mcpgo.ListToolsRequest{})
 	toolNames := map[string]bool{}
 	for _, tool := range lt.Tools {
 		toolNames[tool.Name] = true
@@ -202,7 +202,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 		if name == "trace_request" || name == "debug_connection" {
 			gp.Params.Arguments = map[string]string{"call_id": list.Calls[0].ID}
 		}
-		res, err := c.GetPrompt(ctx, gp)
+		res, err := c.C.GetPrompt(ctx, gp)
 		if err != nil {
 			t.Errorf("prompt %s: %v", name, err)
 			continue
@@ -224,7 +224,7 @@ func TestResourcesAndPrompts(t *testing.T) {
 	}
 	gp := mcpgo.GetPromptRequest{}
 	gp.Params.Name = "compare_traffic"
-	if _, err := c.GetPrompt(ctx, gp); err == nil {
+	if _, err := c.C.GetPrompt(ctx, gp); err == nil {
 		t.Error("compare_traffic without its required windows accepted")
 	}
 }
