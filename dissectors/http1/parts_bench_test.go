@@ -40,3 +40,28 @@ func BenchmarkPartExchange(b *testing.B) {
 		exchange(req, resp, sdk.DirA)
 	}
 }
+
+func BenchmarkPartEncodeRecord(b *testing.B) {
+	req, _ := parseHead(benchReq[:headerEnd(benchReq)], true)
+	resp, _ := parseHead(benchResp[:headerEnd(benchResp)], false)
+	resp.body = []byte(`{"id":1000,"name":"user-1000","email":"u1000@example.com"}`)
+	r := exchange(req, resp, sdk.DirA)
+	var buf []byte
+	for b.Loop() {
+		buf = sdk.AppendRecord(buf[:0], r)
+	}
+}
+
+func BenchmarkPartFeedExchange(b *testing.B) {
+	d := New()
+	c := d.Open(sdk.ConnInfo{ID: 1, Oriented: true}, discard{})
+	for b.Loop() {
+		c.Feed(sdk.DirA, benchReq, 1, 1)
+		c.Feed(sdk.DirB, benchResp, 2, 2)
+	}
+}
+
+type discard struct{}
+
+func (discard) Emit(*sdk.Record) {}
+func (discard) Switch(string)    {}
