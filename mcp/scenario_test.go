@@ -122,7 +122,7 @@ func newScenario(t *testing.T) *scenario {
 			t.Fatal(err)
 		}
 	}
-	snaps, err := snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(dir, "snapshots"), Store: store, Packets: plog.Reader(), Logger: log})
+	snaps, err := snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(dir, "snapshots"), Packets: plog.Reader(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,13 @@ type PacketBounds struct {
 
 // Options configures a Server.
 type Options struct {
-	// Store is the record and flow store the tools read. Required.
+	// Store is the record and flow store the tools read. Set Store or
+	// Handle.
 	Store *storage.Store
+	// Handle, instead of Store, opens the store for each call and lets it
+	// close when idle, so that a long-lived server does not lock imports
+	// out of the directory.
+	Handle *storage.Handle
 	// Dissectors are the loaded dissectors; their manifests declare the
 	// KFL fields.
 	Dissectors []Dissector
@@ -84,8 +89,8 @@ type Server struct {
 // New builds the server. It fails when the dissectors' manifests declare
 // fields the filter language cannot take.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil {
-		return nil, errors.New("mcp: Options.Store is required")
+	if opts.Store == nil && opts.Handle == nil {
+		return nil, errors.New("mcp: Options.Store or Options.Handle is required")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -112,7 +117,14 @@ func New(opts Options) (*Server, error) {
 		s.tools[t.def.Name] = t
 		s.order = append(s.order, t.def.Name)
 	}
-	s.mcp = s.newMCPServer(func(t tool) server.ToolHandlerFunc { return s.handle(t) }, s.readResource)
+	s.mcp = s.newMCPServer(func(t tool) server.ToolHandlerFunc { return s.handle(t) }, func(ctx context.Context, uri string) ([]mcpgo.ResourceContents, error) {
+		ctx, release, err := s.withStore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		return s.readResource(ctx, uri)
+	})
 	return s, nil
 }
 
@@ -139,7 +151,35 @@ func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (a
 	if t.destructive && !s.opts.AllowDestructive {
 		return nil, "", fmt.Errorf("%s: %w; start the server with --allow-destructive", name, ErrDestructive)
 	}
+	ctx, release, err := s.withStore(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	defer release()
 	return t.run(ctx, args)
+}
+
+type storeKey struct{}
+
+// withStore makes the live store available to one call: the fixed one, or
+// the handle's, held until release.
+func (s *Server) withStore(ctx context.Context) (context.Context, func(), error) {
+	if s.opts.Handle == nil {
+		return ctx, func() {}, nil
+	}
+	st, release, err := s.opts.Handle.Acquire(ctx)
+	if err != nil {
+		return ctx, nil, err
+	}
+	return context.WithValue(ctx, storeKey{}, st), release, nil
+}
+
+// live returns the live store of the call in ctx.
+func (s *Server) live(ctx context.Context) *storage.Store {
+	if st, ok := ctx.Value(storeKey{}).(*storage.Store); ok {
+		return st
+	}
+	return s.opts.Store
 }
 
 // handle adapts a tool to mcp-go. Failures become tool errors (isError with

@@ -112,7 +112,7 @@ func (s *Server) kflMatcher(expr string) (storage.Matcher, error) {
 // newest returns the time of the newest record, the reference day for
 // times of day.
 func (s *Server) newest(ctx context.Context) time.Time {
-	p, err := s.opts.Store.Query(ctx, storage.Query{Limit: 1, Newest: true})
+	p, err := s.live(ctx).Query(ctx, storage.Query{Limit: 1, Newest: true})
 	if err != nil || len(p.Records) == 0 {
 		return time.Time{}
 	}

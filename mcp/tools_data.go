@@ -38,13 +38,13 @@ func tp(t time.Time) *time.Time {
 
 func (s *Server) boundaries(ctx context.Context, _ noArgs) (BoundariesResult, string, error) {
 	var res BoundariesResult
-	sum, err := s.opts.Store.Summary(ctx)
+	sum, err := s.live(ctx).Summary(ctx)
 	if err != nil {
 		return res, "", err
 	}
 	res.Records = Span{Oldest: tp(sum.First), Newest: tp(sum.Last), Count: int64(sum.Total)}
 	res.ByProtocol, res.Failed = sum.ByProtocol, sum.Failed
-	first, last, n, err := s.opts.Store.FlowBounds(ctx)
+	first, last, n, err := s.live(ctx).FlowBounds(ctx)
 	if err != nil {
 		return res, "", err
 	}
@@ -92,7 +92,7 @@ type DissectorsResult struct {
 }
 
 func (s *Server) dissectorViews(ctx context.Context) (DissectorsResult, error) {
-	disabled, err := s.opts.Store.DisabledDissectors(ctx)
+	disabled, err := s.live(ctx).DisabledDissectors(ctx)
 	if err != nil {
 		return DissectorsResult{}, err
 	}
@@ -140,7 +140,7 @@ func (s *Server) dissectionStatus(ctx context.Context, _ noArgs) (DissectorsResu
 	if err != nil {
 		return res, "", err
 	}
-	sum, err := s.opts.Store.Summary(ctx)
+	sum, err := s.live(ctx).Summary(ctx)
 	if err != nil {
 		return res, "", err
 	}
@@ -165,7 +165,7 @@ func (s *Server) setDissection(enable bool) func(context.Context, dissectionArgs
 		} else if !slices.ContainsFunc(s.opts.Dissectors, func(d Dissector) bool { return d.Manifest.Name == name }) {
 			return DissectorsResult{}, "", fmt.Errorf("%w: no dissector %q; list_dissectors shows the names", ErrBadArgument, name)
 		}
-		disabled, err := s.opts.Store.DisabledDissectors(ctx)
+		disabled, err := s.live(ctx).DisabledDissectors(ctx)
 		if err != nil {
 			return DissectorsResult{}, "", err
 		}
@@ -174,7 +174,7 @@ func (s *Server) setDissection(enable bool) func(context.Context, dissectionArgs
 		} else if !slices.Contains(disabled, name) {
 			disabled = append(disabled, name)
 		}
-		if err := s.opts.Store.SetDisabledDissectors(ctx, disabled); err != nil {
+		if err := s.live(ctx).SetDisabledDissectors(ctx, disabled); err != nil {
 			return DissectorsResult{}, "", err
 		}
 		return s.dissectionStatus(ctx, noArgs{})

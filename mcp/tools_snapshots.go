@@ -23,7 +23,7 @@ var errNoSnapshots = errors.New("snapshots are not available on this server")
 // storeFor returns the live store, or a snapshot's when id is set.
 func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error) {
 	if id == "" {
-		return s.opts.Store, nil
+		return s.live(ctx), nil
 	}
 	if s.opts.Snapshots == nil {
 		return nil, errNoSnapshots
@@ -107,7 +107,7 @@ func (s *Server) createSnapshot(ctx context.Context, a createSnapshotArgs) (snap
 	if err != nil {
 		return snapshot.Info{}, "", err
 	}
-	info, err := s.opts.Snapshots.Create(ctx, a.Name, w.Start, w.End)
+	info, err := s.opts.Snapshots.Create(ctx, s.live(ctx), a.Name, w.Start, w.End)
 	if err != nil {
 		if errors.Is(err, snapshot.ErrEmptyWindow) {
 			return info, "", fmt.Errorf("%w: %w (get_data_boundaries shows what is held)", ErrBadArgument, err)

@@ -129,5 +129,3 @@ func fillStore(ctx context.Context, st *storage.Store, n int, start time.Time, s
 	}
 	return nil
 }
-
-

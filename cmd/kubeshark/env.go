@@ -16,14 +16,24 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
-func openStore(ctx context.Context, g *globals, opts storage.Options) (*storage.Store, error) {
+// storeWait is how long a command waits for another kubeshark process
+// (an assistant's `kubeshark mcp`, a hub) to let go of the store; they
+// release it after storeIdle without calls.
+const (
+	storeWait = 2 * time.Minute
+	storeIdle = 5 * time.Second
+)
+
+func storeOptions(g *globals, opts storage.Options) storage.Options {
 	opts.Dir = filepath.Join(g.dataDir, "store")
 	opts.Logger = g.logger()
-	st, err := storage.Open(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
+	return opts
+}
+
+func openStore(ctx context.Context, g *globals, opts storage.Options) (*storage.Store, error) {
+	return storage.OpenWhenFree(ctx, storeOptions(g, opts), storeWait, func() {
+		fmt.Fprintf(os.Stderr, "waiting for the store in %s: another kubeshark process (mcp or hub) is using it...\n", g.dataDir)
+	})
 }
 
 // openExistingStore opens the store for reading, with a hint when there is

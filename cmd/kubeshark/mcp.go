@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/spf13/cobra"
@@ -113,20 +114,38 @@ type serverConfig struct {
 // assistant can still connect and be told to import something.
 func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Server, func(), error) {
 	var st *storage.Store
+	var handle *storage.Handle
 	var err error
 	if c.noStore {
 		// Listing tools needs no data, and must work while a hub holds
 		// the store.
 		st, err = storage.Open(ctx, storage.Options{InMemory: true, Logger: g.logger()})
+		if err != nil {
+			return nil, nil, err
+		}
 	} else {
-		st, err = openStore(ctx, g, storage.Options{})
+		// Check once that the store opens (creating an empty one for a
+		// new data directory), then hold it only while calls run, so
+		// that `kubeshark import` can write between an assistant's
+		// questions.
+		first, err := openStore(ctx, g, storage.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		first.Close()
+		handle = storage.NewHandle(storeOptions(g, storage.Options{}), storeIdle, 5*time.Second)
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (is an import or a hub using %s? badger allows one process at a time)", err, g.dataDir)
+	closeStore := func() {
+		if st != nil {
+			st.Close()
+		}
+		if handle != nil {
+			handle.Close()
+		}
 	}
 	l, err := loadDissectors(ctx, g, c.extra)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, nil, err
 	}
 	var ds []mcp.Dissector
@@ -136,29 +155,29 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	// The manifests are all the server needs; the modules themselves are
 	// not run here.
 	l.close(context.Background())
-	opts := mcp.Options{Store: st, Dissectors: ds, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
+	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
 		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL}
 	var snaps *snapshot.Manager
 	if !c.noStore {
 		packets := packetlog.NewReader(filepath.Join(g.dataDir, "packets"), packetlog.Options{Logger: g.logger()})
 		opts.Packets = packetBounds{packets}
-		snaps, err = snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(g.dataDir, "snapshots"), Store: st, Packets: packets, Logger: g.logger()})
+		snaps, err = snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(g.dataDir, "snapshots"), Packets: packets, Logger: g.logger()})
 		if err != nil {
-			st.Close()
+			closeStore()
 			return nil, nil, err
 		}
 		opts.Snapshots = snaps
 	}
 	s, err := mcp.New(opts)
 	if err != nil {
-		st.Close()
+		closeStore()
 		return nil, nil, err
 	}
 	return s, func() {
 		if snaps != nil {
 			snaps.Close()
 		}
-		st.Close()
+		closeStore()
 	}, nil
 }
 

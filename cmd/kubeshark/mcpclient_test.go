@@ -32,13 +32,6 @@ func TestEveryToolOverStdioAndHTTP(t *testing.T) {
 		t.Fatalf("import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	t.Run("stdio", func(t *testing.T) {
-		c, err := client.NewStdioMCPClient(binary_, nil, "--data", data, "mcp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		exerciseAll(t, mcptest.Connect(t, c))
-	})
 	t.Run("hub", func(t *testing.T) {
 		h := startHubProcess(t, data)
 		tok := strings.TrimSpace(ks(t, data, "hub", "token").stdout)
@@ -49,6 +42,30 @@ func TestEveryToolOverStdioAndHTTP(t *testing.T) {
 		exerciseAll(t, mcptest.Connect(t, c))
 		if code := h.stop(t); code != 0 {
 			t.Fatalf("hub exit %d", code)
+		}
+	})
+	t.Run("stdio", func(t *testing.T) {
+		c, err := client.NewStdioMCPClient(binary_, nil, "--data", data, "mcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := mcptest.Connect(t, c)
+		exerciseAll(t, s)
+
+		// The assistant keeps its server; the user imports another
+		// capture meanwhile. The server lets go of the store between
+		// calls, so the import goes through, and the next answer
+		// includes it.
+		more := sample(t, 20)
+		if r := ks(t, data, "import", more); r.code != 0 {
+			t.Fatalf("import while kubeshark mcp runs: exit %d: %s", r.code, r.stderr)
+		}
+		var b struct {
+			Records struct{ Count int } `json:"records"`
+		}
+		s.Get(t, "get_data_boundaries", nil, &b)
+		if b.Records.Count <= 282 {
+			t.Fatalf("after the second import the server sees %d records", b.Records.Count)
 		}
 	})
 }

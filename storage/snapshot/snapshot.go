@@ -53,8 +53,6 @@ type Info struct {
 type Options struct {
 	// Dir holds the snapshots, one directory each.
 	Dir string
-	// Store is the live store snapshots copy records and flows from.
-	Store *storage.Store
 	// Packets is the live packet log; nil makes snapshots without packets.
 	Packets *packetlog.Reader
 	Logger  *slog.Logger
@@ -71,8 +69,8 @@ type Manager struct {
 // Open prepares the snapshot directory and removes the leftovers of
 // snapshots whose creation was interrupted.
 func Open(ctx context.Context, opts Options) (*Manager, error) {
-	if opts.Dir == "" || opts.Store == nil {
-		return nil, errors.New("snapshot: Options.Dir and Options.Store are required")
+	if opts.Dir == "" {
+		return nil, errors.New("snapshot: Options.Dir is required")
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -113,12 +111,13 @@ func newID(now time.Time) string {
 	return fmt.Sprintf("snap-%08x%08x", uint32(now.Unix()), binary.BigEndian.Uint32(b[:]))
 }
 
-// Create copies the window [start, end) of the live data into a new
-// snapshot. A zero start or end takes the oldest or newest data held.
-func (m *Manager) Create(ctx context.Context, name string, start, end time.Time) (Info, error) {
+// Create copies the window [start, end) of the live store src (and of the
+// packet log) into a new snapshot. A zero start or end takes the oldest or
+// newest data held.
+func (m *Manager) Create(ctx context.Context, src *storage.Store, name string, start, end time.Time) (Info, error) {
 	now := time.Now().UTC()
 	if start.IsZero() || end.IsZero() {
-		sum, err := m.opts.Store.Summary(ctx)
+		sum, err := src.Summary(ctx)
 		if err != nil {
 			return Info{}, err
 		}
@@ -137,7 +136,7 @@ func (m *Manager) Create(ctx context.Context, name string, start, end time.Time)
 		name = "snapshot " + now.Format(time.RFC3339)
 	}
 	tmp := filepath.Join(m.opts.Dir, ".tmp-"+id)
-	info, err := m.build(ctx, tmp, id, name, now, start, end)
+	info, err := m.build(ctx, src, tmp, id, name, now, start, end)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return Info{}, err
@@ -153,7 +152,7 @@ func (m *Manager) Create(ctx context.Context, name string, start, end time.Time)
 	return info, nil
 }
 
-func (m *Manager) build(ctx context.Context, dir, id, name string, now, start, end time.Time) (Info, error) {
+func (m *Manager) build(ctx context.Context, src *storage.Store, dir, id, name string, now, start, end time.Time) (Info, error) {
 	info := Info{ID: id, Name: name, Created: now, Start: start.UTC(), End: end.UTC(), ByProtocol: map[string]int{}}
 	st, err := storage.Open(ctx, storage.Options{Dir: filepath.Join(dir, "store"), Small: true, Logger: m.opts.Logger})
 	if err != nil {
@@ -162,7 +161,7 @@ func (m *Manager) build(ctx context.Context, dir, id, name string, now, start, e
 	defer st.Close()
 	q := storage.Query{Since: start, Until: end, Limit: 1000, WithBodies: true}
 	for {
-		p, err := m.opts.Store.Query(ctx, q)
+		p, err := src.Query(ctx, q)
 		if err != nil {
 			return info, fmt.Errorf("snapshot %s: copying records: %w", id, err)
 		}
@@ -180,7 +179,7 @@ func (m *Manager) build(ctx context.Context, dir, id, name string, now, start, e
 	}
 	fq := storage.FlowQuery{Since: start, Until: end, Limit: 1000}
 	for {
-		p, err := m.opts.Store.Flows(ctx, fq)
+		p, err := src.Flows(ctx, fq)
 		if err != nil {
 			return info, fmt.Errorf("snapshot %s: copying flows: %w", id, err)
 		}

@@ -60,7 +60,7 @@ func setup(t *testing.T) (*snapshot.Manager, *storage.Store, synth.CascadeStats)
 	if _, err := p.Run(ctx, packetlog.Tee(src, plog)); err != nil {
 		t.Fatal(err)
 	}
-	m, err := snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(dir, "snapshots"), Store: store, Packets: plog.Reader(), Logger: log})
+	m, err := snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(dir, "snapshots"), Packets: plog.Reader(), Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestSnapshotFreezesAWindowAndExportsItsPackets(t *testing.T) {
 	m, store, cs := setup(t)
 
 	// The incident half.
-	info, err := m.Create(ctx, "payments outage", cs.FailureOnset, cs.End.Add(time.Second))
+	info, err := m.Create(ctx, store, "payments outage", cs.FailureOnset, cs.End.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,11 +197,11 @@ func TestSnapshotFreezesAWindowAndExportsItsPackets(t *testing.T) {
 
 func TestSnapshotBadInput(t *testing.T) {
 	ctx := context.Background()
-	m, _, cs := setup(t)
-	if _, err := m.Create(ctx, "", cs.End.Add(time.Hour), cs.End.Add(2*time.Hour)); !errors.Is(err, snapshot.ErrEmptyWindow) {
+	m, store, cs := setup(t)
+	if _, err := m.Create(ctx, store, "", cs.End.Add(time.Hour), cs.End.Add(2*time.Hour)); !errors.Is(err, snapshot.ErrEmptyWindow) {
 		t.Fatalf("window after the data: %v", err)
 	}
-	if _, err := m.Create(ctx, "", cs.End, cs.Start); !errors.Is(err, snapshot.ErrEmptyWindow) {
+	if _, err := m.Create(ctx, store, "", cs.End, cs.Start); !errors.Is(err, snapshot.ErrEmptyWindow) {
 		t.Fatalf("reversed window: %v", err)
 	}
 	for _, id := range []string{"../../etc", "snap-0000000000000000", ""} {
@@ -213,7 +213,7 @@ func TestSnapshotBadInput(t *testing.T) {
 		}
 	}
 	// A whole-data snapshot (no window given) holds everything.
-	info, err := m.Create(ctx, "", time.Time{}, time.Time{})
+	info, err := m.Create(ctx, store, "", time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
