@@ -7,7 +7,7 @@ import (
 )
 
 // Version is the dissector's version.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Limits on what one connection may hold, so that hostile traffic cannot
 // make the dissector's memory grow without bound.
@@ -57,6 +57,9 @@ func (*Dissector) Manifest() sdk.Manifest {
 			{Name: "grpc_status_derived", Type: "bool", Description: "grpc_status was derived from the HTTP status because no grpc-status was sent"},
 			{Name: "grpc_message", Type: "string", Description: "grpc-message, percent-decoded (response)"},
 			{Name: "grpc_encoding", Type: "string", Description: "grpc-encoding of the side's messages"},
+			{Name: "grpc_compressed_messages", Type: "int", Description: "gRPC messages the side sent with the compressed flag"},
+			{Name: "grpc_decompressed_messages", Type: "int", Description: "compressed gRPC messages the preview shows decompressed (gzip, deflate, snappy, zstd): flag cleared, length prefix the decoded length"},
+			{Name: "grpc_preview_error", Type: "string", Description: "why compressed gRPC messages in the preview are left as sent (unsupported grpc-encoding, undecodable data)"},
 			{Name: "grpc_request_messages", Type: "int", Description: "length-prefixed gRPC messages the client sent"},
 			{Name: "grpc_response_messages", Type: "int", Description: "length-prefixed gRPC messages the server sent"},
 			{Name: "dns_transport", Type: "string", Description: `"doh" on the dns record of a DNS over HTTPS exchange (RFC 8484), emitted besides the stream's http2 record`},

@@ -10,7 +10,10 @@
 // when it is reset, when a GOAWAY says it will not be processed, or when the
 // connection closes. A stream whose content-type is application/grpc* is a
 // gRPC call: its status is grpc-status, and its messages are counted from
-// their length prefixes.
+// their length prefixes. Messages sent compressed (grpc-encoding gzip,
+// deflate, snappy or zstd) appear in the preview decoded, as if they had
+// been sent uncompressed; decoding stops at the preview's size, so a
+// decompression bomb costs no more than an ordinary message.
 //
 // Captures that start mid-connection, or lose bytes, miss HPACK table
 // insertions. The decoder is fed one field at a time so that a reference to

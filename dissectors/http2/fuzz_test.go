@@ -21,7 +21,11 @@ func conversation() (client, server []byte) {
 		s.headers(1, false, ":status", "200", "content-encoding", "gzip"), data(1, true, []byte{0x1f, 0x8b, 8, 0}),
 		s.headers(2, true, ":status", "204"),
 		s.headers(3, false, ":status", "200", "content-type", "application/grpc"), data(3, false, grpcMsg([]byte("yo"))),
-		s.headers(3, true, "grpc-status", "5", "grpc-message", "not%20found"), goaway(3, 2))
+		s.headers(3, true, "grpc-status", "5", "grpc-message", "not%20found"),
+		// A gzip-compressed gRPC message: "hi".
+		s.headers(5, false, ":status", "200", "content-type", "application/grpc", "grpc-encoding", "gzip"),
+		data(5, false, grpcFlagged([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\xca\xc8\x04\x04\x00\x00\xff\xff\xac\x2a\x93\xd8\x02\x00\x00\x00"))),
+		s.headers(5, true, "grpc-status", "0"), goaway(5, 2))
 	return client, server
 }
 

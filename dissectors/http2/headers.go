@@ -105,6 +105,11 @@ func (c *conn) endBlock(dir sdk.Direction, h *half, last int64, problem string) 
 		if enc, ok := m.header("content-encoding"); ok && !strings.EqualFold(strings.TrimSpace(enc), "identity") {
 			m.encoding, m.bodyCap = enc, maxCompressed
 		}
+		if enc, ok := m.header("grpc-encoding"); ok && !strings.EqualFold(strings.TrimSpace(enc), "identity") {
+			// Compressed gRPC messages are decoded for the preview, which
+			// takes more of their bytes than the preview will show.
+			m.bodyCap = maxCompressed
+		}
 		if m.isDNSMessage() {
 			// A DoH message is kept whole for its dns record.
 			m.bodyCap = maxDNSMessage

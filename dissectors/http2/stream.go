@@ -123,7 +123,7 @@ func (s *stream) record(why string) *sdk.Record {
 	if req.seen {
 		r.Method, r.Path = req.method, req.path
 		r.Timestamp = nanos(req.start)
-		r.Request = req.toSDK(s.id)
+		r.Request = req.toSDK(s.id, grpc)
 		for _, p := range req.problems {
 			problems = append(problems, "request: "+p)
 		}
@@ -147,7 +147,7 @@ func (s *stream) record(why string) *sdk.Record {
 		hasResp = grpcKnown
 	}
 	if hasResp {
-		r.Response = resp.toSDK(s.id)
+		r.Response = resp.toSDK(s.id, grpc)
 		r.End = nanos(resp.end)
 		r.Status = resp.status
 		r.Failed = resp.status >= 400
@@ -208,7 +208,7 @@ func (s *stream) record(why string) *sdk.Record {
 	return r
 }
 
-func (m *message) toSDK(id uint32) *sdk.Message {
+func (m *message) toSDK(id uint32, grpc bool) *sdk.Message {
 	out := &sdk.Message{Headers: m.headers, Size: m.size, BodySize: m.bodySize}
 	out.Set("http2_stream_id", id)
 	if len(m.trailers) > 0 {
@@ -234,7 +234,10 @@ func (m *message) toSDK(id uint32) *sdk.Message {
 	if m.errCode != nil {
 		out.Set("http2_error_code", errorCodeName(*m.errCode))
 	}
-	if len(m.body) > 0 {
+	switch {
+	case grpc && m.grpc.compressed > 0 && m.encoding == "":
+		m.grpcPreview(out)
+	case len(m.body) > 0:
 		preview.Set(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
 	}
 	return out

@@ -3,6 +3,7 @@ package websocket
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -27,8 +28,25 @@ type message struct {
 	length     int64 // payload bytes
 	missing    int64
 	fragments  int
-	payload    []byte // first bodyPreview bytes, unmasked
-	problem    string
+	final      bool // the frame that ends the message was seen
+	// payload is unmasked: the first bodyPreview bytes, or, when the
+	// message is compressed, the first maxInflateInput bytes up to any
+	// hole, since decoding needs them in one piece.
+	payload  []byte
+	cut      bool       // a compressed payload lost bytes: nothing after them is kept
+	inflated *inflation // a compressed message, decoded
+	problem  string
+}
+
+// keep is how many payload bytes the message holds on to.
+func (m *message) keep() int {
+	if m.compressed {
+		if m.cut {
+			return 0
+		}
+		return maxInflateInput
+	}
+	return bodyPreview
 }
 
 // half parses one direction.
@@ -39,6 +57,7 @@ type half struct {
 	offset  int64    // payload bytes of the current frame already seen (for unmasking)
 	data    *message // data message being assembled
 	control *message // control frame being read
+	inf     inflater // permessage-deflate history of this side's messages
 }
 
 type conn struct {
@@ -95,7 +114,7 @@ func (c *conn) step(dir sdk.Direction, h *half, data []byte, ts int64) (int, *me
 	case stPayload:
 		m := h.cur()
 		n := int(min(int64(len(data)), h.left))
-		if room := bodyPreview - len(m.payload); room > 0 {
+		if room := m.keep() - len(m.payload); room > 0 {
 			k := min(n, room)
 			start := len(m.payload)
 			m.payload = append(m.payload, data[:k]...)
@@ -169,12 +188,14 @@ func (h *half) frameDone() *message {
 		return nil
 	}
 	m := h.data
+	m.final = true
 	h.data = nil
 	return m
 }
 
 // damaged reports what was being assembled and waits for a delivery that
-// starts with a frame.
+// starts with a frame. Whole messages may be among what is skipped, so the
+// side's compression history is no longer known.
 func (c *conn) damaged(h *half, why string, ts int64) {
 	for _, m := range []*message{h.data, h.control} {
 		if m != nil {
@@ -185,11 +206,27 @@ func (c *conn) damaged(h *half, why string, ts int64) {
 	}
 	h.data, h.control = nil, nil
 	h.st = stResync
+	h.inf.forget()
+}
+
+// inflate decodes a compressed message once it is over, in the order its
+// side sent messages, which is the order the compression history needs.
+func (c *conn) inflate(m *message) {
+	if !m.compressed || m.inflated != nil {
+		return
+	}
+	complete := m.final && !m.cut && int64(len(m.payload)) == m.length
+	res := c.halves[m.dir].inf.inflate(m.payload, complete)
+	if res.note == "" && res.err == "" && m.length > maxInflateInput {
+		res.note = "only the first " + strconv.Itoa(maxInflateInput) + " compressed bytes were decompressed"
+	}
+	m.inflated = &res
 }
 
 // finish records a complete message; a PONG answers the oldest PING from
 // the other side.
 func (c *conn) finish(m *message) {
+	c.inflate(m)
 	switch m.op {
 	case opPing:
 		q := &c.pings[m.dir]
@@ -221,6 +258,9 @@ func (c *conn) Gap(dir sdk.Direction, n int, ts int64) {
 		h.offset += int64(n)
 		m.missing += int64(n)
 		m.size += int64(n)
+		if m.compressed {
+			m.cut = true
+		}
 		return
 	}
 	c.damaged(h, fmt.Sprintf("%d bytes missing from the capture", n), ts)
@@ -234,6 +274,7 @@ func (c *conn) Close(ts int64) {
 			if m != nil {
 				m.problem = "connection ended before the message did"
 				m.end = ts
+				c.inflate(m)
 				c.out.Emit(c.record(m, nil))
 			}
 		}

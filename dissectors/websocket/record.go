@@ -31,7 +31,20 @@ func (c *conn) message(m *message) *sdk.Message {
 	if m.missing > 0 {
 		out.Set("websocket_missing_bytes", m.missing)
 	}
-	body := m.payload
+	body := m.payload[:min(len(m.payload), bodyPreview)]
+	truncated := int64(len(body)) < m.length
+	text := !m.compressed
+	if inf := m.inflated; inf != nil {
+		if inf.err != "" {
+			out.Set("websocket_inflate_error", inf.err)
+		} else {
+			body, text = inf.preview, true
+			truncated = !inf.whole || inf.size > int64(len(body))
+			if inf.whole {
+				out.Set("websocket_decompressed_length", inf.size)
+			}
+		}
+	}
 	if m.op == opClose {
 		code, reason := closeInfo(m)
 		if code != 0 {
@@ -40,7 +53,7 @@ func (c *conn) message(m *message) *sdk.Message {
 		}
 		return out
 	}
-	out.BodyTruncated = int64(len(body)) < m.length
+	out.BodyTruncated = truncated
 	if len(body) == 0 {
 		return out
 	}
@@ -56,7 +69,7 @@ func (c *conn) message(m *message) *sdk.Message {
 			}
 		}
 	}
-	if !m.compressed && utf8.Valid(t) && !strings.ContainsFunc(string(t), func(r rune) bool {
+	if text && utf8.Valid(t) && !strings.ContainsFunc(string(t), func(r rune) bool {
 		return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f
 	}) {
 		out.Body = string(t)
@@ -77,6 +90,11 @@ func (c *conn) record(m, pong *message) *sdk.Record {
 	if m.problem != "" {
 		problems = append(problems, m.problem)
 		r.Failed = strings.HasPrefix(m.problem, "malformed")
+	}
+	if inf := m.inflated; inf != nil && inf.err+inf.note != "" {
+		// Not a failure of the exchange: the sender's peer may well have
+		// decoded what the capture could not.
+		problems = append(problems, inf.err+inf.note)
 	}
 	if m.op == opClose {
 		code, reason := closeInfo(m)
