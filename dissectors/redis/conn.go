@@ -90,8 +90,13 @@ func (c *conn) step(dir sdk.Direction, h *half, data []byte, ts int64) (int, boo
 			return 0, false
 		}
 		h.cur.size += 2
-		h.st = stValue
-		return 2, h.bulkEnd()
+		return 2, h.bulkDone()
+	case stChunk:
+		n, complete, err := h.chunk(data)
+		if err != nil {
+			return c.malformed(h, err.Error())
+		}
+		return n, complete
 	}
 	if h.cur == nil {
 		// Redis skips empty lines between inline commands; some servers
@@ -200,7 +205,8 @@ func startsMessage(data []byte, client bool) int {
 		}
 		return -1
 	}
-	if _, err := checkHeader(l); err == nil {
+	// An END marker closes a streamed aggregate; it cannot begin a value.
+	if _, err := checkHeader(l); err == nil && l[0] != '.' {
 		return 1
 	}
 	return -1

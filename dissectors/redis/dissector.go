@@ -5,7 +5,7 @@ import (
 )
 
 // Version is the dissector's version.
-const Version = "1.0.0"
+const Version = "1.1.0"
 
 // Limits on what one connection may hold, so that hostile traffic cannot
 // make the dissector's memory or time grow without bound.
@@ -32,7 +32,7 @@ func (*Dissector) Manifest() sdk.Manifest {
 	return sdk.Manifest{
 		Name:        "redis",
 		Version:     Version,
-		Description: "Redis RESP2/RESP3: pipelining, inline commands, pub/sub and pushes, attributes, streamed large values",
+		Description: "Redis RESP2/RESP3: pipelining, inline commands, pub/sub and pushes, attributes, RESP3 streamed strings and aggregates, streamed large values",
 		Protocols:   []string{"redis"},
 		Transports:  []string{"tcp"},
 		PortHints:   []uint16{6379, 6380, 16379, 26379},
@@ -43,6 +43,7 @@ func (*Dissector) Manifest() sdk.Manifest {
 			{Name: "redis_response_type", Type: "string", Description: "RESP type of the reply: simple_string, error, integer, bulk_string, array, null, boolean, double, big_number, bulk_error, verbatim_string, map, set, push"},
 			{Name: "redis_response", Type: "string", Description: "bounded text rendering of the reply"},
 			{Name: "redis_attributes", Type: "bool", Description: "the reply carried RESP3 attributes"},
+			{Name: "redis_streamed", Type: "bool", Description: "the reply was a RESP3 streamed string or aggregate (length \"?\")"},
 			{Name: "redis_missing_bytes", Type: "int", Description: "bytes of the message lost from the capture"},
 		},
 	}

@@ -15,6 +15,8 @@ func FuzzRedis(f *testing.F) {
 	f.Add([]byte("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nhi\r\nPING\r\n*2\r\n$9\r\nSUBSCRIBE\r\n$1\r\nc\r\n"), []byte("+OK\r\n+PONG\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nc\r\n$1\r\nx\r\n"), []byte{0x10, 0x90, 0x05, 0x85})
 	f.Add([]byte("*1\r\n$4\r\nPING\r\n"), []byte("|1\r\n+a\r\n:1\r\n%1\r\n~1\r\n#t\r\n,1.5\r\n>2\r\n$1\r\na\r\n=5\r\ntxt:a\r\n!3\r\nERR\r\n(123\r\n_\r\n"), []byte{0x01, 0x81, 0x41})
 	f.Add([]byte("*99999999\r\n$-1\r\n$99999999\r\nab"), []byte("*-1\r\n$-1\r\n*64\r\n*64\r\n*64\r\n"), []byte{0x7f, 0xff, 0x4b, 0x01})
+	f.Add([]byte("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n"), []byte("$?\r\n;4\r\nHell\r\n;1\r\no\r\n;0\r\n*2\r\n*?\r\n%?\r\n+a\r\n|?\r\n+t\r\n:1\r\n.\r\n~?\r\n.\r\n.\r\n.\r\n:1\r\n"), []byte{0x02, 0x85, 0x80, 0x43})
+	f.Add([]byte("*1\r\n$4\r\nPING\r\n"), []byte("%?\r\n+a\r\n.\r\n$?\r\n;x\r\n.\r\n*?\r\n"), []byte{0x9f})
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte) {
 		d := New()
 		d.Probe(sdk.DirA, client)

@@ -14,6 +14,7 @@ type msg struct {
 	attrs      bool  // attributes preceded the value
 	inline     bool  // a plain-text command line
 	push       bool  // sent as a RESP3 push
+	streamed   bool  // a RESP3 streamed string or aggregate (length "?")
 	lost       bool  // stands in the queue for a command a gap swallowed
 	problem    string
 

@@ -10,15 +10,23 @@ type state uint8
 const (
 	stValue   state = iota // expecting a type line (or an inline command)
 	stBulk                 // inside the content of a bulk string
-	stBulkEnd              // the CRLF that ends a bulk string
+	stBulkEnd              // the CRLF that ends a bulk string (or one chunk of a streamed one)
+	stChunk                // the ";<length>" line of a streamed string's next chunk
 	stResync               // looking for the start of a message after damage
 )
 
-// frame is an open aggregate: how many elements it still expects.
+// streamedLen is what checkHeader returns for the "?" length of a RESP3
+// streamed string ($?) or streamed aggregate (*?, %?, ~?, |?).
+const streamedLen = -2
+
+// frame is an open aggregate: how many elements it still expects, or for a
+// streamed aggregate, which only its END marker closes, how many it has
+// had (a map's END must fall between pairs).
 type frame struct {
-	left  int64
-	typ   byte
-	first bool // no element rendered yet
+	left     int64
+	typ      byte
+	first    bool // no element rendered yet
+	streamed bool
 }
 
 // half parses one direction of a connection.
@@ -33,6 +41,7 @@ type half struct {
 	bulkElem int    // index in cur.elems the bulk string fills, or -1
 	bulkBuf  []byte // start of the current bulk string, for the rendering
 	bulkSize int64
+	chunked  bool // the bulk string is a streamed one, sent in chunks
 	cur      *msg
 	midLine  bool // resync is inside a line
 }
@@ -124,17 +133,29 @@ func checkHeader(l []byte) (n int64, err error) {
 		}
 		return 0, nil
 	case '$', '!', '=':
+		if l[0] == '$' && string(body) == "?" {
+			return streamedLen, nil
+		}
 		v, ok := parseInt(body)
 		if !ok || v < -1 || v > maxBulk || v == -1 && l[0] != '$' {
 			return 0, errors.New("bad bulk length")
 		}
 		return v, nil
 	case '*', '%', '~', '>', '|':
+		// RESP3 streams arrays, maps, sets and attributes, not pushes.
+		if l[0] != '>' && string(body) == "?" {
+			return streamedLen, nil
+		}
 		v, ok := parseInt(body)
 		if !ok || v < -1 || v > maxElems || v == -1 && l[0] != '*' && l[0] != '%' {
 			return 0, errors.New("bad aggregate length")
 		}
 		return v, nil
+	case '.':
+		if len(body) != 0 {
+			return 0, errors.New("bad END marker")
+		}
+		return 0, nil
 	}
 	return 0, errors.New("unknown type byte")
 }
@@ -212,6 +233,10 @@ func (h *half) done(attr bool) bool {
 	}
 	for len(h.stack) > 0 {
 		top := &h.stack[len(h.stack)-1]
+		if top.streamed {
+			top.left++
+			return false
+		}
 		top.left--
 		if top.left > 0 {
 			return false
@@ -222,15 +247,43 @@ func (h *half) done(attr bool) bool {
 			h.attrs--
 			return false
 		}
-		if h.attrs == 0 {
-			if typ == '%' {
-				h.cur.writeString("}")
-			} else {
-				h.cur.writeString("]")
-			}
-		}
+		h.closeBracket(typ)
 	}
 	return true
+}
+
+// closeBracket renders the end of an aggregate, unless it sits inside an
+// attribute, whose contents are not rendered.
+func (h *half) closeBracket(typ byte) {
+	if h.attrs > 0 {
+		return
+	}
+	if typ == '%' {
+		h.cur.writeString("}")
+	} else {
+		h.cur.writeString("]")
+	}
+}
+
+// end takes the END marker (".") that closes the innermost streamed
+// aggregate, which is then a finished value of whatever holds it.
+func (h *half) end(n int) (int, bool, error) {
+	k := len(h.stack)
+	if k == 0 || !h.stack[k-1].streamed {
+		return 0, false, errors.New("END marker outside a streamed aggregate")
+	}
+	f := h.stack[k-1]
+	if (f.typ == '%' || f.typ == '|') && f.left%2 != 0 {
+		return 0, false, errors.New("streamed map ended between a key and its value")
+	}
+	h.cur.size += int64(n)
+	h.stack = h.stack[:k-1]
+	if f.typ == '|' {
+		h.attrs--
+		return n, h.done(true), nil
+	}
+	h.closeBracket(f.typ)
+	return n, h.done(false), nil
 }
 
 // value parses one type line and what it opens. It returns the bytes
@@ -246,6 +299,9 @@ func (h *half) value(data []byte) (int, bool, error) {
 	}
 	m := h.cur
 	typ, body := l[0], l[1:]
+	if typ == '.' {
+		return h.end(n)
+	}
 	top := len(h.stack) == 0
 	if top && typ != '|' && m.typ == 0 {
 		m.typ = typ
@@ -253,11 +309,14 @@ func (h *half) value(data []byte) (int, bool, error) {
 	if top && typ == '|' {
 		m.attrs = true
 	}
+	if top && typ != '|' && length == streamedLen {
+		m.streamed = true
+	}
 	m.size += int64(n)
 	render := typ != '|' && h.sep()
 	switch typ {
 	case '$', '!', '=':
-		if length < 0 {
+		if length == -1 {
 			if render {
 				m.writeString("(nil)")
 			}
@@ -274,7 +333,16 @@ func (h *half) value(data []byte) (int, bool, error) {
 		if h.depth1() {
 			h.bulkElem = h.element([]byte{})
 		}
-		h.bulkBuf, h.bulkSize = h.bulkBuf[:0], length
+		h.bulkBuf = h.bulkBuf[:0]
+		h.chunked = length == streamedLen
+		if h.chunked {
+			// The size is known only once the chunks have come; the
+			// preview buffers fill across them.
+			h.bulkSize, h.bulkLeft = 0, 0
+			h.st = stChunk
+			return n, false, nil
+		}
+		h.bulkSize = length
 		if top {
 			m.scalarSize = length
 		}
@@ -289,6 +357,20 @@ func (h *half) value(data []byte) (int, bool, error) {
 		}
 		if h.depth1() && typ != '|' && !top {
 			h.element(nil)
+		}
+		if length == streamedLen {
+			if render && typ != '|' {
+				if typ == '%' {
+					m.writeString("{")
+				} else {
+					m.writeString("[")
+				}
+			}
+			if typ == '|' {
+				h.attrs++
+			}
+			h.stack = append(h.stack, frame{typ: typ, first: true, streamed: true})
+			return n, false, nil
 		}
 		if length <= 0 {
 			if render {
@@ -366,6 +448,47 @@ func (h *half) bulkData(p []byte) {
 			m.scalar = append(m.scalar, p[:min(len(p), room)]...)
 		}
 	}
+}
+
+// chunk parses the ";<length>" line that starts each chunk of a streamed
+// string; ";0" ends the string. Chunk contents go through the same states
+// as a bulk string's, so only their previews are kept.
+func (h *half) chunk(data []byte) (int, bool, error) {
+	l, n, ok, err := line(data)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	if len(l) == 0 || l[0] != ';' {
+		return 0, false, errors.New("streamed string chunk does not start with ';'")
+	}
+	v, ok := parseInt(l[1:])
+	if !ok || !digits(l[1:]) || v > maxBulk {
+		return 0, false, errors.New("bad streamed string chunk length")
+	}
+	h.cur.size += int64(n)
+	if v == 0 {
+		h.chunked = false
+		h.st = stValue
+		return n, h.bulkEnd(), nil
+	}
+	h.bulkLeft = v
+	h.bulkSize += v
+	if h.bulkTop {
+		h.cur.scalarSize += v
+	}
+	h.st = stBulk
+	return n, false, nil
+}
+
+// bulkDone follows the CRLF after bulk content: a streamed string goes on
+// with its next chunk, any other bulk string is finished.
+func (h *half) bulkDone() bool {
+	if h.chunked {
+		h.st = stChunk
+		return false
+	}
+	h.st = stValue
+	return h.bulkEnd()
 }
 
 // bulkEnd finishes the current bulk string.

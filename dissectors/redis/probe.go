@@ -156,8 +156,20 @@ func probeValue(h *half, data []byte) (int, bool) {
 				return pos, false
 			}
 			pos += 2
-			h.st = stValue
-			if h.bulkEnd() {
+			if h.bulkDone() {
+				return pos, true
+			}
+			continue
+		case stChunk:
+			k, done, err := h.chunk(rest)
+			if err != nil {
+				return -1, false
+			}
+			if k == 0 {
+				return pos, false
+			}
+			pos += k
+			if done {
 				return pos, true
 			}
 			continue

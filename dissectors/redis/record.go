@@ -54,6 +54,9 @@ func replyMessage(m *msg) *sdk.Message {
 	if m.attrs {
 		out.Set("redis_attributes", true)
 	}
+	if m.streamed {
+		out.Set("redis_streamed", true)
+	}
 	if m.missing > 0 {
 		out.Set("redis_missing_bytes", m.missing)
 	}

@@ -13,6 +13,9 @@ type side struct {
 	size  int    // wire bytes of the records carrying the message in hs
 	start int64  // capture time of the first of those records
 	done  bool   // nothing more to read here: the rest is consumed unread
+	// started: a message was read in this direction, so SSL 2.0 framing
+	// (first messages only) no longer applies.
+	started bool
 }
 
 // exchange is a ClientHello waiting for the server's answer.
@@ -42,24 +45,33 @@ func (c *conn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int
 	if s.done || c.answered {
 		return len(data), 0
 	}
+	if !s.started && len(data) > 0 && data[0]&0x80 != 0 {
+		return c.v2(dir, s, data, first, last)
+	}
 	if len(data) < 5 {
 		return 0, 5
 	}
 	typ, length, ok := recordHeader(data)
 	if !ok {
-		// Not (or no longer) TLS in this direction: a plaintext reply to a
-		// ClientHello, or damage.
-		s.done = true
-		if c.cur != nil && c.cur.rec.RequestDir != dir {
-			c.finish(last, "server did not answer in TLS", true)
-		}
-		return len(data), 0
+		return c.notTLS(dir, s, len(data), last)
 	}
 	if len(data) < 5+length {
 		return 0, 5 + length
 	}
+	s.started = true
 	c.record(dir, s, typ, data[5:5+length], first, last)
 	return 5 + length, 0
+}
+
+// notTLS gives up on a direction that does not (or no longer) speak TLS: a
+// plaintext reply to a ClientHello, or damage. It consumes the n bytes
+// offered.
+func (c *conn) notTLS(dir sdk.Direction, s *side, n int, last int64) (int, int) {
+	s.done = true
+	if c.cur != nil && c.cur.rec.RequestDir != dir {
+		c.finish(last, "server did not answer in TLS", true)
+	}
+	return n, 0
 }
 
 func (c *conn) record(dir sdk.Direction, s *side, typ byte, body []byte, first, last int64) {

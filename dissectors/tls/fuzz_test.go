@@ -19,6 +19,9 @@ func FuzzTLS(f *testing.F) {
 	f.Add(append(ch, ch...), append(hrr, sh...), []byte{0x03, 0x83, 0x20})
 	f.Add(ch, record(21, []byte{2, 40}), []byte{0x7f})
 	f.Add(record(23, []byte{1, 2, 3}), []byte("HTTP/1.1 200 OK\r\n\r\n"), []byte{0x41, 0xc1})
+	v2 := buildV2ClientHello(0x0301, compatSpecs, 0, 16)
+	f.Add(v2, sh, []byte{0x05, 0x85, 0x3f})
+	f.Add(buildV2ClientHello(0x0002, []int{0x010080}, 16, 16), append(buildV2ServerHello([]int{0x010080}), 0x80, 3, 0, 0, 1), []byte{0x02, 0x82})
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte) {
 		New().Probe(0, client)
 		New().Probe(1, server)

@@ -4,6 +4,8 @@ import "fmt"
 
 func versionName(v int) string {
 	switch v {
+	case 0x0002:
+		return "SSL 2.0"
 	case 0x0300:
 		return "SSL 3.0"
 	case 0x0301:

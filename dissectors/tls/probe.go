@@ -16,8 +16,13 @@ func recordHeader(b []byte) (typ byte, length int, ok bool) {
 }
 
 // probe: a handshake record starting a ClientHello (client) or ServerHello
-// (server) is unambiguous; other records only say "TLS, mid-stream".
+// (server) is unambiguous; other records only say "TLS, mid-stream". A
+// ClientHello in SSL 2.0 format is judged by probeV2.
 func probe(data []byte) sdk.Probe {
+	if len(data) > 0 && data[0]&0x80 != 0 {
+		// No TLS record type has the high bit set; SSL 2.0's header does.
+		return probeV2(data)
+	}
 	if len(data) < 6 {
 		// Agree only with a prefix that can still become a record header.
 		if len(data) == 0 || data[0] >= 20 && data[0] <= 24 && (len(data) < 2 || data[1] == 3) && (len(data) < 3 || data[2] <= 4) {
