@@ -46,21 +46,32 @@ func LoadOrCreateToken(dataDir string) (tok string, created bool, err error) {
 		return "", false, fmt.Errorf("hub token: %w", err)
 	}
 	path := filepath.Join(dataDir, TokenFile)
-	// O_EXCL: two hubs starting at once must not each write a different
-	// token and leave one of them holding the wrong one.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		tok, err = LoadToken(dataDir)
-		return tok, false, err
-	}
+	// Write a private temporary file, then link it into place: the link
+	// either publishes a complete token or fails because another hub
+	// published one first, whose token is then everyone's. (Creating the
+	// final file with O_EXCL would let a second hub read it before the
+	// first had written it.)
+	f, err := os.CreateTemp(dataDir, ".hub.token-*")
 	if err != nil {
-		return "", false, fmt.Errorf("hub token %s: %w", path, err)
+		return "", false, fmt.Errorf("hub token: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return "", false, fmt.Errorf("hub token: %w", err)
 	}
 	if _, err := f.WriteString(tok + "\n"); err != nil {
 		f.Close()
 		return "", false, fmt.Errorf("hub token %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
+		return "", false, fmt.Errorf("hub token %s: %w", path, err)
+	}
+	if err := os.Link(tmp, path); errors.Is(err, fs.ErrExist) {
+		tok, err = LoadToken(dataDir)
+		return tok, false, err
+	} else if err != nil {
 		return "", false, fmt.Errorf("hub token %s: %w", path, err)
 	}
 	return tok, true, nil
