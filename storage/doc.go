@@ -11,6 +11,11 @@
 // never pays for them. Retention by age and by on-disk size runs in the
 // background.
 //
+// Every minute of records has an epoch that changes whenever a Put or
+// retention changes the minute ([Store.MinuteEpochs]); readers cache values
+// derived from a minute's records under it ([Store.PutDerived],
+// [Store.GetDerived]), and know them stale once it changes (epochs.go).
+//
 // Queries take a [Matcher] (the CEL-based KFL language in storage/kfl
 // implements it, and tells the planner which index terms it implies) and/or
 // the small [ParseFilter] language kept for internal use and tests.

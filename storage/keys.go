@@ -18,6 +18,16 @@ import (
 //	'x' kind uvarint(len) value id  -> empty; one secondary index entry
 //	'm' name                        -> small caller metadata (PutMeta)
 //	'V'                             -> on-disk format version
+//	'l' ..., 'L' ...                -> flows (flows.go)
+//	'e' minute                      -> the minute's epoch, 8 bytes big-endian
+//	'E' 'c'                         -> the epoch clock: the last epoch handed out
+//	'E' 'w' minute                  -> empty; a write to the minute is in flight
+//	'a' minute name                 -> uvarint(epoch) then a value derived from
+//	                                   the minute's records (PutDerived)
+//
+// minute is a Unix minute (MinuteOf) as 8 bytes big-endian, so a minute's
+// derived values sit together and retention drops a range of minutes with
+// one seek. Epochs are explained in epochs.go.
 //
 // Index kinds and their values:
 //

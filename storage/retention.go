@@ -70,6 +70,10 @@ func (s *Store) EnforceRetention(ctx context.Context) (deleted int, err error) {
 		cutoff := time.Now().Add(-s.opts.RetentionAge)
 		n, err := s.deleteOldest(ctx, func(rec recordCost) bool { return rec.nanos < idNanos(cutoff) })
 		deleted += n
+		if err == nil {
+			// Minutes emptied by earlier passes go too.
+			err = s.pruneMinutes(ctx, MinuteOf(cutoff))
+		}
 		if err != nil {
 			return deleted, fmt.Errorf("storage: retention by age: %w", err)
 		}
@@ -124,10 +128,17 @@ type recordCost struct {
 
 // deleteOldest deletes records oldest first for as long as del reports
 // true for the next one.
-func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (int, error) {
-	total := 0
+func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (total int, err error) {
+	var last uint64 // time part of the newest record deleted
+	defer func() {
+		if total > 0 {
+			// Every minute before the last deleted record's is empty now.
+			err = errors.Join(err, s.pruneMinutes(ctx, int64(last/minuteNanos)))
+		}
+	}()
 	for {
 		var groups [][]op
+		var mins []int64
 		done := false
 		err := s.db.View(func(txn *badger.Txn) error {
 			q := Query{}
@@ -155,6 +166,10 @@ func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (in
 				}
 				ops = append(ops, op{key: bodyKey(id), del: true}, op{key: recordKey(id), del: true})
 				groups = append(groups, ops)
+				if m := int64(id.nanos() / minuteNanos); len(mins) == 0 || mins[len(mins)-1] != m {
+					mins = append(mins, m)
+				}
+				last = id.nanos()
 				return len(groups) < retentionChunk, nil
 			})
 		})
@@ -164,14 +179,21 @@ func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (in
 		if len(groups) == 0 {
 			return total, nil
 		}
+		endMinutes, err := s.beginMinuteWrite(ctx, mins)
+		if err != nil {
+			return total, err
+		}
 		w := newBatchWriter(s.db)
 		for _, g := range groups {
-			if err := w.add(g); err != nil {
-				w.discard()
-				return total, err
+			if err = w.add(g); err != nil {
+				break
 			}
 		}
-		if err := w.commit(); err != nil {
+		if err == nil {
+			err = w.commit()
+		}
+		w.discard()
+		if err = errors.Join(err, endMinutes()); err != nil {
 			return total, err
 		}
 		total += len(groups)

@@ -65,6 +65,8 @@ type Store struct {
 	// retention serialises EnforceRetention between the background loop and
 	// direct callers, so two passes never delete the same records twice.
 	retention sync.Mutex
+	// epochs stamps the minutes writes change (epochs.go).
+	epochs epochState
 
 	stop      context.CancelFunc
 	loopDone  chan struct{}
@@ -108,6 +110,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, opts: opts, log: log, ids: ids, codec: wireCodec, dirDesc: desc}
 	if err := s.checkVersion(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.openEpochs(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -234,7 +240,7 @@ func (s *Store) Close() error {
 // exceeds badger's transaction size (about 15% of the 64 MiB memtable, some
 // thousands of records with full bodies); then it is split into several
 // commits, each holding whole records only.
-func (s *Store) Put(ctx context.Context, recs []*sdk.Record) error {
+func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -275,6 +281,13 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) error {
 		}
 	}
 
+	// Caches derived from the touched minutes go stale once the records
+	// land: the deferred end stamps the minutes after the last commit.
+	endMinutes, err := s.beginMinuteWrite(ctx, recordMinutes(recs))
+	if err != nil {
+		return fmt.Errorf("storage: put: %w", err)
+	}
+	defer func() { err = errors.Join(err, endMinutes()) }()
 	w := newBatchWriter(s.db)
 	defer w.discard()
 	var buf []byte

@@ -185,6 +185,32 @@ type agg struct {
 	series              []cell
 	slowAt              float64 // latency above which a call counts as slow; 0: not counted
 	ev                  *evidence
+	// parts are the encoded latency sketches of the rollups merged into
+	// g. Merging them into lat, and into the series cells, waits until a
+	// figure needs them (settle, cellSketches): most groups of a long
+	// window are counted and ranked but never shown.
+	parts   []cellPart
+	settled bool
+}
+
+// cellPart is one rollup's latencies (a sketch encoded by appendSketch, α
+// groupAlpha), counted in one series cell.
+type cellPart struct {
+	bucket int
+	lat    []byte
+}
+
+// settle merges g's rollup latencies into g.lat. Every reader of g.lat
+// on a group that may come from rollups calls it first.
+func (g *agg) settle() {
+	if g.settled {
+		return
+	}
+	g.settled = true
+	for _, p := range g.parts {
+		// Parts were checked when their rollup was decoded.
+		_ = g.lat.mergeEncoded(p.lat, groupAlpha)
+	}
 }
 
 // aggOptions configures an aggregator.
@@ -200,6 +226,9 @@ type aggOptions struct {
 	evidence bool
 	// slowAt gives a group's slow-call threshold, counted per cell.
 	slowAt func(groupKey) float64
+	// statusCap is how many status codes a group tracks; 0 means
+	// maxStatuses.
+	statusCap int
 }
 
 // aggregator groups records and accumulates each group, plus one
@@ -213,6 +242,10 @@ type aggregator struct {
 	untracked int
 	start     int64
 	width     float64 // bucket width in ns
+	// order lists the groups in the order they were created, which is the
+	// order of their first records; rollups keep it so that merging them
+	// tracks the same groups under maxGroups as one scan would.
+	order []*agg
 }
 
 func newAggregator(opt aggOptions) *aggregator {
@@ -222,6 +255,9 @@ func newAggregator(opt aggOptions) *aggregator {
 		a.width = float64(opt.series.Duration()) / float64(opt.buckets)
 	} else {
 		a.opt.buckets = 0
+	}
+	if a.opt.statusCap == 0 {
+		a.opt.statusCap = maxStatuses
 	}
 	a.total = a.newAgg(groupKey{})
 	return a
@@ -260,6 +296,7 @@ func (a *aggregator) add(r *sdk.Record) {
 	if g == nil && len(a.groups) < maxGroups {
 		g = a.newAgg(k)
 		a.groups[k] = g
+		a.order = append(a.order, g)
 	}
 	if g == nil {
 		a.untracked++
@@ -290,7 +327,7 @@ func (a *aggregator) addTo(g *agg, r *sdk.Record) {
 	if !hasResponse(r) {
 		g.noResp++
 	} else {
-		g.countStatus(r, a.opt.evidence)
+		g.countStatus(r, a.opt.evidence, a.opt.statusCap)
 	}
 	slow := false
 	if r.ElapsedMs != nil {
@@ -326,7 +363,7 @@ func (a *aggregator) addTo(g *agg, r *sdk.Record) {
 	}
 }
 
-func (g *agg) countStatus(r *sdk.Record, ids bool) {
+func (g *agg) countStatus(r *sdk.Record, ids bool, limit int) {
 	for i := range g.statuses {
 		s := &g.statuses[i]
 		if s.status == r.Status {
@@ -340,7 +377,7 @@ func (g *agg) countStatus(r *sdk.Record, ids bool) {
 			return
 		}
 	}
-	if len(g.statuses) < maxStatuses {
+	if len(g.statuses) < limit {
 		t := statusTally{status: r.Status, n: 1}
 		if r.Failed {
 			t.failed = 1
@@ -385,6 +422,7 @@ func (e *evidence) note(r *sdk.Record) {
 // figures renders g's numbers, listing the topStatuses most frequent
 // status codes.
 func (g *agg) figures(topStatuses int) Figures {
+	g.settle()
 	f := Figures{
 		Count: g.count, Errors: g.errors, ErrorRate: round(ratio(g.errors, g.count), 4),
 		NoResponse: g.noResp, RequestBytes: g.reqBytes, ResponseBytes: g.respBytes,
@@ -425,6 +463,7 @@ func (a *aggregator) seriesOf(g *agg) []Bucket {
 	if g.series == nil {
 		return nil
 	}
+	merged := g.cellSketches()
 	out := make([]Bucket, len(g.series))
 	for i := range g.series {
 		c := &g.series[i]
@@ -432,9 +471,129 @@ func (a *aggregator) seriesOf(g *agg) []Bucket {
 			Start: time.Unix(0, a.start+int64(math.Round(float64(i)*a.width))).UTC(),
 			Count: int(c.count), Errors: int(c.errors),
 		}
-		if c.lat != nil {
-			out[i].P95 = round(c.lat.quantile(0.95), 3)
+		lat := c.lat
+		if merged != nil && merged[i] != nil {
+			lat = merged[i]
 		}
+		if lat != nil {
+			out[i].P95 = round(lat.quantile(0.95), 3)
+		}
+	}
+	return out
+}
+
+// bucketAt is the series cell of a time in unix nanos.
+func (a *aggregator) bucketAt(ts int64) int {
+	if a.opt.buckets == 0 {
+		return 0
+	}
+	b := int(float64(ts-a.start) / a.width)
+	return min(max(b, 0), a.opt.buckets-1)
+}
+
+// mergeRows adds a decoded rollup, whose records fall in series cell
+// bucket. Its groups come in their creation order, so that the groups
+// tracked under maxGroups are those a scan of the same records would
+// track.
+func (a *aggregator) mergeRows(r *rollupRows, bucket int) {
+	a.total.mergeRow(&r.rows[0], bucket)
+	for i := 1; i <= r.protos; i++ {
+		e := &r.rows[i]
+		p := a.protos[e.key.proto]
+		if p == nil {
+			p = a.newAgg(groupKey{proto: e.key.proto})
+			a.protos[e.key.proto] = p
+		}
+		p.mergeRow(e, bucket)
+	}
+	for i := 1 + r.protos; i < len(r.rows); i++ {
+		e := &r.rows[i]
+		g := a.groups[e.key]
+		if g == nil && len(a.groups) < maxGroups {
+			g = a.newAgg(e.key)
+			a.groups[e.key] = g
+			a.order = append(a.order, g)
+		}
+		if g == nil {
+			a.untracked += e.count
+			continue
+		}
+		g.mergeRow(e, bucket)
+	}
+	a.untracked += r.untracked
+}
+
+// settle merges the rollup latencies of every row.
+func (a *aggregator) settle() {
+	a.total.settle()
+	for _, g := range a.groups {
+		g.settle()
+	}
+	for _, p := range a.protos {
+		p.settle()
+	}
+}
+
+// mergeRow adds a row of a rollup to g. The figures equal those of adding
+// the row's records one by one, up to the caps on status codes; the
+// latencies wait in parts (see settle).
+func (g *agg) mergeRow(e *rollRow, bucket int) {
+	if e.count == 0 {
+		return
+	}
+	if g.count == 0 || e.first < g.first {
+		g.first = e.first
+	}
+	g.last = max(g.last, e.last)
+	g.count += e.count
+	g.errors += e.errors
+	g.noResp += e.noResp
+	g.reqBytes += e.reqBytes
+	g.respBytes += e.respBytes
+	for _, t := range e.statuses {
+		i := slices.IndexFunc(g.statuses, func(x statusTally) bool { return x.status == t.status })
+		switch {
+		case i >= 0:
+			g.statuses[i].n += t.n
+			g.statuses[i].failed += t.failed
+		case len(g.statuses) < maxStatuses:
+			g.statuses = append(g.statuses, t)
+		}
+	}
+	if g.series != nil {
+		c := &g.series[bucket]
+		c.count += int32(e.count)
+		c.errors += int32(e.errors)
+	}
+	if e.timed {
+		g.parts = append(g.parts, cellPart{bucket: bucket, lat: e.lat})
+	}
+}
+
+// cellSketches merges the rollup latencies of each series cell, nil
+// without any. A cell whose parts all hold exact values gets the same
+// sketch a scan builds (α 5%, exact up to 16 values); a cell with a binned
+// part (a rollup minute of over 1,024 calls of the row) merges at the
+// parts' α of 1% instead, since re-binning at 5% would add the two errors.
+func (g *agg) cellSketches() []*sketch {
+	if len(g.parts) == 0 {
+		return nil
+	}
+	binned := make([]bool, len(g.series))
+	for _, p := range g.parts {
+		binned[p.bucket] = binned[p.bucket] || encodedBinned(p.lat)
+	}
+	out := make([]*sketch, len(g.series))
+	for _, p := range g.parts {
+		if out[p.bucket] == nil {
+			alpha := cellAlpha
+			if binned[p.bucket] {
+				alpha = groupAlpha
+			}
+			s := newSketch(cellExact, alpha)
+			out[p.bucket] = &s
+		}
+		_ = out[p.bucket].mergeEncoded(p.lat, groupAlpha) // checked when decoded
 	}
 	return out
 }

@@ -175,8 +175,10 @@ func Anomalies(ctx context.Context, src Source, q AnomalyQuery) (AnomalyResult, 
 	if err != nil {
 		return AnomalyResult{}, err
 	}
-	base := newAggregator(aggOptions{by: ByEndpoint})
-	if err := scan(ctx, src, bw, q.Match, false, func(r *sdk.Record) bool { base.add(r); return true }); err != nil {
+	// The baseline needs figures only, which rollups serve; the target
+	// needs examples and onsets, which only its records give.
+	base, err := aggregate(ctx, src, q.Baseline, bw, q.Match, ByEndpoint)
+	if err != nil {
 		return AnomalyResult{}, fmt.Errorf("analysis: anomalies, baseline: %w", err)
 	}
 	slowAt := func(k groupKey) float64 {
@@ -226,7 +228,10 @@ func Anomalies(ctx context.Context, src Source, q AnomalyQuery) (AnomalyResult, 
 		res.RootCauses = append(res.RootCauses, r.label)
 	}
 	slices.SortFunc(all, func(a, b *candidate) int {
-		return cmp.Or(cmpDesc(a.Severity, b.Severity), strings.Compare(a.Key, b.Key), strings.Compare(a.Kind, b.Kind))
+		// An endpoint can have several new_status anomalies of equal
+		// severity; their status codes keep the order stable.
+		return cmp.Or(cmpDesc(a.Severity, b.Severity), strings.Compare(a.Key, b.Key), strings.Compare(a.Kind, b.Kind),
+			cmp.Compare(firstStatus(a), firstStatus(b)))
 	})
 	limit := capLimit(q.Limit, DefaultAnomalyLimit, MaxAnomalyLimit)
 	if len(all) > limit {
@@ -498,6 +503,14 @@ func (e *endpointState) finalScore() float64 {
 	}
 	e.scored = true
 	return e.score
+}
+
+// firstStatus is the first new status code of an anomaly, 0 if none.
+func firstStatus(c *candidate) int {
+	if len(c.NewStatuses) == 0 {
+		return 0
+	}
+	return c.NewStatuses[0].Status
 }
 
 func statusList(s []StatusCount) string {

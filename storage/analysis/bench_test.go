@@ -97,3 +97,50 @@ func BenchmarkAnalysis(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStatsRollups compares Stats over an hour of rollupN records
+// read from warm per-minute rollups with the same query scanned (the
+// figures are equal, TestRollupsMatchScan). ns/record divides by the
+// records of the window.
+func BenchmarkStatsRollups(b *testing.B) {
+	const rollupN = 200000
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
+	for from := 0; from < rollupN; from += 5000 {
+		batch := make([]*sdk.Record, 5000)
+		for i := range batch {
+			batch[i] = benchRecord(from + i)
+			batch[i].Timestamp = start.Add(time.Duration(from+i) * (time.Hour / rollupN))
+		}
+		if err := st.Put(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hour := Window{Start: start, End: start.Add(time.Hour)}
+	if err := WarmRollups(ctx, st, hour); err != nil {
+		b.Fatal(err)
+	}
+	for _, bm := range []struct {
+		name string
+		src  Source
+		w    Window
+	}{
+		{"Rollups", st, hour},
+		{"RollupsUnalignedEdges", st, Window{Start: start.Add(97 * time.Second), End: start.Add(time.Hour - 83*time.Second)}},
+		{"Scan", scanOnly{st}, hour},
+	} {
+		b.Run(bm.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Stats(ctx, bm.src, StatsQuery{Window: bm.w}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rollupN), "ns/record")
+		})
+	}
+}

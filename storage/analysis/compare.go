@@ -109,8 +109,8 @@ func Compare(ctx context.Context, src Source, q CompareQuery) (CompareResult, er
 		if wins[i], err = resolve(ctx, src, w); err != nil {
 			return CompareResult{}, err
 		}
-		a := newAggregator(aggOptions{by: by})
-		if err := scan(ctx, src, wins[i], q.Match, false, func(r *sdk.Record) bool { a.add(r); return true }); err != nil {
+		a, err := aggregate(ctx, src, w, wins[i], q.Match, by)
+		if err != nil {
 			return CompareResult{}, fmt.Errorf("analysis: compare by %s, window %c: %w", by, 'A'+i, err)
 		}
 		aggs[i] = a
@@ -160,6 +160,22 @@ func Compare(ctx context.Context, src Source, q CompareQuery) (CompareResult, er
 	res.Truncated = res.Truncated || aggs[0].untracked > 0 || aggs[1].untracked > 0
 	res.Summary = compareSummary(res)
 	return res, nil
+}
+
+// aggregate groups the records of w (asked as asked) without a time series:
+// from rollups when they apply, else by a scan.
+func aggregate(ctx context.Context, src Source, asked, w Window, m storage.Matcher, by GroupBy) (*aggregator, error) {
+	a := newAggregator(aggOptions{by: by})
+	sp, roll := planSpan(asked, w, m, by)
+	if mc, ok := src.(MinuteCache); roll && ok {
+		if err := a.readSpan(ctx, mc, sp); err != nil {
+			return nil, err
+		}
+		// The callers read every group's latencies.
+		a.settle()
+		return a, nil
+	}
+	return a, scan(ctx, src, w, m, false, func(r *sdk.Record) bool { a.add(r); return true })
 }
 
 func changeScore(a, b *agg, lenA, lenB float64) float64 {

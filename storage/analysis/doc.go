@@ -5,6 +5,13 @@
 // time, and aggregates them in memory with bounded state, so the cost is one
 // sequential read of the window and memory does not grow with its size.
 //
+// [Stats], [Compare] and the baseline of [Anomalies] go further where the
+// source is a [MinuteCache] (a *storage.Store is) and the query has no
+// filter: they read per-minute rollups cached with the store instead of
+// the records, so that their cost follows the window's minutes rather than
+// its records (rollup.go). [WarmRollups] builds the rollups ahead of the
+// queries.
+//
 // The functions and what they answer:
 //
 //   - [Stats]: per endpoint (or server, client, protocol) counts, error
