@@ -49,7 +49,7 @@ func badQuery(err error) error {
 type statsArgs struct {
 	windowArgs
 	GroupBy string `json:"group_by,omitempty" jsonschema:"endpoint (default: server + protocol + method + path template such as /api/orders/{id}), server, client or protocol"`
-	Buckets int    `json:"buckets,omitempty" jsonschema:"time-series steps per row (default 12; -1 for none)"`
+	Buckets int    `json:"buckets,omitempty" jsonschema:"time-series steps per row (default 20; -1 for none)"`
 	Limit   int    `json:"limit,omitempty" jsonschema:"rows to list (default 20)"`
 	Sort    string `json:"sort,omitempty" jsonschema:"order of the rows: calls (default), errors, error_rate, p95 or p99, highest first"`
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/analysis"
 )
 
 type importOpts struct {
@@ -137,6 +138,20 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		if err != nil {
 			failed = err
 			break
+		}
+	}
+	if failed == nil && o.output == "text" {
+		// Build the per-minute statistics now, while the data is fresh in
+		// badger's caches, rather than on an assistant's first question.
+		t0 := time.Now()
+		if err := analysis.WarmRollups(ctx, st, analysis.Window{}); err != nil {
+			g.logger().Warn("precomputing statistics", "err", err)
+		} else {
+			fmt.Fprintf(stdout, "statistics precomputed in %s\n", time.Since(t0).Round(time.Millisecond))
+		}
+	} else if failed == nil {
+		if err := analysis.WarmRollups(ctx, st, analysis.Window{}); err != nil {
+			g.logger().Warn("precomputing statistics", "err", err)
 		}
 	}
 	if err := saveHealth(context.Background(), st, l); err != nil {
