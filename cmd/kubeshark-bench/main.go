@@ -59,7 +59,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
-	only := flag.String("only", "", "run only one part: pipeline or mcp")
+	only := flag.String("only", "", "run only one part: pipeline, dissectors or mcp")
 	flag.Parse()
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -68,18 +68,30 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	switch *only {
+	case "", "pipeline", "dissectors", "mcp":
+	default:
+		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors or mcp\n", *only)
+		os.Exit(2)
+	}
 	ctx := context.Background()
 	fail := func(err error) {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
 		os.Exit(1)
 	}
-	if *only != "mcp" {
+	if *only == "" || *only == "pipeline" {
 		if err := run(ctx, *n, *keep, *runs, os.Stdout); err != nil {
 			fail(err)
 		}
 	}
-	if *only != "pipeline" && *mcpRecords > 0 {
+	if *only == "" || *only == "dissectors" {
+		fmt.Println("\nPer-dissector throughput, wasm vs native")
+		if err := dissectorBench(ctx, *runs, os.Stdout); err != nil {
+			fail(err)
+		}
+	}
+	if (*only == "" || *only == "mcp") && *mcpRecords > 0 {
 		tmp, err := os.MkdirTemp("", "kubeshark-bench-mcp")
 		if err != nil {
 			fail(err)
