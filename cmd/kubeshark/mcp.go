@@ -128,11 +128,18 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 		// new data directory), then hold it only while calls run, so
 		// that `kubeshark import` can write between an assistant's
 		// questions.
-		first, err := openStore(ctx, g, storage.Options{})
-		if err != nil {
+		// An assistant starting this server will not wait minutes for an
+		// import to finish: if the store is busy, go on and let the first
+		// call wait for it instead.
+		first, err := storage.OpenWhenFree(ctx, storeOptions(g, storage.Options{}), 2*time.Second, nil)
+		switch {
+		case err == nil:
+			first.Close()
+		case errors.Is(err, storage.ErrBusy):
+			g.logger().Warn("the store is busy (an import?); tool calls will wait for it", "data", g.dataDir)
+		default:
 			return nil, nil, err
 		}
-		first.Close()
 		handle = storage.NewHandle(storeOptions(g, storage.Options{}), storeIdle, 5*time.Second)
 	}
 	closeStore := func() {

@@ -1,8 +1,16 @@
 package main_test
 
 import (
+	"context"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
+	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
 func TestMCPCommandFlags(t *testing.T) {
@@ -32,4 +40,30 @@ func TestMCPCommandFlags(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "want http or cascade") {
 		t.Fatalf("bad scenario: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// An assistant starting `kubeshark mcp` while an import holds the store
+// gets a server at once; calls then say the store is busy instead of
+// hanging, and work again once it is free.
+func TestMCPStartsWhileTheStoreIsBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	data := t.TempDir()
+	held, err := storage.Open(context.Background(), storage.Options{Dir: filepath.Join(data, "store"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewStdioMCPClient(binary_, nil, "--data", data, "mcp")
+	if err != nil {
+		held.Close()
+		t.Fatal(err)
+	}
+	s := mcptest.Connect(t, c)
+	res := s.Call(t, "get_data_boundaries", nil)
+	if !res.IsError || !strings.Contains(mcptest.Text(res), "in use by another kubeshark process") {
+		t.Fatalf("call on a busy store: %v %q", res.IsError, mcptest.Text(res))
+	}
+	held.Close()
+	s.Get(t, "get_data_boundaries", nil, nil)
 }

@@ -76,6 +76,11 @@ func parseName(name string) (chunkInfo, bool) {
 // come back with only seq, path and size filled in.
 func listChunks(dir string) ([]chunkInfo, error) {
 	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		// Nothing was ever logged here (imports with --packets-size 0, a
+		// new data directory): an empty log, not an error.
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("packetlog: listing %s: %w", dir, err)
 	}

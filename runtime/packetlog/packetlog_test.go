@@ -575,3 +575,16 @@ func TestExportWhileEvicting(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A directory nothing was ever logged to reads as an empty log.
+func TestReaderOfAMissingDirectoryIsEmpty(t *testing.T) {
+	r := NewReader(filepath.Join(t.TempDir(), "never-written"), Options{})
+	b, err := r.Boundaries(context.Background())
+	if err != nil || b.Packets != 0 || !b.Oldest.IsZero() {
+		t.Fatalf("Boundaries = %+v, %v; want an empty log", b, err)
+	}
+	n, err := r.Export(context.Background(), io.Discard, Window{}, nil)
+	if err != nil || n != 0 {
+		t.Fatalf("Export = %d, %v", n, err)
+	}
+}
