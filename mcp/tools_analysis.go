@@ -219,25 +219,6 @@ func (s *Server) compareTraffic(ctx context.Context, a compareArgs) (analysis.Co
 	return res, res.Summary, nil
 }
 
-// bounds returns the oldest and newest record times of a store.
-func bounds(ctx context.Context, st *storage.Store) (first, last time.Time, err error) {
-	for _, newest := range []bool{false, true} {
-		p, err := st.Query(ctx, storage.Query{Limit: 1, Newest: newest})
-		if err != nil {
-			return first, last, err
-		}
-		if len(p.Records) == 0 {
-			return first, last, nil
-		}
-		if newest {
-			last = p.Records[0].Timestamp
-		} else {
-			first = p.Records[0].Timestamp
-		}
-	}
-	return first, last, nil
-}
-
 func (s *Server) findAnomalies(ctx context.Context, a anomalyArgs) (analysis.AnomalyResult, string, error) {
 	var res analysis.AnomalyResult
 	st, err := s.storeFor(ctx, a.Snapshot)
@@ -252,7 +233,7 @@ func (s *Server) findAnomalies(ctx context.Context, a anomalyArgs) (analysis.Ano
 	if err != nil {
 		return res, "", err
 	}
-	first, last, err := bounds(ctx, st)
+	first, last, err := st.Bounds(ctx)
 	if err != nil {
 		return res, "", err
 	}

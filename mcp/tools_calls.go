@@ -112,11 +112,11 @@ func (s *Server) kflMatcher(expr string) (storage.Matcher, error) {
 // newest returns the time of the newest record, the reference day for
 // times of day.
 func (s *Server) newest(ctx context.Context) time.Time {
-	p, err := s.live(ctx).Query(ctx, storage.Query{Limit: 1, Newest: true})
-	if err != nil || len(p.Records) == 0 {
+	_, last, err := s.live(ctx).Bounds(ctx)
+	if err != nil {
 		return time.Time{}
 	}
-	return p.Records[0].Timestamp
+	return last
 }
 
 func (s *Server) window(ctx context.Context, start, end string) (window, error) {

@@ -107,9 +107,9 @@ func (s *Store) EnforceRetention(ctx context.Context) (deleted int, err error) {
 	} else if deleted > 0 {
 		// Size retention removed the oldest records; flows that ended
 		// before the oldest record left go with them.
-		sum, err := s.Summary(ctx)
-		if err == nil && !sum.First.IsZero() {
-			if _, err := s.pruneFlows(ctx, sum.First); err != nil {
+		first, _, err := s.Bounds(ctx)
+		if err == nil && !first.IsZero() {
+			if _, err := s.pruneFlows(ctx, first); err != nil {
 				return deleted, err
 			}
 		}

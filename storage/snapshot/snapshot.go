@@ -117,15 +117,15 @@ func newID(now time.Time) string {
 func (m *Manager) Create(ctx context.Context, src *storage.Store, name string, start, end time.Time) (Info, error) {
 	now := time.Now().UTC()
 	if start.IsZero() || end.IsZero() {
-		sum, err := src.Summary(ctx)
+		first, last, err := src.Bounds(ctx)
 		if err != nil {
 			return Info{}, err
 		}
 		if start.IsZero() {
-			start = sum.First
+			start = first
 		}
 		if end.IsZero() {
-			end = sum.Last.Add(time.Nanosecond)
+			end = last.Add(time.Nanosecond)
 		}
 	}
 	if !end.After(start) {
