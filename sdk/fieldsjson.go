@@ -14,24 +14,7 @@ import (
 // json.Marshal would; for any other type it reports false and the caller
 // falls back to json.Marshal.
 func appendFields(b []byte, m map[string]any) ([]byte, bool) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		var ok bool
-		if b, ok = appendJSONValue(b, m[k]); !ok {
-			return b, false
-		}
-	}
-	return append(b, '}'), true
+	return appendMap(b, m, appendJSONValue)
 }
 
 func appendJSONValue(b []byte, v any) ([]byte, bool) {
@@ -67,95 +50,29 @@ func appendJSONValue(b []byte, v any) ([]byte, bool) {
 	case float32:
 		return appendJSONFloat(b, float64(x), 32)
 	case []string:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, s := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, s)
-		}
-		return append(b, ']'), true
+		return appendSlice(b, x, always(appendJSONString))
 	case []int:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, n := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = strconv.AppendInt(b, int64(n), 10)
-		}
-		return append(b, ']'), true
-	case []any:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendJSONValue(b, e); !ok {
-				return b, false
-			}
-		}
-		return append(b, ']'), true
-	case map[string]any:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		return appendFields(b, x)
-	case map[string]string:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, x[k])
-		}
-		return append(b, '}'), true
-	case map[string]bool:
-		return appendMap(b, x, strconv.AppendBool), true
-	case map[string]int:
-		return appendMap(b, x, func(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }), true
-	case map[string]int64:
-		return appendMap(b, x, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }), true
+		return appendSlice(b, x, always(func(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }))
 	case []int64:
-		return appendSlice(b, x, func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }), true
+		return appendSlice(b, x, always(func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }))
 	case []uint16:
-		return appendSlice(b, x, func(b []byte, n uint16) []byte { return strconv.AppendUint(b, uint64(n), 10) }), true
+		return appendSlice(b, x, always(func(b []byte, n uint16) []byte { return strconv.AppendUint(b, uint64(n), 10) }))
 	case []bool:
-		return appendSlice(b, x, strconv.AppendBool), true
+		return appendSlice(b, x, always(strconv.AppendBool))
+	case []any:
+		return appendSlice(b, x, appendJSONValue)
 	case []map[string]any:
-		if x == nil {
-			return append(b, "null"...), true
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = appendJSONValue(b, e); !ok {
-				return b, false
-			}
-		}
-		return append(b, ']'), true
+		return appendSlice(b, x, func(b []byte, m map[string]any) ([]byte, bool) { return appendMap(b, m, appendJSONValue) })
+	case map[string]any:
+		return appendMap(b, x, appendJSONValue)
+	case map[string]string:
+		return appendMap(b, x, always(appendJSONString))
+	case map[string]bool:
+		return appendMap(b, x, always(strconv.AppendBool))
+	case map[string]int:
+		return appendMap(b, x, always(func(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }))
+	case map[string]int64:
+		return appendMap(b, x, always(func(b []byte, n int64) []byte { return strconv.AppendInt(b, n, 10) }))
 	}
 	return b, false
 }
@@ -240,10 +157,16 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendMap writes a string-keyed map of simple values, keys sorted.
-func appendMap[V any](b []byte, m map[string]V, val func([]byte, V) []byte) []byte {
+// always adapts an appender that cannot fail.
+func always[V any](f func([]byte, V) []byte) func([]byte, V) ([]byte, bool) {
+	return func(b []byte, v V) ([]byte, bool) { return f(b, v), true }
+}
+
+// appendMap writes a string-keyed map, keys sorted as encoding/json sorts
+// them; a nil map is null.
+func appendMap[V any](b []byte, m map[string]V, val func([]byte, V) ([]byte, bool)) ([]byte, bool) {
 	if m == nil {
-		return append(b, "null"...)
+		return append(b, "null"...), true
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -257,22 +180,28 @@ func appendMap[V any](b []byte, m map[string]V, val func([]byte, V) []byte) []by
 		}
 		b = appendJSONString(b, k)
 		b = append(b, ':')
-		b = val(b, m[k])
+		var ok bool
+		if b, ok = val(b, m[k]); !ok {
+			return b, false
+		}
 	}
-	return append(b, '}')
+	return append(b, '}'), true
 }
 
-// appendSlice writes a slice of simple values.
-func appendSlice[V any](b []byte, s []V, val func([]byte, V) []byte) []byte {
+// appendSlice writes a slice; a nil slice is null.
+func appendSlice[V any](b []byte, s []V, val func([]byte, V) ([]byte, bool)) ([]byte, bool) {
 	if s == nil {
-		return append(b, "null"...)
+		return append(b, "null"...), true
 	}
 	b = append(b, '[')
 	for i, v := range s {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = val(b, v)
+		var ok bool
+		if b, ok = val(b, v); !ok {
+			return b, false
+		}
 	}
-	return append(b, ']')
+	return append(b, ']'), true
 }
