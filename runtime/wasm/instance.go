@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm/internal/interrupt"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
@@ -18,8 +19,9 @@ type ctxKey struct{}
 
 // instance is one module instance. Its calls run under a context that lives
 // as long as the instance and carries the instance itself, so the host
-// imports find their caller without a lookup, and the watchdog can cancel a
-// runaway call, which closes the instance.
+// imports find their caller without a lookup. The watchdog stops a runaway
+// call by raising the instance's interrupt flag, and the call's error then
+// closes the instance.
 type instance struct {
 	m      *Module
 	mod    api.Module
@@ -32,6 +34,7 @@ type instance struct {
 
 	bufPtr, bufLen uint32
 
+	flag      api.MutableGlobal
 	callStart atomic.Int64
 	timedOut  atomic.Bool
 	dead      error
@@ -47,17 +50,27 @@ func (m *Module) instantiate(ctx context.Context, sink engine.Sink) (*instance, 
 	r := m.r
 	in := &instance{m: m, sink: sink}
 	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), ctxKey{}, in))
-	// _initialize runs the guest's Go runtime start-up and init functions;
-	// it gets the same deadline as any call.
-	in.callStart.Store(time.Now().UnixNano())
 	r.track(in)
 	mod, err := r.rt.InstantiateModule(in.ctx, m.compiled, r.moduleConfig())
-	in.callStart.Store(0)
 	if err != nil {
 		in.release()
 		return nil, fmt.Errorf("instantiate: %w", in.describeErr(err))
 	}
 	in.mod = mod
+	flag, ok := mod.ExportedGlobal(interrupt.ExportName).(api.MutableGlobal)
+	if !ok {
+		in.Destroy(ctx)
+		return nil, fmt.Errorf("instantiate: module was not instrumented with an interrupt flag")
+	}
+	in.flag = flag
+	// Go's c-shared start-up (runtime and init functions) runs here, under
+	// the same deadline as any call.
+	if start := mod.ExportedFunction("_initialize"); start != nil {
+		if err := in.invoke(start); err != nil {
+			in.Destroy(ctx)
+			return nil, fmt.Errorf("_initialize: %w", in.describeErr(err))
+		}
+	}
 	for _, f := range []struct {
 		name string
 		fn   *api.Function
@@ -100,14 +113,18 @@ func (in *instance) Destroy(ctx context.Context) {
 	}
 }
 
-// call runs fn with in.stack as arguments and results. Any error kills the
-// instance: a guest that trapped or ran out of time has state we cannot
-// trust.
-func (in *instance) call(fn api.Function, nargs int) error {
-	if in.dead != nil {
-		return in.dead
+// interrupt stops the instance's running call; the watchdog calls it.
+// The guest traps at its next function entry or loop header.
+func (in *instance) interrupt() {
+	in.timedOut.Store(true)
+	if in.flag != nil {
+		in.flag.Set(1)
 	}
-	_ = nargs
+	in.cancel() // for the interpreter, which keeps wazero's own check
+}
+
+// invoke runs fn with in.stack as arguments and results, under the deadline.
+func (in *instance) invoke(fn api.Function) error {
 	in.emitted = 0
 	in.limitErr = nil
 	in.callStart.Store(time.Now().UnixNano())
@@ -116,7 +133,17 @@ func (in *instance) call(fn api.Function, nargs int) error {
 	if err == nil && in.limitErr != nil {
 		err = in.limitErr
 	}
-	if err != nil {
+	return err
+}
+
+// call is invoke for the ABI's calls. Any error kills the instance: a guest
+// that trapped or ran out of time has state we cannot trust.
+func (in *instance) call(fn api.Function, nargs int) error {
+	if in.dead != nil {
+		return in.dead
+	}
+	_ = nargs
+	if err := in.invoke(fn); err != nil {
 		err = fmt.Errorf("%s: %w: %w", in.m.name(), engine.ErrFault, in.describeErr(err))
 		in.dead = err
 		in.m.fault(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm/internal/interrupt"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
@@ -32,6 +33,10 @@ type Module struct {
 // Load compiles a module, checks its ABI and reads its manifest. source
 // names it in errors and listings ("built-in" or a path).
 func (r *Runtime) Load(ctx context.Context, source string, code []byte) (*Module, error) {
+	code, err := interrupt.Instrument(code)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
+	}
 	compiled, err := r.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)

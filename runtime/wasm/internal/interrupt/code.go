@@ -1,0 +1,228 @@
+package interrupt
+
+import "fmt"
+
+// Opcodes the rewrite acts on or must parse specially.
+const (
+	opBlock       = 0x02
+	opLoop        = 0x03
+	opIf          = 0x04
+	opEnd         = 0x0b
+	opGlobalGet   = 0x23
+	opGlobalSet   = 0x24
+	opUnreachable = 0x00
+	opDrop        = 0x1a
+	opMemoryGrow  = 0x40
+	opI32Const    = 0x41
+	opI32Eqz      = 0x45
+	opI32Sub      = 0x6b
+	opPrefixFC    = 0xfc
+	opPrefixSIMD  = 0xfd
+	opPrefixAtom  = 0xfe
+	blockEmpty    = 0x40
+)
+
+// yieldEvery is how many checks pass between two visits of the slow path,
+// which costs an exit from compiled code into Go (a few tens of ns).
+const yieldEvery = 1 << 14
+
+// checkCode is what runs at every function entry and loop header. The fast
+// path counts down a budget; when it runs out, the slow path resets it,
+// traps if the host has raised the flag, and grows memory by zero pages.
+// That last step does nothing but make wazero leave compiled code for Go:
+// Go cannot preempt a goroutine inside compiled wasm, so a guest that
+// never left it would stall every stop-the-world (garbage collection
+// included) until it returned, and with it the watchdog meant to stop it.
+//
+//	global.get budget; i32.eqz
+//	if
+//	  i32.const 0; memory.grow 0; drop
+//	  global.get flag; if; unreachable; end
+//	  i32.const yieldEvery; global.set budget
+//	end
+//	global.get budget; i32.const 1; i32.sub; global.set budget
+func checkCode(flag, budget uint32) []byte {
+	b := appendU32([]byte{opGlobalGet}, budget)
+	b = append(b, opI32Eqz, opIf, blockEmpty)
+	b = append(b, opI32Const, 0, opMemoryGrow, 0, opDrop)
+	b = appendU32(append(b, opGlobalGet), flag)
+	b = append(b, opIf, blockEmpty, opUnreachable, opEnd)
+	b = appendU32(append(b, opI32Const), yieldEvery)
+	b = appendU32(append(b, opGlobalSet), budget)
+	b = append(b, opEnd)
+	b = appendU32(append(b, opGlobalGet), budget)
+	b = append(b, opI32Const, 1, opI32Sub)
+	return appendU32(append(b, opGlobalSet), budget)
+}
+
+func isValType(b byte) bool {
+	switch b {
+	case 0x7f, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f: // i32 i64 f32 f64 v128 funcref externref
+		return true
+	}
+	return false
+}
+
+// instrumentBody copies one function body (locals and expression) into out
+// with check inserted after the locals and after every loop's block type.
+// globals is how many globals the original module has: a reference to any
+// other index would, after the rewrite, reach the flag.
+func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
+	r := &reader{b: body}
+	for n := r.u32(); n > 0 && r.err == nil; n-- {
+		r.u32()
+		if t := r.byte(); r.err == nil && !isValType(t) {
+			return nil, fmt.Errorf("%w: local of type 0x%02x", ErrUnsupported, t)
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	out = append(out, body[:r.off]...)
+	out = append(out, check...)
+	last := r.off
+	for !r.done() {
+		at := r.off
+		op := r.byte()
+		switch {
+		case op == opLoop:
+			blockType(r)
+			out = append(out, body[last:r.off]...)
+			out = append(out, check...)
+			last = r.off
+		case op == opGlobalGet || op == opGlobalSet:
+			if idx := r.u32(); r.err == nil && idx >= globals {
+				return nil, fmt.Errorf("%w: global %d used at byte %d of a function, the module has %d", ErrMalformed, idx, at, globals)
+			}
+		default:
+			if err := immediates(r, op, at); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return append(out, body[last:]...), nil
+}
+
+// blockType passes over a block type: empty, one value type, or a type index
+// (a signed 33-bit LEB128).
+func blockType(r *reader) {
+	b := r.byte()
+	if b == blockEmpty || isValType(b) || b&0x80 == 0 {
+		return
+	}
+	r.skipLEB(4)
+}
+
+func memarg(r *reader) {
+	// Bit 6 of the alignment says a memory index follows (multi-memory).
+	if align := r.u32(); align&0x40 != 0 {
+		r.u32()
+	}
+	r.skipLEB(10)
+}
+
+// immediates passes over the immediates of op, which has been read. It
+// knows WebAssembly 2.0 (with SIMD), threads and tail calls: everything
+// wazero can compile. Anything else is refused rather than guessed at.
+func immediates(r *reader, op byte, at int) error {
+	switch {
+	case op == 0x00 || op == 0x01 || op == 0x05 || op == opEnd || op == 0x0f || op == 0x1a || op == 0x1b || op == 0xd1:
+		// unreachable nop else end return drop select ref.is_null
+	case op == opBlock || op == opIf:
+		blockType(r)
+	case op == 0x0c || op == 0x0d || op == 0x10 || op == 0x12 || op == 0xd2:
+		r.u32() // br br_if call return_call ref.func
+	case op == 0x0e: // br_table
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.u32()
+		}
+		r.u32()
+	case op == 0x11 || op == 0x13: // call_indirect return_call_indirect
+		r.u32()
+		r.u32()
+	case op == 0x1c: // select with types
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			if t := r.byte(); r.err == nil && !isValType(t) {
+				return fmt.Errorf("%w: select of type 0x%02x at byte %d", ErrUnsupported, t, at)
+			}
+		}
+	case op >= 0x20 && op <= 0x22, op == 0x25 || op == 0x26:
+		r.u32() // local.get/set/tee table.get/set
+	case op >= 0x28 && op <= 0x3e:
+		memarg(r)
+	case op == 0x3f || op == 0x40: // memory.size memory.grow
+		r.u32()
+	case op == 0x41:
+		r.skipLEB(5)
+	case op == 0x42:
+		r.skipLEB(10)
+	case op == 0x43:
+		r.bytes(4)
+	case op == 0x44:
+		r.bytes(8)
+	case op >= 0x45 && op <= 0xc4:
+		// numeric instructions, sign extension included
+	case op == 0xd0: // ref.null
+		r.byte()
+	case op == opPrefixFC:
+		return prefixFC(r, at)
+	case op == opPrefixSIMD:
+		return prefixSIMD(r, at)
+	case op == opPrefixAtom:
+		return prefixAtomic(r, at)
+	default:
+		return fmt.Errorf("%w: opcode 0x%02x at byte %d of a function", ErrUnsupported, op, at)
+	}
+	return r.err
+}
+
+func prefixFC(r *reader, at int) error {
+	switch sub := r.u32(); {
+	case r.err != nil:
+	case sub <= 7: // saturating truncations
+	case sub == 8 || sub == 12 || sub == 10 || sub == 14: // memory.init table.init memory.copy table.copy
+		r.u32()
+		r.u32()
+	case sub == 9 || sub == 11 || sub == 13 || sub == 15 || sub == 16 || sub == 17:
+		r.u32() // data.drop memory.fill elem.drop table.grow table.size table.fill
+	default:
+		return fmt.Errorf("%w: opcode 0xfc %d at byte %d of a function", ErrUnsupported, sub, at)
+	}
+	return r.err
+}
+
+func prefixSIMD(r *reader, at int) error {
+	switch sub := r.u32(); {
+	case r.err != nil:
+	case sub <= 11 || sub == 92 || sub == 93: // loads, store, load_zero
+		memarg(r)
+	case sub == 12 || sub == 13: // v128.const i8x16.shuffle
+		r.bytes(16)
+	case sub >= 21 && sub <= 34: // extract/replace lane
+		r.byte()
+	case sub >= 84 && sub <= 91: // load/store lane
+		memarg(r)
+		r.byte()
+	case sub <= 255:
+		// every other SIMD instruction has no immediate
+	default:
+		return fmt.Errorf("%w: opcode 0xfd %d at byte %d of a function", ErrUnsupported, sub, at)
+	}
+	return r.err
+}
+
+func prefixAtomic(r *reader, at int) error {
+	switch sub := r.u32(); {
+	case r.err != nil:
+	case sub == 3: // atomic.fence
+		r.byte()
+	case sub <= 2 || (sub >= 0x10 && sub <= 0x4e):
+		memarg(r)
+	default:
+		return fmt.Errorf("%w: opcode 0xfe %d at byte %d of a function", ErrUnsupported, sub, at)
+	}
+	return r.err
+}

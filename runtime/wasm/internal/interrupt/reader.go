@@ -1,0 +1,91 @@
+package interrupt
+
+import "fmt"
+
+// reader walks a module's bytes. The first error sticks, so a parse can run
+// to its next natural check instead of testing every read.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *reader) failf(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+}
+
+func (r *reader) done() bool { return r.err != nil || r.off >= len(r.b) }
+
+func (r *reader) byte() byte {
+	if r.err != nil {
+		return 0
+	}
+	if r.off >= len(r.b) {
+		r.failf("unexpected end at byte %d", r.off)
+		return 0
+	}
+	c := r.b[r.off]
+	r.off++
+	return c
+}
+
+func (r *reader) bytes(n uint32) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if uint64(n) > uint64(len(r.b)-r.off) {
+		r.failf("%d bytes wanted at byte %d, %d left", n, r.off, len(r.b)-r.off)
+		return nil
+	}
+	s := r.b[r.off : r.off+int(n)]
+	r.off += int(n)
+	return s
+}
+
+// u32 reads an unsigned LEB128 of at most 5 bytes.
+func (r *reader) u32() uint32 {
+	var v uint64
+	for i := 0; i < 5; i++ {
+		c := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c&0x80 == 0 {
+			if v > 1<<32-1 {
+				r.failf("LEB128 at byte %d exceeds 32 bits", r.off-i-1)
+				return 0
+			}
+			return uint32(v)
+		}
+	}
+	r.failf("LEB128 at byte %d is longer than 5 bytes", r.off-5)
+	return 0
+}
+
+// skipLEB passes over a (signed or unsigned) LEB128 of at most max bytes
+// whose value the rewrite does not need.
+func (r *reader) skipLEB(max int) {
+	for i := 0; i < max; i++ {
+		if r.byte()&0x80 == 0 || r.err != nil {
+			return
+		}
+	}
+	r.failf("LEB128 at byte %d is longer than %d bytes", r.off-max, max)
+}
+
+// appendU32 appends v as an unsigned LEB128.
+func appendU32(b []byte, v uint32) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+// appendName appends a WebAssembly name (length-prefixed UTF-8).
+func appendName(b []byte, s string) []byte {
+	return append(appendU32(b, uint32(len(s))), s...)
+}
