@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 )
 
 type state uint8
@@ -50,6 +51,10 @@ type conn struct {
 	orphans     int        // responses filed without a request, whose request a later gap may report
 	interim     []int      // 1xx statuses seen before the final response
 	done        bool       // the connection left HTTP (upgrade, tunnel)
+	// previews decodes compressed bodies; its decompressors are kept from
+	// one body to the next, since allocating them cost more than the rest
+	// of a small exchange.
+	previews preview.Decoder
 }
 
 func newConn(info sdk.ConnInfo, out sdk.Emitter) *conn {
@@ -381,7 +386,7 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 		req.answered = true
 	}
 	m.interim, c.interim = c.interim, nil
-	c.out.Emit(exchange(req, m, c.clientDir))
+	c.out.Emit(exchange(req, m, c.clientDir, &c.previews))
 	reqHalf := &c.halves[c.clientDir]
 	switch {
 	case m.status == 101:
@@ -403,7 +408,7 @@ func (c *conn) queue(req *message) {
 
 func (c *conn) unanswered(req *message) {
 	if !req.lost {
-		c.out.Emit(exchange(req, nil, c.clientDir))
+		c.out.Emit(exchange(req, nil, c.clientDir, &c.previews))
 	}
 }
 

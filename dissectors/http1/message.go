@@ -2,11 +2,11 @@ package http1
 
 import (
 	"fmt"
-	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 	"strconv"
 	"strings"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 )
 
 // message is one request or response being parsed.
@@ -53,7 +53,7 @@ func (m *message) appendBody(p []byte) {
 	}
 }
 
-func (m *message) toSDK() *sdk.Message {
+func (m *message) toSDK(previews *preview.Decoder) *sdk.Message {
 	out := &sdk.Message{Headers: m.headers, Size: m.size, BodySize: m.bodySize}
 	if m.version != "" {
 		out.Set("version", m.version)
@@ -72,19 +72,19 @@ func (m *message) toSDK() *sdk.Message {
 		out.Set("missing_bytes", m.missing)
 	}
 	if len(m.body) > 0 {
-		preview.Set(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
+		previews.Set(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
 	}
 	return out
 }
 
 // exchange pairs a request with its response into a record.
-func exchange(req, resp *message, clientDir sdk.Direction) *sdk.Record {
+func exchange(req, resp *message, clientDir sdk.Direction, previews *preview.Decoder) *sdk.Record {
 	r := &sdk.Record{Protocol: "http", RequestDir: clientDir}
 	var problems []string
 	if req != nil {
 		r.Method, r.Path = req.method, req.target
 		r.Timestamp = nanos(req.start)
-		r.Request = req.toSDK()
+		r.Request = req.toSDK(previews)
 		if req.problem != "" {
 			problems = append(problems, "request: "+req.problem)
 		} else if req.missing > 0 {
@@ -96,7 +96,7 @@ func exchange(req, resp *message, clientDir sdk.Direction) *sdk.Record {
 	}
 	if resp != nil {
 		r.Status, r.StatusText = resp.status, resp.reason
-		r.Response = resp.toSDK()
+		r.Response = resp.toSDK(previews)
 		r.End = nanos(resp.end)
 		if req == nil {
 			r.Timestamp = nanos(resp.start)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 )
 
 // These split the cost of one exchange into its parts, to find what is
@@ -37,7 +38,7 @@ func BenchmarkPartExchange(b *testing.B) {
 	resp, _ := parseHead(benchResp[:headerEnd(benchResp)], false)
 	resp.body = []byte(`{"id":1000,"name":"user-1000","email":"u1000@example.com"}`)
 	for b.Loop() {
-		exchange(req, resp, sdk.DirA)
+		exchange(req, resp, sdk.DirA, new(preview.Decoder))
 	}
 }
 
@@ -45,7 +46,7 @@ func BenchmarkPartEncodeRecord(b *testing.B) {
 	req, _ := parseHead(benchReq[:headerEnd(benchReq)], true)
 	resp, _ := parseHead(benchResp[:headerEnd(benchResp)], false)
 	resp.body = []byte(`{"id":1000,"name":"user-1000","email":"u1000@example.com"}`)
-	r := exchange(req, resp, sdk.DirA)
+	r := exchange(req, resp, sdk.DirA, new(preview.Decoder))
 	var buf []byte
 	for b.Loop() {
 		buf = sdk.AppendRecord(buf[:0], r)

@@ -2,6 +2,7 @@ package preview
 
 import (
 	"bytes"
+	"encoding/binary"
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
@@ -15,10 +16,38 @@ import (
 
 // Set stores a bounded preview of body on m, decoding the
 // Content-Encoding codings it knows (gzip, deflate, stacked in any order)
-// so that a reader sees the payload rather than compressed bytes.
+// so that a reader sees the payload rather than compressed bytes. A
+// dissector that previews many compressed bodies keeps a Decoder instead.
 func Set(m *sdk.Message, body []byte, encoding string, truncated bool) {
+	var d Decoder
+	d.Set(m, body, encoding, truncated)
+}
+
+// Decode undoes Content-Encoding codings with a Decoder used once.
+func Decode(body []byte, encoding string) ([]byte, bool) {
+	var d Decoder
+	return d.Decode(body, encoding)
+}
+
+// Decoder previews bodies with decompressors it keeps from one body to
+// the next. A gzip or deflate reader allocates about 40 KiB of tables, which
+// cost more than everything else about a small compressed exchange: 260 µs
+// of a dissector's time inside WebAssembly, 35 µs natively. The zero value
+// is ready to use; a Decoder is not safe for concurrent use, so a dissector
+// keeps one per connection.
+type Decoder struct {
+	src bytes.Reader
+	lim io.LimitedReader
+	out [2]bytes.Buffer // one layer's output is the next one's input
+	gz  *gzip.Reader
+	zl  io.ReadCloser // also a zlib.Resetter
+	fl  io.ReadCloser // also a flate.Resetter
+}
+
+// Set is the package's Set with d's decompressors.
+func (d *Decoder) Set(m *sdk.Message, body []byte, encoding string, truncated bool) {
 	if encoding != "" {
-		if dec, ok := Decode(body, encoding); ok {
+		if dec, ok := d.Decode(body, encoding); ok {
 			m.Set("content_encoding", encoding)
 			body = dec
 			truncated = truncated || len(dec) > MaxBytes
@@ -45,10 +74,11 @@ func Set(m *sdk.Message, body []byte, encoding string, truncated bool) {
 // Decode undoes Content-Encoding codings, last applied first. It
 // reads at most MaxBytes+1 decoded bytes per layer, so a compression bomb
 // costs no more than the preview. A cut-off stream still yields what
-// decoded.
-func Decode(body []byte, encoding string) ([]byte, bool) {
+// decoded. What it returns is valid until d's next call.
+func (d *Decoder) Decode(body []byte, encoding string) ([]byte, bool) {
 	codings := strings.Split(encoding, ",")
 	out := body
+	layers := 0
 	for i := len(codings) - 1; i >= 0; i-- {
 		var r io.Reader
 		var err error
@@ -56,14 +86,14 @@ func Decode(body []byte, encoding string) ([]byte, bool) {
 		case "", "identity":
 			continue
 		case "gzip", "x-gzip":
-			r, err = gzip.NewReader(bytes.NewReader(out))
+			r, err = d.gzip(out)
 		case "deflate":
 			// "deflate" is zlib-wrapped per RFC 9110, but servers send raw
 			// deflate often enough that both are tried.
-			if zr, zerr := zlib.NewReader(bytes.NewReader(out)); zerr == nil {
+			if zr, zerr := d.zlib(out); zerr == nil {
 				r = zr
 			} else {
-				r = flate.NewReader(bytes.NewReader(out))
+				r = d.flate(out)
 			}
 		default:
 			return nil, false
@@ -71,13 +101,54 @@ func Decode(body []byte, encoding string) ([]byte, bool) {
 		if err != nil {
 			return nil, false
 		}
-		dec, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
+		buf := &d.out[layers%2]
+		layers++
+		buf.Reset()
+		d.lim = io.LimitedReader{R: r, N: MaxBytes + 1}
+		_, err = buf.ReadFrom(&d.lim)
+		dec := buf.Bytes()
 		if len(dec) == 0 && err != nil {
 			return nil, false
 		}
 		out = dec
 	}
 	return out, true
+}
+
+func (d *Decoder) gzip(b []byte) (io.Reader, error) {
+	d.src.Reset(b)
+	if d.gz == nil {
+		gz, err := gzip.NewReader(&d.src)
+		if err != nil {
+			return nil, err
+		}
+		d.gz = gz
+		return gz, nil
+	}
+	return d.gz, d.gz.Reset(&d.src)
+}
+
+func (d *Decoder) zlib(b []byte) (io.Reader, error) {
+	d.src.Reset(b)
+	if d.zl == nil {
+		zl, err := zlib.NewReader(&d.src)
+		if err != nil {
+			return nil, err
+		}
+		d.zl = zl
+		return zl, nil
+	}
+	return d.zl, d.zl.(zlib.Resetter).Reset(&d.src, nil)
+}
+
+func (d *Decoder) flate(b []byte) io.Reader {
+	d.src.Reset(b)
+	if d.fl == nil {
+		d.fl = flate.NewReader(&d.src)
+		return d.fl
+	}
+	d.fl.(flate.Resetter).Reset(&d.src, nil)
+	return d.fl
 }
 
 // trimCutRune drops a multi-byte rune the preview cap cut in half, so that a
@@ -96,8 +167,36 @@ func trimCutRune(b []byte) []byte {
 
 // IsText accepts valid UTF-8 without control characters other than
 // whitespace.
+//
+// Previews are mostly ASCII, so eight bytes are tested at a time and only a
+// word holding something else (a tab, a line break, a multi-byte rune) is
+// looked at byte by byte. Inside WebAssembly, decoding rune by rune cost
+// 300 µs for a 16 KiB preview, more than the rest of its exchange.
 func IsText(b []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
 	for len(b) > 0 {
+		if len(b) >= 8 {
+			w := binary.LittleEndian.Uint64(b)
+			// No byte with the high bit set, below 0x20, or equal to 0x7f.
+			below := (w - 0x20*ones) &^ w
+			x := w ^ 0x7f*ones
+			del := (x - ones) &^ x
+			if (w|below|del)&highs == 0 {
+				b = b[8:]
+				continue
+			}
+		}
+		c := b[0]
+		if c < utf8.RuneSelf {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' || c == 0x7f {
+				return false
+			}
+			b = b[1:]
+			continue
+		}
 		r, n := utf8.DecodeRune(b)
 		if r == utf8.RuneError && n <= 1 {
 			return false
