@@ -6,8 +6,8 @@
 // goes to the sink too, after the connection's records, if the sink is a
 // FlowSink.
 //
-// Work is sharded by a symmetric flow hash onto one worker per CPU; each
-// worker owns its reassembler and one instance of every dissector, so no
+// Each flow is placed, when first seen, on the least-loaded of one worker
+// per CPU and stays there (balance.go); each worker owns its reassembler and one instance of every dissector, so no
 // instance is ever called concurrently and a connection's state lives in
 // exactly one place. The worker's reassembly.Handler methods are also the
 // seam for capture sources that deliver reassembled stream bytes directly

@@ -164,6 +164,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 			batches[i] = nil
 		}
 	}
+	bal := newBalancer(len(workers), 2*p.longestIdle())
 	var readErr error
 	var seg packet.Segment
 	for {
@@ -184,7 +185,7 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 		if err != nil || !ok {
 			continue
 		}
-		i := int(flowHash(&seg) % uint64(len(workers)))
+		i := bal.worker(&seg)
 		b := batches[i]
 		if b == nil {
 			b = pool.Get().(*segBatch)
@@ -260,26 +261,14 @@ func seal(b *segBatch) {
 	}
 }
 
-// flowHash is symmetric, so both directions of a flow land on one worker.
-func flowHash(s *packet.Segment) uint64 {
-	a, b := addrPortHash(s.Src.Addr().As16(), s.Src.Port()), addrPortHash(s.Dst.Addr().As16(), s.Dst.Port())
-	if a > b {
-		a, b = b, a
+// longestIdle is the longest a worker keeps an idle flow.
+func (p *Pipeline) longestIdle() time.Duration {
+	tcp, udp := p.cfg.Reassembly.IdleTimeout, p.cfg.Reassembly.UDPIdleTimeout
+	if tcp <= 0 {
+		tcp = reassembly.DefaultIdleTimeout
 	}
-	h := a*0x9E3779B97F4A7C15 ^ b
-	h ^= h >> 29
-	h *= 0xBF58476D1CE4E5B9
-	h ^= h >> 32
-	return h ^ uint64(s.Transport)
-}
-
-func addrPortHash(ip [16]byte, port uint16) uint64 {
-	var h uint64 = 1469598103934665603
-	for _, c := range ip {
-		h ^= uint64(c)
-		h *= 1099511628211
+	if udp <= 0 {
+		udp = reassembly.DefaultUDPIdleTimeout
 	}
-	h ^= uint64(port)
-	h *= 1099511628211
-	return h
+	return max(tcp, udp)
 }
