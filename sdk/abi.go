@@ -19,6 +19,14 @@ const (
 	ImportModule         = "kubeshark"
 	ImportRegisterBuffer = "register_buffer"
 	ImportEmit           = "emit"
+	ImportInflate        = "inflate"
+)
+
+// Formats of the host's inflate import.
+const (
+	InflateGzip = 1 // RFC 1952, members concatenated
+	InflateZlib = 2 // RFC 1950
+	InflateRaw  = 3 // RFC 1951
 )
 
 // Kinds of payload a guest hands to the host's emit import.

@@ -27,6 +27,23 @@ func hostRegisterBuffer(ptr, size uint32)
 //go:wasmimport kubeshark emit
 func hostEmit(kind, ptr, size uint32)
 
+//go:wasmimport kubeshark inflate
+func hostInflate(format, src, srcLen, dst, dstCap uint32) int32
+
+// HostInflate has the host decompress src (InflateGzip, InflateZlib or
+// InflateRaw) into dst and returns the bytes written, or -1 when nothing
+// decoded. Only a wasm guest has it; sdk/preview is its user.
+func HostInflate(format int, src, dst []byte) int {
+	if len(dst) == 0 {
+		return 0
+	}
+	var sp uint32
+	if len(src) > 0 {
+		sp = uint32(uintptr(unsafe.Pointer(&src[0])))
+	}
+	return int(hostInflate(uint32(format), sp, uint32(len(src)), uint32(uintptr(unsafe.Pointer(&dst[0]))), uint32(len(dst))))
+}
+
 func emitBytes(kind uint32, b []byte) {
 	if len(b) == 0 {
 		hostEmit(kind, 0, 0)

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 )
 
 type hstate uint8
@@ -47,6 +48,10 @@ type headerBlock struct {
 }
 
 type conn struct {
+	// previews decodes compressed bodies with decompressors kept from one
+	// stream to the next (see preview.Decoder).
+	previews preview.Decoder
+
 	out        sdk.Emitter
 	halves     [2]half
 	clientDir  sdk.Direction
@@ -488,7 +493,7 @@ func (c *conn) emit(s *stream, why string) {
 			m.note(fmt.Sprintf("%d header fields refer to HPACK table entries the capture did not see", m.unknown))
 		}
 	}
-	c.out.Emit(s.record(why))
+	c.out.Emit(s.record(why, &c.previews))
 	if s.isDoH() {
 		if r := s.dohRecord(); r != nil {
 			c.out.Emit(r)

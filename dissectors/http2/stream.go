@@ -112,7 +112,7 @@ func nanos(ns int64) time.Time {
 
 // record turns a stream into the record contract. why explains a stream
 // that did not finish (connection closed, too many streams).
-func (s *stream) record(why string) *sdk.Record {
+func (s *stream) record(why string, previews *preview.Decoder) *sdk.Record {
 	grpc := s.isGRPC()
 	r := &sdk.Record{Protocol: "http2", RequestDir: s.reqDir}
 	if grpc {
@@ -123,7 +123,7 @@ func (s *stream) record(why string) *sdk.Record {
 	if req.seen {
 		r.Method, r.Path = req.method, req.path
 		r.Timestamp = nanos(req.start)
-		r.Request = req.toSDK(s.id, grpc)
+		r.Request = req.toSDK(s.id, grpc, previews)
 		for _, p := range req.problems {
 			problems = append(problems, "request: "+p)
 		}
@@ -147,7 +147,7 @@ func (s *stream) record(why string) *sdk.Record {
 		hasResp = grpcKnown
 	}
 	if hasResp {
-		r.Response = resp.toSDK(s.id, grpc)
+		r.Response = resp.toSDK(s.id, grpc, previews)
 		r.End = nanos(resp.end)
 		r.Status = resp.status
 		r.Failed = resp.status >= 400
@@ -208,7 +208,7 @@ func (s *stream) record(why string) *sdk.Record {
 	return r
 }
 
-func (m *message) toSDK(id uint32, grpc bool) *sdk.Message {
+func (m *message) toSDK(id uint32, grpc bool, previews *preview.Decoder) *sdk.Message {
 	out := &sdk.Message{Headers: m.headers, Size: m.size, BodySize: m.bodySize}
 	out.Set("http2_stream_id", id)
 	if len(m.trailers) > 0 {
@@ -238,7 +238,7 @@ func (m *message) toSDK(id uint32, grpc bool) *sdk.Message {
 	case grpc && m.grpc.compressed > 0 && m.encoding == "":
 		m.grpcPreview(out)
 	case len(m.body) > 0:
-		preview.Set(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
+		previews.Set(out, m.body, m.encoding, int64(len(m.body)) < m.bodySize)
 	}
 	return out
 }

@@ -81,6 +81,8 @@ func feedOnce(t *testing.T, mod *wasm.Module) (*sink, error) {
 	return s, err
 }
 
+const inflateImport = `(import "kubeshark" "inflate" (func $inflate (param i32 i32 i32 i32 i32) (result i32)))`
+
 func TestHostileGuestsAreContained(t *testing.T) {
 	flood := `(loop $l (call $emit (i32.const 1) (i32.const 512) (i32.const 21)) (br $l)) (i64.const 0)`
 	for _, tc := range []struct {
@@ -95,6 +97,8 @@ func TestHostileGuestsAreContained(t *testing.T) {
 		{"bad record", map[string]string{"FEED": "(call $emit (i32.const 1) (i32.const 0) (i32.const 40)) (i64.const 0)"}, wasm.Config{}, "bad record"},
 		{"emit outside memory", map[string]string{"FEED": "(call $emit (i32.const 1) (i32.const 0x7ffffff0) (i32.const 64)) (i64.const 0)"}, wasm.Config{}, "outside guest memory"},
 		{"unknown emit kind", map[string]string{"FEED": "(call $emit (i32.const 99) (i32.const 0) (i32.const 1)) (i64.const 0)"}, wasm.Config{}, "unknown kind"},
+		{"inflate source outside memory", map[string]string{"IMPORTS": inflateImport, "FEED": "(drop (call $inflate (i32.const 1) (i32.const 0x7ffffff0) (i32.const 64) (i32.const 0) (i32.const 16))) (i64.const 0)"}, wasm.Config{}, "outside guest memory"},
+		{"inflate destination outside memory", map[string]string{"IMPORTS": inflateImport, "FEED": "(drop (call $inflate (i32.const 1) (i32.const 4096) (i32.const 5) (i32.const 0x7ffffff0) (i32.const 4096))) (i64.const 0)"}, wasm.Config{}, "outside guest memory"},
 		{"consumes more than offered", map[string]string{"FEED": "(i64.const 1000000)"}, wasm.Config{}, "consumed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

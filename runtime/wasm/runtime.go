@@ -116,6 +116,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	_, err := r.rt.NewHostModuleBuilder(sdk.ImportModule).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostRegisterBuffer), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32}, nil).Export(sdk.ImportRegisterBuffer).
 		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostEmit), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, nil).Export(sdk.ImportEmit).
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(hostInflate), []api.ValueType{api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32, api.ValueTypeI32}, []api.ValueType{api.ValueTypeI32}).Export(sdk.ImportInflate).
 		Instantiate(ctx)
 	if err != nil {
 		r.rt.Close(ctx)

@@ -1,11 +1,17 @@
 package wasm_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -65,3 +71,93 @@ func TestHTTPRoundTrip(t *testing.T) {
 		t.Fatalf("record %+v resp %+v", r, r.Response)
 	}
 }
+
+// A gzip body's preview is decoded by the host (the inflate import) for a
+// wasm guest and by Go's readers for the same dissector built natively: the
+// records must agree, over several bodies on one connection, a corrupt one
+// in between.
+func TestCompressedPreviewWasmMatchesNative(t *testing.T) {
+	ctx := context.Background()
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	mod, err := rt.Load(ctx, "built-in", dissectortest.Wasm(t, "http1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sink{}
+	in, err := mod.NewInstance(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy(ctx)
+	nat := &sink{}
+	conn := http1.New().Open(sdk.ConnInfo{ID: 1, Oriented: true}, emitTo{nat})
+	if err := in.Open(ctx, sdk.ConnInfo{ID: 1, Oriented: true}); err != nil {
+		t.Fatal(err)
+	}
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.Bytes()
+	}
+	zl := func(s string) []byte {
+		var b bytes.Buffer
+		w := zlib.NewWriter(&b)
+		w.Write([]byte(s))
+		w.Close()
+		return b.Bytes()
+	}
+	bodies := []struct {
+		encoding string
+		body     []byte
+	}{
+		{"gzip", gz(strings.Repeat(`{"row":1,"name":"first"},`, 40))},
+		{"gzip", []byte("\x1f\x8b\x08\x00not gzip at all")},
+		{"deflate", zl(`{"second":true}`)},
+		{"gzip", gz(strings.Repeat("x", 40000))}, // decodes past the preview cap
+		{"deflate, gzip", gz(string(zl(`{"stacked":"yes"}`)))},
+	}
+	ts := int64(1000)
+	for _, b := range bodies {
+		req := []byte("GET /report HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+		resp := append([]byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n", b.encoding, len(b.body))), b.body...)
+		for _, f := range []struct {
+			dir  sdk.Direction
+			data []byte
+		}{{sdk.DirA, req}, {sdk.DirB, resp}} {
+			ts += 1000
+			if n, _, err := in.Feed(ctx, 1, f.dir, f.data, ts, ts); err != nil || n != len(f.data) {
+				t.Fatalf("wasm feed: n=%d err=%v", n, err)
+			}
+			conn.Feed(f.dir, f.data, ts, ts)
+		}
+	}
+	if len(s.recs) != len(bodies) || len(nat.recs) != len(bodies) {
+		t.Fatalf("wasm made %d records, native %d, want %d", len(s.recs), len(nat.recs), len(bodies))
+	}
+	for i := range bodies {
+		w, n := s.recs[i].Response, nat.recs[i].Response
+		if w.Body != n.Body || w.BodyTruncated != n.BodyTruncated || fmt.Sprint(w.Fields) != fmt.Sprint(n.Fields) {
+			t.Errorf("body %d (%s): wasm %.60q truncated %v %v; native %.60q truncated %v %v", i, bodies[i].encoding, w.Body, w.BodyTruncated, w.Fields, n.Body, n.BodyTruncated, n.Fields)
+		}
+	}
+	if got := s.recs[0].Response.Body; !strings.HasPrefix(got, `{"row":1`) {
+		t.Errorf("first gzip body previewed as %.40q, want the decoded JSON", got)
+	}
+	if _, ok := s.recs[1].Response.Fields["content_encoding_error"]; !ok {
+		t.Errorf("corrupt gzip body: fields %v, want content_encoding_error", s.recs[1].Response.Fields)
+	}
+	if got := s.recs[4].Response.Body; got != `{"stacked":"yes"}` {
+		t.Errorf("stacked codings previewed as %q", got)
+	}
+}
+
+type emitTo struct{ s *sink }
+
+func (e emitTo) Emit(r *sdk.Record) { e.s.Record(0, r) }
+func (e emitTo) Switch(string)      {}

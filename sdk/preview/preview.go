@@ -1,13 +1,8 @@
 package preview
 
 import (
-	"bytes"
-	"encoding/binary"
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"encoding/base64"
-	"io"
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
 
@@ -32,16 +27,14 @@ func Decode(body []byte, encoding string) ([]byte, bool) {
 // Decoder previews bodies with decompressors it keeps from one body to
 // the next. A gzip or deflate reader allocates about 40 KiB of tables, which
 // cost more than everything else about a small compressed exchange: 260 µs
-// of a dissector's time inside WebAssembly, 35 µs natively. The zero value
-// is ready to use; a Decoder is not safe for concurrent use, so a dissector
-// keeps one per connection.
+// of a dissector's time inside WebAssembly, 35 µs natively. Inside a wasm
+// guest the decompression itself is the host's (the kubeshark.inflate
+// import, sdk/ABI.md): Go's flate compiled to wasm ran at a tenth of its
+// native speed. The zero value is ready to use; a Decoder is not safe for
+// concurrent use, so a dissector keeps one per connection.
 type Decoder struct {
-	src bytes.Reader
-	lim io.LimitedReader
-	out [2]bytes.Buffer // one layer's output is the next one's input
-	gz  *gzip.Reader
-	zl  io.ReadCloser // also a zlib.Resetter
-	fl  io.ReadCloser // also a flate.Resetter
+	inflater
+	out [2][]byte // one layer's output is the next one's input
 }
 
 // Set is the package's Set with d's decompressors.
@@ -80,75 +73,35 @@ func (d *Decoder) Decode(body []byte, encoding string) ([]byte, bool) {
 	out := body
 	layers := 0
 	for i := len(codings) - 1; i >= 0; i-- {
-		var r io.Reader
-		var err error
+		var kind Compression
 		switch strings.ToLower(strings.TrimSpace(codings[i])) {
 		case "", "identity":
 			continue
 		case "gzip", "x-gzip":
-			r, err = d.gzip(out)
+			kind = Gzip
 		case "deflate":
-			// "deflate" is zlib-wrapped per RFC 9110, but servers send raw
-			// deflate often enough that both are tried.
-			if zr, zerr := d.zlib(out); zerr == nil {
-				r = zr
-			} else {
-				r = d.flate(out)
-			}
+			kind = Zlib
 		default:
 			return nil, false
 		}
-		if err != nil {
-			return nil, false
+		buf := d.out[layers%2][:0]
+		if cap(buf) < MaxBytes+1 {
+			buf = make([]byte, 0, MaxBytes+1)
 		}
-		buf := &d.out[layers%2]
 		layers++
-		buf.Reset()
-		d.lim = io.LimitedReader{R: r, N: MaxBytes + 1}
-		_, err = buf.ReadFrom(&d.lim)
-		dec := buf.Bytes()
-		if len(dec) == 0 && err != nil {
+		n, ok := d.Inflate(kind, out, buf[:MaxBytes+1])
+		if !ok && kind == Zlib {
+			// "deflate" is zlib-wrapped per RFC 9110, but servers send raw
+			// deflate often enough that both are tried.
+			n, ok = d.Inflate(Raw, out, buf[:MaxBytes+1])
+		}
+		if !ok {
 			return nil, false
 		}
-		out = dec
+		d.out[(layers-1)%2] = buf
+		out = buf[:n]
 	}
 	return out, true
-}
-
-func (d *Decoder) gzip(b []byte) (io.Reader, error) {
-	d.src.Reset(b)
-	if d.gz == nil {
-		gz, err := gzip.NewReader(&d.src)
-		if err != nil {
-			return nil, err
-		}
-		d.gz = gz
-		return gz, nil
-	}
-	return d.gz, d.gz.Reset(&d.src)
-}
-
-func (d *Decoder) zlib(b []byte) (io.Reader, error) {
-	d.src.Reset(b)
-	if d.zl == nil {
-		zl, err := zlib.NewReader(&d.src)
-		if err != nil {
-			return nil, err
-		}
-		d.zl = zl
-		return zl, nil
-	}
-	return d.zl, d.zl.(zlib.Resetter).Reset(&d.src, nil)
-}
-
-func (d *Decoder) flate(b []byte) io.Reader {
-	d.src.Reset(b)
-	if d.fl == nil {
-		d.fl = flate.NewReader(&d.src)
-		return d.fl
-	}
-	d.fl.(flate.Resetter).Reset(&d.src, nil)
-	return d.fl
 }
 
 // trimCutRune drops a multi-byte rune the preview cap cut in half, so that a
