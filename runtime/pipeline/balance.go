@@ -8,7 +8,8 @@ import (
 )
 
 // balancer places each flow on a worker when its first packet arrives, on
-// the worker that has carried the fewest bytes lately, and keeps it there:
+// the worker with the fewest flows active lately (ties: the fewest bytes
+// lately), and keeps it there:
 // a connection's reassembly and dissector state live in one worker, and no
 // dissector instance is ever called from two.
 //
@@ -16,9 +17,14 @@ import (
 // traffic on a few long-lived connections (gRPC, HTTP/2, keep-alive pools),
 // and hashing a handful of heavy flows onto a few workers is a lottery: the
 // benchmark's eight connections landed six on one worker and two on the
-// other, so a second core added 33% instead of nearly 100%.
+// other, so a second core added 33% instead of nearly 100%. Bytes alone do
+// not predict well either: connections that open together look idle at
+// first, and the first busy one pushed the next seven onto the other worker.
 type balancer struct {
 	flows map[flowKey]placement
+	// active counts each worker's flows seen in the last activeWindow,
+	// recounted every second and incremented as flows are placed.
+	active []int
 	// load is each worker's payload bytes (plus a per-packet charge),
 	// halved every second of capture time, so it reflects recent work.
 	load []int64
@@ -42,12 +48,16 @@ type placement struct {
 	last   time.Time
 }
 
+// activeWindow is how recently a flow must have carried a packet to count
+// as active.
+const activeWindow = 10 * time.Second
+
 // perPacket is what a packet costs a worker beyond its payload bytes, so that
 // a flow of empty ACKs is not free.
 const perPacket = 128
 
 func newBalancer(workers int, forget time.Duration) *balancer {
-	return &balancer{flows: make(map[flowKey]placement), load: make([]int64, workers), forget: forget}
+	return &balancer{flows: make(map[flowKey]placement), active: make([]int, workers), load: make([]int64, workers), forget: forget}
 }
 
 // worker returns the worker for s, placing its flow if it is new.
@@ -62,11 +72,12 @@ func (b *balancer) worker(s *packet.Segment) int {
 	p, ok := b.flows[k]
 	if !ok {
 		p.worker = 0
-		for i, l := range b.load {
-			if l < b.load[p.worker] {
+		for i := range b.load {
+			if b.active[i] < b.active[p.worker] || b.active[i] == b.active[p.worker] && b.load[i] < b.load[p.worker] {
 				p.worker = i
 			}
 		}
+		b.active[p.worker]++
 	}
 	p.last = s.Timestamp
 	b.flows[k] = p
@@ -82,13 +93,18 @@ func (b *balancer) sweep(now time.Time) {
 		b.load[i] /= 2
 	}
 	b.lastSweep = now
-	if now.Sub(b.lastForget) < b.forget/4 {
-		return
+	forget := now.Sub(b.lastForget) >= b.forget/4
+	if forget {
+		b.lastForget = now
 	}
+	clear(b.active)
 	for k, p := range b.flows {
-		if now.Sub(p.last) > b.forget {
+		idle := now.Sub(p.last)
+		switch {
+		case forget && idle > b.forget:
 			delete(b.flows, k)
+		case idle <= activeWindow:
+			b.active[p.worker]++
 		}
 	}
-	b.lastForget = now
 }

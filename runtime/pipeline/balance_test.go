@@ -45,13 +45,25 @@ func TestBalancer(t *testing.T) {
 			t.Fatalf("worker 0 carried %.0f%% of the bytes (%v)", 100*r, per)
 		}
 	})
-	t.Run("a new flow goes to the worker with the least recent load", func(t *testing.T) {
-		b := newBalancer(3, time.Minute)
+	t.Run("connections that open together split by count, not by who spoke first", func(t *testing.T) {
+		b := newBalancer(2, time.Minute)
+		per := make([]int, 2)
+		// The first connection is busy before the others say anything.
+		per[b.worker(seg(t0, 0, "127.0.0.1:50000", "127.0.0.1:8080", 200000))]++
+		for c := 1; c < 8; c++ {
+			per[b.worker(seg(t0, c, "127.0.0.1:"+strconv.Itoa(50000+c), "127.0.0.1:8080", 0))]++
+		}
+		if per[0] != 4 || per[1] != 4 {
+			t.Fatalf("eight connections placed %v, want 4 and 4", per)
+		}
+	})
+	t.Run("between workers with as many flows, a new flow goes to the one with the least recent load", func(t *testing.T) {
+		b := newBalancer(2, time.Minute)
 		heavy := b.worker(seg(t0, 0, "10.0.0.1:1", "10.0.0.9:443", 60000))
-		next := b.worker(seg(t0, 1, "10.0.0.1:2", "10.0.0.9:443", 10))
+		light := b.worker(seg(t0, 1, "10.0.0.1:2", "10.0.0.9:443", 10))
 		third := b.worker(seg(t0, 2, "10.0.0.1:3", "10.0.0.9:443", 10))
-		if next == heavy || third == heavy || third == next {
-			t.Fatalf("placements %d, %d, %d: want three different workers", heavy, next, third)
+		if light == heavy || third != light {
+			t.Fatalf("heavy on %d, light on %d, third on %d: want the third beside the light one", heavy, light, third)
 		}
 	})
 	t.Run("idle flows are forgotten after the workers closed them", func(t *testing.T) {
