@@ -593,8 +593,7 @@ func (c *conn) Close(ts int64) {
 }
 
 func lastCodingChunked(te string) bool {
-	codings := strings.Split(te, ",")
-	return strings.EqualFold(strings.TrimSpace(codings[len(codings)-1]), "chunked")
+	return strings.EqualFold(strings.TrimSpace(te[strings.LastIndexByte(te, ',')+1:]), "chunked")
 }
 
 // contentLength reads Content-Length. Repeated identical values are allowed
@@ -602,10 +601,10 @@ func lastCodingChunked(te string) bool {
 func contentLength(m *message) (int64, bool, error) {
 	var val int64 = -1
 	for _, h := range m.headers {
-		if !strings.EqualFold(h.Name, "Content-Length") {
+		if len(h.Name) != len("Content-Length") || !strings.EqualFold(h.Name, "Content-Length") {
 			continue
 		}
-		for _, part := range strings.Split(h.Value, ",") {
+		for part := range strings.SplitSeq(h.Value, ",") {
 			n, err := strconv.ParseInt(strings.TrimSpace(part), 10, 64)
 			if err != nil || n < 0 {
 				return 0, false, fmt.Errorf("bad Content-Length %q", h.Value)
