@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -15,6 +16,22 @@ import (
 // falls back to json.Marshal.
 func appendFields(b []byte, m map[string]any) ([]byte, bool) {
 	return appendMap(b, m, appendJSONValue)
+}
+
+// AppendFieldsJSON appends fields as json.Marshal would write them, without
+// reflection for the value types dissectors use, falling back to
+// encoding/json for any other. The record codec and the host's store use
+// it; a store encodes the fields of every record it keeps.
+func AppendFieldsJSON(b []byte, fields map[string]any) ([]byte, error) {
+	start := len(b)
+	if out, ok := appendFields(b, fields); ok {
+		return out, nil
+	}
+	js, err := json.Marshal(fields)
+	if err != nil {
+		return b[:start], err
+	}
+	return append(b[:start], js...), nil
 }
 
 func appendJSONValue(b []byte, v any) ([]byte, bool) {

@@ -67,3 +67,23 @@ func FuzzAppendJSONString(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendFieldsJSONFallsBack(t *testing.T) {
+	type custom struct {
+		A int `json:"a"`
+	}
+	for _, fields := range []map[string]any{
+		{"version": "HTTP/1.1", "n": 3, "nested": map[string]any{"ok": true}},
+		{"custom": custom{A: 7}, "s": "x"}, // a type the fast path leaves to encoding/json
+	} {
+		want, _ := json.Marshal(fields)
+		got, err := AppendFieldsJSON([]byte("prefix:"), fields)
+		if err != nil || string(got) != "prefix:"+string(want) {
+			t.Errorf("AppendFieldsJSON(%v) = %q, %v; want prefix:%s", fields, got, err, want)
+		}
+	}
+	got, err := AppendFieldsJSON([]byte("keep"), map[string]any{"c": make(chan int)})
+	if err == nil || string(got) != "keep" {
+		t.Errorf("unencodable field: %q, %v; want an error and the prefix untouched", got, err)
+	}
+}

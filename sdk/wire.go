@@ -78,12 +78,9 @@ func appendMessage(b []byte, m *Message) []byte {
 	if len(m.Fields) == 0 {
 		return append(b, 0)
 	}
-	js, ok := appendFields(make([]byte, 0, 64*len(m.Fields)), m.Fields)
-	if !ok {
-		var err error
-		if js, err = json.Marshal(m.Fields); err != nil {
-			js, _ = json.Marshal(map[string]string{"fields_error": err.Error()})
-		}
+	js, err := AppendFieldsJSON(make([]byte, 0, 64*len(m.Fields)), m.Fields)
+	if err != nil {
+		js, _ = json.Marshal(map[string]string{"fields_error": err.Error()})
 	}
 	b = binary.AppendUvarint(b, uint64(len(js)))
 	return append(b, js...)

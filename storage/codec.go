@@ -132,7 +132,7 @@ func appendMessage(b []byte, m *sdk.Message) []byte {
 	if len(m.Fields) == 0 {
 		return append(b, 0)
 	}
-	js, err := json.Marshal(m.Fields)
+	js, err := sdk.AppendFieldsJSON(nil, m.Fields)
 	if err != nil {
 		js, _ = json.Marshal(map[string]string{"fields_error": err.Error()})
 	}
