@@ -1,7 +1,10 @@
 package wasm_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,6 +21,29 @@ func (c *countSink) Switch(uint64, string)      {}
 // BenchmarkHTTPExchange is one keep-alive request/response through the
 // sandbox: two feeds, one record crossing back.
 func BenchmarkHTTPExchange(b *testing.B) {
+	benchExchange(b, []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\nDate: Wed, 25 Nov 2026 20:00:31 GMT\r\n\r\n{\"id\":1000,\"name\":\"user-1000\",\"email\":\"u1000@example.com\"}\n\n"))
+}
+
+// BenchmarkHTTPGzipExchange is the same with a 5 KB JSON body sent gzipped,
+// whose preview the host inflates for the guest.
+func BenchmarkHTTPGzipExchange(b *testing.B) {
+	var body bytes.Buffer
+	body.WriteString(`{"year":2024,"rows":[`)
+	for k := range 60 {
+		if k > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `{"month":%d,"region":"eu-west-%d","revenue":%d.%02d,"orders":%d}`, k%12+1, k%3, 1000+k*37, k%100, 40+k)
+	}
+	body.WriteString(`]}`)
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(body.Bytes())
+	zw.Close()
+	benchExchange(b, append([]byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", z.Len())), z.Bytes()...))
+}
+
+func benchExchange(b *testing.B, resp []byte) {
 	ctx := context.Background()
 	rt, err := wasm.NewRuntime(ctx, wasm.Config{})
 	if err != nil {
@@ -37,7 +63,6 @@ func BenchmarkHTTPExchange(b *testing.B) {
 		b.Fatal(err)
 	}
 	req := []byte("GET /api/users/1000?fields=name HTTP/1.1\r\nHost: api\r\nUser-Agent: Go-http-client/1.1\r\nAccept: application/json\r\n\r\n")
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\nDate: Wed, 25 Nov 2026 20:00:31 GMT\r\n\r\n{\"id\":1000,\"name\":\"user-1000\",\"email\":\"u1000@example.com\"}\n\n")
 	b.SetBytes(int64(len(req) + len(resp)))
 	var treq, tresp time.Duration
 	defer func() {
