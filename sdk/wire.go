@@ -204,9 +204,11 @@ func (r *wireReader) message(what string) *Message {
 	m.BodySize = r.varint(what + " body size")
 	m.Size = r.varint(what + " size")
 	if js := r.bytes(what + " fields"); len(js) > 0 && r.err == nil {
-		if err := json.Unmarshal(js, &m.Fields); err != nil {
+		fields, err := decodeFields(js)
+		if err != nil {
 			r.fail(what + " fields: " + err.Error())
 		}
+		m.Fields = fields
 	}
 	return m
 }
