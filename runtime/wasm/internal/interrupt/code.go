@@ -81,16 +81,22 @@ func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
 	out = append(out, body[:r.off]...)
 	out = append(out, check...)
 	last := r.off
-	for !r.done() {
+	for r.off < len(body) && r.err == nil {
 		at := r.off
-		op := r.byte()
-		switch {
-		case op == opLoop:
+		op := body[r.off]
+		r.off++
+		switch opClasses[op] {
+		case opNone:
+		case opOneIndex:
+			r.u32()
+		case opMemarg:
+			memarg(r)
+		case opIsLoop:
 			blockType(r)
 			out = append(out, body[last:r.off]...)
 			out = append(out, check...)
 			last = r.off
-		case op == opGlobalGet || op == opGlobalSet:
+		case opGlobal:
 			if idx := r.u32(); r.err == nil && idx >= globals {
 				return nil, fmt.Errorf("%w: global %d used at byte %d of a function, the module has %d", ErrMalformed, idx, at, globals)
 			}
@@ -105,6 +111,36 @@ func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
 	}
 	return append(out, body[last:]...), nil
 }
+
+// Opcode classes for the rewrite's inner loop, which sees every instruction
+// of every function: most need no more than a table lookup.
+const (
+	opOther    = iota // immediates() knows, or refuses
+	opNone            // no immediate
+	opOneIndex        // one LEB128 index
+	opMemarg          // a memory argument
+	opIsLoop          // loop: a check goes after its block type
+	opGlobal          // global.get, global.set: the index is checked
+)
+
+// opClasses is a constant table, computed once.
+var opClasses = func() (t [256]uint8) {
+	for _, op := range []byte{0x00, 0x01, 0x05, opEnd, 0x0f, 0x1a, 0x1b, 0xd1} {
+		t[op] = opNone
+	}
+	for op := 0x45; op <= 0xc4; op++ {
+		t[op] = opNone
+	}
+	for _, op := range []byte{0x0c, 0x0d, 0x10, 0x12, 0xd2, 0x20, 0x21, 0x22, 0x25, 0x26, 0x3f, 0x40} {
+		t[op] = opOneIndex
+	}
+	for op := 0x28; op <= 0x3e; op++ {
+		t[op] = opMemarg
+	}
+	t[opLoop] = opIsLoop
+	t[opGlobalGet], t[opGlobalSet] = opGlobal, opGlobal
+	return t
+}()
 
 // blockType passes over a block type: empty, one value type, or a type index
 // (a signed 33-bit LEB128).

@@ -159,11 +159,20 @@ func Instrument(module []byte) ([]byte, error) {
 			emit(s.id, p)
 			wroteExport = true
 		case secCode:
-			p, err := instrumentCode(s.payload, check, globals)
-			if err != nil {
+			// Written in place, its size backfilled as a five-byte
+			// LEB128 (a padded encoding is valid): the code is most of a
+			// module, and a copy of it most of the rewrite's cost.
+			out = append(out, s.id, 0x80, 0x80, 0x80, 0x80, 0x00)
+			start := len(out)
+			var err error
+			if out, err = instrumentCode(out, s.payload, check, globals); err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
-			emit(s.id, p)
+			size := uint32(len(out) - start)
+			for i := range 5 {
+				out[start-5+i] = byte(size>>(7*i))&0x7f | 0x80
+			}
+			out[start-1] &^= 0x80
 		default:
 			emit(s.id, s.payload)
 		}
@@ -290,10 +299,10 @@ func exportsWithFlag(payload []byte, flag uint32) ([]byte, error) {
 	return addExport(payload[start:r.off], n, flag), nil
 }
 
-func instrumentCode(payload, check []byte, globals uint32) ([]byte, error) {
+func instrumentCode(out, payload, check []byte, globals uint32) ([]byte, error) {
 	r := &reader{b: payload}
 	n := r.u32()
-	out := appendU32(make([]byte, 0, len(payload)+len(payload)/8), n)
+	out = appendU32(out, n)
 	var body []byte
 	for i := uint32(0); i < n; i++ {
 		b := r.bytes(r.u32())

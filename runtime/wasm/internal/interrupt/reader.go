@@ -18,17 +18,20 @@ func (r *reader) failf(format string, args ...any) {
 
 func (r *reader) done() bool { return r.err != nil || r.off >= len(r.b) }
 
+// byte is small enough to inline: the rewrite reads every byte of every
+// function body through it.
 func (r *reader) byte() byte {
-	if r.err != nil {
-		return 0
+	if r.off < len(r.b) {
+		c := r.b[r.off]
+		r.off++
+		return c
 	}
-	if r.off >= len(r.b) {
-		r.failf("unexpected end at byte %d", r.off)
-		return 0
-	}
-	c := r.b[r.off]
-	r.off++
-	return c
+	return r.eof()
+}
+
+func (r *reader) eof() byte {
+	r.failf("unexpected end at byte %d", r.off)
+	return 0
 }
 
 func (r *reader) bytes(n uint32) []byte {
@@ -44,8 +47,16 @@ func (r *reader) bytes(n uint32) []byte {
 	return s
 }
 
-// u32 reads an unsigned LEB128 of at most 5 bytes.
+// u32 reads an unsigned LEB128 of at most 5 bytes; most are one byte.
 func (r *reader) u32() uint32 {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 {
+		r.off++
+		return uint32(r.b[r.off-1])
+	}
+	return r.u32Long()
+}
+
+func (r *reader) u32Long() uint32 {
 	var v uint64
 	for i := 0; i < 5; i++ {
 		c := r.byte()
@@ -68,6 +79,10 @@ func (r *reader) u32() uint32 {
 // skipLEB passes over a (signed or unsigned) LEB128 of at most max bytes
 // whose value the rewrite does not need.
 func (r *reader) skipLEB(max int) {
+	if r.off < len(r.b) && r.b[r.off] < 0x80 {
+		r.off++
+		return
+	}
 	for i := 0; i < max; i++ {
 		if r.byte()&0x80 == 0 || r.err != nil {
 			return
