@@ -75,15 +75,76 @@ func appendMessage(b []byte, m *Message) []byte {
 	b = appendBool(b, m.BodyTruncated)
 	b = binary.AppendVarint(b, m.BodySize)
 	b = binary.AppendVarint(b, m.Size)
-	if len(m.Fields) == 0 {
-		return append(b, 0)
+	switch {
+	case len(m.set) > 0 && len(m.Fields) == 0:
+		return appendFieldList(b, m.set)
+	case len(m.set) > 0:
+		return appendFieldMap(b, m.fieldMap())
+	case len(m.Fields) > 0:
+		return appendFieldMap(b, m.Fields)
 	}
-	js, err := AppendFieldsJSON(make([]byte, 0, 64*len(m.Fields)), m.Fields)
+	return append(b, 0)
+}
+
+// appendFieldMap writes fields as JSON, length first.
+func appendFieldMap(b []byte, fields map[string]any) []byte {
+	js, err := AppendFieldsJSON(make([]byte, 0, 64*len(fields)), fields)
 	if err != nil {
 		js, _ = json.Marshal(map[string]string{"fields_error": err.Error()})
 	}
 	b = binary.AppendUvarint(b, uint64(len(js)))
 	return append(b, js...)
+}
+
+// appendFieldList writes a guest's listed fields exactly as appendFieldMap
+// writes the map they stand for (keys sorted, a key Set twice keeping its
+// last value), length first, without building the map.
+func appendFieldList(b []byte, set []field) []byte {
+	var small [8]int
+	order := small[:0]
+	for i := range set {
+		order = append(order, i)
+	}
+	// A stable insertion sort: lists are short, and a key's later values
+	// stay after its earlier ones.
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && set[order[j]].key < set[order[j-1]].key; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
+	}
+	start := len(b)
+	b = append(b, 0, '{') // the length, one byte while the JSON is under 128
+	first := true
+	for n, i := range order {
+		if n+1 < len(order) && set[order[n+1]].key == set[i].key {
+			continue
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendJSONString(b, set[i].key)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendJSONValue(b, set[i].value); !ok {
+			m := Message{set: set}
+			return appendFieldMap(b[:start], m.fieldMap())
+		}
+	}
+	b = append(b, '}')
+	n := len(b) - start - 1
+	if n < 0x80 {
+		b[start] = byte(n)
+		return b
+	}
+	var l [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(l[:], uint64(n))
+	for range k - 1 {
+		b = append(b, 0)
+	}
+	copy(b[start+k:], b[start+1:start+1+n])
+	copy(b[start:], l[:k])
+	return b
 }
 
 type wireReader struct {

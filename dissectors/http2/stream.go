@@ -257,8 +257,10 @@ func (s *stream) summary(r *sdk.Record, grpc bool) string {
 	switch {
 	case r.Response != nil && grpc:
 		b.WriteString(r.StatusText)
-		if msg, ok := r.Response.Fields["grpc_message"].(string); ok && msg != "" {
-			b.WriteString(": " + clip(msg, 80))
+		if v, _ := r.Response.Get("grpc_message"); v != nil {
+			if msg, _ := v.(string); msg != "" {
+				b.WriteString(": " + clip(msg, 80))
+			}
 		}
 	case r.Response != nil:
 		b.WriteString(strconv.Itoa(r.Status))

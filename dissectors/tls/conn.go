@@ -250,11 +250,11 @@ func summary(r *sdk.Record) string {
 		return b.String()
 	}
 	b.WriteString(" →")
-	if a, ok := r.Response.Fields["tls_alert"].(string); ok {
+	if a, ok := stringField(r.Response, "tls_alert"); ok {
 		return b.String() + " alert " + a
 	}
 	for _, k := range []string{"tls_version", "tls_cipher_suite", "tls_alpn"} {
-		if v, ok := r.Response.Fields[k].(string); ok {
+		if v, ok := stringField(r.Response, k); ok {
 			b.WriteString(" " + v)
 		}
 	}
@@ -276,4 +276,12 @@ func (c *conn) Close(int64) {
 	if c.cur != nil {
 		c.finish(0, "no response captured", false)
 	}
+}
+
+// stringField reads a string field of m, which Set may have kept in the
+// Fields map or (inside a wasm guest) in its list.
+func stringField(m *sdk.Message, key string) (string, bool) {
+	v, _ := m.Get(key)
+	s, ok := v.(string)
+	return s, ok
 }

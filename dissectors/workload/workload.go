@@ -73,10 +73,21 @@ func (w *Workload) Bytes() int {
 
 // Counter is an engine.Sink that counts what it is given and keeps
 // nothing, so that the store's cost stays out of the figures.
-type Counter struct{ Records, Switches int }
+type Counter struct {
+	Records, Switches int
+	// Keep, when set, keeps every record in Kept (for comparisons, not
+	// for timing).
+	Keep bool
+	Kept []*sdk.Record
+}
 
 // Record implements engine.Sink.
-func (c *Counter) Record(uint64, *sdk.Record) { c.Records++ }
+func (c *Counter) Record(_ uint64, r *sdk.Record) {
+	c.Records++
+	if c.Keep {
+		c.Kept = append(c.Kept, r)
+	}
+}
 
 // Switch implements engine.Sink.
 func (c *Counter) Switch(uint64, string) { c.Switches++ }
