@@ -21,9 +21,9 @@ func TestFieldListEncodesLikeTheMap(t *testing.T) {
 	for _, set := range [][]kv{
 		{{"version", "HTTP/1.1"}},
 		{{"b", 1}, {"a", "x"}, {"c", true}},
-		{{"k", 1}, {"k", 2}, {"a", 0}, {"k", 3}},                           // a key Set again keeps its last value
-		{{"long", long}, {"n", 1.5}},                                       // JSON over 127 bytes: a two-byte length
-		{{"huge", huge}},                                                   // over 16 KiB: three bytes
+		{{"k", 1}, {"k", 2}, {"a", 0}, {"k", 3}}, // a key Set again keeps its last value
+		{{"long", long}, {"n", 1.5}},             // JSON over 127 bytes: a two-byte length
+		{{"huge", huge}},                         // over 16 KiB: three bytes
 		{{"z", nil}, {"é", "ü"}, {"", "empty key"}, {"<", "html & escapes"}}, // escaping and odd keys
 		{{"q", []any{map[string]any{"name": "a"}}}, {"t", map[string]string{"x": "y"}}},
 		{{"s", custom{A: 7}}, {"r", 2}}, // a type the appender leaves to encoding/json
