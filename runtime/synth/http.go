@@ -293,6 +293,18 @@ func sampleHandler() http.Handler {
 	return mux
 }
 
+// GzipReportResponse is the HTTP/1.1 response the sample server gives to
+// GET /api/report with Accept-Encoding: gzip: a 3 KB JSON report, gzipped.
+// Benchmarks of compressed previews use it.
+func GzipReportResponse() []byte {
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	zw.Write(reportBody())
+	zw.Close()
+	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Type: application/json\r\nVary: Accept-Encoding\r\nContent-Length: %d\r\n\r\n", z.Len())
+	return append([]byte(head), z.Bytes()...)
+}
+
 func reportBody() []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"year":2024,"rows":[`)

@@ -1,14 +1,12 @@
 package wasm_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -24,23 +22,10 @@ func BenchmarkHTTPExchange(b *testing.B) {
 	benchExchange(b, []byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\nDate: Wed, 25 Nov 2026 20:00:31 GMT\r\n\r\n{\"id\":1000,\"name\":\"user-1000\",\"email\":\"u1000@example.com\"}\n\n"))
 }
 
-// BenchmarkHTTPGzipExchange is the same with a 5 KB JSON body sent gzipped,
-// whose preview the host inflates for the guest.
+// BenchmarkHTTPGzipExchange is the same with the sample server's gzipped
+// JSON report, whose preview the host inflates for the guest.
 func BenchmarkHTTPGzipExchange(b *testing.B) {
-	var body bytes.Buffer
-	body.WriteString(`{"year":2024,"rows":[`)
-	for k := range 60 {
-		if k > 0 {
-			body.WriteByte(',')
-		}
-		fmt.Fprintf(&body, `{"month":%d,"region":"eu-west-%d","revenue":%d.%02d,"orders":%d}`, k%12+1, k%3, 1000+k*37, k%100, 40+k)
-	}
-	body.WriteString(`]}`)
-	var z bytes.Buffer
-	zw := gzip.NewWriter(&z)
-	zw.Write(body.Bytes())
-	zw.Close()
-	benchExchange(b, append([]byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", z.Len())), z.Bytes()...))
+	benchExchange(b, synth.GzipReportResponse())
 }
 
 func benchExchange(b *testing.B, resp []byte) {

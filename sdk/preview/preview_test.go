@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,28 +15,28 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 )
 
-func gz(b []byte) []byte {
+// compress runs b through a compressing writer.
+func compress(b []byte, newWriter func(io.Writer) io.WriteCloser) []byte {
 	var out bytes.Buffer
-	w := gzip.NewWriter(&out)
+	w := newWriter(&out)
 	w.Write(b)
 	w.Close()
 	return out.Bytes()
+}
+
+func gz(b []byte) []byte {
+	return compress(b, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) })
 }
 
 func zl(b []byte) []byte {
-	var out bytes.Buffer
-	w := zlib.NewWriter(&out)
-	w.Write(b)
-	w.Close()
-	return out.Bytes()
+	return compress(b, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) })
 }
 
 func raw(b []byte) []byte {
-	var out bytes.Buffer
-	w, _ := flate.NewWriter(&out, flate.BestSpeed)
-	w.Write(b)
-	w.Close()
-	return out.Bytes()
+	return compress(b, func(w io.Writer) io.WriteCloser {
+		fw, _ := flate.NewWriter(w, flate.BestSpeed)
+		return fw
+	})
 }
 
 // One Decoder previews a run of bodies, as a connection's would: every
