@@ -147,13 +147,21 @@ func appendFieldList(b []byte, set []field) []byte {
 	return b
 }
 
+// wireReader reads a record. Every string it returns is a slice of one copy
+// of the whole record, so decoding costs one allocation for all of them,
+// not one per header name and value.
 type wireReader struct {
 	b   []byte
+	all string // the record as a string; b is its tail
+	msg string // the message being read, for errors
 	err error
 }
 
 func (r *wireReader) fail(what string) {
 	if r.err == nil {
+		if r.msg != "" {
+			what = r.msg + " " + what
+		}
 		r.err = fmt.Errorf("%w: %s at %d bytes from the end", ErrBadRecord, what, len(r.b))
 	}
 	r.b = nil
@@ -193,7 +201,14 @@ func (r *wireReader) bytes(what string) []byte {
 	return s
 }
 
-func (r *wireReader) str(what string) string { return string(r.bytes(what)) }
+func (r *wireReader) str(what string) string {
+	b := r.bytes(what)
+	if len(b) == 0 {
+		return ""
+	}
+	end := len(r.all) - len(r.b)
+	return r.all[end-len(b) : end]
+}
 
 func (r *wireReader) byte1(what string) byte {
 	if len(r.b) < 1 {
@@ -216,7 +231,7 @@ func (r *wireReader) time(what string) time.Time {
 // DecodeRecord parses one record produced by AppendRecord. It never panics on
 // hostile input; errors wrap ErrBadRecord.
 func DecodeRecord(b []byte) (*Record, error) {
-	r := &wireReader{b: b}
+	r := &wireReader{b: b, all: string(b)}
 	if v := r.byte1("version"); r.err == nil && v != WireVersion {
 		return nil, fmt.Errorf("%w: wire version %d, want %d", ErrBadRecord, v, WireVersion)
 	}
@@ -247,27 +262,29 @@ func (r *wireReader) message(what string) *Message {
 	if r.byte1(what) == 0 || r.err != nil {
 		return nil
 	}
+	r.msg = what
+	defer func() { r.msg = "" }()
 	m := &Message{}
-	n := r.uvarint(what + " header count")
+	n := r.uvarint("header count")
 	if n > maxWireHeaders || n > uint64(len(r.b)) {
-		r.fail(what + " header count")
+		r.fail("header count")
 		return nil
 	}
 	if n > 0 {
 		m.Headers = make([]Header, 0, n)
 	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		m.Headers = append(m.Headers, Header{Name: r.str(what + " header name"), Value: r.str(what + " header value")})
+		m.Headers = append(m.Headers, Header{Name: r.str("header name"), Value: r.str("header value")})
 	}
-	m.Body = r.str(what + " body")
-	m.Encoding = r.str(what + " encoding")
-	m.BodyTruncated = r.byte1(what+" truncated") != 0
-	m.BodySize = r.varint(what + " body size")
-	m.Size = r.varint(what + " size")
-	if js := r.bytes(what + " fields"); len(js) > 0 && r.err == nil {
+	m.Body = r.str("body")
+	m.Encoding = r.str("encoding")
+	m.BodyTruncated = r.byte1("truncated") != 0
+	m.BodySize = r.varint("body size")
+	m.Size = r.varint("size")
+	if js := r.bytes("fields"); len(js) > 0 && r.err == nil {
 		fields, err := decodeFields(js)
 		if err != nil {
-			r.fail(what + " fields: " + err.Error())
+			r.fail("fields: " + err.Error())
 		}
 		m.Fields = fields
 	}
