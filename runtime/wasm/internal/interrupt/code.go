@@ -125,12 +125,15 @@ const (
 
 // opClasses is a constant table, computed once.
 var opClasses = func() (t [256]uint8) {
+	// unreachable nop else end return drop select ref.is_null
 	for _, op := range []byte{0x00, 0x01, 0x05, opEnd, 0x0f, 0x1a, 0x1b, 0xd1} {
 		t[op] = opNone
 	}
-	for op := 0x45; op <= 0xc4; op++ {
+	for op := 0x45; op <= 0xc4; op++ { // numeric, sign extension included
 		t[op] = opNone
 	}
+	// br br_if call return_call ref.func local.get/set/tee table.get/set
+	// memory.size memory.grow
 	for _, op := range []byte{0x0c, 0x0d, 0x10, 0x12, 0xd2, 0x20, 0x21, 0x22, 0x25, 0x26, 0x3f, 0x40} {
 		t[op] = opOneIndex
 	}
@@ -160,17 +163,14 @@ func memarg(r *reader) {
 	r.skipLEB(10)
 }
 
-// immediates passes over the immediates of op, which has been read. It
-// knows WebAssembly 2.0 (with SIMD), threads and tail calls: everything
-// wazero can compile. Anything else is refused rather than guessed at.
+// immediates passes over the immediates of op, which has been read, for the
+// opcodes opClasses leaves to it. Between them they know WebAssembly 2.0
+// (with SIMD), threads and tail calls: everything wazero can compile.
+// Anything else is refused rather than guessed at.
 func immediates(r *reader, op byte, at int) error {
 	switch {
-	case op == 0x00 || op == 0x01 || op == 0x05 || op == opEnd || op == 0x0f || op == 0x1a || op == 0x1b || op == 0xd1:
-		// unreachable nop else end return drop select ref.is_null
 	case op == opBlock || op == opIf:
 		blockType(r)
-	case op == 0x0c || op == 0x0d || op == 0x10 || op == 0x12 || op == 0xd2:
-		r.u32() // br br_if call return_call ref.func
 	case op == 0x0e: // br_table
 		for n := r.u32(); n > 0 && r.err == nil; n-- {
 			r.u32()
@@ -185,12 +185,6 @@ func immediates(r *reader, op byte, at int) error {
 				return fmt.Errorf("%w: select of type 0x%02x at byte %d", ErrUnsupported, t, at)
 			}
 		}
-	case op >= 0x20 && op <= 0x22, op == 0x25 || op == 0x26:
-		r.u32() // local.get/set/tee table.get/set
-	case op >= 0x28 && op <= 0x3e:
-		memarg(r)
-	case op == 0x3f || op == 0x40: // memory.size memory.grow
-		r.u32()
 	case op == 0x41:
 		r.skipLEB(5)
 	case op == 0x42:
@@ -199,8 +193,6 @@ func immediates(r *reader, op byte, at int) error {
 		r.bytes(4)
 	case op == 0x44:
 		r.bytes(8)
-	case op >= 0x45 && op <= 0xc4:
-		// numeric instructions, sign extension included
 	case op == 0xd0: // ref.null
 		r.byte()
 	case op == opPrefixFC:
