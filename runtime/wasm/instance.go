@@ -87,7 +87,7 @@ func (m *Module) instantiate(ctx context.Context, sink engine.Sink) (*instance, 
 	}
 	init := mod.ExportedFunction(sdk.ExportInit)
 	in.stack[0] = uint64(r.cfg.BufferSize)
-	if err := in.call(init, 1); err != nil {
+	if err := in.call(init); err != nil {
 		in.Destroy(ctx)
 		return nil, fmt.Errorf("%s: %w", sdk.ExportInit, err)
 	}
@@ -143,11 +143,10 @@ func (in *instance) invoke(fn api.Function) error {
 
 // call is invoke for the ABI's calls. Any error kills the instance: a guest
 // that trapped or ran out of time has state we cannot trust.
-func (in *instance) call(fn api.Function, nargs int) error {
+func (in *instance) call(fn api.Function) error {
 	if in.dead != nil {
 		return in.dead
 	}
-	_ = nargs
 	if err := in.invoke(fn); err != nil {
 		err = fmt.Errorf("%s: %w: %w", in.m.name(), engine.ErrFault, in.describeErr(err))
 		in.dead = err
@@ -181,7 +180,7 @@ func (in *instance) write(data []byte) uint32 {
 
 func (in *instance) describe() ([]byte, error) {
 	in.manifest = nil
-	if err := in.call(in.fnDescribe, 0); err != nil {
+	if err := in.call(in.fnDescribe); err != nil {
 		return nil, err
 	}
 	if in.manifest == nil {
@@ -198,7 +197,7 @@ func (in *instance) Probe(_ context.Context, dir sdk.Direction, data []byte) (sd
 	in.conn = 0
 	in.stack[0] = uint64(dir)
 	in.stack[1] = uint64(in.write(data))
-	if err := in.call(in.fnProbe, 2); err != nil {
+	if err := in.call(in.fnProbe); err != nil {
 		return sdk.Probe{}, err
 	}
 	return sdk.DecodeProbe(uint32(in.stack[0])), nil
@@ -215,7 +214,7 @@ func (in *instance) Open(_ context.Context, info sdk.ConnInfo) error {
 	}
 	in.conn = info.ID
 	in.stack[0], in.stack[1], in.stack[2], in.stack[3] = info.ID, flags, uint64(info.PortA), uint64(info.PortB)
-	return in.call(in.fnOpen, 4)
+	return in.call(in.fnOpen)
 }
 
 // Feed offers stream bytes (at most the buffer size) to a connection.
@@ -226,7 +225,7 @@ func (in *instance) Feed(_ context.Context, conn uint64, dir sdk.Direction, data
 	in.conn = conn
 	n := in.write(data)
 	in.stack[0], in.stack[1], in.stack[2], in.stack[3], in.stack[4] = conn, uint64(dir), uint64(n), uint64(first), uint64(last)
-	if err := in.call(in.fnFeed, 5); err != nil {
+	if err := in.call(in.fnFeed); err != nil {
 		return 0, 0, err
 	}
 	consumed, need := sdk.DecodeFeed(in.stack[0])
@@ -244,14 +243,14 @@ func (in *instance) Feed(_ context.Context, conn uint64, dir sdk.Direction, data
 func (in *instance) Gap(_ context.Context, conn uint64, dir sdk.Direction, n int, ts int64) error {
 	in.conn = conn
 	in.stack[0], in.stack[1], in.stack[2], in.stack[3] = conn, uint64(dir), uint64(uint32(min(n, 1<<31))), uint64(ts)
-	return in.call(in.fnGap, 4)
+	return in.call(in.fnGap)
 }
 
 // Close ends a connection in the guest.
 func (in *instance) Close(_ context.Context, conn uint64, ts int64) error {
 	in.conn = conn
 	in.stack[0], in.stack[1] = conn, uint64(ts)
-	return in.call(in.fnClose, 2)
+	return in.call(in.fnClose)
 }
 
 func callerOf(ctx context.Context) *instance {
