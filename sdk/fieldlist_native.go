@@ -1,4 +1,4 @@
-//go:build !wasip1 || kubeshark_noglue
+//go:build !wasip1 || (kubeshark_noglue && !kubeshark_fieldlist)
 
 package sdk
 

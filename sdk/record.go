@@ -73,6 +73,10 @@ type field struct {
 // so for the host and for tests, Set fills Fields as it always did.
 func (m *Message) Set(key string, v any) *Message {
 	if guestFieldList {
+		if m.set == nil {
+			// Room for a typical message's fields in one allocation.
+			m.set = make([]field, 0, 4)
+		}
 		m.set = append(m.set, field{key, v})
 		return m
 	}

@@ -250,7 +250,7 @@ func (c *conn) startLine(dir sdk.Direction, h *half, data []byte, ts int64) (int
 		h.st = stResync
 		return c.resync(h, data)
 	}
-	end := headerEnd(data)
+	end, lines := headerEnd(data)
 	if end < 0 && len(data) < maxHeaderBlock {
 		// Decide nothing on a partial start line: the bytes still to come
 		// can change what it is.
@@ -274,7 +274,7 @@ func (c *conn) startLine(dir sdk.Direction, h *half, data []byte, ts int64) (int
 		h.cur.method = "?"
 		return c.malformed(h, "header block exceeds 64 KiB")
 	}
-	m, err := parseHead(data[:end], h.role == roleRequest)
+	m, err := parseHead(data[:end], lines, h.role == roleRequest)
 	m.start = ts
 	m.size = int64(end)
 	h.cur = m
@@ -601,7 +601,14 @@ func lastCodingChunked(te string) bool {
 func contentLength(m *message) (int64, bool, error) {
 	var val int64 = -1
 	for _, h := range m.headers {
-		if len(h.Name) != len("Content-Length") || !strings.EqualFold(h.Name, "Content-Length") {
+		if !isName(h.Name, "Content-Length") {
+			continue
+		}
+		if n, ok := plainLength(h.Value); ok {
+			if val >= 0 && n != val {
+				return 0, false, fmt.Errorf("conflicting Content-Length values")
+			}
+			val = n
 			continue
 		}
 		for part := range strings.SplitSeq(h.Value, ",") {
@@ -616,6 +623,23 @@ func contentLength(m *message) (int64, bool, error) {
 		}
 	}
 	return val, val >= 0, nil
+}
+
+// plainLength parses the usual Content-Length, one to 18 digits, without
+// the splitting and trimming the general case needs.
+func plainLength(v string) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 func parseChunkSize(line []byte) (int64, error) {
@@ -649,23 +673,25 @@ func parseChunkSize(line []byte) (int64, error) {
 }
 
 // headerEnd returns the length of the header block including the blank
-// line that ends it, or -1 if it is not complete yet.
-func headerEnd(data []byte) int {
+// line that ends it, or -1 if it is not complete yet, and how many line ends
+// it holds (the blank line's included).
+func headerEnd(data []byte) (end, lines int) {
 	for i := 0; i < len(data); {
 		j := bytes.IndexByte(data[i:], '\n')
 		if j < 0 {
-			return -1
+			return -1, lines
 		}
 		i += j + 1
+		lines++
 		if i < len(data) && data[i] == '\n' {
-			return i + 1
+			return i + 1, lines + 1
 		}
 		if i+1 < len(data) && data[i] == '\r' && data[i+1] == '\n' {
-			return i + 2
+			return i + 2, lines + 1
 		}
 		if i+1 == len(data) && data[i] == '\r' {
-			return -1
+			return -1, lines
 		}
 	}
-	return -1
+	return -1, lines
 }

@@ -3,6 +3,7 @@ package http1
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -99,6 +100,21 @@ func FuzzHTTP(f *testing.F) {
 			if _, err := json.Marshal(r); err != nil {
 				t.Fatalf("marshal: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzTrim holds the parser's inline trimming to the strings package's.
+func FuzzTrim(f *testing.F) {
+	for _, s := range []string{"", " a ", "\t\r\n", "a\r\r", "\u00a0x\u2003", " \u0085", "x\xff ", "\r"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
+			t.Errorf("trimSpace(%q) = %q, want %q", s, got, want)
+		}
+		if got, want := trimCR(s), strings.TrimRight(s, "\r"); got != want {
+			t.Errorf("trimCR(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

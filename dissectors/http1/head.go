@@ -9,40 +9,51 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
-// parseHead parses a start line and its header fields. It always returns a
-// message, partially filled when err is not nil, so the caller can still
-// report what it saw.
+// parseHead parses a start line and its header fields; lines is how many
+// line ends the block has (headerEnd counts them), so the header slice is
+// allocated once. It always returns a message, partially filled when err is
+// not nil, so the caller can still report what it saw.
 //
 // The block is converted to one string and every name and value is a
 // substring of it: inside WebAssembly each heap allocation costs about as
 // much as parsing the whole block, so the head costs three allocations
-// (message, string, header slice) however many fields it has.
-func parseHead(block []byte, request bool) (*message, error) {
+// (message, string, header slice) however many fields it has. For the same
+// reason the lines are split and trimmed in one loop rather than with the
+// strings package: in a Go guest every call costs more than the comparisons
+// it saves (BENCHMARKS.md).
+func parseHead(block []byte, lines int, request bool) (*message, error) {
 	m := &message{}
 	text := string(block)
-	first, rest, _ := strings.Cut(text, "\n")
-	start := strings.TrimRight(first, "\r")
+	eol := strings.IndexByte(text, '\n')
+	if eol < 0 {
+		eol = len(text)
+	}
 	var err error
-	if request {
+	if start := trimCR(text[:eol]); request {
 		err = parseRequestLine(m, start)
 	} else {
 		err = parseStatusLine(m, start)
 	}
-	if n := strings.Count(rest, "\n"); n > 0 {
-		m.headers = make([]sdk.Header, 0, min(n, maxHeaders+2))
+	if lines > 1 {
+		m.headers = make([]sdk.Header, 0, min(lines-1, maxHeaders+2))
 	}
 	connUpgrade := false
-	for rest != "" {
-		var raw string
-		raw, rest, _ = strings.Cut(rest, "\n")
-		line := strings.TrimRight(raw, "\r")
+	for pos := eol + 1; pos < len(text); {
+		next := strings.IndexByte(text[pos:], '\n')
+		if next < 0 {
+			next = len(text)
+		} else {
+			next += pos
+		}
+		line := trimCR(text[pos:next])
+		pos = next + 1
 		if len(line) == 0 {
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
 			// Obsolete line folding: continue the previous value.
 			if n := len(m.headers); n > 0 {
-				m.headers[n-1].Value += " " + strings.TrimSpace(line)
+				m.headers[n-1].Value += " " + trimSpace(line)
 			}
 			continue
 		}
@@ -53,27 +64,31 @@ func parseHead(block []byte, request bool) (*message, error) {
 			}
 			continue
 		}
-		name := strings.TrimRight(line[:i], " \t")
-		value := strings.TrimSpace(line[i+1:])
+		j := i
+		for j > 0 && (line[j-1] == ' ' || line[j-1] == '\t') {
+			j--
+		}
+		name := line[:j]
+		value := trimSpace(line[i+1:])
 		if len(m.headers) >= maxHeaders {
 			if err == nil {
 				err = errors.New("more than 256 header fields")
 			}
 			// Framing fields are still needed to find where the message
 			// ends; the block's own size bounds how many there can be.
-			if !strings.EqualFold(name, "Content-Length") && !strings.EqualFold(name, "Transfer-Encoding") {
+			if !isName(name, "Content-Length") && !isName(name, "Transfer-Encoding") {
 				continue
 			}
 		}
 		m.headers = append(m.headers, sdk.Header{Name: name, Value: value})
 		switch {
-		case strings.EqualFold(name, "Connection"):
+		case isName(name, "Connection"):
 			for tok := range strings.SplitSeq(value, ",") {
 				if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
 					connUpgrade = true
 				}
 			}
-		case strings.EqualFold(name, "Upgrade"):
+		case isName(name, "Upgrade"):
 			m.upgrade = value
 		}
 	}
@@ -81,6 +96,42 @@ func parseHead(block []byte, request bool) (*message, error) {
 		m.upgrade = ""
 	}
 	return m, err
+}
+
+// isName reports whether a header name is want, ignoring case. The length
+// test comes first: most names differ in length, and in WebAssembly the
+// call to EqualFold costs more than the comparison.
+func isName(name, want string) bool {
+	return len(name) == len(want) && strings.EqualFold(name, want)
+}
+
+// trimCR drops the carriage returns that end a line (strings.TrimRight(s,
+// "\r") without the call).
+func trimCR(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\r' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// trimSpace is strings.TrimSpace with the ASCII cases done inline; a value
+// that starts or ends with a non-ASCII byte goes to strings.TrimSpace for
+// its Unicode spaces.
+func trimSpace(s string) string {
+	for len(s) > 0 && asciiSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && asciiSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && (s[0] >= 0x80 || s[len(s)-1] >= 0x80) {
+		return strings.TrimSpace(s)
+	}
+	return s
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 func parseRequestLine(m *message, line string) error {

@@ -55,9 +55,17 @@ func (m *message) appendBody(p []byte) {
 	}
 }
 
-func (m *message) toSDK(previews *preview.Decoder) *sdk.Message {
-	out := &sdk.Message{Headers: m.headers, Size: m.size, BodySize: m.bodySize}
-	if m.version != "" {
+func (m *message) toSDK(out *sdk.Message, previews *preview.Decoder) *sdk.Message {
+	*out = sdk.Message{Headers: m.headers, Size: m.size, BodySize: m.bodySize}
+	switch m.version {
+	case "":
+	case "HTTP/1.1":
+		// A constant in an interface needs no allocation; the substring of
+		// the head would (one of a guest's costliest operations).
+		out.Set("version", "HTTP/1.1")
+	case "HTTP/1.0":
+		out.Set("version", "HTTP/1.0")
+	default:
 		out.Set("version", m.version)
 	}
 	if len(m.trailers) > 0 {
@@ -79,14 +87,22 @@ func (m *message) toSDK(previews *preview.Decoder) *sdk.Message {
 	return out
 }
 
+// exchangeRecord is a record and its two messages, allocated together.
+type exchangeRecord struct {
+	rec       sdk.Record
+	req, resp sdk.Message
+}
+
 // exchange pairs a request with its response into a record.
 func exchange(req, resp *message, clientDir sdk.Direction, previews *preview.Decoder) *sdk.Record {
-	r := &sdk.Record{Protocol: "http", RequestDir: clientDir}
+	x := &exchangeRecord{}
+	r := &x.rec
+	r.Protocol, r.RequestDir = "http", clientDir
 	var problems []string
 	if req != nil {
 		r.Method, r.Path = req.method, req.target
 		r.Timestamp = nanos(req.start)
-		r.Request = req.toSDK(previews)
+		r.Request = req.toSDK(&x.req, previews)
 		if req.problem != "" {
 			problems = append(problems, "request: "+req.problem)
 		} else if req.missing > 0 {
@@ -95,7 +111,7 @@ func exchange(req, resp *message, clientDir sdk.Direction, previews *preview.Dec
 	}
 	if resp != nil {
 		r.Status, r.StatusText = resp.status, resp.reason
-		r.Response = resp.toSDK(previews)
+		r.Response = resp.toSDK(&x.resp, previews)
 		r.End = nanos(resp.end)
 		if req == nil {
 			r.Timestamp = nanos(resp.start)
@@ -139,7 +155,14 @@ func summary(req, resp *message) string {
 	}
 	b.WriteString(" → ")
 	if resp != nil {
-		b.WriteString(strconv.Itoa(resp.status))
+		if s := resp.status; s >= 100 && s <= 999 {
+			// strconv.Itoa would allocate the three digits.
+			b.WriteByte(byte('0' + s/100))
+			b.WriteByte(byte('0' + s/10%10))
+			b.WriteByte(byte('0' + s%10))
+		} else {
+			b.WriteString(strconv.Itoa(s))
+		}
 		if resp.reason != "" {
 			b.WriteByte(' ')
 			b.WriteString(resp.reason)

@@ -27,15 +27,14 @@ func BenchmarkPartHeaderEnd(b *testing.B) {
 }
 
 func BenchmarkPartParseHead(b *testing.B) {
-	end := headerEnd(benchReq)
+	end, lines := headerEnd(benchReq)
 	for b.Loop() {
-		parseHead(benchReq[:end], true)
+		parseHead(benchReq[:end], lines, true)
 	}
 }
 
 func BenchmarkPartExchange(b *testing.B) {
-	req, _ := parseHead(benchReq[:headerEnd(benchReq)], true)
-	resp, _ := parseHead(benchResp[:headerEnd(benchResp)], false)
+	req, resp := benchHeads()
 	resp.body = []byte(`{"id":1000,"name":"user-1000","email":"u1000@example.com"}`)
 	for b.Loop() {
 		exchange(req, resp, sdk.DirA, new(preview.Decoder))
@@ -43,8 +42,7 @@ func BenchmarkPartExchange(b *testing.B) {
 }
 
 func BenchmarkPartEncodeRecord(b *testing.B) {
-	req, _ := parseHead(benchReq[:headerEnd(benchReq)], true)
-	resp, _ := parseHead(benchResp[:headerEnd(benchResp)], false)
+	req, resp := benchHeads()
 	resp.body = []byte(`{"id":1000,"name":"user-1000","email":"u1000@example.com"}`)
 	r := exchange(req, resp, sdk.DirA, new(preview.Decoder))
 	var buf []byte
@@ -60,6 +58,14 @@ func BenchmarkPartFeedExchange(b *testing.B) {
 		c.Feed(sdk.DirA, benchReq, 1, 1)
 		c.Feed(sdk.DirB, benchResp, 2, 2)
 	}
+}
+
+func benchHeads() (req, resp *message) {
+	end, lines := headerEnd(benchReq)
+	req, _ = parseHead(benchReq[:end], lines, true)
+	end, lines = headerEnd(benchResp)
+	resp, _ = parseHead(benchResp[:end], lines, false)
+	return req, resp
 }
 
 type discard struct{}
