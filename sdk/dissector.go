@@ -53,6 +53,25 @@ type Emitter interface {
 	Switch(hint string)
 }
 
+// Copier is an Emitter that is done with a record, and with everything the
+// record refers to (messages, headers, strings), when Emit returns. The
+// wasm guest's emitter is one: it encodes each record for the host at once.
+// A dissector whose emitter copies may reuse a record's memory for its next
+// one, which inside WebAssembly saves allocations that each cost more than
+// parsing a header line (BENCHMARKS.md). Any other emitter may keep what a
+// record refers to.
+type Copier interface {
+	Emitter
+	// CopiesRecords reports that Emit copies.
+	CopiesRecords() bool
+}
+
+// Copies reports whether e copies what it is given (see Copier).
+func Copies(e Emitter) bool {
+	c, ok := e.(Copier)
+	return ok && c.CopiesRecords()
+}
+
 // EmitFunc adapts a function to Emitter; Switch is ignored.
 type EmitFunc func(*Record)
 

@@ -67,3 +67,31 @@ func clipBytes(b []byte) []byte {
 	}
 	return b
 }
+
+func TestCopiesAndReset(t *testing.T) {
+	if Copies(EmitFunc(func(*Record) {})) {
+		t.Fatal("an EmitFunc does not copy")
+	}
+	if !Copies(copyingEmitter{}) {
+		t.Fatal("a Copier that copies")
+	}
+	var m Message
+	m.Set("a", 1).Set("b", "x")
+	m.Headers = []Header{{"h", "v"}}
+	m.Body, m.Size = "body", 10
+	m.Reset()
+	if m.Headers != nil || m.Body != "" || m.Size != 0 || len(m.Fields) != 0 || len(m.set) != 0 {
+		t.Fatalf("reset left %+v", m)
+	}
+	if _, ok := m.Get("a"); ok {
+		t.Fatal("a field survived Reset")
+	}
+	m.Set("c", true)
+	if v, ok := m.Get("c"); !ok || v != true {
+		t.Fatalf("Set after Reset: %v %v", v, ok)
+	}
+}
+
+type copyingEmitter struct{ EmitFunc }
+
+func (copyingEmitter) CopiesRecords() bool { return true }

@@ -59,6 +59,9 @@ func (hostEmitter) Emit(r *Record) {
 	emitBytes(EmitRecord, guest.enc)
 }
 
+// CopiesRecords is true: Emit has encoded the record when it returns.
+func (hostEmitter) CopiesRecords() bool { return true }
+
 func (hostEmitter) Switch(hint string) { emitBytes(EmitSwitch, append([]byte(nil), hint...)) }
 
 // Log sends a diagnostic line to the host's log, where it is rate limited.

@@ -84,6 +84,14 @@ func (m *Message) Set(key string, v any) *Message {
 	return m
 }
 
+// Reset empties m for reuse and keeps the storage of its fields, for a
+// dissector whose emitter copies (see Copier).
+func (m *Message) Reset() {
+	clear(m.set)
+	clear(m.Fields)
+	*m = Message{set: m.set[:0], Fields: m.Fields}
+}
+
 func (m *Message) setMap(key string, v any) {
 	if m.Fields == nil {
 		m.Fields = make(map[string]any, 4)

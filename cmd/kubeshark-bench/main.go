@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"sync/atomic"
@@ -60,6 +61,7 @@ func main() {
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
 	only := flag.String("only", "", "run only one part: pipeline, dissectors or mcp")
+	rowsRE := flag.String("rows", "", "run only the pipeline rows whose \"measurement/workers\" matches this regexp (for profiling one of them)")
 	flag.Parse()
 	if *prof != "" {
 		f, err := os.Create(*prof)
@@ -81,7 +83,12 @@ func main() {
 		os.Exit(1)
 	}
 	if *only == "" || *only == "pipeline" {
-		if err := run(ctx, *n, *keep, *runs, os.Stdout); err != nil {
+		match, err := regexp.Compile(*rowsRE)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kubeshark-bench: -rows: %v\n", err)
+			os.Exit(2)
+		}
+		if err := run(ctx, *n, *keep, *runs, match, os.Stdout); err != nil {
 			fail(err)
 		}
 	}
@@ -104,7 +111,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, n int, keep string, runs int, out io.Writer) error {
+func run(ctx context.Context, n int, keep string, runs int, match *regexp.Regexp, out io.Writer) error {
 	tmp, err := os.MkdirTemp("", "kubeshark-bench")
 	if err != nil {
 		return err
@@ -114,7 +121,9 @@ func run(ctx context.Context, n int, keep string, runs int, out io.Writer) error
 	if path == "" {
 		path = filepath.Join(tmp, "http.pcap")
 	}
+	pairs := "reused"
 	if _, err := os.Stat(path); err != nil {
+		pairs = fmt.Sprintf("%d request/response pairs", n)
 		fmt.Fprintf(os.Stderr, "generating %d request/response pairs of real net/http traffic...\n", n)
 		f, err := os.Create(path)
 		if err != nil {
@@ -193,7 +202,7 @@ func run(ctx context.Context, n int, keep string, runs int, out io.Writer) error
 	}
 
 	cores := runtime.GOMAXPROCS(0)
-	fmt.Fprintf(out, "capture: %s, %.1f MB, %d request/response pairs\n\n", filepath.Base(path), float64(fi.Size())/1e6, n)
+	fmt.Fprintf(out, "capture: %s, %.1f MB, %s\n\n", filepath.Base(path), float64(fi.Size())/1e6, pairs)
 	fmt.Fprintln(out, "| measurement | workers | seconds | packets/s | MB/s | records/s |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|")
 	var rows []result
@@ -209,6 +218,10 @@ func run(ctx context.Context, n int, keep string, runs int, out io.Writer) error
 		{"import into Badger, wasm", 1, httpWasm, true},
 		{"import into Badger, wasm", cores, httpWasm, true},
 	} {
+		if !match.MatchString(fmt.Sprintf("%s/%d", m.name, m.workers)) {
+			rows = append(rows, result{})
+			continue
+		}
 		r, err := best(m.name, m.workers, m.d, m.store)
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
@@ -216,7 +229,13 @@ func run(ctx context.Context, n int, keep string, runs int, out io.Writer) error
 		rows = append(rows, r)
 		fmt.Fprintln(out, r.row())
 	}
-	fmt.Fprintf(out, "\nwasm / native time, one worker: %.2f×\n", rows[0].elapsed.Seconds()/rows[1].elapsed.Seconds())
+	fmt.Fprintf(out, "\nrecords: %d\n", max(rows[0].records, rows[1].records, rows[2].records, rows[3].records, rows[4].records))
+	for _, r := range rows {
+		if r.elapsed == 0 {
+			return nil // a partial run has nothing to compare
+		}
+	}
+	fmt.Fprintf(out, "wasm / native time, one worker: %.2f×\n", rows[0].elapsed.Seconds()/rows[1].elapsed.Seconds())
 
 	if _, err := exec.LookPath("tshark"); err != nil {
 		fmt.Fprintln(out, "\ntshark is not installed: no comparison (apt-get install tshark)")

@@ -55,10 +55,28 @@ type conn struct {
 	// one body to the next, since allocating them cost more than the rest
 	// of a small exchange.
 	previews preview.Decoder
+
+	// When the emitter copies records (inside a wasm guest), a record's
+	// memory is reused for the next: its messages, with their head, header
+	// and body buffers, the record itself and its summary. Each allocation
+	// saved is worth more there than parsing a header line.
+	copies bool
+	free   []*message
+	rec    *exchangeRecord
+	sum    []byte
 }
 
+// Bounds on what a connection keeps for reuse.
+const (
+	maxFree      = 2
+	maxKeptText  = 8 << 10
+	maxKeptBody  = 4 << 10
+	maxKeptLines = 64
+)
+
 func newConn(info sdk.ConnInfo, out sdk.Emitter) *conn {
-	c := &conn{out: out}
+	c := &conn{out: out, copies: sdk.Copies(out)}
+	c.previews.Share = c.copies
 	if info.Oriented {
 		c.setClient(sdk.DirA)
 	}
@@ -274,7 +292,8 @@ func (c *conn) startLine(dir sdk.Direction, h *half, data []byte, ts int64) (int
 		h.cur.method = "?"
 		return c.malformed(h, "header block exceeds 64 KiB")
 	}
-	m, err := parseHead(data[:end], lines, h.role == roleRequest)
+	m := c.newMessage()
+	err := m.parseHead(data[:end], lines, h.role == roleRequest, c.copies)
 	m.start = ts
 	m.size = int64(end)
 	h.cur = m
@@ -354,6 +373,8 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 	h := &c.halves[dir]
 	if h.role == roleRequest {
 		if m.answered {
+			// Its record went out with the response.
+			c.recycle(m)
 			return
 		}
 		if m.method == "CONNECT" || m.upgrade != "" {
@@ -366,9 +387,11 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 	}
 	if m.status >= 100 && m.status < 200 && m.status != 101 {
 		c.interim = append(c.interim, m.status)
+		c.recycle(m)
 		return
 	}
 	var req *message
+	queued := false
 	if len(c.pending) > 0 {
 		req = c.pending[0]
 		c.pending[0] = nil
@@ -376,6 +399,7 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 		if req.lost {
 			req = nil
 		}
+		queued = true
 	} else if q := &c.halves[c.clientDir]; q.cur == nil {
 		c.orphans++
 	} else {
@@ -386,7 +410,7 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 		req.answered = true
 	}
 	m.interim, c.interim = c.interim, nil
-	c.out.Emit(exchange(req, m, c.clientDir, &c.previews))
+	c.emit(req, m)
 	reqHalf := &c.halves[c.clientDir]
 	switch {
 	case m.status == 101:
@@ -396,6 +420,59 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 	case reqHalf.st == stPaused && len(c.pending) == 0:
 		reqHalf.st = stStart
 	}
+	c.recycle(m)
+	if queued {
+		// An answered request is still being parsed; it is recycled when
+		// it ends.
+		c.recycle(req)
+	}
+}
+
+// emit hands the exchange of req and resp (either may be nil) to the
+// emitter.
+func (c *conn) emit(req, resp *message) {
+	if !c.copies {
+		c.out.Emit(exchange(req, resp, c.clientDir, &c.previews))
+		return
+	}
+	if c.rec == nil {
+		c.rec = &exchangeRecord{}
+	}
+	c.out.Emit(fillExchange(c.rec, &c.sum, req, resp, c.clientDir, &c.previews))
+}
+
+// newMessage returns a message to parse into: a recycled one when there is
+// one.
+func (c *conn) newMessage() *message {
+	if n := len(c.free); n > 0 {
+		m := c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
+		return m
+	}
+	return &message{}
+}
+
+// recycle keeps a message whose record has been emitted, with its buffers
+// unless they grew large, for the next message. Only an emitter that
+// copies is done with a record when Emit returns; any other may still hold
+// strings that point into the message's buffers.
+func (c *conn) recycle(m *message) {
+	if !c.copies || m == nil || m.lost || len(c.free) >= maxFree {
+		return
+	}
+	text, headers, body := m.text[:0], m.headers[:0], m.body[:0]
+	if cap(text) > maxKeptText {
+		text = nil
+	}
+	if cap(headers) > maxKeptLines {
+		headers = nil
+	}
+	if cap(body) > maxKeptBody {
+		body = nil
+	}
+	*m = message{text: text, headers: headers, body: body}
+	c.free = append(c.free, m)
 }
 
 func (c *conn) queue(req *message) {
@@ -406,9 +483,12 @@ func (c *conn) queue(req *message) {
 	c.pending = append(c.pending, req)
 }
 
+// unanswered emits a request that will get no response; the caller drops
+// it from the queue.
 func (c *conn) unanswered(req *message) {
 	if !req.lost {
-		c.out.Emit(exchange(req, nil, c.clientDir, &c.previews))
+		c.emit(req, nil)
+		c.recycle(req)
 	}
 }
 

@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -56,21 +57,37 @@ func FuzzHTTP(f *testing.F) {
 		// The same deliveries again, each one byte at a time: segmentation
 		// must not change the records.
 		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
+		// And whole to an emitter that copies, as a wasm guest's does, so
+		// the dissector reuses each record's memory for the next: the
+		// records must be the same.
+		copying := sdktest.OpenCopying(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
 		drives := 0
 		ts := sdktest.Schedule(client, server, chunks, func(dir sdk.Direction, data []byte, lost bool, ts int64) {
 			drives++
 			if lost {
 				dr.Gap(dir, len(data), ts)
 				bytewise.Gap(dir, len(data), ts)
+				copying.Gap(dir, len(data), ts)
 				return
 			}
 			dr.Feed(dir, data, ts)
+			copying.Feed(dir, data, ts)
 			for _, c := range data {
 				bytewise.Feed(dir, []byte{c}, ts)
 			}
 		})
 		dr.Close(ts)
 		bytewise.Close(ts)
+		copying.Close(ts)
+		if len(copying.Encoded) != len(dr.Records) || copying.Switched() != dr.Switched() {
+			t.Fatalf("%d records and switch %q while reusing memory, %d and %q without", len(copying.Encoded), copying.Switched(), len(dr.Records), dr.Switched())
+		}
+		for i, r := range dr.Records {
+			if want := sdk.AppendRecord(nil, r); !bytes.Equal(copying.Encoded[i], want) {
+				got, _ := sdk.DecodeRecord(copying.Encoded[i])
+				t.Fatalf("record %d differs when memory is reused:\n reused %+v\n fresh  %+v", i, got, r)
+			}
+		}
 		if bytewise.Misbehaved != "" {
 			t.Fatal(bytewise.Misbehaved)
 		}

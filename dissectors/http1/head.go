@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -23,7 +24,21 @@ import (
 // it saves (BENCHMARKS.md).
 func parseHead(block []byte, lines int, request bool) (*message, error) {
 	m := &message{}
-	text := string(block)
+	return m, m.parseHead(block, lines, request, false)
+}
+
+// parseHead fills m, a new or recycled message. With reuse the head is
+// copied into m's own buffer and its strings point there; that is only
+// safe when the emitter copies records (sdk.Copier), since the buffer is
+// overwritten once m is recycled.
+func (m *message) parseHead(block []byte, lines int, request, reuse bool) error {
+	var text string
+	if reuse {
+		m.text = append(m.text[:0], block...)
+		text = unsafe.String(unsafe.SliceData(m.text), len(m.text))
+	} else {
+		text = string(block)
+	}
 	eol := strings.IndexByte(text, '\n')
 	if eol < 0 {
 		eol = len(text)
@@ -34,8 +49,8 @@ func parseHead(block []byte, lines int, request bool) (*message, error) {
 	} else {
 		err = parseStatusLine(m, start)
 	}
-	if lines > 1 {
-		m.headers = make([]sdk.Header, 0, min(lines-1, maxHeaders+2))
+	if n := min(lines-1, maxHeaders+2); n > cap(m.headers) {
+		m.headers = make([]sdk.Header, 0, n)
 	}
 	connUpgrade := false
 	for pos := eol + 1; pos < len(text); {
@@ -95,7 +110,7 @@ func parseHead(block []byte, lines int, request bool) (*message, error) {
 	if !connUpgrade {
 		m.upgrade = ""
 	}
-	return m, err
+	return err
 }
 
 // isName reports whether a header name is want, ignoring case. The length

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
@@ -17,6 +18,7 @@ type message struct {
 	status                  int    // status line
 	reason                  string
 
+	text     []byte // the head's bytes, kept for reuse when the emitter copies
 	headers  []sdk.Header
 	trailers []sdk.Header
 	size     int64 // wire bytes
@@ -56,7 +58,8 @@ func (m *message) appendBody(p []byte) {
 }
 
 func (m *message) toSDK(out *sdk.Message, previews *preview.Decoder) *sdk.Message {
-	*out = sdk.Message{Headers: m.headers, Size: m.size, BodySize: m.bodySize}
+	out.Reset()
+	out.Headers, out.Size, out.BodySize = m.headers, m.size, m.bodySize
 	switch m.version {
 	case "":
 	case "HTTP/1.1":
@@ -93,11 +96,17 @@ type exchangeRecord struct {
 	req, resp sdk.Message
 }
 
-// exchange pairs a request with its response into a record.
+// exchange pairs a request with its response into a new record.
 func exchange(req, resp *message, clientDir sdk.Direction, previews *preview.Decoder) *sdk.Record {
-	x := &exchangeRecord{}
+	return fillExchange(&exchangeRecord{}, nil, req, resp, clientDir, previews)
+}
+
+// fillExchange pairs a request with its response into x's record. The
+// summary is written into sum's memory when it is not nil (reuse, for an
+// emitter that copies), into a new buffer otherwise.
+func fillExchange(x *exchangeRecord, sum *[]byte, req, resp *message, clientDir sdk.Direction, previews *preview.Decoder) *sdk.Record {
 	r := &x.rec
-	r.Protocol, r.RequestDir = "http", clientDir
+	*r = sdk.Record{Protocol: "http", RequestDir: clientDir}
 	var problems []string
 	if req != nil {
 		r.Method, r.Path = req.method, req.target
@@ -133,42 +142,45 @@ func exchange(req, resp *message, clientDir sdk.Direction, previews *preview.Dec
 		r.Failed = true
 	}
 	r.Error = strings.Join(problems, "; ")
-	r.Summary = summary(req, resp)
+	var b []byte
+	if sum != nil {
+		b = (*sum)[:0]
+	} else {
+		// One allocation instead of growing: each costs microseconds inside
+		// WebAssembly.
+		b = make([]byte, 0, 160)
+	}
+	b = appendSummary(b, req, resp)
+	if sum != nil {
+		*sum = b
+	}
+	// b is not written again until the record has been emitted (reuse) or
+	// ever (a new buffer), so the string may share it.
+	r.Summary = unsafe.String(unsafe.SliceData(b), len(b))
 	return r
 }
 
-func summary(req, resp *message) string {
-	var b strings.Builder
-	// One allocation instead of the builder's doublings: each costs
-	// microseconds inside WebAssembly.
-	b.Grow(160)
+func appendSummary(b []byte, req, resp *message) []byte {
 	if req != nil {
-		b.WriteString(req.method)
-		b.WriteByte(' ')
-		t := req.target
-		if len(t) > 120 {
-			t = t[:117] + "..."
-		}
-		b.WriteString(t)
-	} else {
-		b.WriteString("(request not captured)")
-	}
-	b.WriteString(" → ")
-	if resp != nil {
-		if s := resp.status; s >= 100 && s <= 999 {
-			// strconv.Itoa would allocate the three digits.
-			b.WriteByte(byte('0' + s/100))
-			b.WriteByte(byte('0' + s/10%10))
-			b.WriteByte(byte('0' + s%10))
+		b = append(b, req.method...)
+		b = append(b, ' ')
+		if t := req.target; len(t) > 120 {
+			b = append(b, t[:117]...)
+			b = append(b, "..."...)
 		} else {
-			b.WriteString(strconv.Itoa(s))
-		}
-		if resp.reason != "" {
-			b.WriteByte(' ')
-			b.WriteString(resp.reason)
+			b = append(b, t...)
 		}
 	} else {
-		b.WriteString("(no response)")
+		b = append(b, "(request not captured)"...)
 	}
-	return b.String()
+	b = append(b, " → "...)
+	if resp == nil {
+		return append(b, "(no response)"...)
+	}
+	b = strconv.AppendInt(b, int64(resp.status), 10)
+	if resp.reason != "" {
+		b = append(b, ' ')
+		b = append(b, resp.reason...)
+	}
+	return b
 }

@@ -28,6 +28,11 @@ func classifyStart(data []byte) startKind {
 	complete := false
 	if i := bytes.IndexByte(data, '\n'); i >= 0 {
 		line, complete = bytes.TrimRight(data[:i], "\r"), true
+	} else {
+		// CRs whose LF is still to come: the line is judged without them,
+		// as it will be once complete, so that where the stream was cut
+		// does not change the verdict.
+		line = bytes.TrimRight(line, "\r")
 	}
 	// Long request targets (big GET queries) are real; only a line that
 	// cannot fit in a header block rules HTTP out.

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -33,15 +34,25 @@ func Decode(body []byte, encoding string) ([]byte, bool) {
 // native speed. The zero value is ready to use; a Decoder is not safe for
 // concurrent use, so a dissector keeps one per connection.
 type Decoder struct {
+	// Share lets Set give a message a body that shares the memory of the
+	// body it was passed, when that is shown as it is (text, not decoded),
+	// instead of a copy. Only for a dissector whose emitter copies records
+	// (sdk.Copier) and that leaves the body's bytes alone until the record
+	// is emitted; inside WebAssembly the copy is an allocation saved.
+	Share bool
+
 	inflater
 	out [2][]byte // one layer's output is the next one's input
 }
 
 // Set is the package's Set with d's decompressors.
 func (d *Decoder) Set(m *sdk.Message, body []byte, encoding string, truncated bool) {
+	decoded := false
 	if encoding != "" {
 		if dec, ok := d.Decode(body, encoding); ok {
 			m.Set("content_encoding", encoding)
+			// Only "identity" codings give body back itself.
+			decoded = unsafe.SliceData(dec) != unsafe.SliceData(body) || len(dec) != len(body)
 			body = dec
 			truncated = truncated || len(dec) > MaxBytes
 		} else {
@@ -57,7 +68,11 @@ func (d *Decoder) Set(m *sdk.Message, body []byte, encoding string, truncated bo
 		body = t
 	}
 	if IsText(body) {
-		m.Body = string(body)
+		if d.Share && !decoded && len(body) > 0 {
+			m.Body = unsafe.String(&body[0], len(body))
+		} else {
+			m.Body = string(body)
+		}
 		return
 	}
 	m.Body = base64.StdEncoding.EncodeToString(body)

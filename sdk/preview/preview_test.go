@@ -188,3 +188,36 @@ func BenchmarkIsText(b *testing.B) {
 		preview.IsText(body)
 	}
 }
+
+// With Share, a body shown as it is shares the caller's memory (so writing
+// the body's bytes shows through: the caller must not), while a decoded or
+// base64 body is always a copy.
+func TestSharedBody(t *testing.T) {
+	plain := []byte(`{"ok":true}`)
+	for _, tc := range []struct {
+		name     string
+		body     []byte
+		encoding string
+		shared   bool
+	}{
+		{"text", plain, "", true},
+		{"identity", plain, "identity", true},
+		{"gzip", gz(plain), "gzip", false},
+		{"binary", []byte{0, 1, 2, 0xff}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, share := range []bool{false, true} {
+				d := preview.Decoder{Share: share}
+				body := bytes.Clone(tc.body)
+				var m sdk.Message
+				d.Set(&m, body, tc.encoding, false)
+				before := m.Body
+				before = strings.Clone(before)
+				body[0] ^= 0x20
+				if changed := m.Body != before; changed != (share && tc.shared) {
+					t.Fatalf("share=%v: body changed with the caller's bytes: %v", share, changed)
+				}
+			}
+		})
+	}
+}

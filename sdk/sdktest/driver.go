@@ -15,6 +15,9 @@ type Driver struct {
 	switched string
 	// Records collects everything the connection emitted.
 	Records []*sdk.Record
+	// Encoded holds each record's encoding as it was when emitted, for a
+	// connection opened with OpenCopying.
+	Encoded [][]byte
 	// MaxBuffer mimics the host's guest buffer: at most this many pending
 	// bytes are offered per call. 0 means 256 KiB.
 	MaxBuffer int
@@ -38,6 +41,31 @@ func Open(d sdk.Dissector, info sdk.ConnInfo) *Driver {
 	dr.conn = d.Open(info, collector{dr})
 	return dr
 }
+
+// OpenCopying starts a connection whose emitter copies, as a wasm guest's
+// does (sdk.Copier): each record is encoded when it is emitted and Records
+// holds what the host would decode. A dissector may reuse a record's memory
+// under it, so a test that compares its records with Open's catches reuse
+// that comes too early.
+func OpenCopying(d sdk.Dissector, info sdk.ConnInfo) *Driver {
+	dr := &Driver{}
+	dr.conn = d.Open(info, copier{dr})
+	return dr
+}
+
+type copier struct{ d *Driver }
+
+func (c copier) Emit(r *sdk.Record) {
+	enc := sdk.AppendRecord(nil, r)
+	rec, err := sdk.DecodeRecord(enc)
+	if err != nil {
+		panic(fmt.Sprintf("sdktest: a record does not decode: %v", err))
+	}
+	c.d.Records = append(c.d.Records, rec)
+	c.d.Encoded = append(c.d.Encoded, enc)
+}
+func (c copier) Switch(hint string)  { c.d.switched = hint }
+func (c copier) CopiesRecords() bool { return true }
 
 // Rejected reports that the dissector gave up on the connection.
 func (dr *Driver) Rejected() bool { return dr.rejected }
