@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors"
@@ -72,14 +74,13 @@ func loadDissectors(ctx context.Context, g *globals, extra []string) (*loaded, e
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{rt: rt}
+	type source struct {
+		name string
+		code []byte
+	}
+	var srcs []source
 	for _, b := range builtin {
-		m, err := rt.Load(ctx, "built-in", b.Wasm)
-		if err != nil {
-			rt.Close(ctx)
-			return nil, err
-		}
-		l.mods = append(l.mods, m)
+		srcs = append(srcs, source{"built-in", b.Wasm})
 	}
 	for _, path := range extra {
 		code, err := os.ReadFile(path)
@@ -87,13 +88,33 @@ func loadDissectors(ctx context.Context, g *globals, extra []string) (*loaded, e
 			rt.Close(ctx)
 			return nil, fmt.Errorf("dissector %s: %w", path, err)
 		}
-		m, err := rt.Load(ctx, path, code)
-		if err != nil {
-			rt.Close(ctx)
-			return nil, err
-		}
-		l.mods = append(l.mods, m)
+		srcs = append(srcs, source{path, code})
 	}
+	// Each load decodes, validates and instruments its module even when the
+	// compiled code comes from the cache, and starts an instance to read the
+	// manifest: a second or so for the built-ins on one core. They are
+	// independent, so they share the cores.
+	mods := make([]*wasm.Module, len(srcs))
+	errs := make([]error, len(srcs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(srcs)) {
+		wg.Go(func() {
+			for i := range next {
+				mods[i], errs[i] = rt.Load(ctx, srcs[i].name, srcs[i].code)
+			}
+		})
+	}
+	for i := range srcs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		rt.Close(ctx)
+		return nil, err
+	}
+	l := &loaded{rt: rt, mods: mods}
 	return l, nil
 }
 
