@@ -49,6 +49,11 @@ func unixNano(t time.Time) int64 {
 }
 
 func appendString(b []byte, s string) []byte {
+	if len(s) < 0x80 {
+		// Most strings: a one-byte length, without the call (which costs
+		// more than the copy inside WebAssembly).
+		return append(append(b, byte(len(s))), s...)
+	}
 	b = binary.AppendUvarint(b, uint64(len(s)))
 	return append(b, s...)
 }

@@ -393,9 +393,7 @@ func (c *conn) finish(dir sdk.Direction, m *message) {
 	var req *message
 	queued := false
 	if len(c.pending) > 0 {
-		req = c.pending[0]
-		c.pending[0] = nil
-		c.pending = c.pending[1:]
+		req = c.popPending()
 		if req.lost {
 			req = nil
 		}
@@ -477,10 +475,21 @@ func (c *conn) recycle(m *message) {
 
 func (c *conn) queue(req *message) {
 	if len(c.pending) >= maxPending {
-		c.unanswered(c.pending[0])
-		c.pending = c.pending[1:]
+		c.unanswered(c.popPending())
 	}
 	c.pending = append(c.pending, req)
+}
+
+// popPending takes the oldest request off the queue. It shifts the rest
+// down rather than reslicing, so the queue keeps its storage: usually it
+// holds one request, and an allocation per exchange costs a guest more than
+// the shift ever does.
+func (c *conn) popPending() *message {
+	req := c.pending[0]
+	n := copy(c.pending, c.pending[1:])
+	c.pending[n] = nil
+	c.pending = c.pending[:n]
+	return req
 }
 
 // unanswered emits a request that will get no response; the caller drops
@@ -508,9 +517,7 @@ func (c *conn) lostStart(h *half) {
 		c.queue(&message{lost: true})
 	case roleResponse:
 		if len(c.pending) > 0 {
-			c.unanswered(c.pending[0])
-			c.pending[0] = nil
-			c.pending = c.pending[1:]
+			c.unanswered(c.popPending())
 		}
 		c.interim = nil
 		// The lost response may have declined an Upgrade or CONNECT; a

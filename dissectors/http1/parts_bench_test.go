@@ -52,13 +52,32 @@ func BenchmarkPartEncodeRecord(b *testing.B) {
 }
 
 func BenchmarkPartFeedExchange(b *testing.B) {
-	d := New()
-	c := d.Open(sdk.ConnInfo{ID: 1, Oriented: true}, discard{})
-	for b.Loop() {
-		c.Feed(sdk.DirA, benchReq, 1, 1)
-		c.Feed(sdk.DirB, benchResp, 2, 2)
+	for _, tc := range []struct {
+		name string
+		out  sdk.Emitter
+	}{{"keeping", discard{}}, {"copying", encoder{new([]byte)}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			c := New().Open(sdk.ConnInfo{ID: 1, Oriented: true}, tc.out)
+			for b.Loop() {
+				c.Feed(sdk.DirA, benchReq, 1, 1)
+				c.Feed(sdk.DirB, benchResp, 2, 2)
+			}
+		})
 	}
 }
+
+// encoder encodes each record as the guest's emitter does, and so may be
+// handed reused memory (sdk.Copier).
+type encoder struct{ buf *[]byte }
+
+func (e encoder) Emit(r *sdk.Record) {
+	if e.buf == nil {
+		return
+	}
+	*e.buf = sdk.AppendRecord((*e.buf)[:0], r)
+}
+func (encoder) Switch(string)       {}
+func (encoder) CopiesRecords() bool { return true }
 
 func benchHeads() (req, resp *message) {
 	end, lines := headerEnd(benchReq)

@@ -72,3 +72,16 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("manifest %+v", m)
 	}
 }
+
+func TestTokenChars(t *testing.T) {
+	if len(tokenChars) != 256 {
+		t.Fatalf("table has %d entries", len(tokenChars))
+	}
+	for c := 0; c < 256; c++ {
+		want := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
+			c < 0x80 && strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
+		if got := isTokenChar(byte(c)); got != want {
+			t.Errorf("isTokenChar(%#x) = %v, want %v", c, got, want)
+		}
+	}
+}
