@@ -32,14 +32,14 @@ func TestFieldListEncodesLikeTheMap(t *testing.T) {
 		listed := &Message{Size: 10, set: set}
 		mapped := &Message{Size: 10}
 		for _, f := range set {
-			mapped.setMap(f.key, f.value)
+			mapped.setMap(f.Key, f.Value)
 		}
 		got, want := appendMessage(nil, listed), appendMessage(nil, mapped)
 		if !bytes.Equal(got, want) {
 			t.Errorf("fields %v:\nlist %q\nmap  %q", set, clipBytes(got), clipBytes(want))
 		}
-		if v, ok := listed.Get(set[len(set)-1].key); !ok || fmt.Sprint(v) != fmt.Sprint(set[len(set)-1].value) {
-			t.Errorf("Get(%q) = %v, %v", set[len(set)-1].key, v, ok)
+		if v, ok := listed.Get(set[len(set)-1].Key); !ok || fmt.Sprint(v) != fmt.Sprint(set[len(set)-1].Value) {
+			t.Errorf("Get(%q) = %v, %v", set[len(set)-1].Key, v, ok)
 		}
 	}
 }

@@ -59,10 +59,8 @@ type Message struct {
 	set []field
 }
 
-type field struct {
-	key   string
-	value any
-}
+// field is a member of a guest's field list, which encodes as an Object.
+type field = Member
 
 // Set records a protocol-specific field and returns m for chaining.
 //
@@ -105,8 +103,8 @@ func (m *Message) Get(key string) (any, bool) {
 		return nil, false
 	}
 	for i := len(m.set) - 1; i >= 0; i-- {
-		if m.set[i].key == key {
-			return m.set[i].value, true
+		if m.set[i].Key == key {
+			return m.set[i].Value, true
 		}
 	}
 	v, ok := m.Fields[key]
@@ -124,7 +122,7 @@ func (m *Message) fieldMap() map[string]any {
 		all[k] = v
 	}
 	for _, f := range m.set {
-		all[f.key] = f.value
+		all[f.Key] = f.Value
 	}
 	return all
 }

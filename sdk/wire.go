@@ -105,38 +105,13 @@ func appendFieldMap(b []byte, fields map[string]any) []byte {
 // writes the map they stand for (keys sorted, a key Set twice keeping its
 // last value), length first, without building the map.
 func appendFieldList(b []byte, set []field) []byte {
-	var small [8]int
-	order := small[:0]
-	for i := range set {
-		order = append(order, i)
-	}
-	// A stable insertion sort: lists are short, and a key's later values
-	// stay after its earlier ones.
-	for i := 1; i < len(order); i++ {
-		for j := i; j > 0 && set[order[j]].key < set[order[j-1]].key; j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
-	}
 	start := len(b)
-	b = append(b, 0, '{') // the length, one byte while the JSON is under 128
-	first := true
-	for n, i := range order {
-		if n+1 < len(order) && set[order[n+1]].key == set[i].key {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendJSONString(b, set[i].key)
-		b = append(b, ':')
-		var ok bool
-		if b, ok = appendJSONValue(b, set[i].value); !ok {
-			m := Message{set: set}
-			return appendFieldMap(b[:start], m.fieldMap())
-		}
+	b = append(b, 0) // the length, one byte while the JSON is under 128
+	b, ok := appendObject(b, set)
+	if !ok {
+		m := Message{set: set}
+		return appendFieldMap(b[:start], m.fieldMap())
 	}
-	b = append(b, '}')
 	n := len(b) - start - 1
 	if n < 0x80 {
 		b[start] = byte(n)

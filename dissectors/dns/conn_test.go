@@ -2,6 +2,7 @@ package dns
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -102,15 +103,21 @@ func TestFields(t *testing.T) {
 	if r.RequestDir != sdk.DirA || r.Timestamp.UnixNano() != 10 || r.End.UnixNano() != 20 {
 		t.Fatalf("dir %v times %v %v", r.RequestDir, r.Timestamp.UnixNano(), r.End.UnixNano())
 	}
-	ans := r.Response.Fields["dns_answers"].([]map[string]any)
-	if len(ans) != 1 || ans[0]["data"] != "192.0.2.7" || ans[0]["type"] != "A" {
+	// Nested values are sdk.Objects; the host sees the JSON maps they
+	// encode as.
+	host, err := sdk.DecodeRecord(sdk.AppendRecord(nil, r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans := host.Response.Fields["dns_answers"].([]any)
+	if a := ans[0].(map[string]any); len(ans) != 1 || a["data"] != "192.0.2.7" || a["type"] != "A" || fmt.Sprint(a["ttl"]) != "300" {
 		t.Fatalf("answers %v", ans)
 	}
-	edns := r.Request.Fields["dns_edns"].(map[string]any)
-	if edns["udp_size"] != 1232 || edns["do"] != true {
+	edns := host.Request.Fields["dns_edns"].(map[string]any)
+	if fmt.Sprint(edns["udp_size"]) != "1232" || edns["do"] != true {
 		t.Fatalf("edns %v", edns)
 	}
-	if f := r.Request.Fields["dns_flags"].(map[string]bool); !f["rd"] || f["qr"] {
+	if f := host.Request.Fields["dns_flags"].(map[string]any); f["rd"] != true || f["qr"] != false {
 		t.Fatalf("flags %v", f)
 	}
 	if r.Summary != "A example.com → NOERROR 192.0.2.7" {

@@ -2,6 +2,7 @@ package dns
 
 import (
 	"encoding/hex"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -19,15 +20,17 @@ type question struct {
 // parsed is what a record needs from one DNS message. Sections are parsed
 // as far as they are well formed; err says where parsing stopped.
 type parsed struct {
-	id        uint16
-	response  bool
-	opcode    int
-	rcode     int // including the EDNS extension bits
-	flags     map[string]bool
-	counts    map[string]int
+	id       uint16
+	response bool
+	opcode   int
+	rcode    int // including the EDNS extension bits
+	// Nested field values are sdk.Objects: inside WebAssembly a Go map per
+	// flag set, count set and answer cost more than parsing the message.
+	flags     sdk.Object
+	counts    sdk.Object
 	questions []question
-	sections  [3][]map[string]any // answers, authorities, additionals
-	edns      map[string]any
+	sections  [3][]sdk.Object // answers, authorities, additionals
+	edns      sdk.Object
 	err       string
 }
 
@@ -43,13 +46,13 @@ func parse(msg []byte) (*parsed, bool) {
 		response: h.Response,
 		opcode:   int(h.OpCode),
 		rcode:    int(h.RCode),
-		flags: map[string]bool{
-			"qr": h.Response, "aa": h.Authoritative, "tc": h.Truncated, "rd": h.RecursionDesired,
-			"ra": h.RecursionAvailable, "ad": h.AuthenticData, "cd": h.CheckingDisabled,
+		flags: sdk.Object{
+			{Key: "qr", Value: h.Response}, {Key: "aa", Value: h.Authoritative}, {Key: "tc", Value: h.Truncated}, {Key: "rd", Value: h.RecursionDesired},
+			{Key: "ra", Value: h.RecursionAvailable}, {Key: "ad", Value: h.AuthenticData}, {Key: "cd", Value: h.CheckingDisabled},
 		},
-		counts: map[string]int{
-			"qd": int(be16(msg[4:])), "an": int(be16(msg[6:])),
-			"ns": int(be16(msg[8:])), "ar": int(be16(msg[10:])),
+		counts: sdk.Object{
+			{Key: "qd", Value: int(be16(msg[4:]))}, {Key: "an", Value: int(be16(msg[6:]))},
+			{Key: "ns", Value: int(be16(msg[8:]))}, {Key: "ar", Value: int(be16(msg[10:]))},
 		},
 	}
 	for {
@@ -87,11 +90,11 @@ func parse(msg []byte) (*parsed, bool) {
 				continue
 			}
 			if len(m.sections[i]) < maxRecords {
-				m.sections[i] = append(m.sections[i], map[string]any{
-					"name": nameText(r.Header.Name),
-					"type": typeName(uint16(r.Header.Type)),
-					"ttl":  r.Header.TTL,
-					"data": rdataText(r.Body),
+				m.sections[i] = append(m.sections[i], sdk.Object{
+					{Key: "name", Value: nameText(r.Header.Name)},
+					{Key: "type", Value: typeName(uint16(r.Header.Type))},
+					{Key: "ttl", Value: r.Header.TTL},
+					{Key: "data", Value: rdataText(r.Body)},
 				})
 			}
 		}
@@ -110,21 +113,21 @@ func nameText(n dnsmessage.Name) string {
 	return s
 }
 
-func ednsFields(h *dnsmessage.ResourceHeader, opt *dnsmessage.OPTResource) map[string]any {
-	e := map[string]any{
-		"udp_size": int(h.Class),
-		"do":       h.DNSSECAllowed(),
-		"version":  int(h.TTL >> 16 & 0xff),
+func ednsFields(h *dnsmessage.ResourceHeader, opt *dnsmessage.OPTResource) sdk.Object {
+	e := sdk.Object{
+		{Key: "udp_size", Value: int(h.Class)},
+		{Key: "do", Value: h.DNSSECAllowed()},
+		{Key: "version", Value: int(h.TTL >> 16 & 0xff)},
 	}
 	if ext := int(h.TTL >> 24); ext != 0 {
-		e["extended_rcode"] = ext
+		e = append(e, sdk.Member{Key: "extended_rcode", Value: ext})
 	}
 	if len(opt.Options) > 0 {
-		opts := make([]map[string]any, 0, min(len(opt.Options), maxRecords))
+		opts := make([]sdk.Object, 0, min(len(opt.Options), maxRecords))
 		for _, o := range opt.Options[:min(len(opt.Options), maxRecords)] {
-			opts = append(opts, map[string]any{"code": int(o.Code), "name": optionName(o.Code), "data": clip(hex.EncodeToString(o.Data))})
+			opts = append(opts, sdk.Object{{Key: "code", Value: int(o.Code)}, {Key: "name", Value: optionName(o.Code)}, {Key: "data", Value: clip(hex.EncodeToString(o.Data))}})
 		}
-		e["options"] = opts
+		e = append(e, sdk.Member{Key: "options", Value: opts})
 	}
 	return e
 }

@@ -32,8 +32,10 @@ func build(q, resp *query, end int64, respSize int, note string) *sdk.Record {
 		r.Path = head.msg.questions[0].name
 	} else if ans := head.msg.sections[0]; resp != nil && len(ans) > 0 {
 		// mDNS announcements carry answers without a question.
-		r.Method, _ = ans[0]["type"].(string)
-		r.Path, _ = ans[0]["name"].(string)
+		t, _ := ans[0].Get("type")
+		n, _ := ans[0].Get("name")
+		r.Method, _ = t.(string)
+		r.Path, _ = n.(string)
 	}
 	errs := []string{}
 	if note != "" {
@@ -64,9 +66,9 @@ func messageFields(m *parsed, size int64) *sdk.Message {
 	msg.Set("dns_opcode", opcodeName(m.opcode))
 	msg.Set("dns_flags", m.flags)
 	msg.Set("dns_section_counts", m.counts)
-	qs := make([]map[string]any, 0, len(m.questions))
+	qs := make([]sdk.Object, 0, len(m.questions))
 	for _, q := range m.questions {
-		qs = append(qs, map[string]any{"name": q.name, "type": typeName(q.typ), "class": className(q.class)})
+		qs = append(qs, sdk.Object{{Key: "name", Value: q.name}, {Key: "type", Value: typeName(q.typ)}, {Key: "class", Value: className(q.class)}})
 	}
 	msg.Set("dns_questions", qs)
 	if m.response {
@@ -84,9 +86,9 @@ func messageFields(m *parsed, size int64) *sdk.Message {
 	return msg
 }
 
-func orEmpty(l []map[string]any) []map[string]any {
+func orEmpty(l []sdk.Object) []sdk.Object {
 	if l == nil {
-		return []map[string]any{}
+		return []sdk.Object{}
 	}
 	return l
 }
@@ -109,7 +111,8 @@ func summary(r *sdk.Record, resp *query) string {
 			b.WriteString(" +" + strconv.Itoa(len(ans)-2) + " more")
 			break
 		}
-		d, _ := a["data"].(string)
+		v, _ := a.Get("data")
+		d, _ := v.(string)
 		if len(d) > 64 {
 			d = d[:64] + "…"
 		}
