@@ -83,9 +83,9 @@ func appendJSONValue(b []byte, v any) ([]byte, bool) {
 	case map[string]any:
 		return appendMap(b, x, appendJSONValue)
 	case Object:
-		return appendObject(b, x)
+		return appendObjectValue(b, x)
 	case []Object:
-		return appendSlice(b, x, func(b []byte, o Object) ([]byte, bool) { return appendObject(b, o) })
+		return appendSlice(b, x, appendObjectValue)
 	case map[string]string:
 		return appendMap(b, x, always(appendJSONString))
 	case map[string]bool:

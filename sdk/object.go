@@ -25,9 +25,20 @@ func (o Object) Get(key string) (any, bool) {
 	return nil, false
 }
 
-// MarshalJSON writes o as the JSON object it stands for.
+// Sorted returns the members of the map o stands for, in key order: one
+// per key, with its last value.
+func (o Object) Sorted() Object {
+	out := make(Object, 0, len(o))
+	for _, i := range memberOrder(o, make([]int, 0, len(o))) {
+		out = append(out, o[i])
+	}
+	return out
+}
+
+// MarshalJSON writes o as the JSON object it stands for; a nil Object is
+// null, as a nil map is.
 func (o Object) MarshalJSON() ([]byte, error) {
-	if b, ok := appendObject(nil, o); ok {
+	if b, ok := appendObjectValue(nil, o); ok {
 		return b, nil
 	}
 	m := make(map[string]any, len(o))
@@ -37,12 +48,36 @@ func (o Object) MarshalJSON() ([]byte, error) {
 	return AppendFieldsJSON(nil, m)
 }
 
+func appendObjectValue(b []byte, o Object) ([]byte, bool) {
+	if o == nil {
+		return append(b, "null"...), true
+	}
+	return appendObject(b, o)
+}
+
 // appendObject writes members as the JSON object of the map they stand
 // for, or reports false when a value is of a type appendJSONValue does not
 // handle.
 func appendObject(b []byte, o []Member) ([]byte, bool) {
 	var small [8]int
-	order := small[:0]
+	b = append(b, '{')
+	for n, i := range memberOrder(o, small[:0]) {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, o[i].Key)
+		b = append(b, ':')
+		var ok bool
+		if b, ok = appendJSONValue(b, o[i].Value); !ok {
+			return b, false
+		}
+	}
+	return append(b, '}'), true
+}
+
+// memberOrder appends to order the indexes of o's members in key order,
+// the last of each key only.
+func memberOrder(o []Member, order []int) []int {
 	for i := range o {
 		order = append(order, i)
 	}
@@ -53,24 +88,14 @@ func appendObject(b []byte, o []Member) ([]byte, bool) {
 			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
-	b = append(b, '{')
-	first := true
+	out := order[:0]
 	for n, i := range order {
 		if n+1 < len(order) && sameKey(o[order[n+1]].Key, o[i].Key) {
 			continue
 		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendJSONString(b, o[i].Key)
-		b = append(b, ':')
-		var ok bool
-		if b, ok = appendJSONValue(b, o[i].Value); !ok {
-			return b, false
-		}
+		out = append(out, i)
 	}
-	return append(b, '}'), true
+	return out
 }
 
 // keyLess and sameKey decide on the first byte where they can: keys

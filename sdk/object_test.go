@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 )
 
@@ -13,17 +14,14 @@ func TestObjectEncodesLikeAMap(t *testing.T) {
 	}
 	for _, o := range []Object{
 		{},
+		{{"nil", Object(nil)}, {"nils", []Object{nil, {}}}}, // nil is null, as a nil map is
 		{{"name", "example.com"}, {"type", "A"}, {"ttl", uint32(300)}, {"data", "93.184.216.34"}},
 		{{"k", 1}, {"a", true}, {"k", 2}}, // a key listed twice keeps its last value
 		{{"<&>", "\u2028"}, {"é", nil}, {"", 1.5}},
 		{{"nested", Object{{"z", 1}, {"y", []Object{{{"b", "x"}}, {}}}}}, {"list", []any{Object{{"q", 1}}}}},
 		{{"s", custom{A: 7}}, {"r", 2}}, // a type only encoding/json knows
 	} {
-		want := map[string]any{}
-		for _, m := range o {
-			want[m.Key] = m.Value
-		}
-		wantJS, err := json.Marshal(want)
+		wantJS, err := json.Marshal(asMaps(o))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,4 +44,36 @@ func TestObjectEncodesLikeAMap(t *testing.T) {
 	if _, ok := o.Get("b"); ok {
 		t.Fatal("Get of a missing key")
 	}
+	sorted := Object{{"b", 1}, {"a", 1}, {"b", 2}, {"c", 3}, {"a", 4}}.Sorted()
+	if fmt.Sprint(sorted) != "[{a 4} {b 2} {c 3}]" {
+		t.Fatalf("Sorted = %v", sorted)
+	}
+}
+
+// asMaps turns Objects, however nested, into the maps they stand for.
+func asMaps(v any) any {
+	switch x := v.(type) {
+	case Object:
+		if x == nil {
+			return map[string]any(nil)
+		}
+		m := map[string]any{}
+		for _, f := range x {
+			m[f.Key] = asMaps(f.Value)
+		}
+		return m
+	case []Object:
+		out := make([]any, len(x))
+		for i, o := range x {
+			out[i] = asMaps(o)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = asMaps(e)
+		}
+		return out
+	}
+	return v
 }

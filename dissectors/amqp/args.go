@@ -1,5 +1,7 @@
 package amqp
 
+import "github.com/kubeshark-wasm/kubeshark/sdk"
+
 // method is a decoded method frame.
 type method struct {
 	cls, id     uint16
@@ -13,7 +15,7 @@ type method struct {
 	deliveryTag uint64
 	hasTag      bool
 	noWait      bool
-	args        map[string]any // other arguments worth showing
+	args        sdk.Object // other arguments worth showing
 	malformed   bool
 }
 
@@ -24,10 +26,7 @@ func parseMethod(p []byte) *method {
 	m := &method{cls: r.u16(), id: r.u16()}
 	m.name, _ = methodName(m.cls, m.id)
 	set := func(k string, v any) {
-		if m.args == nil {
-			m.args = map[string]any{}
-		}
-		m.args[k] = v
+		m.args = append(m.args, sdk.Member{Key: k, Value: v})
 	}
 	closeArgs := func() {
 		m.replyCode = int(r.u16())
@@ -215,7 +214,7 @@ func (m *method) path() string {
 }
 
 // properties decodes a content header's property list.
-func parseContentHeader(p []byte) (bodySize uint64, props map[string]any, ok bool) {
+func parseContentHeader(p []byte) (bodySize uint64, props sdk.Object, ok bool) {
 	r := &reader{b: p}
 	r.u16() // class
 	r.u16() // weight
@@ -232,23 +231,25 @@ func parseContentHeader(p []byte) (bodySize uint64, props map[string]any, ok boo
 		return bodySize, nil, false
 	}
 	f := flags[0]
-	props = map[string]any{}
+	props = make(sdk.Object, 0, 4)
 	names := [...]string{"content_type", "content_encoding", "headers", "delivery_mode", "priority",
 		"correlation_id", "reply_to", "expiration", "message_id", "timestamp", "type", "user_id", "app_id", "cluster_id"}
 	for i, name := range names {
 		if f&(1<<(15-i)) == 0 {
 			continue
 		}
+		var v any
 		switch name {
 		case "headers":
-			props[name] = r.table(0)
+			v = r.table(0)
 		case "delivery_mode", "priority":
-			props[name] = int(r.u8())
+			v = int(r.u8())
 		case "timestamp":
-			props[name] = r.u64()
+			v = r.u64()
 		default:
-			props[name] = r.shortstr()
+			v = r.shortstr()
 		}
+		props = append(props, sdk.Member{Key: name, Value: v})
 	}
 	return bodySize, props, r.ok()
 }

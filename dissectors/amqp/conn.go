@@ -84,7 +84,11 @@ func (c *conn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int
 		}
 	}
 	if h.resync {
-		return c.resync(h, data)
+		if n, need := c.resync(h, data); n > 0 || h.resync {
+			return n, need
+		}
+		// A frame starts right here: parse it now. Returning nothing
+		// consumed would leave it unparsed when no more bytes come.
 	}
 	if len(data) < 7 {
 		return 0, 7
@@ -134,9 +138,14 @@ func (c *conn) frame(dir sdk.Direction, typ byte, ch uint16, payload []byte, siz
 		ct.msg.Size += int64(size + 8)
 		if len(props) > 0 {
 			ct.msg.Set("amqp_properties", props)
-			if hs, ok := props["headers"].(map[string]any); ok {
-				for _, k := range sortedKeys(hs) {
-					ct.msg.Headers = append(ct.msg.Headers, sdk.Header{Name: k, Value: fmt.Sprint(hs[k])})
+			if v, _ := props.Get("headers"); v != nil {
+				hs, _ := v.(sdk.Object)
+				for _, h := range hs.Sorted() {
+					s, ok := h.Value.(string)
+					if !ok {
+						s = fmt.Sprint(asMaps(h.Value))
+					}
+					ct.msg.Headers = append(ct.msg.Headers, sdk.Header{Name: h.Key, Value: s})
 				}
 			}
 		}
@@ -395,4 +404,27 @@ func (c *conn) Close(ts int64) {
 		c.unanswered(p)
 	}
 	c.pending = nil
+}
+
+// asMaps turns nested tables back into maps, so that a header whose value
+// is a table reads as Go prints a map.
+func asMaps(v any) any {
+	switch x := v.(type) {
+	case sdk.Object:
+		if x == nil {
+			return map[string]any(nil)
+		}
+		m := make(map[string]any, len(x))
+		for _, f := range x {
+			m[f.Key] = asMaps(f.Value)
+		}
+		return m
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = asMaps(e)
+		}
+		return out
+	}
+	return v
 }

@@ -212,8 +212,10 @@ func TestContentDetails(t *testing.T) {
 	if m.Body != `{"hello":"world"}` || m.BodySize != 17 || m.Encoding != "" {
 		t.Fatalf("body %q size %d", m.Body, m.BodySize)
 	}
-	props, _ := m.Fields["amqp_properties"].(map[string]any)
-	if props["content_type"] != "application/json" || props["delivery_mode"] != 2 {
+	props, _ := m.Fields["amqp_properties"].(sdk.Object)
+	ctype, _ := props.Get("content_type")
+	mode, _ := props.Get("delivery_mode")
+	if ctype != "application/json" || mode != 2 {
 		t.Fatalf("props %v", props)
 	}
 	if v, _ := m.Header("x-custom"); v != "v" {

@@ -3,7 +3,6 @@ package amqp
 import (
 	"bytes"
 	"encoding/binary"
-	"sort"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -113,13 +112,4 @@ func (*Dissector) Probe(_ sdk.Direction, data []byte) sdk.Probe {
 // Open starts a connection.
 func (*Dissector) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
 	return newConn(info, out)
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

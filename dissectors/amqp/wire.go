@@ -3,6 +3,7 @@ package amqp
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"math"
 	"unicode/utf8"
 )
@@ -101,23 +102,24 @@ func text(b []byte) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// table decodes a field table into a JSON-friendly map.
-func (r *reader) table(depth int) map[string]any {
+// table decodes a field table into an object (a name given twice keeps
+// its last value, as in a map).
+func (r *reader) table(depth int) sdk.Object {
 	raw := r.longstr()
 	if !r.ok() {
 		return nil
 	}
 	t := &reader{b: raw}
-	out := map[string]any{}
+	out := sdk.Object{}
 	for t.pos < len(raw) && t.ok() {
 		name := t.shortstr()
 		v := t.value(depth + 1)
 		if t.ok() && len(out) < maxEntries {
-			out[name] = v
+			out = append(out, sdk.Member{Key: name, Value: v})
 		}
 	}
 	if !t.ok() {
-		out["_malformed"] = true
+		out = append(out, sdk.Member{Key: "_malformed", Value: true})
 	}
 	return out
 }
