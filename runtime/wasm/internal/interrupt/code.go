@@ -79,7 +79,9 @@ func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
 		return nil, r.err
 	}
 	out = append(out, body[:r.off]...)
-	out = append(out, check...)
+	if !loopComesFirst(body[r.off:]) {
+		out = append(out, check...)
+	}
 	last := r.off
 	for r.off < len(body) && r.err == nil {
 		at := r.off
@@ -110,6 +112,34 @@ func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
 		return nil, r.err
 	}
 	return append(out, body[last:]...), nil
+}
+
+// loopComesFirst reports whether code reaches a loop header before it can
+// branch, call or do anything but move values: then the check at the
+// loop's header runs on every entry, and one at the entry would only
+// double it. Every function the Go toolchain emits starts like that (a few
+// stack-pointer moves, then the loop that lets it resume), so this halves
+// the checks a Go guest pays per call.
+func loopComesFirst(code []byte) bool {
+	r := &reader{b: code}
+	for r.off < len(code) && r.err == nil {
+		switch op := r.byte(); op {
+		case 0x03: // loop
+			return true
+		case 0x01: // nop
+		case 0x02: // block
+			blockType(r)
+		case 0x20, 0x21, 0x22, 0x23, 0x24: // local.get/set/tee, global.get/set
+			r.u32()
+		case 0x41: // i32.const
+			r.skipLEB(5)
+		case 0x42: // i64.const
+			r.skipLEB(10)
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // Opcode classes for the rewrite's inner loop, which sees every instruction

@@ -169,6 +169,15 @@ func TestFlagStopsRunawayGuests(t *testing.T) {
 		     (else (i32.add (call $r (i32.sub (local.get $n) (i32.const 1)))
 		                    (call $r (i32.sub (local.get $n) (i32.const 1)))))))
 		 (func (export "run") (drop (call $r (i32.const 62))))`},
+		// Shaped like a Go function: a few moves, then a loop it enters at
+		// once. Its entry check is left out; the loop's must stop it.
+		{"exponential recursion inside a leading loop", `(func $r (param $n i32) (result i32) (local $sp i32)
+		   (local.set $sp (i32.const 8))
+		   (block $b (result i32) (loop $l (result i32)
+		     (if (result i32) (i32.eqz (local.get $n)) (then (i32.const 1))
+		       (else (i32.add (call $r (i32.sub (local.get $n) (i32.const 1)))
+		                      (call $r (i32.sub (local.get $n) (i32.const 1)))))))))
+		 (func (export "run") (drop (call $r (i32.const 62))))`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, err := interrupt.Instrument(wat(t, "(module "+tc.src+")"))
