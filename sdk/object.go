@@ -35,6 +35,36 @@ func (o Object) Sorted() Object {
 	return out
 }
 
+// AsMaps returns v with every Object in it, however deeply nested in
+// Objects, []Object and []any, turned into the map[string]any it stands
+// for: what the host sees once it has decoded a record.
+func AsMaps(v any) any {
+	switch x := v.(type) {
+	case Object:
+		if x == nil {
+			return map[string]any(nil)
+		}
+		m := make(map[string]any, len(x))
+		for _, f := range x {
+			m[f.Key] = AsMaps(f.Value)
+		}
+		return m
+	case []Object:
+		out := make([]any, len(x))
+		for i, o := range x {
+			out[i] = AsMaps(o)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = AsMaps(e)
+		}
+		return out
+	}
+	return v
+}
+
 // MarshalJSON writes o as the JSON object it stands for; a nil Object is
 // null, as a nil map is.
 func (o Object) MarshalJSON() ([]byte, error) {

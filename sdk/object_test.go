@@ -21,7 +21,7 @@ func TestObjectEncodesLikeAMap(t *testing.T) {
 		{{"nested", Object{{"z", 1}, {"y", []Object{{{"b", "x"}}, {}}}}}, {"list", []any{Object{{"q", 1}}}}},
 		{{"s", custom{A: 7}}, {"r", 2}}, // a type only encoding/json knows
 	} {
-		wantJS, err := json.Marshal(asMaps(o))
+		wantJS, err := json.Marshal(AsMaps(o))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,32 +48,4 @@ func TestObjectEncodesLikeAMap(t *testing.T) {
 	if fmt.Sprint(sorted) != "[{a 4} {b 2} {c 3}]" {
 		t.Fatalf("Sorted = %v", sorted)
 	}
-}
-
-// asMaps turns Objects, however nested, into the maps they stand for.
-func asMaps(v any) any {
-	switch x := v.(type) {
-	case Object:
-		if x == nil {
-			return map[string]any(nil)
-		}
-		m := map[string]any{}
-		for _, f := range x {
-			m[f.Key] = asMaps(f.Value)
-		}
-		return m
-	case []Object:
-		out := make([]any, len(x))
-		for i, o := range x {
-			out[i] = asMaps(o)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = asMaps(e)
-		}
-		return out
-	}
-	return v
 }

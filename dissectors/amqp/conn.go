@@ -143,7 +143,9 @@ func (c *conn) frame(dir sdk.Direction, typ byte, ch uint16, payload []byte, siz
 				for _, h := range hs.Sorted() {
 					s, ok := h.Value.(string)
 					if !ok {
-						s = fmt.Sprint(asMaps(h.Value))
+						// A table value reads as Go prints a map, as it did
+						// before tables became sdk.Objects.
+						s = fmt.Sprint(sdk.AsMaps(h.Value))
 					}
 					ct.msg.Headers = append(ct.msg.Headers, sdk.Header{Name: h.Key, Value: s})
 				}
@@ -404,27 +406,4 @@ func (c *conn) Close(ts int64) {
 		c.unanswered(p)
 	}
 	c.pending = nil
-}
-
-// asMaps turns nested tables back into maps, so that a header whose value
-// is a table reads as Go prints a map.
-func asMaps(v any) any {
-	switch x := v.(type) {
-	case sdk.Object:
-		if x == nil {
-			return map[string]any(nil)
-		}
-		m := make(map[string]any, len(x))
-		for _, f := range x {
-			m[f.Key] = asMaps(f.Value)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = asMaps(e)
-		}
-		return out
-	}
-	return v
 }
