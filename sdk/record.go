@@ -73,7 +73,7 @@ func (m *Message) Set(key string, v any) *Message {
 	if guestFieldList {
 		if m.set == nil {
 			// Room for a typical message's fields in one allocation.
-			m.set = make([]field, 0, 4)
+			m.set = make([]field, 0, 8)
 		}
 		m.set = append(m.set, field{key, v})
 		return m

@@ -92,7 +92,7 @@ func parse(msg []byte) (*parsed, bool) {
 			if len(m.sections[i]) < maxRecords {
 				m.sections[i] = append(m.sections[i], sdk.Object{
 					{Key: "name", Value: nameText(r.Header.Name)},
-					{Key: "type", Value: typeName(uint16(r.Header.Type))},
+					{Key: "type", Value: typeValue(uint16(r.Header.Type))},
 					{Key: "ttl", Value: r.Header.TTL},
 					{Key: "data", Value: rdataText(r.Body)},
 				})

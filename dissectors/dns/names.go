@@ -17,17 +17,43 @@ var typeNames = map[uint16]string{
 	32769: "DLV",
 }
 
+// typeValues holds the mnemonics of the types below 258 as interface
+// values, boxed once: a string boxed for each record field is an
+// allocation, and inside WebAssembly an allocation costs more than
+// decoding the resource it names. An array also spares a guest the map
+// lookup, whose hashing is slow there.
+var typeValues = func() (a [258]any) {
+	for t, s := range typeNames {
+		if int(t) < len(a) {
+			a[t] = s
+		}
+	}
+	return a
+}()
+
+// typeValue is typeName as a field value.
+func typeValue(t uint16) any {
+	if int(t) < len(typeValues) && typeValues[t] != nil {
+		return typeValues[t]
+	}
+	return typeName(t)
+}
+
 // typeName renders a type as its mnemonic, or in RFC 3597's TYPEnnn form.
 func typeName(t uint16) string {
+	if int(t) < len(typeValues) && typeValues[t] != nil {
+		return typeValues[t].(string)
+	}
 	if s, ok := typeNames[t]; ok {
 		return s
 	}
 	return "TYPE" + strconv.Itoa(int(t))
 }
 
-// className renders a class; the top bit (mDNS unicast-response or
-// cache-flush) is not part of the class.
-func className(c uint16) string {
+// classValue renders a class as a field value (a constant in an interface
+// needs no allocation); the top bit (mDNS unicast-response or cache-flush)
+// is not part of the class.
+func classValue(c uint16) any {
 	switch c & 0x7fff {
 	case 1:
 		return "IN"
@@ -61,11 +87,13 @@ func rcodeName(r int) string {
 // answer the question. NXDOMAIN is an answer (see the package doc).
 func rcodeFailed(r int) bool { return r != 0 && r != 3 }
 
-var opcodeNames = [...]string{"QUERY", "IQUERY", "STATUS", "", "NOTIFY", "UPDATE", "DSO"}
+// opcodeValues are the opcodes' names as interface values (see typeValues).
+var opcodeValues = [...]any{"QUERY", "IQUERY", "STATUS", nil, "NOTIFY", "UPDATE", "DSO"}
 
-func opcodeName(o int) string {
-	if o >= 0 && o < len(opcodeNames) && opcodeNames[o] != "" {
-		return opcodeNames[o]
+// opcodeValue renders an opcode as a field value.
+func opcodeValue(o int) any {
+	if o >= 0 && o < len(opcodeValues) && opcodeValues[o] != nil {
+		return opcodeValues[o]
 	}
 	return "OPCODE" + strconv.Itoa(o)
 }

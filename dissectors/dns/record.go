@@ -63,12 +63,12 @@ func build(q, resp *query, end int64, respSize int, note string) *sdk.Record {
 func messageFields(m *parsed, size int64) *sdk.Message {
 	msg := &sdk.Message{Size: size}
 	msg.Set("dns_id", int(m.id))
-	msg.Set("dns_opcode", opcodeName(m.opcode))
+	msg.Set("dns_opcode", opcodeValue(m.opcode))
 	msg.Set("dns_flags", m.flags)
 	msg.Set("dns_section_counts", m.counts)
 	qs := make([]sdk.Object, 0, len(m.questions))
 	for _, q := range m.questions {
-		qs = append(qs, sdk.Object{{Key: "name", Value: q.name}, {Key: "type", Value: typeName(q.typ)}, {Key: "class", Value: className(q.class)}})
+		qs = append(qs, sdk.Object{{Key: "name", Value: q.name}, {Key: "type", Value: typeValue(q.typ)}, {Key: "class", Value: classValue(q.class)}})
 	}
 	msg.Set("dns_questions", qs)
 	if m.response {
