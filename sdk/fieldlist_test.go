@@ -12,7 +12,7 @@ import (
 // must receive exactly the bytes the map would have produced. Natively Set
 // fills the map, so the list is built by hand here.
 func TestFieldListEncodesLikeTheMap(t *testing.T) {
-	type kv = field
+	type kv = Member
 	long := strings.Repeat("x", 200)
 	huge := strings.Repeat("y", 20000)
 	type custom struct {
@@ -47,7 +47,7 @@ func TestFieldListEncodesLikeTheMap(t *testing.T) {
 // Fields set in the map and in the list together (a guest that assigned
 // Fields directly) are merged, the list winning.
 func TestFieldListMergesWithMap(t *testing.T) {
-	m := &Message{Fields: map[string]any{"a": 1, "b": 2}, set: []field{{"b", 3}, {"c", 4}}}
+	m := &Message{Fields: map[string]any{"a": 1, "b": 2}, set: Object{{"b", 3}, {"c", 4}}}
 	want := map[string]any{"a": 1, "b": 3, "c": 4}
 	if got := m.fieldMap(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("fieldMap = %v, want %v", got, want)

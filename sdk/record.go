@@ -55,12 +55,10 @@ type Message struct {
 	// guest code reads them with Get.
 	Fields map[string]any
 
-	// set holds the fields Set adds inside a wasm guest, in order.
-	set []field
+	// set holds the fields Set adds inside a wasm guest, in order; it
+	// encodes as the Object it is.
+	set Object
 }
-
-// field is a member of a guest's field list, which encodes as an Object.
-type field = Member
 
 // Set records a protocol-specific field and returns m for chaining.
 //
@@ -73,9 +71,9 @@ func (m *Message) Set(key string, v any) *Message {
 	if guestFieldList {
 		if m.set == nil {
 			// Room for a typical message's fields in one allocation.
-			m.set = make([]field, 0, 8)
+			m.set = make(Object, 0, 8)
 		}
-		m.set = append(m.set, field{key, v})
+		m.set = append(m.set, Member{key, v})
 		return m
 	}
 	m.setMap(key, v)
@@ -102,10 +100,8 @@ func (m *Message) Get(key string) (any, bool) {
 	if m == nil {
 		return nil, false
 	}
-	for i := len(m.set) - 1; i >= 0; i-- {
-		if m.set[i].Key == key {
-			return m.set[i].Value, true
-		}
+	if v, ok := m.set.Get(key); ok {
+		return v, true
 	}
 	v, ok := m.Fields[key]
 	return v, ok

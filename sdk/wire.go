@@ -104,7 +104,7 @@ func appendFieldMap(b []byte, fields map[string]any) []byte {
 // appendFieldList writes a guest's listed fields exactly as appendFieldMap
 // writes the map they stand for (keys sorted, a key Set twice keeping its
 // last value), length first, without building the map.
-func appendFieldList(b []byte, set []field) []byte {
+func appendFieldList(b []byte, set Object) []byte {
 	start := len(b)
 	b = append(b, 0) // the length, one byte while the JSON is under 128
 	b, ok := appendObject(b, set)
