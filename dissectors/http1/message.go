@@ -36,9 +36,7 @@ type message struct {
 
 func (m *message) header(name string) (string, bool) {
 	for _, h := range m.headers {
-		// The length test first: in WebAssembly a call costs more than the
-		// comparison, and most names differ in length.
-		if len(h.Name) == len(name) && strings.EqualFold(h.Name, name) {
+		if isName(h.Name, name) {
 			return h.Value, true
 		}
 	}
