@@ -263,12 +263,6 @@ func seal(b *segBatch) {
 
 // longestIdle is the longest a worker keeps an idle flow.
 func (p *Pipeline) longestIdle() time.Duration {
-	tcp, udp := p.cfg.Reassembly.IdleTimeout, p.cfg.Reassembly.UDPIdleTimeout
-	if tcp <= 0 {
-		tcp = reassembly.DefaultIdleTimeout
-	}
-	if udp <= 0 {
-		udp = reassembly.DefaultUDPIdleTimeout
-	}
-	return max(tcp, udp)
+	c := p.cfg.Reassembly.WithDefaults()
+	return max(c.IdleTimeout, c.UDPIdleTimeout)
 }

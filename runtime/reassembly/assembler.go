@@ -68,7 +68,7 @@ func New(cfg Config, h Handler) *Assembler {
 	}
 	sh, _ := h.(SegmentHandler)
 	return &Assembler{
-		cfg:   cfg.withDefaults(),
+		cfg:   cfg.WithDefaults(),
 		h:     h,
 		seg:   sh,
 		conns: make(map[connKey]*Conn),

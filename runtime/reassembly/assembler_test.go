@@ -461,7 +461,7 @@ func TestCloseReasonString(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
-	got := Config{MaxConns: -1}.withDefaults()
+	got := Config{MaxConns: -1}.WithDefaults()
 	want := Config{DefaultMaxBufferedPerConn, DefaultMaxBufferedTotal, DefaultMaxConns, DefaultIdleTimeout, DefaultUDPIdleTimeout}
 	if got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)

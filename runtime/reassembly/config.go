@@ -30,7 +30,9 @@ type Config struct {
 	UDPIdleTimeout time.Duration
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with the default in every field left zero, as the
+// assembler applies them.
+func (c Config) WithDefaults() Config {
 	if c.MaxBufferedPerConn <= 0 {
 		c.MaxBufferedPerConn = DefaultMaxBufferedPerConn
 	}
