@@ -124,12 +124,12 @@ func loopComesFirst(code []byte) bool {
 	r := &reader{b: code}
 	for r.off < len(code) && r.err == nil {
 		switch op := r.byte(); op {
-		case 0x03: // loop
+		case opLoop:
 			return true
 		case 0x01: // nop
-		case 0x02: // block
+		case opBlock:
 			blockType(r)
-		case 0x20, 0x21, 0x22, 0x23, 0x24: // local.get/set/tee, global.get/set
+		case 0x20, 0x21, 0x22, opGlobalGet, opGlobalSet: // local.get/set/tee
 			r.u32()
 		case 0x41: // i32.const
 			r.skipLEB(5)
