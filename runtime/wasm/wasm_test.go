@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -98,20 +99,15 @@ func TestCompressedPreviewWasmMatchesNative(t *testing.T) {
 	if err := in.Open(ctx, sdk.ConnInfo{ID: 1, Oriented: true}); err != nil {
 		t.Fatal(err)
 	}
-	gz := func(s string) []byte {
+	pack := func(s string, newWriter func(io.Writer) io.WriteCloser) []byte {
 		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
+		w := newWriter(&b)
 		w.Write([]byte(s))
 		w.Close()
 		return b.Bytes()
 	}
-	zl := func(s string) []byte {
-		var b bytes.Buffer
-		w := zlib.NewWriter(&b)
-		w.Write([]byte(s))
-		w.Close()
-		return b.Bytes()
-	}
+	gz := func(s string) []byte { return pack(s, func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }) }
+	zl := func(s string) []byte { return pack(s, func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }) }
 	bodies := []struct {
 		encoding string
 		body     []byte
