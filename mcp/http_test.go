@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/client"
@@ -163,13 +165,31 @@ func TestMCPOverStreamableHTTPAndRemote(t *testing.T) {
 	if res := b.Call(t, "list_api_calls", nil); !res.IsError || !strings.Contains(mcptest.Text(res), "rejected the token") {
 		t.Fatalf("wrong token: %q", mcptest.Text(res))
 	}
-	ln := httptest.NewServer(http.NotFoundHandler())
-	deadURL := ln.URL
-	ln.Close()
-	down, _ := mcp.NewRemote(mcp.RemoteOptions{URL: deadURL, Token: tok})
+	down, _ := mcp.NewRemote(mcp.RemoteOptions{URL: refusingURL(t), Token: tok})
 	dc, _ := client.NewInProcessClient(down)
 	d := mcptest.Connect(t, dc)
 	if res := d.Call(t, "get_data_boundaries", nil); !res.IsError || !strings.Contains(mcptest.Text(res), "unreachable") {
 		t.Fatalf("hub down: %q", mcptest.Text(res))
 	}
+}
+
+// refusingURL is a loopback URL whose port is bound but not listening, so a
+// connection to it is refused for as long as the test runs. A closed
+// listener's port is not enough: under `go test ./...` another package's hub
+// can be given the same port a moment later, and answer.
+func refusingURL(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("getsockname: %v", err)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
