@@ -68,33 +68,39 @@ func parse(msg []byte) (*parsed, bool) {
 			m.questions = append(m.questions, question{name: nameText(q.Name), typ: uint16(q.Type), class: uint16(q.Class)})
 		}
 	}
-	sections := [3]struct {
-		name string
-		next func() (dnsmessage.Resource, error)
-	}{
-		{"answer", p.Answer}, {"authority", p.Authority}, {"additional", p.Additional},
-	}
-	for i, s := range sections {
+	for i := range m.sections {
 		for {
-			r, err := s.next()
+			rh, err := sectionHeader(&p, i)
 			if err == dnsmessage.ErrSectionDone {
 				break
 			}
 			if err != nil {
-				m.err = "malformed " + s.name + " section: " + err.Error()
+				m.err = "malformed " + sectionNames[i] + " section: " + err.Error()
 				return m, true
 			}
-			if opt, ok := r.Body.(*dnsmessage.OPTResource); ok && i == 2 {
-				m.edns = ednsFields(&r.Header, opt)
-				m.rcode = int(r.Header.ExtendedRCode(h.RCode))
+			if rh.Type == dnsmessage.TypeOPT && i == 2 {
+				opt, err := p.OPTResource()
+				if err != nil {
+					m.err = bodyError(i, "OPT", err)
+					return m, true
+				}
+				m.edns = ednsFields(&rh, &opt)
+				m.rcode = int(rh.ExtendedRCode(h.RCode))
 				continue
+			}
+			// Past the cap a body is still read, so that a malformed one
+			// is reported wherever it is.
+			data, err := rdataText(&p, rh.Type)
+			if err != nil {
+				m.err = bodyError(i, bodyTypeName(rh.Type), err)
+				return m, true
 			}
 			if len(m.sections[i]) < maxRecords {
 				m.sections[i] = append(m.sections[i], sdk.Object{
-					{Key: "name", Value: nameText(r.Header.Name)},
-					{Key: "type", Value: typeValue(uint16(r.Header.Type))},
-					{Key: "ttl", Value: r.Header.TTL},
-					{Key: "data", Value: rdataText(r.Body)},
+					{Key: "name", Value: nameText(rh.Name)},
+					{Key: "type", Value: typeValue(uint16(rh.Type))},
+					{Key: "ttl", Value: rh.TTL},
+					{Key: "data", Value: data},
 				})
 			}
 		}
@@ -162,43 +168,134 @@ func optionName(c uint16) string {
 	return "OPTION" + strconv.Itoa(int(c))
 }
 
-// rdataText renders record data the way zone files do, bounded.
-func rdataText(b dnsmessage.ResourceBody) string {
+var (
+	sectionNames = [3]string{"answer", "authority", "additional"}
+	// parserSectionNames are the same as dnsmessage's errors spell them.
+	parserSectionNames = [3]string{"Answer", "Authority", "Additional"}
+)
+
+// sectionHeader reads the next resource header of section i (answers,
+// authorities, additionals). Reading the header and then the body with the
+// typed methods, instead of Parser.Answer, keeps the body out of an
+// interface: a guest pays for every allocation.
+func sectionHeader(p *dnsmessage.Parser, i int) (dnsmessage.ResourceHeader, error) {
+	switch i {
+	case 0:
+		return p.AnswerHeader()
+	case 1:
+		return p.AuthorityHeader()
+	}
+	return p.AdditionalHeader()
+}
+
+// bodyError words a bad record body as dnsmessage's Parser.Answer does
+// ("unpacking answer: A record: ..."), so the reason a record carries does
+// not depend on which of its methods read the body.
+func bodyError(i int, typ string, err error) string {
+	return "malformed " + sectionNames[i] + " section: unpacking " + parserSectionNames[i] + ": " + typ + " record: " + err.Error()
+}
+
+// bodyTypeName is the name dnsmessage's own errors give a record type.
+func bodyTypeName(t dnsmessage.Type) string {
+	switch t {
+	case dnsmessage.TypeA, dnsmessage.TypeNS, dnsmessage.TypeCNAME, dnsmessage.TypeSOA, dnsmessage.TypePTR,
+		dnsmessage.TypeMX, dnsmessage.TypeTXT, dnsmessage.TypeAAAA, dnsmessage.TypeSRV, dnsmessage.TypeSVCB,
+		dnsmessage.TypeHTTPS, dnsmessage.TypeOPT:
+		return strings.TrimPrefix(t.String(), "Type")
+	}
+	return "Unknown"
+}
+
+// rdataText reads the current resource's body and renders it the way zone
+// files do, bounded.
+func rdataText(p *dnsmessage.Parser, t dnsmessage.Type) (string, error) {
 	var s string
-	switch r := b.(type) {
-	case *dnsmessage.AResource:
+	switch t {
+	case dnsmessage.TypeA:
+		r, err := p.AResource()
+		if err != nil {
+			return "", err
+		}
 		s = netip.AddrFrom4(r.A).String()
-	case *dnsmessage.AAAAResource:
+	case dnsmessage.TypeAAAA:
+		r, err := p.AAAAResource()
+		if err != nil {
+			return "", err
+		}
 		s = netip.AddrFrom16(r.AAAA).String()
-	case *dnsmessage.CNAMEResource:
+	case dnsmessage.TypeCNAME:
+		r, err := p.CNAMEResource()
+		if err != nil {
+			return "", err
+		}
 		s = nameText(r.CNAME)
-	case *dnsmessage.NSResource:
+	case dnsmessage.TypeNS:
+		r, err := p.NSResource()
+		if err != nil {
+			return "", err
+		}
 		s = nameText(r.NS)
-	case *dnsmessage.PTRResource:
+	case dnsmessage.TypePTR:
+		r, err := p.PTRResource()
+		if err != nil {
+			return "", err
+		}
 		s = nameText(r.PTR)
-	case *dnsmessage.MXResource:
+	case dnsmessage.TypeMX:
+		r, err := p.MXResource()
+		if err != nil {
+			return "", err
+		}
 		s = strconv.Itoa(int(r.Pref)) + " " + nameText(r.MX)
-	case *dnsmessage.SRVResource:
+	case dnsmessage.TypeSRV:
+		r, err := p.SRVResource()
+		if err != nil {
+			return "", err
+		}
 		s = strconv.Itoa(int(r.Priority)) + " " + strconv.Itoa(int(r.Weight)) + " " + strconv.Itoa(int(r.Port)) + " " + nameText(r.Target)
-	case *dnsmessage.SOAResource:
+	case dnsmessage.TypeSOA:
+		r, err := p.SOAResource()
+		if err != nil {
+			return "", err
+		}
 		s = nameText(r.NS) + " " + nameText(r.MBox) + " " + strconv.FormatUint(uint64(r.Serial), 10) + " " +
 			strconv.FormatUint(uint64(r.Refresh), 10) + " " + strconv.FormatUint(uint64(r.Retry), 10) + " " +
 			strconv.FormatUint(uint64(r.Expire), 10) + " " + strconv.FormatUint(uint64(r.MinTTL), 10)
-	case *dnsmessage.TXTResource:
+	case dnsmessage.TypeTXT:
+		r, err := p.TXTResource()
+		if err != nil {
+			return "", err
+		}
 		parts := make([]string, 0, len(r.TXT))
 		for _, t := range r.TXT {
 			parts = append(parts, strconv.Quote(t))
 		}
 		s = strings.Join(parts, " ")
-	case *dnsmessage.HTTPSResource:
+	case dnsmessage.TypeHTTPS:
+		r, err := p.HTTPSResource()
+		if err != nil {
+			return "", err
+		}
 		s = svcbText(&r.SVCBResource)
-	case *dnsmessage.SVCBResource:
-		s = svcbText(r)
-	case *dnsmessage.UnknownResource:
+	case dnsmessage.TypeSVCB:
+		r, err := p.SVCBResource()
+		if err != nil {
+			return "", err
+		}
+		s = svcbText(&r)
+	case dnsmessage.TypeOPT:
+		// Outside the additional section an OPT is checked but has no text.
+		_, err := p.OPTResource()
+		return "", err
+	default:
+		r, err := p.UnknownResource()
+		if err != nil {
+			return "", err
+		}
 		// RFC 3597's generic form.
 		s = `\# ` + strconv.Itoa(len(r.Data)) + " " + hex.EncodeToString(r.Data[:min(len(r.Data), maxRDText/2)])
 	}
-	return clip(s)
+	return clip(s), nil
 }
 
 func svcbText(r *dnsmessage.SVCBResource) string {
