@@ -3,7 +3,6 @@ package http2
 import (
 	"encoding/base64"
 	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
-	"mime"
 	"net/url"
 	"strconv"
 	"strings"
@@ -31,11 +30,11 @@ func (m *message) isDNSMessage() bool {
 	if !ok {
 		return false
 	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt = strings.ToLower(strings.TrimSpace(strings.SplitN(ct, ";", 2)[0]))
-	}
-	return mt == dohMediaType
+	// The media type is what precedes any parameters, trimmed and compared
+	// without case, which is all mime.ParseMediaType would tell us here, and
+	// it would build a map of the parameters on every stream.
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), dohMediaType)
 }
 
 // dohQueryParam returns the dns= parameter of a request target and whether

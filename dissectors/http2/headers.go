@@ -88,7 +88,10 @@ func (c *conn) endBlock(dir sdk.Direction, h *half, last int64, problem string) 
 		m.note(problem)
 	}
 	fields = c.budget(s, fields)
-	code, _ := strconv.Atoi(status)
+	code := 0
+	if status != "" {
+		code, _ = strconv.Atoi(status)
+	}
 	switch {
 	case status != "" && code >= 100 && code < 200 && code != 101:
 		m.interim = append(m.interim, code)

@@ -64,7 +64,9 @@ func (d *headerDecoder) emit(f hpack.HeaderField) {
 // fields that referred to table entries the capture did not see; err is set
 // when the block itself is broken (then the rest of it is lost).
 func (d *headerDecoder) decode(block []byte) (fields []sdk.Header, unknown int, err error) {
-	d.fields, d.dropped = nil, 0
+	// Room for a typical block's fields up front: growing from nil costs a
+	// guest an allocation per doubling.
+	d.fields, d.dropped = make([]sdk.Header, 0, 8), 0
 	for len(block) > 0 {
 		n, ok := reprLen(block)
 		if !ok {
@@ -94,7 +96,9 @@ func (d *headerDecoder) decode(block []byte) (fields []sdk.Header, unknown int, 
 	if cerr := d.dec.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
-	out := d.fields[:0:0]
+	// Placeholders are dropped in place: the slice is the caller's from
+	// here on, as d.fields starts afresh with the next block.
+	out := d.fields[:0]
 	for _, f := range d.fields {
 		if f.Name != unknownName {
 			out = append(out, f)
