@@ -311,3 +311,28 @@ func TestDoHParam(t *testing.T) {
 		}
 	}
 }
+
+func TestIsDNSMessage(t *testing.T) {
+	for _, tc := range []struct {
+		ct   string
+		want bool
+	}{
+		{"application/dns-message", true},
+		{"Application/DNS-Message", true},
+		{" application/dns-message ; charset=binary", true},
+		{"application/dns-message;", true},
+		{"application/dns-message; bad param", true}, // parameters do not matter
+		{"application/dns-json", false},
+		{"application/dns-messages", false},
+		{"text/plain; x=application/dns-message", false},
+		{"", false},
+	} {
+		m := &message{headers: []sdk.Header{{Name: "content-type", Value: tc.ct}}}
+		if got := m.isDNSMessage(); got != tc.want {
+			t.Errorf("content-type %q: %v, want %v", tc.ct, got, tc.want)
+		}
+	}
+	if (&message{}).isDNSMessage() {
+		t.Error("no content-type: DNS message")
+	}
+}
