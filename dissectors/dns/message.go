@@ -189,7 +189,7 @@ func sectionHeader(p *dnsmessage.Parser, i int) (dnsmessage.ResourceHeader, erro
 }
 
 // bodyError words a bad record body as dnsmessage's Parser.Answer does
-// ("unpacking answer: A record: ..."), so the reason a record carries does
+// ("unpacking Answer: A record: ..."), so the reason a record carries does
 // not depend on which of its methods read the body.
 func bodyError(i int, typ string, err error) string {
 	return "malformed " + sectionNames[i] + " section: unpacking " + parserSectionNames[i] + ": " + typ + " record: " + err.Error()
