@@ -179,6 +179,14 @@ func TestMCPOverStreamableHTTPAndRemote(t *testing.T) {
 // can be given the same port a moment later, and answer.
 func refusingURL(t *testing.T) string {
 	t.Helper()
+	_, u := boundSocket(t)
+	return u
+}
+
+// boundSocket is the socket behind refusingURL and its URL; a test can
+// make it listen (syscall.Listen) to bring a server up on that port.
+func boundSocket(t *testing.T) (int, string) {
+	t.Helper()
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatalf("socket: %v", err)
@@ -191,5 +199,5 @@ func refusingURL(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("getsockname: %v", err)
 	}
-	return fmt.Sprintf("http://127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	return fd, fmt.Sprintf("http://127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }

@@ -5,14 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
+
+// ErrHubUnreachable is wrapped by the errors of a forwarding server whose
+// hub does not answer: nothing listens at the URL, the name does not
+// resolve, or the connection timed out.
+var ErrHubUnreachable = errors.New("hub unreachable")
+
+// ErrHubToken is wrapped by the errors of a forwarding server whose hub
+// rejected the bearer token.
+var ErrHubToken = errors.New("hub rejected the token")
 
 // RemoteOptions configures a server that forwards to a hub.
 type RemoteOptions struct {
@@ -46,16 +57,50 @@ func NewRemote(opts RemoteOptions) (*server.MCPServer, error) {
 		s.tools[t.def.Name] = t
 		s.order = append(s.order, t.def.Name)
 	}
-	f := &forwarder{url: strings.TrimRight(opts.URL, "/") + "/mcp", token: opts.Token, version: opts.Version}
+	f := newForwarder(opts)
 	return s.newMCPServer(f.tool, f.read), nil
+}
+
+// CheckHub connects to the hub at opts.URL as a forwarding server would and
+// says whether it answers: nil, or an error wrapping ErrHubUnreachable or
+// ErrHubToken (or another failure) with what to do about it. `kubeshark mcp
+// --url` runs it once at start to tell the user on stderr; the server it
+// runs checks again on every call, so a hub started later is used without
+// a restart.
+func CheckHub(ctx context.Context, opts RemoteOptions) error {
+	if opts.URL == "" {
+		return errors.New("mcp: remote hub URL is empty")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	f := newForwarder(opts)
+	c, err := f.client(ctx)
+	if err != nil {
+		return err
+	}
+	f.drop(c)
+	return nil
 }
 
 // forwarder holds one client session with the hub, made on first use and
 // made again after a failure.
 type forwarder struct {
-	url, token, version string
-	mu                  sync.Mutex
-	c                   *client.Client
+	base, url, token, version string
+	log                       *slog.Logger
+	mu                        sync.Mutex
+	c                         *client.Client
+	// down is set while the hub cannot be reached, so that its return is
+	// logged once.
+	down bool
+}
+
+func newForwarder(opts RemoteOptions) *forwarder {
+	base := strings.TrimRight(opts.URL, "/")
+	l := opts.Logger
+	if l == nil {
+		l = slog.New(slog.DiscardHandler)
+	}
+	return &forwarder{base: base, url: base + "/mcp", token: opts.Token, version: opts.Version, log: l}
 }
 
 func (f *forwarder) client(ctx context.Context) (*client.Client, error) {
@@ -73,6 +118,7 @@ func (f *forwarder) client(ctx context.Context) (*client.Client, error) {
 		return nil, f.explain(err)
 	}
 	if err := c.Start(ctx); err != nil {
+		f.down = true
 		return nil, f.explain(err)
 	}
 	init := mcpgo.InitializeRequest{}
@@ -80,7 +126,12 @@ func (f *forwarder) client(ctx context.Context) (*client.Client, error) {
 	init.Params.ClientInfo = mcpgo.Implementation{Name: "kubeshark-mcp-forwarder", Version: f.version}
 	if _, err := c.Initialize(ctx, init); err != nil {
 		c.Close()
+		f.down = true
 		return nil, f.explain(err)
+	}
+	if f.down {
+		f.log.Info("hub reachable again", "url", f.base)
+		f.down = false
 	}
 	f.c = c
 	return c, nil
@@ -96,15 +147,47 @@ func (f *forwarder) drop(c *client.Client) {
 	}
 }
 
+// explain turns a client error into one sentence that names the hub, says
+// what went wrong and what to do. mcp-go's transport wraps a failed dial
+// several times ("transport error: failed to send request: failed to send
+// request: Post …: dial tcp …"); only the cause is kept.
 func (f *forwarder) explain(err error) error {
 	msg := err.Error()
+	var op *net.OpError
+	var dns *net.DNSError
 	switch {
 	case errors.Is(err, transport.ErrUnauthorized), errors.Is(err, transport.ErrAuthorizationRequired), strings.Contains(msg, "401"), strings.Contains(msg, "authorization required"):
-		return fmt.Errorf("hub %s rejected the token (401): pass the one `kubeshark hub token` prints with --token", f.url)
-	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "no such host"), strings.Contains(msg, "dial tcp"):
-		return fmt.Errorf("hub %s is unreachable (%v): is `kubeshark hub` running there?", f.url, err)
+		return &hubError{ErrHubToken, fmt.Sprintf("hub %s rejected the token (401): pass the one `kubeshark hub token` prints on the hub's machine with --token (or KUBESHARK_HUB_TOKEN)", f.base)}
+	case errors.As(err, &dns):
+		return &hubError{ErrHubUnreachable, fmt.Sprintf("hub %s is unreachable (host %q not found): check --url", f.base, dns.Name)}
+	case errors.As(err, &op) && op.Op == "dial":
+		return &hubError{ErrHubUnreachable, fmt.Sprintf("hub %s is unreachable (%v): is `kubeshark hub` running there? Each call tries it again", f.base, op.Err)}
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &op) && op.Timeout():
+		return &hubError{ErrHubUnreachable, fmt.Sprintf("hub %s is unreachable (no answer in time): check --url and that `kubeshark hub` runs there", f.base)}
 	}
-	return fmt.Errorf("hub %s: %w", f.url, err)
+	return fmt.Errorf("hub %s: %s", f.base, unwrapTransport(msg))
+}
+
+// hubError is a forwarding failure: one sentence for the user, and the
+// sentinel it is an instance of for errors.Is.
+type hubError struct {
+	kind error
+	msg  string
+}
+
+func (e *hubError) Error() string { return e.msg }
+func (e *hubError) Unwrap() error { return e.kind }
+
+// unwrapTransport drops the prefixes mcp-go's transport adds, once or
+// repeatedly, in front of the cause.
+func unwrapTransport(msg string) string {
+	for {
+		trimmed := strings.TrimPrefix(strings.TrimPrefix(msg, "transport error: "), "failed to send request: ")
+		if trimmed == msg {
+			return msg
+		}
+		msg = trimmed
+	}
 }
 
 func (f *forwarder) tool(t tool) server.ToolHandlerFunc {

@@ -41,7 +41,10 @@ func newMCPCmd(g *globals) *cobra.Command {
 
 With no flags it serves the local store (--data). With --url it serves over
 stdio what the hub at that URL serves (kubeshark hub; token from
-kubeshark hub token). Nothing but MCP messages is written to stdout.`,
+kubeshark hub token): it says on stderr at start whether the hub is
+reachable and accepts the token, lists the tools either way, and each tool
+call tries the hub again, so a hub started later needs no restart here.
+Nothing but MCP messages is written to stdout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.proxy {
@@ -71,11 +74,20 @@ func runMCP(ctx context.Context, g *globals, o mcpOptions, cmd *cobra.Command) e
 		if o.listTools {
 			return errors.New("--list-tools lists the tools every server offers; run it without --url")
 		}
-		r, err := mcp.NewRemote(mcp.RemoteOptions{URL: o.url, Token: o.token, Version: version, Logger: g.logger()})
+		ro := mcp.RemoteOptions{URL: o.url, Token: o.token, Version: version, Logger: g.logger()}
+		r, err := mcp.NewRemote(ro)
 		if err != nil {
 			return err
 		}
 		m = r
+		// An assistant shows nothing of a server's start, so say on
+		// stderr (which MCP clients log) whether the hub answers; serve
+		// the tools either way, each call trying the hub again.
+		if err := mcp.CheckHub(ctx, ro); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark mcp: %v\nkubeshark mcp: serving the tools anyway; each call tries the hub again\n", err)
+		} else {
+			fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark mcp: hub %s is reachable and accepted the token; forwarding to it\n", strings.TrimRight(o.url, "/"))
+		}
 	} else {
 		s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: o.allowDestructive, extra: o.dissectors, noStore: o.listTools})
 		if err != nil {

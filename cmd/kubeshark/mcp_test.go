@@ -1,14 +1,22 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 
+	"github.com/kubeshark-wasm/kubeshark/mcp"
+	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
@@ -66,4 +74,93 @@ func TestMCPStartsWhileTheStoreIsBusy(t *testing.T) {
 	}
 	held.Close()
 	s.Get(t, "get_data_boundaries", nil, nil)
+}
+
+// `kubeshark mcp --url` says on stderr at start whether the hub answers and
+// accepts the token, lists the tools either way, and gives one clear error
+// per call while the hub is unusable.
+func TestMCPURLSaysWhetherTheHubAnswers(t *testing.T) {
+	// A hub over an empty in-memory store, in this process: what is
+	// tested is the binary's side.
+	st, err := storage.Open(context.Background(), storage.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, err := mcp.New(mcp.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tok = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := syscall.Getsockname(fd)
+	refused := fmt.Sprintf("http://127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+
+	for _, tc := range []struct {
+		name, url, token, stderr, callErr string
+	}{
+		{"down", refused, tok, "hub " + refused + " is unreachable (connect: connection refused): is `kubeshark hub` running there?", "hub " + refused + " is unreachable"},
+		{"wrong token", srv.URL, strings.Repeat("f", 64), "hub " + srv.URL + " rejected the token (401): pass the one `kubeshark hub token` prints", "rejected the token"},
+		{"up", srv.URL, tok, "hub " + srv.URL + " is reachable and accepted the token", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := client.NewStdioMCPClient(binary_, []string{"KUBESHARK_HUB_TOKEN=" + tc.token}, "--data", t.TempDir(), "mcp", "--url", tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stderr, _ := client.GetStderr(c)
+			var mu sync.Mutex
+			var got bytes.Buffer
+			go func() {
+				b := make([]byte, 4096)
+				for {
+					n, err := stderr.Read(b)
+					mu.Lock()
+					got.Write(b[:n])
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			}()
+			sess := mcptest.Connect(t, c)
+			if len(sess.Tools) < 8 {
+				t.Fatalf("%d tools listed", len(sess.Tools))
+			}
+			res := sess.Call(t, "get_data_boundaries", nil)
+			text := mcptest.Text(res)
+			if tc.callErr == "" {
+				sess.Structured(t, "get_data_boundaries", res, nil)
+			} else if !res.IsError || !strings.Contains(text, tc.callErr) || strings.Contains(text, "failed to send request") {
+				t.Fatalf("tool call: %v %q", res.IsError, text)
+			}
+			// The line was written before the server answered
+			// initialize; give the reader a moment to take it in.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				mu.Lock()
+				out := got.String()
+				mu.Unlock()
+				if strings.Contains(out, tc.stderr) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("stderr %q lacks %q", out, tc.stderr)
+				}
+			}
+		})
+	}
 }
