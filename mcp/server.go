@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -104,6 +105,13 @@ func New(opts Options) (*Server, error) {
 	if opts.ExportDir == "" {
 		opts.ExportDir = os.TempDir()
 	}
+	// export_snapshot_pcap hands out this path; relative to where the
+	// server started it means nothing to the assistant or user reading it.
+	abs, err := filepath.Abs(opts.ExportDir)
+	if err != nil {
+		return nil, fmt.Errorf("mcp: export directory %q: %w", opts.ExportDir, err)
+	}
+	opts.ExportDir = abs
 	manifests := make([]sdk.Manifest, len(opts.Dissectors))
 	for i, d := range opts.Dissectors {
 		manifests[i] = d.Manifest

@@ -54,8 +54,8 @@ type exportArgs struct {
 
 // ExportResult is export_snapshot_pcap's answer.
 type ExportResult struct {
-	// Path is the pcapng file on the server's disk.
-	Path string `json:"path"`
+	// Path is the pcapng file on the server's disk, absolute.
+	Path string `json:"path" jsonschema:"absolute path of the pcapng file on the server's disk"`
 	// URL downloads the same file from the hub, when the server is one.
 	URL     string `json:"url,omitempty"`
 	Bytes   int64  `json:"bytes"`
@@ -74,7 +74,7 @@ func (s *Server) snapshotTools() []tool {
 			desc: "One snapshot: its window, counts of records, flows and packets, records per protocol."},
 			s.getSnapshot),
 		newTool(toolSpec{name: "export_snapshot_pcap", title: "Export a snapshot as pcapng",
-			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the path, a download URL on a hub, and the size."},
+			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the file's absolute path on the server, on a hub a download URL (GET with the hub's bearer token), and the size."},
 			s.exportSnapshot),
 	}
 }
