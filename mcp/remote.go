@@ -216,6 +216,18 @@ func (f *forwarder) read(ctx context.Context, uri string) ([]mcpgo.ResourceConte
 	req := mcpgo.ReadResourceRequest{}
 	req.Params.URI = uri
 	res, err := c.ReadResource(ctx, req)
+	if err != nil && isNotFound(err) {
+		// The hub answered; only the resource is unknown. Keep the
+		// hub's reason, which its not-found answer carries after the
+		// URI (see readAhead).
+		msg := err.Error()
+		if _, reason, ok := strings.Cut(msg, uri+" ("); ok {
+			if r, _, ok := strings.Cut(reason, ")'"); ok {
+				msg = r
+			}
+		}
+		return nil, &notFoundError{msg: msg, err: mcpgo.ErrResourceNotFound}
+	}
 	if err != nil {
 		f.drop(c)
 		return nil, f.explain(err)

@@ -15,10 +15,8 @@ type resourceReader func(ctx context.Context, uri string) ([]mcpgo.ResourceConte
 
 const scheme = "kubeshark://"
 
-func (s *Server) addResources(m *server.MCPServer, read resourceReader) {
-	h := func(ctx context.Context, req mcpgo.ReadResourceRequest) ([]mcpgo.ResourceContents, error) {
-		return read(ctx, req.Params.URI)
-	}
+func (s *Server) addResources(m *server.MCPServer, ra *readAhead) {
+	h := ra.handler
 	m.AddResource(mcpgo.NewResource(scheme+"dissectors", "dissectors",
 		mcpgo.WithResourceDescription("Every loaded dissector: manifest (protocols, transports, port hints) and the KFL fields it declares."),
 		mcpgo.WithMIMEType("application/json")), h)
@@ -59,7 +57,7 @@ func (s *Server) readResource(ctx context.Context, uri string) ([]mcpgo.Resource
 			}
 		}
 		if v == nil {
-			return nil, fmt.Errorf("resource %q: no dissector %q", uri, id)
+			return nil, fmt.Errorf("resource %q: %w: %q; %sdissectors lists them", uri, errNoDissector, id, scheme)
 		}
 	case kind == "status" && id == "":
 		b, _, err := s.boundaries(ctx, noArgs{})

@@ -379,10 +379,11 @@ func TestSnapshotTools(t *testing.T) {
 		args map[string]any
 		want string
 	}{
-		{"get_snapshot", map[string]any{"id": "snap-0000000000000000"}, "not found"},
+		{"get_snapshot", map[string]any{"id": "snap-0000000000000000"}, `no snapshot with id "snap-0000000000000000"; list_snapshots lists the ids`},
+		{"export_snapshot_pcap", map[string]any{"id": "snap-0000000000000000"}, `no snapshot with id "snap-0000000000000000"`},
 		{"export_snapshot_pcap", map[string]any{"id": info.ID, "bpf": "port http"}, "bpf"},
 		{"create_snapshot", map[string]any{"start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}, "nothing in the window"},
-		{"list_api_calls", map[string]any{"snapshot": "snap-ffffffffffffffff"}, "not found"},
+		{"list_api_calls", map[string]any{"snapshot": "snap-ffffffffffffffff"}, `no snapshot with id "snap-ffffffffffffffff"`},
 	} {
 		res := c.Call(t, tc.tool, tc.args)
 		if !res.IsError || !strings.Contains(mcptest.Text(res), tc.want) {

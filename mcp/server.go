@@ -218,7 +218,9 @@ For "what broke": find_anomalies (baseline vs incident window), then list_api_ca
 // factory and resource reader, so that a remote server can register the
 // same definitions with forwarding handlers.
 func (s *Server) newMCPServer(handler func(tool) server.ToolHandlerFunc, read resourceReader) *server.MCPServer {
+	ra := &readAhead{read: read, done: map[string][]mcpgo.ResourceContents{}}
 	m := server.NewMCPServer("kubeshark", s.opts.Version,
+		server.WithHooks(ra.hooks()),
 		server.WithToolCapabilities(false),
 		server.WithResourceCapabilities(false, false),
 		server.WithPromptCapabilities(false),
@@ -229,7 +231,7 @@ func (s *Server) newMCPServer(handler func(tool) server.ToolHandlerFunc, read re
 		t := s.tools[n]
 		m.AddTool(t.def, handler(t))
 	}
-	s.addResources(m, read)
+	s.addResources(m, ra)
 	s.addPrompts(m)
 	return m
 }

@@ -102,9 +102,10 @@ func TestToolErrorsAreClear(t *testing.T) {
 		{"list_api_calls", map[string]any{"start": "yesterday-ish"}, "not a time"},
 		{"list_api_calls", map[string]any{"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "not after start"},
 		{"list_api_calls", map[string]any{"cursor": "not-a-cursor"}, "cursor"},
-		{"get_api_call", map[string]any{"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, "not found"},
+		{"get_api_call", map[string]any{"id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}, `no call with id "01ARZ3NDEKTSV4RRFFQ69G5FAV"; list_api_calls lists the ids`},
 		{"get_api_call", map[string]any{}, "id is required"},
-		{"get_tcp_insights", map[string]any{"id": "nope"}, "not found"},
+		{"get_tcp_insights", map[string]any{"id": "nope"}, `no flow with id "nope"`},
+		{"get_tcp_insights", map[string]any{"call_id": "nope"}, `no call with id "nope"`},
 		{"list_l4_flows", map[string]any{"state": "sleeping"}, "want one of"},
 		{"disable_dissection", map[string]any{"name": "http"}, "--allow-destructive"},
 	} {

@@ -234,7 +234,7 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 	}
 	rec, err := st.Get(ctx, a.ID)
 	if err != nil {
-		return res, "", err
+		return res, "", notFound(err, "call", a.ID, callHint)
 	}
 	view := callView{headers: true, fields: true, body: max}
 	if a.IncludePayload != nil && !*a.IncludePayload {

@@ -28,7 +28,8 @@ func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error
 	if s.opts.Snapshots == nil {
 		return nil, errNoSnapshots
 	}
-	return s.opts.Snapshots.Store(ctx, id)
+	st, err := s.opts.Snapshots.Store(ctx, id)
+	return st, notFound(err, "snapshot", id, snapshotHint)
 }
 
 // SnapshotsResult is list_snapshots' answer.
@@ -123,7 +124,7 @@ func (s *Server) getSnapshot(ctx context.Context, a snapshotIDArgs) (snapshot.In
 	}
 	info, err := s.opts.Snapshots.Get(ctx, a.ID)
 	if err != nil {
-		return info, "", err
+		return info, "", notFound(err, "snapshot", a.ID, snapshotHint)
 	}
 	return info, snapshotLine(info), nil
 }
@@ -152,7 +153,7 @@ func (s *Server) exportSnapshot(ctx context.Context, a exportArgs) (ExportResult
 		return res, "", errNoSnapshots
 	}
 	if _, err := s.opts.Snapshots.Get(ctx, a.ID); err != nil {
-		return res, "", err
+		return res, "", notFound(err, "snapshot", a.ID, snapshotHint)
 	}
 	f, err := s.ExportFilter(a.BPF, a.KFL)
 	if err != nil {
@@ -211,7 +212,7 @@ func (s *Server) WriteSnapshotPcap(ctx context.Context, w io.Writer, id, bpf, ex
 		return 0, errNoSnapshots
 	}
 	if _, err := s.opts.Snapshots.Get(ctx, id); err != nil {
-		return 0, err
+		return 0, notFound(err, "snapshot", id, snapshotHint)
 	}
 	f, err := s.ExportFilter(bpf, expr)
 	if err != nil {

@@ -128,14 +128,14 @@ func (s *Server) tcpInsights(ctx context.Context, a tcpInsightsArgs) (TCPInsight
 	if a.CallID != "" {
 		rec, err := st.Get(ctx, a.CallID)
 		if err != nil {
-			return res, "", err
+			return res, "", notFound(err, "call", a.CallID, callHint)
 		}
 		id = rec.Stream
 	}
 	if id != "" {
 		f, err := st.Flow(ctx, id)
 		if err != nil {
-			return res, "", err
+			return res, "", notFound(err, "flow", id, flowHint)
 		}
 		v := toFlowView(f)
 		res.Flow, res.Flows = &v, 1
