@@ -69,13 +69,13 @@ func (s *Server) snapshotTools() []tool {
 			desc: "Snapshots: named, immutable windows of records, flows and raw packets, newest first. Query one with the snapshot argument of list_api_calls, get_api_stats and the other call tools."},
 			s.listSnapshots),
 		newTool(toolSpec{name: "create_snapshot", title: "Create a snapshot",
-			desc: "Freeze a time window (records, flows and raw packets) under a name so it survives retention and can be exported as pcapng. Returns its id."},
+			desc: "Freeze a time window (records, flows and raw packets) under a name so it survives retention and can be exported as pcapng. Returns its id. Additive: it writes a new snapshot beside the store and changes nothing already stored, so it works on a read-only server (no --allow-destructive needed)."},
 			s.createSnapshot),
 		newTool(toolSpec{name: "get_snapshot", title: "Get a snapshot",
 			desc: "One snapshot: its window, counts of records, flows and packets, records per protocol."},
 			s.getSnapshot),
 		newTool(toolSpec{name: "export_snapshot_pcap", title: "Export a snapshot as pcapng",
-			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the file's absolute path on the server, on a hub a download URL (GET with the hub's bearer token), and the size."},
+			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the file's absolute path on the server, on a hub a download URL (GET with the hub's bearer token), and the size. Additive: it only writes a new file under the server's export directory, so it works on a read-only server."},
 			s.exportSnapshot),
 	}
 }

@@ -27,7 +27,13 @@ func newHubCmd(g *globals) *cobra.Command {
 (calls, calls/{id}, stats, flows, flows/{id}, dissectors, service-map,
 tools/{name}) and the MCP server at /mcp. Every request needs the bearer token,
 generated on first start into the data directory (mode 0600) and printed by
-kubeshark hub token. Tools that change state need --allow-destructive.`,
+kubeshark hub token.
+
+Read-only by default: no tool changes or deletes what is stored or how
+traffic is dissected. create_snapshot and export_snapshot_pcap only add
+files (a snapshot under DATA/snapshots, a pcapng under DATA/exports).
+--allow-destructive enables enable_dissection and disable_dissection, which
+change what later imports dissect.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -36,7 +42,7 @@ kubeshark hub token. Tools that change state need --allow-destructive.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", hub.DefaultAddr, "listen address")
-	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable tools that change state (enable_dissection, disable_dissection)")
+	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
 	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "token",
@@ -55,10 +61,6 @@ kubeshark hub token. Tools that change state need --allow-destructive.`,
 }
 
 func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, cmd *cobra.Command) error {
-	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
-	if err != nil {
-		return err
-	}
 	// Listen first: the download links the tools hand out need the
 	// real address (--addr 127.0.0.1:0 picks a free port).
 	ln, err := net.Listen("tcp", addr)
@@ -71,6 +73,12 @@ func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool,
 		return err
 	}
 	defer cleanup()
+	// Only a hub that is about to serve makes a token: one that could not
+	// listen or open its store leaves the data directory as it was.
+	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
+	if err != nil {
+		return err
+	}
 	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Logger: g.logger()})
 	if err != nil {
 		return err

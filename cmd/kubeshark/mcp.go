@@ -63,7 +63,7 @@ Nothing but MCP messages is written to stdout.`,
 	f.StringVar(&o.token, "token", "", "the hub's bearer token (env KUBESHARK_HUB_TOKEN)")
 	f.BoolVar(&o.proxy, "proxy", false, "reach an in-cluster hub through the Kubernetes API (not available yet)")
 	f.BoolVar(&o.listTools, "list-tools", false, "print the tools and exit")
-	f.BoolVar(&o.allowDestructive, "allow-destructive", false, "enable tools that change state (enable_dissection, disable_dissection)")
+	f.BoolVar(&o.allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
 	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm) so its fields work in filters; repeatable")
 	return cmd
 }

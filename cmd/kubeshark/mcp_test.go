@@ -3,9 +3,13 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -162,5 +166,32 @@ func TestMCPURLSaysWhetherTheHubAnswers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A hub that cannot listen writes no token; the one that can, does; and
+// --help says what read-only allows.
+func TestHubWritesItsTokenOnlyOnceListening(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := t.TempDir()
+	r := ks(t, data, "hub", "--addr", ln.Addr().String())
+	if r.code == 0 || !strings.Contains(r.stderr, "address already in use") {
+		t.Fatalf("hub on a taken port: exit %d, %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(data, hub.TokenFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a hub that could not listen left %s: %v", hub.TokenFile, err)
+	}
+	if r := ks(t, data, "hub", "token"); r.code == 0 {
+		t.Fatalf("hub token after a failed start: %q", r.stdout)
+	}
+	r = ks(t, data, "hub", "--help")
+	for _, want := range []string{"Read-only by default", "create_snapshot and export_snapshot_pcap only add", "--allow-destructive enables enable_dissection and disable_dissection"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("hub --help lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }
