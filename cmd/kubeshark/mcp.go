@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/server"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
@@ -62,7 +64,7 @@ Nothing but MCP messages is written to stdout.`,
 	f.StringVar(&o.url, "url", "", "serve what the hub at this URL serves (e.g. http://127.0.0.1:8898)")
 	f.StringVar(&o.token, "token", "", "the hub's bearer token (env KUBESHARK_HUB_TOKEN)")
 	f.BoolVar(&o.proxy, "proxy", false, "reach an in-cluster hub through the Kubernetes API (not available yet)")
-	f.BoolVar(&o.listTools, "list-tools", false, "print the tools and exit")
+	f.BoolVar(&o.listTools, "list-tools", false, "print the tools with their whole descriptions (wrapped to the terminal, or 100 columns) and exit")
 	f.BoolVar(&o.allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
 	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm) so its fields work in filters; repeatable")
 	return cmd
@@ -102,13 +104,61 @@ func runMCP(ctx context.Context, g *globals, o mcpOptions, cmd *cobra.Command) e
 	return mcp.ServeStdio(ctx, m, os.Stdin, cmd.OutOrStdout(), g.logger())
 }
 
+// printTools prints each tool's name and its whole description,
+// word-wrapped to the terminal's width (100 columns when stdout is not a
+// terminal) under a hanging indent.
 func printTools(cmd *cobra.Command, s *mcp.Server) error {
-	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-	for _, t := range s.Tools() {
-		desc, _, _ := strings.Cut(t.Description, ". ")
-		fmt.Fprintf(tw, "%s\t%s\n", t.Name, desc)
+	width := 100
+	if f, ok := cmd.OutOrStdout().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+			width = w
+		}
 	}
-	return tw.Flush()
+	tools := s.Tools()
+	indent := 0
+	for _, t := range tools {
+		indent = max(indent, len(t.Name)+2)
+	}
+	// On a narrow terminal the names get lines of their own.
+	ownLine := width-indent < 40
+	if ownLine {
+		indent = 4
+	}
+	var b strings.Builder
+	for _, t := range tools {
+		lines := wrapWords(t.Description, width-indent)
+		if ownLine {
+			b.WriteString(t.Name + "\n")
+		} else {
+			b.WriteString(t.Name + strings.Repeat(" ", indent-len(t.Name)) + lines[0] + "\n")
+			lines = lines[1:]
+		}
+		for _, l := range lines {
+			b.WriteString(strings.Repeat(" ", indent) + l + "\n")
+		}
+	}
+	_, err := io.WriteString(cmd.OutOrStdout(), b.String())
+	return err
+}
+
+// wrapWords breaks text into lines of at most width characters at spaces;
+// a word longer than width gets a line of its own. It always returns at
+// least one line.
+func wrapWords(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == "":
+			line = w
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = w
+		}
+	}
+	return append(lines, line)
 }
 
 // serverConfig is what differs between the MCP servers the commands run.

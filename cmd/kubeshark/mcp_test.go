@@ -16,8 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mark3labs/mcp-go/client"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
@@ -34,6 +36,19 @@ func TestMCPCommandFlags(t *testing.T) {
 	for _, tool := range []string{"list_api_calls", "get_api_call", "get_api_stats", "find_anomalies", "get_tcp_insights", "export_snapshot_pcap", "disable_dissection"} {
 		if !strings.Contains(r.stdout, tool+" ") {
 			t.Errorf("--list-tools lacks %s:\n%s", tool, r.stdout)
+		}
+	}
+	// Whole descriptions, wrapped to 100 columns (stdout is not a
+	// terminal here), never cut mid-sentence.
+	for _, line := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+		if n := utf8.RuneCountInString(line); n > 100 {
+			t.Errorf("--list-tools line of %d columns: %q", n, line)
+		}
+	}
+	flat := strings.Join(strings.Fields(r.stdout), " ")
+	for _, tool := range serverTools(t) {
+		if want := strings.Join(strings.Fields(tool.Description), " "); !strings.Contains(flat, tool.Name+" "+want) {
+			t.Errorf("--list-tools does not give %s's whole description %q", tool.Name, want)
 		}
 	}
 	r = ks(t, data, "mcp", "--proxy")
@@ -194,4 +209,19 @@ func TestHubWritesItsTokenOnlyOnceListening(t *testing.T) {
 			t.Errorf("hub --help lacks %q:\n%s", want, r.stdout)
 		}
 	}
+}
+
+// serverTools are the tools a server advertises, from the library.
+func serverTools(t *testing.T) []mcpgo.Tool {
+	t.Helper()
+	st, err := storage.Open(context.Background(), storage.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s, err := mcp.New(mcp.Options{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Tools()
 }
