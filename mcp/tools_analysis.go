@@ -118,7 +118,7 @@ type endpointsArgs struct {
 func (s *Server) analysisTools() []tool {
 	return []tool{
 		newTool(toolSpec{name: "get_api_stats", title: "API statistics",
-			desc: "Per endpoint (server + protocol + method + path template such as /api/orders/{id}) or per server, client or protocol: calls, errors, error rate, latency p50/p95/p99/max, bytes, status codes, and a time series over the window."},
+			desc: "Per endpoint (server + protocol + method + path template such as /api/orders/{id}) or per server, client or protocol: calls, errors, error rate, latency p50/p95/p99/max, bytes, status codes (each with its protocol: HTTP 503 and MySQL error 1045 are counted apart), and a time series over the window. errors counts calls that failed by their own protocol's rules (KFL: failed)."},
 			s.apiStats),
 		newTool(toolSpec{name: "compare_traffic", title: "Compare two windows",
 			desc: "The same statistics for two windows side by side (before/after a deploy or an incident), with the changes in volume, error rate and p95 ranked biggest first; endpoints seen in one window only are flagged."},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +39,8 @@ const (
 	// groups are counted as untracked. Templating keeps real traffic far
 	// below it; it guards against paths that defeat templating.
 	maxGroups = 5000
-	// maxStatuses caps the distinct status codes tracked per group.
+	// maxStatuses caps the distinct (protocol, status code) pairs tracked
+	// per group.
 	maxStatuses = 16
 	// groupExact is how many latencies a group keeps before its sketch
 	// turns approximate; cellExact is the same for one time-series cell.
@@ -101,11 +103,21 @@ type Latency struct {
 	Approximate bool    `json:"approximate,omitempty"`
 }
 
-// StatusCount is how many calls got one status code.
+// StatusCount is how many calls of one protocol got one status code.
+// Figures count each (protocol, status) pair apart, most frequent first: a
+// code means something different per protocol (HTTP 503, DNS rcode 3,
+// MySQL error 1045), so a group of several protocols never adds them up.
 type StatusCount struct {
-	Status int `json:"status"`
-	Count  int `json:"count"`
+	// Protocol is the calls' protocol; Status is in its terms (HTTP
+	// status, gRPC status, DNS rcode, MySQL or PostgreSQL error code,
+	// ...).
+	Protocol string `json:"protocol"`
+	Status   int    `json:"status"`
+	Count    int    `json:"count"`
 }
+
+// String is the pair as "http:503".
+func (s StatusCount) String() string { return s.Protocol + ":" + strconv.Itoa(s.Status) }
 
 // Bucket is one step of a time series.
 type Bucket struct {
@@ -151,6 +163,7 @@ type cell struct {
 }
 
 type statusTally struct {
+	proto             string
 	status, n, failed int
 	ids               []string
 }
@@ -366,7 +379,7 @@ func (a *aggregator) addTo(g *agg, r *sdk.Record) {
 func (g *agg) countStatus(r *sdk.Record, ids bool, limit int) {
 	for i := range g.statuses {
 		s := &g.statuses[i]
-		if s.status == r.Status {
+		if s.status == r.Status && s.proto == r.Protocol {
 			s.n++
 			if r.Failed {
 				s.failed++
@@ -378,7 +391,7 @@ func (g *agg) countStatus(r *sdk.Record, ids bool, limit int) {
 		}
 	}
 	if len(g.statuses) < limit {
-		t := statusTally{status: r.Status, n: 1}
+		t := statusTally{proto: r.Protocol, status: r.Status, n: 1}
 		if r.Failed {
 			t.failed = 1
 		}
@@ -433,7 +446,7 @@ func (g *agg) figures(topStatuses int) Figures {
 		f.LastSeen = time.Unix(0, g.last).UTC()
 	}
 	for _, s := range g.topStatuses(topStatuses) {
-		f.Statuses = append(f.Statuses, StatusCount{Status: s.status, Count: s.n})
+		f.Statuses = append(f.Statuses, StatusCount{Protocol: s.proto, Status: s.status, Count: s.n})
 	}
 	return f
 }
@@ -443,6 +456,9 @@ func (g *agg) topStatuses(n int) []statusTally {
 	slices.SortFunc(s, func(a, b statusTally) int {
 		if a.n != b.n {
 			return b.n - a.n
+		}
+		if a.proto != b.proto {
+			return strings.Compare(a.proto, b.proto)
 		}
 		return a.status - b.status
 	})
@@ -551,7 +567,7 @@ func (g *agg) mergeRow(e *rollRow, bucket int) {
 	g.reqBytes += e.reqBytes
 	g.respBytes += e.respBytes
 	for _, t := range e.statuses {
-		i := slices.IndexFunc(g.statuses, func(x statusTally) bool { return x.status == t.status })
+		i := slices.IndexFunc(g.statuses, func(x statusTally) bool { return x.status == t.status && x.proto == t.proto })
 		switch {
 		case i >= 0:
 			g.statuses[i].n += t.n

@@ -76,7 +76,8 @@ type Anomaly struct {
 	// Onset is when the problem started in the target window (error and
 	// latency rises).
 	Onset *time.Time `json:"onset,omitempty"`
-	// NewStatuses are status codes the baseline never saw on the endpoint.
+	// NewStatuses are status codes (with their protocol) the baseline
+	// never saw on the endpoint.
 	NewStatuses []StatusCount `json:"new_statuses,omitempty"`
 	// LikelyCausedBy is the key of a degraded endpoint this endpoint's
 	// server calls, whose trouble started no later: the likely source.
@@ -306,7 +307,7 @@ func (d detector) detect(ep *endpointState) []*candidate {
 				w = 10
 			}
 			c := mk(KindNewStatus, w*ratio(s.Count, t.count)*weight(s.Count),
-				fmt.Sprintf("status %d on %d of %d calls, never seen in the baseline", s.Status, s.Count, t.count))
+				fmt.Sprintf("status %s on %d of %d calls, never seen in the baseline", s, s.Count, t.count))
 			c.NewStatuses = []StatusCount{s}
 			c.ExampleIDs = append(c.ExampleIDs, newIDs[i].ids...)
 			out = append(out, c)
@@ -377,9 +378,9 @@ func (d detector) newStatuses(b, t *agg) ([]StatusCount, []statusTally) {
 	var out []StatusCount
 	var tallies []statusTally
 	for _, s := range t.topStatuses(maxStatuses) {
-		seen := slices.ContainsFunc(b.statuses, func(x statusTally) bool { return x.status == s.status })
+		seen := slices.ContainsFunc(b.statuses, func(x statusTally) bool { return x.status == s.status && x.proto == s.proto })
 		if !seen && s.n >= minErrors {
-			out = append(out, StatusCount{Status: s.status, Count: s.n})
+			out = append(out, StatusCount{Protocol: s.proto, Status: s.status, Count: s.n})
 			tallies = append(tallies, s)
 		}
 	}
@@ -516,7 +517,7 @@ func firstStatus(c *candidate) int {
 func statusList(s []StatusCount) string {
 	parts := make([]string, len(s))
 	for i, x := range s {
-		parts[i] = fmt.Sprintf("%d (%d calls)", x.Status, x.Count)
+		parts[i] = fmt.Sprintf("%s (%d calls)", x, x.Count)
 	}
 	return strings.Join(parts, ", ")
 }

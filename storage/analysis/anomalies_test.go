@@ -115,7 +115,7 @@ func testCascade(t *testing.T, named bool) {
 	if c.Baseline.ErrorRate != 0 || c.Target.ErrorRate != 0.5 || c.Target.Errors != 30 || c.Target.Count != 60 {
 		t.Errorf("C figures: baseline %+v target %+v", c.Baseline, c.Target)
 	}
-	if want := []StatusCount{{503, 30}}; !reflect.DeepEqual(c.NewStatuses, want) {
+	if want := []StatusCount{{"http", 503, 30}}; !reflect.DeepEqual(c.NewStatuses, want) {
 		t.Errorf("C new statuses %v, want %v", c.NewStatuses, want)
 	}
 	if len(c.ExampleIDs) != maxExamples {
@@ -200,7 +200,7 @@ func TestAnomalyKinds(t *testing.T) {
 		t.Errorf("dropping: %+v", d)
 	}
 	n := got["/notfound new_status"]
-	if !reflect.DeepEqual(n.NewStatuses, []StatusCount{{404, 5}}) || len(n.ExampleIDs) != 3 {
+	if !reflect.DeepEqual(n.NewStatuses, []StatusCount{{"http", 404, 5}}) || len(n.ExampleIDs) != 3 {
 		t.Errorf("new status: %+v", n)
 	}
 	// A non-failing new status weighs 3·share·w(n).

@@ -72,7 +72,7 @@ const (
 	// format, the sketches' α and caps, and the grouping rules (Template).
 	// Bump it when any of them changes: the cache name includes it, so
 	// older entries are simply never read again.
-	rollupVersion = 1
+	rollupVersion = 2
 	// minuteStatuses caps the status codes of a group in one minute,
 	// above maxStatuses so that merging rarely loses any.
 	minuteStatuses = 64
@@ -444,8 +444,8 @@ func buildRollup(ctx context.Context, src Source, by GroupBy, w Window) (*rollup
 //	counts  uvarint count, errors, no-response; varint request and
 //	        response bytes; varint first and last call in ns from the
 //	        minute's start
-//	status  uvarint count, then per code varint status, uvarint calls,
-//	        uvarint failed calls
+//	status  uvarint count, then per code uvarint string index of its
+//	        protocol, varint status, uvarint calls, uvarint failed calls
 //	latency uvarint length, then the sketch (appendSketch)
 //
 // The string table makes a minute of a thousand endpoints on forty
@@ -481,6 +481,7 @@ func encodeRollup(r *rollup, minute int64) []byte {
 		body = binary.AppendVarint(body, g.last-base)
 		body = binary.AppendUvarint(body, uint64(len(g.statuses)))
 		for _, s := range g.statuses {
+			body = binary.AppendUvarint(body, idx(s.proto))
 			body = binary.AppendVarint(body, int64(s.status))
 			body = binary.AppendUvarint(body, uint64(s.n))
 			body = binary.AppendUvarint(body, uint64(s.failed))
@@ -554,10 +555,11 @@ func decodeRollup(b []byte, minute int64, into *rollupRows) error {
 		g.respBytes = rd.varint()
 		g.first = base + rd.varint()
 		g.last = base + rd.varint()
-		ns := rd.count(3)
+		ns := rd.count(4)
 		from := len(into.tallies)
 		for i := 0; i < ns && rd.err == nil; i++ {
-			into.tallies = append(into.tallies, statusTally{status: int(rd.varint()), n: int(rd.uvarint()), failed: int(rd.uvarint())})
+			proto := str()
+			into.tallies = append(into.tallies, statusTally{proto: proto, status: int(rd.varint()), n: int(rd.uvarint()), failed: int(rd.uvarint())})
 		}
 		// A full slice expression: nothing appending to a row's statuses
 		// may write into the shared buffer.

@@ -67,7 +67,7 @@ func TestStats(t *testing.T) {
 	if orders.RequestBytes != 10000 || orders.ResponseBytes != 20000 {
 		t.Errorf("orders bytes %d/%d", orders.RequestBytes, orders.ResponseBytes)
 	}
-	if want := []StatusCount{{200, 90}, {500, 10}}; !reflect.DeepEqual(orders.Statuses, want) {
+	if want := []StatusCount{{"http", 200, 90}, {"http", 500, 10}}; !reflect.DeepEqual(orders.Statuses, want) {
 		t.Errorf("orders statuses %v, want %v", orders.Statuses, want)
 	}
 	if orders.Server != "10.0.0.2:80" || orders.Method != "GET" || orders.Path != "/api/orders/{id}" || orders.Protocol != "http" {
@@ -181,5 +181,39 @@ func TestStatsPaging(t *testing.T) {
 	}
 	if n != 2500 || len(g.Series) != DefaultBuckets {
 		t.Errorf("series holds %d calls in %d buckets", n, len(g.Series))
+	}
+}
+
+// A status code means something different per protocol: DNS rcode 2 is
+// SERVFAIL, gRPC status 2 is UNKNOWN, MySQL puts its error number (1045,
+// access denied) where HTTP puts 503. A row that mixes protocols (the
+// total) counts each (protocol, status) apart, whether the window is
+// scanned or read from rollups.
+func TestStatusesArePerProtocol(t *testing.T) {
+	ctx := context.Background()
+	var cs []call
+	add := func(n int, proto, dst string, status int, failed bool) {
+		for i := 0; i < n; i++ {
+			cs = append(cs, call{at: sec(float64(len(cs) * 13)), src: "10.0.0.9", dst: dst, proto: proto, status: status, failed: failed, ms: 1})
+		}
+	}
+	add(10, "http", "10.0.0.2:80", 200, false)
+	add(5, "http", "10.0.0.2:80", 503, true)
+	add(4, "dns", "10.0.0.53:53", 2, true)
+	add(3, "grpc", "10.0.0.2:80", 2, true)
+	add(2, "mysql", "10.0.0.3:3306", 1045, true)
+	st := openStore(t, recs(cs...))
+	want := []StatusCount{{"http", 200, 10}, {"http", 503, 5}, {"dns", 2, 4}, {"grpc", 2, 3}, {"mysql", 1045, 2}}
+	for name, src := range map[string]Source{"rollups": st, "scan": scanOnly{st}} {
+		res, err := Stats(ctx, src, StatsQuery{Window: win(-time.Minute, 10*time.Minute), GroupBy: ByServer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res.Total.Statuses, want) {
+			t.Errorf("%s: total statuses %v, want %v", name, res.Total.Statuses, want)
+		}
+	}
+	if s := (StatusCount{"mysql", 1045, 2}).String(); s != "mysql:1045" {
+		t.Errorf("String() = %q", s)
 	}
 }

@@ -8,7 +8,8 @@ import (
 // Examples are the worked examples of the reference; the tests compile
 // every one of them.
 var Examples = []struct{ Expr, What string }{
-	{`http && status_code >= 500`, "HTTP/1.x server errors"},
+	{`http && status_code >= 500`, "HTTP/1.x server errors (status_code is per protocol: alone, >= 500 also matches MySQL error 1045)"},
+	{`failed`, "failed calls of any protocol, each by its own rules: the protocol-neutral error filter"},
 	{`(http || http2 || grpc) && failed`, "failed calls of every HTTP flavour"},
 	{`http && method == "POST" && url.contains("/api")`, "POSTs to an API path"},
 	{`map_get(request.headers, "user-agent", "").contains("curl")`, "requests sent by curl (no error where the header is absent)"},

@@ -52,7 +52,7 @@ func coreVariables() []*variable {
 		sv("method", "request method (HTTP method, DNS query type, Redis command, SQL command, ...)", func(r *sdk.Record) string { return r.Method }),
 		sv("path", "request path or target (HTTP path with query string, DNS name, Kafka topic, ...)", func(r *sdk.Record) string { return r.Path }),
 		sv("url", "same as path (Kubeshark's name; url.contains(\"/api\") works)", func(r *sdk.Record) string { return r.Path }),
-		iv("status_code", "response status (HTTP status, DNS rcode, ...); 0 without a response", func(r *sdk.Record) int64 { return int64(r.Status) }),
+		iv("status_code", "the protocol's own response status, so its meaning depends on the protocol: HTTP status, gRPC status, DNS rcode, MySQL error number (access denied is 1045, which is also >= 500), Kafka and MongoDB error codes, AMQP reply code; 0 without a response and for protocols without one (PostgreSQL's SQLSTATE is in status_text). Pair it with a protocol (http && status_code >= 500); for failures of any protocol use failed", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		iv("status", "same as status_code", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		sv("status_text", "response status text or reason", func(r *sdk.Record) string { return r.StatusText }),
 		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules (HTTP 5xx, DNS error rcode, SQL error, ...)",
