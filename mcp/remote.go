@@ -157,6 +157,9 @@ func (f *forwarder) explain(err error) error {
 	var dns *net.DNSError
 	switch {
 	case errors.Is(err, transport.ErrUnauthorized), errors.Is(err, transport.ErrAuthorizationRequired), strings.Contains(msg, "401"), strings.Contains(msg, "authorization required"):
+		if f.token == "" {
+			return &hubError{ErrHubToken, fmt.Sprintf("hub %s needs a bearer token (401): pass the one `kubeshark hub token` prints on the hub's machine with --token (or KUBESHARK_HUB_TOKEN)", f.base)}
+		}
 		return &hubError{ErrHubToken, fmt.Sprintf("hub %s rejected the token (401): pass the one `kubeshark hub token` prints on the hub's machine with --token (or KUBESHARK_HUB_TOKEN)", f.base)}
 	case errors.As(err, &dns):
 		return &hubError{ErrHubUnreachable, fmt.Sprintf("hub %s is unreachable (host %q not found): check --url", f.base, dns.Name)}

@@ -93,9 +93,16 @@ func TestForwarderSaysWhatIsWrongAndRecovers(t *testing.T) {
 		t.Fatalf("call with a wrong token: %q", msg)
 	}
 
-	// A name that does not resolve.
+	// No token at all.
+	err = mcp.CheckHub(ctx, mcp.RemoteOptions{URL: url})
+	if !errors.Is(err, mcp.ErrHubToken) || !strings.Contains(err.Error(), "needs a bearer token") {
+		t.Fatalf("CheckHub without a token: %v", err)
+	}
+
+	// A name that does not resolve (.invalid never does; without a
+	// resolver the lookup may time out instead, which is unreachable too).
 	err = mcp.CheckHub(ctx, mcp.RemoteOptions{URL: "http://no-such-hub.invalid:8898"})
-	if !errors.Is(err, mcp.ErrHubUnreachable) || !strings.Contains(err.Error(), "not found") {
+	if !errors.Is(err, mcp.ErrHubUnreachable) || !strings.Contains(err.Error(), "no-such-hub.invalid") {
 		t.Fatalf("CheckHub on an unknown host: %v", err)
 	}
 }
