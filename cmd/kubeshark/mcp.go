@@ -86,7 +86,7 @@ func runMCP(ctx context.Context, g *globals, o mcpOptions, cmd *cobra.Command) e
 		// stderr (which MCP clients log) whether the hub answers; serve
 		// the tools either way, each call trying the hub again.
 		if err := mcp.CheckHub(ctx, ro); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark mcp: %v\nkubeshark mcp: serving the tools anyway; each call tries the hub again\n", err)
+			fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark mcp: %v\nkubeshark mcp: serving the tools anyway\n", err)
 		} else {
 			fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark mcp: hub %s is reachable and accepted the token; forwarding to it\n", strings.TrimRight(o.url, "/"))
 		}
