@@ -91,6 +91,15 @@ func readPublicKey(path string) (minisign.PublicKey, error) {
 	return k, nil
 }
 
+// PublicKeyID returns the key id of a minisign public key in text form.
+func PublicKeyID(text []byte) (string, error) {
+	var k minisign.PublicKey
+	if err := k.UnmarshalText([]byte(strings.TrimSpace(string(text)))); err != nil {
+		return "", fmt.Errorf("not a minisign public key: %w", err)
+	}
+	return KeyID(k.ID()), nil
+}
+
 // SignatureKeyID returns the id of the key that made sig.
 func SignatureKeyID(sig []byte) (string, error) {
 	var s minisign.Signature
