@@ -18,6 +18,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 )
 
 // ErrNotFound is wrapped by errors about a plugin that is not installed.
@@ -140,6 +141,12 @@ func Validate(ctx context.Context, source string, code []byte, cacheDir string) 
 		return sdk.Manifest{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	defer m.Close(ctx)
+	// The manifest's fields become filter variables wherever the plugin's
+	// records go; a manifest the filter language cannot take would stop
+	// the MCP server from starting.
+	if _, err := kfl.NewEnv([]sdk.Manifest{m.Manifest()}); err != nil {
+		return sdk.Manifest{}, fmt.Errorf("%w: %s: its manifest's fields cannot be filter variables: %w", ErrInvalid, source, err)
+	}
 	return m.Manifest(), nil
 }
 
