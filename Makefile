@@ -32,9 +32,10 @@ test: wasm deps
 	$(GO) test -count=1 -timeout 30m ./dissectors/... ./cmd/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
-# assembles the hostile-guest modules. Installed when missing on a Debian
+# assembles the hostile-guest modules, docker-registry serves plugin artifacts
+# to the OCI end-to-end test. Installed when missing on a Debian
 # machine where we are root; elsewhere the tests that need them skip and say so.
-TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump
+TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

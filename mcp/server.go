@@ -56,6 +56,10 @@ type Options struct {
 	// Dissectors are the loaded dissectors; their manifests declare the
 	// KFL fields.
 	Dissectors []Dissector
+	// StoredManifests are the manifests of dissectors that are not loaded
+	// (a removed plugin) but whose records are stored: their fields stay
+	// in the filter language.
+	StoredManifests []sdk.Manifest
 	// Packets reports what the raw packet log holds; nil when there is
 	// none.
 	Packets PacketLog
@@ -116,6 +120,7 @@ func New(opts Options) (*Server, error) {
 	for i, d := range opts.Dissectors {
 		manifests[i] = d.Manifest
 	}
+	manifests = append(manifests, opts.StoredManifests...)
 	env, err := kfl.NewEnv(manifests)
 	if err != nil {
 		return nil, fmt.Errorf("mcp: filter language over the dissectors' fields: %w", err)

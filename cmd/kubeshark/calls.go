@@ -171,8 +171,9 @@ func filterErr(err error) error {
 	return fmt.Errorf("--filter: %w", err)
 }
 
-// manifestEnv builds the KFL environment with the built-in dissectors'
-// fields.
+// manifestEnv builds the KFL environment with the fields of the built-in
+// dissectors, of the enabled plugins and of the dissectors whose records
+// are stored.
 func manifestEnv(ctx context.Context, g *globals) (*kfl.Env, error) {
 	l, err := loadDissectors(ctx, g, nil)
 	if err != nil {
@@ -183,6 +184,9 @@ func manifestEnv(ctx context.Context, g *globals) (*kfl.Env, error) {
 	for i, m := range l.mods {
 		manifests[i] = m.Manifest()
 	}
+	// Fields of dissectors no longer loaded (a removed plugin) whose
+	// records are still stored.
+	manifests = append(manifests, unloadedManifests(ctx, g, nil, l)...)
 	return kfl.NewEnv(manifests)
 }
 

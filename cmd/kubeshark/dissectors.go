@@ -64,6 +64,11 @@ func runDissectors(ctx context.Context, g *globals, extra []string, output strin
 		}
 		infos = append(infos, info)
 	}
+	if st != nil {
+		for _, m := range unloadedManifests(ctx, g, st, l) {
+			infos = append(infos, dissectorInfo{Manifest: m, ABI: sdk.ABIVersion, Source: "not loaded (manifest kept for its stored records)"})
+		}
+	}
 	if output == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,9 +64,19 @@ func (l *loaded) engines() []engine.Dissector {
 
 func (l *loaded) close(ctx context.Context) { l.rt.Close(ctx) }
 
-// loadDissectors compiles the built-in dissectors (cached in the data dir)
-// and any extra modules named on the command line.
+// loadDissectors compiles the built-in dissectors (cached in the data dir),
+// the enabled installed plugins and any extra modules named on the command
+// line.
 func loadDissectors(ctx context.Context, g *globals, extra []string) (*loaded, error) {
+	return loadSet(ctx, g, extra, true)
+}
+
+// loadBuiltins compiles the built-in dissectors only.
+func loadBuiltins(ctx context.Context, g *globals) (*loaded, error) {
+	return loadSet(ctx, g, nil, false)
+}
+
+func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) (*loaded, error) {
 	builtin, err := dissectors.Builtin()
 	if err != nil {
 		return nil, err
@@ -81,6 +92,17 @@ func loadDissectors(ctx context.Context, g *globals, extra []string) (*loaded, e
 	var srcs []source
 	for _, b := range builtin {
 		srcs = append(srcs, source{"built-in", b.Wasm})
+	}
+	nBuiltin := len(srcs)
+	if withPlugins {
+		ps, as, err := pluginStore(g, nil).Enabled(ctx)
+		if err != nil {
+			rt.Close(ctx)
+			return nil, fmt.Errorf("installed plugins: %w", err)
+		}
+		for i, p := range ps {
+			srcs = append(srcs, source{pluginSource(p), as[i].Code})
+		}
 	}
 	for _, path := range extra {
 		code, err := os.ReadFile(path)
@@ -110,10 +132,29 @@ func loadDissectors(ctx context.Context, g *globals, extra []string) (*loaded, e
 	}
 	close(next)
 	wg.Wait()
+	for i := nBuiltin; i < len(srcs); i++ {
+		if errs[i] != nil && strings.HasPrefix(srcs[i].name, "plugin ") {
+			errs[i] = fmt.Errorf("installed %w (kubeshark plugin disable NAME skips it)", errs[i])
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		rt.Close(ctx)
 		return nil, err
 	}
+	// A plugin never shadows a built-in: install refuses their names, but
+	// a later kubeshark may bring a built-in of a plugin's name.
+	builtinNames := map[string]bool{}
+	for _, m := range mods[:nBuiltin] {
+		builtinNames[m.Manifest().Name] = true
+	}
+	mods = slices.DeleteFunc(mods, func(m *wasm.Module) bool {
+		if strings.HasPrefix(m.Source(), "plugin ") && builtinNames[m.Manifest().Name] {
+			g.logger().Warn("a loaded module has the name of a built-in dissector and is skipped", "name", m.Manifest().Name, "source", m.Source())
+			m.Close(ctx)
+			return true
+		}
+		return false
+	})
 	l := &loaded{rt: rt, mods: mods}
 	return l, nil
 }

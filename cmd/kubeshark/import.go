@@ -157,6 +157,15 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	if err := saveHealth(context.Background(), st, l); err != nil {
 		g.logger().Warn("saving dissector health", "err", err)
 	}
+	byProtocol := map[string]int64{}
+	for _, r := range results {
+		for p, n := range r.Stats.ByProtocol {
+			byProtocol[p] += n
+		}
+	}
+	if err := saveManifests(context.Background(), st, l, byProtocol); err != nil {
+		g.logger().Warn("saving the manifests of the dissectors that produced records", "err", err)
+	}
 	if o.output == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -177,6 +178,7 @@ type serverConfig struct {
 func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Server, func(), error) {
 	var st *storage.Store
 	var handle *storage.Handle
+	var stored []sdk.Manifest
 	var err error
 	if c.noStore {
 		// Listing tools needs no data, and must work while a hub holds
@@ -196,6 +198,9 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 		first, err := storage.OpenWhenFree(ctx, storeOptions(g, storage.Options{}), 2*time.Second, nil)
 		switch {
 		case err == nil:
+			if stored, err = storedManifests(ctx, first); err != nil {
+				g.logger().Warn("reading the manifests of stored records", "err", err)
+			}
 			first.Close()
 		case errors.Is(err, storage.ErrBusy):
 			g.logger().Warn("the store is busy (an import?); tool calls will wait for it", "data", g.dataDir)
@@ -221,10 +226,15 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	for _, m := range l.mods {
 		ds = append(ds, mcp.Dissector{Manifest: m.Manifest(), Source: m.Source(), ABIVersion: sdk.ABIVersion})
 	}
+	// Fields of dissectors no longer loaded (a removed plugin) whose
+	// records are still stored stay in the filter language.
+	stored = slices.DeleteFunc(stored, func(m sdk.Manifest) bool {
+		return slices.ContainsFunc(ds, func(d mcp.Dissector) bool { return d.Manifest.Name == m.Name })
+	})
 	// The manifests are all the server needs; the modules themselves are
 	// not run here.
 	l.close(context.Background())
-	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
+	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, StoredManifests: stored, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
 		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL}
 	var snaps *snapshot.Manager
 	if !c.noStore {

@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newCallsCmd(g),
 		newCallCmd(g),
 		newDissectorsCmd(g),
+		newPluginCmd(g),
 		newMCPCmd(g),
 		newHubCmd(g),
 		newVersionCmd(),

@@ -1,0 +1,301 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
+	"github.com/kubeshark-wasm/kubeshark/plugins/plugintest"
+)
+
+// pluginFixture is a data directory, a key pair made by `plugin keygen`,
+// the pingpong plugin signed by `plugin sign`, and a capture of real
+// pingpong traffic: 3 connections of 3 PINGs each, so 9 records with
+// pingpong_n 1, 2, 3 on each connection.
+type pluginFixture struct {
+	data, dir, module, key, pub, pcap string
+}
+
+func newPluginFixture(t *testing.T) *pluginFixture {
+	t.Helper()
+	f := &pluginFixture{data: t.TempDir(), dir: t.TempDir()}
+	f.key, f.pub = filepath.Join(f.dir, "keys", "dev.key"), filepath.Join(f.dir, "keys", "dev.pub")
+	// Without a password and without --no-password keygen refuses; the
+	// encrypted path is covered by the plugins package's tests (minisign's
+	// scrypt takes seconds per key).
+	if r := ks(t, f.data, "plugin", "keygen", "--out", filepath.Join(f.dir, "keys", "dev")); r.code == 0 || !strings.Contains(r.stderr, "KUBESHARK_PLUGIN_KEY_PASSWORD") {
+		t.Fatalf("keygen without a password: %+v", r)
+	}
+	if r := ks(t, f.data, "plugin", "keygen", "--no-password", "--out", filepath.Join(f.dir, "keys", "dev"), "--trust"); r.code != 0 || !strings.Contains(r.stdout, "trusted:") {
+		t.Fatalf("keygen: %+v", r)
+	}
+	if r := ks(t, f.data, "plugin", "keygen", "--no-password", "--out", filepath.Join(f.dir, "keys", "dev")); r.code == 0 || !strings.Contains(r.stderr, "refusing to overwrite") {
+		t.Fatalf("keygen over an existing key: %+v", r)
+	}
+	f.module = plugintest.WritePingPong(t, f.dir)
+	if r := ks(t, f.data, "plugin", "sign", f.module, "--key", f.key); r.code != 0 {
+		t.Fatalf("sign: %+v", r)
+	}
+	f.pcap = filepath.Join(f.dir, "pingpong.pcap")
+	plugintest.Capture(t, f.pcap, 3, "alice", "bob", "carol")
+	return f
+}
+
+func TestPluginLifecycle(t *testing.T) {
+	f := newPluginFixture(t)
+	data := f.data
+
+	// Before the plugin, nobody knows pingpong.
+	if r := ks(t, data, "import", f.pcap); r.code != 0 || strings.Contains(r.stdout, "pingpong 9") || !strings.Contains(r.stdout, "3 not recognised") {
+		t.Fatalf("import without the plugin: %+v", r)
+	}
+	if r := ks(t, data, "calls", "--filter", "pingpong_n > 1"); r.code == 0 || !strings.Contains(r.stderr, "pingpong_n") {
+		t.Fatalf("a filter on an unknown field: %+v", r)
+	}
+
+	// An unsigned copy is refused, and the error names the file.
+	unsigned := filepath.Join(t.TempDir(), "pingpong.wasm")
+	b, _ := os.ReadFile(f.module)
+	os.WriteFile(unsigned, b, 0o644)
+	if r := ks(t, data, "plugin", "install", unsigned); r.code == 0 || !strings.Contains(r.stderr, unsigned) || !strings.Contains(r.stderr, "unsigned") || !strings.Contains(r.stderr, "--allow-unsigned") {
+		t.Fatalf("unsigned install: %+v", r)
+	}
+	// A module changed after signing is refused even with --allow-unsigned.
+	tampered := filepath.Join(t.TempDir(), "pingpong.wasm")
+	b2 := append([]byte{}, b...)
+	b2[len(b2)/3] ^= 0x40
+	os.WriteFile(tampered, b2, 0o644)
+	sig, _ := os.ReadFile(f.module + ".minisig")
+	os.WriteFile(tampered+".minisig", sig, 0o644)
+	if r := ks(t, data, "plugin", "install", "--allow-unsigned", tampered); r.code == 0 || !strings.Contains(r.stderr, "does not verify") || !strings.Contains(r.stderr, "altered") {
+		t.Fatalf("tampered install: %+v", r)
+	}
+	// A module that is no dissector is refused naming what is wrong.
+	notWasm := filepath.Join(t.TempDir(), "x.wasm")
+	os.WriteFile(notWasm, []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	if r := ks(t, data, "plugin", "install", "--allow-unsigned", notWasm); r.code == 0 || !strings.Contains(r.stderr, "kubeshark_abi_v1") || !strings.Contains(r.stderr, notWasm) {
+		t.Fatalf("non-dissector install: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "list"); r.code != 0 || !strings.Contains(r.stdout, "no plugins installed") {
+		t.Fatalf("refused installs left something: %+v", r)
+	}
+
+	r := ks(t, data, "plugin", "install", f.module)
+	if r.code != 0 || !strings.Contains(r.stdout, "installed pingpong 1.0.0") || !strings.Contains(r.stdout, "signed by") {
+		t.Fatalf("install: %+v", r)
+	}
+	r = ks(t, data, "plugin", "list", "-o", "json")
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) != 1 || list[0]["name"] != "pingpong" || list[0]["enabled"] != true {
+		t.Fatalf("list: %v %s", err, r.stdout)
+	}
+	r = ks(t, data, "plugin", "inspect", "pingpong")
+	for _, want := range []string{"digest:       sha256:", "signer:       ", "pingpong_name", "pingpong_n", "256 MiB memory", "not run by an import yet"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("inspect lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := ks(t, data, "plugin", "verify", "pingpong"); r.code != 0 || !strings.Contains(r.stdout, "digest ok, signed by") {
+		t.Fatalf("verify: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "verify", f.module, "--key", f.pub); r.code != 0 {
+		t.Fatalf("verify file with key: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "verify", tampered, "--key", f.pub); r.code == 0 || !strings.Contains(r.stderr, "altered") {
+		t.Fatalf("verify tampered file: %+v", r)
+	}
+	r = ks(t, data, "dissectors")
+	if !strings.Contains(r.stdout, "pingpong") || !strings.Contains(r.stdout, "plugin sha256:") {
+		t.Fatalf("dissectors without the plugin: %s", r.stdout)
+	}
+
+	// Imports use it; its fields filter.
+	r = ks(t, data, "import", f.pcap)
+	if r.code != 0 || !strings.Contains(r.stdout, "pingpong 9") {
+		t.Fatalf("import with the plugin: %+v", r)
+	}
+	recs := calls(t, data, "--filter", "pingpong && pingpong_n > 1")
+	if len(recs) != 6 {
+		t.Fatalf("pingpong && pingpong_n > 1: %d records, want 6", len(recs))
+	}
+	for _, rec := range recs {
+		if rec.Protocol != "pingpong" || rec.Dissector != "pingpong@1.0.0" || rec.Method != "PING" {
+			t.Errorf("record %+v", rec)
+		}
+	}
+	if recs := calls(t, data, "--filter", `pingpong_name == "bob"`); len(recs) != 3 {
+		t.Fatalf(`pingpong_name == "bob": %d records, want 3`, len(recs))
+	}
+	if r := ks(t, data, "calls", "--filter-help"); !strings.Contains(r.stdout, "pingpong_n") || !strings.Contains(r.stdout, "the count a PONG answered") {
+		t.Fatalf("filter reference lacks the plugin's fields:\n%s", r.stdout)
+	}
+	if r := ks(t, data, "plugin", "inspect", "pingpong"); !strings.Contains(r.stdout, "health:       ok in the import of") {
+		t.Fatalf("inspect after import: %s", r.stdout)
+	}
+
+	// MCP lists it with its source and filters on its fields.
+	c, err := client.NewStdioMCPClient(binary_, nil, "--data", data, "mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mcptest.Connect(t, c)
+	if text := mcptest.Text(s.Call(t, "list_dissectors", nil)); !strings.Contains(text, "pingpong@1.0.0") || !strings.Contains(text, "plugin sha256:") {
+		t.Errorf("list_dissectors: %s", text)
+	}
+	if res, err := s.Resource(t, "kubeshark://dissectors/pingpong"); err != nil || !strings.Contains(res, "pingpong_name") || !strings.Contains(res, "plugin sha256:") {
+		t.Errorf("dissectors/pingpong resource: %v %s", err, res)
+	}
+	var page struct {
+		Calls []map[string]any `json:"calls"`
+	}
+	s.Get(t, "list_api_calls", map[string]any{"kfl": "pingpong_n == 3", "limit": 50}, &page)
+	if len(page.Calls) != 3 {
+		t.Errorf("list_api_calls pingpong_n == 3: %d calls, want 3", len(page.Calls))
+	}
+	c.Close()
+
+	// Disabled: not loaded, still installed.
+	if r := ks(t, data, "plugin", "disable", "pingpong"); r.code != 0 {
+		t.Fatalf("disable: %+v", r)
+	}
+	if r := ks(t, data, "dissectors"); strings.Contains(r.stdout, "plugin sha256:") {
+		t.Fatalf("a disabled plugin is loaded: %s", r.stdout)
+	}
+	if r := ks(t, data, "plugin", "enable", "pingpong"); r.code != 0 {
+		t.Fatalf("enable: %+v", r)
+	}
+
+	// Removed: its records and their fields stay.
+	if r := ks(t, data, "plugin", "remove", "pingpong"); r.code != 0 || !strings.Contains(r.stdout, "removed pingpong") {
+		t.Fatalf("remove: %+v", r)
+	}
+	if recs := calls(t, data, "--filter", "pingpong && pingpong_n > 1"); len(recs) != 6 {
+		t.Fatalf("after remove: %d records, want 6", len(recs))
+	}
+	if r := ks(t, data, "calls", "--filter-help"); !strings.Contains(r.stdout, "pingpong_n") {
+		t.Fatalf("filter reference after remove lacks the fields")
+	}
+	if r := ks(t, data, "dissectors"); !strings.Contains(r.stdout, "manifest kept for its stored records") {
+		t.Fatalf("dissectors after remove: %s", r.stdout)
+	}
+	if r := ks(t, data, "plugin", "remove", "pingpong"); r.code == 0 || !strings.Contains(r.stderr, "not installed") {
+		t.Fatalf("second remove: %+v", r)
+	}
+
+	// --allow-unsigned installs, warns and records it.
+	r = ks(t, data, "plugin", "install", "--allow-unsigned", unsigned)
+	if r.code != 0 || !strings.Contains(r.stderr, "WARNING") || !strings.Contains(r.stderr, "NOT TRUSTED") {
+		t.Fatalf("--allow-unsigned: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "inspect", "pingpong"); !strings.Contains(r.stdout, "unsigned (allowed with --allow-unsigned)") || !strings.Contains(r.stdout, "NOT TRUSTED") {
+		t.Fatalf("inspect of an unsigned plugin: %s", r.stdout)
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startDockerRegistry runs Debian's docker-registry (the CNCF distribution
+// registry) on loopback with its storage in a temporary directory.
+func startDockerRegistry(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		t.Skip("docker-registry is not installed (make deps installs it)")
+	}
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := filepath.Join(dir, "config.yml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: %s
+http:
+  addr: %s
+`, filepath.Join(dir, "storage"), addr)), 0o644)
+	cmd := exec.Command(bin, "serve", cfg)
+	out, _ := os.Create(filepath.Join(dir, "registry.log"))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		out.Close()
+	})
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+	t.Fatalf("docker-registry did not listen on %s:\n%s", addr, log)
+	return ""
+}
+
+// TestPluginThroughDockerRegistry: push → install → import → remove through
+// a real registry.
+func TestPluginThroughDockerRegistry(t *testing.T) {
+	reg := startDockerRegistry(t)
+	f := newPluginFixture(t)
+	ref := "oci://" + reg + "/plugins/pingpong:1.0.0"
+	r := ks(t, f.data, "plugin", "push", f.module, ref)
+	if r.code != 0 || !strings.Contains(r.stdout, "digest: sha256:") {
+		t.Fatalf("push: %+v", r)
+	}
+	digest := strings.TrimSpace(r.stdout[strings.Index(r.stdout, "digest: ")+len("digest: "):])
+
+	other := t.TempDir()
+	// Another data directory that does not trust the key refuses it.
+	if r := ks(t, other, "plugin", "install", ref); r.code == 0 || !strings.Contains(r.stderr, "untrusted key") {
+		t.Fatalf("install without trusting the key: %+v", r)
+	}
+	if r := ks(t, other, "plugin", "trust", f.pub); r.code != 0 {
+		t.Fatalf("trust: %+v", r)
+	}
+	r = ks(t, other, "plugin", "install", "oci://"+reg+"/plugins/pingpong@"+digest)
+	if r.code != 0 || !strings.Contains(r.stdout, "installed pingpong 1.0.0") || !strings.Contains(r.stdout, "@"+digest) {
+		t.Fatalf("install by digest: %+v", r)
+	}
+	r = ks(t, other, "plugin", "install", ref)
+	if r.code != 0 {
+		t.Fatalf("install by tag: %+v", r)
+	}
+	if r := ks(t, other, "import", f.pcap); r.code != 0 || !strings.Contains(r.stdout, "pingpong 9") {
+		t.Fatalf("import: %+v", r)
+	}
+	if recs := calls(t, other, "--filter", "pingpong && pingpong_n == 1"); len(recs) != 3 {
+		t.Fatalf("calls: %d records, want 3", len(recs))
+	}
+	if r := ks(t, other, "plugin", "remove", "pingpong"); r.code != 0 {
+		t.Fatalf("remove: %+v", r)
+	}
+	if r := ks(t, other, "plugin", "list"); !strings.Contains(r.stdout, "no plugins installed") {
+		t.Fatalf("list after remove: %s", r.stdout)
+	}
+	// A digest that is not the tag's is refused.
+	bad := "oci://" + reg + "/plugins/pingpong@sha256:" + strings.Repeat("0", 64)
+	if r := ks(t, other, "plugin", "install", bad); r.code == 0 {
+		t.Fatalf("install of a digest the registry lacks: %+v", r)
+	}
+}
