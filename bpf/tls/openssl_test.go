@@ -1,0 +1,131 @@
+package tls
+
+import (
+	"bytes"
+	"io"
+	"net/netip"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// curl (libssl 3) against nginx with TLS in a namespace: both ends'
+// plaintext, on the connection's real 5-tuple, in the right direction.
+func TestOpenSSLCurlNginx(t *testing.T) {
+	needRoot(t)
+	needTool(t, "curl", "nginx")
+	n := newNet(t)
+	addr := startNginx(t, n)
+	tr, c := startTracer(t, Config{NoGo: true})
+	server := netip.MustParseAddrPort(addr)
+
+	out, err := exec.Command("curl", "-sSk", "--http1.1", "https://"+addr+"/hello-openssl").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	if string(out) != "hello from nginx\n" {
+		t.Fatalf("curl got %q", out)
+	}
+
+	req := c.wait(t, "curl sending the request", 5*time.Second, func(e Event) bool {
+		return e.Comm == "curl" && e.Kind == Data && e.Direction == Sent && bytes.HasPrefix(e.Data, []byte("GET /hello-openssl HTTP/1.1\r\n"))
+	})
+	if req.Remote != server || req.Local.Addr() != netip.MustParseAddr(n.Host) || req.Library != OpenSSL {
+		t.Fatalf("curl's request: library %s %s → %s, want openssl %s:* → %s", req.Library, req.Local, req.Remote, n.Host, server)
+	}
+	resp := c.wait(t, "curl receiving the response", 5*time.Second, func(e Event) bool {
+		return e.Comm == "curl" && e.Kind == Data && e.Direction == Received && bytes.Contains(e.Data, []byte("hello from nginx"))
+	})
+	if resp.Local != req.Local || resp.Remote != server {
+		t.Fatalf("curl's response on %s → %s, its request on %s → %s", resp.Local, resp.Remote, req.Local, req.Remote)
+	}
+	// nginx's side of the same connection, mirrored.
+	srv := c.wait(t, "nginx receiving the request", 5*time.Second, func(e Event) bool {
+		return e.Comm == "nginx" && e.Kind == Data && e.Direction == Received && bytes.HasPrefix(e.Data, []byte("GET /hello-openssl "))
+	})
+	if srv.Local != server || srv.Remote != req.Local {
+		t.Fatalf("nginx's request on %s ← %s, want %s ← %s", srv.Local, srv.Remote, server, req.Local)
+	}
+	c.wait(t, "nginx sending the response", 5*time.Second, func(e Event) bool {
+		return e.Comm == "nginx" && e.Kind == Data && e.Direction == Sent && bytes.HasPrefix(e.Data, []byte("HTTP/1.1 200 OK\r\n")) && e.Local == server
+	})
+	c.wait(t, "curl closing the connection", 5*time.Second, func(e Event) bool {
+		return e.Comm == "curl" && e.Kind == Closed && e.Local == req.Local && e.Remote == server
+	})
+	st := tr.Stats()
+	if len(st.Libraries) == 0 {
+		t.Fatalf("no library hooked: %+v", st)
+	}
+}
+
+// A TLS connection made before tracing started (openssl s_client kept
+// open) still yields its plaintext and 5-tuple once the tracer runs.
+func TestOpenSSLConnectionBeforeTracing(t *testing.T) {
+	needRoot(t)
+	needTool(t, "openssl", "nginx")
+	n := newNet(t)
+	addr := startNginx(t, n)
+	server := netip.MustParseAddrPort(addr)
+
+	cmd := exec.Command("openssl", "s_client", "-quiet", "-connect", addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	got := make(chan []byte, 16)
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			k, err := stdout.Read(b)
+			if k > 0 {
+				got <- append([]byte(nil), b[:k]...)
+			}
+			if err != nil {
+				close(got)
+				return
+			}
+		}
+	}()
+	// One exchange before tracing, so the handshake is surely done.
+	io.WriteString(stdin, "GET /before HTTP/1.1\r\nHost: test\r\n\r\n")
+	waitFor(t, got, "hello from nginx")
+
+	_, c := startTracer(t, Config{NoGo: true})
+	io.WriteString(stdin, "GET /after-start HTTP/1.1\r\nHost: test\r\n\r\n")
+	waitFor(t, got, "hello from nginx")
+
+	req := c.wait(t, "s_client's request", 5*time.Second, func(e Event) bool {
+		return e.Comm == "openssl" && e.Direction == Sent && bytes.HasPrefix(e.Data, []byte("GET /after-start "))
+	})
+	if req.Remote != server || req.Local.Addr() != netip.MustParseAddr(n.Host) {
+		t.Fatalf("s_client's request on %s → %s, want %s:* → %s", req.Local, req.Remote, n.Host, server)
+	}
+	c.wait(t, "s_client's response", 5*time.Second, func(e Event) bool {
+		return e.Comm == "openssl" && e.Direction == Received && bytes.Contains(e.Data, []byte("hello from nginx")) && e.Remote == server
+	})
+}
+
+func waitFor(t *testing.T, ch <-chan []byte, want string) {
+	t.Helper()
+	var all []byte
+	tm := time.After(5 * time.Second)
+	for !bytes.Contains(all, []byte(want)) {
+		select {
+		case b, ok := <-ch:
+			if !ok {
+				t.Fatalf("output ended before %q: %q", want, all)
+			}
+			all = append(all, b...)
+		case <-tm:
+			t.Fatalf("no %q in %q", want, all)
+		}
+	}
+}
