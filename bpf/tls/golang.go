@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
@@ -117,6 +118,26 @@ func (t *Tracer) attachGo(path string, tg *goTarget) ([]link.Link, error) {
 	ex, err := link.OpenExecutable(path)
 	if err != nil {
 		return nil, err
+	}
+	if !t.noMulti {
+		var enter, enterCookies, rets []uint64
+		for _, fn := range []string{goRead, goWrite} {
+			enter = append(enter, tg.entry[fn])
+			enterCookies = append(enterCookies, tg.offsets.cookie(fn == goRead))
+			rets = append(rets, tg.rets[fn]...)
+		}
+		le, err := ex.UprobeMulti(nil, t.objs.GoTlsEnterMulti, &link.UprobeMultiOptions{Addresses: enter, Cookies: enterCookies})
+		if err == nil {
+			lr, err := ex.UprobeMulti(nil, t.objs.GoTlsRetMulti, &link.UprobeMultiOptions{Addresses: rets})
+			if err != nil {
+				le.Close()
+				return nil, fmt.Errorf("uprobes on the RETs of crypto/tls.(*Conn).Read and Write: %w", err)
+			}
+			return []link.Link{le, lr}, nil
+		}
+		if !errors.Is(err, ebpf.ErrNotSupported) {
+			return nil, fmt.Errorf("uprobes on crypto/tls.(*Conn).Read and Write: %w", err)
+		}
 	}
 	var links []link.Link
 	for _, fn := range []string{goRead, goWrite} {

@@ -185,9 +185,11 @@ func startTracer(t *testing.T, cfg Config) (*Tracer, *collector) {
 		}
 	}()
 	t.Cleanup(func() {
+		t0 := time.Now()
 		cancel()
 		tr.Close()
 		<-done
+		t.Logf("tracer closed in %v; stats %+v", time.Since(t0), tr.Stats())
 		if t.Failed() {
 			t.Logf("tracer stats: %+v", tr.Stats())
 		}

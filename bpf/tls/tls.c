@@ -408,8 +408,7 @@ static __always_inline __s32 go_fd(__u64 conn, __u64 cookie)
 	return (__s32)fd;
 }
 
-SEC("uprobe/go_tls_enter")
-int go_tls_enter(struct pt_regs *ctx)
+static __always_inline int go_enter(struct pt_regs *ctx)
 {
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct proc_ptr key = { .pid = bpf_get_current_pid_tgid() >> 32, .ptr = GO_G(ctx) };
@@ -423,8 +422,7 @@ int go_tls_enter(struct pt_regs *ctx)
 	return 0;
 }
 
-SEC("uprobe/go_tls_ret")
-int go_tls_ret(struct pt_regs *ctx)
+static __always_inline int go_ret(struct pt_regs *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct proc_ptr key = { .pid = id >> 32, .ptr = GO_G(ctx) };
@@ -439,3 +437,11 @@ int go_tls_ret(struct pt_regs *ctx)
 	emit(id, call.fd, call.conn, call.dir, L_GO, call.buf, n);
 	return 0;
 }
+
+/* Each entry and RET as its own uprobe, for kernels before 6.6 ... */
+SEC("uprobe/go_tls_enter") int go_tls_enter(struct pt_regs *ctx) { return go_enter(ctx); }
+SEC("uprobe/go_tls_ret") int go_tls_ret(struct pt_regs *ctx) { return go_ret(ctx); }
+/* ... and all of a binary's in one uprobe_multi link where the kernel has
+ * them: detaching hundreds of single uprobes takes a grace period each. */
+SEC("uprobe.multi/go_tls_enter") int go_tls_enter_multi(struct pt_regs *ctx) { return go_enter(ctx); }
+SEC("uprobe.multi/go_tls_ret") int go_tls_ret_multi(struct pt_regs *ctx) { return go_ret(ctx); }

@@ -90,7 +90,9 @@ const (
 	tlsProbeMapStats            = "stats"
 	tlsProbeMapTracked          = "tracked"
 	tlsProbeProgGoTlsEnter      = "go_tls_enter"
+	tlsProbeProgGoTlsEnterMulti = "go_tls_enter_multi"
 	tlsProbeProgGoTlsRet        = "go_tls_ret"
+	tlsProbeProgGoTlsRetMulti   = "go_tls_ret_multi"
 	tlsProbeProgSchedExec       = "sched_exec"
 	tlsProbeProgSchedExit       = "sched_exit"
 	tlsProbeProgSslReadEnter    = "ssl_read_enter"
@@ -148,7 +150,9 @@ type tlsProbeSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tlsProbeProgramSpecs struct {
 	GoTlsEnter      *ebpf.ProgramSpec `ebpf:"go_tls_enter"`
+	GoTlsEnterMulti *ebpf.ProgramSpec `ebpf:"go_tls_enter_multi"`
 	GoTlsRet        *ebpf.ProgramSpec `ebpf:"go_tls_ret"`
+	GoTlsRetMulti   *ebpf.ProgramSpec `ebpf:"go_tls_ret_multi"`
 	SchedExec       *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit       *ebpf.ProgramSpec `ebpf:"sched_exit"`
 	SslReadEnter    *ebpf.ProgramSpec `ebpf:"ssl_read_enter"`
@@ -234,7 +238,9 @@ type tlsProbeVariables struct {
 // It can be passed to loadTlsProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tlsProbePrograms struct {
 	GoTlsEnter      *ebpf.Program `ebpf:"go_tls_enter"`
+	GoTlsEnterMulti *ebpf.Program `ebpf:"go_tls_enter_multi"`
 	GoTlsRet        *ebpf.Program `ebpf:"go_tls_ret"`
+	GoTlsRetMulti   *ebpf.Program `ebpf:"go_tls_ret_multi"`
 	SchedExec       *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit       *ebpf.Program `ebpf:"sched_exit"`
 	SslReadEnter    *ebpf.Program `ebpf:"ssl_read_enter"`
@@ -252,7 +258,9 @@ type tlsProbePrograms struct {
 func (p *tlsProbePrograms) Close() error {
 	return _TlsProbeClose(
 		p.GoTlsEnter,
+		p.GoTlsEnterMulti,
 		p.GoTlsRet,
+		p.GoTlsRetMulti,
 		p.SchedExec,
 		p.SchedExit,
 		p.SslReadEnter,

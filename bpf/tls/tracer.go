@@ -60,8 +60,9 @@ var ErrNotPermitted = errors.New("loading BPF programs is not permitted: run as 
 
 // Tracer captures TLS plaintext until Close.
 type Tracer struct {
-	cfg    Config
-	log    *slog.Logger
+	cfg     Config
+	log     *slog.Logger
+	noMulti bool // the kernel has no uprobe_multi links
 	objs   tlsProbeObjects
 	links  []link.Link
 	rd     *ringbuf.Reader
@@ -116,7 +117,17 @@ func Start(ctx context.Context, cfg Config) (*Tracer, error) {
 		procs:   map[uint32]bool{},
 		rescans: make(chan uint32, 1024),
 	}
-	if err := spec.LoadAndAssign(&t.objs, nil); err != nil {
+	err = spec.LoadAndAssign(&t.objs, nil)
+	if err != nil && !errors.Is(err, unix.EPERM) {
+		// A kernel without uprobe_multi (before 6.6) refuses those
+		// programs: load the single-uprobe ones in their place and attach
+		// each RET on its own.
+		spec.Programs["go_tls_enter_multi"] = spec.Programs["go_tls_enter"].Copy()
+		spec.Programs["go_tls_ret_multi"] = spec.Programs["go_tls_ret"].Copy()
+		t.noMulti = true
+		err = spec.LoadAndAssign(&t.objs, nil)
+	}
+	if err != nil {
 		if errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("tls: %w (%v)", ErrNotPermitted, err)
 		}
@@ -233,13 +244,31 @@ func (t *Tracer) Close() error {
 	return nil
 }
 
+// closeLinks detaches every hook. Detaching a uprobe waits for an RCU
+// grace period, and a Go binary has a probe per RET: closing them one after
+// another took seconds, so they are closed side by side, and the waits
+// overlap.
 func (t *Tracer) closeLinks() {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, l := range t.links {
-		l.Close()
-	}
+	links := t.links
 	t.links = nil
+	t.mu.Unlock()
+	var wg sync.WaitGroup
+	next := make(chan link.Link)
+	for range min(len(links), 64) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range next {
+				l.Close()
+			}
+		}()
+	}
+	for _, l := range links {
+		next <- l
+	}
+	close(next)
+	wg.Wait()
 }
 
 func (t *Tracer) addError(path string, err error) {

@@ -1,0 +1,142 @@
+package tls
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildGoApp builds testdata/goapp, with symbols or stripped.
+func buildGoApp(t *testing.T, dir string, stripped bool) string {
+	t.Helper()
+	src, err := os.ReadFile("testdata/goapp/main.go.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := filepath.Join(dir, "src")
+	os.MkdirAll(mod, 0o755)
+	os.WriteFile(filepath.Join(mod, "main.go"), src, 0o644)
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module goapp\n\ngo 1.21\n"), 0o644)
+	name := "goapp-syms"
+	args := []string{"build", "-o", filepath.Join(dir, name)}
+	if stripped {
+		name = "goapp-strip"
+		args = []string{"build", "-ldflags=-s -w", "-o", filepath.Join(dir, name)}
+	}
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append(args, ".")...)
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building goapp: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, name)
+}
+
+func startProc(t *testing.T, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+// Go crypto/tls servers started before tracing and clients started after
+// it, each built with and without symbols: both ends' plaintext is
+// captured on the right 5-tuple.
+func TestGoCryptoTLS(t *testing.T) {
+	needRoot(t)
+	n := newNet(t)
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, n.Peer)
+	bins := map[string]string{
+		"syms":  buildGoApp(t, dir, false),
+		"strip": buildGoApp(t, dir, true),
+	}
+	ports := map[string]int{"syms": 9443, "strip": 9444}
+	for v, bin := range bins {
+		addr := fmt.Sprintf("%s:%d", n.Peer, ports[v])
+		startProc(t, "ip", "netns", "exec", n.NS, bin, "server", addr, cert, key)
+		waitListen(t, addr)
+	}
+	t0 := time.Now()
+	tr, c := startTracer(t, Config{NoOpenSSL: true})
+	t.Logf("tracer started in %v", time.Since(t0))
+	for v, bin := range bins {
+		startProc(t, bin, "client", fmt.Sprintf("https://%s:%d/go-%s", n.Peer, ports[v], v))
+	}
+	for v := range bins {
+		server := netip.MustParseAddrPort(fmt.Sprintf("%s:%d", n.Peer, ports[v]))
+		comm := "goapp-" + v
+		path := "/go-" + v
+		req := c.wait(t, comm+" client sending", 10*time.Second, func(e Event) bool {
+			return e.Comm == comm && e.Library == Go && e.Direction == Sent && e.Remote == server && bytes.HasPrefix(e.Data, []byte("GET "+path+" HTTP/1.1\r\n"))
+		})
+		if req.Local.Addr() != netip.MustParseAddr(n.Host) {
+			t.Fatalf("%s's request from %s, want %s", comm, req.Local, n.Host)
+		}
+		c.wait(t, comm+" client receiving", 10*time.Second, func(e Event) bool {
+			return e.Comm == comm && e.Library == Go && e.Direction == Received && e.Local == req.Local && bytes.Contains(e.Data, []byte("hello from go "+path))
+		})
+		c.wait(t, comm+" server receiving", 10*time.Second, func(e Event) bool {
+			return e.Comm == comm && e.Library == Go && e.Direction == Received && e.Local == server && bytes.HasPrefix(e.Data, []byte("GET "+path+" "))
+		})
+		c.wait(t, comm+" server sending", 10*time.Second, func(e Event) bool {
+			return e.Comm == comm && e.Library == Go && e.Direction == Sent && e.Local == server && bytes.HasPrefix(e.Data, []byte("HTTP/1.1 200 OK\r\n"))
+		})
+	}
+	st := tr.Stats()
+	for v, bin := range bins {
+		found := false
+		for _, b := range st.Binaries {
+			found = found || strings.HasSuffix(b, filepath.Base(bin))
+		}
+		if !found {
+			t.Errorf("%s binary %s not among hooked binaries %v", v, bin, st.Binaries)
+		}
+	}
+}
+
+// The probe sites of a binary with symbols and of the same program
+// stripped are the same: .gopclntab gives what the symbol table gave.
+func TestInspectGoStripped(t *testing.T) {
+	dir := t.TempDir()
+	withSyms := buildGoApp(t, dir, false)
+	a, err := inspectGo(withSyms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(withSyms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d, err := f.DWARF()
+	if err != nil {
+		t.Fatalf("the unstripped build has no DWARF: %v", err)
+	}
+	if o, ok := dwarfOffsets(d); !ok || o != defaultGoOffsets {
+		t.Errorf("DWARF offsets %+v (found %v), want the defaults %+v", o, ok, defaultGoOffsets)
+	}
+	b, err := inspectGo(buildGoApp(t, dir, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{goRead, goWrite} {
+		if len(a.rets[fn]) == 0 || len(a.rets[fn]) != len(b.rets[fn]) {
+			t.Errorf("%s: %d RETs with symbols, %d stripped", fn, len(a.rets[fn]), len(b.rets[fn]))
+		}
+	}
+	if _, err := inspectGo("/bin/sh"); err != ErrNotGo {
+		t.Errorf("inspecting /bin/sh: %v, want ErrNotGo", err)
+	}
+}
