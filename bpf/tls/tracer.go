@@ -63,10 +63,10 @@ type Tracer struct {
 	cfg     Config
 	log     *slog.Logger
 	noMulti bool // the kernel has no uprobe_multi links
-	objs   tlsProbeObjects
-	links  []link.Link
-	rd     *ringbuf.Reader
-	events chan Event
+	objs    tlsProbeObjects
+	links   []link.Link
+	rd      *ringbuf.Reader
+	events  chan Event
 	// monoToWall converts the kernel's CLOCK_MONOTONIC stamps.
 	monoToWall int64
 
