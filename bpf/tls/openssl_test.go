@@ -52,6 +52,14 @@ func TestOpenSSLCurlNginx(t *testing.T) {
 	c.wait(t, "curl closing the connection", 5*time.Second, func(e Event) bool {
 		return e.Comm == "curl" && e.Kind == Closed && e.Local == req.Local && e.Remote == server
 	})
+	// Every piece of plaintext on the connection is HTTP: a failed
+	// SSL_read (-1, which RAX holds as 4294967295) must deliver nothing.
+	for _, e := range c.seen {
+		if e.Kind == Data && (e.Local == req.Local || e.Remote == req.Local) &&
+			!bytes.HasPrefix(e.Data, []byte("GET ")) && !bytes.HasPrefix(e.Data, []byte("HTTP/1.1 ")) {
+			t.Errorf("%s %s %d bytes that are no HTTP: %q", e.Comm, e.Direction, len(e.Data), clip(e.Data))
+		}
+	}
 	st := tr.Stats()
 	if len(st.Libraries) == 0 {
 		t.Fatalf("no library hooked: %+v", st)

@@ -298,7 +298,8 @@ static __always_inline int ssl_exit(struct pt_regs *ctx, __u32 fn)
 	struct ssl_call call = *c;
 	bpf_map_delete_elem(&ssl_calls, &id);
 
-	__s64 ret = (__s64)C_RET(ctx);
+	/* The functions return int: -1 in EAX reads as 4294967295 in RAX. */
+	__s32 ret = (__s32)C_RET(ctx);
 	__u64 n = 0;
 	if (fn == F_READ || fn == F_WRITE) {
 		if (ret <= 0)

@@ -76,6 +76,8 @@ type Tracer struct {
 	bins      []string
 	errs      []string
 	procs     map[uint32]bool
+	closed    bool
+	final     [3]uint64 // kernel counters at Close
 	failed    map[fileID]bool
 	rescans   chan uint32
 	nevents   atomic.Uint64
@@ -219,15 +221,29 @@ func (t *Tracer) Stats() Stats {
 	s.Events = t.nevents.Load()
 	s.Bytes = t.nbytes.Load()
 	s.NoSocket = t.nnosocket.Load()
+	k := t.kernelStats()
+	s.Lost, s.Truncated, s.NoSocket = k[0], k[1], s.NoSocket+k[2]
+	return s
+}
+
+// kernelStats sums the BPF program's per-CPU counters: lost, truncated,
+// no fd. After Close it returns their last values.
+func (t *Tracer) kernelStats() [3]uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return t.final
+	}
+	var out [3]uint64
 	var per []uint64
-	for i, dst := range []*uint64{&s.Lost, &s.Truncated, &s.NoSocket} {
+	for i := range out {
 		if t.objs.Stats.Lookup(uint32(i), &per) == nil {
 			for _, v := range per {
-				*dst += v
+				out[i] += v
 			}
 		}
 	}
-	return s
+	return out
 }
 
 // Close detaches every hook and closes Events. It is safe to call more
@@ -238,6 +254,10 @@ func (t *Tracer) Close() error {
 		t.closeLinks()
 		t.rd.Close()
 		t.wg.Wait()
+		final := t.kernelStats()
+		t.mu.Lock()
+		t.final, t.closed = final, true
+		t.mu.Unlock()
 		t.objs.Close()
 		close(t.events)
 	})
