@@ -242,16 +242,7 @@ func registerABI(v string, m elf.Machine) bool {
 // findFuncs returns the [start, end) addresses of the named functions,
 // from the symbol table or, in a stripped binary, from .gopclntab.
 func findFuncs(f *elf.File, names ...string) (map[string][2]uint64, error) {
-	out := map[string][2]uint64{}
-	if syms, err := f.Symbols(); err == nil {
-		for _, s := range syms {
-			for _, n := range names {
-				if s.Name == n && s.Size > 0 {
-					out[n] = [2]uint64{s.Value, s.Value + s.Size}
-				}
-			}
-		}
-	}
+	out := symbols(f, names)
 	if len(out) == len(names) {
 		return out, nil
 	}
@@ -282,6 +273,42 @@ func findFuncs(f *elf.File, names ...string) (map[string][2]uint64, error) {
 		out[n] = [2]uint64{fn.Entry, fn.End}
 	}
 	return out, nil
+}
+
+// symbols looks the names up in the ELF symbol table without building
+// every elf.Symbol: Go binaries have hundreds of thousands, and the tracer
+// looks at every executable running.
+func symbols(f *elf.File, names []string) map[string][2]uint64 {
+	out := map[string][2]uint64{}
+	st := f.Section(".symtab")
+	if st == nil || f.Class != elf.ELFCLASS64 || int(st.Link) >= len(f.Sections) {
+		return out
+	}
+	data, err := st.Data()
+	if err != nil {
+		return out
+	}
+	strs, err := f.Sections[st.Link].Data()
+	if err != nil {
+		return out
+	}
+	bo := f.ByteOrder
+	for i := elf.Sym64Size; i+elf.Sym64Size <= len(data); i += elf.Sym64Size {
+		off := int(bo.Uint32(data[i:]))
+		if off <= 0 || off >= len(strs) || strs[off] != 'c' {
+			continue
+		}
+		for _, n := range names {
+			end := off + len(n)
+			if end < len(strs) && strs[end] == 0 && string(strs[off:end]) == n {
+				value, size := bo.Uint64(data[i+8:]), bo.Uint64(data[i+16:])
+				if size > 0 {
+					out[n] = [2]uint64{value, value + size}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // findRets returns the offsets of the RET instructions in a function's
