@@ -2,6 +2,7 @@ package tls
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/netip"
 	"os/exec"
@@ -135,5 +136,36 @@ func waitFor(t *testing.T, ch <-chan []byte, want string) {
 		case <-tm:
 			t.Fatalf("no %q in %q", want, all)
 		}
+	}
+}
+
+// A consumer that stops reading makes the ring buffer overflow: the kernel
+// counts what it drops, the traced program is unaffected, and the tracer
+// still closes.
+func TestRingBufferLossCounted(t *testing.T) {
+	needRoot(t)
+	needTool(t, "curl", "nginx")
+	n := newNet(t)
+	addr := startNginx(t, n)
+	ctx := context.Background()
+	tr, err := Start(ctx, Config{NoGo: true, RingBytes: 1 << 16, Buffer: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads tr.Events(): 300 calls of both curl and nginx, four
+	// records each, cannot fit in 64 KiB.
+	out, err := exec.Command("curl", "-sSk", "--http1.1", "-o", "/dev/null", "https://"+addr+"/[1-300]").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl under an overflowing tracer: %v\n%s", err, out)
+	}
+	closed := make(chan struct{})
+	go func() { tr.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs while Events is not read")
+	}
+	if st := tr.Stats(); st.Lost == 0 {
+		t.Fatalf("nothing counted lost: %+v", st)
 	}
 }

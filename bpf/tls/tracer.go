@@ -84,6 +84,7 @@ type Tracer struct {
 	nbytes    atomic.Uint64
 	nnosocket atomic.Uint64
 
+	stop   chan struct{} // closed by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -118,6 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Tracer, error) {
 		failed:  map[fileID]bool{},
 		procs:   map[uint32]bool{},
 		rescans: make(chan uint32, 1024),
+		stop:    make(chan struct{}),
 	}
 	err = spec.LoadAndAssign(&t.objs, nil)
 	if err != nil && !errors.Is(err, unix.EPERM) {
@@ -250,6 +252,7 @@ func (t *Tracer) kernelStats() [3]uint64 {
 // than once.
 func (t *Tracer) Close() error {
 	t.once.Do(func() {
+		close(t.stop)
 		t.cancel()
 		t.closeLinks()
 		t.rd.Close()
@@ -358,7 +361,12 @@ func (t *Tracer) read() {
 			t.nevents.Add(1)
 			t.nbytes.Add(uint64(len(e.Data)))
 		}
-		t.events <- e
+		select {
+		case t.events <- e:
+		case <-t.stop:
+			// Closing, and nobody reads Events any more.
+			return
+		}
 	}
 }
 
