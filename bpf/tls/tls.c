@@ -109,8 +109,9 @@ struct go_call {
 	__u32 dir;
 };
 
+/* LRU: a goroutine whose process dies mid-call leaves its entry behind. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct proc_ptr); /* pid and g */
 	__type(value, struct go_call);
@@ -274,10 +275,10 @@ static __always_inline void small_event(__u8 kind, __s32 fd, __u64 conn, struct 
 static __always_inline int ssl_enter(struct pt_regs *ctx, __u32 fn, __u64 count_ptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	/* An outer call already active (SSL_read calling SSL_read_ex through
-	 * the PLT) owns the thread. */
-	if (bpf_map_lookup_elem(&ssl_calls, &id))
-		return 0;
+	/* A call already recorded on the thread is replaced: if it is an outer
+	 * call (SSL_read reaching SSL_read_ex through the PLT), the inner one
+	 * reports the bytes and the outer finds nothing at its return; if it
+	 * is stale (its return never seen), it must not block the thread. */
 	struct ssl_call c = {
 		.ssl = C_ARG1(ctx),
 		.buf = C_ARG2(ctx),
