@@ -2,6 +2,7 @@ package tls
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"fmt"
 	"net/netip"
@@ -12,6 +13,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/native"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 )
 
 // buildGoApp builds testdata/goapp, with symbols or stripped.
@@ -93,6 +99,33 @@ func TestGoCryptoTLS(t *testing.T) {
 		c.wait(t, comm+" server sending", 10*time.Second, func(e Event) bool {
 			return e.Comm == comm && e.Library == Go && e.Direction == Sent && e.Local == server && bytes.HasPrefix(e.Data, []byte("HTTP/1.1 200 OK\r\n"))
 		})
+	}
+	// The same events through the pipeline: HTTP records with tls set,
+	// client → server, for both builds.
+	sink := &recSink{}
+	p := pipeline.New(pipeline.Config{Workers: 1}, []engine.Dissector{native.New(http1.New())}, sink)
+	in := make(chan pipeline.Plaintext, len(c.seen))
+	for _, e := range c.seen {
+		in <- ToPlaintext(e)
+	}
+	close(in)
+	if _, err := p.RunPlaintext(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	for v := range bins {
+		server := fmt.Sprintf("%s:%d", n.Peer, ports[v])
+		found := false
+		for _, r := range sink.recs {
+			if r.Path == "/go-"+v && r.Dst.String() == server {
+				found = true
+				if !r.TLS || r.Method != "GET" || r.Status != 200 || r.Src.IP != n.Host {
+					t.Errorf("%s record: %s %s %d tls %v %s > %s", v, r.Method, r.Path, r.Status, r.TLS, r.Src, r.Dst)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no record of GET /go-%s to %s among %d", v, server, len(sink.recs))
+		}
 	}
 	st := tr.Stats()
 	for v, bin := range bins {
