@@ -32,9 +32,11 @@ test: wasm deps
 	$(GO) test -count=1 -timeout 30m ./dissectors/... ./cmd/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
-# assembles the hostile-guest modules. Installed when missing on a Debian
+# assembles the hostile-guest modules; nginx, curl, openssl, iproute2 and
+# Debian's Go 1.19 are the real servers, clients and builds bpf/tls traces.
+# Installed when missing on a Debian
 # machine where we are root; elsewhere the tests that need them skip and say so.
-TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump nginx:nginx curl:curl openssl:openssl ip:iproute2
+TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump nginx:nginx curl:curl openssl:openssl ip:iproute2 /usr/lib/go-1.19/bin/go:golang-1.19-go
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -88,6 +88,9 @@ func (t *Tracer) scanExe(pid uint32) {
 	name, _ := os.Readlink(path)
 	tg, err := inspectGo(path)
 	if err != nil {
+		if _, serr := os.Stat(path); serr != nil {
+			return // the process exited meanwhile
+		}
 		t.mu.Lock()
 		t.failed[id] = true
 		t.mu.Unlock()
@@ -99,6 +102,9 @@ func (t *Tracer) scanExe(pid uint32) {
 	}
 	links, err := t.attachGo(path, tg)
 	if err != nil {
+		if _, serr := os.Stat(path); serr != nil {
+			return // the process exited meanwhile: nothing to report
+		}
 		t.mu.Lock()
 		t.failed[id] = true
 		t.mu.Unlock()

@@ -20,28 +20,35 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 )
 
-// buildGoApp builds testdata/goapp, with symbols or stripped.
-func buildGoApp(t *testing.T, dir string, stripped bool) string {
+// debianGo is the Go toolchain Debian ships (golang-1.19-go, installed by
+// make deps): the tracer must handle what it builds as well as the current
+// toolchain's output.
+const debianGo = "/usr/lib/go-1.19/bin/go"
+
+// buildGoApp builds testdata/goapp with a toolchain ("" for the one
+// running the test), with symbols or stripped, named name.
+func buildGoApp(t *testing.T, dir, goTool, name string, stripped bool) string {
 	t.Helper()
 	src, err := os.ReadFile("testdata/goapp/main.go.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mod := filepath.Join(dir, "src")
+	mod := filepath.Join(dir, "src-"+name)
 	os.MkdirAll(mod, 0o755)
 	os.WriteFile(filepath.Join(mod, "main.go"), src, 0o644)
-	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module goapp\n\ngo 1.21\n"), 0o644)
-	name := "goapp-syms"
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module goapp\n\ngo 1.19\n"), 0o644)
+	if goTool == "" {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
 	args := []string{"build", "-o", filepath.Join(dir, name)}
 	if stripped {
-		name = "goapp-strip"
-		args = []string{"build", "-ldflags=-s -w", "-o", filepath.Join(dir, name)}
+		args = append(args, "-ldflags=-s -w")
 	}
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), append(args, ".")...)
+	cmd := exec.Command(goTool, append(args, ".")...)
 	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building goapp: %v\n%s", err, out)
+		t.Fatalf("building goapp with %s: %v\n%s", goTool, err, out)
 	}
 	return filepath.Join(dir, name)
 }
@@ -65,10 +72,16 @@ func TestGoCryptoTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := writeCert(t, dir, n.Peer)
 	bins := map[string]string{
-		"syms":  buildGoApp(t, dir, false),
-		"strip": buildGoApp(t, dir, true),
+		"syms":  buildGoApp(t, dir, "", "goapp-syms", false),
+		"strip": buildGoApp(t, dir, "", "goapp-strip", true),
 	}
-	ports := map[string]int{"syms": 9443, "strip": 9444}
+	ports := map[string]int{"syms": 9443, "strip": 9444, "119syms": 9445, "119strip": 9446}
+	if _, err := os.Stat(debianGo); err == nil {
+		bins["119syms"] = buildGoApp(t, dir, debianGo, "goapp-119syms", false)
+		bins["119strip"] = buildGoApp(t, dir, debianGo, "goapp-119strip", true)
+	} else {
+		t.Logf("%s is not installed (make deps installs golang-1.19-go): Debian's Go builds not tested", debianGo)
+	}
 	for v, bin := range bins {
 		addr := fmt.Sprintf("%s:%d", n.Peer, ports[v])
 		startProc(t, "ip", "netns", "exec", n.NS, bin, "server", addr, cert, key)
@@ -143,7 +156,7 @@ func TestGoCryptoTLS(t *testing.T) {
 // stripped are the same: .gopclntab gives what the symbol table gave.
 func TestInspectGoStripped(t *testing.T) {
 	dir := t.TempDir()
-	withSyms := buildGoApp(t, dir, false)
+	withSyms := buildGoApp(t, dir, "", "goapp-syms", false)
 	a, err := inspectGo(withSyms)
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +173,7 @@ func TestInspectGoStripped(t *testing.T) {
 	if o, ok := dwarfOffsets(d); !ok || o != defaultGoOffsets {
 		t.Errorf("DWARF offsets %+v (found %v), want the defaults %+v", o, ok, defaultGoOffsets)
 	}
-	b, err := inspectGo(buildGoApp(t, dir, true))
+	b, err := inspectGo(buildGoApp(t, dir, "", "goapp-strip", true))
 	if err != nil {
 		t.Fatal(err)
 	}
