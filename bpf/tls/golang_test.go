@@ -63,9 +63,10 @@ func startProc(t *testing.T, name string, args ...string) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 }
 
-// Go crypto/tls servers started before tracing and clients started after
-// it, each built with and without symbols: both ends' plaintext is
-// captured on the right 5-tuple.
+// Go crypto/tls servers started before tracing, and clients started before
+// (on a connection made before) or after it, built with and without
+// symbols, by the current toolchain and by Debian's: both ends' plaintext
+// is captured on the right 5-tuple.
 func TestGoCryptoTLS(t *testing.T) {
 	needRoot(t)
 	n := newNet(t)
@@ -87,11 +88,22 @@ func TestGoCryptoTLS(t *testing.T) {
 		startProc(t, "ip", "netns", "exec", n.NS, bin, "server", addr, cert, key)
 		waitListen(t, addr)
 	}
+	// The stripped builds' clients start before tracing: their kept-alive
+	// TLS connection predates the hooks. The others start after.
+	early := func(v string) bool { return strings.HasSuffix(v, "strip") }
+	for v, bin := range bins {
+		if early(v) {
+			startProc(t, bin, "client", fmt.Sprintf("https://%s:%d/go-%s", n.Peer, ports[v], v))
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
 	t0 := time.Now()
 	tr, c := startTracer(t, Config{NoOpenSSL: true})
 	t.Logf("tracer started in %v", time.Since(t0))
 	for v, bin := range bins {
-		startProc(t, bin, "client", fmt.Sprintf("https://%s:%d/go-%s", n.Peer, ports[v], v))
+		if !early(v) {
+			startProc(t, bin, "client", fmt.Sprintf("https://%s:%d/go-%s", n.Peer, ports[v], v))
+		}
 	}
 	for v := range bins {
 		server := netip.MustParseAddrPort(fmt.Sprintf("%s:%d", n.Peer, ports[v]))
@@ -127,17 +139,22 @@ func TestGoCryptoTLS(t *testing.T) {
 	}
 	for v := range bins {
 		server := fmt.Sprintf("%s:%d", n.Peer, ports[v])
-		found := false
+		answered := 0
 		for _, r := range sink.recs {
-			if r.Path == "/go-"+v && r.Dst.String() == server {
-				found = true
-				if !r.TLS || r.Method != "GET" || r.Status != 200 || r.Src.IP != n.Host {
-					t.Errorf("%s record: %s %s %d tls %v %s > %s", v, r.Method, r.Path, r.Status, r.TLS, r.Src, r.Dst)
-				}
+			if r.Path != "/go-"+v || r.Dst.String() != server {
+				continue
+			}
+			// The last request may have been collected without its
+			// response; every answered one is a 200.
+			if r.Response != nil {
+				answered++
+			}
+			if !r.TLS || r.Method != "GET" || r.Response != nil && r.Status != 200 || r.Src.IP != n.Host {
+				t.Errorf("%s record: %s %s %d tls %v %s > %s", v, r.Method, r.Path, r.Status, r.TLS, r.Src, r.Dst)
 			}
 		}
-		if !found {
-			t.Errorf("no record of GET /go-%s to %s among %d", v, server, len(sink.recs))
+		if answered == 0 {
+			t.Errorf("no answered record of GET /go-%s to %s among %d", v, server, len(sink.recs))
 		}
 	}
 	st := tr.Stats()
