@@ -112,8 +112,8 @@ func writeCert(t *testing.T, dir, ip string) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// startNginx runs nginx with TLS on PEER:8443 inside the namespace; every
-// request is answered 200 with a small body.
+// startNginx runs nginx with TLS on PEER:8443 and [::1]:8443 inside the
+// namespace; every request is answered 200 with a small body.
 func startNginx(t *testing.T, n *testNet) string {
 	t.Helper()
 	needTool(t, "nginx")
@@ -134,6 +134,7 @@ http {
   scgi_temp_path %[1]s/scgi;
   server {
     listen %[2]s:8443 ssl;
+    listen [::1]:8443 ssl;
     ssl_certificate %[3]s;
     ssl_certificate_key %[4]s;
     location / { default_type text/plain; return 200 "hello from nginx\n"; }

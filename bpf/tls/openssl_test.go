@@ -169,3 +169,23 @@ func TestRingBufferLossCounted(t *testing.T) {
 		t.Fatalf("nothing counted lost: %+v", st)
 	}
 }
+
+// IPv6: the socket walk reads the v6 addresses.
+func TestOpenSSLIPv6(t *testing.T) {
+	needRoot(t)
+	needTool(t, "curl", "nginx")
+	n := newNet(t)
+	startNginx(t, n)
+	_, c := startTracer(t, Config{NoGo: true})
+	out, err := exec.Command("ip", "netns", "exec", n.NS, "curl", "-sSk", "--http1.1", "https://[::1]:8443/v6").CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, out)
+	}
+	server := netip.MustParseAddrPort("[::1]:8443")
+	e := c.wait(t, "curl's request over IPv6", 5*time.Second, func(e Event) bool {
+		return e.Comm == "curl" && e.Direction == Sent && bytes.HasPrefix(e.Data, []byte("GET /v6 "))
+	})
+	if e.Remote != server || e.Local.Addr() != server.Addr() || e.Local.Port() == 0 {
+		t.Fatalf("curl's request on %s → %s, want [::1]:* → %s", e.Local, e.Remote, server)
+	}
+}
