@@ -203,3 +203,41 @@ func TestInspectGoStripped(t *testing.T) {
 		t.Errorf("inspecting /bin/sh: %v, want ErrNotGo", err)
 	}
 }
+
+// One Write of ~96 KiB (net/http writes a large body past its buffer)
+// arrives in 16 KiB chunks up to the 64 KiB per-call cap; the rest is
+// reported as Truncated on the last chunk and counted.
+func TestGoLargeWrite(t *testing.T) {
+	needRoot(t)
+	n := newNet(t)
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, n.Peer)
+	bin := buildGoApp(t, dir, "", "goapp-big", false)
+	addr := n.Peer + ":9447"
+	startProc(t, "ip", "netns", "exec", n.NS, bin, "server", addr, cert, key)
+	waitListen(t, addr)
+	tr, c := startTracer(t, Config{NoOpenSSL: true})
+	startProc(t, bin, "client", "https://"+addr+"/big")
+	server := netip.MustParseAddrPort(addr)
+	var chunks, total int
+	c.wait(t, "the server's truncated last chunk", 10*time.Second, func(e Event) bool {
+		if e.Local != server || e.Direction != Sent || e.Comm != "goapp-big" {
+			return false
+		}
+		if len(e.Data) == chunkSize {
+			chunks++
+			total += len(e.Data)
+		}
+		if e.Truncated > 0 {
+			total += e.Truncated
+			return true
+		}
+		return false
+	})
+	if chunks < maxChunks || total < 90000 || total > 100000 {
+		t.Fatalf("%d full chunks, %d bytes with the truncated part; want %d chunks and about 96 KiB", chunks, total, maxChunks)
+	}
+	if st := tr.Stats(); st.Truncated == 0 {
+		t.Fatalf("no truncated bytes counted: %+v", st)
+	}
+}
