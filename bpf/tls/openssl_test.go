@@ -5,7 +5,11 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -119,6 +123,73 @@ func TestOpenSSLConnectionBeforeTracing(t *testing.T) {
 	}
 	c.wait(t, "s_client's response", 5*time.Second, func(e Event) bool {
 		return e.Comm == "openssl" && e.Direction == Received && bytes.Contains(e.Data, []byte("hello from nginx")) && e.Remote == server
+	})
+}
+
+// A process started after the tracer with a libssl the tracer has not
+// seen (a private copy, via LD_LIBRARY_PATH) is found from its exec event
+// and hooked.
+func TestOpenSSLNewLibraryAfterStart(t *testing.T) {
+	needRoot(t)
+	needTool(t, "openssl", "nginx")
+	var sys string
+	for _, p := range systemLibssl() {
+		if strings.HasSuffix(p, ".so.3") {
+			sys = p
+		}
+	}
+	if sys == "" {
+		t.Skip("no libssl.so.3 in the system library directories")
+	}
+	n := newNet(t)
+	addr := startNginx(t, n)
+	server := netip.MustParseAddrPort(addr)
+	tr, c := startTracer(t, Config{NoGo: true})
+
+	libdir := t.TempDir()
+	b, err := os.ReadFile(sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(libdir, "libssl.so.3")
+	if err := os.WriteFile(private, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("openssl", "s_client", "-quiet", "-connect", addr)
+	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH="+libdir)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	got := make(chan []byte, 16)
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			k, err := stdout.Read(b)
+			if k > 0 {
+				got <- append([]byte(nil), b[:k]...)
+			}
+			if err != nil {
+				close(got)
+				return
+			}
+		}
+	}()
+	// The tracer looks at a new process 30 ms after its exec, when its
+	// libraries are mapped.
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.ContainsFunc(tr.Stats().Libraries, func(l string) bool { return strings.HasSuffix(l, private) }) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not hooked: %+v", private, tr.Stats())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	io.WriteString(stdin, "GET /private-lib HTTP/1.1\r\nHost: test\r\n\r\n")
+	waitFor(t, got, "hello from nginx")
+	c.wait(t, "s_client's request through the private libssl", 5*time.Second, func(e Event) bool {
+		return e.Comm == "openssl" && e.Direction == Sent && e.Remote == server && bytes.HasPrefix(e.Data, []byte("GET /private-lib "))
 	})
 }
 
