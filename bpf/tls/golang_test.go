@@ -25,11 +25,16 @@ import (
 // toolchain's output.
 const debianGo = "/usr/lib/go-1.19/bin/go"
 
-// buildGoApp builds testdata/goapp with a toolchain ("" for the one
-// running the test), with symbols or stripped, named name.
-func buildGoApp(t *testing.T, dir, goTool, name string, stripped bool) string {
+// buildGoApp builds testdata/goapp (testdata/tlsmini for a name starting
+// so) with a toolchain ("" for the one running the test), with symbols or
+// stripped, named name.
+func buildGoApp(t *testing.T, dir, goTool, name string, stripped bool, env ...string) string {
 	t.Helper()
-	src, err := os.ReadFile("testdata/goapp/main.go.txt")
+	prog := "goapp"
+	if strings.HasPrefix(name, "tlsmini") {
+		prog = "tlsmini"
+	}
+	src, err := os.ReadFile("testdata/" + prog + "/main.go.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +51,7 @@ func buildGoApp(t *testing.T, dir, goTool, name string, stripped bool) string {
 	}
 	cmd := exec.Command(goTool, append(args, ".")...)
 	cmd.Dir = mod
-	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+	cmd.Env = append(append(os.Environ(), "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local"), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building goapp with %s: %v\n%s", goTool, err, out)
 	}
@@ -197,6 +202,17 @@ func TestInspectGoStripped(t *testing.T) {
 	for _, fn := range []string{goRead, goWrite} {
 		if len(a.rets[fn]) == 0 || len(a.rets[fn]) != len(b.rets[fn]) {
 			t.Errorf("%s: %d RETs with symbols, %d stripped", fn, len(a.rets[fn]), len(b.rets[fn]))
+		}
+	}
+	// arm64: the same program cross-compiled, disassembled with arm64asm.
+	for _, stripped := range []bool{false, true} {
+		bin := buildGoApp(t, dir, "", fmt.Sprintf("tlsmini-arm64-%v", stripped), stripped, "GOARCH=arm64")
+		g, err := inspectGo(bin)
+		if err != nil {
+			t.Fatalf("arm64 build (stripped %v): %v", stripped, err)
+		}
+		if g.arch != elf.EM_AARCH64 || len(g.rets[goRead]) == 0 || len(g.rets[goWrite]) == 0 || g.offsets != defaultGoOffsets {
+			t.Errorf("arm64 build (stripped %v): arch %v, %d and %d RETs, offsets %+v", stripped, g.arch, len(g.rets[goRead]), len(g.rets[goWrite]), g.offsets)
 		}
 	}
 	if _, err := inspectGo("/bin/sh"); err != ErrNotGo {
