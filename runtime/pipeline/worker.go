@@ -541,7 +541,7 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 	}
 	sl := w.slots[st.dis]
 	c := st.conn
-	if !st.plain && r.Protocol != "tls" && r.Protocol != "" && w.p.plain.has(makePlainKey(c.A, c.B)) {
+	if !st.plain && w.p.plain.has(makePlainKey(c.A, c.B)) && r.Protocol != "tls" && (r.Protocol != "" || protocolOf(sl.m) != "tls") {
 		// The connection's plaintext is captured: its record comes from
 		// there. The TLS handshake record is the packets' own.
 		w.stats.PlaintextSuppressed++
