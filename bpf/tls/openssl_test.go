@@ -21,7 +21,7 @@ func TestOpenSSLCurlNginx(t *testing.T) {
 	needTool(t, "curl", "nginx")
 	n := newNet(t)
 	addr := startNginx(t, n)
-	tr, c := startTracer(t, Config{NoGo: true})
+	tr, c := startTracer(t, Config{NoGo: true, ProgramStats: true})
 	server := netip.MustParseAddrPort(addr)
 
 	out, err := exec.Command("curl", "-sSk", "--http1.1", "https://"+addr+"/hello-openssl").CombinedOutput()
@@ -69,6 +69,16 @@ func TestOpenSSLCurlNginx(t *testing.T) {
 	if len(st.Libraries) == 0 {
 		t.Fatalf("no library hooked: %+v", st)
 	}
+	costs, err := tr.ProgramCosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"ssl_write_enter", "ssl_write_exit", "ssl_read_exit", "sys_enter_fd"} {
+		if c := costs[p]; c.Runs == 0 || c.PerRun() <= 0 {
+			t.Errorf("%s: %d runs, %v each", p, c.Runs, c.PerRun())
+		}
+	}
+	t.Logf("cost per run: SSL_write entry %v, return %v, syscall tracepoint %v", costs["ssl_write_enter"].PerRun(), costs["ssl_write_exit"].PerRun(), costs["sys_enter_fd"].PerRun())
 }
 
 // A TLS connection made before tracing started (openssl s_client kept

@@ -29,7 +29,10 @@ type Config struct {
 	// the ring buffer, then the kernel, starts dropping and counting).
 	// Default 4096.
 	Buffer int
-	Logger *slog.Logger
+	// ProgramStats turns on the kernel's run-time accounting of BPF
+	// programs while the tracer runs, for ProgramCosts.
+	ProgramStats bool
+	Logger       *slog.Logger
 }
 
 // Stats says what a Tracer has hooked and what it lost.
@@ -84,10 +87,11 @@ type Tracer struct {
 	nbytes    atomic.Uint64
 	nnosocket atomic.Uint64
 
-	stop   chan struct{} // closed by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	stop    chan struct{}              // closed by Close
+	statsOn interface{ Close() error } // holds BPF run-time statistics on
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
 }
 
 // Start loads the BPF program, hooks every libssl and Go binary in use (and
@@ -141,12 +145,21 @@ func Start(ctx context.Context, cfg Config) (*Tracer, error) {
 		}
 		return nil, fmt.Errorf("tls: loading the BPF programs: %w", err)
 	}
+	if cfg.ProgramStats {
+		if t.statsOn, err = enableStats(); err != nil {
+			t.objs.Close()
+			return nil, err
+		}
+	}
 	var mono unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
 	t.monoToWall = time.Now().UnixNano() - mono.Nano()
 
 	fail := func(err error) (*Tracer, error) {
 		t.closeLinks()
+		if t.statsOn != nil {
+			t.statsOn.Close()
+		}
 		t.objs.Close()
 		return nil, err
 	}
@@ -261,6 +274,9 @@ func (t *Tracer) Close() error {
 		t.mu.Lock()
 		t.final, t.closed = final, true
 		t.mu.Unlock()
+		if t.statsOn != nil {
+			t.statsOn.Close()
+		}
 		t.objs.Close()
 		close(t.events)
 	})
