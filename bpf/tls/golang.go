@@ -218,12 +218,33 @@ func inspectGo(path string) (*goTarget, error) {
 			return nil, fmt.Errorf("no RET found in %s", name)
 		}
 	}
-	if d, err := f.DWARF(); err == nil {
-		if o, ok := dwarfOffsets(d); ok {
-			tg.offsets = o
+	// Loading DWARF costs about a second on a large binary, so it is read
+	// only for Go releases newer than those whose layout is known.
+	if !knownLayout(bi.GoVersion) {
+		if d, err := f.DWARF(); err == nil {
+			if o, ok := dwarfOffsets(d); ok {
+				tg.offsets = o
+			}
 		}
 	}
 	return tg, nil
+}
+
+// newestKnownLayout is the newest Go minor release whose struct layout
+// was checked to match defaultGoOffsets (by TestInspectGoStripped's DWARF
+// check, with the toolchain of the day; Debian's 1.19 likewise).
+const newestKnownLayout = 26
+
+// knownLayout reports whether a Go release is known to lay tls.Conn,
+// net.conn, netFD and poll.FD out as defaultGoOffsets says.
+func knownLayout(v string) bool {
+	v = strings.TrimPrefix(v, "go")
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 || parts[0] != "1" {
+		return false
+	}
+	minor, err := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	return err == nil && minor >= 17 && minor <= newestKnownLayout
 }
 
 // registerABI reports whether a Go version passes arguments in registers

@@ -48,3 +48,14 @@ func TestRegisterABI(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownLayout(t *testing.T) {
+	for v, want := range map[string]bool{
+		"go1.16": false, "go1.17.2": true, "go1.19.8": true, "go1.26.8": true,
+		"go1.27": false, "go2.0": false, "devel go1.27-abc": false,
+	} {
+		if got := knownLayout(v); got != want {
+			t.Errorf("knownLayout(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
