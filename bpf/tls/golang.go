@@ -27,8 +27,8 @@ const (
 // net.Conn interface (its data word follows the itab word), a *net.TCPConn
 // embeds net.conn whose first field is fd *netFD, and netFD.pfd.Sysfd
 // follows poll.FD's 16-byte fdMutex. These have held from Go 1.17, the
-// first register-ABI release, to today; DWARF, when present, overrides
-// them.
+// first register-ABI release, to 1.26; for newer releases the binary's
+// DWARF, when present, gives them.
 type goOffsets struct {
 	connData uint64 // of the interface's data word in tls.Conn
 	fd       uint64 // of fd in net.conn
