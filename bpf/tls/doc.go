@@ -24,8 +24,9 @@
 // (SSL_sendfile) bypasses SSL_write; the first read of an old connection
 // served wholly from OpenSSL's buffer has no socket yet and is dropped
 // (Stats.NoSocket); one call delivers at most 64 KiB, the rest is reported
-// as Event.Truncated; a Go net.Conn that is not a *net.TCPConn (a wrapper)
-// gives no fd.
+// as Event.Truncated; for a Go tls.Conn over a net.Conn that is not a
+// *net.TCPConn (a wrapper) the fd read is not checked: it is used only if
+// it names an inet socket.
 //
 // The BPF program is tls.c; `go generate ./bpf/...` rebuilds the committed
 // objects with clang-14 (bpf2go).
