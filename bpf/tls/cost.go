@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"golang.org/x/sys/unix"
 )
 
 // ProgramCost is what one of the tracer's BPF programs has cost so far.
@@ -22,10 +21,14 @@ func (c ProgramCost) PerRun() time.Duration {
 	return c.Runtime / time.Duration(c.Runs)
 }
 
+// bpfStatsRunTime is BPF_STATS_RUN_TIME (linux/bpf.h), spelled out so the
+// package builds where golang.org/x/sys/unix does not define it.
+const bpfStatsRunTime = 0
+
 // enableStats turns on the kernel's run-time accounting of BPF programs
 // (kernel.bpf_stats_enabled) for as long as the returned closer is open.
 func enableStats() (interface{ Close() error }, error) {
-	c, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	c, err := ebpf.EnableStats(bpfStatsRunTime)
 	if err != nil {
 		return nil, fmt.Errorf("tls: enabling BPF run-time statistics: %w", err)
 	}
