@@ -28,14 +28,16 @@ demo: build
 # The README's second command. The host code runs under the race detector.
 test: wasm deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./runtime/... ./storage/... ./sdk/... ./mcp/...
+	$(GO) test -race -count=1 ./runtime/... ./storage/... ./sdk/... ./mcp/... ./bpf/...
 	$(GO) test -count=1 -timeout 30m ./dissectors/... ./cmd/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
 # assembles the hostile-guest modules, docker-registry serves plugin artifacts
-# to the OCI end-to-end test. Installed when missing on a Debian
-# machine where we are root; elsewhere the tests that need them skip and say so.
-TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry
+# to the OCI end-to-end test; nginx, curl, openssl, iproute2 and Debian's
+# Go 1.19 are the real servers, clients and builds bpf/tls traces.
+# Installed when missing on a Debian machine where we are root; elsewhere the
+# tests that need them skip and say so.
+TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry nginx:nginx curl:curl openssl:openssl ip:iproute2 /usr/lib/go-1.19/bin/go:golang-1.19-go
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

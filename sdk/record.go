@@ -249,6 +249,9 @@ type Record struct {
 	// Stream identifies the connection (or UDP flow) the exchange used.
 	Stream    string `json:"stream"`
 	Dissector string `json:"dissector"`
+	// TLS marks a record dissected from plaintext captured inside a TLS
+	// library (a decrypted HTTPS call), not from the packets on the wire.
+	TLS bool `json:"tls,omitempty"`
 
 	Method     string `json:"method,omitempty"`
 	Path       string `json:"path,omitempty"`
@@ -285,6 +288,7 @@ type recordJSON struct {
 	Dst        Endpoint `json:"dst"`
 	Stream     string   `json:"stream"`
 	Dissector  string   `json:"dissector"`
+	TLS        bool     `json:"tls,omitempty"`
 	Method     string   `json:"method,omitempty"`
 	Path       string   `json:"path,omitempty"`
 	Status     int      `json:"status"`
@@ -300,7 +304,7 @@ type recordJSON struct {
 func (r Record) MarshalJSON() ([]byte, error) {
 	return json.Marshal(recordJSON{
 		ID: r.ID, Protocol: r.Protocol, Timestamp: r.Timestamp.UTC().Format(time.RFC3339Nano),
-		ElapsedMs: r.ElapsedMs, Src: r.Src, Dst: r.Dst, Stream: r.Stream, Dissector: r.Dissector,
+		ElapsedMs: r.ElapsedMs, Src: r.Src, Dst: r.Dst, Stream: r.Stream, Dissector: r.Dissector, TLS: r.TLS,
 		Method: r.Method, Path: r.Path, Status: r.Status, StatusText: r.StatusText, Failed: r.Failed,
 		Error: r.Error, Summary: r.Summary, Request: r.Request, Response: r.Response,
 	})

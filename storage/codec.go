@@ -54,6 +54,9 @@ const (
 	flagFailed
 	flagRequest
 	flagResponse
+	// flagTLS: the record came from captured TLS plaintext (sdk.Record.TLS);
+	// values written before it existed have the bit clear.
+	flagTLS
 )
 
 func appendStr(b []byte, s string) []byte {
@@ -88,6 +91,9 @@ func appendValue(b []byte, r *sdk.Record) []byte {
 	}
 	if r.Response != nil {
 		flags |= flagResponse
+	}
+	if r.TLS {
+		flags |= flagTLS
 	}
 	b = append(b, valueVersion, flags)
 	if r.ElapsedMs != nil {
@@ -251,7 +257,7 @@ func decodeHead(b []byte) (*sdk.Record, func() error, error) {
 		return nil, nil, fmt.Errorf("%w: stored value version %d, want %d", sdk.ErrBadRecord, v, valueVersion)
 	}
 	flags := r.byte1("flags")
-	rec := &sdk.Record{Failed: flags&flagFailed != 0}
+	rec := &sdk.Record{Failed: flags&flagFailed != 0, TLS: flags&flagTLS != 0}
 	if flags&flagElapsed != 0 {
 		if len(r.s) < 8 {
 			r.fail("elapsed")

@@ -11,5 +11,8 @@
 // instance is ever called concurrently and a connection's state lives in
 // exactly one place. The worker's reassembly.Handler methods are also the
 // seam for capture sources that deliver reassembled stream bytes directly
-// (eBPF socket tracing), which skip the packet stages.
+// (eBPF socket tracing), which skip the packet stages: RunPlaintext
+// (plaintext.go) feeds TLS plaintext from bpf/tls through them, and the
+// packet path then drops what the same connections' encrypted packets
+// would record twice.
 package pipeline

@@ -82,6 +82,8 @@ type Pipeline struct {
 	// flows is the sink as a FlowSink, nil when it stores no flows; the
 	// workers then do not track them.
 	flows FlowSink
+	// plain holds the connections RunPlaintext receives.
+	plain plainSet
 }
 
 // New makes a pipeline over the given dissectors, which are probed in order.

@@ -25,9 +25,15 @@ type Stats struct {
 	Faults            map[string]int64 `json:"faults_by_dissector,omitempty"`
 	Rejected          int64            `json:"streams_rejected"`
 	DroppedAfterFault int64            `json:"streams_dropped_after_fault"`
-	Decode            decode.Stats     `json:"decode"`
-	Reassembly        reassembly.Stats `json:"reassembly"`
-	Elapsed           time.Duration    `json:"elapsed_ns"`
+	// PlaintextDuplicates counts plaintext chunks dropped because the
+	// other end of the same connection was traced first;
+	// PlaintextSuppressed counts packet records dropped because the
+	// connection's plaintext is captured.
+	PlaintextDuplicates int64            `json:"plaintext_duplicates,omitempty"`
+	PlaintextSuppressed int64            `json:"plaintext_suppressed,omitempty"`
+	Decode              decode.Stats     `json:"decode"`
+	Reassembly          reassembly.Stats `json:"reassembly"`
+	Elapsed             time.Duration    `json:"elapsed_ns"`
 }
 
 func (s *Stats) add(o *Stats) {
@@ -39,6 +45,8 @@ func (s *Stats) add(o *Stats) {
 	s.DissectorErrors += o.DissectorErrors
 	s.Rejected += o.Rejected
 	s.DroppedAfterFault += o.DroppedAfterFault
+	s.PlaintextDuplicates += o.PlaintextDuplicates
+	s.PlaintextSuppressed += o.PlaintextSuppressed
 	for k, v := range o.ByProtocol {
 		if s.ByProtocol == nil {
 			s.ByProtocol = map[string]int64{}

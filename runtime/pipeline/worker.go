@@ -44,6 +44,7 @@ type stream struct {
 	rejected bool
 	wasOpen  bool
 	id       string // stream id in records and of the flow
+	plain    bool   // plaintext from a tracer (RunPlaintext), not packets
 	records  uint64 // emitted so far, for record ids
 	proto    string // protocol of the dissector that last claimed it
 	// flow follows the connection's segments when the sink stores flows;
@@ -502,7 +503,7 @@ func (w *worker) Close(c *reassembly.Conn, reason reassembly.CloseReason, ts tim
 		w.cur = nil
 		w.check(st, err)
 	}
-	if w.p.flows != nil {
+	if w.p.flows != nil && !st.plain {
 		// After the dissector's Close, which may still emit records.
 		w.addFlow(st, reason)
 	}
@@ -540,6 +541,12 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 	}
 	sl := w.slots[st.dis]
 	c := st.conn
+	if !st.plain && w.p.plain.has(makePlainKey(c.A, c.B)) && r.Protocol != "tls" && (r.Protocol != "" || protocolOf(sl.m) != "tls") {
+		// The connection's plaintext is captured: its record comes from
+		// there. The TLS handshake record is the packets' own.
+		w.stats.PlaintextSuppressed++
+		return
+	}
 	client, server := c.A, c.B
 	if st.flip {
 		client, server = server, client
@@ -550,9 +557,14 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 	r.Src = sdk.Endpoint{IP: client.Addr().Unmap().String(), Port: client.Port()}
 	r.Dst = sdk.Endpoint{IP: server.Addr().Unmap().String(), Port: server.Port()}
 	if st.id == "" {
-		st.id = streamID(c)
+		if st.plain {
+			st.id = plainStreamID(c)
+		} else {
+			st.id = streamID(c)
+		}
 	}
 	r.Stream = st.id
+	r.TLS = st.plain
 	r.Dissector = sl.ref
 	if r.Protocol == "" {
 		r.Protocol = protocolOf(sl.m)

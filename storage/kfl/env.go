@@ -60,12 +60,13 @@ const nowVar = "_kfl_now"
 
 // protocolFlags are the protocol booleans every Env declares, with the
 // record protocol each stands for. `ws` and `postgresql` are Kubeshark's
-// spellings.
+// spellings. `tls` is no protocol flag but a core variable (vars.go): it is
+// also true on decrypted records, so that `http && tls` selects HTTPS calls.
 var protocolFlags = []struct{ name, protocol string }{
 	{"http", "http"}, {"http2", "http2"}, {"grpc", "grpc"}, {"dns", "dns"},
 	{"redis", "redis"}, {"postgres", "postgres"}, {"postgresql", "postgres"},
 	{"mysql", "mysql"}, {"kafka", "kafka"}, {"amqp", "amqp"},
-	{"mongodb", "mongodb"}, {"mqtt", "mqtt"}, {"tls", "tls"},
+	{"mongodb", "mongodb"}, {"mqtt", "mqtt"},
 	{"websocket", "websocket"}, {"ws", "websocket"},
 }
 

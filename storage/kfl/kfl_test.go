@@ -124,7 +124,9 @@ func TestMatch(t *testing.T) {
 	defer func() { timeNow = time.Now }()
 	noResp := &sdk.Record{Protocol: "http", Method: "GET", Path: "/x", Timestamp: t0,
 		Request: &sdk.Message{}}
-	recs := map[string]*sdk.Record{"http": httpRec(), "redis": redisRec(), "dns": dnsRec(), "grpc": grpcRec(), "tls": tlsRec(), "noresp": noResp, "empty": {}}
+	https := httpRec()
+	https.TLS = true
+	recs := map[string]*sdk.Record{"http": httpRec(), "https": https, "redis": redisRec(), "dns": dnsRec(), "grpc": grpcRec(), "tls": tlsRec(), "noresp": noResp, "empty": {}}
 	for _, tc := range []struct {
 		expr string
 		rec  string
@@ -138,6 +140,12 @@ func TestMatch(t *testing.T) {
 		{`redis && !http`, "redis", true},
 		{`dns`, "dns", true},
 		{`tls`, "tls", true},
+		// tls: decrypted calls (KFL2's `http && tls`), and handshakes
+		{`http && tls`, "https", true},
+		{`http && tls`, "http", false},
+		{`tls`, "https", true},
+		{`tls && !http`, "https", false},
+		{`http && !tls`, "http", true},
 		{`postgres || postgresql || mysql || kafka || amqp || mongodb || mqtt || websocket || ws`, "http", false},
 		{`gopher`, "http", false},
 		// core variables
@@ -453,6 +461,7 @@ func TestStoreQuery(t *testing.T) {
 			r.Status = []int{200, 404, 500, 503}[i%4+i/4%2*2]
 			r.Failed = r.Status >= 500
 			r.Dst.Port = uint16(80 + i%2)
+			r.TLS = i%8 == 0
 		case 2:
 			r = redisRec()
 		default:
@@ -475,6 +484,8 @@ func TestStoreQuery(t *testing.T) {
 		`map_get(request.headers, "user-agent", "").contains("curl") && response.body.contains("down")`,
 		`request.headers["accept"] == "a, b"`, // errs on records without the header: left out
 		`protocol == "http" && response.headers["content-type"] == "application/json" && !failed`,
+		`http && tls`, // the flag survives storage, and is no second protocol term
+		`http && !tls`,
 	} {
 		p := e.MustCompile(expr)
 		var want []time.Time

@@ -57,6 +57,13 @@ func coreVariables() []*variable {
 		sv("status_text", "response status text or reason", func(r *sdk.Record) string { return r.StatusText }),
 		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules (HTTP 5xx, DNS error rcode, SQL error, ...)",
 			get: func(a *activation) ref.Val { return types.Bool(a.r.Failed) }},
+		// As in Kubeshark's KFL2, `tls` is true on calls decrypted from TLS
+		// (`http && tls` is HTTPS); it stays true on the TLS dissector's
+		// handshake records too, which `tls` selected before decryption
+		// existed. It is not served from the protocol index, which would
+		// make `http && tls` ask for two protocols at once.
+		{name: "tls", typ: cel.BoolType, typeName: "bool", doc: "the record was carried by TLS: a call decrypted from TLS plaintext capture (`http && tls` selects HTTPS calls), or a TLS handshake record (protocol tls)",
+			get: func(a *activation) ref.Val { return types.Bool(a.r.TLS || a.r.Protocol == "tls") }},
 		sv("error", "what went wrong in the traffic or its parsing (a reset, missing bytes, no response); empty when nothing did", func(r *sdk.Record) string { return r.Error }),
 		sv("summary", "one-line summary of the exchange", func(r *sdk.Record) string { return r.Summary }),
 		sv("stream", "connection (or UDP flow) the exchange used", func(r *sdk.Record) string { return r.Stream }),
