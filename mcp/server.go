@@ -156,7 +156,12 @@ func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (a
 		return nil, "", err
 	}
 	defer release()
-	return t.run(ctx, args)
+	ctx, rs := withResolutions(ctx)
+	res, text, err := t.run(ctx, args)
+	if err != nil {
+		return res, text, err
+	}
+	return rs.attach(res, text)
 }
 
 type storeKey struct{}

@@ -109,24 +109,6 @@ func (s *Server) kflMatcher(expr string) (storage.Matcher, error) {
 	return p, nil
 }
 
-// newest returns the time of the newest record, the reference day for
-// times of day.
-func (s *Server) newest(ctx context.Context) time.Time {
-	_, last, err := s.live(ctx).Bounds(ctx)
-	if err != nil {
-		return time.Time{}
-	}
-	return last
-}
-
-func (s *Server) window(ctx context.Context, start, end string) (window, error) {
-	var ref time.Time
-	if clockTime.MatchString(strings.TrimSpace(start)) || clockTime.MatchString(strings.TrimSpace(end)) {
-		ref = s.newest(ctx)
-	}
-	return parseWindow(start, end, s.opts.Now().UTC(), ref)
-}
-
 func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResult, string, error) {
 	var res ListCallsResult
 	limit, err := clampLimit("limit", a.Limit, 50, 1000)

@@ -321,3 +321,129 @@ func TestKillDuringImportLeavesAUsableStore(t *testing.T) {
 	}
 	t.Logf("store after kill -9 holds %d calls", len(recs))
 }
+
+// cascade writes the cascade scenario starting at start (RFC 3339).
+func cascade(t *testing.T, start string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "cascade.pcap")
+	if r := ks(t, t.TempDir(), "sample", "--scenario", "cascade", "--start", start, f); r.code != 0 {
+		t.Fatalf("sample: %+v", r)
+	}
+	return f
+}
+
+// Time windows take the forms the MCP tools take; an empty answer says so
+// and where the data is; table times say their zone; a time of day says
+// which day it was placed on (issue 15, items 4, 5, 14 and 21).
+func TestCallsWindowsZonesAndEmptyAnswers(t *testing.T) {
+	data := t.TempDir()
+	if r := ks(t, data, "calls"); r.code == 0 || !strings.Contains(r.stderr, "no store") {
+		t.Fatalf("calls before any import: %+v", r)
+	}
+	if r := ks(t, data, "import", cascade(t, "2026-11-20T14:00:00Z")); r.code != 0 {
+		t.Fatal(r)
+	}
+	all := calls(t, data)
+	n := func(args ...string) int { return len(calls(t, data, args...)) }
+	between := func(a, b string) int {
+		ta, _ := time.Parse(time.RFC3339, a)
+		tb, _ := time.Parse(time.RFC3339, b)
+		c := 0
+		for _, r := range all {
+			if !r.Timestamp.Before(ta) && r.Timestamp.Before(tb) {
+				c++
+			}
+		}
+		return c
+	}
+	want := between("2026-11-20T14:00:30Z", "2026-11-20T14:00:40Z")
+	if want == 0 || want == len(all) {
+		t.Fatalf("the cascade has %d calls, %d of them in 14:00:30–14:00:40", len(all), want)
+	}
+	for _, tc := range []struct {
+		since, until string
+		want         int
+	}{
+		{"2026-11-20T14:00:30Z", "2026-11-20T14:00:40Z", want},
+		{"14:00:30", "14:00:40", want},
+		{"2026-11-20 14:00:30", "2026-11-20T14:00:40", want},
+		{"2026-11-20", "2026-11-21", len(all)},
+		{"100000d", "", len(all)},
+		{"", "1d", len(all)},         // the data is older than a day
+		{"1d", "", 0},                // and nothing is newer
+		{"now-1d", "now", 0},         // as MCP writes it
+		{"48h ago", "-1h", 0},        // likewise
+		{"", "2026-11-20", 0},        // before the capture
+		{"1763647200", "", len(all)}, // Unix seconds: 2025-11-20, before all of it
+	} {
+		args := []string{}
+		if tc.since != "" {
+			args = append(args, "--since", tc.since)
+		}
+		if tc.until != "" {
+			args = append(args, "--until", tc.until)
+		}
+		if got := n(args...); got != tc.want {
+			t.Errorf("calls %v: %d calls, want %d", args, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--since", "14:01", "--until", "14:00"}, "--until 2026-11-20T14:00:00Z is not after --since 2026-11-20T14:01:00Z"},
+		{[]string{"--since", "1h", "--until", "2h"}, "is not after --since"},
+		{[]string{"--since", "2026-11-21", "--until", "2026-11-20"}, "is not after"},
+		{[]string{"--until", "tomorrow"}, `--until "tomorrow" is not a time`},
+	} {
+		r := ks(t, data, append([]string{"calls"}, tc.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("calls %v: exit %d, stderr %q; want an error containing %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+
+	// A time of day says which day it was placed on.
+	r := ks(t, data, "calls", "--since", "14:00:30", "--until", "14:00:31")
+	if r.code != 0 || !strings.Contains(r.stderr, "note: times of day were taken on 2026-11-20 (UTC)") || strings.Contains(r.stderr, "several days") {
+		t.Fatalf("time of day on one day: %+v", r)
+	}
+	// The table says its times are UTC; --local shows the local zone's
+	// offset and reads times of day in it.
+	if !strings.HasPrefix(r.stdout, "TIME (UTC)") || !strings.Contains(r.stdout, "2026-11-20 14:00:30.") {
+		t.Fatalf("table times:\n%s", r.stdout)
+	}
+	local := exec.Command(binary_, "--data", data, "calls", "--local", "--since", "15:00:30", "--until", "15:00:31")
+	local.Env = append(os.Environ(), "TZ=Europe/Berlin")
+	out, err := local.Output()
+	if err != nil || !strings.HasPrefix(string(out), "TIME (local)") || !strings.Contains(string(out), "2026-11-20 15:00:30.") ||
+		!strings.Contains(string(out), "+01:00") || strings.Count(string(out), "\n") != strings.Count(r.stdout, "\n") {
+		t.Fatalf("--local in Europe/Berlin: %v\n%s\nUTC:\n%s", err, out, r.stdout)
+	}
+
+	// Nothing matches: say so, and where the data is.
+	for _, args := range [][]string{{"--since", "1h"}, {"--filter", "status_code == 418"}} {
+		r := ks(t, data, append([]string{"calls"}, args...)...)
+		if r.code != 0 || strings.Contains(r.stdout, "TIME") ||
+			!strings.Contains(r.stdout, "no calls match ("+args[0]) ||
+			!strings.Contains(r.stdout, "the store holds "+itoa(len(all))+" calls from 2026-11-20 14:00:00.000Z to 2026-11-20 14:00:59") {
+			t.Errorf("calls %v with no match: %+v", args, r)
+		}
+		r = ks(t, data, append([]string{"calls", "-o", "json"}, args...)...)
+		if r.code != 0 || strings.TrimSpace(r.stdout) != "[]" || !strings.Contains(r.stderr, "no calls match") {
+			t.Errorf("calls -o json %v with no match: %+v", args, r)
+		}
+	}
+
+	// A second capture from two days before: "14:00:30" still means the
+	// newest day, and the note warns that the store spans several.
+	if r := ks(t, data, "import", cascade(t, "2026-11-18T14:00:00Z")); r.code != 0 {
+		t.Fatal(r)
+	}
+	if got := n("--since", "14:00:30", "--until", "14:00:40"); got != want {
+		t.Fatalf("14:00:30–14:00:40 with two days held: %d calls, want the %d of the newest day", got, want)
+	}
+	r = ks(t, data, "calls", "--since", "14:00:30", "--until", "14:00:40")
+	if !strings.Contains(r.stderr, "taken on 2026-11-20") || !strings.Contains(r.stderr, "spans several days (2026-11-18 to 2026-11-20)") {
+		t.Fatalf("time of day on a store of two days: %+v", r)
+	}
+}
