@@ -55,7 +55,7 @@ func coreVariables() []*variable {
 		iv("status_code", "response status (HTTP status, DNS rcode, ...); 0 without a response", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		iv("status", "same as status_code", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		sv("status_text", "response status text or reason", func(r *sdk.Record) string { return r.StatusText }),
-		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules (HTTP 5xx, DNS error rcode, SQL error, ...)",
+		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules (HTTP status ≥ 400, gRPC status other than 0, DNS error rcode, SQL error, ...)",
 			get: func(a *activation) ref.Val { return types.Bool(a.r.Failed) }},
 		sv("error", "what went wrong in the traffic or its parsing (a reset, missing bytes, no response); empty when nothing did", func(r *sdk.Record) string { return r.Error }),
 		sv("summary", "one-line summary of the exchange", func(r *sdk.Record) string { return r.Summary }),
