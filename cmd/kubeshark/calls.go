@@ -135,11 +135,10 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 		if recs == nil {
 			recs = []*sdk.Record{}
 		}
-		return newJSONEncoder(w, true).Encode(recs)
+		return writeJSON(w, recs, true)
 	case "jsonl":
-		enc := newJSONEncoder(w, false)
 		for _, r := range page.Records {
-			if err := enc.Encode(r); err != nil {
+			if err := writeJSON(w, r, false); err != nil {
 				return err
 			}
 		}
