@@ -169,7 +169,12 @@ func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (a
 		return nil, "", err
 	}
 	defer release()
-	return t.run(ctx, args)
+	ctx, rs := withResolutions(ctx)
+	res, text, err := t.run(ctx, args)
+	if err != nil {
+		return res, text, err
+	}
+	return rs.attach(res, text)
 }
 
 type storeKey struct{}
@@ -215,7 +220,7 @@ func (s *Server) handle(t tool) server.ToolHandlerFunc {
 }
 
 const instructions = `kubeshark holds API calls (HTTP, gRPC, DNS, Redis, PostgreSQL, MySQL, Kafka, AMQP, MongoDB, MQTT, TLS, WebSocket) and L4 flows dissected from captured traffic.
-Start with get_data_boundaries to learn the time range held, then narrow with start/end (RFC 3339, "-15m", or a time of day such as "14:05" on the day of the data).
+Start with get_data_boundaries to learn the time range held, then narrow with start/end (RFC 3339, a date, "-15m", "2h ago", "1d", or a time of day such as "14:05" on the day of the newest data; an answer that used a time of day says which day in resolved_times, and warns when the data spans several days).
 Filters use KFL (read the kubeshark://kfl resource): e.g. http && status_code >= 500, dns && dns_questions.exists(q, q.contains("svc")). status_code is each protocol's own number (MySQL error 1045 is >= 500 too): pair it with a protocol, and use failed for errors of any protocol.
 For "what broke": find_anomalies (baseline vs incident window), then list_api_calls with a KFL filter, then get_api_call for payloads and get_tcp_insights for the connection.`
 

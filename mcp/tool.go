@@ -36,6 +36,9 @@ func newTool[A any, R any](spec toolSpec, run func(ctx context.Context, args A) 
 		panic(fmt.Sprintf("mcp: input schema of %s: %v", spec.name, err))
 	}
 	out, err := schemaOf[R]()
+	if err == nil {
+		out, err = withResolvedTimes(out)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("mcp: output schema of %s: %v", spec.name, err))
 	}
@@ -75,6 +78,26 @@ func schemaOf[T any]() (json.RawMessage, error) {
 	}
 	s.Type = "object"
 	return json.Marshal(s)
+}
+
+// withResolvedTimes adds the optional resolved_times property, which any
+// tool's answer carries when a time of day was placed on a date (times.go).
+func withResolvedTimes(schema json.RawMessage) (json.RawMessage, error) {
+	rt, err := schemaOf[TimeResolution]()
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(schema, &m); err != nil {
+		return nil, err
+	}
+	props, _ := m["properties"].(map[string]any)
+	if props == nil {
+		props = map[string]any{}
+		m["properties"] = props
+	}
+	props["resolved_times"] = json.RawMessage(rt)
+	return json.Marshal(m)
 }
 
 // jsonFields lists the JSON argument names of the struct v points to.

@@ -16,7 +16,7 @@ import (
 // windowArgs are the time and filter arguments the aggregate tools share.
 type windowArgs struct {
 	KFL   string `json:"kfl,omitempty" jsonschema:"KFL filter restricting the calls considered"`
-	Start string `json:"start,omitempty" jsonschema:"window start: RFC 3339, -15m, 2h ago, or a time of day like 14:05 (UTC, on the day of the newest data); default the oldest data"`
+	Start string `json:"start,omitempty" jsonschema:"window start: RFC 3339, a date (2026-11-20), -15m, 2h ago, 1d, or a time of day like 14:05 (UTC, on the day of the newest data; the answer's resolved_times says which day); default the oldest data"`
 	End   string `json:"end,omitempty" jsonschema:"window end, same forms; default the newest data"`
 	snapshotArg
 }

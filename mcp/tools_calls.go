@@ -45,7 +45,7 @@ func (w window) String() string {
 
 type listCallsArgs struct {
 	KFL    string `json:"kfl,omitempty" jsonschema:"KFL filter (CEL), e.g. http && status_code >= 500; see the kubeshark://kfl resource"`
-	Start  string `json:"start,omitempty" jsonschema:"window start: RFC 3339, -15m, 2h ago, or a time of day like 14:05 (UTC, on the day of the newest data)"`
+	Start  string `json:"start,omitempty" jsonschema:"window start: RFC 3339, a date (2026-11-20), -15m, 2h ago, 1d, or a time of day like 14:05 (UTC, on the day of the newest data; the answer's resolved_times says which day)"`
 	End    string `json:"end,omitempty" jsonschema:"window end, same forms as start"`
 	Limit  int    `json:"limit,omitempty" jsonschema:"page size, default 50, at most 1000"`
 	Cursor string `json:"cursor,omitempty" jsonschema:"next_cursor of the previous page, with the same other arguments"`
@@ -107,24 +107,6 @@ func (s *Server) kflMatcher(expr string) (storage.Matcher, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// newest returns the time of the newest record, the reference day for
-// times of day.
-func (s *Server) newest(ctx context.Context) time.Time {
-	_, last, err := s.live(ctx).Bounds(ctx)
-	if err != nil {
-		return time.Time{}
-	}
-	return last
-}
-
-func (s *Server) window(ctx context.Context, start, end string) (window, error) {
-	var ref time.Time
-	if clockTime.MatchString(strings.TrimSpace(start)) || clockTime.MatchString(strings.TrimSpace(end)) {
-		ref = s.newest(ctx)
-	}
-	return parseWindow(start, end, s.opts.Now().UTC(), ref)
 }
 
 func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResult, string, error) {

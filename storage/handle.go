@@ -33,7 +33,11 @@ func OpenWhenFree(ctx context.Context, opts Options, wait time.Duration, waiting
 			return st, err
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("storage: open %q: %w (waited %s)", opts.Dir, ErrBusy, wait)
+			by := ""
+			if h, ok := ReadHolder(opts.Dir); ok {
+				by = fmt.Sprintf(": `%s` (pid %d) holds it", h.Command, h.PID)
+			}
+			return nil, fmt.Errorf("storage: open %q: %w (waited %s)%s", opts.Dir, ErrBusy, wait, by)
 		}
 		if !told && waiting != nil {
 			waiting()

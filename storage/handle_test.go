@@ -3,9 +3,11 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,8 +31,9 @@ func TestHandleReleasesTheDirectoryWhenIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// While held, another opener waits and then gives up with ErrBusy.
-	if _, err := OpenWhenFree(ctx, opts, 100*time.Millisecond, nil); !errors.Is(err, ErrBusy) {
-		t.Fatalf("open while held: %v, want ErrBusy", err)
+	if _, err := OpenWhenFree(ctx, opts, 100*time.Millisecond, nil); !errors.Is(err, ErrBusy) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("(pid %d) holds it", os.Getpid())) {
+		t.Fatalf("open while held: %v, want ErrBusy naming the holder", err)
 	}
 	release()
 	// After the idle delay the directory is free.

@@ -117,6 +117,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if !opts.InMemory {
+		// Best effort: the record only improves what waiting readers say.
+		if err := writeHolder(opts.Dir); err != nil {
+			log.Debug("recording the store's holder", "err", err)
+		}
+	}
 	if opts.RetentionAge > 0 || opts.RetentionBytes > 0 {
 		loopCtx, cancel := context.WithCancel(context.Background())
 		s.stop = cancel
@@ -223,6 +229,11 @@ func (s *Store) Close() error {
 		if s.stop != nil {
 			s.stop()
 			<-s.loopDone
+		}
+		if !s.opts.InMemory {
+			// While the lock is still held, so that no other holder's
+			// record can be there yet.
+			removeHolder(s.opts.Dir)
 		}
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("storage: close %s: %w", s.dirDesc, err)

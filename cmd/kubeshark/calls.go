@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
+	"github.com/kubeshark-wasm/kubeshark/storage/timeexpr"
 )
 
 type callsOpts struct {
@@ -25,6 +25,7 @@ type callsOpts struct {
 	since, until string
 	output       string
 	newest       bool
+	local        bool
 }
 
 func newCallsCmd(g *globals) *cobra.Command {
@@ -49,42 +50,30 @@ default), now(), duration("5m"), and CEL's list macros (exists, all, ...).
   kubeshark calls --filter 'map_get(request.headers, "user-agent", "").contains("curl")'
   kubeshark calls --filter 'dns && path.endsWith("example.com")'
   kubeshark calls --filter 'elapsed_time > 250000 && !failed'
-  kubeshark calls --since 2024-05-01T14:00:00Z --until 2024-05-01T14:15:00Z`,
+  kubeshark calls --since 2024-05-01T14:00:00Z --until 2024-05-01T14:15:00Z
+  kubeshark calls --since 2h --until 1h
+  kubeshark calls --since 14:00 --until 14:15   # on the day of the newest data`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.filterHelp {
 				return printFilterReference(cmd.Context(), g, cmd.OutOrStdout())
 			}
-			return runCalls(cmd.Context(), g, o, cmd.OutOrStdout())
+			return runCalls(cmd.Context(), g, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.filter, "filter", "f", "", `KFL filter expression, e.g. 'http && status_code >= 500'`)
 	f.BoolVar(&o.filterHelp, "filter-help", false, "print the KFL filter reference (variables, dissector fields, functions, examples) and exit")
 	f.IntVarP(&o.limit, "limit", "n", 100, "most records to print (0: all)")
-	f.StringVar(&o.since, "since", "", "only calls at or after this time: RFC 3339, or a duration before now such as 15m")
-	f.StringVar(&o.until, "until", "", "only calls before this time: RFC 3339, or a duration before now")
+	f.StringVar(&o.since, "since", "", `only calls at or after this time: RFC 3339, a date (2026-11-20), "now", an offset back from now (15m, -15m, "2h ago", 1d) or a time of day (14:05, UTC unless --local, on the day of the newest data)`)
+	f.StringVar(&o.until, "until", "", "only calls before this time; same forms as --since, and after it")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, json or jsonl")
 	f.BoolVar(&o.newest, "newest", false, "newest first")
+	f.BoolVar(&o.local, "local", false, "show times in the local time zone with their offset (default UTC), and read dates and times of day in --since/--until in it")
 	return cmd
 }
 
-// parseWhen accepts RFC 3339 (with or without fractional seconds) or a Go
-// duration meaning that long before now.
-func parseWhen(flag, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return time.Now().Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("--%s %q: want an RFC 3339 time (2024-05-01T14:00:00Z) or a duration (15m)", flag, s)
-}
-
-func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error {
+func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer) error {
 	switch o.output {
 	case "table", "json", "jsonl":
 	default:
@@ -97,12 +86,16 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	since, err := parseWhen("since", o.since)
-	if err != nil {
-		return err
+	// The window is checked before the store is opened, so that a typo is
+	// reported at once; a time of day is placed again, on the day of the
+	// newest data, once the store says which day that is.
+	tc := timeexpr.Context{Now: time.Now()}
+	if o.local {
+		tc.Loc = time.Local
 	}
-	until, err := parseWhen("until", o.until)
-	if err != nil {
+	clock := timeexpr.IsTimeOfDay(o.since) || timeexpr.IsTimeOfDay(o.until)
+	win, err := tc.Window("--since", o.since, "--until", o.until)
+	if err != nil && (!clock || !errors.Is(err, timeexpr.ErrEmptyWindow)) {
 		return err
 	}
 	st, err := openExistingStore(ctx, g)
@@ -110,9 +103,31 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error 
 		return err
 	}
 	defer st.Close()
-	page, err := st.Query(ctx, storage.Query{Match: prog, Since: since, Until: until, Limit: o.limit, Newest: o.newest})
+	if clock {
+		first, last, err := st.Bounds(ctx)
+		if err != nil {
+			return err
+		}
+		tc.Ref = last
+		if win, err = tc.Window("--since", o.since, "--until", o.until); err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, "kubeshark: note:", timeexpr.DayNote(win, first, last))
+	}
+	page, err := st.Query(ctx, storage.Query{Match: prog, Since: win.Start, Until: win.End, Limit: o.limit, Newest: o.newest})
 	if err != nil {
 		return err
+	}
+	if len(page.Records) == 0 {
+		msg, err := noMatch(ctx, st, g, o, win, tc.Loc)
+		if err != nil {
+			return err
+		}
+		if o.output == "table" {
+			_, err = fmt.Fprintln(w, msg)
+			return err
+		}
+		fmt.Fprintln(stderr, "kubeshark:", msg)
 	}
 	switch o.output {
 	case "json":
@@ -120,23 +135,64 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error 
 		if recs == nil {
 			recs = []*sdk.Record{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(recs)
+		return writeJSON(w, recs, true)
 	case "jsonl":
-		enc := json.NewEncoder(w)
 		for _, r := range page.Records {
-			if err := enc.Encode(r); err != nil {
+			if err := writeJSON(w, r, false); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	printTable(w, page.Records)
+	printTable(w, page.Records, tc.Loc)
 	if page.Next != "" && o.limit > 0 {
 		fmt.Fprintf(w, "(first %d shown; --limit 0 shows all)\n", o.limit)
 	}
 	return nil
+}
+
+// noMatch says that nothing matched and, since an empty answer most often
+// means a window or filter that misses the data, where the data is.
+func noMatch(ctx context.Context, st *storage.Store, g *globals, o *callsOpts, win timeexpr.Window, loc *time.Location) (string, error) {
+	n, err := st.Count(ctx)
+	if err != nil {
+		return "", err
+	}
+	if n == 0 {
+		return fmt.Sprintf("no calls match: the store in %s holds none yet (kubeshark import FILE)", g.dataDir), nil
+	}
+	first, last, err := st.Bounds(ctx)
+	if err != nil {
+		return "", err
+	}
+	var asked []string
+	if o.filter != "" {
+		asked = append(asked, "--filter "+o.filter)
+	}
+	if !win.Start.IsZero() {
+		asked = append(asked, "--since "+formatTime(win.Start, loc))
+	}
+	if !win.End.IsZero() {
+		asked = append(asked, "--until "+formatTime(win.End, loc))
+	}
+	what := ""
+	if len(asked) > 0 {
+		what = " (" + strings.Join(asked, ", ") + ")"
+	}
+	calls := "calls"
+	if n == 1 {
+		calls = "call"
+	}
+	return fmt.Sprintf("no calls match%s; the store holds %d %s from %s to %s", what, n, calls, formatTime(first, loc), formatTime(last, loc)), nil
+}
+
+// formatTime writes a time for people: UTC with a Z, or, with --local, in
+// the local zone with its offset.
+func formatTime(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		return t.UTC().Format("2006-01-02 15:04:05.000Z")
+	}
+	return t.In(loc).Format("2006-01-02 15:04:05.000-07:00")
 }
 
 // compileFilter compiles a --filter expression. Most filters use only the
@@ -202,9 +258,15 @@ func printFilterReference(ctx context.Context, g *globals, w io.Writer) error {
 	return err
 }
 
-func printTable(w io.Writer, recs []*sdk.Record) {
+// printTable lists records, times in UTC or, with loc (--local), in that
+// zone; the header says which, as the times themselves do not.
+func printTable(w io.Writer, recs []*sdk.Record, loc *time.Location) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tPROTO\tSRC\tDST\tMETHOD\tPATH\tSTATUS\tMS\tID")
+	zone, layout := "UTC", "2006-01-02 15:04:05.000"
+	if loc != nil {
+		zone, layout = "local", "2006-01-02 15:04:05.000-07:00"
+	}
+	fmt.Fprintf(tw, "TIME (%s)\tPROTO\tSRC\tDST\tMETHOD\tPATH\tSTATUS\tMS\tID\n", zone)
 	for _, r := range recs {
 		status := strconv.Itoa(r.Status)
 		if r.Response == nil && r.Status == 0 {
@@ -218,7 +280,7 @@ func printTable(w io.Writer, recs []*sdk.Record) {
 			ms = strconv.FormatFloat(*r.ElapsedMs, 'f', 1, 64)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			r.Timestamp.UTC().Format("2006-01-02 15:04:05.000"), r.Protocol, r.Src, r.Dst,
+			timeIn(r.Timestamp, loc).Format(layout), r.Protocol, r.Src, r.Dst,
 			clipCell(r.Method, 16), clipCell(r.Path, 60), status, ms, r.ID)
 	}
 	tw.Flush()
@@ -235,4 +297,11 @@ func clipCell(s string, n int) string {
 		return string([]rune(s)[:n-1]) + "…"
 	}
 	return s
+}
+
+func timeIn(t time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		return t.UTC()
+	}
+	return t.In(loc)
 }

@@ -35,7 +35,7 @@ func newDissectorsCmd(g *globals) *cobra.Command {
 			return runDissectors(cmd.Context(), g, extra, output, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json (with each dissector's errors in the last import, and examples)")
 	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
 	return cmd
 }
@@ -70,9 +70,7 @@ func runDissectors(ctx context.Context, g *globals, extra []string, output strin
 		}
 	}
 	if output == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(infos)
+		return writeJSON(w, infos, true)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOLS\tTRANSPORT\tABI\tSOURCE\tSTATUS")
@@ -82,6 +80,15 @@ func runDissectors(ctx context.Context, g *globals, extra []string, output strin
 			status = fmt.Sprintf("%d faults in last import", h.Faults)
 			if h.Quarantined {
 				status = "QUARANTINED: " + status + " (" + h.LastFault + ")"
+			}
+		} else if h != nil && h.Errors != nil && h.Errors.Count > 0 {
+			status = fmt.Sprintf("%d errors in last import", h.Errors.Count)
+			if h.Errors.Count == 1 {
+				status = "1 error in last import"
+			}
+			if len(h.Errors.Examples) > 0 {
+				e := h.Errors.Examples[0]
+				status += fmt.Sprintf(" (%s on %s: %s)", e.Kind, e.Conn, clipCell(e.Error, 80))
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\t%s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.ABI, d.Source, status)

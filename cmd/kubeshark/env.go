@@ -15,13 +15,14 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
 // storeWait is how long a command waits for another kubeshark process
-// (an assistant's `kubeshark mcp`, a hub) to let go of the store; they
-// release it after storeIdle without calls.
+// (an import, an assistant's `kubeshark mcp`, a hub) to let go of the
+// store; the servers release it after storeIdle without calls.
 const (
 	storeWait = 2 * time.Minute
 	storeIdle = 5 * time.Second
@@ -34,16 +35,53 @@ func storeOptions(g *globals, opts storage.Options) storage.Options {
 }
 
 func openStore(ctx context.Context, g *globals, opts storage.Options) (*storage.Store, error) {
-	return storage.OpenWhenFree(ctx, storeOptions(g, opts), storeWait, func() {
-		fmt.Fprintf(os.Stderr, "waiting for the store in %s: another kubeshark process (mcp or hub) is using it...\n", g.dataDir)
+	dir := filepath.Join(g.dataDir, "store")
+	st, err := storage.OpenWhenFree(ctx, storeOptions(g, opts), storeWait, func() {
+		fmt.Fprintf(os.Stderr, "waiting for the store in %s: %s...\n", g.dataDir, holderText(dir))
 	})
+	if errors.Is(err, storage.ErrBusy) {
+		return nil, fmt.Errorf("the store in %s is still in use after %s: %s", g.dataDir, storeWait, holderText(dir))
+	}
+	return st, err
+}
+
+// holderText says who holds the store, from the record its holder keeps
+// beside it.
+func holderText(dir string) string {
+	h, ok := storage.ReadHolder(dir)
+	if !ok {
+		return "another kubeshark process is using it"
+	}
+	return fmt.Sprintf("`%s` (pid %d, since %s) is using it", h.Command, h.PID, h.Since.UTC().Format("15:04:05Z"))
 }
 
 // openExistingStore opens the store for reading, with a hint when there is
-// nothing to read yet.
+// nothing to read yet. A store that a first import is about to create is
+// waited for, as a store in use is.
 func openExistingStore(ctx context.Context, g *globals) (*storage.Store, error) {
-	if _, err := os.Stat(filepath.Join(g.dataDir, "store")); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("no store in %s yet: run `kubeshark import FILE` first (or pass --data)", g.dataDir)
+	dir := filepath.Join(g.dataDir, "store")
+	told := false
+	deadline := time.Now().Add(storeWait)
+	for {
+		if _, err := os.Stat(dir); err == nil || !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		h, ok := storage.ReadHolder(dir)
+		if !ok {
+			return nil, fmt.Errorf("no store in %s yet: run `kubeshark import FILE` first (or pass --data)", g.dataDir)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the store in %s is still being created by `%s` (pid %d) after %s", g.dataDir, h.Command, h.PID, storeWait)
+		}
+		if !told {
+			fmt.Fprintf(os.Stderr, "waiting for the store in %s: `%s` (pid %d) is creating it...\n", g.dataDir, h.Command, h.PID)
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	return openStore(ctx, g, storage.Options{})
 }
@@ -168,11 +206,14 @@ type savedHealth struct {
 	engine.Health
 	Source string    `json:"source"`
 	At     time.Time `json:"at"`
+	// Errors are the dissector errors the import met: connections given
+	// up on, malformed records, faults, with examples.
+	Errors *pipeline.DissectorErrors `json:"errors,omitempty"`
 }
 
-func saveHealth(ctx context.Context, st *storage.Store, l *loaded) error {
+func saveHealth(ctx context.Context, st *storage.Store, l *loaded, errs map[string]*pipeline.DissectorErrors) error {
 	for _, m := range l.mods {
-		h := savedHealth{Health: m.Health(), Source: m.Source(), At: time.Now().UTC()}
+		h := savedHealth{Health: m.Health(), Source: m.Source(), At: time.Now().UTC(), Errors: errs[m.Manifest().Name]}
 		b, err := json.Marshal(h)
 		if err != nil {
 			return err

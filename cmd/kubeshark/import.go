@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,11 +50,11 @@ read before the damage, then fails with the byte offset.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "text", "summary format: text or json")
 	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm); repeatable")
-	f.DurationVar(&o.retentionAge, "retention-age", 0, "delete records older than this (0 keeps them)")
-	f.Int64Var(&o.retentionSize, "retention-size", 0, "keep the store under this many bytes, oldest records deleted first (0: no limit)")
-	f.IntVar(&o.workers, "workers", 0, "dissection workers (default: one per CPU)")
+	f.Var(&ageFlag{&o.retentionAge}, "retention-age", "delete records older than this, e.g. 36h or 7d (0 keeps them)")
+	f.Var(newSizeFlag(&o.retentionSize, 0), "retention-size", "keep the store under this size, oldest records deleted first: bytes or e.g. 500MiB, 1GB (0: no limit)")
+	f.IntVar(&o.workers, "workers", 0, "dissection workers (default 0: one per CPU)")
 	f.BoolVar(&o.noProgress, "no-progress", false, "never show a progress bar")
-	f.Int64Var(&o.packetsSize, "packets-size", packetlog.DefaultMaxBytes, "keep the raw packets for snapshots and pcap export in a FIFO of at most this many bytes (0: keep none)")
+	f.Var(newSizeFlag(&o.packetsSize, packetlog.DefaultMaxBytes), "packets-size", "keep the raw packets for snapshots and pcap export in a FIFO of at most this size: bytes or e.g. 500MiB, 1GB (0: keep none)")
 	return cmd
 }
 
@@ -69,6 +68,9 @@ type fileResult struct {
 func runImport(ctx context.Context, g *globals, o *importOpts, files []string, stdout io.Writer) error {
 	if o.output != "text" && o.output != "json" {
 		return fmt.Errorf("--output %q: want text or json", o.output)
+	}
+	if o.workers < 0 {
+		return fmt.Errorf("--workers %d: want a number of workers, or 0 for one per CPU", o.workers)
 	}
 	// Check every file before touching the store, so that a typo in the
 	// third file does not leave the first two imported.
@@ -88,6 +90,9 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	}
 	defer closeAll()
 
+	// Loading the dissectors takes a while before the store is created;
+	// say meanwhile that it is coming, for a `calls` run in another shell.
+	defer storage.AnnounceCreate(filepath.Join(g.dataDir, "store"))()
 	l, err := loadDissectors(ctx, g, o.dissectors)
 	if err != nil {
 		return err
@@ -154,7 +159,16 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 			g.logger().Warn("precomputing statistics", "err", err)
 		}
 	}
-	if err := saveHealth(context.Background(), st, l); err != nil {
+	errs := map[string]*pipeline.DissectorErrors{}
+	for _, r := range results {
+		for name, d := range r.Stats.ErrorsByDissector {
+			if errs[name] == nil {
+				errs[name] = &pipeline.DissectorErrors{}
+			}
+			errs[name].Merge(d)
+		}
+	}
+	if err := saveHealth(context.Background(), st, l, errs); err != nil {
 		g.logger().Warn("saving dissector health", "err", err)
 	}
 	byProtocol := map[string]int64{}
@@ -167,9 +181,7 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		g.logger().Warn("saving the manifests of the dissectors that produced records", "err", err)
 	}
 	if o.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := writeJSON(stdout, results, true); err != nil {
 			return err
 		}
 	}
@@ -242,6 +254,7 @@ func printSummary(w io.Writer, r fileResult) {
 		fmt.Fprintf(w, " (instance faults: %v)", s.Faults)
 	}
 	fmt.Fprintln(w)
+	printDissectorErrors(w, "    ", s.ErrorsByDissector)
 	if s.Decode.Malformed > 0 || s.Reassembly.Gaps > 0 {
 		fmt.Fprintf(w, "  capture damage: %d malformed packets, %d gaps (%s missing)\n", s.Decode.Malformed, s.Reassembly.Gaps, humanBytes(int64(s.Reassembly.GapBytes)))
 	}
@@ -257,4 +270,34 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// printDissectorErrors lists each dissector's errors with their examples:
+// which connection, which record, what went wrong.
+func printDissectorErrors(w io.Writer, indent string, errs map[string]*pipeline.DissectorErrors) {
+	names := make([]string, 0, len(errs))
+	for n := range errs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := errs[n]
+		fmt.Fprintf(w, "%s%s: %d\n", indent, n, d.Count)
+		for _, e := range d.Examples {
+			where := e.Conn
+			if e.Stream != "" {
+				where += " (stream " + e.Stream + ")"
+			}
+			if e.Record != "" {
+				where += ", record " + e.Record
+			}
+			if where == "" {
+				where = "outside any connection"
+			}
+			fmt.Fprintf(w, "%s  %s on %s: %s\n", indent, e.Kind, where, e.Error)
+		}
+		if int64(len(d.Examples)) < d.Count {
+			fmt.Fprintf(w, "%s  (%d more; -v logs each)\n", indent, d.Count-int64(len(d.Examples)))
+		}
+	}
 }

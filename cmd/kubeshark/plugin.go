@@ -106,7 +106,7 @@ func runPluginInstall(ctx context.Context, g *globals, src, pin string, plainHTT
 		fmt.Fprintf(ew, "WARNING: plugin %s is NOT TRUSTED: %s.\nWARNING: it was installed only because of --allow-unsigned; nobody vouches for what it reports. `kubeshark plugin inspect %s` shows this.\n", p.Name, p.TrustProblem, p.Name)
 	}
 	if output == "json" {
-		return writeJSON(w, p)
+		return writeJSON(w, p, true)
 	}
 	signer := "signed by " + p.Signer + " (" + p.SignerKey + ")"
 	if p.AllowedUnsigned {
@@ -138,12 +138,6 @@ func builtinNames(ctx context.Context, g *globals) ([]string, error) {
 	return names, nil
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func newPluginListCmd(g *globals) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
@@ -163,7 +157,7 @@ func newPluginListCmd(g *globals) *cobra.Command {
 				if ps == nil {
 					ps = []plugins.Plugin{}
 				}
-				return writeJSON(w, ps)
+				return writeJSON(w, ps, true)
 			}
 			if len(ps) == 0 {
 				fmt.Fprintln(w, "no plugins installed (kubeshark plugin install SRC)")
@@ -229,7 +223,7 @@ func newPluginInspectCmd(g *globals) *cobra.Command {
 				}
 			}
 			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), r)
+				return writeJSON(cmd.OutOrStdout(), r, true)
 			}
 			printPluginReport(cmd.OutOrStdout(), r)
 			return nil

@@ -5,12 +5,27 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 )
+
+// addressNote explains the addresses a sample capture shows: the traffic
+// is real and runs over loopback, but the relay that records it writes each
+// connection between stable made-up addresses, so that the capture looks
+// like a network of services rather than a host talking to itself.
+const addressNote = `The traffic is real (net/http servers and clients exchanging requests over
+loopback, 127.0.0.1), recorded through a relay that writes what each side
+sent as TCP conversations between made-up addresses: 10.0.x.y clients and a
+server at 10.0.1.1:80 (http), or the services at 10.0.0.10, 10.0.0.20 and
+10.0.0.30:8080 called from 10.0.0.5 (cascade). So the capture shows
+10.0.x.x, not 127.0.0.1. Payloads are the real exchange's; the cascade's
+timestamps come from a virtual clock, so that its time line is the same on
+every machine.`
 
 func newSampleCmd() *cobra.Command {
 	var n int
@@ -22,21 +37,35 @@ func newSampleCmd() *cobra.Command {
 clients on loopback:
 
   --scenario http     one server, a mix of methods, statuses (some 503s),
-                      bodies and encodings (default)
+                      bodies and encodings (default; -n request/response
+                      pairs, default 200)
   --scenario cascade  frontend → orders → payments; halfway through, payments
                       starts answering 503, orders 502 and frontend 500 — an
-                      incident to investigate with kubeshark mcp`,
+                      incident to investigate with kubeshark mcp (-n
+                      checkouts, default 60)
+
+` + addressNote,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var write func(ctx context.Context, w io.Writer) (any, error)
+			if cmd.Flags().Changed("requests") && n < 1 {
+				return fmt.Errorf("--requests %d: want at least 1", n)
+			}
+			var write func(ctx context.Context, w io.Writer) (string, error)
 			switch scenario {
 			case "http":
-				write = func(ctx context.Context, w io.Writer) (any, error) { return synth.HTTPSample(ctx, w, n) }
-			case "cascade":
-				opts := synth.CascadeOptions{}
-				if cmd.Flags().Changed("requests") {
-					opts.Checkouts = n
+				if n == 0 {
+					n = 200
 				}
+				write = func(ctx context.Context, w io.Writer) (string, error) {
+					st, err := synth.HTTPSample(ctx, w, n)
+					if err != nil {
+						return "", err
+					}
+					return fmt.Sprintf("%d requests (%s), %d responses (%s); %d connections, %d packets",
+						st.Requests, counts(st.Methods), st.Responses, counts(st.Statuses), st.Conns, st.Packets), nil
+				}
+			case "cascade":
+				opts := synth.CascadeOptions{Checkouts: n}
 				if start != "" {
 					t, err := time.Parse(time.RFC3339, start)
 					if err != nil {
@@ -44,10 +73,10 @@ clients on loopback:
 					}
 					opts.Start = t
 				}
-				write = func(ctx context.Context, w io.Writer) (any, error) {
+				write = func(ctx context.Context, w io.Writer) (string, error) {
 					st, err := synth.Cascade(ctx, w, opts)
 					if err != nil {
-						return nil, err
+						return "", err
 					}
 					return fmt.Sprintf("%s to %s, payments failing from %s; %d connections, %d packets",
 						st.Start.Format(time.RFC3339), st.End.Format(time.RFC3339), st.FailureOnset.Format(time.RFC3339), st.Conns, st.Packets), nil
@@ -59,7 +88,7 @@ clients on loopback:
 			if err != nil {
 				return err
 			}
-			st, err := write(cmd.Context(), f)
+			summary, err := write(cmd.Context(), f)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -67,12 +96,36 @@ clients on loopback:
 				os.Remove(args[0])
 				return fmt.Errorf("writing sample %s: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %+v\n", args[0], st)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s\n", args[0], summary)
+			fmt.Fprintln(cmd.OutOrStdout(), "(real traffic over loopback, recorded as if between 10.0.x.x addresses; see kubeshark sample --help)")
 			return nil
 		},
 	}
-	cmd.Flags().IntVarP(&n, "requests", "n", 200, "request/response pairs (http) or checkouts (cascade, default 60)")
+	cmd.Flags().IntVarP(&n, "requests", "n", 0, "request/response pairs (http: default 200) or checkouts (cascade: default 60)")
 	cmd.Flags().StringVar(&scenario, "scenario", "http", "http or cascade")
 	cmd.Flags().StringVar(&start, "start", "", "cascade: capture time of the first packet (RFC 3339; default now)")
 	return cmd
+}
+
+// counts renders a histogram as "GET 120, POST 40", most frequent first.
+func counts[K comparable](m map[K]int) string {
+	type kv struct {
+		k string
+		v int
+	}
+	var all []kv
+	for k, v := range m {
+		all = append(all, kv{fmt.Sprint(k), v})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].v != all[j].v {
+			return all[i].v > all[j].v
+		}
+		return all[i].k < all[j].k
+	})
+	parts := make([]string, len(all))
+	for i, e := range all {
+		parts[i] = fmt.Sprintf("%s %d", e.k, e.v)
+	}
+	return strings.Join(parts, ", ")
 }

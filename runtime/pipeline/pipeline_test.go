@@ -3,9 +3,12 @@ package pipeline_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -247,5 +250,87 @@ func TestUnknownProtocolIsCountedNotDissected(t *testing.T) {
 	recs, st := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
 	if len(recs) != 0 || st.Undetected != 1 || st.TCPStreams != 1 {
 		t.Fatalf("records %v stats %+v", summary(recs), st)
+	}
+}
+
+// A dissector error says which dissector, which connection and what went
+// wrong, not only how many (issue 15, item 12).
+func TestDissectorErrorsAreDescribed(t *testing.T) {
+	pcap := writeConv(t, []string{
+		"GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+		"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+	}, true)
+	recs, st := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	if st.DissectorErrors == 0 {
+		t.Fatalf("a malformed chunked request without a response raised no dissector error (records %v)", summary(recs))
+	}
+	var n int64
+	for _, d := range st.ErrorsByDissector {
+		n += d.Count
+	}
+	d := st.ErrorsByDissector["http"]
+	if n != st.DissectorErrors || d == nil || len(d.Examples) == 0 {
+		t.Fatalf("%d dissector errors, broken down as %+v", st.DissectorErrors, st.ErrorsByDissector)
+	}
+	e := d.Examples[0]
+	if e.Kind == "" || e.Error == "" || e.Conn != "tcp 10.0.0.1:40000 ↔ 10.0.1.1:8080" || e.Stream == "" || e.Time.IsZero() {
+		t.Fatalf("example without its connection or error: %+v", e)
+	}
+	if e.Kind == "malformed" {
+		found := false
+		for _, r := range recs {
+			found = found || r.ID == e.Record && r.Stream == e.Stream && r.Error == e.Error
+		}
+		if !found {
+			t.Fatalf("example names record %s, which is not the malformed record emitted: %v", e.Record, summary(recs))
+		}
+	}
+}
+
+func TestDissectorErrorExamplesAreBounded(t *testing.T) {
+	d := &pipeline.DissectorErrors{}
+	for i := 0; i < 3*pipeline.MaxErrorExamples; i++ {
+		d.Merge(&pipeline.DissectorErrors{Count: 1, Examples: []pipeline.DissectorError{{Kind: "fault", Error: fmt.Sprint(i)}}})
+	}
+	if d.Count != 3*pipeline.MaxErrorExamples || len(d.Examples) != pipeline.MaxErrorExamples || d.Examples[0].Error != "0" {
+		t.Fatalf("%+v", d)
+	}
+}
+
+// Stats marshal with snake_case names throughout, nested counters
+// included (issue 15, item 11).
+func TestStatsJSONIsSnakeCase(t *testing.T) {
+	_, st := run(t, writeConv(t, []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}, true),
+		pipeline.Config{}, native.New(http1.New()))
+	st.ErrorsByDissector = map[string]*pipeline.DissectorErrors{"http": {Count: 1, Examples: []pipeline.DissectorError{{Kind: "fault", Error: "x"}}}}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	json.Unmarshal(b, &v)
+	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if !snake.MatchString(k) {
+					t.Errorf("%s.%s is not snake_case", path, k)
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(path+"[]", e)
+			}
+		}
+	}
+	walk("stats", v)
+	for _, want := range []string{`"decode":{"packets":`, `"non_ip":`, `"gap_bytes":`, `"dissector_errors_by_dissector":{"http":{"count":1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("stats JSON lacks %s:\n%s", want, b)
+		}
 	}
 }

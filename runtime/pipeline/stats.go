@@ -21,10 +21,13 @@ type Stats struct {
 	Flows int64 `json:"flows"`
 	// DissectorErrors counts instance faults, connections a dissector
 	// rejected or could not parse, and records it emitted as malformed.
-	DissectorErrors   int64            `json:"dissector_errors"`
-	Faults            map[string]int64 `json:"faults_by_dissector,omitempty"`
-	Rejected          int64            `json:"streams_rejected"`
-	DroppedAfterFault int64            `json:"streams_dropped_after_fault"`
+	DissectorErrors int64 `json:"dissector_errors"`
+	// ErrorsByDissector breaks DissectorErrors down by dissector, with a
+	// few examples each, so that a count can be investigated.
+	ErrorsByDissector map[string]*DissectorErrors `json:"dissector_errors_by_dissector,omitempty"`
+	Faults            map[string]int64            `json:"faults_by_dissector,omitempty"`
+	Rejected          int64                       `json:"streams_rejected"`
+	DroppedAfterFault int64                       `json:"streams_dropped_after_fault"`
 	// PlaintextDuplicates counts plaintext chunks dropped because the
 	// other end of the same connection was traced first;
 	// PlaintextSuppressed counts packet records dropped because the
@@ -34,6 +37,44 @@ type Stats struct {
 	Decode              decode.Stats     `json:"decode"`
 	Reassembly          reassembly.Stats `json:"reassembly"`
 	Elapsed             time.Duration    `json:"elapsed_ns"`
+}
+
+// MaxErrorExamples is how many examples DissectorErrors keeps.
+const MaxErrorExamples = 5
+
+// DissectorErrors is one dissector's errors in a run.
+type DissectorErrors struct {
+	Count    int64            `json:"count"`
+	Examples []DissectorError `json:"examples"`
+}
+
+// Merge adds o's count and as many of its examples as there is room for.
+func (d *DissectorErrors) Merge(o *DissectorErrors) {
+	d.Count += o.Count
+	for _, e := range o.Examples {
+		if len(d.Examples) >= MaxErrorExamples {
+			break
+		}
+		d.Examples = append(d.Examples, e)
+	}
+}
+
+// DissectorError is one error a dissector met.
+type DissectorError struct {
+	// Kind is "fault" (the instance trapped or failed a call), "rejected"
+	// (it gave up on a connection it had claimed) or "malformed" (it
+	// emitted a record it could not parse).
+	Kind string `json:"kind"`
+	// Stream is the connection's stream id (as in records); Conn its
+	// transport and endpoints, "tcp 10.0.0.1:40000 ↔ 10.0.1.1:80". Both
+	// are empty for a fault outside any connection (a probe).
+	Stream string `json:"stream,omitempty"`
+	Conn   string `json:"conn,omitempty"`
+	// Record is the id of the malformed record.
+	Record string `json:"record,omitempty"`
+	// Time is the capture time of the connection's last packet then.
+	Time  time.Time `json:"time,omitzero"`
+	Error string    `json:"error"`
 }
 
 func (s *Stats) add(o *Stats) {
@@ -52,6 +93,15 @@ func (s *Stats) add(o *Stats) {
 			s.ByProtocol = map[string]int64{}
 		}
 		s.ByProtocol[k] += v
+	}
+	for k, v := range o.ErrorsByDissector {
+		if s.ErrorsByDissector == nil {
+			s.ErrorsByDissector = map[string]*DissectorErrors{}
+		}
+		if s.ErrorsByDissector[k] == nil {
+			s.ErrorsByDissector[k] = &DissectorErrors{}
+		}
+		s.ErrorsByDissector[k].Merge(v)
 	}
 	for k, v := range o.Faults {
 		if s.Faults == nil {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -231,7 +232,7 @@ func (w *worker) rank(st *stream, dir sdk.Direction) (best int, pr sdk.Probe, wa
 		}
 		p, err := sl.inst.Probe(w.ctx, dir, data)
 		if err != nil {
-			w.fault(i, err)
+			w.fault(i, st, err)
 			continue
 		}
 		if p.NeedMore {
@@ -378,14 +379,14 @@ func (w *worker) pumpDir(st *stream, dir sdk.Direction) bool {
 			return progressed
 		}
 		if n < 0 {
-			w.reject(st)
+			w.reject(st, "gave up on the connection: not its protocol after all, or bytes it cannot parse")
 			return progressed
 		}
 		if n == 0 {
 			if len(data) == w.p.cfg.BufferSize {
 				// The guest cannot progress with a full buffer: it would
 				// need more than we may hold.
-				w.reject(st)
+				w.reject(st, fmt.Sprintf("could not progress with a full %d-byte buffer", w.p.cfg.BufferSize))
 			}
 			return progressed
 		}
@@ -395,8 +396,39 @@ func (w *worker) pumpDir(st *stream, dir sdk.Direction) bool {
 	return progressed
 }
 
-func (w *worker) reject(st *stream) {
+// dissectorError counts an error of slot idx's dissector, keeps it as an
+// example while there are few, and logs it at debug level (kubeshark -v).
+func (w *worker) dissectorError(idx int, st *stream, kind, record string, err string) {
+	w.stats.DissectorErrors++
+	if idx < 0 || idx >= len(w.slots) {
+		return
+	}
+	name := w.slots[idx].m.Name
+	e := DissectorError{Kind: kind, Record: record, Error: err}
+	if st != nil && st.conn != nil {
+		c := st.conn
+		if st.id == "" {
+			st.id = streamID(c)
+		}
+		e.Stream = st.id
+		e.Conn = fmt.Sprintf("%s %s ↔ %s", c.Transport, c.A, c.B)
+		e.Time = c.LastSeen.UTC()
+	}
+	w.p.cfg.Logger.Debug("dissector error", "dissector", name, "kind", kind, "stream", e.Stream, "conn", e.Conn, "record", record, "err", err)
+	if w.stats.ErrorsByDissector == nil {
+		w.stats.ErrorsByDissector = map[string]*DissectorErrors{}
+	}
+	d := w.stats.ErrorsByDissector[name]
+	if d == nil {
+		d = &DissectorErrors{}
+		w.stats.ErrorsByDissector[name] = d
+	}
+	d.Merge(&DissectorErrors{Count: 1, Examples: []DissectorError{e}})
+}
+
+func (w *worker) reject(st *stream, why string) {
 	sl := w.slots[st.dis]
+	idx := st.dis
 	w.cur = st
 	_ = sl.inst.Close(w.ctx, st.conn.ID, st.conn.LastSeen.UnixNano())
 	w.cur = nil
@@ -405,7 +437,7 @@ func (w *worker) reject(st *stream) {
 	st.buf[0].reset()
 	st.buf[1].reset()
 	w.stats.Rejected++
-	w.stats.DissectorErrors++
+	w.dissectorError(idx, st, "rejected", "", why)
 }
 
 // redetect closes the stream in its dissector after a protocol switch and
@@ -437,18 +469,18 @@ func (w *worker) check(st *stream, err error) bool {
 	if err == nil {
 		return true
 	}
-	w.fault(st.dis, err)
+	w.fault(st.dis, st, err)
 	st.dis = ignored
 	st.opened = false
 	return false
 }
 
-func (w *worker) fault(idx int, err error) {
+func (w *worker) fault(idx int, st *stream, err error) {
 	if idx < 0 {
 		return
 	}
 	sl := w.slots[idx]
-	w.stats.DissectorErrors++
+	w.dissectorError(idx, st, "fault", "", err.Error())
 	if !errors.Is(err, engine.ErrFault) {
 		w.p.cfg.Logger.Warn("dissector call failed", "dissector", sl.m.Name, "err", err)
 	}
@@ -589,7 +621,7 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 	}
 	w.stats.ByProtocol[r.Protocol]++
 	if r.Failed && r.Status == 0 && r.Error != "" {
-		w.stats.DissectorErrors++
+		w.dissectorError(st.dis, st, "malformed", r.ID, r.Error)
 	}
 	w.batch = append(w.batch, r)
 }

@@ -79,7 +79,7 @@ type Figures struct {
 	Count  int `json:"count"`
 	Errors int `json:"errors"`
 	// ErrorRate is Errors/Count: calls that failed by their protocol's
-	// rules (HTTP 5xx, DNS error codes, SQL errors, ...).
+	// rules (HTTP status ≥ 400, DNS error codes, SQL errors, ...).
 	ErrorRate float64 `json:"error_rate"`
 	// NoResponse counts calls whose response the capture did not see.
 	NoResponse    int           `json:"no_response"`

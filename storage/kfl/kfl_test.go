@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -252,7 +253,7 @@ func TestCompileErrors(t *testing.T) {
 	e := testEnv(t)
 	for _, tc := range []struct{ expr, want string }{
 		{`status>>5`, `kfl: 1:8: Syntax error: extraneous input '>'`},
-		{`http && status_code >=`, `kfl: 1:23: Syntax error: mismatched input '<EOF>'`},
+		{`http && status_code >=`, `kfl: 1:22: the filter ends with '>=', which needs something after it`},
 		{`http && stauts == 500`, `kfl: 1:9: undeclared reference to 'stauts' (did you mean 'status'?)`},
 		{`http &&` + "\n" + `  stauts == 1`, `kfl: 2:3: undeclared reference to 'stauts' (did you mean 'status'?)`},
 		{`src.ipp == "1.2.3.4"`, `kfl: 1:1: undeclared reference to 'src.ipp' (did you mean 'src.ip'?)`},
@@ -411,6 +412,15 @@ func TestReference(t *testing.T) {
 			t.Errorf("reference lacks variable %s", v.name)
 		}
 	}
+	// What failed means for HTTP: the dissectors set it for status ≥ 400
+	// (dissectors/http1, dissectors/http2), and the reference and the
+	// README say so (issue 15, item 7).
+	if !strings.Contains(ref, "HTTP status ≥ 400") || strings.Contains(ref, "5xx") {
+		t.Errorf("the reference's `failed` does not say HTTP status ≥ 400")
+	}
+	if readme, err := os.ReadFile("../../README.md"); err != nil || !strings.Contains(string(readme), "`failed` is set for status ≥ 400") {
+		t.Errorf("README does not say `failed` is set for status ≥ 400 (%v)", err)
+	}
 	if len(Examples) < 10 {
 		t.Errorf("%d examples", len(Examples))
 	}
@@ -560,5 +570,59 @@ func BenchmarkMatch(b *testing.B) {
 			}
 			_ = n
 		})
+	}
+}
+
+// Common mistakes are named, with the filter as KFL writes it (issue 15,
+// item 6); the suggestion given compiles.
+func TestCommonMistakeHints(t *testing.T) {
+	env, err := NewEnv(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ expr, want, suggestion string }{
+		{`method = "GET"`, `kfl: 1:8: '=' is not a comparison: KFL compares with '=='`, `method == "GET"`},
+		{`status_code = 500 && http`, `'=' is not a comparison`, `status_code == 500 && http`},
+		{`path.contains("a=b") && method="GET"`, `'=' is not a comparison`, `path.contains("a=b") && method=="GET"`},
+		{`http &&`, `kfl: 1:7: the filter ends with '&&', which needs something after it (e.g. http && method == "GET")`, ``},
+		{`http && status_code ==`, `the filter ends with '=='`, ``},
+		{`request.path == "/x"`, `undeclared reference to 'request.path': KFL calls 'request.path' 'path'`, `path == "/x"`},
+		{`response.status_code >= 500`, `KFL calls 'response.status_code' 'status_code'`, `status_code >= 500`},
+		{`http.method == "GET"`, `'http.method' is Wireshark's syntax`, `http && method == "GET"`},
+		{`http.request.method == "POST" || http.response.code == 500`, `Wireshark's syntax`, `http && (method == "POST" || status_code == 500)`},
+		{`ip.src == "10.0.0.1" && tcp.dstport == 80`, `'ip.src' is Wireshark's syntax`, `src.ip == "10.0.0.1" && dst.port == 80`},
+		{`dns.qry.name contains "example"`, `KFL calls functions as methods`, `dns && path.contains("example")`},
+		{`http.host contains "api"`, `Wireshark's syntax`, `http && map_get(request.headers, "host", "").contains("api")`},
+		{`http and not failed`, `KFL writes and, or, not as &&, ||, !`, `http && ! failed`},
+		{`method == GET`, `undeclared reference to 'GET': strings need quotes`, `method == "GET"`},
+		// Not a known mistake: the parser's message and our typo suggestion stand.
+		{`http && stauts == 500`, `kfl: 1:9: undeclared reference to 'stauts' (did you mean 'status'?)`, ``},
+		{`zzzqqq == 1`, `kfl: 1:1: undeclared reference to 'zzzqqq'`, ``},
+	} {
+		_, err := env.Compile(tc.expr)
+		if err == nil {
+			t.Errorf("%s: compiled", tc.expr)
+			continue
+		}
+		msg := err.Error()
+		if !errors.Is(err, ErrBadFilter) || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s:\n got %s\nwant %s", tc.expr, msg, tc.want)
+		}
+		if strings.Contains(msg, "request.ja3") || strings.Contains(msg, "Syntax error") {
+			t.Errorf("%s: raw parser output or a wrong suggestion: %s", tc.expr, msg)
+		}
+		_, got, ok := strings.Cut(msg, "; did you mean: ")
+		if tc.suggestion == "" {
+			if ok {
+				t.Errorf("%s: unexpected suggestion %q", tc.expr, got)
+			}
+			continue
+		}
+		if got != tc.suggestion {
+			t.Errorf("%s: suggests %q, want %q", tc.expr, got, tc.suggestion)
+		}
+		if _, err := env.Compile(got); err != nil {
+			t.Errorf("%s: the suggestion %q does not compile: %v", tc.expr, got, err)
+		}
 	}
 }

@@ -42,7 +42,11 @@ func (e *Env) Compile(expr string) (*Program, error) {
 	}
 	a, iss := e.cel.Compile(expr)
 	if iss.Err() != nil {
-		return nil, e.newError(expr, iss.Errors())
+		err := e.newError(expr, iss.Errors())
+		if h := e.hint(expr, err); h != nil {
+			return nil, h
+		}
+		return nil, err
 	}
 	if !a.OutputType().IsExactType(cel.BoolType) {
 		// The whole expression is at fault: point at its first character.
