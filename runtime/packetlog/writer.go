@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -25,8 +26,10 @@ var ErrClosed = errors.New("packetlog: writer closed")
 // NgWriter reuses a bufio.Writer of at least 4 KiB instead of wrapping it.
 const writeBufferSize = 256 << 10
 
-// Writer appends packets to the log. It is safe for concurrent use, so
-// several imports can be teed into one log.
+// Writer appends packets to the log, each packet once: a packet the log
+// already holds (the same capture imported again, or an overlapping
+// capture of the same traffic) is counted and skipped (see dedupe.go). It
+// is safe for concurrent use, so several imports can be teed into one log.
 type Writer struct {
 	dir  string
 	opts Options
@@ -38,6 +41,28 @@ type Writer struct {
 	cur         *activeChunk // nil until the next packet
 	nextSeq     uint64
 	closed      bool
+	dedupe      dedupe
+	counts      Counts
+}
+
+// Counts says what a Writer was given since it was opened.
+type Counts struct {
+	// Written is how many packets were appended, Duplicates how many were
+	// skipped because the log already held them.
+	Written, Duplicates int64
+}
+
+// Sub returns the counts since an earlier reading.
+func (c Counts) Sub(before Counts) Counts {
+	return Counts{Written: c.Written - before.Written, Duplicates: c.Duplicates - before.Duplicates}
+}
+
+// Counts returns what Write has appended and skipped since Open; take the
+// difference of two readings (Counts.Sub) for one import.
+func (w *Writer) Counts() Counts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts
 }
 
 // activeChunk is the open chunk file and its pcapng writer.
@@ -79,7 +104,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, opts: opts, log: opts.Logger}
+	w := &Writer{dir: dir, opts: opts, log: opts.Logger, dedupe: newDedupe()}
 	for _, c := range chunks {
 		w.nextSeq = max(w.nextSeq, c.seq+1)
 		if c.open {
@@ -96,6 +121,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 	if err := w.evict(); err != nil {
 		return nil, err
 	}
+	w.dedupe.bounds(w.sealed)
 	return w, nil
 }
 
@@ -134,14 +160,20 @@ func (w *Writer) recover(ctx context.Context, c chunkInfo) (chunkInfo, error) {
 // Dir is the directory the log lives in.
 func (w *Writer) Dir() string { return w.dir }
 
-// Write appends one packet. p.Data is copied into the write buffer, so it
-// may be reused as soon as Write returns. A Length below the captured
-// length (some writers leave it zero) is raised to it.
+// Write appends one packet, unless the log already holds it. p.Data is
+// copied into the write buffer, so it may be reused as soon as Write
+// returns. A Length below the captured length (some writers leave it zero)
+// is raised to it.
 func (w *Writer) Write(p capture.Packet) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
+	}
+	k := w.dedupe.key(p)
+	if w.holds(context.Background(), k) {
+		w.counts.Duplicates++
+		return nil
 	}
 	ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: len(p.Data), Length: max(p.Length, len(p.Data))}
 	// An enhanced packet block without options: 32 bytes around the
@@ -171,6 +203,8 @@ func (w *Writer) Write(p capture.Packet) error {
 		return fmt.Errorf("packetlog: %s: writing packet: %w", a.info.path, err)
 	}
 	a.info.add(p.Timestamp)
+	w.dedupe.cur[k] = struct{}{}
+	w.counts.Written++
 	return w.evict()
 }
 
@@ -228,6 +262,8 @@ func (w *Writer) seal() error {
 	}
 	w.sealed = append(w.sealed, info)
 	w.sealedBytes += info.size
+	w.dedupe.sealed(info.seq)
+	w.dedupe.bounds(w.sealed)
 	return nil
 }
 
@@ -246,8 +282,57 @@ func (w *Writer) evict() error {
 		w.sealed = w.sealed[1:]
 		w.sealedBytes -= c.size
 		total -= c.size
+		w.dedupe.evicted(c.seq)
+		w.dedupe.bounds(w.sealed)
 	}
 	return nil
+}
+
+// Dropped says what DropBefore deleted.
+type Dropped struct {
+	Packets, Bytes int64
+	Chunks         int
+}
+
+// DropBefore deletes the chunks whose every packet is older than cutoff,
+// for age retention, and reports what went. Whole chunks go, so a chunk
+// that also holds a packet at or after cutoff is kept whole. The open
+// chunk is sealed first when it is entirely older, so that an import of
+// an old capture does not keep its packets past the limit.
+func (w *Writer) DropBefore(cutoff time.Time) (Dropped, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var d Dropped
+	if w.closed {
+		return d, ErrClosed
+	}
+	if w.cur != nil && w.cur.info.packets > 0 && w.cur.info.max.Before(cutoff) {
+		if err := w.seal(); err != nil {
+			return d, err
+		}
+	}
+	kept := w.sealed[:0]
+	var err error
+	for _, c := range w.sealed {
+		if err != nil || c.packets == 0 || !c.max.Before(cutoff) {
+			kept = append(kept, c)
+			continue
+		}
+		if rerr := os.Remove(c.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = fmt.Errorf("packetlog: dropping %s: %w", c.path, rerr)
+			kept = append(kept, c)
+			continue
+		}
+		d.Packets += c.packets
+		d.Bytes += c.size
+		d.Chunks++
+		w.sealedBytes -= c.size
+		w.dedupe.evicted(c.seq)
+	}
+	clear(w.sealed[len(kept):])
+	w.sealed = kept
+	w.dedupe.bounds(w.sealed)
+	return d, err
 }
 
 // Flush writes buffered packets to the open chunk file, so that readers

@@ -1,0 +1,148 @@
+package packetlog
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+// TestWriteSkipsPacketsHeld writes the same packets again, from the open
+// chunk and from sealed ones, in another Writer (a later import) and as
+// part of an overlapping capture, and checks the log holds each once.
+func TestWriteSkipsPacketsHeld(t *testing.T) {
+	dir := t.TempDir()
+	// 600-byte packets in 8 KiB chunks: about 12 a chunk, so 100 packets
+	// fill more chunks than the key cache holds.
+	opts := Options{ChunkSize: 8 << 10, MaxBytes: 1 << 30}
+	w := openLog(t, dir, opts)
+	first := make([]int, 100)
+	for i := range first {
+		first[i] = i
+		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
+	}
+	if c := w.Counts(); c != (Counts{Written: 100}) {
+		t.Fatalf("first pass: %+v", c)
+	}
+	// Again in the same writer: the newest are in the open chunk, the
+	// rest in sealed chunks.
+	for i := range 100 {
+		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
+	}
+	if c := w.Counts(); c != (Counts{Written: 100, Duplicates: 100}) {
+		t.Fatalf("second pass: %+v", c)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A later writer (the next import), given the packets in reverse
+	// order and then a capture overlapping the first: 50..149.
+	w = openLog(t, dir, opts)
+	for i := 99; i >= 0; i-- {
+		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
+	}
+	for i := 50; i < 150; i++ {
+		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
+	}
+	if c := w.Counts(); c != (Counts{Written: 50, Duplicates: 150}) {
+		t.Fatalf("later writer: %+v", c)
+	}
+	// The same time with other bytes, another length or another link
+	// type is another packet.
+	other := pkt(5, layers.LinkTypeEthernet, 600)
+	other.Data = bytes.Clone(other.Data)
+	other.Data[100] ^= 0xff
+	longer := pkt(6, layers.LinkTypeEthernet, 600)
+	longer.Length++
+	raw := pkt(7, layers.LinkTypeRaw, 600)
+	write(t, w, other, longer, raw)
+	if c := w.Counts(); c.Written != 53 {
+		t.Fatalf("different packets at a held time were skipped: %+v", c)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := indices(readAll(t, NewReader(dir, Options{}), Window{}))
+	slices.Sort(got)
+	want := make([]int, 0, 153)
+	for i := range 150 {
+		want = append(want, i)
+	}
+	want = append(want, 5, 6, 7)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("log holds %d packets %v, want %d", len(got), got, len(want))
+	}
+}
+
+// TestWriteDedupeAfterEviction checks that a packet whose chunk was
+// evicted is logged again (it is no longer held), and that eviction drops
+// the evicted chunk's keys.
+func TestWriteDedupeAfterEviction(t *testing.T) {
+	dir := t.TempDir()
+	w := openLog(t, dir, Options{ChunkSize: 4 << 10, MaxBytes: 12 << 10})
+	defer w.Close()
+	for i := range 60 {
+		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
+	}
+	b, err := w.Reader().Boundaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldest := int(b.Oldest.Sub(t0) / time.Millisecond)
+	if oldest == 0 {
+		t.Fatal("nothing was evicted")
+	}
+	before := w.Counts()
+	write(t, w, pkt(0, layers.LinkTypeEthernet, 600), pkt(59, layers.LinkTypeEthernet, 600))
+	if c := w.Counts().Sub(before); c != (Counts{Written: 1, Duplicates: 1}) {
+		t.Fatalf("evicted packet 0 and held packet 59: %+v", c)
+	}
+}
+
+// TestDropBefore checks age retention of the log: whole chunks entirely
+// older than the cutoff go, including the open one.
+func TestDropBefore(t *testing.T) {
+	dir := t.TempDir()
+	w := openLog(t, dir, Options{ChunkSize: 4 << 10, MaxBytes: 1 << 30})
+	defer w.Close()
+	for i := range 40 {
+		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
+	}
+	r := w.Reader()
+	cut := t0.Add(20 * time.Millisecond)
+	d, err := w.DropBefore(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := indices(readAll(t, r, Window{}))
+	if d.Packets == 0 || d.Chunks == 0 || int(d.Packets)+len(left) != 40 {
+		t.Fatalf("dropped %+v, %d left", d, len(left))
+	}
+	// Every packet before the cutoff that is left shares a chunk with one
+	// at or after it; nothing at or after it went.
+	if left[len(left)-1] != 39 || left[0] > 20 || left[0] < 20-7 {
+		t.Fatalf("left %v", left)
+	}
+	// Everything is older than a cutoff after the last packet: the open
+	// chunk is sealed and dropped too.
+	d, err = w.DropBefore(t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(d.Packets) != len(left) {
+		t.Fatalf("second drop %+v, want %d packets", d, len(left))
+	}
+	if got := readAll(t, r, Window{}); len(got) != 0 {
+		t.Fatalf("%d packets left", len(got))
+	}
+	// The log still takes packets, including ones it dropped.
+	write(t, w, pkt(3, layers.LinkTypeEthernet, 600))
+	if got := readAll(t, r, Window{}); len(got) != 1 {
+		t.Fatalf("%d packets after a new write", len(got))
+	}
+}
