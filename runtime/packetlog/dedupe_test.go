@@ -3,6 +3,7 @@ package packetlog
 import (
 	"bytes"
 	"context"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -104,8 +105,9 @@ func TestWriteDedupeAfterEviction(t *testing.T) {
 	}
 }
 
-// TestDropBefore checks age retention of the log: whole chunks entirely
-// older than the cutoff go, including the open one.
+// TestDropBefore checks age retention of the log: chunks entirely older
+// than the cutoff go, a chunk straddling it is rewritten without its older
+// packets, and older packets in the open chunk go too.
 func TestDropBefore(t *testing.T) {
 	dir := t.TempDir()
 	w := openLog(t, dir, Options{ChunkSize: 4 << 10, MaxBytes: 1 << 30})
@@ -114,35 +116,65 @@ func TestDropBefore(t *testing.T) {
 		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
 	}
 	r := w.Reader()
-	cut := t0.Add(20 * time.Millisecond)
-	d, err := w.DropBefore(cut)
+	b0, err := r.Boundaries(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	left := indices(readAll(t, r, Window{}))
-	if d.Packets == 0 || d.Chunks == 0 || int(d.Packets)+len(left) != 40 {
-		t.Fatalf("dropped %+v, %d left", d, len(left))
+	// 20 ms falls inside a chunk (about 6 packets each).
+	d, err := w.DropBefore(t0.Add(20 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Every packet before the cutoff that is left shares a chunk with one
-	// at or after it; nothing at or after it went.
-	if left[len(left)-1] != 39 || left[0] > 20 || left[0] < 20-7 {
-		t.Fatalf("left %v", left)
+	want := make([]int, 0, 20)
+	for i := 20; i < 40; i++ {
+		want = append(want, i)
 	}
-	// Everything is older than a cutoff after the last packet: the open
-	// chunk is sealed and dropped too.
+	if got := indices(readAll(t, r, Window{})); !slices.Equal(got, want) {
+		t.Fatalf("left %v, want %v", got, want)
+	}
+	b1, err := r.Boundaries(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Packets != 20 || d.Chunks == 0 || d.Bytes != b0.Bytes-b1.Bytes || b1.Packets != 20 || !b1.Oldest.Equal(t0.Add(20*time.Millisecond)) {
+		t.Fatalf("dropped %+v; before %+v, after %+v", d, b0, b1)
+	}
+	// The same packets written again are logged again, since they are
+	// no longer held; the kept ones are still recognised.
+	before := w.Counts()
+	write(t, w, pkt(3, layers.LinkTypeEthernet, 600), pkt(25, layers.LinkTypeEthernet, 600))
+	if c := w.Counts().Sub(before); c != (Counts{Written: 1, Duplicates: 1}) {
+		t.Fatalf("after the drop: %+v", c)
+	}
+	// A cutoff after every packet empties the log, the open chunk too.
 	d, err = w.DropBefore(t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if int(d.Packets) != len(left) {
-		t.Fatalf("second drop %+v, want %d packets", d, len(left))
+	if d.Packets != 21 {
+		t.Fatalf("second drop %+v, want 21 packets", d)
 	}
 	if got := readAll(t, r, Window{}); len(got) != 0 {
 		t.Fatalf("%d packets left", len(got))
 	}
-	// The log still takes packets, including ones it dropped.
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing but chunk files is left behind, and a new writer opens the
+	// directory cleanly.
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if _, ok := parseName(e.Name()); !ok {
+			t.Errorf("stray file %s", e.Name())
+		}
+	}
+	w = openLog(t, dir, Options{})
+	defer w.Close()
 	write(t, w, pkt(3, layers.LinkTypeEthernet, 600))
-	if got := readAll(t, r, Window{}); len(got) != 1 {
+	if got := readAll(t, w.Reader(), Window{}); len(got) != 1 {
 		t.Fatalf("%d packets after a new write", len(got))
 	}
 }

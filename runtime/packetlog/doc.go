@@ -27,8 +27,9 @@
 //
 // When the files exceed the size cap the oldest chunks (lowest SEQ, i.e.
 // first written) are deleted. The chunk being written is never deleted.
-// DropBefore deletes the chunks entirely older than a time, for age
-// retention.
+// DropBefore deletes the packets older than a time, for age retention:
+// chunks entirely older are deleted, one straddling the time is rewritten
+// (through a chunk_SEQ.trim.tmp file, renamed into place) without them.
 //
 // Crash safety: a crash can leave an open chunk whose last block is cut
 // short, and loses what was still in the write buffer (Writer.Flush bounds

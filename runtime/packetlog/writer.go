@@ -294,10 +294,10 @@ type Dropped struct {
 	Chunks         int
 }
 
-// DropBefore deletes the chunks whose every packet is older than cutoff,
-// for age retention, and reports what went. Whole chunks go, so a chunk
-// that also holds a packet at or after cutoff is kept whole. The open
-// chunk is sealed first when it is entirely older, so that an import of
+// DropBefore deletes the packets older than cutoff, for age retention, and
+// reports what went. Chunks entirely older are deleted; a chunk that
+// straddles the cutoff is rewritten without its older packets. The open
+// chunk is sealed first when it holds older packets, so that an import of
 // an old capture does not keep its packets past the limit.
 func (w *Writer) DropBefore(cutoff time.Time) (Dropped, error) {
 	w.mu.Lock()
@@ -306,7 +306,7 @@ func (w *Writer) DropBefore(cutoff time.Time) (Dropped, error) {
 	if w.closed {
 		return d, ErrClosed
 	}
-	if w.cur != nil && w.cur.info.packets > 0 && w.cur.info.max.Before(cutoff) {
+	if w.cur != nil && w.cur.info.packets > 0 && w.cur.info.min.Before(cutoff) {
 		if err := w.seal(); err != nil {
 			return d, err
 		}
@@ -314,25 +314,121 @@ func (w *Writer) DropBefore(cutoff time.Time) (Dropped, error) {
 	kept := w.sealed[:0]
 	var err error
 	for _, c := range w.sealed {
-		if err != nil || c.packets == 0 || !c.max.Before(cutoff) {
+		if err != nil || c.packets == 0 || !c.min.Before(cutoff) {
 			kept = append(kept, c)
 			continue
+		}
+		nc := chunkInfo{}
+		if !c.max.Before(cutoff) {
+			var terr error
+			if nc, terr = w.trim(c, cutoff); terr != nil {
+				err = terr
+				kept = append(kept, c)
+				continue
+			}
 		}
 		if rerr := os.Remove(c.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = fmt.Errorf("packetlog: dropping %s: %w", c.path, rerr)
 			kept = append(kept, c)
 			continue
 		}
-		d.Packets += c.packets
-		d.Bytes += c.size
-		d.Chunks++
-		w.sealedBytes -= c.size
 		w.dedupe.evicted(c.seq)
+		d.Packets += c.packets - nc.packets
+		d.Bytes += c.size - nc.size
+		w.sealedBytes -= c.size - nc.size
+		if nc.packets > 0 {
+			kept = append(kept, nc)
+		} else {
+			d.Chunks++
+		}
 	}
 	clear(w.sealed[len(kept):])
 	w.sealed = kept
 	w.dedupe.bounds(w.sealed)
 	return d, err
+}
+
+// trim writes the packets of sealed chunk c at or after cutoff to a new
+// chunk file with the same seq and returns it; c's file is left for the
+// caller to delete. A chunk left with no packet is returned empty, with
+// no file.
+func (w *Writer) trim(c chunkInfo, cutoff time.Time) (chunkInfo, error) {
+	cr, err := openChunk(c.path)
+	if err != nil {
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	defer cr.close()
+	tmp := filepath.Join(w.dir, fmt.Sprintf("%s%010d.trim.tmp", chunkPrefix, c.seq))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	fail := func(err error) (chunkInfo, error) {
+		f.Close()
+		os.Remove(tmp)
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	cw := &countingWriter{w: f}
+	bw := bufio.NewWriterSize(cw, writeBufferSize)
+	var ng *pcapgo.NgWriter
+	ifaces := map[layers.LinkType]int{}
+	info := chunkInfo{seq: c.seq}
+	for {
+		p, err := cr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// A sealed chunk ends cleanly; keep what precedes damage.
+			w.log.Warn("packetlog: damaged chunk trimmed up to the damage", "err", err)
+			break
+		}
+		if p.Timestamp.Before(cutoff) {
+			continue
+		}
+		if ng == nil {
+			opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "kubeshark packetlog"}}
+			if ng, err = pcapgo.NewNgWriterInterface(bw, ngInterface(p.LinkType), opts); err != nil {
+				return fail(err)
+			}
+			ifaces[p.LinkType] = 0
+		}
+		idx, ok := ifaces[p.LinkType]
+		if !ok {
+			if idx, err = ng.AddInterface(ngInterface(p.LinkType)); err != nil {
+				return fail(err)
+			}
+			ifaces[p.LinkType] = idx
+		}
+		ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: len(p.Data), Length: max(p.Length, len(p.Data)), InterfaceIndex: idx}
+		if err := ng.WritePacket(ci, p.Data); err != nil {
+			return fail(err)
+		}
+		info.add(p.Timestamp)
+	}
+	if info.packets == 0 {
+		f.Close()
+		os.Remove(tmp)
+		return chunkInfo{seq: c.seq}, nil
+	}
+	err = ng.Flush()
+	if err == nil && !w.opts.NoSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	info.size = cw.n
+	info.path = filepath.Join(w.dir, sealedName(info))
+	if err := os.Rename(tmp, info.path); err != nil {
+		os.Remove(tmp)
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	return info, nil
 }
 
 // Flush writes buffered packets to the open chunk file, so that readers
