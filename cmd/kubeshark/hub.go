@@ -27,7 +27,10 @@ func newHubCmd(g *globals) *cobra.Command {
 (calls, calls/{id}, stats, flows, flows/{id}, dissectors, service-map,
 tools/{name}) and the MCP server at /mcp. Every request needs the bearer token,
 generated on first start into the data directory (mode 0600) and printed by
-kubeshark hub token. Tools that change state need --allow-destructive.`,
+kubeshark hub token. Tools that change state need --allow-destructive.
+
+Retention limits saved by an import (--retention-age, --retention-size) are
+applied once at startup, and what they dropped is printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -66,6 +69,10 @@ func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool,
 		return fmt.Errorf("hub: listen on %s: %w", addr, err)
 	}
 	defer ln.Close()
+	// Limits saved by an import apply before anything is served.
+	if err := applySavedRetention(ctx, g, cmd.ErrOrStderr()); err != nil {
+		return err
+	}
 	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: allowDestructive, extra: extra, publicURL: "http://" + ln.Addr().String()})
 	if err != nil {
 		return err
