@@ -11,11 +11,12 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 )
 
-// maxCachedChunks bounds the key sets of sealed chunks kept in memory for
-// duplicate checks. With the open chunk's set, memory stays below
-// (maxCachedChunks+1) × the packets of one chunk × ~24 bytes: about 25 MiB
-// for 16 MiB chunks of the smallest packets, a few MiB for typical ones.
-const maxCachedChunks = 4
+// maxCachedKeys bounds the keys of sealed chunks kept in memory for
+// duplicate checks: 2M keys of 16 bytes, 32 MiB, which holds every key of
+// a full 1 GiB log of packets averaging 512 bytes or more, so the usual
+// re-import reads each chunk once. The open chunk's keys (at most one
+// chunk's packets) come on top.
+const maxCachedKeys = 2 << 20
 
 // packetKey identifies a packet by what it is, not by where it came from:
 // its time to the nanosecond and a hash of its link type, length and
@@ -27,20 +28,53 @@ type packetKey struct {
 	hash  uint64
 }
 
-// keySet is the keys of the packets of one chunk.
+// keySet is the keys of the packets of the open chunk.
 type keySet map[packetKey]struct{}
+
+// sortedKeys is the keys of a sealed chunk, sorted: 16 bytes a packet.
+type sortedKeys []packetKey
+
+func cmpKey(a, b packetKey) int {
+	switch {
+	case a.nanos != b.nanos:
+		return cmpInt64(a.nanos, b.nanos)
+	case a.hash < b.hash:
+		return -1
+	case a.hash > b.hash:
+		return 1
+	}
+	return 0
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (ks sortedKeys) has(k packetKey) bool {
+	_, ok := slices.BinarySearchFunc(ks, k, cmpKey)
+	return ok
+}
 
 // dedupe remembers which packets the log holds, so that Write can skip
 // one it already has. Keys live only in memory: the open chunk's are
 // added as it is written; a sealed chunk's are read back from its file
 // when a packet falls in its time range, and at most maxCachedChunks of
-// those sets are kept. The hash seed is per process, which is fine since
+// those sets are kept, up to maxCachedKeys. The hash seed is per process, which is fine since
 // nothing derived from it is stored.
 type dedupe struct {
 	seed   maphash.Seed
 	cur    keySet
-	cached map[uint64]keySet // by chunk seq
-	lru    []uint64          // cached seqs, least recently used first
+	cached map[uint64]sortedKeys // by chunk seq
+	lru    []uint64              // cached seqs, least recently used first
+	nkeys  int                   // keys in cached
+	// maxKeys is maxCachedKeys; tests lower it to exercise eviction.
+	maxKeys int
 	// lo and hi bound the packet times of all sealed chunks (Unix nanos),
 	// so that packets newer than everything held (a live capture, an
 	// import of new traffic) are checked against the open chunk alone.
@@ -49,7 +83,7 @@ type dedupe struct {
 }
 
 func newDedupe() dedupe {
-	return dedupe{seed: maphash.MakeSeed(), cur: keySet{}, cached: map[uint64]keySet{}}
+	return dedupe{seed: maphash.MakeSeed(), cur: keySet{}, cached: map[uint64]sortedKeys{}, maxKeys: maxCachedKeys}
 }
 
 func (d *dedupe) key(p capture.Packet) packetKey {
@@ -88,24 +122,32 @@ func (d *dedupe) bounds(sealed []chunkInfo) {
 
 // sealed moves the open chunk's keys to the cache under its seq.
 func (d *dedupe) sealed(seq uint64) {
-	d.put(seq, d.cur)
+	ks := make(sortedKeys, 0, len(d.cur))
+	for k := range d.cur {
+		ks = append(ks, k)
+	}
+	slices.SortFunc(ks, cmpKey)
+	d.put(seq, ks)
 	d.cur = keySet{}
 }
 
 // evicted forgets a chunk that left the log.
 func (d *dedupe) evicted(seq uint64) {
-	if _, ok := d.cached[seq]; ok {
+	if ks, ok := d.cached[seq]; ok {
+		d.nkeys -= len(ks)
 		delete(d.cached, seq)
 		d.lru = slices.DeleteFunc(d.lru, func(s uint64) bool { return s == seq })
 	}
 }
 
-func (d *dedupe) put(seq uint64, ks keySet) {
-	for len(d.lru) >= maxCachedChunks {
+func (d *dedupe) put(seq uint64, ks sortedKeys) {
+	for len(d.lru) > 0 && d.nkeys+len(ks) > d.maxKeys {
+		d.nkeys -= len(d.cached[d.lru[0]])
 		delete(d.cached, d.lru[0])
 		d.lru = d.lru[1:]
 	}
 	d.cached[seq] = ks
+	d.nkeys += len(ks)
 	d.lru = append(d.lru, seq)
 }
 
@@ -136,7 +178,7 @@ func (w *Writer) holds(ctx context.Context, k packetKey) bool {
 			ks = w.loadKeys(ctx, c)
 			d.put(c.seq, ks)
 		}
-		if _, ok := ks[k]; ok {
+		if ks.has(k) {
 			return true
 		}
 	}
@@ -146,8 +188,9 @@ func (w *Writer) holds(ctx context.Context, k packetKey) bool {
 // loadKeys reads a sealed chunk's packets for their keys. A chunk that
 // cannot be read (evicted by another writer, damaged) yields what could be
 // read: at worst a packet is logged twice, never lost.
-func (w *Writer) loadKeys(ctx context.Context, c chunkInfo) keySet {
-	ks := make(keySet, c.packets)
+func (w *Writer) loadKeys(ctx context.Context, c chunkInfo) (ks sortedKeys) {
+	ks = make(sortedKeys, 0, c.packets)
+	defer func() { slices.SortFunc(ks, cmpKey) }()
 	cr, err := openChunk(c.path)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -168,6 +211,6 @@ func (w *Writer) loadKeys(ctx context.Context, c chunkInfo) keySet {
 			w.log.Warn("packetlog: reading chunk for duplicate checks", "path", c.path, "err", err)
 			return ks
 		}
-		ks[w.dedupe.key(p)] = struct{}{}
+		ks = append(ks, w.dedupe.key(p))
 	}
 }

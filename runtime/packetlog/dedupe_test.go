@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 )
 
 // TestWriteSkipsPacketsHeld writes the same packets again, from the open
@@ -16,10 +18,11 @@ import (
 // part of an overlapping capture, and checks the log holds each once.
 func TestWriteSkipsPacketsHeld(t *testing.T) {
 	dir := t.TempDir()
-	// 600-byte packets in 8 KiB chunks: about 12 a chunk, so 100 packets
-	// fill more chunks than the key cache holds.
+	// 600-byte packets in 8 KiB chunks: about 12 a chunk; the key cache
+	// is cut to 30 keys, so 100 packets fill more chunks than it holds.
 	opts := Options{ChunkSize: 8 << 10, MaxBytes: 1 << 30}
 	w := openLog(t, dir, opts)
+	w.dedupe.maxKeys = 30
 	first := make([]int, 100)
 	for i := range first {
 		first[i] = i
@@ -43,6 +46,7 @@ func TestWriteSkipsPacketsHeld(t *testing.T) {
 	// A later writer (the next import), given the packets in reverse
 	// order and then a capture overlapping the first: 50..149.
 	w = openLog(t, dir, opts)
+	w.dedupe.maxKeys = 30
 	for i := 99; i >= 0; i-- {
 		write(t, w, pkt(i, layers.LinkTypeEthernet, 600))
 	}
@@ -63,6 +67,9 @@ func TestWriteSkipsPacketsHeld(t *testing.T) {
 	write(t, w, other, longer, raw)
 	if c := w.Counts(); c.Written != 53 {
 		t.Fatalf("different packets at a held time were skipped: %+v", c)
+	}
+	if w.dedupe.nkeys > 30 {
+		t.Fatalf("%d keys cached, over the bound of 30", w.dedupe.nkeys)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -176,5 +183,45 @@ func TestDropBefore(t *testing.T) {
 	write(t, w, pkt(3, layers.LinkTypeEthernet, 600))
 	if got := readAll(t, w.Reader(), Window{}); len(got) != 1 {
 		t.Fatalf("%d packets after a new write", len(got))
+	}
+}
+
+// BenchmarkWrite measures Write of new packets (each checked against the
+// open chunk's keys) and of packets the log holds (a re-import).
+func BenchmarkWrite(b *testing.B) {
+	for _, again := range []bool{false, true} {
+		name := "new"
+		if again {
+			name = "held"
+		}
+		b.Run(name, func(b *testing.B) {
+			w, err := Open(context.Background(), b.TempDir(), Options{NoSync: true, MaxBytes: 1 << 40})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close()
+			ps := make([]capture.Packet, 4096)
+			for i := range ps {
+				ps[i] = pkt(i, layers.LinkTypeEthernet, 800)
+			}
+			if again {
+				for _, p := range ps {
+					if err := w.Write(p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.SetBytes(800)
+			b.ResetTimer()
+			for i := range b.N {
+				p := ps[i%len(ps)]
+				if !again {
+					p.Timestamp = t0.Add(time.Duration(i) * time.Microsecond)
+				}
+				if err := w.Write(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
