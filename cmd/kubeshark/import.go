@@ -44,9 +44,9 @@ func newImportCmd(g *globals) *cobra.Command {
 		Short: "Dissect pcap/pcapng captures (optionally gzip-compressed) into the store",
 		Long: `Reads each capture, reassembles its TCP and UDP streams, detects their
 protocols by content, dissects them with the sandboxed dissectors and stores
-the records. Prints a summary per file, saying what was new and what was already stored
-(re-importing a capture adds nothing). A truncated capture stores what was
-read before the damage, then fails with the byte offset.
+the records. Prints a summary per file, saying what was new and what was
+already stored (importing a capture again adds nothing). A truncated capture
+stores what was read before the damage, then fails with the byte offset.
 
 --retention-age and --retention-size are saved in the data directory and
 apply to later imports and to the hub until changed (0 removes a limit).
