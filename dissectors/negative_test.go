@@ -28,7 +28,8 @@ var expectedExtra = map[string]string{
 // TestCorpusNoWrongProtocolNoHang imports every corpus capture and checks
 // that (a) nothing crashes or hangs, and (b) every protocol we report is one
 // tshark also saw in that file (with the MANIFEST's decode-as rules), so
-// that no dissector claims another protocol's traffic.
+// that no dissector claims another protocol's traffic, and (c) no record
+// both carries a response and says that none was captured.
 func TestCorpusNoWrongProtocolNoHang(t *testing.T) {
 	corpus := filepath.Join(sharedDir(t), "corpus")
 	raw, err := os.ReadFile(filepath.Join(corpus, "manifest.json"))
@@ -42,8 +43,11 @@ func TestCorpusNoWrongProtocolNoHang(t *testing.T) {
 	engines := loadBuiltins(t)
 	type outcome struct {
 		protos map[string]int
-		err    error
-		took   time.Duration
+		// contradictions are records that carry a response and yet say
+		// none was captured (issue 15, deepflow_error.pcap).
+		contradictions []string
+		err            error
+		took           time.Duration
 	}
 	results := make([]outcome, len(all))
 	var wg sync.WaitGroup
@@ -68,6 +72,9 @@ func TestCorpusNoWrongProtocolNoHang(t *testing.T) {
 			o := outcome{protos: map[string]int{}, err: err, took: time.Since(start)}
 			for _, r := range sink.recs {
 				o.protos[r.Protocol]++
+				if r.Response != nil && strings.Contains(r.Error, "no response captured") {
+					o.contradictions = append(o.contradictions, r.Protocol+" "+r.Method+" "+r.Path+": "+r.Error)
+				}
 			}
 			results[i] = o
 		}()
@@ -83,6 +90,9 @@ func TestCorpusNoWrongProtocolNoHang(t *testing.T) {
 			if !strings.Contains(o.err.Error(), "truncated") && !strings.Contains(o.err.Error(), "corrupt") {
 				t.Errorf("%s: %v", e.File, o.err)
 			}
+		}
+		for _, c := range o.contradictions {
+			t.Errorf("%s: a record with a response says none was captured: %s", e.File, c)
 		}
 		var wrong []string
 		for p, n := range o.protos {

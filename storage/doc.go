@@ -9,7 +9,8 @@
 // secondary indexes let common equality filters skip records that cannot
 // match. Bodies are kept apart from the rest of the record so that listing
 // never pays for them. Retention by age and by on-disk size runs in the
-// background.
+// background, and on demand ([Store.ApplyRetention]) when a command finishes
+// writing.
 //
 // Every minute of records has an epoch that changes whenever a Put or
 // retention changes the minute ([Store.MinuteEpochs]); readers cache values

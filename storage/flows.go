@@ -49,6 +49,7 @@ func (s *Store) PutFlows(ctx context.Context, flows []*sdk.Flow) error {
 	}
 	w := newBatchWriter(s.db)
 	defer w.discard()
+	replaced := 0
 	err := s.db.View(func(txn *badger.Txn) error {
 		for i, f := range flows {
 			if f == nil || f.ID == "" {
@@ -65,6 +66,7 @@ func (s *Store) PutFlows(ctx context.Context, flows []*sdk.Flow) error {
 			// A flow stored before under another start (a longer capture
 			// of the same connection) must not linger under the old key.
 			if item, err := txn.Get(flowIDKey(f.ID)); err == nil {
+				replaced++
 				old, err := item.ValueCopy(nil)
 				if err == nil && len(old) == 8 && binary.BigEndian.Uint64(old) != idNanos(f.Start) {
 					ops = append(ops, op{key: flowKey(time.Unix(0, int64(binary.BigEndian.Uint64(old))), f.ID), del: true})
@@ -87,6 +89,8 @@ func (s *Store) PutFlows(ctx context.Context, flows []*sdk.Flow) error {
 	if err := w.commit(); err != nil {
 		return fmt.Errorf("storage: put %d flows: %w", len(flows), err)
 	}
+	s.writes.flows.Add(int64(len(flows) - replaced))
+	s.writes.flowsReplaced.Add(int64(replaced))
 	return nil
 }
 

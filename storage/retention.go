@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -40,51 +41,88 @@ func (s *Store) retentionLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		n, err := s.EnforceRetention(ctx)
+		r, err := s.ApplyRetention(ctx, RetentionLimits{Age: s.opts.RetentionAge, Bytes: s.opts.RetentionBytes})
 		switch {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("retention pass failed", "err", err)
-		case n > 0:
-			s.log.Info("retention deleted records", "records", n)
+		case r.Records > 0 || r.Flows > 0:
+			s.log.Info("retention deleted records", "records", r.Records, "flows", r.Flows)
 		}
 	}
 }
 
-// EnforceRetention deletes records beyond the configured age, then the
-// oldest records while the on-disk size exceeds RetentionBytes, and returns
-// how many it deleted. The background loop calls it every RetentionEvery;
-// calling it directly is safe.
+// RetentionLimits are the limits a retention pass enforces. The zero value
+// enforces none.
+type RetentionLimits struct {
+	// Age drops records (and the flows that carried them) whose time is
+	// older than Age before now, by the wall clock: an old capture
+	// imported with a short Age is deleted as soon as it is stored.
+	Age time.Duration `json:"age_ns"`
+	// Bytes bounds the store's on-disk size; the oldest records are
+	// deleted first.
+	Bytes int64 `json:"bytes"`
+}
+
+// IsZero reports whether no limit is set.
+func (l RetentionLimits) IsZero() bool { return l.Age <= 0 && l.Bytes <= 0 }
+
+// RetentionReport says what one retention pass deleted.
+type RetentionReport struct {
+	// Records and Flows are how many were deleted.
+	Records int `json:"records"`
+	Flows   int `json:"flows"`
+	// Cutoff is the age limit's boundary (now minus Age) the pass used;
+	// zero without an age limit.
+	Cutoff time.Time `json:"cutoff,omitzero"`
+}
+
+// EnforceRetention applies the limits the store was opened with (see
+// ApplyRetention) and returns how many records it deleted. The background
+// loop calls it every RetentionEvery.
+func (s *Store) EnforceRetention(ctx context.Context) (deleted int, err error) {
+	r, err := s.ApplyRetention(ctx, RetentionLimits{Age: s.opts.RetentionAge, Bytes: s.opts.RetentionBytes})
+	return r.Records, err
+}
+
+// ApplyRetention deletes records beyond lim.Age, then the oldest records
+// while the on-disk size exceeds lim.Bytes, and the flows that ended
+// before what is kept, and reports what it deleted. A command that writes
+// (an import, a live capture) calls it when it finishes: the background
+// pass runs only every RetentionEvery, which a short import never reaches.
+// It is safe to call concurrently with the background pass and with
+// writes.
 //
 // Size retention works from an estimate: badger reclaims the space of
 // deleted keys only when compaction and value-log GC get to them, so the
 // size measured right after a deletion still includes it. The pass
 // therefore measures once, and deletes the oldest records until their
 // estimated stored bytes cover the excess down to 90% of the limit.
-func (s *Store) EnforceRetention(ctx context.Context) (deleted int, err error) {
+func (s *Store) ApplyRetention(ctx context.Context, lim RetentionLimits) (rep RetentionReport, err error) {
 	s.retention.Lock()
 	defer s.retention.Unlock()
 	if s.db.IsClosed() {
-		return 0, fmt.Errorf("storage: retention: %w", ErrClosed)
+		return rep, fmt.Errorf("storage: retention: %w", ErrClosed)
 	}
-	if s.opts.RetentionAge > 0 {
-		cutoff := time.Now().Add(-s.opts.RetentionAge)
-		n, err := s.deleteOldest(ctx, func(rec recordCost) bool { return rec.nanos < idNanos(cutoff) })
-		deleted += n
+	if lim.Age > 0 {
+		rep.Cutoff = time.Now().Add(-lim.Age).UTC()
+		n, err := s.deleteOldest(ctx, func(rec recordCost) bool { return rec.nanos < idNanos(rep.Cutoff) })
+		rep.Records += n
 		if err == nil {
 			// Minutes emptied by earlier passes go too.
-			err = s.pruneMinutes(ctx, MinuteOf(cutoff))
+			err = s.pruneMinutes(ctx, MinuteOf(rep.Cutoff))
 		}
 		if err != nil {
-			return deleted, fmt.Errorf("storage: retention by age: %w", err)
+			return rep, fmt.Errorf("storage: retention by age: %w", err)
 		}
 	}
-	if s.opts.RetentionBytes > 0 && !s.opts.InMemory {
+	sizeDeleted := 0
+	if lim.Bytes > 0 && !s.opts.InMemory {
 		size, err := s.DiskSize(ctx)
 		if err != nil {
-			return deleted, fmt.Errorf("storage: retention by size: %w", err)
+			return rep, fmt.Errorf("storage: retention by size: %w", err)
 		}
-		if size > s.opts.RetentionBytes {
-			excess := size - s.opts.RetentionBytes*sizeTargetPercent/100
+		if size > lim.Bytes {
+			excess := size - lim.Bytes*sizeTargetPercent/100
 			var freed int64
 			n, err := s.deleteOldest(ctx, func(rec recordCost) bool {
 				if freed >= excess {
@@ -93,31 +131,72 @@ func (s *Store) EnforceRetention(ctx context.Context) (deleted int, err error) {
 				freed += rec.bytes
 				return true
 			})
-			deleted += n
+			rep.Records += n
+			sizeDeleted = n
 			if err != nil {
-				return deleted, fmt.Errorf("storage: retention by size: %w", err)
+				return rep, fmt.Errorf("storage: retention by size: %w", err)
 			}
-			s.log.Debug("size retention", "size", size, "limit", s.opts.RetentionBytes, "estimated_freed", freed, "records", n)
+			s.log.Debug("size retention", "size", size, "limit", lim.Bytes, "estimated_freed", freed, "records", n)
 		}
 	}
-	if s.opts.RetentionAge > 0 {
-		if _, err := s.pruneFlows(ctx, time.Now().Add(-s.opts.RetentionAge)); err != nil {
-			return deleted, err
+	if lim.Age > 0 {
+		n, err := s.pruneFlows(ctx, rep.Cutoff)
+		rep.Flows += n
+		if err != nil {
+			return rep, err
 		}
-	} else if deleted > 0 {
+	}
+	if sizeDeleted > 0 {
 		// Size retention removed the oldest records; flows that ended
-		// before the oldest record left go with them.
+		// before the oldest record left go with them (all of them when
+		// no record is left).
 		first, _, err := s.Bounds(ctx)
-		if err == nil && !first.IsZero() {
-			if _, err := s.pruneFlows(ctx, first); err != nil {
-				return deleted, err
-			}
+		if err != nil {
+			return rep, err
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		n, err := s.pruneFlows(ctx, first)
+		rep.Flows += n
+		if err != nil {
+			return rep, err
 		}
 	}
-	if deleted >= gcAfterDeletes {
+	if rep.Records >= gcAfterDeletes {
 		s.runValueLogGC()
 	}
-	return deleted, nil
+	return rep, nil
+}
+
+// retentionKey holds the limits set by the last command that was given
+// them, so that later commands on the same store keep honouring them.
+const retentionKey = "retention/limits"
+
+// SavedRetention returns the limits stored with SaveRetention; ok is false
+// when none were ever saved.
+func (s *Store) SavedRetention(ctx context.Context) (lim RetentionLimits, ok bool, err error) {
+	b, err := s.GetMeta(ctx, retentionKey)
+	if errors.Is(err, ErrNotFound) {
+		return lim, false, nil
+	}
+	if err != nil {
+		return lim, false, err
+	}
+	if err := json.Unmarshal(b, &lim); err != nil {
+		return lim, false, fmt.Errorf("storage: %s: %w", retentionKey, err)
+	}
+	return lim, true, nil
+}
+
+// SaveRetention stores lim as the store's retention limits; the zero value
+// records that there are none.
+func (s *Store) SaveRetention(ctx context.Context, lim RetentionLimits) error {
+	b, err := json.Marshal(lim)
+	if err != nil {
+		return err
+	}
+	return s.PutMeta(ctx, retentionKey, b)
 }
 
 // recordCost is what the retention predicates see of a record.

@@ -144,3 +144,117 @@ func TestRetentionBySize(t *testing.T) {
 		t.Fatal("size retention did not delete the oldest records")
 	}
 }
+
+// TestApplyRetentionReports checks that a pass on demand, on a store opened
+// without limits (as an import opens it), deletes by the limits given and
+// says how many records and flows went: an old capture is entirely past a
+// one-hour age limit measured from now.
+func TestApplyRetentionReports(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	old := synthN(0, 20) // 2025: far older than an hour
+	fresh := synth(21)
+	fresh.Timestamp = time.Now()
+	mustPut(t, s, append(old, fresh))
+	flows := []*sdk.Flow{testFlow(0, base, time.Second), testFlow(1, base.Add(time.Minute), time.Second), testFlow(2, time.Now(), time.Second)}
+	if err := s.PutFlows(ctx, flows); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.ApplyRetention(ctx, RetentionLimits{})
+	if err != nil || rep.Records != 0 || rep.Flows != 0 || !rep.Cutoff.IsZero() {
+		t.Fatalf("without limits: %+v, %v", rep, err)
+	}
+	before := time.Now()
+	rep, err = s.ApplyRetention(ctx, RetentionLimits{Age: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != len(old) || rep.Flows != 2 {
+		t.Fatalf("deleted %d records and %d flows, want %d and 2", rep.Records, rep.Flows, len(old))
+	}
+	if d := rep.Cutoff.Sub(before.Add(-time.Hour)); d < 0 || d > time.Minute {
+		t.Fatalf("cutoff %v, want about %v", rep.Cutoff, before.Add(-time.Hour))
+	}
+	checkKeys(t, s, []*sdk.Record{fresh})
+	if _, err := s.Flow(ctx, "f002"); err != nil {
+		t.Fatalf("the fresh flow went too: %v", err)
+	}
+	if rep, err = s.ApplyRetention(ctx, RetentionLimits{Age: time.Hour}); err != nil || rep.Records != 0 || rep.Flows != 0 {
+		t.Fatalf("second pass: %+v, %v", rep, err)
+	}
+}
+
+// TestApplyRetentionBySizeDropsFlows checks that size retention reports
+// the flows that go with the records it deletes.
+func TestApplyRetentionBySizeDropsFlows(t *testing.T) {
+	ctx := context.Background()
+	s := openDir(t, t.TempDir(), Options{})
+	defer s.Close()
+	recs := synthN(0, 300)
+	mustPut(t, s, recs)
+	if err := s.PutFlows(ctx, []*sdk.Flow{testFlow(0, base.Add(-time.Hour), time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	// A limit far below the store's size: every record goes, and the
+	// flow that ended before them with them.
+	rep, err := s.ApplyRetention(ctx, RetentionLimits{Bytes: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != len(recs) || rep.Flows != 1 {
+		t.Fatalf("deleted %d records and %d flows, want %d and 1", rep.Records, rep.Flows, len(recs))
+	}
+}
+
+func TestSavedRetention(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	if lim, ok, err := s.SavedRetention(ctx); err != nil || ok || !lim.IsZero() {
+		t.Fatalf("fresh store: %+v %v %v", lim, ok, err)
+	}
+	want := RetentionLimits{Age: 90 * time.Minute, Bytes: 5 << 20}
+	if err := s.SaveRetention(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if lim, ok, err := s.SavedRetention(ctx); err != nil || !ok || lim != want {
+		t.Fatalf("saved %+v, read %+v %v %v", want, lim, ok, err)
+	}
+	if err := s.SaveRetention(ctx, RetentionLimits{}); err != nil {
+		t.Fatal(err)
+	}
+	if lim, ok, err := s.SavedRetention(ctx); err != nil || !ok || !lim.IsZero() {
+		t.Fatalf("cleared: %+v %v %v", lim, ok, err)
+	}
+}
+
+// TestWritesTellNewFromReplaced checks the counts a re-import reports:
+// storing the same records and flows again adds nothing.
+func TestWritesTellNewFromReplaced(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	recs := synthN(0, 50)
+	for i, r := range recs {
+		r.ID = NewID(r.Timestamp, uint64(i))
+	}
+	flows := []*sdk.Flow{testFlow(0, base, time.Second), testFlow(1, base, time.Second)}
+	w0 := s.Writes()
+	mustPut(t, s, recs[:30])
+	if err := s.PutFlows(ctx, flows[:1]); err != nil {
+		t.Fatal(err)
+	}
+	w1 := s.Writes()
+	if got := w1.Sub(w0); got != (WriteCounts{Records: 30, Flows: 1}) {
+		t.Fatalf("first import: %+v", got)
+	}
+	// The same capture again, and a longer one that overlaps it.
+	mustPut(t, s, recs)
+	if err := s.PutFlows(ctx, flows); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Writes().Sub(w1); got != (WriteCounts{Records: 20, RecordsReplaced: 30, Flows: 1, FlowsReplaced: 1}) {
+		t.Fatalf("second import: %+v", got)
+	}
+	if n, _ := s.Count(ctx); n != 50 {
+		t.Fatalf("%d records stored, want 50", n)
+	}
+}

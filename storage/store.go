@@ -68,6 +68,9 @@ type Store struct {
 	// epochs stamps the minutes writes change (epochs.go).
 	epochs epochState
 
+	// writes counts what Put and PutFlows stored, new and replaced.
+	writes writeCounters
+
 	stop      context.CancelFunc
 	loopDone  chan struct{}
 	closeOnce sync.Once
@@ -333,11 +336,17 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	if err := w.commit(); err != nil {
 		return fmt.Errorf("storage: put %d records: %w", len(recs), err)
 	}
+	replaced := 0
 	for i, r := range recs {
 		if r.ID == "" {
 			r.ID = ids[i].String()
 		}
+		if stale[ids[i]] != nil {
+			replaced++
+		}
 	}
+	s.writes.records.Add(int64(len(recs) - replaced))
+	s.writes.recordsReplaced.Add(int64(replaced))
 	return nil
 }
 

@@ -33,7 +33,10 @@ Read-only by default: no tool changes or deletes what is stored or how
 traffic is dissected. create_snapshot and export_snapshot_pcap only add
 files (a snapshot under DATA/snapshots, a pcapng under DATA/exports).
 --allow-destructive enables enable_dissection and disable_dissection, which
-change what later imports dissect.`,
+change what later imports dissect.
+
+Retention limits saved by an import (--retention-age, --retention-size) are
+applied once at startup, and what they dropped is printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -68,6 +71,10 @@ func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool,
 		return fmt.Errorf("hub: listen on %s: %w", addr, err)
 	}
 	defer ln.Close()
+	// Limits saved by an import apply before anything is served.
+	if err := applySavedRetention(ctx, g, cmd.ErrOrStderr()); err != nil {
+		return err
+	}
 	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: allowDestructive, extra: extra, publicURL: "http://" + ln.Addr().String()})
 	if err != nil {
 		return err

@@ -31,6 +31,9 @@ type importOpts struct {
 	workers       int
 	noProgress    bool
 	packetsSize   int64
+	// ageSet and sizeSet tell a limit given (0 included: it clears the
+	// saved one) from a flag left out (the saved limit applies).
+	ageSet, sizeSet bool
 }
 
 func newImportCmd(g *globals) *cobra.Command {
@@ -40,18 +43,26 @@ func newImportCmd(g *globals) *cobra.Command {
 		Short: "Dissect pcap/pcapng captures (optionally gzip-compressed) into the store",
 		Long: `Reads each capture, reassembles its TCP and UDP streams, detects their
 protocols by content, dissects them with the sandboxed dissectors and stores
-the records. Prints a summary per file. A truncated capture stores what was
-read before the damage, then fails with the byte offset.`,
+the records. Prints a summary per file, saying what was new and what was
+already stored (importing a capture again adds nothing). A truncated capture
+stores what was read before the damage, then fails with the byte offset.
+
+--retention-age and --retention-size are saved in the data directory and
+apply to later imports and to the hub until changed (0 removes a limit).
+They are applied when each file has been imported, and what they dropped
+is printed. Age counts from now, by the wall clock: importing an old
+capture with --retention-age 1h drops it at once, with a warning.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.ageSet, o.sizeSet = cmd.Flags().Changed("retention-age"), cmd.Flags().Changed("retention-size")
 			return runImport(cmd.Context(), g, o, args, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "text", "summary format: text or json")
 	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm); repeatable")
-	f.Var(&ageFlag{&o.retentionAge}, "retention-age", "delete records older than this, e.g. 36h or 7d (0 keeps them)")
-	f.Var(newSizeFlag(&o.retentionSize, 0), "retention-size", "keep the store under this size, oldest records deleted first: bytes or e.g. 500MiB, 1GB (0: no limit)")
+	f.Var(&ageFlag{&o.retentionAge}, "retention-age", "delete records (and flows, packets) older than this, measured from now, e.g. 36h or 7d; saved for later commands (0 removes the limit)")
+	f.Var(newSizeFlag(&o.retentionSize, 0), "retention-size", "keep the store under this size, oldest records deleted first: bytes or e.g. 500MiB, 1GB; saved for later commands (0 removes the limit)")
 	f.IntVar(&o.workers, "workers", 0, "dissection workers (default 0: one per CPU)")
 	f.BoolVar(&o.noProgress, "no-progress", false, "never show a progress bar")
 	f.Var(newSizeFlag(&o.packetsSize, packetlog.DefaultMaxBytes), "packets-size", "keep the raw packets for snapshots and pcap export in a FIFO of at most this size: bytes or e.g. 500MiB, 1GB (0: keep none)")
@@ -60,9 +71,35 @@ read before the damage, then fails with the byte offset.`,
 
 // fileResult is one file's import summary.
 type fileResult struct {
-	File  string         `json:"file"`
-	Stats pipeline.Stats `json:"stats"`
-	Error string         `json:"error,omitempty"`
+	File   string         `json:"file"`
+	Stats  pipeline.Stats `json:"stats"`
+	Stored storedCounts   `json:"stored"`
+	// Retention is what the limits dropped after this file; absent
+	// without limits.
+	Retention *retentionResult `json:"retention,omitempty"`
+	Error     string           `json:"error,omitempty"`
+}
+
+// storedCounts tells what an import added from what the store already
+// held: records and flows are keyed by what they are, and the packet log
+// holds each packet once, so a capture imported again adds nothing.
+type storedCounts struct {
+	Records newOld `json:"records"`
+	Flows   newOld `json:"flows"`
+	// Packets is absent when no packets are kept (--packets-size 0).
+	Packets *newOld `json:"packets,omitempty"`
+}
+
+type newOld struct {
+	New           int64 `json:"new"`
+	AlreadyStored int64 `json:"already_stored"`
+}
+
+func (n newOld) String() string {
+	if n.AlreadyStored == 0 {
+		return fmt.Sprintf("%d new", n.New)
+	}
+	return fmt.Sprintf("%d new, %d already stored", n.New, n.AlreadyStored)
 }
 
 func runImport(ctx context.Context, g *globals, o *importOpts, files []string, stdout io.Writer) error {
@@ -107,6 +144,10 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	if err != nil {
 		return err
 	}
+	limits, err := resolveRetention(ctx, st, o.retentionAge, o.ageSet, o.retentionSize, o.sizeSet)
+	if err != nil {
+		return err
+	}
 
 	var plog *packetlog.Writer
 	if o.packetsSize > 0 {
@@ -127,12 +168,30 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)
 		stopBar := progress(src, files[i], o.noProgress)
 		var in capture.Source = src
+		var pbefore packetlog.Counts
 		if plog != nil {
+			pbefore = plog.Counts()
 			in = packetlog.Tee(src, plog)
 		}
-		stats, err := p.Run(ctx, in)
+		spanned := &spanSource{Source: in}
+		before := st.Writes()
+		stats, err := p.Run(ctx, spanned)
 		stopBar()
 		res := fileResult{File: files[i], Stats: stats}
+		w := st.Writes().Sub(before)
+		res.Stored.Records = newOld{New: w.Records, AlreadyStored: w.RecordsReplaced}
+		res.Stored.Flows = newOld{New: w.Flows, AlreadyStored: w.FlowsReplaced}
+		if plog != nil {
+			c := plog.Counts().Sub(pbefore)
+			res.Stored.Packets = &newOld{New: c.Written, AlreadyStored: c.Duplicates}
+		}
+		// The limits apply now, not on the store's one-minute timer,
+		// which an import shorter than a minute never reaches; a
+		// truncated file's records are stored, so they count too.
+		rres, rerr := applyRetention(context.WithoutCancel(ctx), st, plog, limits)
+		rres.warnPastAge(files[i], spanned.span)
+		res.Retention = rres
+		err = errors.Join(err, rerr)
 		if err != nil {
 			res.Error = err.Error()
 		}
@@ -249,6 +308,16 @@ func printSummary(w io.Writer, r fileResult) {
 		detail = " (" + strings.Join(parts, ", ") + ")"
 	}
 	fmt.Fprintf(w, "  records:  %d%s\n", s.Records, detail)
+	st := r.Stored
+	stored := "records: " + st.Records.String() + "; flows: " + st.Flows.String()
+	if st.Packets != nil {
+		stored += "; packets: " + st.Packets.String()
+	}
+	if st.Records.New == 0 && st.Flows.New == 0 && (st.Packets == nil || st.Packets.New == 0) &&
+		st.Records.AlreadyStored+st.Flows.AlreadyStored > 0 {
+		stored = "nothing new (" + stored + ")"
+	}
+	fmt.Fprintf(w, "  stored:   %s\n", stored)
 	fmt.Fprintf(w, "  dissector errors: %d", s.DissectorErrors)
 	if len(s.Faults) > 0 {
 		fmt.Fprintf(w, " (instance faults: %v)", s.Faults)
@@ -258,6 +327,7 @@ func printSummary(w io.Writer, r fileResult) {
 	if s.Decode.Malformed > 0 || s.Reassembly.Gaps > 0 {
 		fmt.Fprintf(w, "  capture damage: %d malformed packets, %d gaps (%s missing)\n", s.Decode.Malformed, s.Reassembly.Gaps, humanBytes(int64(s.Reassembly.GapBytes)))
 	}
+	printRetention(w, r.Retention)
 }
 
 func humanBytes(n int64) string {

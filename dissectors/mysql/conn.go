@@ -275,5 +275,5 @@ func (c *conn) Close(ts int64) {
 		return
 	}
 	c.done = true
-	c.session.flush("no response captured")
+	c.session.flush(noResponse)
 }

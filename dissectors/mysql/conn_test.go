@@ -87,6 +87,10 @@ func TestConn(t *testing.T) {
 			[]want{{method: "COM_PING", response: true}, {method: "COM_QUERY", path: "SELECT 1", response: true, fields: map[string]any{"mysql_rows": 2}}}, ""},
 		{"no response", with(baseCaps, c(query("SELECT SLEEP(100)"))),
 			[]want{{method: "COM_QUERY", path: "SELECT SLEEP(100)", err: "no response captured"}}, ""},
+		// A result set cut off by the end of the capture has a response;
+		// the record must not say that none was captured.
+		{"result set, end not captured", with(baseCaps, c(query("SELECT id FROM t")), s(pkt(1, []byte{1}), colDef(2, "id"), eofPkt(3), rowPkt(4, "1"))),
+			[]want{{method: "COM_QUERY", path: "SELECT id FROM t", response: true, err: "response incomplete: its end was not captured", fields: map[string]any{"mysql_rows": 1}}}, ""},
 		{"gap resyncs", with(baseCaps, c([]byte{0x20, 0, 0, 0, 3, 'S'}), step{dir: sdk.DirA, gap: 30}, c([]byte("junk"), query("SELECT 3")), s(okPkt(1, 0, 0))),
 			[]want{{method: "COM_QUERY", path: "SELECT 3", response: true}}, ""},
 	}

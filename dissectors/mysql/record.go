@@ -8,6 +8,16 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
+// Notes for commands whose answer was not seen whole.
+const (
+	// noResponse is the note of a command still waiting when the next
+	// command starts or the connection ends.
+	noResponse = "no response captured"
+	// endNotCaptured replaces noResponse for a command whose answer began
+	// but did not end within the capture.
+	endNotCaptured = "its end was not captured"
+)
+
 // emit turns o into a record; note explains a missing or cut response.
 func (s *session) emit(o *op, note string) {
 	r := &sdk.Record{
@@ -70,7 +80,13 @@ func (s *session) emit(o *op, note string) {
 			resp.Set("mysql_error_message", e.message)
 			outcome = "ERR " + strconv.Itoa(e.code) + ": " + e.message
 		}
-		if note != "" {
+		switch note {
+		case "":
+		case noResponse:
+			// The answer began but its end was not captured: saying that
+			// no response was captured would contradict the response shown.
+			r.Error = "response incomplete: " + endNotCaptured
+		default:
 			r.Error = "response incomplete: " + note
 		}
 	case oneWay(o.cmd) && o.method != "LOGIN":

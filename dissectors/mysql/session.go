@@ -139,7 +139,7 @@ func (s *session) clientPacket(seq byte, p []byte, size int, cont bool, ts int64
 		return false
 	}
 	s.phase = phaseCommand
-	s.flush("no response captured")
+	s.flush(noResponse)
 	o := &op{cmd: p[0], method: methodName(p[0]), ts: ts, reqSize: int64(size)}
 	arg := p[1:]
 	switch o.cmd {

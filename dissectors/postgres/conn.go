@@ -233,5 +233,5 @@ func (c *conn) Close(ts int64) {
 		return
 	}
 	c.done = true
-	c.session.flush("no response captured", ts)
+	c.session.flush(noResponse, ts)
 }

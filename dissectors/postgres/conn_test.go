@@ -77,6 +77,13 @@ func TestConn(t *testing.T) {
 			[]want{{method: "CANCEL", fields: map[string]any{"pg_cancel_pid": 1234}}}, ""},
 		{"no response", append(login[:2:2], c(msg('Q', cs("SELECT pg_sleep(100)")))),
 			[]want{{method: "QUERY", path: "SELECT pg_sleep(100)", err: "no response captured"}}, ""},
+		// deepflow_error.pcap: the capture ends after the ErrorResponse,
+		// before ReadyForQuery. The error is the query's outcome; the
+		// record must not also claim that no response was captured.
+		{"query error, ReadyForQuery not captured", append(login[:2:2], c(msg('Q', cs("asdsdfdsf;"))), s(errResp("42601", "syntax error at or near \"asdsdfdsf\""))),
+			[]want{{method: "QUERY", path: "asdsdfdsf;", statusText: "42601", failed: true, response: true}}, ""},
+		{"rows, end not captured", append(login[:2:2], c(msg('Q', cs("SELECT id FROM t"))), s(rowDesc("id"), dataRow("1"))),
+			[]want{{method: "QUERY", path: "SELECT id FROM t", response: true, err: "response incomplete: its end was not captured", fields: map[string]any{"pg_rows": int64(1)}}}, ""},
 		{"copy out", append(login[:2:2], c(msg('Q', cs("COPY t TO STDOUT"))), s(msg('H', []byte{0}, u16(0)), msg('d', []byte("1\n")), msg('d', []byte("2\n")), msg('c'), msg('C', cs("COPY 2")), msg('Z', []byte("I")))),
 			[]want{{method: "QUERY", path: "COPY t TO STDOUT", statusText: "COPY 2", response: true, fields: map[string]any{"pg_copy_bytes": int64(4)}}}, ""},
 		{"mid-stream query", []step{c(msg('Q', cs("SELECT 1"))), s(msg('C', cs("SELECT 1")), msg('Z', []byte("I")))},

@@ -45,6 +45,16 @@ func (s *session) base(o *op) *sdk.Record {
 	return r
 }
 
+// Notes for requests whose answer was not seen whole.
+const (
+	// noResponse is the note of requests still waiting when the
+	// connection ends or the queue overflows.
+	noResponse = "no response captured"
+	// endNotCaptured replaces noResponse for a request whose answer began
+	// but did not end within the capture.
+	endNotCaptured = "its end was not captured"
+)
+
 // emit turns o into a record; note explains a missing or cut response.
 func (s *session) emit(o *op, note string) {
 	r := s.base(o)
@@ -80,7 +90,17 @@ func (s *session) emit(o *op, note string) {
 			resp.Set("pg_error", o.err.fields())
 			outcome = strings.TrimSpace(o.err.severity + " " + o.err.code + ": " + o.err.message)
 		}
-		if note != "" {
+		switch {
+		case note == "":
+		case note == noResponse && o.err != nil:
+			// An ErrorResponse ends the request it answers (a simple query's
+			// later statements are skipped); only the ReadyForQuery after
+			// it was not captured, which reports no outcome.
+		case note == noResponse:
+			// The answer began but its end was not captured: saying that
+			// no response was captured would contradict the response shown.
+			r.Error = "response incomplete: " + endNotCaptured
+		default:
 			r.Error = "response incomplete: " + note
 		}
 	} else {

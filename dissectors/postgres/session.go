@@ -75,7 +75,7 @@ func (s *session) push(o *op) {
 		old := s.queue[0]
 		s.queue = s.queue[1:]
 		if old.record() {
-			s.emit(old, "no response captured")
+			s.emit(old, noResponse)
 		}
 	}
 	s.queue = append(s.queue, o)
@@ -109,7 +109,7 @@ func (s *session) flush(note string, ts int64) {
 		}
 	}
 	s.batchTS, s.batchSize = 0, 0
-	if s.login != nil && note == "no response captured" && s.login.responded {
+	if s.login != nil && note == noResponse && s.login.responded {
 		// The server answered the login and the connection ended before
 		// ReadyForQuery: nothing failed that a record should report.
 		s.login = nil

@@ -16,8 +16,20 @@
 // the first one, because imports of several files can append packets out
 // of time order.
 //
+// The log holds each packet once. A packet is known by its time to the
+// nanosecond and a hash of its link type, length and bytes; a Write of a
+// packet the log already holds (the same capture imported again, or a
+// capture overlapping one already logged) is counted and skipped. The
+// check needs no index on disk: packets newer than every sealed chunk are
+// checked against the open chunk's keys alone, and a sealed chunk's keys
+// are read back from the file only when a packet falls in its time range,
+// a few chunks' worth kept in memory (dedupe.go).
+//
 // When the files exceed the size cap the oldest chunks (lowest SEQ, i.e.
 // first written) are deleted. The chunk being written is never deleted.
+// DropBefore deletes the packets older than a time, for age retention:
+// chunks entirely older are deleted, one straddling the time is rewritten
+// (through a chunk_SEQ.trim.tmp file, renamed into place) without them.
 //
 // Crash safety: a crash can leave an open chunk whose last block is cut
 // short, and loses what was still in the write buffer (Writer.Flush bounds

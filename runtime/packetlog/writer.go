@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
@@ -25,8 +26,10 @@ var ErrClosed = errors.New("packetlog: writer closed")
 // NgWriter reuses a bufio.Writer of at least 4 KiB instead of wrapping it.
 const writeBufferSize = 256 << 10
 
-// Writer appends packets to the log. It is safe for concurrent use, so
-// several imports can be teed into one log.
+// Writer appends packets to the log, each packet once: a packet the log
+// already holds (the same capture imported again, or an overlapping
+// capture of the same traffic) is counted and skipped (see dedupe.go). It
+// is safe for concurrent use, so several imports can be teed into one log.
 type Writer struct {
 	dir  string
 	opts Options
@@ -38,6 +41,28 @@ type Writer struct {
 	cur         *activeChunk // nil until the next packet
 	nextSeq     uint64
 	closed      bool
+	dedupe      dedupe
+	counts      Counts
+}
+
+// Counts says what a Writer was given since it was opened.
+type Counts struct {
+	// Written is how many packets were appended, Duplicates how many were
+	// skipped because the log already held them.
+	Written, Duplicates int64
+}
+
+// Sub returns the counts since an earlier reading.
+func (c Counts) Sub(before Counts) Counts {
+	return Counts{Written: c.Written - before.Written, Duplicates: c.Duplicates - before.Duplicates}
+}
+
+// Counts returns what Write has appended and skipped since Open; take the
+// difference of two readings (Counts.Sub) for one import.
+func (w *Writer) Counts() Counts {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.counts
 }
 
 // activeChunk is the open chunk file and its pcapng writer.
@@ -79,7 +104,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Writer{dir: dir, opts: opts, log: opts.Logger}
+	w := &Writer{dir: dir, opts: opts, log: opts.Logger, dedupe: newDedupe()}
 	for _, c := range chunks {
 		w.nextSeq = max(w.nextSeq, c.seq+1)
 		if c.open {
@@ -96,6 +121,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Writer, error) {
 	if err := w.evict(); err != nil {
 		return nil, err
 	}
+	w.dedupe.bounds(w.sealed)
 	return w, nil
 }
 
@@ -134,14 +160,20 @@ func (w *Writer) recover(ctx context.Context, c chunkInfo) (chunkInfo, error) {
 // Dir is the directory the log lives in.
 func (w *Writer) Dir() string { return w.dir }
 
-// Write appends one packet. p.Data is copied into the write buffer, so it
-// may be reused as soon as Write returns. A Length below the captured
-// length (some writers leave it zero) is raised to it.
+// Write appends one packet, unless the log already holds it. p.Data is
+// copied into the write buffer, so it may be reused as soon as Write
+// returns. A Length below the captured length (some writers leave it zero)
+// is raised to it.
 func (w *Writer) Write(p capture.Packet) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
+	}
+	k := w.dedupe.key(p)
+	if w.holds(context.Background(), k) {
+		w.counts.Duplicates++
+		return nil
 	}
 	ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: len(p.Data), Length: max(p.Length, len(p.Data))}
 	// An enhanced packet block without options: 32 bytes around the
@@ -171,6 +203,8 @@ func (w *Writer) Write(p capture.Packet) error {
 		return fmt.Errorf("packetlog: %s: writing packet: %w", a.info.path, err)
 	}
 	a.info.add(p.Timestamp)
+	w.dedupe.cur[k] = struct{}{}
+	w.counts.Written++
 	return w.evict()
 }
 
@@ -228,6 +262,8 @@ func (w *Writer) seal() error {
 	}
 	w.sealed = append(w.sealed, info)
 	w.sealedBytes += info.size
+	w.dedupe.sealed(info.seq)
+	w.dedupe.bounds(w.sealed)
 	return nil
 }
 
@@ -246,8 +282,153 @@ func (w *Writer) evict() error {
 		w.sealed = w.sealed[1:]
 		w.sealedBytes -= c.size
 		total -= c.size
+		w.dedupe.evicted(c.seq)
+		w.dedupe.bounds(w.sealed)
 	}
 	return nil
+}
+
+// Dropped says what DropBefore deleted.
+type Dropped struct {
+	Packets, Bytes int64
+	Chunks         int
+}
+
+// DropBefore deletes the packets older than cutoff, for age retention, and
+// reports what went. Chunks entirely older are deleted; a chunk that
+// straddles the cutoff is rewritten without its older packets. The open
+// chunk is sealed first when it holds older packets, so that an import of
+// an old capture does not keep its packets past the limit.
+func (w *Writer) DropBefore(cutoff time.Time) (Dropped, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var d Dropped
+	if w.closed {
+		return d, ErrClosed
+	}
+	if w.cur != nil && w.cur.info.packets > 0 && w.cur.info.min.Before(cutoff) {
+		if err := w.seal(); err != nil {
+			return d, err
+		}
+	}
+	kept := w.sealed[:0]
+	var err error
+	for _, c := range w.sealed {
+		if err != nil || c.packets == 0 || !c.min.Before(cutoff) {
+			kept = append(kept, c)
+			continue
+		}
+		nc := chunkInfo{}
+		if !c.max.Before(cutoff) {
+			var terr error
+			if nc, terr = w.trim(c, cutoff); terr != nil {
+				err = terr
+				kept = append(kept, c)
+				continue
+			}
+		}
+		if rerr := os.Remove(c.path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = fmt.Errorf("packetlog: dropping %s: %w", c.path, rerr)
+			kept = append(kept, c)
+			continue
+		}
+		w.dedupe.evicted(c.seq)
+		d.Packets += c.packets - nc.packets
+		d.Bytes += c.size - nc.size
+		w.sealedBytes -= c.size - nc.size
+		if nc.packets > 0 {
+			kept = append(kept, nc)
+		} else {
+			d.Chunks++
+		}
+	}
+	clear(w.sealed[len(kept):])
+	w.sealed = kept
+	w.dedupe.bounds(w.sealed)
+	return d, err
+}
+
+// trim writes the packets of sealed chunk c at or after cutoff to a new
+// chunk file with the same seq and returns it; c's file is left for the
+// caller to delete. A chunk left with no packet is returned empty, with
+// no file.
+func (w *Writer) trim(c chunkInfo, cutoff time.Time) (chunkInfo, error) {
+	cr, err := openChunk(c.path)
+	if err != nil {
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	defer cr.close()
+	tmp := filepath.Join(w.dir, fmt.Sprintf("%s%010d.trim.tmp", chunkPrefix, c.seq))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	fail := func(err error) (chunkInfo, error) {
+		f.Close()
+		os.Remove(tmp)
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	cw := &countingWriter{w: f}
+	bw := bufio.NewWriterSize(cw, writeBufferSize)
+	var ng *pcapgo.NgWriter
+	ifaces := map[layers.LinkType]int{}
+	info := chunkInfo{seq: c.seq}
+	for {
+		p, err := cr.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			// A sealed chunk ends cleanly; keep what precedes damage.
+			w.log.Warn("packetlog: damaged chunk trimmed up to the damage", "err", err)
+			break
+		}
+		if p.Timestamp.Before(cutoff) {
+			continue
+		}
+		if ng == nil {
+			opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "kubeshark packetlog"}}
+			if ng, err = pcapgo.NewNgWriterInterface(bw, ngInterface(p.LinkType), opts); err != nil {
+				return fail(err)
+			}
+			ifaces[p.LinkType] = 0
+		}
+		idx, ok := ifaces[p.LinkType]
+		if !ok {
+			if idx, err = ng.AddInterface(ngInterface(p.LinkType)); err != nil {
+				return fail(err)
+			}
+			ifaces[p.LinkType] = idx
+		}
+		ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: len(p.Data), Length: max(p.Length, len(p.Data)), InterfaceIndex: idx}
+		if err := ng.WritePacket(ci, p.Data); err != nil {
+			return fail(err)
+		}
+		info.add(p.Timestamp)
+	}
+	if info.packets == 0 {
+		f.Close()
+		os.Remove(tmp)
+		return chunkInfo{seq: c.seq}, nil
+	}
+	err = ng.Flush()
+	if err == nil && !w.opts.NoSync {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	info.size = cw.n
+	info.path = filepath.Join(w.dir, sealedName(info))
+	if err := os.Rename(tmp, info.path); err != nil {
+		os.Remove(tmp)
+		return chunkInfo{}, fmt.Errorf("packetlog: trimming %s: %w", c.path, err)
+	}
+	return info, nil
 }
 
 // Flush writes buffered packets to the open chunk file, so that readers

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pktfilter"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
@@ -220,5 +222,86 @@ func TestSnapshotBadInput(t *testing.T) {
 	total := cs.Frontend.Requests + cs.Orders.Requests + cs.Payments.Requests
 	if info.Records != total {
 		t.Fatalf("whole snapshot: %d records, the capture has %d", info.Records, total)
+	}
+}
+
+// TestSnapshotOfADuplicatedLogHoldsEachPacketOnce: a packet log written
+// before the log recognised packets it held can hold a capture several
+// times (issue 15: four imports, four copies). A snapshot of it, and so
+// its export, holds each packet once.
+func TestSnapshotOfADuplicatedLogHoldsEachPacketOnce(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	if _, err := synth.Cascade(ctx, &buf, synth.CascadeOptions{Start: start, Checkouts: 10}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "packets")
+	// Two writers on two directories know nothing of each other; their
+	// chunks, put side by side, are the log an old kubeshark left.
+	n := 0
+	for i, d := range []string{logDir, filepath.Join(dir, "copy")} {
+		w, err := packetlog.Open(ctx, d, packetlog.Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := capture.NewSource("cascade.pcap", bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n = 0; ; n++ {
+			p, err := src.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			chunks, _ := filepath.Glob(filepath.Join(d, "chunk_*.pcapng"))
+			for _, c := range chunks {
+				// chunk_0000000000_… becomes chunk_0000000001_…
+				name := strings.Replace(filepath.Base(c), "chunk_0000000000_", "chunk_0000000001_", 1)
+				if err := os.Rename(c, filepath.Join(logDir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	r := packetlog.NewReader(logDir, packetlog.Options{})
+	if b, err := r.Boundaries(ctx); err != nil || b.Packets != int64(2*n) {
+		t.Fatalf("the merged log holds %d packets (%v), want two copies of %d", b.Packets, err, n)
+	}
+	store, err := storage.Open(ctx, storage.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: start.Add(time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(dir, "snapshots"), Packets: r, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	info, err := m.Create(ctx, store, "", start, start.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	got, err := m.Export(ctx, info.ID, &out, snapshot.ExportFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Packets != int64(n) || got != n {
+		t.Fatalf("snapshot holds %d packets and exports %d, want %d", info.Packets, got, n)
 	}
 }
