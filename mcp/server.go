@@ -71,6 +71,9 @@ type Options struct {
 	AllowDestructive bool
 	// Version is reported to clients.
 	Version string
+	// MaxResultBytes caps the JSON of one answer (the structured content,
+	// which the text content repeats); 0 means 256 KiB.
+	MaxResultBytes int
 	// Now is the clock for relative times ("-15m"); nil uses time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -100,6 +103,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if opts.MaxResultBytes <= 0 {
+		opts.MaxResultBytes = maxResultBytes
 	}
 	if opts.ExportDir == "" {
 		opts.ExportDir = os.TempDir()
@@ -138,8 +144,9 @@ func (s *Server) Tools() []mcpgo.Tool {
 }
 
 // Call runs one tool with JSON arguments and returns its structured result
-// and text summary. The hub's JSON API uses it, so both surfaces give the
-// same answers. Errors wrap ErrBadArgument, ErrDestructive,
+// and its text: a summary line followed by the same result as JSON, both
+// cut to Options.MaxResultBytes the same way. The hub's JSON API uses it,
+// so both surfaces give the same answers. Errors wrap ErrBadArgument, ErrDestructive,
 // kfl.ErrBadFilter or storage.ErrNotFound where those apply.
 func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (any, string, error) {
 	t, ok := s.tools[name]
@@ -156,7 +163,15 @@ func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (a
 		return nil, "", err
 	}
 	defer release()
-	return t.run(ctx, args)
+	res, summary, err := t.run(ctx, args)
+	if err != nil {
+		return nil, "", err
+	}
+	res, data, cut, err := fitResult(res, s.opts.MaxResultBytes)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: encoding the answer: %w", name, err)
+	}
+	return res, renderText(summary, data, cut, s.opts.MaxResultBytes), nil
 }
 
 type storeKey struct{}

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,8 +15,9 @@ import (
 )
 
 // tool is one MCP tool: its advertised definition and the function that
-// runs it. run returns the structured result and a short text an LLM can
-// read when it ignores structured content.
+// runs it. run returns the structured result and a one-line summary; Call
+// turns the summary into the text content by appending the result as JSON,
+// so that clients that read only the text see the same data.
 type tool struct {
 	def         mcpgo.Tool
 	destructive bool
@@ -95,4 +97,110 @@ func jsonFields(v any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// marshalCompact encodes v as compact JSON without HTML escaping, so that
+// "<", ">" and "&" in paths and bodies read as they were sent.
+func marshalCompact(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// fitResult makes the JSON of res fit in max bytes by cutting its longest
+// top-level lists from the end (they are ordered most relevant first),
+// setting its "truncated" field when it has one. It returns the result, its
+// JSON and whether it cut anything. A tool that pages (list_api_calls,
+// list_l4_flows) fits its page itself, with a cursor, before this runs.
+func fitResult(res any, max int) (any, []byte, bool, error) {
+	b, err := marshalCompact(res)
+	if err != nil || len(b) <= max {
+		return res, b, false, err
+	}
+	v := reflect.ValueOf(res)
+	ptr := v.Kind() == reflect.Pointer
+	if ptr {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return res, b, false, nil
+	}
+	cp := reflect.New(v.Type()).Elem()
+	cp.Set(v)
+	out := func() any {
+		if ptr {
+			return cp.Addr().Interface()
+		}
+		return cp.Interface()
+	}
+	cut := false
+	for len(b) > max {
+		// The list whose JSON is longest loses elements in proportion to
+		// the excess.
+		best, bestLen := -1, 0
+		for i := 0; i < cp.NumField(); i++ {
+			f := cp.Field(i)
+			if f.Kind() != reflect.Slice || f.Len() == 0 || !cp.Type().Field(i).IsExported() {
+				continue
+			}
+			fb, _ := json.Marshal(f.Interface())
+			if len(fb) > bestLen {
+				best, bestLen = i, len(fb)
+			}
+		}
+		if best < 0 {
+			break
+		}
+		f := cp.Field(best)
+		excess := len(b) - max
+		per := bestLen / f.Len()
+		drop := excess/max1(per) + 1
+		n := f.Len() - drop
+		if n < 0 {
+			n = 0
+		}
+		f.Set(f.Slice(0, n))
+		cut = true
+		if t := cp.FieldByName("Truncated"); t.IsValid() && t.Kind() == reflect.Bool && t.CanSet() {
+			t.SetBool(true)
+		}
+		if b, err = marshalCompact(out()); err != nil {
+			return res, nil, false, err
+		}
+	}
+	return out(), b, cut, nil
+}
+
+func max1(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
+// renderText is a tool result's text content: one summary line, then the
+// result as JSON (the same value as structuredContent). The summary
+// repeats the truncation and cursor hints the JSON holds, so that a model
+// skimming the first line knows the answer is partial and how to go on.
+func renderText(summary string, data []byte, cut bool, max int) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(summary), "\n")
+	line = strings.TrimSuffix(strings.TrimSpace(line), ":")
+	var hints struct {
+		Truncated  bool   `json:"truncated"`
+		NextCursor string `json:"next_cursor"`
+	}
+	_ = json.Unmarshal(data, &hints) // a result that is not an object has no hints
+	switch {
+	case cut:
+		line += fmt.Sprintf(" (truncated to fit the %d KiB answer limit: narrow the window, filter or limit)", max>>10)
+	case hints.NextCursor != "" && !strings.Contains(line, hints.NextCursor):
+		line += " (more: pass cursor=" + hints.NextCursor + ")"
+	case hints.Truncated && !strings.Contains(line, "more") && !strings.Contains(line, "truncated"):
+		line += " (truncated: more matched than listed)"
+	}
+	return line + "\n" + string(data)
 }

@@ -368,17 +368,21 @@ func (s *Server) listWorkloads(ctx context.Context, a endpointsArgs) (analysis.E
 	}
 	res.Hosts = hosts
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d services\n", len(hosts))
-	for _, h := range hosts {
+	fmt.Fprintf(&b, "%d services", len(hosts))
+	for i, h := range hosts {
+		if i == 5 {
+			fmt.Fprintf(&b, "; …")
+			break
+		}
 		name := h.IP
 		if h.Name != "" {
 			name = h.Namespace + "/" + h.Name + " (" + h.IP + ")"
 		}
-		ports := make([]string, 0, len(h.Ports))
-		for _, p := range h.Ports {
-			ports = append(ports, fmt.Sprintf("%d/%s", p.Port, strings.Join(p.Protocols, ",")))
+		sep := "; "
+		if i == 0 {
+			sep = ": "
 		}
-		fmt.Fprintf(&b, "%s serves %s: %d calls, %d errors\n", name, strings.Join(ports, " "), h.CallsAsServer, h.ErrorsAsServer)
+		fmt.Fprintf(&b, "%s%s %d calls, %d errors", sep, name, h.CallsAsServer, h.ErrorsAsServer)
 	}
 	return res, b.String(), nil
 }

@@ -2,7 +2,6 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -169,39 +168,45 @@ func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResul
 		view = fullView
 	}
 	res = ListCallsResult{Calls: make([]Call, 0, len(page.Records)), Filter: a.KFL, Window: w.out(), NextCursor: page.Next, Truncated: page.Next != ""}
+	// The page is cut where its JSON would pass the answer limit, leaving
+	// room for the fields around the list; the cursor then continues after
+	// the last call kept.
+	budget := s.opts.MaxResultBytes - 1024 - 2*len(a.KFL)
 	size := 0
 	for _, r := range page.Records {
 		c := toCall(r, view)
-		b, _ := json.Marshal(c)
-		if size+len(b) > maxResultBytes && len(res.Calls) > 0 {
+		b, _ := marshalCompact(c)
+		if size+len(b)+1 > budget && len(res.Calls) > 0 {
 			res.NextCursor, res.Truncated = res.Calls[len(res.Calls)-1].ID, true
 			break
 		}
-		size += len(b)
+		size += len(b) + 1
 		res.Calls = append(res.Calls, c)
 	}
 	res.Returned = len(res.Calls)
 	return res, callsText(res), nil
 }
 
+// callsText is list_api_calls' summary line; the calls follow as JSON.
 func callsText(res ListCallsResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d calls", res.Returned)
 	if res.Filter != "" {
 		fmt.Fprintf(&b, " matching %q", res.Filter)
 	}
+	failed := 0
+	for _, c := range res.Calls {
+		if c.Failed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(&b, ", %d failed", failed)
+	}
 	if res.Truncated {
 		b.WriteString(" (more: pass cursor=" + res.NextCursor + ")")
 	}
-	b.WriteString(":\n")
-	for i, c := range res.Calls {
-		if i == 20 {
-			fmt.Fprintf(&b, "… %d more in structured content\n", len(res.Calls)-20)
-			break
-		}
-		b.WriteString(callLine(c))
-		b.WriteByte('\n')
-	}
+	b.WriteString("; get_api_call ID shows one in full")
 	return b.String()
 }
 
@@ -241,6 +246,16 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 		view.body = 0
 	}
 	res.Call = toCall(rec, view)
+	// Bodies that would pass the answer limit are cut further (and say
+	// body_truncated); max_payload_size can ask for less, never more.
+	for view.body > 256 {
+		b, _ := marshalCompact(res.Call)
+		if len(b) <= s.opts.MaxResultBytes-8<<10 {
+			break
+		}
+		view.body /= 2
+		res.Call = toCall(rec, view)
+	}
 	if a.IncludeL4 && rec.Stream != "" {
 		if f, err := st.Flow(ctx, rec.Stream); err == nil {
 			v := toFlowView(f)
@@ -249,7 +264,7 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 	}
 	text := callLine(res.Call)
 	if res.Flow != nil {
-		text += "\nconnection: " + flowLine(*res.Flow)
+		text += "; connection " + res.Flow.ID + " (get_tcp_insights for its TCP figures)"
 	}
 	return res, text, nil
 }

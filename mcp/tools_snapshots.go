@@ -87,12 +87,11 @@ func (s *Server) listSnapshots(ctx context.Context, _ noArgs) (SnapshotsResult, 
 	if err != nil {
 		return SnapshotsResult{}, "", err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d snapshots\n", len(list))
-	for _, i := range list {
-		b.WriteString(snapshotLine(i) + "\n")
+	text := fmt.Sprintf("%d snapshots", len(list))
+	if len(list) > 0 {
+		text += "; newest: " + snapshotLine(list[0])
 	}
-	return SnapshotsResult{Snapshots: list}, b.String(), nil
+	return SnapshotsResult{Snapshots: list}, text, nil
 }
 
 func snapshotLine(i snapshot.Info) string {
