@@ -29,11 +29,38 @@ type tool struct {
 // code accepts and returns.
 type toolSpec struct {
 	name, title, desc string
-	destructive       bool
+	// destructive tools change or remove state and need
+	// Options.AllowDestructive.
+	destructive bool
+	// writes marks a tool that adds state (a snapshot, a file, a job)
+	// without changing what is there: not read-only, not destructive.
+	writes bool
+	// idempotent marks a writing or destructive tool that has no further
+	// effect when called again with the same arguments.
+	idempotent bool
+}
+
+// annotations are the MCP tool annotations of a spec. Every hint is set
+// explicitly, since the specification's defaults (not read-only,
+// destructive, open world) are the opposite of most of these tools.
+func (spec toolSpec) annotations() mcpgo.ToolAnnotation {
+	readOnly := !spec.destructive && !spec.writes
+	destructive := spec.destructive
+	idempotent := readOnly || spec.idempotent
+	// The tools read and write the local store only; nothing reaches
+	// outside it.
+	openWorld := false
+	return mcpgo.ToolAnnotation{
+		Title:           spec.title,
+		ReadOnlyHint:    &readOnly,
+		DestructiveHint: &destructive,
+		IdempotentHint:  &idempotent,
+		OpenWorldHint:   &openWorld,
+	}
 }
 
 func newTool[A any, R any](spec toolSpec, run func(ctx context.Context, args A) (R, string, error)) tool {
-	in, err := schemaOf[A]()
+	in, err := inputSchemaOf[A]()
 	if err != nil {
 		panic(fmt.Sprintf("mcp: input schema of %s: %v", spec.name, err))
 	}
@@ -41,19 +68,13 @@ func newTool[A any, R any](spec toolSpec, run func(ctx context.Context, args A) 
 	if err != nil {
 		panic(fmt.Sprintf("mcp: output schema of %s: %v", spec.name, err))
 	}
-	readOnly := !spec.destructive
 	def := mcpgo.Tool{
 		Name:            spec.name,
 		Title:           spec.title,
 		Description:     spec.desc,
 		RawInputSchema:  in,
 		RawOutputSchema: out,
-		Annotations: mcpgo.ToolAnnotation{
-			Title:           spec.title,
-			ReadOnlyHint:    &readOnly,
-			DestructiveHint: &spec.destructive,
-			OpenWorldHint:   new(bool),
-		},
+		Annotations:     spec.annotations(),
 	}
 	return tool{def: def, destructive: spec.destructive, run: func(ctx context.Context, raw json.RawMessage) (any, string, error) {
 		var a A
@@ -62,6 +83,23 @@ func newTool[A any, R any](spec toolSpec, run func(ctx context.Context, args A) 
 		}
 		return run(ctx, a)
 	}}
+}
+
+// inputSchemaOf is schemaOf without "additionalProperties": false, so
+// that a client that validates arguments before sending them lets known
+// aliases (snapshot_id, service, ...) through, and an unknown name reaches
+// the server, whose answer suggests the right one.
+func inputSchemaOf[T any]() (json.RawMessage, error) {
+	b, err := schemaOf[T]()
+	if err != nil {
+		return nil, err
+	}
+	var s jsonschema.Schema
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	s.AdditionalProperties = nil
+	return json.Marshal(&s)
 }
 
 // schemaOf returns the JSON schema of T as MCP wants it: an object schema,
@@ -79,22 +117,31 @@ func schemaOf[T any]() (json.RawMessage, error) {
 	return json.Marshal(s)
 }
 
-// jsonFields lists the JSON argument names of the struct v points to.
+// jsonFields lists the JSON argument names of the struct v points to,
+// including those of embedded structs.
 func jsonFields(v any) []string {
 	t := reflect.TypeOf(v)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	var out []string
-	if t.Kind() != reflect.Struct {
-		return out
-	}
-	for i := 0; i < t.NumField(); i++ {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			out = append(out, name)
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			switch {
+			case f.Anonymous && name == "":
+				walk(f.Type)
+			case name != "" && name != "-":
+				out = append(out, name)
+			}
 		}
 	}
+	walk(t)
 	sort.Strings(out)
 	return out
 }

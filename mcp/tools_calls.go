@@ -88,10 +88,10 @@ type GetCallResult struct {
 func (s *Server) callTools() []tool {
 	return []tool{
 		newTool(toolSpec{name: "list_api_calls", title: "List API calls",
-			desc: "List captured API calls (HTTP, gRPC, DNS, Redis, SQL, Kafka, ...) in a time window, optionally filtered with KFL. Newest first, paginated (limit ≤ 1000, next_cursor). Use get_api_call for payloads."},
+			desc: "List captured API calls (HTTP, gRPC, DNS, Redis, SQL, Kafka, ...) in a time window, optionally filtered with KFL. Newest first, paginated (limit ≤ 1000, next_cursor). Use get_api_call for payloads. Use it to see the calls themselves once you know what to look for (a status, a path, a server: KFL such as http && status_code >= 500 or dst.ip == \"10.0.0.30\"). Next: get_api_call on an id for headers and bodies; get_api_stats or find_anomalies for the aggregate picture."},
 			s.listCalls),
 		newTool(toolSpec{name: "get_api_call", title: "Get one API call",
-			desc: "One API call in full: request and response headers, protocol fields and bodies (capped by max_payload_size), and with include_l4 the TCP connection's figures."},
+			desc: "One API call in full: request and response headers, protocol fields and bodies (capped by max_payload_size), and with include_l4 the TCP connection's figures. Use it on an id from list_api_calls, find_anomalies (example_ids) or search_payloads to read the evidence, e.g. the error body a 503 carried. Next: get_tcp_insights with call_id for the connection, or list_api_calls with a KFL filter for calls like it."},
 			s.getCall),
 	}
 }
@@ -227,7 +227,7 @@ func callLine(c Call) string {
 func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, string, error) {
 	var res GetCallResult
 	if a.ID == "" {
-		return res, "", fmt.Errorf("%w: id is required", ErrBadArgument)
+		return res, "", fmt.Errorf("%w: id is required: take one from list_api_calls, search_payloads or find_anomalies (example_ids)", ErrBadArgument)
 	}
 	max, err := clampLimit("max_payload_size", a.MaxPayloadSize, 64<<10, 1<<20)
 	if err != nil {

@@ -64,7 +64,7 @@ func (a flowFilterArgs) matcher() (func(*sdk.Flow) bool, error) {
 		}
 	}
 	if a.Port < 0 || a.Port > 65535 || a.ServerPort < 0 || a.ServerPort > 65535 {
-		return nil, fmt.Errorf("%w: ports are 1..65535", ErrBadArgument)
+		return nil, fmt.Errorf("%w: ports are 1..65535; omit port to match any", ErrBadArgument)
 	}
 	same := func(want netip.Addr, got string) bool {
 		if !want.IsValid() {

@@ -18,7 +18,7 @@ import (
 
 // errNoSnapshots answers snapshot tools on a server without a snapshot
 // manager.
-var errNoSnapshots = errors.New("snapshots are not available on this server")
+var errNoSnapshots = errors.New("snapshots are not available on this server: it was started without a data directory (kubeshark mcp and kubeshark hub have them); query the live data without snapshot")
 
 // storeFor returns the live store, or a snapshot's when id is set.
 func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error) {
@@ -65,16 +65,16 @@ type ExportResult struct {
 func (s *Server) snapshotTools() []tool {
 	return []tool{
 		newTool(toolSpec{name: "list_snapshots", title: "List snapshots",
-			desc: "Snapshots: named, immutable windows of records, flows and raw packets, newest first. Query one with the snapshot argument of list_api_calls, get_api_stats and the other call tools."},
+			desc: "Snapshots: named, immutable windows of records, flows and raw packets, newest first. Query one with the snapshot argument of list_api_calls, get_api_stats and the other call tools. Next: get_snapshot, or the snapshot argument (snapshot_id is accepted) of list_api_calls."},
 			s.listSnapshots),
-		newTool(toolSpec{name: "create_snapshot", title: "Create a snapshot",
-			desc: "Freeze a time window (records, flows and raw packets) under a name so it survives retention and can be exported as pcapng. Returns its id."},
+		newTool(toolSpec{name: "create_snapshot", title: "Create a snapshot", writes: true,
+			desc: "Freeze a time window (records, flows and raw packets) under a name so it survives retention and can be exported as pcapng. Returns its id. Use it to keep an incident's data before retention drops it. Next: get_snapshot, export_snapshot_pcap, or start_snapshot_dissection."},
 			s.createSnapshot),
 		newTool(toolSpec{name: "get_snapshot", title: "Get a snapshot",
-			desc: "One snapshot: its window, counts of records, flows and packets, records per protocol."},
+			desc: "One snapshot: its window, counts of records, flows and packets, records per protocol. Next: list_api_calls with snapshot=ID, or export_snapshot_pcap."},
 			s.getSnapshot),
-		newTool(toolSpec{name: "export_snapshot_pcap", title: "Export a snapshot as pcapng",
-			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the path, a download URL on a hub, and the size."},
+		newTool(toolSpec{name: "export_snapshot_pcap", title: "Export a snapshot as pcapng", writes: true,
+			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the path, a download URL on a hub, and the size. Use it when a human needs the packets (Wireshark) or as evidence. Next: share the path or URL."},
 			s.exportSnapshot),
 	}
 }
@@ -133,7 +133,7 @@ func (s *Server) ExportFilter(bpf, expr string) (snapshot.ExportFilter, error) {
 	if strings.TrimSpace(bpf) != "" {
 		p, err := pktfilter.Compile(bpf)
 		if err != nil {
-			return f, fmt.Errorf("%w: bpf: %w", ErrBadArgument, err)
+			return f, fmt.Errorf("%w: bpf: %w; write it as tcpdump does, e.g. host 10.0.0.5 and tcp port 8080", ErrBadArgument, err)
 		}
 		f.BPF = p
 	}
