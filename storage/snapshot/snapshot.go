@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,13 @@ type Manager struct {
 	opts Options
 	mu   sync.Mutex
 	open map[string]*storage.Store
+	// jobs are the running dissections by id; base is their context,
+	// cancelled by Close, which waits for them (wg).
+	jobs   map[string]*job
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
 }
 
 // Open prepares the snapshot directory and removes the leftovers of
@@ -88,11 +96,18 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 			os.RemoveAll(filepath.Join(opts.Dir, e.Name()))
 		}
 	}
-	return &Manager{opts: opts, open: map[string]*storage.Store{}}, nil
+	base, cancel := context.WithCancel(context.Background())
+	return &Manager{opts: opts, open: map[string]*storage.Store{}, jobs: map[string]*job{}, base: base, cancel: cancel}, nil
 }
 
-// Close closes the snapshot stores opened for queries.
+// Close stops the running dissections (they are recorded as interrupted)
+// and closes the snapshot stores opened for queries.
 func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
@@ -320,9 +335,11 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	m.mu.Lock()
-	if s := m.open[id]; s != nil {
-		s.Close()
-		delete(m.open, id)
+	for key, s := range m.open {
+		if key == id || strings.HasPrefix(key, id+"/") {
+			s.Close()
+			delete(m.open, key)
+		}
 	}
 	m.mu.Unlock()
 	return os.RemoveAll(d)
