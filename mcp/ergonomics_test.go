@@ -18,8 +18,11 @@ var changesState = map[string]bool{
 	"create_snapshot":           false,
 	"export_snapshot_pcap":      false,
 	"start_snapshot_dissection": false,
-	"enable_dissection":         true,
-	"disable_dissection":        true,
+	// Listed as not available; they would add state if they were.
+	"upload_snapshot_to_cloud":     false,
+	"download_snapshot_from_cloud": false,
+	"enable_dissection":            true,
+	"disable_dissection":           true,
 }
 
 func TestEveryToolCarriesAnnotationsTitleAndGuidance(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
@@ -61,6 +62,11 @@ type Options struct {
 	// Snapshots manages snapshots; nil makes the snapshot tools say they
 	// are not available.
 	Snapshots *snapshot.Manager
+	// Dissect runs the dissectors not named in disabled ("*" names them
+	// all) over src into dst: the import pipeline.
+	// start_snapshot_dissection runs it in the background over a
+	// snapshot's packets; nil makes that tool say it is not available.
+	Dissect func(ctx context.Context, src capture.Source, dst *storage.Store, disabled []string) error
 	// ExportDir is where export_snapshot_pcap writes files.
 	ExportDir string
 	// PublicURL is the hub's base URL, for download links; empty outside a

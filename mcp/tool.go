@@ -38,6 +38,10 @@ type toolSpec struct {
 	// idempotent marks a writing or destructive tool that has no further
 	// effect when called again with the same arguments.
 	idempotent bool
+	// unavailable, when set, is the error every call answers with,
+	// whatever its arguments: a tool listed so that an assistant following
+	// another product's instructions learns it is not there.
+	unavailable error
 }
 
 // annotations are the MCP tool annotations of a spec. Every hint is set
@@ -77,6 +81,9 @@ func newTool[A any, R any](spec toolSpec, run func(ctx context.Context, args A) 
 		Annotations:     spec.annotations(),
 	}
 	return tool{def: def, destructive: spec.destructive, run: func(ctx context.Context, raw json.RawMessage) (any, string, error) {
+		if spec.unavailable != nil {
+			return nil, "", spec.unavailable
+		}
 		var a A
 		if err := decodeArgs(raw, &a); err != nil {
 			return nil, "", err

@@ -34,5 +34,6 @@ func (s *Server) allTools() []tool {
 			s.setDissection(false)),
 	)
 	out = append(out, s.snapshotTools()...)
+	out = append(out, s.kubesharkTools()...)
 	return out
 }

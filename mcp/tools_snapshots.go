@@ -20,13 +20,17 @@ import (
 // manager.
 var errNoSnapshots = errors.New("snapshots are not available on this server: it was started without a data directory (kubeshark mcp and kubeshark hub have them); query the live data without snapshot")
 
-// storeFor returns the live store, or a snapshot's when id is set.
+// storeFor returns the live store, or a snapshot's when id is set: the
+// records of its newest completed dissection, else those it was made with.
 func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error) {
 	if id == "" {
 		return s.live(ctx), nil
 	}
 	if s.opts.Snapshots == nil {
 		return nil, errNoSnapshots
+	}
+	if st, _, ok, err := s.opts.Snapshots.DissectedStore(ctx, id); err != nil || ok {
+		return st, err
 	}
 	return s.opts.Snapshots.Store(ctx, id)
 }
@@ -37,7 +41,7 @@ type SnapshotsResult struct {
 }
 
 type snapshotIDArgs struct {
-	ID string `json:"id" jsonschema:"snapshot id (snap-...)"`
+	ID string `json:"id" jsonschema:"snapshot id (snap-...); snapshot_id is accepted"`
 }
 
 type createSnapshotArgs struct {

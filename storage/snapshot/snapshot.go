@@ -48,6 +48,10 @@ type Info struct {
 	PacketBytes int64 `json:"packet_bytes"`
 	// ByProtocol counts its records per protocol.
 	ByProtocol map[string]int `json:"by_protocol"`
+	// Status is "completed": a snapshot is built before Create returns
+	// (Kubeshark's snapshots are built in the background, and its agents
+	// poll this field).
+	Status string `json:"status"`
 }
 
 // Options configures a Manager.
@@ -168,7 +172,7 @@ func (m *Manager) Create(ctx context.Context, src *storage.Store, name string, s
 }
 
 func (m *Manager) build(ctx context.Context, src *storage.Store, dir, id, name string, now, start, end time.Time) (Info, error) {
-	info := Info{ID: id, Name: name, Created: now, Start: start.UTC(), End: end.UTC(), ByProtocol: map[string]int{}}
+	info := Info{ID: id, Name: name, Created: now, Start: start.UTC(), End: end.UTC(), ByProtocol: map[string]int{}, Status: "completed"}
 	st, err := storage.Open(ctx, storage.Options{Dir: filepath.Join(dir, "store"), Small: true, Logger: m.opts.Logger})
 	if err != nil {
 		return info, fmt.Errorf("snapshot %s: %w", id, err)
@@ -282,6 +286,9 @@ func (m *Manager) Get(ctx context.Context, id string) (Info, error) {
 	var info Info
 	if err := json.Unmarshal(b, &info); err != nil {
 		return Info{}, fmt.Errorf("snapshot %s: info.json: %w", id, err)
+	}
+	if info.Status == "" {
+		info.Status = "completed" // made before the field existed
 	}
 	return info, nil
 }
