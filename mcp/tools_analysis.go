@@ -181,7 +181,7 @@ func (f workloadFilter) apply(hosts []analysis.Host) ([]analysis.Host, string, e
 func (s *Server) analysisTools() []tool {
 	return []tool{
 		newTool(toolSpec{name: "get_api_stats", title: "API statistics",
-			desc: "Per endpoint (server + protocol + method + path template such as /api/orders/{id}) or per server, client or protocol: calls, errors, error rate, latency p50/p95/p99/max, bytes, status codes, and a time series over the window. Use it for the overall picture or to rank endpoints by errors or latency (sort). Next: list_api_calls with a KFL filter on the worst row, or find_anomalies to compare with a normal period."},
+			desc: "Per endpoint (server + protocol + method + path template such as /api/orders/{id}, with {param} where the traffic shows many values in one position, e.g. /users/{param}) or per server, client or protocol: calls, errors, error rate, latency p50/p95/p99/max, bytes, status codes, and a time series over the window. Use it for the overall picture or to rank endpoints by errors or latency (sort). Next: list_api_calls with a KFL filter on the worst row, or find_anomalies to compare with a normal period."},
 			s.apiStats),
 		newTool(toolSpec{name: "compare_traffic", title: "Compare two windows",
 			desc: "The same statistics for two windows side by side (before/after a deploy or an incident), with the changes in volume, error rate and p95 ranked biggest first; endpoints seen in one window only are flagged. Use it when you know both windows (before and after a deploy, yesterday and today). Next: list_api_calls on the endpoint that changed most."},
