@@ -222,7 +222,8 @@ func (s *Server) handle(t tool) server.ToolHandlerFunc {
 	}
 }
 
-const instructions = `kubeshark holds API calls (HTTP, gRPC, DNS, Redis, PostgreSQL, MySQL, Kafka, AMQP, MongoDB, MQTT, TLS, WebSocket) and L4 flows dissected from captured traffic.
+const instructions = `Every tool answers with a summary line followed by the full result as JSON (the same data as structuredContent).
+kubeshark holds API calls (HTTP, gRPC, DNS, Redis, PostgreSQL, MySQL, Kafka, AMQP, MongoDB, MQTT, TLS, WebSocket) and L4 flows dissected from captured traffic.
 Start with get_data_boundaries to learn the time range held, then narrow with start/end (RFC 3339, "-15m", or a time of day such as "14:05" on the day of the data).
 Filters use KFL (read the kubeshark://kfl resource): e.g. http && status_code >= 500, dns && dns_questions.exists(q, q.contains("svc")).
 For "what broke": find_anomalies (baseline vs incident window), then list_api_calls with a KFL filter, then get_api_call for payloads and get_tcp_insights for the connection.`
