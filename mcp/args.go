@@ -154,9 +154,25 @@ func unknownArg(name string, fields []string) string {
 }
 
 // closest returns the candidate nearest to name, or "" when none is near
-// enough to be a likely intent.
+// enough to be a likely intent. A near miss of a known alias
+// (bpf_fliter) suggests the name the alias stands for here (bpf).
 func closest(name string, candidates []string) string {
 	lname := strings.ToLower(strings.ReplaceAll(name, "-", "_"))
+	takes := map[string]bool{}
+	for _, c := range candidates {
+		takes[c] = true
+	}
+	for alias, canon := range argAliases {
+		// Short aliases (to, from) are near too many words to guess from.
+		if len(alias) < 6 || editDistance(lname, strings.ToLower(alias)) > len(alias)/5 {
+			continue
+		}
+		for _, c := range canon {
+			if takes[c] {
+				return c
+			}
+		}
+	}
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		d := editDistance(lname, c)
