@@ -12,11 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
@@ -66,6 +68,11 @@ type Options struct {
 	// Snapshots manages snapshots; nil makes the snapshot tools say they
 	// are not available.
 	Snapshots *snapshot.Manager
+	// Dissect runs the dissectors not named in disabled ("*" names them
+	// all) over src into dst: the import pipeline.
+	// start_snapshot_dissection runs it in the background over a
+	// snapshot's packets; nil makes that tool say it is not available.
+	Dissect func(ctx context.Context, src capture.Source, dst *storage.Store, disabled []string) error
 	// ExportDir is where export_snapshot_pcap writes files.
 	ExportDir string
 	// PublicURL is the hub's base URL, for download links; empty outside a
@@ -76,6 +83,9 @@ type Options struct {
 	AllowDestructive bool
 	// Version is reported to clients.
 	Version string
+	// MaxResultBytes caps the JSON of one answer (the structured content,
+	// which the text content repeats); 0 means 256 KiB.
+	MaxResultBytes int
 	// Now is the clock for relative times ("-15m"); nil uses time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -105,6 +115,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = "dev"
+	}
+	if opts.MaxResultBytes <= 0 {
+		opts.MaxResultBytes = maxResultBytes
 	}
 	if opts.ExportDir == "" {
 		opts.ExportDir = os.TempDir()
@@ -151,8 +164,9 @@ func (s *Server) Tools() []mcpgo.Tool {
 }
 
 // Call runs one tool with JSON arguments and returns its structured result
-// and text summary. The hub's JSON API uses it, so both surfaces give the
-// same answers. Errors wrap ErrBadArgument, ErrDestructive,
+// and its text: a summary line followed by the same result as JSON, both
+// cut to Options.MaxResultBytes the same way. The hub's JSON API uses it,
+// so both surfaces give the same answers. Errors wrap ErrBadArgument, ErrDestructive,
 // kfl.ErrBadFilter or storage.ErrNotFound where those apply.
 func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (any, string, error) {
 	t, ok := s.tools[name]
@@ -170,11 +184,27 @@ func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (a
 	}
 	defer release()
 	ctx, rs := withResolutions(ctx)
-	res, text, err := t.run(ctx, args)
+	res, summary, err := t.run(ctx, args)
 	if err != nil {
-		return res, text, err
+		return nil, "", err
 	}
-	return rs.attach(res, text)
+	res, data, cut, err := fitResult(res, s.opts.MaxResultBytes)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: encoding the answer: %w", name, err)
+	}
+	if note := rs.note(); note != "" {
+		// The note goes on the summary line, so the text stays a summary
+		// line and then the JSON of the structured result.
+		if res, _, err = rs.attach(res, ""); err != nil {
+			return nil, "", fmt.Errorf("%s: encoding the answer: %w", name, err)
+		}
+		if data, err = marshalCompact(res); err != nil {
+			return nil, "", fmt.Errorf("%s: encoding the answer: %w", name, err)
+		}
+		line, _, _ := strings.Cut(strings.TrimSpace(summary), "\n")
+		summary = strings.TrimSuffix(strings.TrimSpace(line), ":") + " (note: " + note + ")"
+	}
+	return res, renderText(summary, data, cut, s.opts.MaxResultBytes), nil
 }
 
 type storeKey struct{}
@@ -219,7 +249,8 @@ func (s *Server) handle(t tool) server.ToolHandlerFunc {
 	}
 }
 
-const instructions = `kubeshark holds API calls (HTTP, gRPC, DNS, Redis, PostgreSQL, MySQL, Kafka, AMQP, MongoDB, MQTT, TLS, WebSocket) and L4 flows dissected from captured traffic.
+const instructions = `Every tool answers with a summary line followed by the full result as JSON (the same data as structuredContent).
+kubeshark holds API calls (HTTP, gRPC, DNS, Redis, PostgreSQL, MySQL, Kafka, AMQP, MongoDB, MQTT, TLS, WebSocket) and L4 flows dissected from captured traffic.
 Start with get_data_boundaries to learn the time range held, then narrow with start/end (RFC 3339, a date, "-15m", "2h ago", "1d", or a time of day such as "14:05" on the day of the newest data; an answer that used a time of day says which day in resolved_times, and warns when the data spans several days).
 Filters use KFL (read the kubeshark://kfl resource): e.g. http && status_code >= 500, dns && dns_questions.exists(q, q.contains("svc")). status_code is each protocol's own number (MySQL error 1045 is >= 500 too): pair it with a protocol, and use failed for errors of any protocol.
 For "what broke": find_anomalies (baseline vs incident window), then list_api_calls with a KFL filter, then get_api_call for payloads and get_tcp_insights for the connection.`

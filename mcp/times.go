@@ -55,6 +55,17 @@ func (rs *resolutions) add(day string, severalDays bool, note string, times []Re
 	rs.r.Times = append(rs.r.Times, times...)
 }
 
+// note is the sentence saying which day a time of day was placed on, or
+// "" when the call used none.
+func (rs *resolutions) note() string {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.r == nil {
+		return ""
+	}
+	return rs.r.Note
+}
+
 // attach adds what was collected to a tool's answer: resolved_times in the
 // structured result (advertised in every tool's output schema) and the
 // note at the end of the text.

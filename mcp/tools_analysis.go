@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -113,39 +115,100 @@ type unauthArgs struct {
 type endpointsArgs struct {
 	windowArgs
 	Limit int `json:"limit,omitempty" jsonschema:"hosts to list, busiest first"`
+	workloadFilter
+}
+
+// workloadFilter narrows list_workloads and list_ips with the arguments
+// Kubeshark's tools take for a lookup or a scan.
+type workloadFilter struct {
+	Name       string            `json:"name,omitempty" jsonschema:"one workload: its name (or its IP); exact"`
+	NameRegex  string            `json:"name_regex,omitempty" jsonschema:"workloads whose name (or IP, when the name is unknown) matches this RE2 expression"`
+	Namespace  string            `json:"namespace,omitempty" jsonschema:"only workloads in this namespace"`
+	Namespaces []string          `json:"namespaces,omitempty" jsonschema:"only workloads in one of these namespaces"`
+	IP         string            `json:"ip,omitempty" jsonschema:"one IP address"`
+	Labels     map[string]string `json:"labels,omitempty" jsonschema:"Kubernetes labels the workload must carry (known only when the capture source resolves workloads; a pcap import has none)"`
+}
+
+func (f workloadFilter) empty() bool {
+	return f.Name == "" && f.NameRegex == "" && f.Namespace == "" && len(f.Namespaces) == 0 && f.IP == "" && len(f.Labels) == 0
+}
+
+// apply keeps the hosts that pass the filter and says what it did.
+func (f workloadFilter) apply(hosts []analysis.Host) ([]analysis.Host, string, error) {
+	var re *regexp.Regexp
+	if f.NameRegex != "" {
+		var err error
+		if re, err = regexp.Compile(f.NameRegex); err != nil {
+			return nil, "", fmt.Errorf("%w: name_regex %q: %w; use RE2 syntax, e.g. payment.*", ErrBadArgument, f.NameRegex, err)
+		}
+	}
+	if f.IP != "" {
+		if _, err := netip.ParseAddr(f.IP); err != nil {
+			return nil, "", fmt.Errorf("%w: ip %q is not an IP address", ErrBadArgument, f.IP)
+		}
+	}
+	ns := map[string]bool{}
+	for _, n := range append(slices.Clone(f.Namespaces), f.Namespace) {
+		if n != "" {
+			ns[n] = true
+		}
+	}
+	out := hosts[:0:0]
+	for _, h := range hosts {
+		name := h.Name
+		if name == "" {
+			name = h.IP
+		}
+		switch {
+		case f.Name != "" && f.Name != h.Name && f.Name != h.IP,
+			re != nil && !re.MatchString(name),
+			len(ns) > 0 && !ns[h.Namespace],
+			f.IP != "" && f.IP != h.IP,
+			len(f.Labels) > 0: // no workload labels are held yet
+			continue
+		}
+		out = append(out, h)
+	}
+	note := ""
+	if len(f.Labels) > 0 {
+		note = "; no workload labels are known to this store (they come with live capture in Kubernetes), so a labels filter matches nothing: filter by name, name_regex or namespace"
+	} else if len(ns) > 0 && len(out) == 0 {
+		note = "; no workload with a known namespace matched (an imported pcap has IPs only: drop namespace(s) to list them)"
+	}
+	return out, note, nil
 }
 
 func (s *Server) analysisTools() []tool {
 	return []tool{
 		newTool(toolSpec{name: "get_api_stats", title: "API statistics",
-			desc: "Per endpoint (server + protocol + method + path template such as /api/orders/{id}) or per server, client or protocol: calls, errors, error rate, latency p50/p95/p99/max, bytes, status codes (each with its protocol: HTTP 503 and MySQL error 1045 are counted apart), and a time series over the window. errors counts calls that failed by their own protocol's rules (KFL: failed)."},
+			desc: "Per endpoint (server + protocol + method + path template such as /api/orders/{id}, with {param} where the traffic shows many values in one position, e.g. /users/{param}) or per server, client or protocol: calls, errors, error rate, latency p50/p95/p99/max, bytes, status codes (each with its protocol: HTTP 503 and MySQL error 1045 are counted apart), and a time series over the window. errors counts calls that failed by their own protocol's rules (KFL: failed). Use it for the overall picture or to rank endpoints by errors or latency (sort). Next: list_api_calls with a KFL filter on the worst row, or find_anomalies to compare with a normal period."},
 			s.apiStats),
 		newTool(toolSpec{name: "compare_traffic", title: "Compare two windows",
-			desc: "The same statistics for two windows side by side (before/after a deploy or an incident), with the changes in volume, error rate and p95 ranked biggest first; endpoints seen in one window only are flagged."},
+			desc: "The same statistics for two windows side by side (before/after a deploy or an incident), with the changes in volume, error rate and p95 ranked biggest first; endpoints seen in one window only are flagged. Use it when you know both windows (before and after a deploy, yesterday and today). Next: list_api_calls on the endpoint that changed most."},
 			s.compareTraffic),
 		newTool(toolSpec{name: "find_anomalies", title: "Find anomalies",
-			desc: "Error-rate, latency and volume changes and new status codes against a baseline window, ranked by severity with example calls; a failing dependency ranks above the callers it drags down (likely_caused_by names it). Defaults: the second half of the data against the first."},
+			desc: "Error-rate, latency and volume changes and new status codes against a baseline window, ranked by severity with example calls; a failing dependency ranks above the callers it drags down (likely_caused_by names it). Defaults: the second half of the data against the first. Use it first when asked what broke or why something is slow. Next: get_api_call on the example_ids, get_dependencies on the likely root cause."},
 			s.findAnomalies),
 		newTool(toolSpec{name: "get_service_map", title: "Service map",
-			desc: "Who talks to whom: nodes (hosts or workloads with their role) and edges client → server with protocols, calls, errors, error rate, p50/p95 latency and bytes."},
+			desc: "Who talks to whom: nodes (hosts or workloads with their role) and edges client → server with protocols, calls, errors, error rate, p50/p95 latency and bytes. Use it to learn the topology before tracing a failure along it. Next: get_dependencies on one node, or get_api_stats with group_by=server."},
 			s.serviceMap),
 		newTool(toolSpec{name: "get_dependencies", title: "Dependencies of a service",
-			desc: "For one service (IP, ip:port or name): its callers, its callees, and the impact — every upstream service that depends on it directly or transitively, i.e. what breaks if it goes down."},
+			desc: "For one service (IP, ip:port or name): its callers, its callees, and the impact — every upstream service that depends on it directly or transitively, i.e. what breaks if it goes down. Use it to know what a failing service takes down with it (argument service or endpoint). Next: find_anomalies or get_api_stats with a KFL filter on its callers."},
 			s.dependencies),
 		newTool(toolSpec{name: "search_payloads", title: "Search payloads",
-			desc: "Find calls whose headers, bodies or path contain a substring or match a regular expression (an audit trail: every call that carried order 12345), with a snippet around each match."},
+			desc: "Find calls whose headers, bodies or path contain a substring or match a regular expression (an audit trail: every call that carried order 12345), with a snippet around each match. Use it when you have a value (an order id, a user, an error string) rather than a filter. Next: get_api_call on a hit for the full exchange."},
 			s.searchPayloads),
 		newTool(toolSpec{name: "find_sensitive_data", title: "Find sensitive data",
-			desc: "Card numbers (Luhn-checked), cloud and API keys and tokens, JWTs, private keys and e-mail addresses in requests and responses, with where they appeared; the evidence is redacted."},
+			desc: "Card numbers (Luhn-checked), cloud and API keys and tokens, JWTs, private keys and e-mail addresses in requests and responses, with where they appeared; the evidence is redacted. Use it in a security audit or when asked whether secrets leak. Next: get_api_call on an example to see the context, find_unauthenticated_calls."},
 			s.findSensitive),
 		newTool(toolSpec{name: "find_unauthenticated_calls", title: "Find unauthenticated calls",
-			desc: "HTTP endpoints that usually carry credentials (Authorization, cookies, API keys) but were also called without them, with the share and example calls."},
+			desc: "HTTP endpoints that usually carry credentials (Authorization, cookies, API keys) but were also called without them, with the share and example calls. Use it in a security audit. Next: get_api_call on the example ids, list_api_calls on the endpoint."},
 			s.findUnauthenticated),
 		newTool(toolSpec{name: "list_workloads", title: "List workloads",
-			desc: "The services seen: hosts that served calls, with their ports, protocols and call counts, and workload names when the capture source knows them."},
+			desc: "The services seen: hosts that served calls, with their ports, protocols and call counts, and workload names when the capture source knows them. Use it to resolve a workload name or namespace to IPs (name, name_regex, namespace(s), ip) or to list what serves traffic. Next: get_dependencies on one, or export_snapshot_pcap with bpf \"host IP\"."},
 			s.listWorkloads),
 		newTool(toolSpec{name: "list_ips", title: "List IPs",
-			desc: "Every IP seen as client or server, with role, call counts, server ports and protocols, first and last seen."},
+			desc: "Every IP seen as client or server, with role, call counts, server ports and protocols, first and last seen. Use it to learn who an IP is (ip) or which IPs took part. Next: list_workloads, list_l4_flows with ip."},
 			s.listIPs),
 	}
 }
@@ -197,7 +260,7 @@ func (s *Server) compareTraffic(ctx context.Context, a compareArgs) (analysis.Co
 	}
 	for name, v := range map[string]string{"baseline_start": a.BaselineStart, "baseline_end": a.BaselineEnd, "start": a.Start, "end": a.End} {
 		if strings.TrimSpace(v) == "" {
-			return analysis.CompareResult{}, "", fmt.Errorf("%w: %s is required", ErrBadArgument, name)
+			return analysis.CompareResult{}, "", fmt.Errorf("%w: %s is required: give both windows (baseline_start/baseline_end before, start/end after), e.g. 13:00–13:15 against 14:00–14:15; find_anomalies picks a baseline by itself", ErrBadArgument, name)
 		}
 	}
 	wa, err := s.window(ctx, a.BaselineStart, a.BaselineEnd)
@@ -256,7 +319,7 @@ func (s *Server) findAnomalies(ctx context.Context, a anomalyArgs) (analysis.Ano
 		base.Start = base.End.Add(-target.End.Sub(target.Start))
 	}
 	if !base.End.After(base.Start) || !target.End.After(target.Start) {
-		return res, "", fmt.Errorf("%w: empty baseline %s or target %s", ErrBadArgument, base, target)
+		return res, "", fmt.Errorf("%w: empty baseline %s or target %s: each window needs its end after its start (get_data_boundaries shows the data held)", ErrBadArgument, base, target)
 	}
 	m, err := s.kflMatcher(a.KFL)
 	if err != nil {
@@ -283,7 +346,7 @@ func (s *Server) serviceMap(ctx context.Context, a mapArgs) (analysis.ServiceMap
 
 func (s *Server) dependencies(ctx context.Context, a dependencyArgs) (analysis.DependencyResult, string, error) {
 	if strings.TrimSpace(a.Endpoint) == "" {
-		return analysis.DependencyResult{}, "", fmt.Errorf("%w: endpoint is required (an IP, ip:port or name; list_workloads shows them)", ErrBadArgument)
+		return analysis.DependencyResult{}, "", fmt.Errorf("%w: endpoint (or service) is required: an IP, ip:port or name; list_workloads shows them", ErrBadArgument)
 	}
 	src, w, m, err := s.prepare(ctx, a.windowArgs)
 	if err != nil {
@@ -298,7 +361,7 @@ func (s *Server) dependencies(ctx context.Context, a dependencyArgs) (analysis.D
 
 func (s *Server) searchPayloads(ctx context.Context, a searchArgs) (analysis.SearchResult, string, error) {
 	if a.Query == "" && a.Regex == "" {
-		return analysis.SearchResult{}, "", fmt.Errorf("%w: give query (a substring) or regex", ErrBadArgument)
+		return analysis.SearchResult{}, "", fmt.Errorf("%w: give query (a substring, e.g. an order id) or regex (RE2)", ErrBadArgument)
 	}
 	src, w, m, err := s.prepare(ctx, a.windowArgs)
 	if err != nil {
@@ -340,8 +403,29 @@ func (s *Server) endpoints(ctx context.Context, a endpointsArgs) (analysis.Endpo
 	if err != nil {
 		return analysis.EndpointsResult{}, err
 	}
-	res, err := analysis.Endpoints(ctx, src, analysis.EndpointsQuery{Window: w, Match: m, Limit: a.Limit})
-	return res, badQuery(err)
+	limit := a.Limit
+	if !a.workloadFilter.empty() {
+		// Filter every host, then list the busiest that pass.
+		limit = analysis.MaxEndpointsLimit
+	}
+	res, err := analysis.Endpoints(ctx, src, analysis.EndpointsQuery{Window: w, Match: m, Limit: limit})
+	if err != nil || a.workloadFilter.empty() {
+		return res, badQuery(err)
+	}
+	hosts, note, err := a.workloadFilter.apply(res.Hosts)
+	if err != nil {
+		return res, err
+	}
+	want := a.Limit
+	if want <= 0 {
+		want = analysis.DefaultEndpointsLimit
+	}
+	if len(hosts) > want {
+		hosts, res.Truncated = hosts[:want], true
+	}
+	res.Summary = fmt.Sprintf("%d of %d hosts match the workload filter", len(hosts), res.HostsSeen) + note + "; " + res.Summary
+	res.Hosts = hosts
+	return res, nil
 }
 
 func (s *Server) listIPs(ctx context.Context, a endpointsArgs) (analysis.EndpointsResult, string, error) {
@@ -368,17 +452,27 @@ func (s *Server) listWorkloads(ctx context.Context, a endpointsArgs) (analysis.E
 	}
 	res.Hosts = hosts
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d services\n", len(hosts))
-	for _, h := range hosts {
+	fmt.Fprintf(&b, "%d services", len(hosts))
+	if !a.workloadFilter.empty() {
+		b.WriteString(" (" + strings.SplitN(res.Summary, "; ", 2)[0] + ")")
+		if i := strings.Index(res.Summary, "; no workload"); i >= 0 {
+			b.WriteString(strings.SplitN(res.Summary[i:], " (they", 2)[0])
+		}
+	}
+	for i, h := range hosts {
+		if i == 5 {
+			fmt.Fprintf(&b, "; …")
+			break
+		}
 		name := h.IP
 		if h.Name != "" {
 			name = h.Namespace + "/" + h.Name + " (" + h.IP + ")"
 		}
-		ports := make([]string, 0, len(h.Ports))
-		for _, p := range h.Ports {
-			ports = append(ports, fmt.Sprintf("%d/%s", p.Port, strings.Join(p.Protocols, ",")))
+		sep := "; "
+		if i == 0 {
+			sep = ": "
 		}
-		fmt.Fprintf(&b, "%s serves %s: %d calls, %d errors\n", name, strings.Join(ports, " "), h.CallsAsServer, h.ErrorsAsServer)
+		fmt.Fprintf(&b, "%s%s %d calls, %d errors", sep, name, h.CallsAsServer, h.ErrorsAsServer)
 	}
 	return res, b.String(), nil
 }

@@ -2,7 +2,6 @@ package mcp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -89,10 +88,10 @@ type GetCallResult struct {
 func (s *Server) callTools() []tool {
 	return []tool{
 		newTool(toolSpec{name: "list_api_calls", title: "List API calls",
-			desc: "List captured API calls (HTTP, gRPC, DNS, Redis, SQL, Kafka, ...) in a time window, optionally filtered with KFL. Newest first, paginated (limit ≤ 1000, next_cursor). Use get_api_call for payloads."},
+			desc: "List captured API calls (HTTP, gRPC, DNS, Redis, SQL, Kafka, ...) in a time window, optionally filtered with KFL. Newest first, paginated (limit ≤ 1000, next_cursor). Use get_api_call for payloads. Use it to see the calls themselves once you know what to look for (a status, a path, a server: KFL such as http && status_code >= 500 or dst.ip == \"10.0.0.30\"). Next: get_api_call on an id for headers and bodies; get_api_stats or find_anomalies for the aggregate picture."},
 			s.listCalls),
 		newTool(toolSpec{name: "get_api_call", title: "Get one API call",
-			desc: "One API call in full: request and response headers, protocol fields and bodies (capped by max_payload_size), and with include_l4 the TCP connection's figures."},
+			desc: "One API call in full: request and response headers, protocol fields and bodies (capped by max_payload_size), and with include_l4 the TCP connection's figures. Use it on an id from list_api_calls, find_anomalies (example_ids) or search_payloads to read the evidence, e.g. the error body a 503 carried. Next: get_tcp_insights with call_id for the connection, or list_api_calls with a KFL filter for calls like it."},
 			s.getCall),
 	}
 }
@@ -151,39 +150,45 @@ func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResul
 		view = fullView
 	}
 	res = ListCallsResult{Calls: make([]Call, 0, len(page.Records)), Filter: a.KFL, Window: w.out(), NextCursor: page.Next, Truncated: page.Next != ""}
+	// The page is cut where its JSON would pass the answer limit, leaving
+	// room for the fields around the list; the cursor then continues after
+	// the last call kept.
+	budget := s.opts.MaxResultBytes - 1024 - 2*len(a.KFL)
 	size := 0
 	for _, r := range page.Records {
 		c := toCall(r, view)
-		b, _ := json.Marshal(c)
-		if size+len(b) > maxResultBytes && len(res.Calls) > 0 {
+		b, _ := marshalCompact(c)
+		if size+len(b)+1 > budget && len(res.Calls) > 0 {
 			res.NextCursor, res.Truncated = res.Calls[len(res.Calls)-1].ID, true
 			break
 		}
-		size += len(b)
+		size += len(b) + 1
 		res.Calls = append(res.Calls, c)
 	}
 	res.Returned = len(res.Calls)
 	return res, callsText(res), nil
 }
 
+// callsText is list_api_calls' summary line; the calls follow as JSON.
 func callsText(res ListCallsResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d calls", res.Returned)
 	if res.Filter != "" {
 		fmt.Fprintf(&b, " matching %q", res.Filter)
 	}
+	failed := 0
+	for _, c := range res.Calls {
+		if c.Failed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		fmt.Fprintf(&b, ", %d failed", failed)
+	}
 	if res.Truncated {
 		b.WriteString(" (more: pass cursor=" + res.NextCursor + ")")
 	}
-	b.WriteString(":\n")
-	for i, c := range res.Calls {
-		if i == 20 {
-			fmt.Fprintf(&b, "… %d more in structured content\n", len(res.Calls)-20)
-			break
-		}
-		b.WriteString(callLine(c))
-		b.WriteByte('\n')
-	}
+	b.WriteString("; get_api_call ID shows one in full")
 	return b.String()
 }
 
@@ -204,7 +209,7 @@ func callLine(c Call) string {
 func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, string, error) {
 	var res GetCallResult
 	if a.ID == "" {
-		return res, "", fmt.Errorf("%w: id is required", ErrBadArgument)
+		return res, "", fmt.Errorf("%w: id is required: take one from list_api_calls, search_payloads or find_anomalies (example_ids)", ErrBadArgument)
 	}
 	max, err := clampLimit("max_payload_size", a.MaxPayloadSize, 64<<10, 1<<20)
 	if err != nil {
@@ -223,6 +228,16 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 		view.body = 0
 	}
 	res.Call = toCall(rec, view)
+	// Bodies that would pass the answer limit are cut further (and say
+	// body_truncated); max_payload_size can ask for less, never more.
+	for view.body > 256 {
+		b, _ := marshalCompact(res.Call)
+		if len(b) <= s.opts.MaxResultBytes-8<<10 {
+			break
+		}
+		view.body /= 2
+		res.Call = toCall(rec, view)
+	}
 	if a.IncludeL4 && rec.Stream != "" {
 		if f, err := st.Flow(ctx, rec.Stream); err == nil {
 			v := toFlowView(f)
@@ -231,7 +246,7 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 	}
 	text := callLine(res.Call)
 	if res.Flow != nil {
-		text += "\nconnection: " + flowLine(*res.Flow)
+		text += "; connection " + res.Flow.ID + " (get_tcp_insights for its TCP figures)"
 	}
 	return res, text, nil
 }

@@ -62,7 +62,7 @@ func (s *Server) boundaries(ctx context.Context, _ noArgs) (BoundariesResult, st
 		}
 		return fmt.Sprintf("%d from %s to %s", sp.Count, sp.Oldest.Format(time.RFC3339Nano), sp.Newest.Format(time.RFC3339Nano))
 	}
-	text := fmt.Sprintf("records: %s (%d failed)\nflows: %s\nraw packets: %s", f(res.Records), res.Failed, f(res.Flows), f(res.Packets))
+	text := fmt.Sprintf("records: %s (%d failed); flows: %s; raw packets: %s", f(res.Records), res.Failed, f(res.Flows), f(res.Packets))
 	return res, text, nil
 }
 
@@ -115,16 +115,21 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
+// dissectorsText is the summary line of the dissector tools.
 func dissectorsText(res DissectorsResult) string {
-	var b strings.Builder
+	var on, off []string
 	for _, d := range res.Dissectors {
-		state := "enabled"
-		if !d.Enabled {
-			state = "DISABLED"
+		if d.Enabled {
+			on = append(on, d.Name)
+		} else {
+			off = append(off, d.Name)
 		}
-		fmt.Fprintf(&b, "%s@%s %s (%s) %s, %s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.Source, state)
 	}
-	return b.String()
+	text := fmt.Sprintf("%d dissectors, enabled: %s", len(res.Dissectors), strings.Join(on, ", "))
+	if len(off) > 0 {
+		text += "; DISABLED: " + strings.Join(off, ", ")
+	}
+	return text
 }
 
 func (s *Server) listDissectors(ctx context.Context, _ noArgs) (DissectorsResult, string, error) {
@@ -148,9 +153,9 @@ func (s *Server) dissectionStatus(ctx context.Context, _ noArgs) (DissectorsResu
 	res.Note = "dissection settings apply to the next import (kubeshark import) and, later, to live capture"
 	text := dissectorsText(res)
 	if slices.Contains(res.Disabled, "*") {
-		text = "ALL DISSECTION DISABLED\n" + text
+		text = "ALL DISSECTION DISABLED; " + text
 	}
-	return res, text + fmt.Sprintf("stored: %d records", sum.Total), nil
+	return res, text + fmt.Sprintf("; stored: %d records", sum.Total), nil
 }
 
 type dissectionArgs struct {

@@ -64,7 +64,7 @@ func (a flowFilterArgs) matcher() (func(*sdk.Flow) bool, error) {
 		}
 	}
 	if a.Port < 0 || a.Port > 65535 || a.ServerPort < 0 || a.ServerPort > 65535 {
-		return nil, fmt.Errorf("%w: ports are 1..65535", ErrBadArgument)
+		return nil, fmt.Errorf("%w: ports are 1..65535; omit port to match any", ErrBadArgument)
 	}
 	same := func(want netip.Addr, got string) bool {
 		if !want.IsValid() {
@@ -170,15 +170,25 @@ func (s *Server) listFlows(ctx context.Context, a listFlowsArgs) (ListFlowsResul
 		if err != nil {
 			return res, "", err
 		}
-		p, err := st.Flows(ctx, storage.FlowQuery{Since: w.Start, Until: w.End, Match: match, Limit: limit, Cursor: a.Cursor})
-		if err != nil {
-			return res, "", err
+		// A page whose JSON would pass the answer limit is asked for again
+		// with fewer flows, so that the store's cursor continues exactly
+		// after the last one shown.
+		for {
+			p, err := st.Flows(ctx, storage.FlowQuery{Since: w.Start, Until: w.End, Match: match, Limit: limit, Cursor: a.Cursor})
+			if err != nil {
+				return res, "", err
+			}
+			res.Flows = make([]FlowView, 0, len(p.Flows))
+			for _, f := range p.Flows {
+				res.Flows = append(res.Flows, toFlowView(f))
+			}
+			res.NextCursor, res.Truncated = p.Next, p.Next != ""
+			b, _ := marshalCompact(res)
+			if len(b) <= s.opts.MaxResultBytes || limit == 1 {
+				break
+			}
+			limit = max(1, limit*s.opts.MaxResultBytes/len(b)*9/10)
 		}
-		res.Flows = make([]FlowView, 0, len(p.Flows))
-		for _, f := range p.Flows {
-			res.Flows = append(res.Flows, toFlowView(f))
-		}
-		res.NextCursor, res.Truncated = p.Next, p.Next != ""
 	} else {
 		if a.Cursor != "" {
 			return res, "", fmt.Errorf("%w: cursor works with sort=start only; narrow the window or filters instead", ErrBadArgument)
@@ -202,16 +212,11 @@ func (s *Server) listFlows(ctx context.Context, a listFlowsArgs) (ListFlowsResul
 	res.Returned = len(res.Flows)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d flows (sorted by %s)", res.Returned, a.Sort)
-	if res.Truncated {
+	if res.Truncated && res.NextCursor == "" {
 		b.WriteString(", more match")
 	}
-	b.WriteString(":\n")
-	for i, f := range res.Flows {
-		if i == 20 {
-			b.WriteString("…\n")
-			break
-		}
-		b.WriteString(flowLine(f) + "\n")
+	if len(res.Flows) > 0 {
+		b.WriteString("; first: " + flowLine(res.Flows[0]))
 	}
 	return res, b.String(), nil
 }

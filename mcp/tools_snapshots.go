@@ -18,15 +18,19 @@ import (
 
 // errNoSnapshots answers snapshot tools on a server without a snapshot
 // manager.
-var errNoSnapshots = errors.New("snapshots are not available on this server")
+var errNoSnapshots = errors.New("snapshots are not available on this server: it was started without a data directory (kubeshark mcp and kubeshark hub have them); query the live data without snapshot")
 
-// storeFor returns the live store, or a snapshot's when id is set.
+// storeFor returns the live store, or a snapshot's when id is set: the
+// records of its newest completed dissection, else those it was made with.
 func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error) {
 	if id == "" {
 		return s.live(ctx), nil
 	}
 	if s.opts.Snapshots == nil {
 		return nil, errNoSnapshots
+	}
+	if st, _, ok, err := s.opts.Snapshots.DissectedStore(ctx, id); err != nil || ok {
+		return st, notFound(err, "snapshot", id, snapshotHint)
 	}
 	st, err := s.opts.Snapshots.Store(ctx, id)
 	return st, notFound(err, "snapshot", id, snapshotHint)
@@ -38,7 +42,7 @@ type SnapshotsResult struct {
 }
 
 type snapshotIDArgs struct {
-	ID string `json:"id" jsonschema:"snapshot id (snap-...)"`
+	ID string `json:"id" jsonschema:"snapshot id (snap-...); snapshot_id is accepted"`
 }
 
 type createSnapshotArgs struct {
@@ -66,16 +70,16 @@ type ExportResult struct {
 func (s *Server) snapshotTools() []tool {
 	return []tool{
 		newTool(toolSpec{name: "list_snapshots", title: "List snapshots",
-			desc: "Snapshots: named, immutable windows of records, flows and raw packets, newest first. Query one with the snapshot argument of list_api_calls, get_api_stats and the other call tools."},
+			desc: "Snapshots: named, immutable windows of records, flows and raw packets, newest first. Query one with the snapshot argument of list_api_calls, get_api_stats and the other call tools. Next: get_snapshot, or the snapshot argument (snapshot_id is accepted) of list_api_calls."},
 			s.listSnapshots),
-		newTool(toolSpec{name: "create_snapshot", title: "Create a snapshot",
-			desc: "Freeze a time window (records, flows and raw packets) under a name so it survives retention and can be exported as pcapng. Returns its id. Additive: it writes a new snapshot beside the store and changes nothing already stored, so it works on a read-only server (no --allow-destructive needed)."},
+		newTool(toolSpec{name: "create_snapshot", title: "Create a snapshot", writes: true,
+			desc: "Freeze a time window (records, flows and raw packets) under a name so it survives retention and can be exported as pcapng. Returns its id. Use it to keep an incident's data before retention drops it. Additive: it writes a new snapshot beside the store and changes nothing already stored, so it works on a read-only server (no --allow-destructive needed). Next: get_snapshot, export_snapshot_pcap, or start_snapshot_dissection."},
 			s.createSnapshot),
 		newTool(toolSpec{name: "get_snapshot", title: "Get a snapshot",
-			desc: "One snapshot: its window, counts of records, flows and packets, records per protocol."},
+			desc: "One snapshot: its window, counts of records, flows and packets, records per protocol. Next: list_api_calls with snapshot=ID, or export_snapshot_pcap."},
 			s.getSnapshot),
-		newTool(toolSpec{name: "export_snapshot_pcap", title: "Export a snapshot as pcapng",
-			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the file's absolute path on the server, on a hub a download URL (GET with the hub's bearer token), and the size. Additive: it only writes a new file under the server's export directory, so it works on a read-only server."},
+		newTool(toolSpec{name: "export_snapshot_pcap", title: "Export a snapshot as pcapng", writes: true,
+			desc: "Write a snapshot's packets to a pcapng file (for Wireshark), optionally narrowed by a tcpdump-style filter (bpf) and/or to the connections that carried calls matching a KFL filter. Returns the file's absolute path on the server, on a hub a download URL (GET with the hub's bearer token), and the size. Additive: it only writes a new file under the server's export directory, so it works on a read-only server. Use it when a human needs the packets (Wireshark) or as evidence. Next: share the path or URL."},
 			s.exportSnapshot),
 	}
 }
@@ -88,12 +92,11 @@ func (s *Server) listSnapshots(ctx context.Context, _ noArgs) (SnapshotsResult, 
 	if err != nil {
 		return SnapshotsResult{}, "", err
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d snapshots\n", len(list))
-	for _, i := range list {
-		b.WriteString(snapshotLine(i) + "\n")
+	text := fmt.Sprintf("%d snapshots", len(list))
+	if len(list) > 0 {
+		text += "; newest: " + snapshotLine(list[0])
 	}
-	return SnapshotsResult{Snapshots: list}, b.String(), nil
+	return SnapshotsResult{Snapshots: list}, text, nil
 }
 
 func snapshotLine(i snapshot.Info) string {
@@ -135,7 +138,7 @@ func (s *Server) ExportFilter(bpf, expr string) (snapshot.ExportFilter, error) {
 	if strings.TrimSpace(bpf) != "" {
 		p, err := pktfilter.Compile(bpf)
 		if err != nil {
-			return f, fmt.Errorf("%w: bpf: %w", ErrBadArgument, err)
+			return f, fmt.Errorf("%w: bpf: %w; write it as tcpdump does, e.g. host 10.0.0.5 and tcp port 8080", ErrBadArgument, err)
 		}
 		f.BPF = p
 	}

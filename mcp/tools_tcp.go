@@ -208,21 +208,20 @@ func (s *Server) tcpInsights(ctx context.Context, a tcpInsightsArgs) (TCPInsight
 	return res, insightsText(res), nil
 }
 
+// insightsText is get_tcp_insights' summary line: the flow or the totals,
+// and the worst finding.
 func insightsText(res TCPInsightsResult) string {
 	var b strings.Builder
 	if res.Flow != nil {
-		b.WriteString(flowLine(*res.Flow) + "\n")
+		b.WriteString(flowLine(*res.Flow))
 	} else {
-		fmt.Fprintf(&b, "%d TCP flows: %d retransmissions (%d fast), %d dup ACKs, %d lost segments, %d zero-window, %d resets; handshake RTT p50 %.2fms p95 %.2fms max %.2fms\n",
+		fmt.Fprintf(&b, "%d TCP flows: %d retransmissions (%d fast), %d dup ACKs, %d lost segments, %d zero-window, %d resets; handshake RTT p50 %.2fms p95 %.2fms max %.2fms",
 			res.Flows, res.Totals.Retransmissions, res.Totals.FastRetransmissions, res.Totals.DupAcks, res.Totals.LostSegments, res.Totals.ZeroWindow, res.Totals.RST,
 			res.HandshakeRTT.P50, res.HandshakeRTT.P95, res.HandshakeRTT.Max)
 	}
-	for i, in := range res.Insights {
-		if i == 15 {
-			b.WriteString("…\n")
-			break
-		}
-		fmt.Fprintf(&b, "[%s] %s (%s)\n", in.Severity, in.Finding, in.FlowID)
+	if len(res.Insights) > 0 {
+		in := res.Insights[0]
+		fmt.Fprintf(&b, "; %d findings, worst: [%s] %s", len(res.Insights), in.Severity, in.Finding)
 	}
 	return b.String()
 }

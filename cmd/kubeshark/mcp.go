@@ -19,7 +19,10 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
@@ -246,6 +249,9 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 			return nil, nil, err
 		}
 		opts.Snapshots = snaps
+		opts.Dissect = func(ctx context.Context, src capture.Source, dst *storage.Store, disabled []string) error {
+			return dissectInto(ctx, g, c.extra, src, dst, disabled)
+		}
 	}
 	s, err := mcp.New(opts)
 	if err != nil {
@@ -258,6 +264,27 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 		}
 		closeStore()
 	}, nil
+}
+
+// dissectInto runs the import pipeline over src into dst with the
+// dissectors (built-in and extra) not in disabled: what
+// start_snapshot_dissection runs in the background. The modules are loaded
+// for the run and released after it, so a server that never dissects
+// holds none.
+func dissectInto(ctx context.Context, g *globals, extra []string, src capture.Source, dst *storage.Store, disabled []string) error {
+	l, err := loadDissectors(ctx, g, extra)
+	if err != nil {
+		return err
+	}
+	defer l.close(context.Background())
+	var engines []engine.Dissector
+	for _, m := range l.mods {
+		if name := m.Manifest().Name; !slices.Contains(disabled, "*") && !slices.Contains(disabled, name) {
+			engines = append(engines, m)
+		}
+	}
+	_, err = pipeline.New(pipeline.Config{Logger: g.logger(), NewID: storage.NewID}, engines, dst).Run(ctx, src)
+	return err
 }
 
 // packetBounds adapts the packet log to what the tools read of it.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -107,25 +108,67 @@ func exerciseAll(t *testing.T, s *mcptest.Session) {
 	s.Get(t, "create_snapshot", map[string]any{"name": "outage", "start": onset, "end": end}, &snap)
 
 	args := map[string]map[string]any{
-		"get_api_stats":              {"start": onset, "sort": "errors"},
-		"compare_traffic":            {"baseline_start": "14:00", "baseline_end": "14:00:30", "start": "14:00:30", "end": end},
-		"get_service_map":            {},
-		"get_dependencies":           {"endpoint": "10.0.0.30:8080"},
-		"search_payloads":            {"query": "UPSTREAM_TIMEOUT"},
-		"find_sensitive_data":        {},
-		"find_unauthenticated_calls": {},
-		"list_workloads":             {},
-		"list_ips":                   {},
-		"list_l4_flows":              {"sort": "bytes"},
-		"get_l4_flow_summary":        {},
-		"get_tcp_insights":           {"call_id": calls.Calls[0].ID},
-		"list_dissectors":            {},
-		"get_dissection_status":      {},
-		"list_snapshots":             {},
-		"get_snapshot":               {"id": snap.ID},
-		"export_snapshot_pcap":       {"id": snap.ID, "bpf": "host 10.0.0.30"},
+		"get_api_stats":                  {"start": onset, "sort": "errors"},
+		"compare_traffic":                {"baseline_start": "14:00", "baseline_end": "14:00:30", "start": "14:00:30", "end": end},
+		"get_service_map":                {},
+		"get_dependencies":               {"endpoint": "10.0.0.30:8080"},
+		"search_payloads":                {"query": "UPSTREAM_TIMEOUT"},
+		"find_sensitive_data":            {},
+		"find_unauthenticated_calls":     {},
+		"list_workloads":                 {},
+		"list_ips":                       {},
+		"list_l4_flows":                  {"sort": "bytes"},
+		"get_l4_flow_summary":            {},
+		"get_tcp_insights":               {"call_id": calls.Calls[0].ID},
+		"list_dissectors":                {},
+		"get_dissection_status":          {},
+		"list_snapshots":                 {},
+		"get_snapshot":                   {"id": snap.ID},
+		"export_snapshot_pcap":           {"id": snap.ID, "bpf": "host 10.0.0.30"},
+		"check_kubeshark_status":         {},
+		"get_l7_data_boundaries":         {},
+		"get_snapshot_dissection_status": {"snapshot_id": snap.ID},
+		"list_snapshot_dissections":      {},
+		"get_cloud_storage_status":       {},
 	}
-	done := map[string]bool{"get_data_boundaries": true, "list_api_calls": true, "get_api_call": true, "find_anomalies": true, "create_snapshot": true}
+	// The snapshot's packets dissected again through the wasm dissectors,
+	// in the background, as Kubeshark's network-rca skill asks.
+	var job struct {
+		ID           string `json:"id"`
+		TotalPackets int64  `json:"total_packets"`
+	}
+	s.Get(t, "start_snapshot_dissection", map[string]any{"snapshot_id": snap.ID}, &job)
+	if job.ID == "" || job.TotalPackets == 0 {
+		t.Fatalf("start_snapshot_dissection: %+v", job)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		var st mcp.DissectionStatusResult
+		s.Get(t, "get_snapshot_dissection_status", map[string]any{"snapshot_id": snap.ID}, &st)
+		if st.Status == "completed" {
+			if st.Dissection.Records == 0 || st.Progress != 100 {
+				t.Fatalf("completed dissection: %+v", st.Dissection)
+			}
+			break
+		}
+		if st.Status == "failed" || time.Now().After(deadline) {
+			t.Fatalf("snapshot dissection: %+v", st.Dissection)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var redone mcp.ListCallsResult
+	s.Get(t, "list_api_calls", map[string]any{"snapshot_id": snap.ID, "kfl": "http && status_code == 503", "limit": 1000}, &redone)
+	if redone.Returned == 0 {
+		t.Fatal("the dissected snapshot has no 503s")
+	}
+	for _, name := range []string{"upload_snapshot_to_cloud", "download_snapshot_from_cloud"} {
+		if res := s.Call(t, name, map[string]any{"snapshot_id": snap.ID}); !res.IsError || !strings.Contains(mcptest.Text(res), "not available") {
+			t.Errorf("%s: %q, want an error saying it is not available", name, mcptest.Text(res))
+		}
+	}
+
+	done := map[string]bool{"get_data_boundaries": true, "list_api_calls": true, "get_api_call": true, "find_anomalies": true, "create_snapshot": true,
+		"start_snapshot_dissection": true, "upload_snapshot_to_cloud": true, "download_snapshot_from_cloud": true}
 	for _, tool := range s.Tools {
 		if tool.Annotations.DestructiveHint != nil && *tool.Annotations.DestructiveHint {
 			// Refused without --allow-destructive, with a reason.

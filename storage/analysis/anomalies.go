@@ -194,6 +194,7 @@ func Anomalies(ctx context.Context, src Source, q AnomalyQuery) (AnomalyResult, 
 	if err := scan(ctx, src, tw, q.Match, false, func(r *sdk.Record) bool { target.add(r); return true }); err != nil {
 		return AnomalyResult{}, fmt.Errorf("analysis: anomalies, target: %w", err)
 	}
+	learnEndpoints(base, target)
 
 	d := detector{minCalls: minCalls, lenB: minutes(bw), lenT: minutes(tw), tw: tw, width: target.width}
 	eps := map[groupKey]*endpointState{}

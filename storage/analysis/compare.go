@@ -115,6 +115,7 @@ func Compare(ctx context.Context, src Source, q CompareQuery) (CompareResult, er
 		}
 		aggs[i] = a
 	}
+	learnEndpoints(aggs[0], aggs[1])
 	lenA, lenB := minutes(wins[0]), minutes(wins[1])
 	res := CompareResult{A: wins[0], B: wins[1], GroupBy: by, Rows: []CompareRow{},
 		TotalA: sideOf(aggs[0].total, lenA), TotalB: sideOf(aggs[1].total, lenB)}

@@ -283,3 +283,31 @@ func encodedBinned(raw []byte) bool {
 // clamped to [sketchMin, sketchMax], which no α used here spans in more
 // bins.
 const maxSketchBins = 1 << 16
+
+// merge adds o's values to s, as mergeEncoded does for an encoded sketch:
+// exact values one by one, bins of the same α bin by bin, others from
+// their midpoints.
+func (s *sketch) merge(o *sketch) {
+	if o.n == 0 {
+		return
+	}
+	if !o.binned {
+		for _, x := range o.exact {
+			s.add(x)
+		}
+		return
+	}
+	s.toBins()
+	s.zeros += o.zeros
+	for j, c := range o.bins {
+		switch {
+		case c == 0:
+		case o.gamma == s.gamma:
+			s.binIndex(o.off+j, c)
+		default:
+			s.binN(o.binValue(o.off+j), c)
+		}
+	}
+	s.n += o.n
+	s.max = max(s.max, o.max)
+}

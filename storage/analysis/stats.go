@@ -119,6 +119,7 @@ func Stats(ctx context.Context, src Source, q StatsQuery) (StatsResult, error) {
 	if err != nil {
 		return StatsResult{}, fmt.Errorf("analysis: stats by %s: %w", by, err)
 	}
+	learnEndpoints(a)
 	limit := capLimit(q.Limit, DefaultStatsLimit, MaxStatsLimit)
 	res := StatsResult{
 		Window: w, GroupBy: by, GroupsSeen: len(a.groups), UntrackedCalls: a.untracked,

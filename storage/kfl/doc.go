@@ -5,7 +5,7 @@
 //	http && status_code >= 500
 //	dns && path.endsWith("example.com")
 //	map_get(request.headers, "user-agent", "").contains("curl")
-//	redis && redis_command == "GET"
+//	redis && redis_type == "GET"
 //	timestamp > now() - duration("5m")
 //
 // An [Env] declares the variables: the record's own fields, one boolean per
@@ -15,7 +15,7 @@
 // variables lazily from the record, so a filter that reads only `http` and
 // `status_code` never builds a header map. A field declared by a manifest
 // is read from the request's Fields, then the response's; where it is
-// absent it has its type's zero value, so `redis_command == "GET"` is simply
+// absent it has its type's zero value, so `redis_type == "GET"` is simply
 // false on an HTTP record.
 //
 // A Program is a storage.Matcher: [Program.IndexTerms] lists the top-level

@@ -37,6 +37,9 @@ const (
 	groupK8s
 	groupProtocol
 	groupField
+	// groupKubeshark are the names of Kubeshark's KFL2 reference that the
+	// core does not already have.
+	groupKubeshark
 )
 
 // variable is one declared name and how to read it from a record.
@@ -88,6 +91,14 @@ func NewEnv(manifests []sdk.Manifest) (*Env, error) {
 	e := &Env{vars: map[string]*variable{}, manifests: manifests}
 	for _, v := range coreVariables() {
 		e.add(v)
+	}
+	for _, v := range kubesharkVariables() {
+		if v.group == groupCore {
+			v.group = groupKubeshark
+		}
+		if e.vars[v.name] == nil {
+			e.add(v)
+		}
 	}
 	for _, f := range protocolFlags {
 		e.add(protocolFlag(f.name, f.protocol))
@@ -221,6 +232,16 @@ func (e *Env) Names() []string {
 		out = append(out, n)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// Types maps every declared variable to its type as the reference shows
+// it (int, string, list<string>, map<string,string>, ...).
+func (e *Env) Types() map[string]string {
+	out := make(map[string]string, len(e.vars))
+	for n, v := range e.vars {
+		out[n] = v.typeName
+	}
 	return out
 }
 

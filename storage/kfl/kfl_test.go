@@ -152,7 +152,9 @@ func TestMatch(t *testing.T) {
 		// core variables
 		{`protocol == "http"`, "http", true},
 		{`method == "GET"`, "http", true},
-		{`path == "/api/v1/users?id=7"`, "http", true},
+		{`path == "/api/v1/users"`, "http", true}, // KFL2's path has no query string
+		{`url == "/api/v1/users?id=7"`, "http", true},
+		{`query_string["id"] == "7"`, "http", true},
 		{`url.contains("/users")`, "http", true},
 		{`status_code == 503`, "http", true},
 		{`status >= 500 && status < 600`, "http", true},
@@ -198,8 +200,10 @@ func TestMatch(t *testing.T) {
 		{`request_size == 120 && response_size == 200`, "http", true},
 		{`response_body_size == 0`, "noresp", true},
 		// manifest fields, on and off their protocol
-		{`redis_command == "GET"`, "redis", true},
-		{`redis_command == "GET"`, "http", false},
+		{`redis_type == "GET"`, "redis", true},              // KFL2: the verb
+		{`redis_command == "GET session:1"`, "redis", true}, // KFL2: the command line
+		{`redis_key == "session:1"`, "redis", true},
+		{`redis_type == "GET"`, "http", false},
 		{`redis_command == ""`, "http", true},
 		{`"session:1" in redis_args`, "redis", true},
 		{`size(redis_args) == 0 && !redis_inline`, "http", true},
@@ -210,7 +214,9 @@ func TestMatch(t *testing.T) {
 		{`grpc_status == 0`, "http", true},
 		{`map_get(trailers, "grpc-status", "") == "14"`, "grpc", true},
 		{`dns_id == 4660`, "dns", true},
-		{`dns_questions.exists(q, q.name == "www.example.com")`, "dns", true},
+		{`"www.example.com" in dns_questions`, "dns", true}, // KFL2: names
+		{`dns_questions.exists(q, q.endsWith("example.com")) && "A" in dns_question_types`, "dns", true},
+		{`request.dns_questions.exists(q, q.name == "www.example.com")`, "dns", true}, // the dissector's objects
 		{`dns && path.endsWith("example.com")`, "dns", true},
 		{`kafka_api_key_name == "" && size(kafka_topics) == 0`, "dns", true},
 		{`mongodb_ok == 0.0`, "http", true},
@@ -278,9 +284,9 @@ func TestCompileErrors(t *testing.T) {
 	}
 	// Undeclared lets a caller retry with a larger Env.
 	core, _ := NewEnv(nil)
-	_, err := core.Compile(`redis && redis_command == "GET"`)
+	_, err := core.Compile(`redis && "GET" in redis_args`)
 	var ke *Error
-	if !errors.As(err, &ke) || !slices.Equal(ke.Undeclared(), []string{"redis_command"}) {
+	if !errors.As(err, &ke) || !slices.Equal(ke.Undeclared(), []string{"redis_args"}) {
 		t.Fatalf("core env: %v", err)
 	}
 	_, err = core.Compile(`status>>5`)
@@ -398,7 +404,7 @@ func TestReference(t *testing.T) {
 	for _, want := range []string{
 		"# KFL", "| `status_code` | int |", "| `request.headers` | map<string,string> |", "| `elapsed_time` | int |",
 		"| `src.pod.name` | string |", "| `namespaces` | list<string> |", "| `ws` | websocket |",
-		"### redis (redis)", "| `redis_command` | string | command |", "### http2 (http2, grpc)", "| `grpc_status` | int |",
+		"### redis (redis)", "| `redis_command` | string | command (core variable) |", "### http2 (http2, grpc)", "| `grpc_status` | int |",
 		"| `request.headers` | map<string,string> | covered by the core (core variable) |",
 		"| `missing_bytes` | dyn |", "bad-name (tls)", "`map_get(m, key, default)`", "microseconds",
 		"`map_get(request.headers, \"user-agent\", \"\").contains(\"curl\")`",
@@ -489,8 +495,9 @@ func TestStoreQuery(t *testing.T) {
 		`http && status_code >= 500`,
 		`status_code == 500`,
 		`failed && dst.ip == "10.0.1.2" && dst.port == 81`,
-		`redis && redis_command == "GET" && "session:1" in redis_args`,
-		`dns && dns_id == 4660 && dns_questions.exists(q, q.name.endsWith("example.com"))`,
+		`redis && redis_type == "GET" && "session:1" in redis_args`,
+		`dns && dns_id == 4660 && request.dns_questions.exists(q, q.name.endsWith("example.com"))`,
+		`dns && dns_questions.exists(q, q.endsWith("example.com"))`,
 		`map_get(request.headers, "user-agent", "").contains("curl") && response.body.contains("down")`,
 		`request.headers["accept"] == "a, b"`, // errs on records without the header: left out
 		`protocol == "http" && response.headers["content-type"] == "application/json" && !failed`,
@@ -552,7 +559,7 @@ func BenchmarkMatch(b *testing.B) {
 		{"simple", `http && status_code >= 500`},
 		{"string", `method == "GET" && path.startsWith("/api/")`},
 		{"header", `map_get(request.headers, "user-agent", "").contains("curl")`},
-		{"field", `redis && redis_command == "GET"`},
+		{"field", `redis && redis_type == "GET"`},
 		{"complex", `(http || grpc) && status_code >= 500 && elapsed_time > 1000 && !url.contains("/health") && dst.port == 80`},
 		{"regex", `path.matches("^/api/v[0-9]+/users")`},
 	} {

@@ -15,7 +15,9 @@ var Examples = []struct{ Expr, What string }{
 	{`map_get(request.headers, "user-agent", "").contains("curl")`, "requests sent by curl (no error where the header is absent)"},
 	{`"authorization" in request.headers`, "requests that carry credentials"},
 	{`dns && path.endsWith("example.com")`, "DNS lookups of a domain (the query name is the path)"},
-	{`redis && redis_command == "GET"`, "Redis GETs (a dissector field)"},
+	{`redis && redis_type == "GET" && redis_key.startsWith("session:")`, "Redis GETs of session keys (redis_type is the verb, redis_command the whole line, as in Kubeshark)"},
+	{`dns && dns_response && status_code != 0`, "failed DNS lookups (Kubeshark's example, unchanged)"},
+	{`postgresql && !postgresql_success && postgresql_query.contains("INSERT")`, "failed PostgreSQL inserts"},
 	{`grpc && grpc_status != 0`, "failed gRPC calls"},
 	{`elapsed_time > 500000`, "slower than 500 ms (elapsed_time is in microseconds)"},
 	{`elapsed_ms > 500.0 && !failed`, "the same in milliseconds, successful calls only"},
@@ -50,6 +52,15 @@ func (e *Env) Reference() string {
 			w("| `%s` | %s | %s |\n", v.name, v.typeName, mdCell(v.doc))
 		}
 	}
+	w("\n### Kubeshark's KFL2 names\n\nEvery variable of Kubeshark's KFL2 reference is declared, so its published filters run unchanged. ")
+	w("Those for facts no record here carries (L4 entries, which are `list_l4_flows`' flows; SCTP, ICMP, LDAP, RADIUS, Diameter; raw payload entries) hold their type's zero value, as KFL2 gives an entry that lacks them. ")
+	w("Two names keep this store's meaning: `http` is HTTP/1.x only (add `http2` and `grpc`), and `tls` is a TLS handshake record, not eBPF-decrypted traffic. ")
+	w("`id`, `conn_id` and `flow_id` are strings here.\n\n| Variable | Type | Meaning |\n|---|---|---|\n")
+	for _, v := range e.order {
+		if v.group == groupKubeshark {
+			w("| `%s` | %s | %s |\n", v.name, v.typeName, mdCell(v.doc))
+		}
+	}
 	w("\n### Protocol flags\n\nBooleans, true when the record's `protocol` is the one named; `http` is HTTP/1.x only (HTTP/2 is `http2`, gRPC is `grpc`). Put one first: storage serves it from an index.\n\n| Flag | Protocol |\n|---|---|\n")
 	for _, v := range e.order {
 		if v.group == groupProtocol {
@@ -59,7 +70,7 @@ func (e *Env) Reference() string {
 
 	w("\n## Dissector fields\n\nEach dissector declares the fields its records carry. A field is read from the request's fields, then the response's ")
 	w("(`request.NAME` and `response.NAME` read only that message); where a record lacks it, it has its type's zero value ")
-	w("(`\"\"`, `0`, `0.0`, `false`, `[]`, `{}`), so `redis_command == \"GET\"` is simply false on an HTTP record. ")
+	w("(`\"\"`, `0`, `0.0`, `false`, `[]`, `{}`), so `redis_type == \"GET\"` is simply false on an HTTP record. ")
 	w("Lists and maps hold dynamic values: compare their elements with `==`, or use `exists`, `in`, `map_get`.\n")
 	if len(e.manifests) == 0 {
 		w("\n(No dissector manifests were loaded into this environment.)\n")

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
@@ -50,8 +51,8 @@ func coreVariables() []*variable {
 	return []*variable{
 		sv("protocol", `protocol of the record, lower case: "http", "http2", "grpc", "dns", "redis", ...`, func(r *sdk.Record) string { return r.Protocol }),
 		sv("method", "request method (HTTP method, DNS query type, Redis command, SQL command, ...)", func(r *sdk.Record) string { return r.Method }),
-		sv("path", "request path or target (HTTP path with query string, DNS name, Kafka topic, ...)", func(r *sdk.Record) string { return r.Path }),
-		sv("url", "same as path (Kubeshark's name; url.contains(\"/api\") works)", func(r *sdk.Record) string { return r.Path }),
+		sv("path", "request path or target without the query string, as in Kubeshark (HTTP path, DNS name, Kafka topic, SQL text, ...)", pathOnly),
+		sv("url", "the request target with its query string (\"/api/users?id=123\"); same as path where there is no query", func(r *sdk.Record) string { return r.Path }),
 		iv("status_code", "the protocol's own response status, so its meaning depends on the protocol: HTTP status, gRPC status, DNS rcode, MySQL error number (access denied is 1045, which is also >= 500), Kafka and MongoDB error codes, AMQP reply code; 0 without a response and for protocols without one (PostgreSQL's SQLSTATE is in status_text). Pair it with a protocol (http && status_code >= 500); for failures of any protocol use failed", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		iv("status", "same as status_code", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		sv("status_text", "response status text or reason", func(r *sdk.Record) string { return r.StatusText }),
@@ -130,6 +131,19 @@ func coreVariables() []*variable {
 				return types.NewStringList(types.DefaultTypeAdapter, []string{s, d})
 			}}),
 	}
+}
+
+// pathOnly is an HTTP-family record's path without its query string; other
+// protocols' paths (SQL text, topics) are kept whole, since "?" means
+// something else there.
+func pathOnly(r *sdk.Record) string {
+	switch r.Protocol {
+	case "http", "http2", "grpc", "websocket":
+		if i := strings.IndexByte(r.Path, '?'); i >= 0 {
+			return r.Path[:i]
+		}
+	}
+	return r.Path
 }
 
 func body(m *sdk.Message) string {

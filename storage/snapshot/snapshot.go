@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,6 +48,10 @@ type Info struct {
 	PacketBytes int64 `json:"packet_bytes"`
 	// ByProtocol counts its records per protocol.
 	ByProtocol map[string]int `json:"by_protocol"`
+	// Status is "completed": a snapshot is built before Create returns
+	// (Kubeshark's snapshots are built in the background, and its agents
+	// poll this field).
+	Status string `json:"status"`
 }
 
 // Options configures a Manager.
@@ -64,6 +69,13 @@ type Manager struct {
 	opts Options
 	mu   sync.Mutex
 	open map[string]*storage.Store
+	// jobs are the running dissections by id; base is their context,
+	// cancelled by Close, which waits for them (wg).
+	jobs   map[string]*job
+	base   context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
 }
 
 // Open prepares the snapshot directory and removes the leftovers of
@@ -88,11 +100,18 @@ func Open(ctx context.Context, opts Options) (*Manager, error) {
 			os.RemoveAll(filepath.Join(opts.Dir, e.Name()))
 		}
 	}
-	return &Manager{opts: opts, open: map[string]*storage.Store{}}, nil
+	base, cancel := context.WithCancel(context.Background())
+	return &Manager{opts: opts, open: map[string]*storage.Store{}, jobs: map[string]*job{}, base: base, cancel: cancel}, nil
 }
 
-// Close closes the snapshot stores opened for queries.
+// Close stops the running dissections (they are recorded as interrupted)
+// and closes the snapshot stores opened for queries.
 func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var errs []error
@@ -153,7 +172,7 @@ func (m *Manager) Create(ctx context.Context, src *storage.Store, name string, s
 }
 
 func (m *Manager) build(ctx context.Context, src *storage.Store, dir, id, name string, now, start, end time.Time) (Info, error) {
-	info := Info{ID: id, Name: name, Created: now, Start: start.UTC(), End: end.UTC(), ByProtocol: map[string]int{}}
+	info := Info{ID: id, Name: name, Created: now, Start: start.UTC(), End: end.UTC(), ByProtocol: map[string]int{}, Status: "completed"}
 	st, err := storage.Open(ctx, storage.Options{Dir: filepath.Join(dir, "store"), Small: true, Logger: m.opts.Logger})
 	if err != nil {
 		return info, fmt.Errorf("snapshot %s: %w", id, err)
@@ -268,6 +287,9 @@ func (m *Manager) Get(ctx context.Context, id string) (Info, error) {
 	if err := json.Unmarshal(b, &info); err != nil {
 		return Info{}, fmt.Errorf("snapshot %s: info.json: %w", id, err)
 	}
+	if info.Status == "" {
+		info.Status = "completed" // made before the field existed
+	}
 	return info, nil
 }
 
@@ -320,9 +342,11 @@ func (m *Manager) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	m.mu.Lock()
-	if s := m.open[id]; s != nil {
-		s.Close()
-		delete(m.open, id)
+	for key, s := range m.open {
+		if key == id || strings.HasPrefix(key, id+"/") {
+			s.Close()
+			delete(m.open, key)
+		}
 	}
 	m.mu.Unlock()
 	return os.RemoveAll(d)

@@ -1,0 +1,164 @@
+package analysis
+
+import (
+	"slices"
+)
+
+// learnEndpoints replaces the path of every HTTP-family endpoint group of
+// the aggregators with its learned template (LearnTemplates), learned per
+// server over the groups of all of them so that two windows compared map
+// the same paths the same way, and merges the groups that come to share a
+// key. It must run before any group is settled or read. Groupings other
+// than by endpoint have no paths and are left alone.
+func learnEndpoints(aggs ...*aggregator) {
+	type server struct {
+		srv  node
+		port uint16
+	}
+	paths := map[server][]string{}
+	seen := map[server]map[string]bool{}
+	for _, a := range aggs {
+		if a == nil || a.opt.by != ByEndpoint {
+			return
+		}
+		for _, g := range a.order {
+			if !learnable(g.key) {
+				continue
+			}
+			s := server{g.key.srv, g.key.port}
+			if seen[s] == nil {
+				seen[s] = map[string]bool{}
+			}
+			if !seen[s][g.key.path] {
+				seen[s][g.key.path] = true
+				paths[s] = append(paths[s], g.key.path)
+			}
+		}
+	}
+	learned := map[server]map[string]string{}
+	for s, ps := range paths {
+		slices.Sort(ps) // the same templates whatever order the groups came in
+		learned[s] = LearnTemplates(ps)
+	}
+	for _, a := range aggs {
+		groups := make(map[groupKey]*agg, len(a.groups))
+		order := a.order[:0]
+		for _, g := range a.order {
+			if learnable(g.key) {
+				g.key.path = learned[server{g.key.srv, g.key.port}][g.key.path]
+			}
+			if into := groups[g.key]; into != nil {
+				into.absorb(g)
+				continue
+			}
+			groups[g.key] = g
+			order = append(order, g)
+		}
+		a.groups, a.order = groups, order
+	}
+}
+
+// learnable reports a group whose path is an HTTP-family path.
+func learnable(k groupKey) bool {
+	switch k.proto {
+	case "http", "http2", "websocket":
+		return len(k.path) > 0 && k.path[0] == '/'
+	}
+	return false
+}
+
+// absorb adds the calls of o, a group of the same aggregator, to g: the
+// figures are those of one group that had counted both, up to the caps on
+// status codes and examples.
+func (g *agg) absorb(o *agg) {
+	if o.count == 0 {
+		return
+	}
+	if g.count == 0 || o.first < g.first {
+		g.first = o.first
+	}
+	g.last = max(g.last, o.last)
+	g.count += o.count
+	g.errors += o.errors
+	g.noResp += o.noResp
+	g.reqBytes += o.reqBytes
+	g.respBytes += o.respBytes
+	for _, t := range o.statuses {
+		i := slices.IndexFunc(g.statuses, func(x statusTally) bool { return x.status == t.status })
+		switch {
+		case i >= 0:
+			s := &g.statuses[i]
+			s.n += t.n
+			s.failed += t.failed
+			for _, id := range t.ids {
+				if len(s.ids) < maxExamples {
+					s.ids = append(s.ids, id)
+				}
+			}
+		case len(g.statuses) < maxStatuses:
+			g.statuses = append(g.statuses, t)
+		}
+	}
+	// Unsettled groups keep their rollup latencies in parts; settled ones
+	// (both, in one aggregator) have them in lat already.
+	g.lat.merge(&o.lat)
+	if !o.settled {
+		g.parts = append(g.parts, o.parts...)
+	}
+	for i := range g.series {
+		if i >= len(o.series) {
+			break
+		}
+		c, oc := &g.series[i], &o.series[i]
+		c.count += oc.count
+		c.errors += oc.errors
+		c.slow += oc.slow
+		c.firstFail = firstNonZero(c.firstFail, oc.firstFail)
+		c.firstSlow = firstNonZero(c.firstSlow, oc.firstSlow)
+		switch {
+		case oc.lat == nil:
+		case c.lat == nil:
+			c.lat = oc.lat
+		default:
+			c.lat.merge(oc.lat)
+		}
+	}
+	if g.ev != nil && o.ev != nil {
+		for _, id := range o.ev.failIDs {
+			if len(g.ev.failIDs) < maxExamples {
+				g.ev.failIDs = append(g.ev.failIDs, id)
+			}
+		}
+		g.ev.slowest = append(g.ev.slowest, o.ev.slowest...)
+		slices.SortStableFunc(g.ev.slowest, func(x, y idValue) int {
+			switch {
+			case x.v > y.v:
+				return -1
+			case x.v < y.v:
+				return 1
+			}
+			return 0
+		})
+		if len(g.ev.slowest) > maxExamples {
+			g.ev.slowest = g.ev.slowest[:maxExamples]
+		}
+		for c := range o.ev.clients {
+			if len(g.ev.clients) < maxClients {
+				g.ev.clients[c] = struct{}{}
+			}
+		}
+		for _, ip := range o.ev.serverIPs {
+			g.ev.serverIPs = addLabel(g.ev.serverIPs, ip, maxEdgeLabels)
+		}
+	}
+}
+
+func firstNonZero(a, b int64) int64 {
+	switch {
+	case a == 0:
+		return b
+	case b == 0:
+		return a
+	}
+	return min(a, b)
+}
