@@ -5,7 +5,7 @@ DISSECTORS := $(patsubst dissectors/%/wasm/main.go,%,$(wildcard dissectors/*/was
 WASM       := $(DISSECTORS:%=dissectors/bin/%.wasm)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build wasm demo deps test bench fuzz clean FORCE
+.PHONY: all build wasm bpf demo deps test bench fuzz clean FORCE
 
 all: build
 
@@ -17,6 +17,22 @@ wasm: $(WASM)
 # Always handed to go build, whose cache makes an up-to-date module cheap.
 dissectors/bin/%.wasm: FORCE
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./dissectors/$*/wasm
+
+# Regenerates the eBPF programs' objects and Go bindings (bpf/*/), which are
+# committed so that building needs no clang. Installs clang-14, llvm and
+# libbpf's headers from Debian when root and they are missing.
+bpf:
+	@missing=""; command -v clang-14 >/dev/null 2>&1 || missing="$$missing clang-14"; \
+	command -v llvm-strip >/dev/null 2>&1 || missing="$$missing llvm"; \
+	[ -f /usr/include/bpf/bpf_helpers.h ] || missing="$$missing libbpf-dev"; \
+	[ -f /usr/include/linux/bpf.h ] || missing="$$missing linux-libc-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing to build the eBPF programs"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else echo "missing$$missing: install them (apt-get install$$missing) to build the eBPF programs"; exit 1; fi; \
+	fi
+	$(GO) generate ./bpf/...
 
 # The README's first command: generate a capture of real HTTP traffic,
 # import it and list its calls.
