@@ -104,6 +104,9 @@ type output struct {
 type segBatch struct {
 	segs  []packet.Segment
 	arena []byte
+	// tick, set on a batch without segments, is the time of a live
+	// source's idle moment: the worker flushes what it holds.
+	tick time.Time
 }
 
 const batchSegs = 128
@@ -173,6 +176,22 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 			break
 		}
 		pkt, err := src.Next(ctx)
+		if errors.Is(err, capture.ErrIdle) {
+			// A live source has nothing for now: pass every batch on and
+			// tell each worker the time, so it stores the records it
+			// holds and closes idle flows as a file's later packets would.
+			for i := range workers {
+				if batches[i] != nil {
+					seal(batches[i])
+				}
+				send(i)
+				b := pool.Get().(*segBatch)
+				b.segs, b.arena = b.segs[:0], b.arena[:0]
+				b.tick = pkt.Timestamp
+				workers[i].in <- b
+			}
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				readErr = err

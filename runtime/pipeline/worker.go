@@ -96,6 +96,11 @@ func (w *worker) run(ctx context.Context) {
 			now = s.Timestamp
 			w.asm.Add(s)
 		}
+		tick := len(b.segs) == 0 && !b.tick.IsZero()
+		if tick && b.tick.After(now) {
+			now = b.tick
+		}
+		b.tick = time.Time{}
 		w.pool.Put(b)
 		// Idle flushing runs on capture time, not wall time, so that an
 		// old capture imports the same way whenever it is imported.
@@ -103,7 +108,7 @@ func (w *worker) run(ctx context.Context) {
 			w.asm.FlushIdle(now)
 			w.lastIdle = now
 		}
-		w.flushBatch(false)
+		w.flushBatch(tick)
 	}
 	w.asm.FlushAll(now)
 	w.flushBatch(true)
