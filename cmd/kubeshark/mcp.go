@@ -107,6 +107,9 @@ type serverConfig struct {
 	noStore bool
 	// publicURL is the hub's address, for download links.
 	publicURL string
+	// store, when set, is an open store to serve (kubeshark tap's, which
+	// holds it while capturing); the caller closes it.
+	store *storage.Store
 }
 
 // localMCPServer builds the tools over the local store, packet log and
@@ -116,7 +119,10 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	var st *storage.Store
 	var handle *storage.Handle
 	var err error
-	if c.noStore {
+	owned := true
+	if c.store != nil {
+		st, owned = c.store, false
+	} else if c.noStore {
 		// Listing tools needs no data, and must work while a hub holds
 		// the store.
 		st, err = storage.Open(ctx, storage.Options{InMemory: true, Logger: g.logger()})
@@ -143,7 +149,7 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 		handle = storage.NewHandle(storeOptions(g, storage.Options{}), storeIdle, 5*time.Second)
 	}
 	closeStore := func() {
-		if st != nil {
+		if st != nil && owned {
 			st.Close()
 		}
 		if handle != nil {
@@ -165,7 +171,7 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
 		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL}
 	var snaps *snapshot.Manager
-	if !c.noStore {
+	if !c.noStore || c.store != nil {
 		packets := packetlog.NewReader(filepath.Join(g.dataDir, "packets"), packetlog.Options{Logger: g.logger()})
 		opts.Packets = packetBounds{packets}
 		snaps, err = snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(g.dataDir, "snapshots"), Packets: packets, Logger: g.logger()})

@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newDissectorsCmd(g),
 		newMCPCmd(g),
 		newHubCmd(g),
+		newTapCmd(g),
 		newVersionCmd(),
 		newSampleCmd(),
 	)

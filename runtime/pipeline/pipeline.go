@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
@@ -82,6 +83,22 @@ type Pipeline struct {
 	// flows is the sink as a FlowSink, nil when it stores no flows; the
 	// workers then do not track them.
 	flows FlowSink
+
+	streams, stored atomic.Int64
+}
+
+// Progress is what a run has done so far, readable while it runs (a live
+// capture's status line).
+type Progress struct {
+	// Streams is the connections and UDP flows opened.
+	Streams int64
+	// Records is the records stored.
+	Records int64
+}
+
+// Progress may be called from any goroutine while Run runs.
+func (p *Pipeline) Progress() Progress {
+	return Progress{Streams: p.streams.Load(), Records: p.stored.Load()}
 }
 
 // New makes a pipeline over the given dissectors, which are probed in order.
@@ -261,6 +278,7 @@ func (p *Pipeline) store(ctx context.Context, o output) error {
 		if err := p.sink.Put(ctx, o.recs); err != nil {
 			return fmt.Errorf("storing %d records: %w", len(o.recs), err)
 		}
+		p.stored.Add(int64(len(o.recs)))
 	}
 	if len(o.flows) > 0 && p.flows != nil {
 		if err := p.flows.PutFlows(ctx, o.flows); err != nil {

@@ -135,6 +135,7 @@ func (w *worker) flushBatch(force bool) {
 
 // Open implements reassembly.Handler.
 func (w *worker) Open(c *reassembly.Conn, _ time.Time) {
+	w.p.streams.Add(1)
 	st := &stream{conn: c, dis: undecided, oriented: c.Oriented}
 	st.flow.Reset(c.Transport)
 	c.State = st
