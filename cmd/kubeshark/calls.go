@@ -105,6 +105,9 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if url := runningTap(g.dataDir); url != "" {
+		return callsViaTap(ctx, g, url, o, w)
+	}
 	st, err := openExistingStore(ctx, g)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
+	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
@@ -67,6 +68,21 @@ kubeshark hub token). Nothing but MCP messages is written to stdout.`,
 
 func runMCP(ctx context.Context, g *globals, o mcpOptions, cmd *cobra.Command) error {
 	var m *server.MCPServer
+	if o.url == "" && !o.listTools {
+		// A tap capturing into this data directory holds the store;
+		// serve what its hub serves.
+		if url := runningTap(g.dataDir); url != "" {
+			o.url = url
+			if o.token == "" {
+				tok, err := hub.LoadToken(g.dataDir)
+				if err != nil {
+					return fmt.Errorf("a tap is capturing into %s, but its hub token is unreadable: %w", g.dataDir, err)
+				}
+				o.token = tok
+			}
+			g.logger().Info("serving the running tap's hub", "url", url)
+		}
+	}
 	if o.url != "" {
 		if o.listTools {
 			return errors.New("--list-tools lists the tools every server offers; run it without --url")
