@@ -44,13 +44,15 @@ demo: build
 # The README's second command. The host code runs under the race detector.
 test: wasm deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./runtime/... ./storage/... ./sdk/... ./mcp/...
+	$(GO) test -race -count=1 ./bpf/... ./runtime/... ./storage/... ./sdk/... ./mcp/...
 	$(GO) test -count=1 -timeout 30m ./dissectors/... ./cmd/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
-# assembles the hostile-guest modules. Installed when missing on a Debian
-# machine where we are root; elsewhere the tests that need them skip and say so.
-TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump
+# assembles the hostile-guest modules; nginx, curl, redis and iproute2 are
+# the servers, clients and namespaces of the live-capture (tap) tests.
+# Installed when missing on a Debian machine where we are root; elsewhere
+# the tests that need them skip and say so.
+TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump nginx:nginx curl:curl redis-server:redis-server redis-cli:redis-tools ip:iproute2
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -291,7 +291,7 @@ func (s *packetSource) Status() string {
 	rate := s.rate
 	s.mu.Unlock()
 	return fmt.Sprintf("%d packets (%s), %d dropped, %d streams, %d records (%.0f/s)",
-		ls.Packets, humanBytes(int64(ls.Bytes)), k.Lost+ls.Incomplete, ps.Streams, ps.Records, rate)
+		ls.Packets, humanBytes(int64(ls.Bytes)), k.Lost, ps.Streams, ps.Records, rate)
 }
 
 func (s *packetSource) Summary(w io.Writer) {
@@ -299,7 +299,7 @@ func (s *packetSource) Summary(w io.Writer) {
 	k, _ := s.src.Kernel()
 	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats})
 	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped, %d filtered out\n", ls.Packets, ls.Duplicates, ls.Filtered)
-	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s), %d incomplete, %d cut at the snap length\n",
+	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s; %d of them after some of their chunks), %d cut at the snap length\n",
 		k.Lost, humanBytes(int64(k.LostBytes)), ls.Incomplete, k.Snapped)
 }
 
