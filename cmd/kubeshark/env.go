@@ -34,7 +34,7 @@ func storeOptions(g *globals, opts storage.Options) storage.Options {
 
 func openStore(ctx context.Context, g *globals, opts storage.Options) (*storage.Store, error) {
 	return storage.OpenWhenFree(ctx, storeOptions(g, opts), storeWait, func() {
-		fmt.Fprintf(os.Stderr, "waiting for the store in %s: another kubeshark process (mcp or hub) is using it...\n", g.dataDir)
+		fmt.Fprintf(os.Stderr, "waiting for the store in %s: another kubeshark process (mcp, hub, import or tap) is using it...\n", g.dataDir)
 	})
 }
 

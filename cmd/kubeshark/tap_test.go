@@ -455,3 +455,27 @@ func TestTapErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTapInterface captures one interface with TCX (-i): the host's end of
+// the veth pair, whose frames carry an Ethernet header; SIGTERM ends it.
+func TestTapInterface(t *testing.T) {
+	requireTap(t)
+	n := newTestNet(t)
+	n.servers(t)
+	data := tapData(t)
+	tap := startTap(t, data, "-i", n.hostIf, "--filter", "host "+n.nsIP)
+	if !strings.Contains(tap.out.String(), "capturing on interface "+n.hostIf) {
+		t.Fatalf("capturing line does not name the interface:\n%s", tap.out)
+	}
+	curl(t, "http://"+n.nsIP+"/t/hello")
+	run(t, "curl", "-s", "-o", "/dev/null", "http://"+n.nsIP+"/t/missing")
+	tap.waitCalls(t, data, `path.startsWith("/t/")`, 2)
+	if code := tap.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("tap exit code %d after SIGTERM:\n%s", code, tap.out)
+	}
+	got := multiset(calls(t, data))
+	want := map[string]int{"http GET /t/hello 200": 1, "http GET /t/missing 404": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("records from -i %s: %v, want %v", n.hostIf, got, want)
+	}
+}
