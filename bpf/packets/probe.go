@@ -29,7 +29,7 @@ const (
 )
 
 // ErrPermission means the process may not load or attach BPF programs.
-var ErrPermission = errors.New("not permitted to load BPF programs: run as root, or grant CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON")
+var ErrPermission = errors.New("not permitted to load and attach BPF programs")
 
 // Config tunes the programs and the ring buffer. Zero fields take defaults.
 type Config struct {
@@ -156,7 +156,7 @@ func Load(cfg Config) (*Probe, error) {
 	p := &Probe{}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-			return nil, fmt.Errorf("%w (%v)", ErrPermission, err)
+			return nil, permission(err)
 		}
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -222,7 +222,7 @@ func (p *Probe) AttachInterface(name string) error {
 
 func permission(err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("%w (%v)", ErrPermission, err)
+		return fmt.Errorf("%w: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (%v)", ErrPermission, err)
 	}
 	return err
 }

@@ -55,6 +55,9 @@ kubeshark hub token. Tools that change state need --allow-destructive.`,
 }
 
 func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, cmd *cobra.Command) error {
+	if url := runningTap(g.dataDir); url != "" {
+		return fmt.Errorf("kubeshark tap is capturing into %s and already serves its hub on %s (token: kubeshark hub token)", g.dataDir, url)
+	}
 	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
 	if err != nil {
 		return err

@@ -110,6 +110,10 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		}
 		keep = f.Match
 	}
+	// Fail before compiling the dissectors, which takes a while.
+	if err := live.CheckPrivileges(); err != nil {
+		return fmt.Errorf("tap: %w", err)
+	}
 	l, err := loadDissectors(ctx, g, o.dissectors)
 	if err != nil {
 		return err

@@ -432,6 +432,11 @@ func TestTapKilled(t *testing.T) {
 		t.Fatalf("kubeshark mcp while tap runs: %d calls, want 4", len(res.Calls))
 	}
 
+	// A second hub on the same data would only wait for the store.
+	if r := ks(t, data, "hub", "--addr", "127.0.0.1:0"); r.code == 0 || !strings.Contains(r.stderr, "already serves its hub on "+tap.url) {
+		t.Fatalf("kubeshark hub while tap runs: %+v", r)
+	}
+
 	tap.stop(t, syscall.SIGKILL)
 	recs := calls(t, data, "--filter", `path.startsWith("/kill/")`)
 	if len(recs) != 4 {
@@ -477,5 +482,33 @@ func TestTapInterface(t *testing.T) {
 	want := map[string]int{"http GET /t/hello 200": 1, "http GET /t/missing 404": 1}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("records from -i %s: %v, want %v", n.hostIf, got, want)
+	}
+}
+
+// TestTapNamesMissingCapabilities runs tap as nobody, with and without some
+// of the capabilities it needs: it fails at once, naming the missing ones.
+func TestTapNamesMissingCapabilities(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to a user with chosen capabilities")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	data := t.TempDir()
+	os.Chmod(data, 0o777)
+	for _, tc := range []struct {
+		caps    []string
+		missing string
+	}{
+		{nil, "missing CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN"},
+		{[]string{"--inh-caps", "+bpf,+perfmon", "--ambient-caps", "+bpf,+perfmon"}, "missing CAP_NET_ADMIN"},
+	} {
+		args := append([]string{"--reuid", "65534", "--regid", "65534", "--clear-groups"}, tc.caps...)
+		args = append(args, binary_, "--data", data, "tap")
+		out, err := exec.Command("setpriv", args...).CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() == 0 || !strings.Contains(string(out), "not permitted to load and attach BPF programs: "+tc.missing+" (") {
+			t.Errorf("tap with %v: %v\n%s", tc.caps, err, out)
+		}
 	}
 }

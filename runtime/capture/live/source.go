@@ -115,7 +115,7 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := checkPrivileges(); err != nil {
+	if err := CheckPrivileges(); err != nil {
 		return nil, err
 	}
 	probe, err := packets.Load(opts.Probe)
@@ -162,9 +162,10 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 	return s, nil
 }
 
-// checkPrivileges names the capabilities tap lacks, before the kernel
-// answers EPERM without saying why.
-func checkPrivileges() error {
+// CheckPrivileges names the capabilities live capture lacks, before the
+// kernel answers EPERM without saying why; the error wraps
+// packets.ErrPermission.
+func CheckPrivileges() error {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return nil // let the kernel decide
@@ -189,7 +190,7 @@ func checkPrivileges() error {
 		missing = append(missing, "CAP_NET_ADMIN")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: missing %s (run with sudo, or setcap cap_bpf,cap_perfmon,cap_net_admin+ep on the binary)", packets.ErrPermission, strings.Join(missing, ", "))
+		return fmt.Errorf("%w: missing %s (run as root, or setcap cap_bpf,cap_perfmon,cap_net_admin+ep on the binary)", packets.ErrPermission, strings.Join(missing, ", "))
 	}
 	return nil
 }
