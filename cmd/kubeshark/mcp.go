@@ -126,6 +126,8 @@ type serverConfig struct {
 	// store, when set, is an open store to serve (kubeshark tap's, which
 	// holds it while capturing); the caller closes it.
 	store *storage.Store
+	// capture is tap's live capture, whose health the tools report.
+	capture mcp.LiveCapture
 }
 
 // localMCPServer builds the tools over the local store, packet log and
@@ -185,7 +187,7 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	// not run here.
 	l.close(context.Background())
 	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
-		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL}
+		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL, Capture: c.capture}
 	var snaps *snapshot.Manager
 	if !c.noStore || c.store != nil {
 		packets := packetlog.NewReader(filepath.Join(g.dataDir, "packets"), packetlog.Options{Logger: g.logger()})

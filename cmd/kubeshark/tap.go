@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubeshark-wasm/kubeshark/bpf/packets"
+	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture/live"
@@ -150,7 +151,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("tap: %w", err)
 	}
-	pkt := &packetSource{src: src, plog: plog, p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)}
+	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)}
 	sources := []tapSource{pkt}
 	defer func() {
 		for _, s := range sources {
@@ -160,7 +161,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 
 	var hubURL string
 	if !o.noHub {
-		stopHub, url, err := serveTapHub(ctx, g, o.hubAddr, st, stderr)
+		stopHub, url, err := serveTapHub(ctx, g, o.hubAddr, st, pkt, stderr)
 		if err != nil {
 			return err
 		}
@@ -259,6 +260,7 @@ type packetSource struct {
 	plog  *packetlog.Writer
 	p     *pipeline.Pipeline
 	stats pipeline.Stats
+	since time.Time
 
 	mu       sync.Mutex
 	lastRecs int64
@@ -296,6 +298,14 @@ func (s *packetSource) Status() string {
 	s.mu.Unlock()
 	return fmt.Sprintf("%d packets (%s), %d dropped, %d streams, %d records (%.0f/s)",
 		ls.Packets, humanBytes(int64(ls.Bytes)), k.Lost, ps.Streams, ps.Records, rate)
+}
+
+// CaptureStatus implements mcp.LiveCapture.
+func (s *packetSource) CaptureStatus() mcp.CaptureStatus {
+	ls := s.src.Stats()
+	k, _ := s.src.Kernel()
+	return mcp.CaptureStatus{Attached: s.src.Attached(), Since: s.since, Packets: ls.Packets,
+		KernelLost: k.Lost, KernelLostBytes: k.LostBytes, Snapped: k.Snapped, LocalDuplicates: ls.Duplicates}
 }
 
 func (s *packetSource) Summary(w io.Writer) {
@@ -356,7 +366,7 @@ type tapInfo struct {
 
 // serveTapHub serves the hub over the tap's open store and advertises it
 // in the data directory.
-func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store, stderr io.Writer) (stop func(), url string, err error) {
+func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store, capture mcp.LiveCapture, stderr io.Writer) (stop func(), url string, err error) {
 	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
 	if err != nil {
 		return nil, "", err
@@ -366,7 +376,7 @@ func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store
 		return nil, "", fmt.Errorf("hub: listen on %s: %w (--hub-addr picks another address, --no-hub serves none)", addr, err)
 	}
 	url = "http://" + ln.Addr().String()
-	s, cleanup, err := localMCPServer(ctx, g, serverConfig{store: st, publicURL: url})
+	s, cleanup, err := localMCPServer(ctx, g, serverConfig{store: st, publicURL: url, capture: capture})
 	if err != nil {
 		ln.Close()
 		return nil, "", err

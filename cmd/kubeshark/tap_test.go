@@ -427,9 +427,23 @@ func TestTapKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	var res struct{ Calls []sdk.Record }
-	mcptest.Connect(t, c).Get(t, "list_api_calls", map[string]any{"kfl": `path.startsWith("/kill/")`}, &res)
+	s := mcptest.Connect(t, c)
+	s.Get(t, "list_api_calls", map[string]any{"kfl": `path.startsWith("/kill/")`}, &res)
 	if len(res.Calls) != 4 {
 		t.Fatalf("kubeshark mcp while tap runs: %d calls, want 4", len(res.Calls))
+	}
+
+	// The hub reports the capture's health.
+	var b struct {
+		Capture *struct {
+			Attached   []string
+			Packets    uint64
+			KernelLost *uint64 `json:"kernel_lost"`
+		}
+	}
+	s.Get(t, "get_data_boundaries", nil, &b)
+	if b.Capture == nil || len(b.Capture.Attached) != 1 || !strings.HasPrefix(b.Capture.Attached[0], "cgroup ") || b.Capture.Packets == 0 || b.Capture.KernelLost == nil {
+		t.Fatalf("get_data_boundaries while tap runs: capture %+v", b.Capture)
 	}
 
 	// A second hub on the same data would only wait for the store.
