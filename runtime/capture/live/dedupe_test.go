@@ -26,6 +26,22 @@ func tcp4(src, dst [4]byte, sport, dport uint16, id uint16, ttl byte, seq, ack u
 	return p
 }
 
+// udp4 builds an IPv4 UDP packet.
+func udp4(src, dst [4]byte, sport, dport uint16, id uint16, payload string) []byte {
+	p := make([]byte, 28+len(payload))
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	binary.BigEndian.PutUint16(p[4:], id)
+	p[8], p[9] = 64, 17
+	copy(p[12:], src[:])
+	copy(p[16:], dst[:])
+	binary.BigEndian.PutUint16(p[20:], sport)
+	binary.BigEndian.PutUint16(p[22:], dport)
+	binary.BigEndian.PutUint16(p[24:], uint16(8+len(payload)))
+	copy(p[28:], payload)
+	return p
+}
+
 func TestDedupe(t *testing.T) {
 	t0 := time.Unix(1700000000, 0)
 	a, b, nat := [4]byte{10, 0, 0, 1}, [4]byte{10, 0, 0, 2}, [4]byte{10, 96, 0, 10}
@@ -52,6 +68,17 @@ func TestDedupe(t *testing.T) {
 		{"egress copy forgotten", [][]byte{pkt}, pkt, 5 * time.Second, false},
 		{"not IP", [][]byte{{1, 2, 3}}, []byte{1, 2, 3}, 0, false},
 	}
+	dns := udp4(a, b, 5353, 53, 11, "\x12\x34\x01\x00\x00\x01example")
+	tests = append(tests, []struct {
+		name    string
+		egress  [][]byte
+		ingress []byte
+		at      time.Duration
+		dup     bool
+	}{
+		{"UDP, same", [][]byte{dns}, udp4(a, nat, 5353, 5300, 11, "\x12\x34\x01\x00\x00\x01example"), 0, true},
+		{"UDP, other query id", [][]byte{dns}, udp4(a, b, 5353, 53, 11, "\x12\x35\x01\x00\x00\x01example"), 0, false},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := NewDedupe(time.Second)

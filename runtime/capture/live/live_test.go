@@ -54,7 +54,12 @@ func collect(t *testing.T, src *Source, timeout time.Duration, each func(capture
 // past the retransmission timeout even on loopback).
 func exchange(t *testing.T, req []byte, resp []byte) (server *net.TCPAddr, retrans uint32) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return exchangeOn(t, "127.0.0.1", req, resp)
+}
+
+func exchangeOn(t *testing.T, host string, req []byte, resp []byte) (server *net.TCPAddr, retrans uint32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", host+":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,33 +209,38 @@ func tcpChecksumOK(ip []byte) bool {
 	return sum == 0xffff
 }
 
-// TestStopDrains: packets captured before Stop are all returned, then EOF.
+// TestStopDrains: packets captured before Stop are all returned, once
+// each, then EOF; over IPv4 and IPv6 loopback.
 func TestStopDrains(t *testing.T) {
 	requireRoot(t)
-	src, err := Open(context.Background(), Options{FlushInterval: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	server, _ := exchange(t, []byte("ping"), []byte("pong"))
-	src.Stop()
-	n := 0
-	eof := false
-	for i := 0; i < 1_000_000; i++ {
-		p, err := src.Next(context.Background())
-		if errors.Is(err, io.EOF) {
-			eof = true
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Contains(p.Data, []byte("pong")) || bytes.Contains(p.Data, []byte("ping")) {
-			n++
-		}
-	}
-	if !eof || n != 2 {
-		t.Fatalf("after Stop: eof=%v, %d packets carrying ping/pong to port %d, want EOF and 2", eof, n, server.Port)
+	for _, addr := range []string{"127.0.0.1", "[::1]"} {
+		t.Run(addr, func(t *testing.T) {
+			src, err := Open(context.Background(), Options{FlushInterval: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			exchangeOn(t, addr, []byte("ping-"+addr), []byte("pong-"+addr))
+			src.Stop()
+			n := 0
+			eof := false
+			for i := 0; i < 1_000_000; i++ {
+				p, err := src.Next(context.Background())
+				if errors.Is(err, io.EOF) {
+					eof = true
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(p.Data, []byte("ping-"+addr)) || bytes.Contains(p.Data, []byte("pong-"+addr)) {
+					n++
+				}
+			}
+			if !eof || n != 2 {
+				t.Fatalf("after Stop: eof=%v, %d packets carrying the ping and pong, want EOF and 2", eof, n)
+			}
+		})
 	}
 }
 
