@@ -189,7 +189,10 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	runCtx, cancel := context.WithCancel(ctx)
+	// The command's context ends on the first signal (main's
+	// NotifyContext); capture must outlive it to drain, so it ends only
+	// on a second signal.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var timer <-chan time.Time
 	if o.duration > 0 {
@@ -207,13 +210,16 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	}
 	done := make(chan struct{})
 	go func() {
+		parent := ctx.Done()
 		for {
 			select {
 			case <-done:
 				return
-			case <-ctx.Done():
+			case <-parent:
+				// The same signal also reaches sig; this is not a
+				// second one.
 				stopAll()
-				return
+				parent = nil
 			case <-timer:
 				stopAll()
 			case <-sig:
