@@ -18,11 +18,13 @@ import (
 const (
 	packetsMapCounters       = "counters"
 	packetsMapEvents         = "events"
+	packetsMapPorts          = "ports"
 	packetsProgCgroupEgress  = "cgroup_egress"
 	packetsProgCgroupIngress = "cgroup_ingress"
 	packetsProgTcEgress      = "tc_egress"
 	packetsProgTcIngress     = "tc_ingress"
 	packetsVarPacketSeq      = "packet_seq"
+	packetsVarPortFilter     = "port_filter"
 	packetsVarRecordSeq      = "record_seq"
 	packetsVarSnaplen        = "snaplen"
 	packetsVarWakeupBytes    = "wakeup_bytes"
@@ -83,6 +85,7 @@ type packetsProgramSpecs struct {
 type packetsMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Ports    *ebpf.MapSpec `ebpf:"ports"`
 }
 
 // packetsVariableSpecs contains global variables before they are loaded into the kernel.
@@ -90,6 +93,7 @@ type packetsMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type packetsVariableSpecs struct {
 	PacketSeq   *ebpf.VariableSpec `ebpf:"packet_seq"`
+	PortFilter  *ebpf.VariableSpec `ebpf:"port_filter"`
 	RecordSeq   *ebpf.VariableSpec `ebpf:"record_seq"`
 	Snaplen     *ebpf.VariableSpec `ebpf:"snaplen"`
 	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -118,12 +122,14 @@ func (o *packetsObjects) Close() error {
 type packetsMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Ports    *ebpf.Map `ebpf:"ports"`
 }
 
 func (m *packetsMaps) Close() error {
 	return _PacketsClose(
 		m.Counters,
 		m.Events,
+		m.Ports,
 	)
 }
 
@@ -132,6 +138,7 @@ func (m *packetsMaps) Close() error {
 // It can be passed to loadPacketsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type packetsVariables struct {
 	PacketSeq   *ebpf.Variable `ebpf:"packet_seq"`
+	PortFilter  *ebpf.Variable `ebpf:"port_filter"`
 	RecordSeq   *ebpf.Variable `ebpf:"record_seq"`
 	Snaplen     *ebpf.Variable `ebpf:"snaplen"`
 	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`

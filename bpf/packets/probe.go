@@ -47,6 +47,12 @@ type Config struct {
 	// (default a quarter of RingBytes), so a burst never waits for the
 	// poll interval while the ring fills.
 	WakeupBytes int
+	// Ports, when set, makes the cgroup hooks skip packets whose source
+	// and destination ports are both outside these inclusive ranges,
+	// before they take ring space. Packets the hook cannot classify
+	// (IPv6 extension headers, later IP fragments) are kept. The TC hooks
+	// (AttachInterface) ignore it.
+	Ports [][2]uint16
 }
 
 func (c *Config) defaults() error {
@@ -118,6 +124,8 @@ type Counters struct {
 	Lost, LostBytes uint64
 	// Snapped is packets longer than the snap length.
 	Snapped uint64
+	// Filtered is packets Config.Ports left out.
+	Filtered uint64
 }
 
 // Probe is the loaded programs, their attachments and the ring's reader.
@@ -147,6 +155,7 @@ func Load(cfg Config) (*Probe, error) {
 		"snaplen":      uint32(cfg.SnapLen),
 		"wakeup_every": uint32(cfg.WakeupEvery),
 		"wakeup_bytes": uint64(cfg.WakeupBytes),
+		"port_filter":  boolByte(len(cfg.Ports) > 0),
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("setting %s: %w", name, err)
@@ -163,6 +172,14 @@ func Load(cfg Config) (*Probe, error) {
 			return nil, fmt.Errorf("the kernel's verifier refused the packet programs: %+v", ve)
 		}
 		return nil, fmt.Errorf("loading the packet programs: %w", err)
+	}
+	for _, r := range cfg.Ports {
+		for port := uint32(r[0]); port <= uint32(r[1]); port++ {
+			if err := p.objs.Ports.Put(port, uint8(1)); err != nil {
+				p.objs.Close()
+				return nil, fmt.Errorf("setting the port filter: %w", err)
+			}
+		}
 	}
 	p.rd, err = ringbuf.NewReader(p.objs.Events)
 	if err != nil {
@@ -220,6 +237,13 @@ func (p *Probe) AttachInterface(name string) error {
 	return nil
 }
 
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func permission(err error) error {
 	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 		return fmt.Errorf("%w: run as root, or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (%v)", ErrPermission, err)
@@ -274,7 +298,7 @@ func parseChunk(b []byte, c *Chunk) error {
 // Counters sums the kernel's per-CPU counters.
 func (p *Probe) Counters() (Counters, error) {
 	var out Counters
-	dst := []*uint64{&out.Packets, &out.Lost, &out.LostBytes, &out.Snapped}
+	dst := []*uint64{&out.Packets, &out.Lost, &out.LostBytes, &out.Snapped, &out.Filtered}
 	for i, d := range dst {
 		var per []uint64
 		if err := p.objs.Counters.Lookup(uint32(i), &per); err != nil {

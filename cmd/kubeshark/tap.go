@@ -104,12 +104,18 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		return fmt.Errorf("--duration %s: must be positive", o.duration)
 	}
 	var keep func(capture.Packet) bool
+	probe := packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize}
 	if o.filter != "" {
 		f, err := pktfilter.Compile(o.filter)
 		if err != nil {
 			return fmt.Errorf("--filter: %w", err)
 		}
 		keep = f.Match
+		// A filter that names ports is applied in the kernel too, so
+		// other traffic takes no ring space.
+		if r, ok := f.PortRanges(); ok {
+			probe.Ports = r
+		}
 	}
 	// Fail before compiling the dissectors, which takes a while.
 	if err := live.CheckPrivileges(); err != nil {
@@ -144,7 +150,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 
 	src, err := live.Open(ctx, live.Options{
 		Interfaces: o.ifaces,
-		Probe:      packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize},
+		Probe:      probe,
 		Keep:       keep,
 		Logger:     g.logger(),
 	})
@@ -318,7 +324,7 @@ func (s *packetSource) Summary(w io.Writer) {
 	ls := s.src.Stats()
 	k, _ := s.src.Kernel()
 	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats})
-	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped, %d filtered out\n", ls.Packets, ls.Duplicates, ls.Filtered)
+	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped, %d filtered out (%d of them in the kernel)\n", ls.Packets, ls.Duplicates, ls.Filtered+k.Filtered, k.Filtered)
 	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s; %d of them after some of their chunks), %d cut at the snap length\n",
 		k.Lost, humanBytes(int64(k.LostBytes)), ls.Incomplete, k.Snapped)
 }

@@ -414,7 +414,8 @@ func TestTapKilled(t *testing.T) {
 	n := newTestNet(t)
 	n.servers(t)
 	data := tapData(t)
-	tap := startTap(t, data, "--filter", "host "+n.nsIP)
+	// A filter naming a port is also applied in the kernel.
+	tap := startTap(t, data, "--filter", "host "+n.nsIP+" and tcp port 80")
 	for i := range 4 {
 		curl(t, fmt.Sprintf("http://%s/kill/%d", n.nsIP, i))
 	}

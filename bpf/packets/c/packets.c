@@ -20,6 +20,9 @@ char __license[] SEC("license") = "Dual BSD/GPL";
 volatile const __u32 snaplen = 262144;     // bytes kept of each packet
 volatile const __u32 wakeup_every = 64;    // records between forced wake-ups
 volatile const __u64 wakeup_bytes = 1 << 20; // pending bytes that force a wake-up
+// When set, the cgroup hooks pass on only packets with a source or
+// destination port marked in `ports` (and what they cannot classify).
+volatile const __u8 port_filter = 0;
 
 // Chunk data sizes. A record reserves one of three classes so that the
 // pure ACKs that make up half of TCP traffic do not each take 16 KiB.
@@ -73,8 +76,17 @@ enum {
 	CNT_LOST = 1,      // packets lost: the ring buffer was full
 	CNT_LOST_BYTES = 2,
 	CNT_SNAPPED = 3,   // packets cut at snaplen
+	CNT_FILTERED = 4,  // packets the port filter left out
 	CNT_MAX,
 };
+
+// One byte per port, non-zero for the ports to capture (port_filter).
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} ports SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -102,6 +114,46 @@ static __always_inline __u64 wakeup_flag(void)
 	if (n % wakeup_every == 0 || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline int port_wanted(__u16 port_be)
+{
+	__u32 key = ((port_be & 0xff) << 8) | (port_be >> 8);
+	__u8 *v = bpf_map_lookup_elem(&ports, &key);
+	return v && *v;
+}
+
+// wanted applies the port filter to a packet starting at its IP header.
+// Anything it cannot classify (IPv6 extension headers, fragments after
+// the first) is kept: user space filters again.
+static __always_inline int wanted(struct __sk_buff *skb)
+{
+	__u8 b[40];
+	__u32 l4;
+	__u8 proto;
+	if (bpf_skb_load_bytes(skb, 0, b, 20) < 0)
+		return 1;
+	if ((b[0] >> 4) == 4) {
+		if ((b[6] & 0x3f) || b[7]) // a fragment after the first
+			return 1;
+		proto = b[9];
+		l4 = (b[0] & 0x0f) * 4;
+	} else if ((b[0] >> 4) == 6) {
+		if (bpf_skb_load_bytes(skb, 0, b, 40) < 0)
+			return 1;
+		proto = b[6];
+		l4 = 40;
+		if (proto != 6 && proto != 17 && proto != 132 && proto != 58)
+			return 1; // an extension header
+	} else {
+		return 1;
+	}
+	if (proto != 6 && proto != 17 && proto != 132)
+		return 0; // no ports: a port filter matches none of these
+	__u16 p[2];
+	if (bpf_skb_load_bytes(skb, l4, p, 4) < 0)
+		return 1;
+	return port_wanted(p[0]) || port_wanted(p[1]);
 }
 
 #define EMIT(TYPE, SIZE)                                                        \
@@ -162,6 +214,10 @@ lost:
 SEC("cgroup_skb/ingress")
 int cgroup_ingress(struct __sk_buff *skb)
 {
+	if (port_filter && !wanted(skb)) {
+		count(CNT_FILTERED, 1);
+		return 1;
+	}
 	capture(skb, DIR_INGRESS, 0, bpf_skb_cgroup_id(skb));
 	return 1;
 }
@@ -169,6 +225,10 @@ int cgroup_ingress(struct __sk_buff *skb)
 SEC("cgroup_skb/egress")
 int cgroup_egress(struct __sk_buff *skb)
 {
+	if (port_filter && !wanted(skb)) {
+		count(CNT_FILTERED, 1);
+		return 1;
+	}
 	capture(skb, DIR_EGRESS, 0, bpf_skb_cgroup_id(skb));
 	return 1;
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -295,3 +296,55 @@ func TestOverrunIsCountedAndCaptureGoesOn(t *testing.T) {
 }
 
 func packetsConfigTiny() packets.Config { return packets.Config{RingBytes: 64 << 10} }
+
+// TestKernelPortFilter: with Probe.Ports the cgroup hooks leave out other
+// ports' packets before they reach the ring buffer, and count them.
+func TestKernelPortFilter(t *testing.T) {
+	requireRoot(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	src, err := Open(context.Background(), Options{Probe: packets.Config{Ports: [][2]uint16{{port, port}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	// The wanted port: a listener on it answers.
+	wantedLn, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Skipf("port %d taken meanwhile: %v", port, err)
+	}
+	go func() {
+		c, err := wantedLn.Accept()
+		if err == nil {
+			c.Write([]byte("wanted-port"))
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("tcp", wantedLn.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(c)
+	c.Close()
+	wantedLn.Close()
+	exchange(t, []byte("other-port"), []byte("other-port-answer"))
+	src.Stop()
+	var wanted, other int
+	collect(t, src, 5*time.Second, func(p capture.Packet) bool {
+		if bytes.Contains(p.Data, []byte("wanted-port")) {
+			wanted++
+		}
+		if bytes.Contains(p.Data, []byte("other-port")) {
+			other++
+		}
+		return false
+	})
+	k, _ := src.Kernel()
+	if wanted != 1 || other != 0 || k.Filtered == 0 {
+		t.Fatalf("packets carrying data: %d on port %d, %d on another; kernel %+v: want 1, 0 and packets filtered", wanted, port, other, k)
+	}
+}
