@@ -5,7 +5,7 @@ DISSECTORS := $(patsubst dissectors/%/wasm/main.go,%,$(wildcard dissectors/*/was
 WASM       := $(DISSECTORS:%=dissectors/bin/%.wasm)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build wasm demo deps test bench fuzz clean FORCE
+.PHONY: all build wasm bpf demo deps test bench fuzz clean FORCE
 
 all: build
 
@@ -18,6 +18,22 @@ wasm: $(WASM)
 dissectors/bin/%.wasm: FORCE
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./dissectors/$*/wasm
 
+# Regenerates the eBPF programs' objects and Go bindings (bpf/*/), which are
+# committed so that building needs no clang. Installs clang-14, llvm and
+# libbpf's headers from Debian when root and they are missing.
+bpf:
+	@missing=""; command -v clang-14 >/dev/null 2>&1 || missing="$$missing clang-14"; \
+	command -v llvm-strip >/dev/null 2>&1 || missing="$$missing llvm"; \
+	[ -f /usr/include/bpf/bpf_helpers.h ] || missing="$$missing libbpf-dev"; \
+	[ -f /usr/include/linux/bpf.h ] || missing="$$missing linux-libc-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing to build the eBPF programs"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else echo "missing$$missing: install them (apt-get install$$missing) to build the eBPF programs"; exit 1; fi; \
+	fi
+	$(GO) generate ./bpf/...
+
 # The README's first command: generate a capture of real HTTP traffic,
 # import it and list its calls.
 demo: build
@@ -28,16 +44,16 @@ demo: build
 # The README's second command. The host code runs under the race detector.
 test: wasm deps
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./runtime/... ./storage/... ./sdk/... ./mcp/... ./bpf/...
+	$(GO) test -race -count=1 ./bpf/... ./runtime/... ./storage/... ./sdk/... ./mcp/...
 	$(GO) test -count=1 -timeout 30m ./dissectors/... ./cmd/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
 # assembles the hostile-guest modules, docker-registry serves plugin artifacts
-# to the OCI end-to-end test; nginx, curl, openssl, iproute2 and Debian's
-# Go 1.19 are the real servers, clients and builds bpf/tls traces.
-# Installed when missing on a Debian machine where we are root; elsewhere the
-# tests that need them skip and say so.
-TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry nginx:nginx curl:curl openssl:openssl ip:iproute2 /usr/lib/go-1.19/bin/go:golang-1.19-go
+# to the OCI end-to-end test; nginx, curl, openssl, redis, iproute2 and
+# Debian's Go 1.19 are the real servers, clients, namespaces and builds of the
+# live-capture (tap) and TLS tests. Installed when missing on a Debian machine
+# where we are root; elsewhere the tests that need them skip and say so.
+TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry nginx:nginx curl:curl openssl:openssl redis-server:redis-server redis-cli:redis-tools ip:iproute2 /usr/lib/go-1.19/bin/go:golang-1.19-go
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -40,6 +40,32 @@ type PacketLog interface {
 	Boundaries(ctx context.Context) (PacketBounds, error)
 }
 
+// LiveCapture is a capture running in the same process (kubeshark tap),
+// whose health get_data_boundaries and the status resource report.
+type LiveCapture interface {
+	CaptureStatus() CaptureStatus
+}
+
+// CaptureStatus is what a live capture has seen and lost so far. Loss is
+// reported, never hidden: an assistant told "no calls" needs to know
+// whether the capture was keeping up.
+type CaptureStatus struct {
+	// Attached names the hooks ("cgroup /sys/fs/cgroup", "interface eth0").
+	Attached []string  `json:"attached"`
+	Since    time.Time `json:"since"`
+	// Packets the capture delivered to dissection.
+	Packets uint64 `json:"packets"`
+	// KernelLost is packets the kernel could not hand over because the
+	// ring buffer was full; KernelLostBytes their size.
+	KernelLost      uint64 `json:"kernel_lost" jsonschema:"packets lost because the kernel's ring buffer was full"`
+	KernelLostBytes uint64 `json:"kernel_lost_bytes"`
+	// Snapped is packets longer than the snap length, cut.
+	Snapped uint64 `json:"snapped" jsonschema:"packets cut at the snap length"`
+	// LocalDuplicates is second copies of packets between two local
+	// sockets, dropped by design.
+	LocalDuplicates uint64 `json:"local_duplicates_dropped"`
+}
+
 // PacketBounds is what a packet log holds.
 type PacketBounds struct {
 	Oldest, Newest time.Time
@@ -65,6 +91,9 @@ type Options struct {
 	// Packets reports what the raw packet log holds; nil when there is
 	// none.
 	Packets PacketLog
+	// Capture is the live capture feeding the store, nil when there is
+	// none.
+	Capture LiveCapture
 	// Snapshots manages snapshots; nil makes the snapshot tools say they
 	// are not available.
 	Snapshots *snapshot.Manager

@@ -26,6 +26,8 @@ type BoundariesResult struct {
 	Packets    Span           `json:"packets"`
 	ByProtocol map[string]int `json:"by_protocol"`
 	Failed     int            `json:"failed"`
+	// Capture is the live capture's health while kubeshark tap runs.
+	Capture *CaptureStatus `json:"capture,omitempty"`
 }
 
 func tp(t time.Time) *time.Time {
@@ -63,6 +65,12 @@ func (s *Server) boundaries(ctx context.Context, _ noArgs) (BoundariesResult, st
 		return fmt.Sprintf("%d from %s to %s", sp.Count, sp.Oldest.Format(time.RFC3339Nano), sp.Newest.Format(time.RFC3339Nano))
 	}
 	text := fmt.Sprintf("records: %s (%d failed); flows: %s; raw packets: %s", f(res.Records), res.Failed, f(res.Flows), f(res.Packets))
+	if s.opts.Capture != nil {
+		c := s.opts.Capture.CaptureStatus()
+		res.Capture = &c
+		text += fmt.Sprintf("; live capture on %s since %s: %d packets, %d lost in the kernel (ring buffer full), %d cut at the snap length",
+			strings.Join(c.Attached, ", "), c.Since.UTC().Format(time.RFC3339), c.Packets, c.KernelLost, c.Snapped)
+	}
 	return res, text, nil
 }
 

@@ -23,6 +23,10 @@ func newCallCmd(g *globals) *cobra.Command {
 			if output != "json" && output != "text" {
 				return fmt.Errorf("--output %q: want json or text", output)
 			}
+			if url := runningTap(g.dataDir); url != "" {
+				// The hub's view of a call, in JSON whatever --output says.
+				return callViaTap(cmd.Context(), g, url, args[0], cmd.OutOrStdout())
+			}
 			st, err := openExistingStore(cmd.Context(), g)
 			if err != nil {
 				return err

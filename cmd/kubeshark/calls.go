@@ -98,6 +98,9 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 	if err != nil && (!clock || !errors.Is(err, timeexpr.ErrEmptyWindow)) {
 		return err
 	}
+	if url := runningTap(g.dataDir); url != "" {
+		return callsViaTap(ctx, g, url, o, w)
+	}
 	st, err := openExistingStore(ctx, g)
 	if err != nil {
 		return err

@@ -64,6 +64,9 @@ applied once at startup, and what they dropped is printed.`,
 }
 
 func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, cmd *cobra.Command) error {
+	if url := runningTap(g.dataDir); url != "" {
+		return fmt.Errorf("kubeshark tap is capturing into %s and already serves its hub on %s (token: kubeshark hub token)", g.dataDir, url)
+	}
 	// Listen first: the download links the tools hand out need the
 	// real address (--addr 127.0.0.1:0 picks a free port).
 	ln, err := net.Listen("tcp", addr)

@@ -21,6 +21,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -76,6 +77,21 @@ Nothing but MCP messages is written to stdout.`,
 
 func runMCP(ctx context.Context, g *globals, o mcpOptions, cmd *cobra.Command) error {
 	var m *server.MCPServer
+	if o.url == "" && !o.listTools {
+		// A tap capturing into this data directory holds the store;
+		// serve what its hub serves.
+		if url := runningTap(g.dataDir); url != "" {
+			o.url = url
+			if o.token == "" {
+				tok, err := hub.LoadToken(g.dataDir)
+				if err != nil {
+					return fmt.Errorf("a tap is capturing into %s, but its hub token is unreadable: %w", g.dataDir, err)
+				}
+				o.token = tok
+			}
+			g.logger().Info("serving the running tap's hub", "url", url)
+		}
+	}
 	if o.url != "" {
 		if o.listTools {
 			return errors.New("--list-tools lists the tools every server offers; run it without --url")
@@ -173,6 +189,11 @@ type serverConfig struct {
 	noStore bool
 	// publicURL is the hub's address, for download links.
 	publicURL string
+	// store, when set, is an open store to serve (kubeshark tap's, which
+	// holds it while capturing); the caller closes it.
+	store *storage.Store
+	// capture is tap's live capture, whose health the tools report.
+	capture mcp.LiveCapture
 }
 
 // localMCPServer builds the tools over the local store, packet log and
@@ -183,7 +204,10 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	var handle *storage.Handle
 	var stored []sdk.Manifest
 	var err error
-	if c.noStore {
+	owned := true
+	if c.store != nil {
+		st, owned = c.store, false
+	} else if c.noStore {
 		// Listing tools needs no data, and must work while a hub holds
 		// the store.
 		st, err = storage.Open(ctx, storage.Options{InMemory: true, Logger: g.logger()})
@@ -213,7 +237,7 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 		handle = storage.NewHandle(storeOptions(g, storage.Options{}), storeIdle, 5*time.Second)
 	}
 	closeStore := func() {
-		if st != nil {
+		if st != nil && owned {
 			st.Close()
 		}
 		if handle != nil {
@@ -238,9 +262,9 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	// not run here.
 	l.close(context.Background())
 	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, StoredManifests: stored, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
-		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL}
+		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL, Capture: c.capture}
 	var snaps *snapshot.Manager
-	if !c.noStore {
+	if !c.noStore || c.store != nil {
 		packets := packetlog.NewReader(filepath.Join(g.dataDir, "packets"), packetlog.Options{Logger: g.logger()})
 		opts.Packets = packetBounds{packets}
 		snaps, err = snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(g.dataDir, "snapshots"), Packets: packets, Logger: g.logger()})

@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newPluginCmd(g),
 		newMCPCmd(g),
 		newHubCmd(g),
+		newTapCmd(g),
 		newVersionCmd(),
 		newSampleCmd(),
 	)

@@ -45,3 +45,10 @@ func (e *TruncatedError) Is(target error) bool { return target == ErrTruncated }
 
 // Unwrap exposes the underlying read error.
 func (e *TruncatedError) Unwrap() error { return e.Err }
+
+// ErrIdle is what a live Source's Next returns, with the current time in
+// Packet.Timestamp and no data, when no packet has come for a while or it is
+// time to pass buffered work on: the caller hands on what it holds (the
+// pipeline flushes its batches and idle flows, so records are stored while
+// capture goes on) and calls Next again. File sources never return it.
+var ErrIdle = errors.New("no packet for now")

@@ -25,6 +25,14 @@ type teeSource struct {
 
 func (t *teeSource) Next(ctx context.Context) (capture.Packet, error) {
 	p, err := t.src.Next(ctx)
+	if errors.Is(err, capture.ErrIdle) {
+		// A live source is idle: make what it captured so far readable
+		// by snapshots and other processes.
+		if ferr := t.w.Flush(); ferr != nil && !errors.Is(ferr, ErrClosed) {
+			return capture.Packet{}, ferr
+		}
+		return p, err
+	}
 	if err != nil {
 		return p, err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
@@ -84,6 +85,21 @@ type Pipeline struct {
 	flows FlowSink
 	// plain holds the connections RunPlaintext receives.
 	plain plainSet
+	streams, stored atomic.Int64
+}
+
+// Progress is what a run has done so far, readable while it runs (a live
+// capture's status line).
+type Progress struct {
+	// Streams is the connections and UDP flows opened.
+	Streams int64
+	// Records is the records stored.
+	Records int64
+}
+
+// Progress may be called from any goroutine while Run runs.
+func (p *Pipeline) Progress() Progress {
+	return Progress{Streams: p.streams.Load(), Records: p.stored.Load()}
 }
 
 // New makes a pipeline over the given dissectors, which are probed in order.
@@ -106,6 +122,9 @@ type output struct {
 type segBatch struct {
 	segs  []packet.Segment
 	arena []byte
+	// tick, set on a batch without segments, is the time of a live
+	// source's idle moment: the worker flushes what it holds.
+	tick time.Time
 }
 
 const batchSegs = 128
@@ -175,6 +194,22 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 			break
 		}
 		pkt, err := src.Next(ctx)
+		if errors.Is(err, capture.ErrIdle) {
+			// A live source has nothing for now: pass every batch on and
+			// tell each worker the time, so it stores the records it
+			// holds and closes idle flows as a file's later packets would.
+			for i := range workers {
+				if batches[i] != nil {
+					seal(batches[i])
+				}
+				send(i)
+				b := pool.Get().(*segBatch)
+				b.segs, b.arena = b.segs[:0], b.arena[:0]
+				b.tick = pkt.Timestamp
+				workers[i].in <- b
+			}
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				readErr = err
@@ -244,6 +279,7 @@ func (p *Pipeline) store(ctx context.Context, o output) error {
 		if err := p.sink.Put(ctx, o.recs); err != nil {
 			return fmt.Errorf("storing %d records: %w", len(o.recs), err)
 		}
+		p.stored.Add(int64(len(o.recs)))
 	}
 	if len(o.flows) > 0 && p.flows != nil {
 		if err := p.flows.PutFlows(ctx, o.flows); err != nil {

@@ -98,6 +98,11 @@ func (w *worker) run(ctx context.Context) {
 			now = s.Timestamp
 			w.asm.Add(s)
 		}
+		tick := len(b.segs) == 0 && !b.tick.IsZero()
+		if tick && b.tick.After(now) {
+			now = b.tick
+		}
+		b.tick = time.Time{}
 		w.pool.Put(b)
 		// Idle flushing runs on capture time, not wall time, so that an
 		// old capture imports the same way whenever it is imported.
@@ -105,7 +110,7 @@ func (w *worker) run(ctx context.Context) {
 			w.asm.FlushIdle(now)
 			w.lastIdle = now
 		}
-		w.flushBatch(false)
+		w.flushBatch(tick)
 	}
 	w.asm.FlushAll(now)
 	w.flushBatch(true)
@@ -132,6 +137,7 @@ func (w *worker) flushBatch(force bool) {
 
 // Open implements reassembly.Handler.
 func (w *worker) Open(c *reassembly.Conn, _ time.Time) {
+	w.p.streams.Add(1)
 	st := &stream{conn: c, dis: undecided, oriented: c.Oriented}
 	st.flow.Reset(c.Transport)
 	c.State = st

@@ -1,0 +1,456 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kubeshark-wasm/kubeshark/bpf/packets"
+	"github.com/kubeshark-wasm/kubeshark/mcp"
+	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture/live"
+	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pktfilter"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+type tapOpts struct {
+	ifaces      []string
+	filter      string
+	duration    time.Duration
+	hubAddr     string
+	noHub       bool
+	dissectors  []string
+	workers     int
+	packetsSize int64
+	snapLen     int
+	ringSize    int
+	noStatus    bool
+}
+
+func newTapCmd(g *globals) *cobra.Command {
+	o := &tapOpts{}
+	cmd := &cobra.Command{
+		Use:   "tap",
+		Short: "Capture live traffic from the kernel (eBPF), dissect it and store it as it happens",
+		Long: `Captures the traffic of every local socket (cgroup_skb hooks at the cgroup
+v2 root; with -i, the named interfaces through TCX), dissects it like
+kubeshark import and stores the records as they happen, until Ctrl-C, SIGTERM
+or --duration; then it stores what is still in flight and exits.
+
+While it runs it serves the hub (JSON API and MCP, token from
+kubeshark hub token) on 127.0.0.1:8898, and kubeshark calls, call and mcp
+pointed at the same --data go through it. Needs root (or CAP_BPF,
+CAP_PERFMON and CAP_NET_ADMIN).
+
+  sudo kubeshark tap
+  sudo kubeshark tap --filter 'tcp port 80 or tcp port 6379' --duration 5m
+  sudo kubeshark tap -i eth0 --no-hub`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTap(cmd.Context(), g, o, cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.ifaces, "interface", "i", nil, "capture this interface (TCX) instead of every local socket; repeatable")
+	f.StringVar(&o.filter, "filter", "", `tcpdump-style packet filter, e.g. 'tcp port 80 or host 10.0.0.5'`)
+	f.DurationVar(&o.duration, "duration", 0, "stop after this long (0: until Ctrl-C or SIGTERM)")
+	f.StringVar(&o.hubAddr, "hub-addr", hub.DefaultAddr, "serve the hub (JSON API and MCP) on this address while capturing")
+	f.BoolVar(&o.noHub, "no-hub", false, "do not serve the hub")
+	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm); repeatable")
+	f.IntVar(&o.workers, "workers", 0, "dissection workers (default: one per CPU)")
+	f.Int64Var(&o.packetsSize, "packets-size", packetlog.DefaultMaxBytes, "keep the raw packets for snapshots and pcap export in a FIFO of at most this many bytes (0: keep none)")
+	f.IntVar(&o.snapLen, "snaplen", 262144, fmt.Sprintf("bytes kept of each packet (at most %d)", packets.MaxSnapLen))
+	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
+	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
+	return cmd
+}
+
+// tapSource is one kind of live capture that tap runs into the store: the
+// packet hooks today. Each feeds its own pipeline run and stops on Stop,
+// storing what it still holds before Run returns.
+type tapSource interface {
+	// Attached says what it captures, for the `capturing` line.
+	Attached() []string
+	// Run captures and stores until Stop, then drains and returns.
+	Run(ctx context.Context) error
+	Stop()
+	// Status is its part of the status line.
+	Status() string
+	// Summary is printed when tap ends.
+	Summary(w io.Writer)
+	Close() error
+}
+
+func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error {
+	if o.duration < 0 {
+		return fmt.Errorf("--duration %s: must be positive", o.duration)
+	}
+	var keep func(capture.Packet) bool
+	probe := packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize}
+	if o.filter != "" {
+		f, err := pktfilter.Compile(o.filter)
+		if err != nil {
+			return fmt.Errorf("--filter: %w", err)
+		}
+		keep = f.Match
+		// A filter that names ports is applied in the kernel too, so
+		// other traffic takes no ring space.
+		if r, ok := f.PortRanges(); ok {
+			probe.Ports = r
+		}
+	}
+	// Fail before compiling the dissectors, which takes a while.
+	if err := live.CheckPrivileges(); err != nil {
+		return fmt.Errorf("tap: %w", err)
+	}
+	l, err := loadDissectors(ctx, g, o.dissectors)
+	if err != nil {
+		return err
+	}
+	defer l.close(context.Background())
+	st, err := openStore(ctx, g, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	engines, err := enabledEngines(ctx, st, l, g)
+	if err != nil {
+		return err
+	}
+	var plog *packetlog.Writer
+	if o.packetsSize > 0 {
+		plog, err = packetlog.Open(ctx, filepath.Join(g.dataDir, "packets"), packetlog.Options{MaxBytes: o.packetsSize, ChunkSize: min(packetlog.DefaultChunkSize, o.packetsSize), Logger: g.logger()})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := plog.Close(); err != nil {
+				g.logger().Warn("closing the packet log", "err", err)
+			}
+		}()
+	}
+
+	src, err := live.Open(ctx, live.Options{
+		Interfaces: o.ifaces,
+		Probe:      probe,
+		Keep:       keep,
+		Logger:     g.logger(),
+	})
+	if err != nil {
+		return fmt.Errorf("tap: %w", err)
+	}
+	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)}
+	sources := []tapSource{pkt}
+	defer func() {
+		for _, s := range sources {
+			s.Close()
+		}
+	}()
+
+	var hubURL string
+	if !o.noHub {
+		stopHub, url, err := serveTapHub(ctx, g, o.hubAddr, st, pkt, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopHub()
+		hubURL = url
+	}
+	var attached []string
+	for _, s := range sources {
+		attached = append(attached, s.Attached()...)
+	}
+	what := strings.Join(attached, ", ")
+	if len(o.ifaces) == 0 {
+		what += " (every local socket)"
+	}
+	if o.filter != "" {
+		what += fmt.Sprintf(", filter %q", o.filter)
+	}
+	if hubURL != "" {
+		what += "; hub on " + hubURL
+	}
+	fmt.Fprintf(stderr, "capturing on %s; storing in %s (Ctrl-C stops)\n", what, g.dataDir)
+
+	// Signals and --duration stop the sources, which then drain; a second
+	// signal abandons the drain.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	// The command's context ends on the first signal (main's
+	// NotifyContext); capture must outlive it to drain, so it ends only
+	// on a second signal.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	var timer <-chan time.Time
+	if o.duration > 0 {
+		t := time.NewTimer(o.duration)
+		defer t.Stop()
+		timer = t.C
+	}
+	var stopping atomic.Bool
+	stopAll := func() {
+		if stopping.CompareAndSwap(false, true) {
+			for _, s := range sources {
+				s.Stop()
+			}
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		parent := ctx.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-parent:
+				// The same signal also reaches sig; this is not a
+				// second one.
+				stopAll()
+				parent = nil
+			case <-timer:
+				stopAll()
+			case <-sig:
+				if stopping.Load() {
+					cancel()
+					return
+				}
+				stopAll()
+			}
+		}
+	}()
+	var status *statusLine
+	if !o.noStatus {
+		if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			status = startStatus(f, sources)
+		}
+	}
+	errs := make([]error, len(sources))
+	var wg sync.WaitGroup
+	for i, s := range sources {
+		wg.Go(func() { errs[i] = s.Run(runCtx) })
+	}
+	wg.Wait()
+	close(done)
+	status.stop()
+	errsBy := map[string]*pipeline.DissectorErrors{}
+	for _, s := range sources {
+		if ps, ok := s.(*packetSource); ok {
+			for name, e := range ps.stats.ErrorsByDissector {
+				if errsBy[name] == nil {
+					errsBy[name] = &pipeline.DissectorErrors{}
+				}
+				errsBy[name].Merge(e)
+			}
+		}
+	}
+	if err := saveHealth(context.Background(), st, l, errsBy); err != nil {
+		g.logger().Warn("saving dissector health", "err", err)
+	}
+	for _, s := range sources {
+		s.Summary(stderr)
+	}
+	if err := errors.Join(errs...); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &exitError{code: 130, msg: "tap interrupted twice; records stored so far are kept"}
+		}
+		return err
+	}
+	return nil
+}
+
+// packetSource is the packet hooks feeding one pipeline.
+type packetSource struct {
+	src   *live.Source
+	plog  *packetlog.Writer
+	p     *pipeline.Pipeline
+	stats pipeline.Stats
+	since time.Time
+
+	mu       sync.Mutex
+	lastRecs int64
+	lastAt   time.Time
+	rate     float64
+}
+
+func (s *packetSource) Attached() []string { return s.src.Attached() }
+func (s *packetSource) Stop()              { s.src.Stop() }
+func (s *packetSource) Close() error       { return s.src.Close() }
+
+func (s *packetSource) Run(ctx context.Context) error {
+	var in capture.Source = s.src
+	if s.plog != nil {
+		in = packetlog.Tee(s.src, s.plog)
+	}
+	st, err := s.p.Run(ctx, in)
+	s.stats = st
+	return err
+}
+
+func (s *packetSource) Status() string {
+	ls := s.src.Stats()
+	k, _ := s.src.Kernel()
+	ps := s.p.Progress()
+	s.mu.Lock()
+	now := time.Now()
+	if !s.lastAt.IsZero() {
+		if dt := now.Sub(s.lastAt).Seconds(); dt > 0 {
+			s.rate = float64(ps.Records-s.lastRecs) / dt
+		}
+	}
+	s.lastRecs, s.lastAt = ps.Records, now
+	rate := s.rate
+	s.mu.Unlock()
+	return fmt.Sprintf("%d packets (%s), %d dropped, %d streams, %d records (%.0f/s)",
+		ls.Packets, humanBytes(int64(ls.Bytes)), k.Lost, ps.Streams, ps.Records, rate)
+}
+
+// CaptureStatus implements mcp.LiveCapture.
+func (s *packetSource) CaptureStatus() mcp.CaptureStatus {
+	ls := s.src.Stats()
+	k, _ := s.src.Kernel()
+	return mcp.CaptureStatus{Attached: s.src.Attached(), Since: s.since, Packets: ls.Packets,
+		KernelLost: k.Lost, KernelLostBytes: k.LostBytes, Snapped: k.Snapped, LocalDuplicates: ls.Duplicates}
+}
+
+func (s *packetSource) Summary(w io.Writer) {
+	ls := s.src.Stats()
+	k, _ := s.src.Kernel()
+	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats})
+	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped, %d filtered out (%d of them in the kernel)\n", ls.Packets, ls.Duplicates, ls.Filtered+k.Filtered, k.Filtered)
+	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s; %d of them after some of their chunks), %d cut at the snap length\n",
+		k.Lost, humanBytes(int64(k.LostBytes)), ls.Incomplete, k.Snapped)
+}
+
+// statusLine redraws one line on a terminal every second.
+type statusLine struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	f    *os.File
+}
+
+func startStatus(f *os.File, sources []tapSource) *statusLine {
+	s := &statusLine{done: make(chan struct{}), f: f}
+	s.wg.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				fmt.Fprint(f, "\r\033[K")
+				return
+			case <-t.C:
+				var parts []string
+				for _, src := range sources {
+					parts = append(parts, src.Status())
+				}
+				fmt.Fprintf(f, "\r\033[K%s", strings.Join(parts, "; "))
+			}
+		}
+	})
+	return s
+}
+
+func (s *statusLine) stop() {
+	if s == nil {
+		return
+	}
+	close(s.done)
+	s.wg.Wait()
+}
+
+// tapFile is written in the data directory while tap runs, so that other
+// commands on the same data go through its hub instead of waiting for the
+// store it holds.
+const tapFile = "tap.json"
+
+type tapInfo struct {
+	PID int    `json:"pid"`
+	URL string `json:"url"`
+}
+
+// serveTapHub serves the hub over the tap's open store and advertises it
+// in the data directory.
+func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store, capture mcp.LiveCapture, stderr io.Writer) (stop func(), url string, err error) {
+	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("hub: listen on %s: %w (--hub-addr picks another address, --no-hub serves none)", addr, err)
+	}
+	url = "http://" + ln.Addr().String()
+	s, cleanup, err := localMCPServer(ctx, g, serverConfig{store: st, publicURL: url, capture: capture})
+	if err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Logger: g.logger()})
+	if err != nil {
+		ln.Close()
+		cleanup()
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	if created {
+		fmt.Fprintf(stderr, "hub bearer token (shown once; `kubeshark hub token` prints it again):\n  %s\n", tok)
+	}
+	info, _ := json.Marshal(tapInfo{PID: os.Getpid(), URL: url})
+	path := filepath.Join(g.dataDir, tapFile)
+	if err := os.WriteFile(path, info, 0o600); err != nil {
+		g.logger().Warn("advertising the hub", "file", path, "err", err)
+	}
+	return func() {
+		os.Remove(path)
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(shut)
+		cleanup()
+	}, url, nil
+}
+
+// runningTap returns the hub URL of a tap running on this data directory,
+// or "" when there is none (no file, its process gone, or its hub silent).
+func runningTap(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, tapFile))
+	if err != nil {
+		return ""
+	}
+	var info tapInfo
+	if json.Unmarshal(b, &info) != nil || info.PID <= 0 || info.URL == "" {
+		return ""
+	}
+	if err := syscall.Kill(info.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return "" // a tap killed with -9 leaves its file behind
+	}
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(info.URL + "/healthz")
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return info.URL
+}

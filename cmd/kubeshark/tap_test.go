@@ -1,0 +1,529 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+
+	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// The tap tests capture real traffic from the kernel: a network namespace
+// joined to the host by a veth pair stands for a second machine, with
+// Debian's nginx and redis-server in it and curl and redis-cli on the host.
+// They need root and those tools (`make deps` installs them).
+
+const tapTimeout = 3 * time.Minute // the first start compiles the dissectors
+
+func requireTap(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("tap needs root to load BPF programs (CI runs as root)")
+	}
+	for _, tool := range []string{"ip", "nginx", "curl", "redis-server", "redis-cli", "tcpdump"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed (make deps installs it)", tool)
+		}
+	}
+}
+
+// testNet is a namespace with a veth pair to the host.
+type testNet struct {
+	ns, hostIf, nsIf string
+	hostIP, nsIP     string
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func newTestNet(t *testing.T) *testNet {
+	t.Helper()
+	id := rand.IntN(1 << 20)
+	n := &testNet{
+		ns:     fmt.Sprintf("tap%05x", id),
+		hostIf: fmt.Sprintf("tap%05xh", id),
+		nsIf:   fmt.Sprintf("tap%05xn", id),
+	}
+	sub := 1 + id%250
+	n.hostIP, n.nsIP = fmt.Sprintf("10.231.%d.1", sub), fmt.Sprintf("10.231.%d.2", sub)
+	run(t, "ip", "netns", "add", n.ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", n.ns).Run() })
+	run(t, "ip", "link", "add", n.hostIf, "type", "veth", "peer", "name", n.nsIf)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", n.hostIf).Run() })
+	run(t, "ip", "link", "set", n.nsIf, "netns", n.ns)
+	run(t, "ip", "addr", "add", n.hostIP+"/30", "dev", n.hostIf)
+	run(t, "ip", "link", "set", n.hostIf, "up")
+	run(t, "ip", "netns", "exec", n.ns, "ip", "addr", "add", n.nsIP+"/30", "dev", n.nsIf)
+	run(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", n.nsIf, "up")
+	run(t, "ip", "netns", "exec", n.ns, "ip", "link", "set", "lo", "up")
+	return n
+}
+
+// start runs a long-lived process in the namespace until the test ends.
+func (n *testNet) start(t *testing.T, stderr io.Writer, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.ns}, args...)...)
+	cmd.Stderr = stderr // nil: /dev/null
+	// Its own process group, so that nginx's workers go with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// loopbackPort is where nginx also listens on the namespace's own
+// loopback, for traffic between two local sockets on one interface.
+const loopbackPort = "18931"
+
+// servers starts nginx (on the veth address and on the namespace's
+// loopback) and redis-server in the namespace.
+func (n *testNet) servers(t *testing.T) {
+	t.Helper()
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	if err := os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`daemon off;
+user root;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+  server {
+    listen %[2]s:80;
+    listen 127.0.0.1:%[3]s;
+    location /t/hello { return 200 "hello\n"; }
+    location /t/missing { return 404; }
+    location /t/lo { return 201 "local\n"; }
+    location /t/big { alias %[1]s/big.bin; }
+    location /kill/ { return 200 "k\n"; }
+  }
+}
+`, dir, n.nsIP, loopbackPort)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.start(t, nil, "nginx", "-c", confPath)
+	n.start(t, nil, "redis-server", "--bind", n.nsIP, "--port", "6379", "--save", "", "--appendonly", "no", "--protected-mode", "no")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nginxUp := exec.Command("curl", "-sf", "-o", "/dev/null", "http://"+n.nsIP+"/kill/ready").Run() == nil
+		redisUp := exec.Command("redis-cli", "-h", n.nsIP, "ping").Run() == nil
+		if nginxUp && redisUp {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("servers in %s not up (nginx %v, redis %v)", n.ns, nginxUp, redisUp)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// tapProcess is a running `kubeshark tap`.
+type tapProcess struct {
+	cmd  *exec.Cmd
+	out  *watchWriter
+	done chan struct{}
+	err  error
+	url  string
+}
+
+var tapCapturing = regexp.MustCompile(`(?m)^capturing on (.*)$`)
+
+// tapData makes a data directory with the dissectors compiled by an
+// earlier tap test copied in, so each test does not compile them again.
+func tapData(t *testing.T) string {
+	t.Helper()
+	data := t.TempDir()
+	if _, err := os.Stat(tapCache()); err == nil {
+		run(t, "cp", "-r", tapCache(), filepath.Join(data, "cache"))
+	}
+	return data
+}
+
+func tapCache() string { return filepath.Join(filepath.Dir(binary_), "tap-cache") }
+
+func startTap(t *testing.T, data string, args ...string) *tapProcess {
+	t.Helper()
+	w := &watchWriter{changed: make(chan struct{})}
+	cmd := exec.Command(binary_, append([]string{"--data", data, "tap", "--hub-addr", "127.0.0.1:0"}, args...)...)
+	cmd.Stdout, cmd.Stderr = io.Discard, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &tapProcess{cmd: cmd, out: w, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	timeout := time.After(tapTimeout)
+	for {
+		m, changed := w.match(tapCapturing)
+		if m != nil {
+			break
+		}
+		select {
+		case <-changed:
+		case <-p.done:
+			t.Fatalf("tap exited (%v) before capturing:\n%s", p.err, w)
+		case <-timeout:
+			t.Fatalf("tap did not start capturing within %v:\n%s", tapTimeout, w)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(data, "tap.json"))
+	if err != nil {
+		t.Fatalf("tap advertises no hub: %v", err)
+	}
+	var info struct{ URL string }
+	json.Unmarshal(b, &info)
+	p.url = info.URL
+	if _, err := os.Stat(tapCache()); err != nil {
+		exec.Command("cp", "-r", filepath.Join(data, "cache"), tapCache()).Run()
+	}
+	return p
+}
+
+// hubCalls lists the calls matching a KFL filter through the tap's hub.
+func (p *tapProcess) hubCalls(t *testing.T, data, kfl string) []sdk.Record {
+	t.Helper()
+	tok, err := hub.LoadToken(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"kfl": kfl, "limit": 1000, "format": "full"})
+	req, _ := http.NewRequest("POST", p.url+"/api/tools/list_api_calls", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res struct{ Calls []sdk.Record }
+	if err := json.NewDecoder(resp.Body).Decode(&res); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("hub list_api_calls: %s %v", resp.Status, err)
+	}
+	return res.Calls
+}
+
+// waitCalls polls the hub until n calls match kfl, and returns how long
+// that took.
+func (p *tapProcess) waitCalls(t *testing.T, data, kfl string, n int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		got := len(p.hubCalls(t, data, kfl))
+		if got == n {
+			return time.Since(start)
+		}
+		if got > n || time.Since(start) > 15*time.Second {
+			t.Fatalf("hub shows %d calls matching %s after %v, want %d\n%s", got, kfl, time.Since(start), n, p.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop signals tap and returns its exit code.
+func (p *tapProcess) stop(t *testing.T, sig syscall.Signal) int {
+	t.Helper()
+	p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("tap still running a minute after %v:\n%s", sig, p.out)
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return 0
+}
+
+// multiset renders records as "METHOD path status" with their counts.
+func multiset(recs []sdk.Record) map[string]int {
+	m := map[string]int{}
+	for _, r := range recs {
+		m[fmt.Sprintf("%s %s %s %d", r.Protocol, r.Method, r.Path, r.Status)]++
+	}
+	return m
+}
+
+func curl(t *testing.T, url string) {
+	t.Helper()
+	run(t, "curl", "-sf", "-o", "/dev/null", url)
+}
+
+// TestTapLive captures HTTP and Redis between the host and a namespace
+// and HTTP over the namespace's loopback, and checks the records: exact,
+// visible through the hub while tap runs, stored once each although both
+// ends are local sockets, a 1 MiB answer whole, everything stored on
+// SIGINT, and the same as `kubeshark import` makes of a tcpdump capture of
+// the same traffic.
+func TestTapLive(t *testing.T) {
+	requireTap(t)
+	n := newTestNet(t)
+	n.servers(t)
+	data := tapData(t)
+
+	pcap := filepath.Join(t.TempDir(), "veth.pcap")
+	dumpErr := &watchWriter{changed: make(chan struct{})}
+	dump := n.start(t, dumpErr, "tcpdump", "-i", n.nsIf, "-s", "0", "-U", "-w", pcap)
+	filter := fmt.Sprintf("host %s or tcp port %s", n.nsIP, loopbackPort)
+	tap := startTap(t, data, "--filter", filter)
+	for {
+		if m, ch := dumpErr.match(regexp.MustCompile(`(listening on)`)); m != nil {
+			break
+		} else {
+			select {
+			case <-ch:
+			case <-time.After(10 * time.Second):
+				t.Fatalf("tcpdump did not start: %s", dumpErr)
+			}
+		}
+	}
+
+	base := "http://" + n.nsIP
+	for range 3 {
+		curl(t, base+"/t/hello")
+	}
+	run(t, "curl", "-s", "-o", "/dev/null", base+"/t/missing")
+	run(t, "curl", "-s", "-o", "/dev/null", base+"/t/missing?x=1")
+	run(t, "redis-cli", "-h", n.nsIP, "set", "tapkey", "v1")
+	run(t, "redis-cli", "-h", n.nsIP, "get", "tapkey")
+	run(t, "redis-cli", "-h", n.nsIP, "ping")
+	lo := "http://127.0.0.1:" + loopbackPort
+	run(t, "ip", "netns", "exec", n.ns, "curl", "-sf", "-o", "/dev/null", lo+"/t/lo")
+	run(t, "ip", "netns", "exec", n.ns, "curl", "-sf", "-o", "/dev/null", lo+"/t/lo")
+	run(t, "ip", "netns", "exec", n.ns, "curl", "-sf", "-o", "/dev/null", lo+"/t/big")
+
+	// Records are stored while tap runs, and readers go through its hub.
+	took := tap.waitCalls(t, data, `http && path.startsWith("/t/")`, 8)
+	t.Logf("the last HTTP record was visible through the hub %v after the traffic", took)
+	tap.waitCalls(t, data, `redis`, 3)
+	r := ks(t, data, "calls", "--filter", `http && path.startsWith("/t/")`, "--limit", "0")
+	if r.code != 0 || strings.Count(r.stdout, "/t/") != 8 {
+		t.Fatalf("kubeshark calls while tap runs: %+v", r)
+	}
+
+	time.Sleep(300 * time.Millisecond) // let tcpdump write the last packets
+	dump.Process.Signal(syscall.SIGINT)
+	dump.Wait()
+	if code := tap.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("tap exit code %d after SIGINT:\n%s", code, tap.out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "tap.json")); !os.IsNotExist(err) {
+		t.Errorf("tap.json left behind after a clean exit: %v", err)
+	}
+	stderr := tap.out.String()
+	if !strings.Contains(stderr, "capturing on cgroup ") || !strings.Contains(stderr, "0 packets lost in the kernel") {
+		t.Errorf("tap's stderr lacks the capturing line or the loss count:\n%s", stderr)
+	}
+
+	recs := calls(t, data)
+	got := multiset(recs)
+	want := map[string]int{
+		"http GET /t/hello 200":       3,
+		"http GET /t/missing 404":     1,
+		"http GET /t/missing?x=1 404": 1,
+		"http GET /t/lo 201":          2,
+		"http GET /t/big 200":         1,
+		"redis SET tapkey 0":          1,
+		"redis GET tapkey 0":          1,
+		"redis PING  0":               1,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%q: %d records, want %d", k, got[k], v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected records %q × %d", k, v)
+		}
+	}
+	for _, r := range recs {
+		if r.Path == "/t/big" && (r.Response == nil || r.Response.BodySize != 1<<20) {
+			t.Errorf("GET /t/big: response %+v, want a body of 1 MiB", r.Response)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("records: %v\ntap:\n%s", got, stderr)
+	}
+
+	// Fidelity: import what tcpdump saw on the veth into a second store
+	// (with the compiled dissectors copied, to skip compiling again).
+	data2 := t.TempDir()
+	run(t, "cp", "-r", filepath.Join(data, "cache"), filepath.Join(data2, "cache"))
+	if r := ks(t, data2, "import", pcap); r.code != 0 {
+		t.Fatalf("import of tcpdump's capture: %+v", r)
+	}
+	imported := multiset(calls(t, data2))
+	veth := map[string]int{}
+	for _, r := range recs {
+		if r.Dst.IP == n.nsIP {
+			veth[fmt.Sprintf("%s %s %s %d", r.Protocol, r.Method, r.Path, r.Status)]++
+		}
+	}
+	if fmt.Sprint(imported) != fmt.Sprint(veth) {
+		t.Fatalf("records from tcpdump's capture: %v\nrecords tap stored for the same traffic: %v", imported, veth)
+	}
+}
+
+// TestTapKilled: a tap killed with -9 leaves a store that opens, with the
+// records it had committed, and a stale tap.json that readers ignore.
+func TestTapKilled(t *testing.T) {
+	requireTap(t)
+	n := newTestNet(t)
+	n.servers(t)
+	data := tapData(t)
+	// A filter naming a port is also applied in the kernel.
+	tap := startTap(t, data, "--filter", "host "+n.nsIP+" and tcp port 80")
+	for i := range 4 {
+		curl(t, fmt.Sprintf("http://%s/kill/%d", n.nsIP, i))
+	}
+	tap.waitCalls(t, data, `path.startsWith("/kill/")`, 4)
+
+	// An assistant's `kubeshark mcp` on the same data goes through the
+	// tap's hub instead of waiting for the store tap holds.
+	c, err := client.NewStdioMCPClient(binary_, nil, "--data", data, "mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Calls []sdk.Record }
+	s := mcptest.Connect(t, c)
+	s.Get(t, "list_api_calls", map[string]any{"kfl": `path.startsWith("/kill/")`}, &res)
+	if len(res.Calls) != 4 {
+		t.Fatalf("kubeshark mcp while tap runs: %d calls, want 4", len(res.Calls))
+	}
+
+	// The hub reports the capture's health.
+	var b struct {
+		Capture *struct {
+			Attached   []string
+			Packets    uint64
+			KernelLost *uint64 `json:"kernel_lost"`
+		}
+	}
+	s.Get(t, "get_data_boundaries", nil, &b)
+	if b.Capture == nil || len(b.Capture.Attached) != 1 || !strings.HasPrefix(b.Capture.Attached[0], "cgroup ") || b.Capture.Packets == 0 || b.Capture.KernelLost == nil {
+		t.Fatalf("get_data_boundaries while tap runs: capture %+v", b.Capture)
+	}
+
+	// A second hub on the same data would only wait for the store.
+	if r := ks(t, data, "hub", "--addr", "127.0.0.1:0"); r.code == 0 || !strings.Contains(r.stderr, "already serves its hub on "+tap.url) {
+		t.Fatalf("kubeshark hub while tap runs: %+v", r)
+	}
+
+	tap.stop(t, syscall.SIGKILL)
+	recs := calls(t, data, "--filter", `path.startsWith("/kill/")`)
+	if len(recs) != 4 {
+		t.Fatalf("after kill -9: %d calls, want the 4 committed while tap ran", len(recs))
+	}
+}
+
+// TestTapErrors: bad flags are refused before anything is loaded.
+func TestTapErrors(t *testing.T) {
+	data := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--filter", "tcp port"}, "--filter"},
+		{[]string{"--duration", "-1s"}, "--duration"},
+	} {
+		r := ks(t, data, append([]string{"tap"}, tc.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("tap %v: %+v, want an error naming %s", tc.args, r, tc.want)
+		}
+	}
+}
+
+// TestTapInterface captures one interface with TCX (-i): the host's end of
+// the veth pair, whose frames carry an Ethernet header; SIGTERM ends it.
+func TestTapInterface(t *testing.T) {
+	requireTap(t)
+	n := newTestNet(t)
+	n.servers(t)
+	data := tapData(t)
+	tap := startTap(t, data, "-i", n.hostIf, "--filter", "host "+n.nsIP)
+	if !strings.Contains(tap.out.String(), "capturing on interface "+n.hostIf) {
+		t.Fatalf("capturing line does not name the interface:\n%s", tap.out)
+	}
+	curl(t, "http://"+n.nsIP+"/t/hello")
+	run(t, "curl", "-s", "-o", "/dev/null", "http://"+n.nsIP+"/t/missing")
+	tap.waitCalls(t, data, `path.startsWith("/t/")`, 2)
+	if code := tap.stop(t, syscall.SIGTERM); code != 0 {
+		t.Fatalf("tap exit code %d after SIGTERM:\n%s", code, tap.out)
+	}
+	got := multiset(calls(t, data))
+	want := map[string]int{"http GET /t/hello 200": 1, "http GET /t/missing 404": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("records from -i %s: %v, want %v", n.hostIf, got, want)
+	}
+}
+
+// TestTapNamesMissingCapabilities runs tap as nobody, with and without some
+// of the capabilities it needs: it fails at once, naming the missing ones.
+func TestTapNamesMissingCapabilities(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to a user with chosen capabilities")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	data := t.TempDir()
+	os.Chmod(data, 0o777)
+	for _, tc := range []struct {
+		caps    []string
+		missing string
+	}{
+		{nil, "missing CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN"},
+		{[]string{"--inh-caps", "+bpf,+perfmon", "--ambient-caps", "+bpf,+perfmon"}, "missing CAP_NET_ADMIN"},
+	} {
+		args := append([]string{"--reuid", "65534", "--regid", "65534", "--clear-groups"}, tc.caps...)
+		args = append(args, binary_, "--data", data, "tap")
+		out, err := exec.Command("setpriv", args...).CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() == 0 || !strings.Contains(string(out), "not permitted to load and attach BPF programs: "+tc.missing+" (") {
+			t.Errorf("tap with %v: %v\n%s", tc.caps, err, out)
+		}
+	}
+}

@@ -1,0 +1,385 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/sys/unix"
+
+	"github.com/kubeshark-wasm/kubeshark/bpf/packets"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+)
+
+// Options says what to capture. The zero value captures every local
+// socket's traffic through the cgroup v2 root.
+type Options struct {
+	// Interfaces, when set, are captured with TCX instead of the cgroup
+	// hooks: every packet crossing them, including forwarded ones.
+	Interfaces []string
+	// Cgroup is the cgroup v2 directory whose sockets are captured
+	// (default: the root of the cgroup v2 mount).
+	Cgroup string
+	// Probe tunes the kernel side (snap length, ring buffer size, wake-ups).
+	Probe packets.Config
+	// PollInterval bounds how long a chunk the kernel wrote without waking
+	// the reader can wait (default 50ms).
+	PollInterval time.Duration
+	// FlushInterval is how often Next returns capture.ErrIdle even while
+	// packets flow, so records are stored continuously (default 250ms).
+	FlushInterval time.Duration
+	// DedupeWindow is how long an egress copy waits for its ingress twin
+	// (default 2s).
+	DedupeWindow time.Duration
+	// Keep, when set, is asked about every packet before Next returns
+	// it (tap's --filter); packets it refuses are counted in Filtered.
+	Keep   func(capture.Packet) bool
+	Logger *slog.Logger
+}
+
+// Stats counts what the source did. Kernel-side loss is in
+// packets.Counters, from Source.Kernel.
+type Stats struct {
+	// Packets and Bytes are what Next delivered.
+	Packets, Bytes uint64
+	// Duplicates are ingress copies of local-to-local packets dropped.
+	Duplicates uint64
+	// Incomplete are packets some of whose chunks never came (the ring
+	// buffer filled in the middle of them).
+	Incomplete uint64
+	// Split are BIG TCP super-packets cut to fit an IP length field.
+	Split uint64
+	// Filtered are packets Options.Keep refused.
+	Filtered uint64
+}
+
+// Source captures live packets. Next must be called from one goroutine;
+// Stop, Stats and Kernel may be called from any.
+type Source struct {
+	opts     Options
+	probe    *packets.Probe
+	attached []string
+	linkType map[uint32]layers.LinkType // for L2 chunks, by ifindex
+
+	bootWall int64 // wall-clock ns at CLOCK_MONOTONIC 0
+
+	chunk     packets.Chunk
+	partial   map[uint64]*partial
+	queue     [][]byte // pieces of a split super-packet still to return
+	queueMeta capture.Packet
+	dedupe    *Dedupe
+	lastIdle  time.Time
+	lastSweep time.Time
+
+	stopping atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+type partial struct {
+	buf      []byte
+	got      int
+	want     int
+	first    packets.Chunk
+	lastSeen time.Time
+}
+
+var _ capture.Source = (*Source)(nil)
+
+// Open loads the capture programs and attaches them. Errors name what is
+// missing: privileges (packets.ErrPermission), a cgroup v2 mount, an
+// interface, or TCX support.
+func Open(ctx context.Context, opts Options) (*Source, error) {
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 50 * time.Millisecond
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 250 * time.Millisecond
+	}
+	if opts.DedupeWindow <= 0 {
+		opts.DedupeWindow = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := CheckPrivileges(); err != nil {
+		return nil, err
+	}
+	probe, err := packets.Load(opts.Probe)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{opts: opts, probe: probe, linkType: map[uint32]layers.LinkType{},
+		partial: map[uint64]*partial{}, dedupe: NewDedupe(opts.DedupeWindow)}
+	if len(opts.Interfaces) > 0 {
+		for _, name := range opts.Interfaces {
+			ifc, err := net.InterfaceByName(name)
+			if err != nil {
+				probe.Close()
+				return nil, fmt.Errorf("interface %q: %w", name, err)
+			}
+			if err := probe.AttachInterface(name); err != nil {
+				probe.Close()
+				return nil, err
+			}
+			// Loopback and Ethernet-like devices hand TC an Ethernet
+			// header; tunnels (WireGuard, tun) start at IP.
+			lt := layers.LinkTypeEthernet
+			if len(ifc.HardwareAddr) == 0 && ifc.Flags&net.FlagLoopback == 0 {
+				lt = layers.LinkTypeRaw
+			}
+			s.linkType[uint32(ifc.Index)] = lt
+		}
+	} else {
+		root := opts.Cgroup
+		if root == "" {
+			if root, err = packets.CgroupRoot(); err != nil {
+				probe.Close()
+				return nil, err
+			}
+		}
+		if err := probe.AttachCgroup(root); err != nil {
+			probe.Close()
+			return nil, err
+		}
+	}
+	s.attached = probe.Attached()
+	s.bootWall = bootWall()
+	s.lastIdle = time.Now()
+	return s, nil
+}
+
+// CheckPrivileges names the capabilities live capture lacks, before the
+// kernel answers EPERM without saying why; the error wraps
+// packets.ErrPermission.
+func CheckPrivileges() error {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil // let the kernel decide
+	}
+	var eff uint64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			fmt.Sscanf(strings.TrimSpace(v), "%x", &eff)
+		}
+	}
+	has := func(c uint) bool { return eff&(1<<c) != 0 }
+	var missing []string
+	if !has(unix.CAP_SYS_ADMIN) {
+		if !has(unix.CAP_BPF) {
+			missing = append(missing, "CAP_BPF")
+		}
+		if !has(unix.CAP_PERFMON) {
+			missing = append(missing, "CAP_PERFMON")
+		}
+	}
+	if !has(unix.CAP_NET_ADMIN) {
+		missing = append(missing, "CAP_NET_ADMIN")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: missing %s (run as root, or setcap cap_bpf,cap_perfmon,cap_net_admin+ep on the binary)", packets.ErrPermission, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// bootWall is the wall-clock time, in ns, at which CLOCK_MONOTONIC was 0,
+// to turn the kernel's bpf_ktime_get_ns stamps into wall-clock time.
+func bootWall() int64 {
+	var ts unix.Timespec
+	before := time.Now()
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return before.UnixNano() - ts.Nano()
+}
+
+// Attached names what the hooks are attached to ("cgroup /sys/fs/cgroup",
+// "interface eth0").
+func (s *Source) Attached() []string { return s.attached }
+
+// Next returns the next packet, capture.ErrIdle (with the time in
+// Timestamp) at least every FlushInterval, and io.EOF once Stop has been
+// called and the ring buffer is drained.
+func (s *Source) Next(ctx context.Context) (capture.Packet, error) {
+	for {
+		if len(s.queue) > 0 {
+			p := s.queueMeta
+			p.Data = s.queue[0]
+			p.CaptureLength, p.Length = len(p.Data), len(p.Data)
+			s.queue = s.queue[1:]
+			if s.keep(p) {
+				return p, nil
+			}
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return capture.Packet{}, err
+		}
+		now := time.Now()
+		if now.Sub(s.lastIdle) >= s.opts.FlushInterval {
+			s.lastIdle = now
+			s.sweep(now)
+			return capture.Packet{Timestamp: now.UTC()}, capture.ErrIdle
+		}
+		deadline := now.Add(s.opts.PollInterval)
+		if s.stopping.Load() {
+			// Detached: read what is left without waiting for more.
+			deadline = now
+		}
+		err := s.probe.ReadChunk(deadline, &s.chunk)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if s.stopping.Load() {
+				return capture.Packet{}, io.EOF
+			}
+			continue
+		case errors.Is(err, ringbuf.ErrClosed):
+			return capture.Packet{}, io.EOF
+		case err != nil:
+			return capture.Packet{}, fmt.Errorf("live capture: reading the ring buffer: %w", err)
+		}
+		if p, ok := s.packet(now); ok {
+			return p, nil
+		}
+	}
+}
+
+// packet turns the chunk just read into a packet when it completes one.
+func (s *Source) packet(now time.Time) (capture.Packet, bool) {
+	c := &s.chunk
+	var data []byte
+	first := c
+	if c.Off == 0 && c.Last {
+		data = c.Data
+	} else {
+		pt := s.partial[c.Seq]
+		if pt == nil {
+			if c.Off != 0 {
+				return capture.Packet{}, false // its start was lost; counted by the kernel
+			}
+			pt = &partial{first: *c, want: int(c.Len)}
+			pt.first.Data = nil
+			s.partial[c.Seq] = pt
+		}
+		pt.lastSeen = now
+		end := int(c.Off) + len(c.Data)
+		if end > len(pt.buf) {
+			pt.buf = append(pt.buf, make([]byte, end-len(pt.buf))...)
+		}
+		copy(pt.buf[c.Off:], c.Data)
+		pt.got += len(c.Data)
+		if !c.Last {
+			return capture.Packet{}, false
+		}
+		delete(s.partial, c.Seq)
+		if pt.got != len(pt.buf) {
+			s.count(func(st *Stats) { st.Incomplete++ })
+			return capture.Packet{}, false
+		}
+		data = pt.buf
+		first = &pt.first
+	}
+	lt := layers.LinkTypeRaw
+	if first.L2 {
+		if t, ok := s.linkType[first.Ifindex]; ok {
+			lt = t
+		} else {
+			lt = layers.LinkTypeEthernet
+		}
+	}
+	ts := time.Unix(0, s.bootWall+int64(first.Mono)).UTC()
+	split := false
+	if !first.L2 {
+		// Only the cgroup hooks see both ends of a local exchange.
+		if first.Dir == packets.Egress {
+			s.dedupe.Egress(data, ts)
+		} else if s.dedupe.Ingress(data, ts) {
+			s.count(func(st *Stats) { st.Duplicates++ })
+			return capture.Packet{}, false
+		}
+		if oversize(data) {
+			if pieces := splitTCP(data); pieces != nil {
+				s.count(func(st *Stats) { st.Split++ })
+				s.queue = pieces[1:]
+				s.queueMeta = capture.Packet{Timestamp: ts, LinkType: lt}
+				data = pieces[0]
+				split = true
+			}
+		}
+	}
+	p := capture.Packet{Timestamp: ts, Data: data, LinkType: lt, CaptureLength: len(data), Length: max(len(data), int(first.Len))}
+	if split {
+		p.Length = len(data)
+	}
+	return p, s.keep(p)
+}
+
+// keep applies Options.Keep and counts the packet.
+func (s *Source) keep(p capture.Packet) bool {
+	if s.opts.Keep != nil && !s.opts.Keep(p) {
+		s.count(func(st *Stats) { st.Filtered++ })
+		return false
+	}
+	s.count(func(st *Stats) {
+		st.Packets++
+		st.Bytes += uint64(p.Length)
+	})
+	return true
+}
+
+// sweep forgets packets whose remaining chunks will not come.
+func (s *Source) sweep(now time.Time) {
+	if now.Sub(s.lastSweep) < time.Second {
+		return
+	}
+	s.lastSweep = now
+	for seq, pt := range s.partial {
+		if now.Sub(pt.lastSeen) > time.Second {
+			delete(s.partial, seq)
+			s.count(func(st *Stats) { st.Incomplete++ })
+		}
+	}
+}
+
+func (s *Source) count(f func(*Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+// Stats returns the source's counts so far.
+func (s *Source) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Kernel returns the kernel's counts: packets seen, lost to a full ring
+// buffer, cut at the snap length.
+func (s *Source) Kernel() (packets.Counters, error) { return s.probe.Counters() }
+
+// Stop detaches the hooks; Next returns what is still in the ring buffer,
+// then io.EOF. It is how capture ends without losing what was captured.
+func (s *Source) Stop() error {
+	s.stopOnce.Do(func() {
+		s.stopErr = s.probe.Detach()
+		s.stopping.Store(true)
+	})
+	return s.stopErr
+}
+
+// Close detaches the hooks and frees the kernel objects.
+func (s *Source) Close() error { return s.probe.Close() }
