@@ -138,7 +138,7 @@ func CompileRust(ctx context.Context, out, work, sdkSrc, src string) error {
 	if err != nil {
 		return err
 	}
-	common := []string{"--edition", "2021", "-O", "--target", "wasm32-wasi"}
+	common := []string{"--edition", "2021", "-O", "-C", "strip=debuginfo", "--target", "wasm32-wasi"}
 	rlib := filepath.Join(work, "libkubeshark.rlib")
 	if err := run(ctx, "", nil, rc, append(common, "--crate-type", "rlib", "--crate-name", "kubeshark", "-o", rlib, sdkSrc)...); err != nil {
 		return err
