@@ -12,6 +12,8 @@ import (
 	"strings"
 )
 
+func sortStrings(s []string) { sort.Strings(s) }
+
 // Lang is a language a plugin can be written in.
 type Lang string
 
@@ -190,4 +192,45 @@ func Build(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("building the %s plugin in %s: %w", lang, dir, err)
 	}
 	return out, nil
+}
+
+// BuildIfStale is Build unless dir/NAME.wasm is newer than every other file
+// of the project (testdata/ and target/ aside), as make would decide. It
+// reports whether it built.
+func BuildIfStale(ctx context.Context, dir string) (string, bool, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false, err
+	}
+	out := filepath.Join(abs, filepath.Base(abs)+".wasm")
+	if st, err := os.Stat(out); err == nil && !newerThan(abs, out, st.ModTime().UnixNano()) {
+		return out, false, nil
+	}
+	out, err = Build(ctx, dir)
+	return out, err == nil, err
+}
+
+// newerThan reports whether a file of dir other than skip changed after t.
+func newerThan(dir, skip string, t int64) bool {
+	newer := false
+	filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
+		if err != nil || newer {
+			return filepath.SkipAll
+		}
+		if e.IsDir() {
+			switch e.Name() {
+			case "testdata", "target", ".git":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if p == skip {
+			return nil
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().UnixNano() > t {
+			newer = true
+		}
+		return nil
+	})
+	return newer
 }

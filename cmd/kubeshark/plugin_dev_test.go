@@ -1,0 +1,98 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/plugins/devkit"
+	"github.com/kubeshark-wasm/kubeshark/plugins/plugintest"
+)
+
+// TestPluginNewBuildTest: for each language, `plugin new` → `plugin build`
+// → `plugin test` on a capture of real traffic the test makes, then the
+// golden file: written by --update, matched, and a changed one fails with
+// the difference shown.
+func TestPluginNewBuildTest(t *testing.T) {
+	data, work := t.TempDir(), t.TempDir()
+	pcap := filepath.Join(work, "traffic.pcap")
+	plugintest.Capture(t, pcap, 2, "alice", "bob")
+
+	// Bad input first: each names what is wrong and changes nothing.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"plugin", "new", "Bad-Name"}, "plugin name \"Bad-Name\""},
+		{[]string{"plugin", "new", "http", "--dir", filepath.Join(work, "http")}, "built-in dissector"},
+		{[]string{"plugin", "new", "redis", "--dir", filepath.Join(work, "redis")}, "built-in dissector"},
+		{[]string{"plugin", "new", "x", "--lang", "cobol"}, "want go, c or rust"},
+		{[]string{"plugin", "build", work}, "not a plugin project"},
+		{[]string{"plugin", "test", pcap, pcap}, "want a plugin project directory or a .wasm module"},
+	} {
+		if r := ks(t, data, tc.args...); r.code == 0 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: %+v, want an error with %q", tc.args, r, tc.want)
+		}
+	}
+
+	for _, lang := range devkit.Langs {
+		t.Run(string(lang), func(t *testing.T) {
+			var err error
+			switch lang {
+			case devkit.C:
+				_, err = devkit.Clang()
+			case devkit.Rust:
+				_, err = devkit.RustC()
+			}
+			if err != nil {
+				t.Skipf("%v; `make deps` installs it", err)
+			}
+			name := "demo" + string(lang)
+			dir := filepath.Join(work, name)
+			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code != 0 || !strings.Contains(r.stdout, "README.md") {
+				t.Fatalf("new: %+v", r)
+			}
+			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code == 0 || !strings.Contains(r.stderr, "refusing to overwrite") {
+				t.Fatalf("new over a project: %+v", r)
+			}
+			if r := ks(t, data, "plugin", "build", dir); r.code != 0 || !strings.Contains(r.stdout, "built "+filepath.Join(dir, name+".wasm")) {
+				t.Fatalf("build: %+v", r)
+			}
+			// No golden file yet: the records are printed.
+			r := ks(t, data, "plugin", "test", dir, pcap)
+			if r.code != 0 || strings.Count(r.stdout, `"protocol":"`+name+`"`) != 4 || !strings.Contains(r.stdout, `"response_fields":{"`+name+`_n":2}`) || !strings.Contains(r.stderr, "--update") {
+				t.Fatalf("test without a golden file: %+v", r)
+			}
+			if r := ks(t, data, "plugin", "test", "--update", dir, pcap); r.code != 0 || !strings.Contains(r.stdout, "wrote 4 records") {
+				t.Fatalf("test --update: %+v", r)
+			}
+			golden := filepath.Join(dir, "testdata", "records.golden")
+			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 0 || !strings.Contains(r.stdout, "ok: 4 records match") {
+				t.Fatalf("test against its golden file: %+v", r)
+			}
+			// A changed expectation fails and shows the line.
+			b, _ := os.ReadFile(golden)
+			os.WriteFile(golden, []byte(strings.Replace(string(b), `"`+name+`_name":"bob"`, `"`+name+`_name":"bobby"`, 1)), 0o644)
+			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 1 || !strings.Contains(r.stderr, "records differ from the golden file") || !strings.Contains(r.stderr, `-{"protocol":"`+name+`","method":"PING","path":"bob"`) || !strings.Contains(r.stderr, "bobby") {
+				t.Fatalf("test against a changed golden file: %+v", r)
+			}
+			os.WriteFile(golden, b, 0o644)
+			// A changed source is rebuilt before the test: here the
+			// protocol's name in its records, which the golden file catches.
+			src := map[devkit.Lang]string{devkit.Go: "main.go", devkit.C: name + ".c", devkit.Rust: "src/lib.rs"}[lang]
+			code, _ := os.ReadFile(filepath.Join(dir, src))
+			later := time.Now().Add(2 * time.Second)
+			os.WriteFile(filepath.Join(dir, src), []byte(strings.Replace(string(code), `"PONG"`, `"PONGED"`, 1)), 0o644)
+			os.Chtimes(filepath.Join(dir, src), later, later)
+			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 1 || !strings.Contains(r.stderr, "built ") || !strings.Contains(r.stderr, `"status_text":"PONGED"`) {
+				t.Fatalf("test after a source change: %+v", r)
+			}
+			// The module alone, against the same golden file.
+			if r := ks(t, data, "plugin", "test", "--golden", golden, filepath.Join(dir, name+".wasm"), pcap); r.code != 1 || !strings.Contains(r.stderr, "PONGED") {
+				t.Fatalf("test of the module: %+v", r)
+			}
+		})
+	}
+}
