@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,10 +91,40 @@ func TestPluginNewBuildTest(t *testing.T) {
 			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 1 || !strings.Contains(r.stderr, "built ") || !strings.Contains(r.stderr, `"status_text":"PONGED"`) {
 				t.Fatalf("test after a source change: %+v", r)
 			}
+			if lang == devkit.C {
+				scaffoldCapture(t, dir, name)
+			}
 			// The module alone, against the same golden file.
 			if r := ks(t, data, "plugin", "test", "--golden", golden, filepath.Join(dir, name+".wasm"), pcap); r.code != 1 || !strings.Contains(r.stderr, "PONGED") {
 				t.Fatalf("test of the module: %+v", r)
 			}
 		})
+	}
+}
+
+// scaffoldCapture runs the project's testdata/capture.sh, which records
+// real traffic of the scaffolded protocol with tcpdump, and checks that the
+// plugin makes its two records of it.
+func scaffoldCapture(t *testing.T, dir, name string) {
+	t.Helper()
+	for _, tool := range []string{"tcpdump", "python3"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Logf("testdata/capture.sh not run: %s is not installed", tool)
+			return
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Log("testdata/capture.sh not run: tcpdump needs root")
+		return
+	}
+	pcap := filepath.Join(t.TempDir(), "sample.pcap")
+	cmd := exec.Command(filepath.Join(dir, "testdata", "capture.sh"), pcap)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", freePort(t)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testdata/capture.sh: %v\n%s", err, out)
+	}
+	r := ks(t, t.TempDir(), "plugin", "test", filepath.Join(dir, name+".wasm"), pcap)
+	if r.code != 0 || strings.Count(r.stdout, `"protocol":"`+name+`"`) != 2 || !strings.Contains(r.stdout, `"path":"bob"`) {
+		t.Fatalf("the plugin on testdata/capture.sh's capture: %+v", r)
 	}
 }

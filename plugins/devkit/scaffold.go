@@ -105,6 +105,7 @@ func Scaffold(dir, name string, lang Lang) ([]string, error) {
 	files["README.md"] = tmpl("common/README.md.tmpl")
 	files[".gitignore"] = tmpl("common/gitignore.tmpl")
 	files["testdata/README"] = tmpl("common/testdata-README.tmpl")
+	files["testdata/capture.sh"] = tmpl("common/capture.sh.tmpl")
 
 	var written []string
 	for rel, b := range files {
@@ -112,7 +113,11 @@ func Scaffold(dir, name string, lang Lang) ([]string, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(rel, ".sh") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, b, mode); err != nil {
 			return nil, err
 		}
 		written = append(written, rel)
