@@ -94,8 +94,18 @@ func TestPluginNewBuildTest(t *testing.T) {
 			if lang == devkit.C {
 				scaffoldCapture(t, dir, name)
 			}
+			// The project's own test: its Makefile (and for Go, its unit
+			// test), with this kubeshark and the capture.
+			if _, err := exec.LookPath("make"); err == nil {
+				os.WriteFile(golden, b, 0o644)
+				os.WriteFile(filepath.Join(dir, src), code, 0o644)
+				cmd := exec.Command("make", "-C", dir, "test", "KUBESHARK="+binary_, "CAPTURES="+pcap)
+				if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "ok: 4 records match") {
+					t.Fatalf("make test: %v\n%s", err, out)
+				}
+			}
 			// The module alone, against the same golden file.
-			if r := ks(t, data, "plugin", "test", "--golden", golden, filepath.Join(dir, name+".wasm"), pcap); r.code != 1 || !strings.Contains(r.stderr, "PONGED") {
+			if r := ks(t, data, "plugin", "test", "--golden", golden, filepath.Join(dir, name+".wasm"), pcap); r.code != 0 || !strings.Contains(r.stdout, "ok: 4 records match") {
 				t.Fatalf("test of the module: %+v", r)
 			}
 		})

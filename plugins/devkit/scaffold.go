@@ -72,6 +72,7 @@ func Scaffold(dir, name string, lang Lang) ([]string, error) {
 		d.LangName, d.Source, d.SDK, d.Toolchain = "Go", "`main.go`", "`kubeshark-sdk/`, the Go package github.com/kubeshark-wasm/kubeshark/sdk", "GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared"
 		files["main.go"] = tmpl("go/main.go.tmpl")
 		files["go.mod"] = tmpl("go/go.mod.tmpl")
+		files["main_test.go"] = tmpl("go/main_test.go.tmpl")
 		files["kubeshark-sdk/go.mod"] = []byte("module github.com/kubeshark-wasm/kubeshark\n\ngo 1.24\n")
 		err := fs.WalkDir(sdk.Sources, ".", func(p string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || path.Dir(p) != "." {
