@@ -118,7 +118,9 @@ DIR/testdata/records.golden; for a FILE.wasm give --golden. With a golden
 file the records are compared with it (one JSON line per record: what the
 dissector decides, not times or addresses) and a difference is shown and
 exits 1; --update rewrites it instead. Without one the records are printed.
-A fault of the plugin (a trap, a broken limit) is an error.`,
+A fault of the plugin (a trap, a broken limit) is an error, and so are
+records whose fields disagree with the manifest (a field it does not
+declare, a value of another type): filters could not use them.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPluginTest(cmd, args[0], args[1:], golden, update)
@@ -166,6 +168,22 @@ func runPluginTest(cmd *cobra.Command, target string, captures []string, golden 
 	if res.Health.Faults > 0 {
 		return &exitError{code: 1, msg: fmt.Sprintf("%s faulted %d times; last: %s", res.Manifest.Name, res.Health.Faults, res.Health.LastFault)}
 	}
+	lies := devkit.CheckFields(res.Manifest, res.Records)
+	for _, l := range lies {
+		fmt.Fprintf(ew, "manifest: %s\n", l)
+	}
+	if err := reportRecords(w, ew, res, st.IsDir(), golden, update); err != nil {
+		return err
+	}
+	if len(lies) > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("the records disagree with %s's manifest in %d ways (above)", res.Manifest.Name, len(lies))}
+	}
+	return nil
+}
+
+// reportRecords writes the golden file, compares with it or prints the
+// records.
+func reportRecords(w, ew io.Writer, res *devkit.Result, project bool, golden string, update bool) error {
 	switch {
 	case update:
 		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -181,7 +199,7 @@ func runPluginTest(cmd *cobra.Command, target string, captures []string, golden 
 		}
 		fmt.Fprintf(w, "ok: %d records match %s\n", len(res.Records), golden)
 	default:
-		if golden != "" && st.IsDir() {
+		if golden != "" && project {
 			fmt.Fprintf(ew, "no golden file %s yet: --update writes it\n", golden)
 		} else if golden != "" {
 			return fmt.Errorf("golden file %s does not exist: --update writes it", golden)

@@ -1,6 +1,8 @@
 package main_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -136,5 +138,41 @@ func scaffoldCapture(t *testing.T, dir, name string) {
 	r := ks(t, t.TempDir(), "plugin", "test", filepath.Join(dir, name+".wasm"), pcap)
 	if r.code != 0 || strings.Count(r.stdout, `"protocol":"`+name+`"`) != 2 || !strings.Contains(r.stdout, `"path":"bob"`) {
 		t.Fatalf("the plugin on testdata/capture.sh's capture: %+v", r)
+	}
+}
+
+// TestPluginLyingManifest: a plugin whose manifest lies about its fields
+// (plugins/testdata/liar) costs nothing but the lies. `plugin test` names
+// each and fails; an import stores its records; filters on the lies match
+// nothing or are refused, and its honest field filters as usual.
+func TestPluginLyingManifest(t *testing.T) {
+	dir, data := t.TempDir(), t.TempDir()
+	module := filepath.Join(dir, "liar.wasm")
+	if err := devkit.CompileC(context.Background(), module, []string{"../../sdk/c"}, "../../plugins/testdata/liar/liar.c"); errors.Is(err, devkit.ErrToolchain) {
+		t.Skipf("%v; `make deps` installs it", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	pcap := filepath.Join(dir, "pingpong.pcap")
+	plugintest.Capture(t, pcap, 3, "alice", "bob", "carol")
+
+	r := ks(t, data, "plugin", "test", module, pcap)
+	if r.code != 1 || strings.Count(r.stdout, "\n") != 9 || !strings.Contains(r.stderr, `response field "liar_n" is a string, the manifest says int`) ||
+		!strings.Contains(r.stderr, `"liar_undeclared" is not in the manifest`) || !strings.Contains(r.stderr, "disagree with liar's manifest in 2 ways") {
+		t.Fatalf("plugin test of the liar: %+v", r)
+	}
+	if r := ks(t, data, "import", "--dissector", module, pcap); r.code != 0 || !strings.Contains(r.stdout, "liar 9") {
+		t.Fatalf("import: %+v", r)
+	}
+	if recs := calls(t, data, "--filter", `liar_name == "bob"`); len(recs) != 3 {
+		t.Errorf(`liar_name == "bob": %d records, want 3`, len(recs))
+	}
+	for _, f := range []string{"liar_n > 1", "liar_never"} {
+		if recs := calls(t, data, "--filter", f); len(recs) != 0 {
+			t.Errorf("%s: %d records, want none", f, len(recs))
+		}
+	}
+	if r := ks(t, data, "calls", "--filter", "liar_undeclared == 2"); r.code == 0 || !strings.Contains(r.stderr, "undeclared reference to 'liar_undeclared'") {
+		t.Errorf("a filter on an undeclared field: %+v", r)
 	}
 }

@@ -93,3 +93,13 @@ func sameRecords(t *testing.T, got []*sdk.Record) {
 		}
 	}
 }
+
+// sdkManifestOfGo is the Go pingpong's manifest as the host read it.
+func sdkManifestOfGo(t *testing.T) sdk.Manifest {
+	t.Helper()
+	res, err := devkit.Run(context.Background(), "pingpong (Go)", plugintest.PingPong(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Manifest
+}
