@@ -45,17 +45,25 @@ demo: build
 test: wasm deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./bpf/... ./runtime/... ./storage/... ./sdk/... ./mcp/...
-	$(GO) test -count=1 -timeout 30m ./dissectors/... ./cmd/...
+	$(GO) test -count=1 -timeout 30m ./dissectors/... ./plugins/... ./cmd/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
 # assembles the hostile-guest modules, docker-registry serves plugin artifacts
 # to the OCI end-to-end test; nginx, curl, openssl, redis, iproute2 and
 # Debian's Go 1.19 are the real servers, clients, namespaces and builds of the
-# live-capture (tap) and TLS tests. Installed when missing on a Debian machine
-# where we are root; elsewhere the tests that need them skip and say so.
-TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry nginx:nginx curl:curl openssl:openssl redis-server:redis-server redis-cli:redis-tools ip:iproute2 /usr/lib/go-1.19/bin/go:golang-1.19-go
+# live-capture (tap) and TLS tests; clang/lld/wasi-libc and Debian's rustc
+# with the wasm32-wasi standard library build the C and Rust plugins of the
+# SDK tests and `kubeshark plugin build`. Installed when missing on a Debian
+# machine where we are root; elsewhere the tests that need them skip and say
+# so. Each entry is COMMAND-or-FILE:PACKAGE.
+TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry \
+	nginx:nginx curl:curl openssl:openssl redis-server:redis-server redis-cli:redis-tools ip:iproute2 \
+	/usr/lib/go-1.19/bin/go:golang-1.19-go \
+	clang-14:clang wasm-ld:lld /usr/lib/wasm32-wasi/libc.a:wasi-libc \
+	/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-14-dev-wasm32 \
+	/usr/bin/rustc:rustc /usr/lib/rustlib/wasm32-wasi:libstd-rust-dev-wasm32
 deps:
-	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
+	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || [ -e $${t%%:*} ] || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing for the tests"; \

@@ -54,7 +54,8 @@ is installed with --allow-unsigned.`,
 	}
 	cmd.AddCommand(newPluginInstallCmd(g), newPluginListCmd(g), newPluginInspectCmd(g),
 		newPluginEnableCmd(g, true), newPluginEnableCmd(g, false), newPluginRemoveCmd(g),
-		newPluginVerifyCmd(g), newPluginKeygenCmd(g), newPluginSignCmd(), newPluginTrustCmd(g), newPluginPushCmd(g))
+		newPluginVerifyCmd(g), newPluginKeygenCmd(g), newPluginSignCmd(), newPluginTrustCmd(g), newPluginPushCmd(g),
+		newPluginNewCmd(), newPluginBuildCmd(), newPluginTestCmd())
 	return cmd
 }
 

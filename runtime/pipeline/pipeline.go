@@ -84,7 +84,7 @@ type Pipeline struct {
 	// workers then do not track them.
 	flows FlowSink
 	// plain holds the connections RunPlaintext receives.
-	plain plainSet
+	plain           plainSet
 	streams, stored atomic.Int64
 }
 

@@ -1,0 +1,50 @@
+package devkit_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/plugins/devkit"
+)
+
+// TestSDKs builds pingpong with the C SDK (sdk/c/kubeshark.h) and with the
+// Rust SDK (sdk/rust), runs each through the host on real traffic and
+// checks that its manifest and records equal the Go SDK's plugin's.
+func TestSDKs(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		lang  string
+		build func(out string) error
+	}{
+		{"c", func(out string) error {
+			return devkit.CompileC(ctx, out, []string{"../../sdk/c"}, "../testdata/pingpong-c/pingpong.c")
+		}},
+		{"rust", func(out string) error {
+			return devkit.CompileRust(ctx, out, filepath.Dir(out), "../../sdk/rust/src/lib.rs", "../testdata/pingpong-rust/src/lib.rs")
+		}},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "pingpong.wasm")
+			skipWithout(t, tc.build(out))
+			code, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := devkit.Run(ctx, out, code, pingpongCapture(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := res.Manifest
+			if m.Name != "pingpong" || m.Version != "1.0.0" || len(m.Fields) != 2 || m.Fields[1].Name != "pingpong_n" || m.Fields[1].Type != "int" {
+				t.Errorf("manifest %+v", m)
+			}
+			if res.Health.Faults != 0 {
+				t.Errorf("faults: %+v", res.Health)
+			}
+			sameRecords(t, res.Records)
+			t.Logf("%s module: %d bytes", tc.lang, len(code))
+		})
+	}
+}
