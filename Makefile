@@ -51,13 +51,14 @@ test: wasm deps
 # assembles the hostile-guest modules, docker-registry serves plugin artifacts
 # to the OCI end-to-end test; nginx, curl, openssl, redis, iproute2 and
 # Debian's Go 1.19 are the real servers, clients, namespaces and builds of the
-# live-capture (tap) and TLS tests; clang/lld/wasi-libc and Debian's rustc
+# live-capture (tap) and TLS tests, and nginx and h2load record the
+# benchmark's small-message capture; clang/lld/wasi-libc and Debian's rustc
 # with the wasm32-wasi standard library build the C and Rust plugins of the
 # SDK tests and `kubeshark plugin build`. Installed when missing on a Debian
 # machine where we are root; elsewhere the tests that need them skip and say
 # so. Each entry is COMMAND-or-FILE:PACKAGE.
 TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry \
-	nginx:nginx curl:curl openssl:openssl redis-server:redis-server redis-cli:redis-tools ip:iproute2 \
+	nginx:nginx curl:curl openssl:openssl redis-server:redis-server redis-cli:redis-tools ip:iproute2 h2load:nghttp2-client \
 	/usr/lib/go-1.19/bin/go:golang-1.19-go \
 	clang-14:clang wasm-ld:lld /usr/lib/wasm32-wasi/libc.a:wasi-libc \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-14-dev-wasm32 \
@@ -72,7 +73,7 @@ deps:
 	  else echo "missing$$missing (not root or no apt-get): tests that need them will skip"; fi; \
 	fi
 
-bench: build
+bench: build deps
 	$(GO) run ./cmd/kubeshark-bench $(BENCHFLAGS)
 
 fuzz:

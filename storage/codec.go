@@ -44,7 +44,7 @@ type valueCodec struct {
 	decode func(b []byte) (*sdk.Record, error)
 	// head, when set, decodes only the fields filters read and returns a
 	// function that completes the record.
-	head func(b []byte) (*sdk.Record, func() error, error)
+	head func(b []byte) (*sdk.Record, func(sizesOnly bool) error, error)
 }
 
 var wireCodec = valueCodec{name: "binary", encode: appendValue, decode: decodeValue, head: decodeHead}
@@ -223,14 +223,21 @@ func (r *valueReader) endpoint(what string) sdk.Endpoint {
 // maxHeaders bounds the header count a corrupt value can claim.
 const maxHeaders = 1 << 16
 
-func (r *valueReader) message() *sdk.Message {
+// message decodes one message; sizesOnly skips its headers and fields,
+// which are most of the work, for callers that only count.
+func (r *valueReader) message(sizesOnly bool) *sdk.Message {
 	m := &sdk.Message{}
 	n := r.uvarint("header count")
 	if n > maxHeaders || n > uint64(len(r.s)) {
 		r.fail("header count")
 		return nil
 	}
-	if n > 0 {
+	if sizesOnly {
+		for range n {
+			r.str("header name")
+			r.str("header value")
+		}
+	} else if n > 0 {
 		m.Headers = make([]sdk.Header, n)
 		for i := range m.Headers {
 			m.Headers[i] = sdk.Header{Name: r.str("header name"), Value: r.str("header value")}
@@ -241,7 +248,7 @@ func (r *valueReader) message() *sdk.Message {
 	m.BodyTruncated = r.byte1("truncated flag") != 0
 	m.BodySize = r.varint("body size")
 	m.Size = r.varint("size")
-	if js := r.str("fields"); js != "" && r.err == nil {
+	if js := r.str("fields"); js != "" && r.err == nil && !sizesOnly {
 		if err := json.Unmarshal([]byte(js), &m.Fields); err != nil {
 			r.fail("fields: " + err.Error())
 		}
@@ -250,8 +257,9 @@ func (r *valueReader) message() *sdk.Message {
 }
 
 // decodeHead decodes everything but the messages, and returns the function
-// that decodes those into the same record.
-func decodeHead(b []byte) (*sdk.Record, func() error, error) {
+// that decodes those into the same record (with sizesOnly, without their
+// headers and fields).
+func decodeHead(b []byte) (*sdk.Record, func(sizesOnly bool) error, error) {
 	r := &valueReader{s: string(b)}
 	if v := r.byte1("version"); r.err == nil && v != valueVersion {
 		return nil, nil, fmt.Errorf("%w: stored value version %d, want %d", sdk.ErrBadRecord, v, valueVersion)
@@ -284,12 +292,12 @@ func decodeHead(b []byte) (*sdk.Record, func() error, error) {
 	if r.err != nil {
 		return nil, nil, r.err
 	}
-	rest := func() error {
+	rest := func(sizesOnly bool) error {
 		if flags&flagRequest != 0 {
-			rec.Request = r.message()
+			rec.Request = r.message(sizesOnly)
 		}
 		if flags&flagResponse != 0 {
-			rec.Response = r.message()
+			rec.Response = r.message(sizesOnly)
 		}
 		if r.err == nil && len(r.s) != 0 {
 			r.fail("value: trailing bytes")
@@ -304,7 +312,7 @@ func decodeValue(b []byte) (*sdk.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rest(); err != nil {
+	if err := rest(false); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -35,6 +35,11 @@ type Query struct {
 	// left empty (headers, sizes and truncation flags are kept), which
 	// spares reading them.
 	WithBodies bool
+	// SizesOnly leaves out the messages' headers and fields too, keeping
+	// their sizes, truncation flags and whether they exist: for callers
+	// that count calls and bytes (the statistics rollups), to whom
+	// decoding the rest was most of a scan's cost.
+	SizesOnly bool
 }
 
 // Page is one page of Query results.
@@ -345,7 +350,9 @@ func (s *Store) decodeMatching(v []byte, id rawID, q Query) (*sdk.Record, error)
 			return nil, nil
 		}
 	}
-	if err := rest(); err != nil {
+	// Messages without headers and fields only when nothing evaluated
+	// later reads them.
+	if err := rest(q.SizesOnly && (q.Match == nil || s.matchedInHead(q))); err != nil {
 		return nil, err
 	}
 	return rec, nil

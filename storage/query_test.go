@@ -373,3 +373,41 @@ func TestIndexTermString(t *testing.T) {
 		}
 	}
 }
+
+// SizesOnly keeps what counting needs (sizes, which messages exist) and
+// drops headers and fields, unless a Matcher evaluated after decoding
+// reads them.
+func TestQuerySizesOnly(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	mustPut(t, s, synthN(0, 50))
+	full, err := s.Query(ctx, Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	light, err := s.Query(ctx, Query{SizesOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(light.Records) != 50 || len(full.Records) != 50 {
+		t.Fatalf("%d and %d records", len(light.Records), len(full.Records))
+	}
+	for i, r := range light.Records {
+		f := full.Records[i]
+		if r.ID != f.ID || r.Path != f.Path || r.Request.Size != f.Request.Size || r.Response.Size != f.Response.Size ||
+			r.Response.BodySize != f.Response.BodySize || (r.ElapsedMs == nil) != (f.ElapsedMs == nil) {
+			t.Fatalf("record %d differs beyond headers and fields: %+v vs %+v", i, r, f)
+		}
+		if len(r.Request.Headers) != 0 || len(r.Response.Fields) != 0 {
+			t.Fatalf("record %d kept headers %v or fields %v", i, r.Request.Headers, r.Response.Fields)
+		}
+		if len(f.Request.Headers) == 0 || len(f.Response.Fields) == 0 {
+			t.Fatalf("full record %d lacks headers or fields", i)
+		}
+	}
+	m := &funcMatcher{fn: func(r *sdk.Record) (bool, error) { return len(r.Request.Headers) > 0, nil }, reads: ReadsMessages}
+	p, err := s.Query(ctx, Query{SizesOnly: true, Match: m})
+	if err != nil || len(p.Records) != 50 {
+		t.Fatalf("a matcher reading headers saw %d records with them: %v", len(p.Records), err)
+	}
+}

@@ -142,13 +142,12 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	if opts.InMemory {
 		bo = badger.DefaultOptions("").WithInMemory(true)
 	}
-	memtable := int64(64 << 20)
+	// Each memtable is an arena allocated up front (plus its write-ahead
+	// log), and up to NumMemtables of them live at once: 16 MiB instead of
+	// 64 took 100 MB off an import's peak RSS for ~7% more CPU (more, smaller
+	// level-0 tables to compact). The block cache fills only as queries read.
+	memtable := int64(16 << 20)
 	cache := int64(64 << 20)
-	if opts.InMemory {
-		// Tests open many small stores; each memtable arena is allocated up
-		// front.
-		memtable = 16 << 20
-	}
 	if opts.Small {
 		memtable, cache = 8<<20, 8<<20
 	}

@@ -60,7 +60,9 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
-	only := flag.String("only", "", "run only one part: pipeline, dissectors or mcp")
+	only := flag.String("only", "", "run only one part: pipeline, dissectors, cli or mcp")
+	smallN := flag.Int("small", 100000, "exchanges in the recorded small-message (nginx/h2load) capture of the cli part")
+	bin := flag.String("bin", "bin/kubeshark", "the kubeshark binary the cli part runs")
 	rowsRE := flag.String("rows", "", "run only the pipeline rows whose \"measurement/workers\" matches this regexp (for profiling one of them)")
 	flag.Parse()
 	if *prof != "" {
@@ -71,9 +73,9 @@ func main() {
 		}
 	}
 	switch *only {
-	case "", "pipeline", "dissectors", "mcp":
+	case "", "pipeline", "dissectors", "cli", "mcp":
 	default:
-		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors or mcp\n", *only)
+		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, cli or mcp\n", *only)
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -81,6 +83,15 @@ func main() {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
 		os.Exit(1)
+	}
+	if *keep == "" && *only == "" {
+		// The pipeline part's capture is the cli part's large workload.
+		tmp, err := os.MkdirTemp("", "kubeshark-bench-large")
+		if err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(tmp)
+		*keep = filepath.Join(tmp, "http.pcap")
 	}
 	if *only == "" || *only == "pipeline" {
 		match, err := regexp.Compile(*rowsRE)
@@ -95,6 +106,16 @@ func main() {
 	if *only == "" || *only == "dissectors" {
 		fmt.Println("\nPer-dissector throughput, wasm vs native")
 		if err := dissectorBench(ctx, *runs, os.Stdout); err != nil {
+			fail(err)
+		}
+	}
+	if *only == "" || *only == "cli" {
+		fmt.Println("\nThe command line on small-message, large-body and tiny captures")
+		large := *keep
+		if _, err := os.Stat(large); err != nil {
+			large = ""
+		}
+		if err := cliBench(ctx, *bin, *smallN, large, *runs, os.Stdout); err != nil {
 			fail(err)
 		}
 	}

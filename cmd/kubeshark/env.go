@@ -102,9 +102,10 @@ func (l *loaded) engines() []engine.Dissector {
 
 func (l *loaded) close(ctx context.Context) { l.rt.Close(ctx) }
 
-// loadDissectors compiles the built-in dissectors (cached in the data dir),
-// the enabled installed plugins and any extra modules named on the command
-// line.
+// loadDissectors loads the built-in dissectors, the enabled installed
+// plugins and any extra modules named on the command line. With their
+// manifests in the user's cache, nothing is compiled here: each module
+// compiles when the traffic first needs it.
 func loadDissectors(ctx context.Context, g *globals, extra []string) (*loaded, error) {
 	return loadSet(ctx, g, extra, true)
 }
@@ -119,7 +120,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 	if err != nil {
 		return nil, err
 	}
-	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(g.dataDir, "cache", "wazero"), Logger: g.logger()})
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: g.wasmCacheDir(), Logger: g.logger()})
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +151,8 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 		}
 		srcs = append(srcs, source{path, code})
 	}
-	// Each load decodes, validates and instruments its module even when the
-	// compiled code comes from the cache, and starts an instance to read the
-	// manifest: a second or so for the built-ins on one core. They are
+	// A module not yet in the cache is instrumented, compiled and started
+	// to read its manifest: seconds for the built-ins. They are
 	// independent, so they share the cores.
 	mods := make([]*wasm.Module, len(srcs))
 	errs := make([]error, len(srcs))

@@ -10,8 +10,9 @@ import (
 
 // globals are the flags every command shares.
 type globals struct {
-	dataDir string
-	verbose bool
+	dataDir  string
+	cacheDir string
+	verbose  bool
 }
 
 func defaultDataDir() string {
@@ -23,6 +24,30 @@ func defaultDataDir() string {
 		return ".kubeshark/data"
 	}
 	return filepath.Join(home, ".kubeshark", "data")
+}
+
+// defaultCacheDir is where compiled dissectors are kept: per user, not per
+// data directory, so that a new --data (a test, a demo, a snapshot, a pod)
+// starts in a second instead of compiling every dissector again. Without a
+// user cache directory (no $HOME nor $XDG_CACHE_HOME) it is empty, and the
+// data directory holds the cache.
+func defaultCacheDir() string {
+	if d := os.Getenv("KUBESHARK_CACHE"); d != "" {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "kubeshark")
+}
+
+// wasmCacheDir is the directory the runtime keeps compiled dissectors in.
+func (g *globals) wasmCacheDir() string {
+	if g.cacheDir == "" {
+		return filepath.Join(g.dataDir, "cache", "wazero")
+	}
+	return filepath.Join(g.cacheDir, "wazero")
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -42,7 +67,8 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data directory: the record store and the compiled-dissector cache (env KUBESHARK_DATA)")
+	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data directory: the record store, raw packets, snapshots and exports (env KUBESHARK_DATA)")
+	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", defaultCacheDir(), "cache of compiled dissectors, shared by every data directory and safe for concurrent use (env KUBESHARK_CACHE; default: the user cache directory)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail to stderr")
 	root.AddCommand(
 		newImportCmd(g),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
@@ -56,7 +57,7 @@ func (m *Module) instantiate(ctx context.Context, sink engine.Sink) (*instance, 
 	in := &instance{m: m, sink: sink}
 	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), ctxKey{}, in))
 	r.track(in)
-	mod, err := r.rt.InstantiateModule(in.ctx, m.compiled, r.moduleConfig())
+	mod, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(in.ctx, memoryAllocator()), m.compiled, r.moduleConfig())
 	if err != nil {
 		in.release()
 		return nil, fmt.Errorf("instantiate: %w", in.describeErr(err))

@@ -2,10 +2,13 @@ package wasm
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 
@@ -19,25 +22,106 @@ var requiredExports = []string{
 	sdk.ExportFeed, sdk.ExportGap, sdk.ExportClose,
 }
 
-// Module is a compiled dissector module. It implements engine.Dissector.
+// Module is a dissector module. It implements engine.Dissector.
+//
+// A module is compiled when it is first needed, not when it is loaded:
+// with a cache directory its manifest comes from the cache, so a command
+// pays for compiling (or reading the compiled code back) and starting only
+// the dissectors the traffic calls for. Instances are lazy too: each
+// worker's instance starts at its first connection, and until then probes
+// go to one instance per module that all workers share (probing reads only
+// the bytes it is shown).
 type Module struct {
 	r        *Runtime
-	compiled wazero.CompiledModule
 	source   string
 	manifest sdk.Manifest
+	digest   [32]byte
+	code     []byte // as given; dropped once compiled
+
+	compileOnce sync.Once
+	compiled    wazero.CompiledModule
+	compileErr  error
+	isCompiled  atomic.Bool // for tests, which may not race with compileOnce
+
+	probeMu sync.Mutex
+	prober  *instance
 
 	mu     sync.Mutex
 	health engine.Health
 }
 
-// Load compiles a module, checks its ABI and reads its manifest. source
-// names it in errors and listings ("built-in" or a path).
+// Load checks a module, reads its manifest and returns it. source names it
+// in errors and listings ("built-in" or a path). Without a cache entry for
+// these exact bytes the module is compiled and started here, so that a bad
+// module fails now; with one, compiling waits until the module is used.
 func (r *Runtime) Load(ctx context.Context, source string, code []byte) (*Module, error) {
-	code, err := interrupt.Instrument(code)
-	if err != nil {
-		return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
+	m := &Module{r: r, source: source, code: code, digest: sha256.Sum256(code)}
+	if raw, ok := r.modules.get(m.digest, manifestSuffix()); ok {
+		if err := json.Unmarshal(raw, &m.manifest); err == nil && validateManifest(m.manifest) == nil {
+			r.register(m)
+			return m, nil
+		}
+		m.manifest = sdk.Manifest{}
 	}
-	compiled, err := r.rt.CompileModule(ctx, code)
+	if err := m.compile(ctx); err != nil {
+		return nil, err
+	}
+	in, err := m.instantiate(ctx, nil)
+	if err != nil {
+		m.compiled.Close(ctx)
+		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
+	}
+	defer in.Destroy(ctx)
+	raw, err := in.describe()
+	if err != nil {
+		m.compiled.Close(ctx)
+		return nil, fmt.Errorf("%w %s: describe: %w", ErrLoad, source, err)
+	}
+	if err := json.Unmarshal(raw, &m.manifest); err != nil {
+		m.compiled.Close(ctx)
+		return nil, fmt.Errorf("%w %s: manifest is not valid JSON: %w", ErrLoad, source, err)
+	}
+	if err := validateManifest(m.manifest); err != nil {
+		m.compiled.Close(ctx)
+		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
+	}
+	if err := r.modules.put(m.digest, manifestSuffix(), raw); err != nil {
+		r.cfg.Logger.Warn("cannot cache a dissector manifest", "source", source, "err", err)
+	}
+	r.register(m)
+	return m, nil
+}
+
+// compile instruments and compiles the module, once; later calls return
+// the first call's error.
+func (m *Module) compile(ctx context.Context) error {
+	m.compileOnce.Do(func() {
+		ctx := context.WithoutCancel(ctx)
+		m.compiled, m.compileErr = m.r.compile(ctx, m.source, m.digest, m.code)
+		m.code = nil
+		m.isCompiled.Store(m.compiled != nil)
+	})
+	return m.compileErr
+}
+
+// use compiles the module before its first instance, and starts compiling
+// the modules that the same traffic is about to probe.
+func (m *Module) use(ctx context.Context) error {
+	if len(m.manifest.Transports) == 1 {
+		m.r.prefetch(ctx, m.manifest.Transports[0])
+	}
+	return m.compile(ctx)
+}
+
+func (r *Runtime) compile(ctx context.Context, source string, digest [32]byte, code []byte) (wazero.CompiledModule, error) {
+	instrumented, ok := r.modules.instrumented(digest)
+	if !ok {
+		var err error
+		if instrumented, err = interrupt.Instrument(code); err != nil {
+			return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
+		}
+	}
+	compiled, err := r.rt.CompileModule(ctx, instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
 	}
@@ -45,27 +129,12 @@ func (r *Runtime) Load(ctx context.Context, source string, code []byte) (*Module
 		compiled.Close(ctx)
 		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
 	}
-	m := &Module{r: r, compiled: compiled, source: source}
-	in, err := m.instantiate(ctx, nil)
-	if err != nil {
-		compiled.Close(ctx)
-		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
+	if !ok {
+		if err := r.modules.putInstrumented(digest, instrumented); err != nil {
+			r.cfg.Logger.Warn("cannot cache an instrumented dissector", "source", source, "err", err)
+		}
 	}
-	defer in.Destroy(ctx)
-	raw, err := in.describe()
-	if err != nil {
-		compiled.Close(ctx)
-		return nil, fmt.Errorf("%w %s: describe: %w", ErrLoad, source, err)
-	}
-	if err := json.Unmarshal(raw, &m.manifest); err != nil {
-		compiled.Close(ctx)
-		return nil, fmt.Errorf("%w %s: manifest is not valid JSON: %w", ErrLoad, source, err)
-	}
-	if err := validateManifest(m.manifest); err != nil {
-		compiled.Close(ctx)
-		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
-	}
-	return m, nil
+	return compiled, nil
 }
 
 // checkABI runs before anything in the module executes: the marker export
@@ -139,7 +208,8 @@ func (m *Module) fault(err error) {
 }
 
 // NewInstance makes a fresh instance; it fails with engine.ErrQuarantined
-// once the module has faulted too often.
+// once the module has faulted too often. The instance starts (and the
+// module compiles) at its first call that needs its own state.
 func (m *Module) NewInstance(ctx context.Context, sink engine.Sink) (engine.Instance, error) {
 	m.mu.Lock()
 	q := m.health.Quarantined
@@ -150,13 +220,145 @@ func (m *Module) NewInstance(ctx context.Context, sink engine.Sink) (engine.Inst
 	if q {
 		return nil, fmt.Errorf("%s: %w", m.manifest.Name, engine.ErrQuarantined)
 	}
+	return &lazyInstance{m: m, sink: sink}, nil
+}
+
+// start makes a running instance for sink, compiling the module first if
+// need be. Failing to start is a fault like any other.
+func (m *Module) start(ctx context.Context, sink engine.Sink) (*instance, error) {
+	if m.Health().Quarantined {
+		return nil, fmt.Errorf("%s: %w", m.manifest.Name, engine.ErrQuarantined)
+	}
+	if err := m.use(ctx); err != nil {
+		// The code will not compile now any more than later: the module
+		// is out for the rest of the run.
+		err = fmt.Errorf("%s: %w: %w", m.manifest.Name, engine.ErrFault, err)
+		m.mu.Lock()
+		m.health.Faults++
+		m.health.LastFault = err.Error()
+		m.health.Quarantined = true
+		m.mu.Unlock()
+		return nil, err
+	}
 	in, err := m.instantiate(ctx, sink)
 	if err != nil {
+		err = fmt.Errorf("%s: %w: %w", m.manifest.Name, engine.ErrFault, err)
 		m.fault(err)
 		return nil, err
 	}
 	return in, nil
 }
 
-// Close releases the compiled module.
-func (m *Module) Close(ctx context.Context) error { return m.compiled.Close(ctx) }
+// probe runs a probe on the module's shared probing instance, starting it
+// if need be.
+func (m *Module) probe(ctx context.Context, dir sdk.Direction, data []byte) (sdk.Probe, error) {
+	m.probeMu.Lock()
+	defer m.probeMu.Unlock()
+	if m.prober == nil || m.prober.dead != nil {
+		in, err := m.start(ctx, nil)
+		if err != nil {
+			return sdk.Probe{}, err
+		}
+		m.prober = in
+	}
+	return m.prober.Probe(ctx, dir, data)
+}
+
+// Close releases the compiled module and the probing instance.
+func (m *Module) Close(ctx context.Context) error {
+	m.probeMu.Lock()
+	if m.prober != nil {
+		m.prober.Destroy(ctx)
+		m.prober = nil
+	}
+	m.probeMu.Unlock()
+	m.compileOnce.Do(func() { m.code = nil })
+	if m.compiled == nil {
+		return nil
+	}
+	return m.compiled.Close(ctx)
+}
+
+// lazyInstance is what NewInstance returns: it probes through the module's
+// shared instance until a connection is opened on it, and starts its own
+// instance then.
+type lazyInstance struct {
+	m    *Module
+	sink engine.Sink
+	in   *instance
+	dead error
+}
+
+func (l *lazyInstance) own(ctx context.Context) (*instance, error) {
+	if l.in != nil {
+		return l.in, nil
+	}
+	if l.dead != nil {
+		return nil, l.dead
+	}
+	in, err := l.m.start(ctx, l.sink)
+	if err != nil {
+		l.dead = err
+		return nil, err
+	}
+	l.in = in
+	return in, nil
+}
+
+// Probe implements engine.Instance.
+func (l *lazyInstance) Probe(ctx context.Context, dir sdk.Direction, data []byte) (sdk.Probe, error) {
+	if l.in != nil {
+		return l.in.Probe(ctx, dir, data)
+	}
+	if l.dead != nil {
+		return sdk.Probe{}, l.dead
+	}
+	return l.m.probe(ctx, dir, data)
+}
+
+// Open implements engine.Instance.
+func (l *lazyInstance) Open(ctx context.Context, info sdk.ConnInfo) error {
+	in, err := l.own(ctx)
+	if err != nil {
+		return err
+	}
+	return in.Open(ctx, info)
+}
+
+// Feed implements engine.Instance.
+func (l *lazyInstance) Feed(ctx context.Context, conn uint64, dir sdk.Direction, data []byte, first, last int64) (int, int, error) {
+	in, err := l.own(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	return in.Feed(ctx, conn, dir, data, first, last)
+}
+
+// Gap implements engine.Instance.
+func (l *lazyInstance) Gap(ctx context.Context, conn uint64, dir sdk.Direction, n int, ts int64) error {
+	in, err := l.own(ctx)
+	if err != nil {
+		return err
+	}
+	return in.Gap(ctx, conn, dir, n, ts)
+}
+
+// Close implements engine.Instance.
+func (l *lazyInstance) Close(ctx context.Context, conn uint64, ts int64) error {
+	in, err := l.own(ctx)
+	if err != nil {
+		return err
+	}
+	return in.Close(ctx, conn, ts)
+}
+
+// Destroy implements engine.Instance.
+func (l *lazyInstance) Destroy(ctx context.Context) {
+	if l.in != nil {
+		l.in.Destroy(ctx)
+		l.in = nil
+	}
+	if l.dead == nil {
+		l.dead = errors.New("instance destroyed")
+	}
+}

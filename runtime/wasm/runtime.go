@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -26,7 +27,9 @@ var ErrLoad = errors.New("cannot load dissector")
 
 // Config tunes the runtime. The zero value is usable.
 type Config struct {
-	// CacheDir keeps compiled modules between runs; empty means memory only.
+	// CacheDir keeps compiled modules, their instrumented bytes and their
+	// manifests between runs, keyed by the module's digest and wazero's
+	// version; processes may share it. Empty means memory only.
 	CacheDir string
 	// MemoryLimitMiB caps each instance's linear memory (default 256).
 	MemoryLimitMiB int
@@ -75,10 +78,15 @@ type Runtime struct {
 	rt    wazero.Runtime
 	cache wazero.CompilationCache
 
-	mu        sync.Mutex
-	instances map[*instance]struct{}
-	stop      chan struct{}
-	done      chan struct{}
+	modules moduleCache
+
+	mu         sync.Mutex
+	instances  map[*instance]struct{}
+	loaded     []*Module
+	prefetched map[string]bool
+	prefetches sync.WaitGroup
+	stop       chan struct{}
+	done       chan struct{}
 }
 
 // NewRuntime starts a runtime with the host imports of ABI v1.
@@ -96,7 +104,8 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 	// the flag would be a data race there: it keeps wazero's check.
 	rc = rc.WithCloseOnContextDone(cfg.Interpreter).
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16)
-	r := &Runtime{cfg: cfg, instances: make(map[*instance]struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	r := &Runtime{cfg: cfg, instances: make(map[*instance]struct{}), prefetched: make(map[string]bool), stop: make(chan struct{}), done: make(chan struct{})}
+	r.modules = newModuleCache(cfg.CacheDir)
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("wasm compilation cache %s: %w", cfg.CacheDir, err)
@@ -129,6 +138,7 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 // Close stops every instance and the runtime.
 func (r *Runtime) Close(ctx context.Context) error {
 	close(r.stop)
+	r.prefetches.Wait()
 	<-r.done
 	err := r.rt.Close(ctx)
 	if r.cache != nil {
@@ -158,6 +168,49 @@ func (r *Runtime) watchdog() {
 			r.mu.Unlock()
 		}
 	}
+}
+
+// prefetch compiles, in the background and on every core, the modules
+// that probe the given transport: the first stream of that transport is
+// about to probe them all, one after the other.
+func (r *Runtime) prefetch(ctx context.Context, transport string) {
+	r.mu.Lock()
+	if r.prefetched[transport] {
+		r.mu.Unlock()
+		return
+	}
+	r.prefetched[transport] = true
+	var todo []*Module
+	for _, m := range r.loaded {
+		if m.manifest.HasTransport(transport) {
+			todo = append(todo, m)
+		}
+	}
+	r.mu.Unlock()
+	next := make(chan *Module, len(todo))
+	for _, m := range todo {
+		next <- m
+	}
+	close(next)
+	ctx = context.WithoutCancel(ctx)
+	for range min(runtime.GOMAXPROCS(0), len(todo)) {
+		r.prefetches.Go(func() {
+			for m := range next {
+				select {
+				case <-r.stop:
+					return
+				default:
+				}
+				m.compile(ctx)
+			}
+		})
+	}
+}
+
+func (r *Runtime) register(m *Module) {
+	r.mu.Lock()
+	r.loaded = append(r.loaded, m)
+	r.mu.Unlock()
 }
 
 func (r *Runtime) track(in *instance) {

@@ -106,7 +106,16 @@ func resolve(ctx context.Context, src Source, w Window) (Window, error) {
 // returns false. Bodies are read only when asked for: they are stored apart
 // and cost a lookup per record.
 func scan(ctx context.Context, src Source, w Window, m storage.Matcher, bodies bool, fn func(*sdk.Record) bool) error {
-	q := storage.Query{Match: m, Since: w.Start, Until: w.End, Limit: pageSize, WithBodies: bodies}
+	return each(ctx, src, w, storage.Query{Match: m, Since: w.Start, Until: w.End, Limit: pageSize, WithBodies: bodies}, fn)
+}
+
+// scanSizes is scan for callers that read no message headers nor fields,
+// only sizes: decoding those was most of a rollup's cost.
+func scanSizes(ctx context.Context, src Source, w Window, fn func(*sdk.Record) bool) error {
+	return each(ctx, src, w, storage.Query{Since: w.Start, Until: w.End, Limit: pageSize, SizesOnly: true}, fn)
+}
+
+func each(ctx context.Context, src Source, w Window, q storage.Query, fn func(*sdk.Record) bool) error {
 	for {
 		p, err := src.Query(ctx, q)
 		if err != nil {

@@ -1,0 +1,217 @@
+package wasm_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+const httpExchangeReq = "GET /api/items/7 HTTP/1.1\r\nHost: api\r\n\r\n"
+
+// exchange opens a connection on in and feeds it one HTTP exchange.
+func exchange(t *testing.T, in engine.Instance) {
+	t.Helper()
+	ctx := context.Background()
+	if err := in.Open(ctx, sdk.ConnInfo{ID: 1, Oriented: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := in.Feed(ctx, 1, sdk.DirA, []byte(httpExchangeReq), 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := in.Feed(ctx, 1, sdk.DirB, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2, 2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A second runtime over the same cache directory (another process, a new
+// data directory) takes the manifest from the cache and compiles nothing
+// until the module is probed.
+func TestCacheDefersCompileToFirstUse(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	code := dissectortest.Wasm(t, "http1")
+	first, err := newRuntime(t, wasm.Config{CacheDir: dir}).Load(ctx, "built-in", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !wasm.Compiled(first) {
+		t.Fatal("a module missing from the cache was not compiled at load")
+	}
+	rt := newRuntime(t, wasm.Config{CacheDir: dir})
+	mod, err := rt.Load(ctx, "built-in", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(mod.Manifest(), first.Manifest()) {
+		t.Fatalf("cached manifest %+v, compiled one %+v", mod.Manifest(), first.Manifest())
+	}
+	s := &sink{}
+	in, err := mod.NewInstance(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy(ctx)
+	if wasm.Compiled(mod) || wasm.Instances(rt) != 0 {
+		t.Fatalf("compiled %v with %d instances before any use", wasm.Compiled(mod), wasm.Instances(rt))
+	}
+	p, err := in.Probe(ctx, sdk.DirA, []byte(httpExchangeReq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Confidence < 50 || !wasm.Compiled(mod) {
+		t.Fatalf("probe %+v, compiled %v", p, wasm.Compiled(mod))
+	}
+	exchange(t, in)
+	if len(s.recs) != 1 || s.recs[0].Status != 200 {
+		t.Fatalf("records %+v", s.recs)
+	}
+}
+
+// Every worker has an instance per module, but only the ones that open a
+// connection start theirs; probes share one instance per module.
+func TestInstancesStartOnFirstConnection(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, wasm.Config{})
+	mod, err := rt.Load(ctx, "built-in", dissectortest.Wasm(t, "http1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []engine.Instance
+	for range 4 {
+		in, err := mod.NewInstance(ctx, &sink{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Destroy(ctx)
+		if _, err := in.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in)
+	}
+	if n := wasm.Instances(rt); n != 1 {
+		t.Fatalf("%d instances after probing from 4 workers, want the 1 shared prober", n)
+	}
+	exchange(t, ins[2])
+	if n := wasm.Instances(rt); n != 2 {
+		t.Fatalf("%d instances after one connection, want 2", n)
+	}
+	ins[2].Destroy(ctx)
+	if n := wasm.Instances(rt); n != 1 {
+		t.Fatalf("%d instances after destroying it, want 1", n)
+	}
+}
+
+// A probe that traps kills the shared prober, counts a fault, and the next
+// probe starts a fresh one.
+func TestSharedProberFaultsAndRestarts(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, wasm.Config{QuarantineAfter: 3})
+	mod, err := rt.Load(ctx, "trap", hostile(t, map[string]string{"PROBE": "unreachable"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		in, err := mod.NewInstance(ctx, &sink{})
+		if err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
+		if _, err := in.Probe(ctx, sdk.DirA, []byte("x")); !errors.Is(err, engine.ErrFault) {
+			t.Fatalf("probe %d: %v, want a fault", i, err)
+		}
+		in.Destroy(ctx)
+		if h := mod.Health(); h.Faults != i {
+			t.Fatalf("after probe %d: %+v", i, h)
+		}
+	}
+	if _, err := mod.NewInstance(ctx, &sink{}); !errors.Is(err, engine.ErrQuarantined) {
+		t.Fatalf("after 3 faults: %v, want quarantine", err)
+	}
+	if n := wasm.Instances(rt); n != 0 {
+		t.Fatalf("%d instances left running", n)
+	}
+}
+
+// Torn or altered cache entries are ignored: the module compiles from what
+// it was given and the entries are rewritten.
+func TestCacheIgnoresDamagedEntries(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	code := dissectortest.Wasm(t, "http1")
+	if _, err := newRuntime(t, wasm.Config{CacheDir: dir}).Load(ctx, "built-in", code); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := filepath.Glob(filepath.Join(dir, "kubeshark-*", "*"))
+	if len(entries) != 2 {
+		t.Fatalf("cache entries %v, want a manifest and an instrumented module", entries)
+	}
+	for _, e := range entries {
+		b, _ := os.ReadFile(e)
+		if strings.HasSuffix(e, ".json") {
+			b = []byte(`{"name": ""}`)
+		} else {
+			b[len(b)/2] ^= 0xff
+		}
+		if err := os.WriteFile(e, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt := newRuntime(t, wasm.Config{CacheDir: dir})
+	mod, err := rt.Load(ctx, "built-in", code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mod.Manifest().Name != "http" || !wasm.Compiled(mod) {
+		t.Fatalf("manifest %+v, compiled %v", mod.Manifest(), wasm.Compiled(mod))
+	}
+	in, err := mod.NewInstance(ctx, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy(ctx)
+	exchange(t, in)
+	again, err := newRuntime(t, wasm.Config{CacheDir: dir}).Load(ctx, "built-in", code)
+	if err != nil || wasm.Compiled(again) {
+		t.Fatalf("after the rewrite: %v, compiled at load %v", err, again != nil && wasm.Compiled(again))
+	}
+}
+
+// Processes starting together over an empty cache all load their modules.
+func TestCacheSharedByConcurrentRuntimes(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	code := dissectortest.Wasm(t, "dns")
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: dir})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer rt.Close(ctx)
+			mod, err := rt.Load(ctx, "built-in", code)
+			if err == nil && mod.Manifest().Name != "dns" {
+				err = errors.New("manifest " + mod.Manifest().Name)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(dir, "*", "*.tmp")); len(tmp) > 0 {
+		t.Fatalf("temporary files left: %v", tmp)
+	}
+}
