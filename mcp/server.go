@@ -64,6 +64,29 @@ type CaptureStatus struct {
 	// LocalDuplicates is second copies of packets between two local
 	// sockets, dropped by design.
 	LocalDuplicates uint64 `json:"local_duplicates_dropped"`
+	// TLS is the TLS plaintext capture's part, absent when it is off.
+	TLS *TLSCaptureStatus `json:"tls,omitempty"`
+}
+
+// TLSCaptureStatus is what the TLS plaintext hooks (uprobes on OpenSSL
+// and Go crypto/tls) cover and lost.
+type TLSCaptureStatus struct {
+	// Libraries and Binaries are the libssl files and Go executables
+	// hooked; Processes how many running processes use them.
+	Libraries []string `json:"libraries"`
+	Binaries  []string `json:"binaries"`
+	Processes int      `json:"processes" jsonschema:"running processes whose TLS calls are hooked"`
+	// Events and Bytes are the plaintext captured.
+	Events uint64 `json:"events"`
+	Bytes  uint64 `json:"bytes"`
+	// Lost is plaintext events the kernel could not queue (ring buffer
+	// full); Truncated bytes beyond what one call keeps; NoSocket calls
+	// whose connection was not found.
+	Lost      uint64 `json:"lost" jsonschema:"plaintext events lost because the kernel's ring buffer was full"`
+	Truncated uint64 `json:"truncated_bytes"`
+	NoSocket  uint64 `json:"no_socket"`
+	// Errors are the files that could not be hooked, "cannot hook X: why".
+	Errors []string `json:"errors,omitempty"`
 }
 
 // PacketBounds is what a packet log holds.

@@ -70,6 +70,10 @@ func (s *Server) boundaries(ctx context.Context, _ noArgs) (BoundariesResult, st
 		res.Capture = &c
 		text += fmt.Sprintf("; live capture on %s since %s: %d packets, %d lost in the kernel (ring buffer full), %d cut at the snap length",
 			strings.Join(c.Attached, ", "), c.Since.UTC().Format(time.RFC3339), c.Packets, c.KernelLost, c.Snapped)
+		if c.TLS != nil {
+			text += fmt.Sprintf("; TLS plaintext from %d processes (%d libssl, %d Go binaries hooked): %d calls, %d lost in the kernel",
+				c.TLS.Processes, len(c.TLS.Libraries), len(c.TLS.Binaries), c.TLS.Events, c.TLS.Lost)
+		}
 	}
 	return res, text, nil
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubeshark-wasm/kubeshark/bpf/packets"
+	bpftls "github.com/kubeshark-wasm/kubeshark/bpf/tls"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
@@ -43,6 +44,7 @@ type tapOpts struct {
 	snapLen     int
 	ringSize    int
 	noStatus    bool
+	tls         bool
 }
 
 func newTapCmd(g *globals) *cobra.Command {
@@ -59,6 +61,12 @@ While it runs it serves the hub (JSON API and MCP, token from
 kubeshark hub token) on 127.0.0.1:8898, and kubeshark calls, call and mcp
 pointed at the same --data go through it. Needs root (or CAP_BPF,
 CAP_PERFMON and CAP_NET_ADMIN).
+
+It also captures the plaintext of TLS connections made through OpenSSL's
+libssl (1.1, 3) or Go's crypto/tls, with uprobes, unless --tls=false: their
+records carry tls: true (KFL: http && tls), and the connection's encrypted
+packets make no second record. TLS needs tracefs (mounted when missing) and
+root; when it cannot start, tap warns and captures packets.
 
   sudo kubeshark tap
   sudo kubeshark tap --filter 'tcp port 80 or tcp port 6379' --duration 5m
@@ -80,11 +88,13 @@ CAP_PERFMON and CAP_NET_ADMIN).
 	f.IntVar(&o.snapLen, "snaplen", 262144, fmt.Sprintf("bytes kept of each packet (at most %d)", packets.MaxSnapLen))
 	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
+	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
 	return cmd
 }
 
 // tapSource is one kind of live capture that tap runs into the store: the
-// packet hooks today. Each feeds its own pipeline run and stops on Stop,
+// packet hooks and the TLS plaintext hooks. Each feeds its own run of the
+// one pipeline and stops on Stop,
 // storing what it still holds before Run returns.
 type tapSource interface {
 	// Attached says what it captures, for the `capturing` line.
@@ -164,26 +174,42 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 			s.Close()
 		}
 	}()
+	liveCapture := &tapCapture{pkt: pkt}
+	if o.tls {
+		// The tracer ends with its context: it must outlive the first
+		// signal, which only stops it, so that what it holds is stored.
+		ts, err := startTLS(context.WithoutCancel(ctx), g, pkt.p, keep)
+		switch {
+		case errors.Is(err, bpftls.ErrNotPermitted):
+			fmt.Fprintf(stderr, "warning: TLS plaintext is not captured: %v; run tap as root, or pass --tls=false to capture packets only\n", err)
+		case err != nil:
+			fmt.Fprintf(stderr, "warning: TLS plaintext is not captured: %v (--tls=false captures packets only without this warning)\n", err)
+		default:
+			sources = append(sources, ts)
+			liveCapture.tls = ts
+		}
+	}
 
 	var hubURL string
 	if !o.noHub {
-		stopHub, url, err := serveTapHub(ctx, g, o.hubAddr, st, pkt, stderr)
+		stopHub, url, err := serveTapHub(ctx, g, o.hubAddr, st, liveCapture, stderr)
 		if err != nil {
 			return err
 		}
 		defer stopHub()
 		hubURL = url
 	}
-	var attached []string
-	for _, s := range sources {
-		attached = append(attached, s.Attached()...)
-	}
-	what := strings.Join(attached, ", ")
+	what := strings.Join(pkt.Attached(), ", ")
 	if len(o.ifaces) == 0 {
-		what += " (every local socket)"
+		what += " (packets of every local socket)"
+	} else {
+		what += " (packets)"
 	}
 	if o.filter != "" {
 		what += fmt.Sprintf(", filter %q", o.filter)
+	}
+	for _, s := range sources[1:] {
+		what += "; " + strings.Join(s.Attached(), ", ")
 	}
 	if hubURL != "" {
 		what += "; hub on " + hubURL
@@ -253,13 +279,18 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	status.stop()
 	errsBy := map[string]*pipeline.DissectorErrors{}
 	for _, s := range sources {
-		if ps, ok := s.(*packetSource); ok {
-			for name, e := range ps.stats.ErrorsByDissector {
-				if errsBy[name] == nil {
-					errsBy[name] = &pipeline.DissectorErrors{}
-				}
-				errsBy[name].Merge(e)
+		var ps pipeline.Stats
+		switch s := s.(type) {
+		case *packetSource:
+			ps = s.stats
+		case *tlsSource:
+			ps = s.pipelineStats()
+		}
+		for name, e := range ps.ErrorsByDissector {
+			if errsBy[name] == nil {
+				errsBy[name] = &pipeline.DissectorErrors{}
 			}
+			errsBy[name].Merge(e)
 		}
 	}
 	if err := saveHealth(context.Background(), st, l, errsBy); err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -251,12 +252,17 @@ func (p *tapProcess) waitCalls(t *testing.T, data, kfl string, n int) time.Durat
 	t.Helper()
 	start := time.Now()
 	for {
-		got := len(p.hubCalls(t, data, kfl))
+		calls := p.hubCalls(t, data, kfl)
+		got := len(calls)
 		if got == n {
 			return time.Since(start)
 		}
 		if got > n || time.Since(start) > 15*time.Second {
-			t.Fatalf("hub shows %d calls matching %s after %v, want %d\n%s", got, kfl, time.Since(start), n, p.out)
+			var list []string
+			for _, r := range calls {
+				list = append(list, fmt.Sprintf("%s %s %s %d tls=%v %s:%d > %s:%d", r.Protocol, r.Method, r.Path, r.Status, r.TLS, r.Src.IP, r.Src.Port, r.Dst.IP, r.Dst.Port))
+			}
+			t.Fatalf("hub shows %d calls matching %s after %v, want %d:\n  %s\n%s", got, kfl, time.Since(start), n, strings.Join(list, "\n  "), p.out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -524,6 +530,176 @@ func TestTapNamesMissingCapabilities(t *testing.T) {
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.ExitCode() == 0 || !strings.Contains(string(out), "not permitted to load and attach BPF programs: "+tc.missing+" (") {
 			t.Errorf("tap with %v: %v\n%s", tc.caps, err, out)
+		}
+	}
+}
+
+// tlsServer starts nginx with TLS on the namespace's address, port 443,
+// with a self-signed certificate made by openssl.
+func (n *testNet) tlsServer(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed (make deps installs it)")
+	}
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	run(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+		"-subj", "/CN=kubeshark-tap-test", "-addext", "subjectAltName=IP:"+n.nsIP, "-days", "1", "-keyout", key, "-out", cert)
+	conf := fmt.Sprintf(`daemon off;
+user root;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+  server {
+    listen %[2]s:443 ssl;
+    ssl_certificate %[3]s;
+    ssl_certificate_key %[4]s;
+    location /s/hello { return 200 "hello\n"; }
+    location /s/missing { return 404; }
+    location /s/go { return 202 "go\n"; }
+  }
+}
+`, dir, n.nsIP, cert, key)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.start(t, nil, "nginx", "-c", confPath)
+	deadline := time.Now().Add(10 * time.Second)
+	for exec.Command("curl", "-sk", "-o", "/dev/null", "https://"+n.nsIP+"/s/ready").Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx with TLS in %s not up", n.ns)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// buildTLSClient builds testdata/tlsclient, a Go crypto/tls client.
+func buildTLSClient(t *testing.T) string {
+	t.Helper()
+	src, err := os.ReadFile("testdata/tlsclient/main.go.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module tlsclient\n\ngo 1.21\n"), 0o644)
+	bin := filepath.Join(dir, "tlsclient")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOWORK=off", "CGO_ENABLED=0", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the Go TLS client: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestTapTLS captures HTTPS between curl (OpenSSL) or a Go crypto/tls
+// client on the host and nginx in a namespace: each GET is one record with
+// tls set, on the connection's real 5-tuple, selected by `http && tls`,
+// and the encrypted packets add no second record (only the handshake's);
+// with --tls=false there is no plaintext record.
+func TestTapTLS(t *testing.T) {
+	requireTap(t)
+	n := newTestNet(t)
+	n.tlsServer(t)
+	goClient := buildTLSClient(t)
+	data := tapData(t)
+	tap := startTap(t, data, "--filter", "host "+n.nsIP)
+	if line := tap.out.String(); !regexp.MustCompile(`capturing on cgroup .*; TLS plaintext: [1-9]\d* libssl`).MatchString(line) {
+		t.Fatalf("the capturing line does not name the TLS hooks:\n%s", line)
+	}
+	base := "https://" + n.nsIP
+	// Two requests on one connection, then two connections of one each.
+	run(t, "curl", "-skf", "--http1.1", "-o", "/dev/null", "-o", "/dev/null", base+"/s/hello", base+"/s/hello")
+	run(t, "curl", "-sk", "--http1.1", "-o", "/dev/null", base+"/s/missing")
+	run(t, "curl", "-sk", "--http1.1", "-o", "/dev/null", base+"/s/missing?x=1")
+	if out := run(t, goClient, base+"/s/go", base+"/s/go"); out != "202\n202\n" {
+		t.Fatalf("Go client: %q", out)
+	}
+	tap.waitCalls(t, data, `http && tls`, 6)
+	r := ks(t, data, "calls", "--filter", `http && tls`, "--limit", "0")
+	if r.code != 0 || strings.Count(r.stdout, "/s/") != 6 {
+		t.Fatalf("kubeshark calls --filter 'http && tls' while tap runs: %+v", r)
+	}
+	if code := tap.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("tap exit code %d after SIGINT:\n%s", code, tap.out)
+	}
+	stderr := tap.out.String()
+	if !regexp.MustCompile(`captured: [1-9]\d* calls, .* [1-9]\d* records`).MatchString(stderr) ||
+		!strings.Contains(stderr, "0 plaintext events lost in the kernel") {
+		t.Errorf("tap's summary does not say what TLS captured and lost:\n%s", stderr)
+	}
+
+	recs := calls(t, data)
+	want := map[string]int{
+		"http GET /s/hello 200":       2,
+		"http GET /s/missing 404":     1,
+		"http GET /s/missing?x=1 404": 1,
+		"http GET /s/go 202":          2,
+	}
+	httpRecs := map[string]int{}
+	plainPorts := map[uint16]bool{} // client ports of the plaintext records
+	handshakes := map[uint16]int{}  // client ports of the encrypted streams' records
+	for _, r := range recs {
+		switch {
+		case r.Protocol == "http":
+			httpRecs[fmt.Sprintf("%s %s %s %d", r.Protocol, r.Method, r.Path, r.Status)]++
+			if !r.TLS || r.Src.IP != n.hostIP || r.Src.Port == 0 || r.Dst.IP != n.nsIP || r.Dst.Port != 443 {
+				t.Errorf("%s %s: tls %v, %s:%d > %s:%d; want tls, %s:* > %s:443", r.Method, r.Path, r.TLS, r.Src.IP, r.Src.Port, r.Dst.IP, r.Dst.Port, n.hostIP, n.nsIP)
+			}
+			plainPorts[r.Src.Port] = true
+		case r.TLS:
+			t.Errorf("unexpected plaintext record %+v", r)
+		default:
+			// What the encrypted packets still record: the handshake.
+			if r.Protocol != "tls" {
+				t.Errorf("unexpected record from the encrypted packets: %s %s %s", r.Protocol, r.Method, r.Path)
+			}
+			if r.Src.IP == n.hostIP && r.Dst.IP == n.nsIP && r.Dst.Port == 443 {
+				handshakes[r.Src.Port]++
+			} else {
+				t.Errorf("handshake record %s:%d > %s:%d, want client > %s:443", r.Src.IP, r.Src.Port, r.Dst.IP, r.Dst.Port, n.nsIP)
+			}
+		}
+	}
+	if fmt.Sprint(httpRecs) != fmt.Sprint(want) {
+		t.Errorf("HTTPS records: %v, want %v", httpRecs, want)
+	}
+	// Each plaintext record is on a connection the packets saw: its
+	// client port is a handshake's.
+	if len(plainPorts) != 4 {
+		t.Errorf("plaintext records on %d connections, want 4 (2 curl, 1 curl, 1 curl, 1 Go): %v", len(plainPorts), plainPorts)
+	}
+	for p := range plainPorts {
+		if handshakes[p] == 0 {
+			t.Errorf("plaintext records from client port %d, whose connection's packets show no handshake (handshakes %v)", p, handshakes)
+		}
+	}
+	if t.Failed() {
+		t.Fatalf("records: %v\ntap:\n%s", multiset(recs), stderr)
+	}
+
+	// --tls=false: the same traffic makes only the encrypted streams'
+	// records.
+	data2 := tapData(t)
+	tap = startTap(t, data2, "--filter", "host "+n.nsIP, "--tls=false")
+	if strings.Contains(tap.out.String(), "TLS plaintext") {
+		t.Errorf("the capturing line names TLS hooks with --tls=false:\n%s", tap.out)
+	}
+	run(t, "curl", "-skf", "--http1.1", "-o", "/dev/null", base+"/s/hello")
+	tap.waitCalls(t, data2, `dst.port == 443`, 1)
+	time.Sleep(time.Second) // would a plaintext record follow?
+	if code := tap.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("tap --tls=false exit code %d:\n%s", code, tap.out)
+	}
+	for _, r := range calls(t, data2) {
+		if r.TLS || r.Protocol == "http" {
+			t.Errorf("--tls=false stored %s %s %s tls %v", r.Protocol, r.Method, r.Path, r.TLS)
 		}
 	}
 }
