@@ -135,6 +135,21 @@ func plainStreamID(c *reassembly.Conn) string {
 	return "p" + strconv.FormatUint(h.Sum64(), 16)
 }
 
+// plainLate is how long after a connection ends the other end's copy of
+// its plaintext is still dropped. When both ends are traced, the tracer
+// reports a call when it returns, so the server's SSL_write of the last
+// response may come after the client has read it and closed: without this
+// it would open the connection again as a response without its request.
+// A new connection on the same four-tuple this soon is not expected: the
+// end that closed first holds it in TIME_WAIT for a minute.
+const plainLate = 5 * time.Second
+
+// endedConn is the owner of a connection that ended, and when.
+type endedConn struct {
+	owner uint32
+	at    time.Time
+}
+
 // plainConn is one connection on a plaintext worker.
 type plainConn struct {
 	c     *reassembly.Conn
@@ -239,6 +254,7 @@ loop:
 // methods are called directly, since the bytes are already in order.
 func (w *worker) runPlain(in <-chan Plaintext) {
 	conns := map[plainKey]*plainConn{}
+	ended := map[plainKey]endedConn{}
 	idle := w.p.cfg.Reassembly.WithDefaults().IdleTimeout
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -246,6 +262,7 @@ func (w *worker) runPlain(in <-chan Plaintext) {
 	closeConn := func(k plainKey, pc *plainConn, reason reassembly.CloseReason, ts time.Time) {
 		w.Close(pc.c, reason, ts)
 		delete(conns, k)
+		ended[k] = endedConn{pc.owner, time.Now()}
 		w.p.plain.closed(k, time.Now())
 	}
 	for {
@@ -267,6 +284,10 @@ func (w *worker) runPlain(in <-chan Plaintext) {
 			pc := conns[k]
 			if pc == nil {
 				if pt.Closed {
+					continue
+				}
+				if e, ok := ended[k]; ok && e.owner != pt.Owner && time.Since(e.at) < plainLate {
+					w.stats.PlaintextDuplicates++
 					continue
 				}
 				nextID++
@@ -308,6 +329,11 @@ func (w *worker) runPlain(in <-chan Plaintext) {
 			}
 			w.flushBatch(false)
 		case now := <-tick.C:
+			for k, e := range ended {
+				if now.Sub(e.at) >= plainLate {
+					delete(ended, k)
+				}
+			}
 			for k, pc := range conns {
 				if now.Sub(pc.c.LastSeen) > idle {
 					closeConn(k, pc, reassembly.CloseIdle, now)

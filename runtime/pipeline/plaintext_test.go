@@ -78,6 +78,10 @@ func TestPlaintextRecords(t *testing.T) {
 		// own the connection; the server's 5 data chunks are dropped (its
 		// close comes after the client's ended the connection).
 		{"both ends", interleave(exchange(tlsClient, tlsServer, 200, true, t0), exchange(tlsServer, tlsClient, 100, false, t0)), 5},
+		// The server's copy arrives after the client closed (its calls
+		// are reported when they return): still the same connection's
+		// duplicate, not a new connection.
+		{"server late", append(exchange(tlsClient, tlsServer, 200, true, t0), exchange(tlsServer, tlsClient, 100, false, t0)...), 5},
 		// A v4-mapped address names the same connection.
 		{"mapped", exchange(netip.AddrPortFrom(netip.AddrFrom16(tlsServer.Addr().As16()), tlsServer.Port()), tlsClient, 100, false, t0), 0},
 	} {
