@@ -243,19 +243,22 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	done := make(chan struct{})
 	go func() {
 		parent := ctx.Done()
+		// Signals are counted on sig alone: the first also ends the
+		// parent context, and whichever of the two the select sees first,
+		// only a second signal abandons the drain (--duration having
+		// stopped the sources first is not a signal).
+		signals := 0
 		for {
 			select {
 			case <-done:
 				return
 			case <-parent:
-				// The same signal also reaches sig; this is not a
-				// second one.
 				stopAll()
 				parent = nil
 			case <-timer:
 				stopAll()
 			case <-sig:
-				if stopping.Load() {
+				if signals++; signals >= 2 {
 					cancel()
 					return
 				}

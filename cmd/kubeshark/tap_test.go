@@ -397,7 +397,9 @@ func TestTapLive(t *testing.T) {
 	// Fidelity: import what tcpdump saw on the veth into a second store
 	// (with the compiled dissectors copied, to skip compiling again).
 	data2 := t.TempDir()
-	run(t, "cp", "-r", filepath.Join(data, "cache"), filepath.Join(data2, "cache"))
+	if _, err := os.Stat(filepath.Join(data, "cache")); err == nil {
+		run(t, "cp", "-r", filepath.Join(data, "cache"), filepath.Join(data2, "cache"))
+	}
 	if r := ks(t, data2, "import", pcap); r.code != 0 {
 		t.Fatalf("import of tcpdump's capture: %+v", r)
 	}
@@ -618,14 +620,48 @@ func TestTapTLS(t *testing.T) {
 	run(t, "curl", "-skf", "--http1.1", "-o", "/dev/null", "-o", "/dev/null", base+"/s/hello", base+"/s/hello")
 	run(t, "curl", "-sk", "--http1.1", "-o", "/dev/null", base+"/s/missing")
 	run(t, "curl", "-sk", "--http1.1", "-o", "/dev/null", base+"/s/missing?x=1")
-	if out := run(t, goClient, base+"/s/go", base+"/s/go"); out != "202\n202\n" {
-		t.Fatalf("Go client: %q", out)
+	// Events are stamped when a call returns, and Go reads and writes a
+	// connection on two threads: the response's Read could return before
+	// the request's Write and the request be seen after its response.
+	// With one thread the Write returns first, as it does in the process.
+	gc := exec.Command(goClient, base+"/s/go", base+"/s/go")
+	gc.Env = append(os.Environ(), "GOMAXPROCS=1")
+	if out, err := gc.CombinedOutput(); err != nil || string(out) != "202\n202\n" {
+		t.Fatalf("Go client: %v %q", err, out)
 	}
 	tap.waitCalls(t, data, `http && tls`, 6)
 	r := ks(t, data, "calls", "--filter", `http && tls`, "--limit", "0")
 	if r.code != 0 || strings.Count(r.stdout, "/s/") != 6 {
 		t.Fatalf("kubeshark calls --filter 'http && tls' while tap runs: %+v", r)
 	}
+	// The capture status (get_data_boundaries) reports the TLS hooks.
+	tok, err := hub.LoadToken(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", tap.url+"/api/tools/get_data_boundaries", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		Capture *struct {
+			TLS *struct {
+				Libraries []string
+				Processes int
+				Events    uint64
+				Lost      *uint64
+			}
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&b)
+	resp.Body.Close()
+	if err != nil || b.Capture == nil || b.Capture.TLS == nil || len(b.Capture.TLS.Libraries) == 0 || b.Capture.TLS.Processes == 0 ||
+		b.Capture.TLS.Events == 0 || b.Capture.TLS.Lost == nil {
+		t.Errorf("get_data_boundaries while tap runs: %v, capture %+v", err, b.Capture)
+	}
+
 	if code := tap.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("tap exit code %d after SIGINT:\n%s", code, tap.out)
 	}
@@ -701,5 +737,50 @@ func TestTapTLS(t *testing.T) {
 		if r.TLS || r.Protocol == "http" {
 			t.Errorf("--tls=false stored %s %s %s tls %v", r.Protocol, r.Method, r.Path, r.TLS)
 		}
+	}
+}
+
+// TestTapTLSCannotStart: as a user with the packet hooks' capabilities
+// only, tracefs (root's only) cannot be read or mounted, so TLS cannot
+// start: tap warns, naming the fix, and captures packets.
+func TestTapTLSCannotStart(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to a user with chosen capabilities")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	// Directories nobody may write: t.TempDir's parent is root's only.
+	data, err := os.MkdirTemp("", "tlstap-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, err := os.MkdirTemp("", "tlstap-home") // the compiled dissectors' cache
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(data); os.RemoveAll(home) })
+	// Root's compiled dissectors, when there are, save compiling them again.
+	if c, err := os.UserCacheDir(); err == nil {
+		if _, err := os.Stat(filepath.Join(c, "kubeshark")); err == nil {
+			os.Mkdir(filepath.Join(home, "cache"), 0o777)
+			exec.Command("cp", "-r", filepath.Join(c, "kubeshark"), filepath.Join(home, "cache")).Run()
+		}
+	}
+	run(t, "chmod", "-R", "a+rwX", data, home)
+	caps := "+bpf,+perfmon,+net_admin"
+	cmd := exec.Command("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps", caps, "--ambient-caps", caps,
+		binary_, "--data", data, "tap", "--no-hub", "--duration", "1s")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, "cache"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tap without TLS's capabilities: %v\n%s", err, out)
+	}
+	s := string(out)
+	if !strings.Contains(s, "warning: TLS plaintext is not captured: tls: tracefs") || !strings.Contains(s, "--tls=false") {
+		t.Errorf("no warning naming tracefs and --tls=false:\n%s", s)
+	}
+	if !strings.Contains(s, "capturing on cgroup ") || strings.Contains(s, "TLS plaintext:") || strings.Contains(s, "tap: TLS plaintext of") {
+		t.Errorf("tap did not capture packets only:\n%s", s)
 	}
 }
