@@ -148,8 +148,21 @@ func TestPluginLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := mcptest.Connect(t, c)
-	if text := mcptest.Text(s.Call(t, "list_dissectors", nil)); !strings.Contains(text, "pingpong@1.0.0") || !strings.Contains(text, "plugin sha256:") {
-		t.Errorf("list_dissectors: %s", text)
+	var listed struct {
+		Dissectors []struct {
+			Name, Version, Source string
+			Enabled               bool
+		} `json:"dissectors"`
+	}
+	s.Get(t, "list_dissectors", nil, &listed)
+	found := false
+	for _, d := range listed.Dissectors {
+		if d.Name == "pingpong" {
+			found = d.Version == "1.0.0" && d.Enabled && strings.HasPrefix(d.Source, "plugin sha256:")
+		}
+	}
+	if !found {
+		t.Errorf("list_dissectors does not list pingpong 1.0.0, enabled, from the plugin store: %+v", listed.Dissectors)
 	}
 	if res, err := s.Resource(t, "kubeshark://dissectors/pingpong"); err != nil || !strings.Contains(res, "pingpong_name") || !strings.Contains(res, "plugin sha256:") {
 		t.Errorf("dissectors/pingpong resource: %v %s", err, res)
