@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -29,7 +31,7 @@ every machine.`
 
 func newSampleCmd() *cobra.Command {
 	var n int
-	var scenario, start string
+	var scenario, start, truth string
 	cmd := &cobra.Command{
 		Use:   "sample FILE",
 		Short: "Write a sample capture of real HTTP traffic (net/http servers and clients on loopback)",
@@ -44,7 +46,12 @@ clients on loopback:
                       incident to investigate with kubeshark mcp (-n
                       checkouts, default 60)
 
-` + addressNote,
+Incidents (-n is ignored; each runs 60 simulated seconds, the fault
+switching on 30s in), each written with a ground-truth file (FILE with
+.truth.json for its extension, or --truth): the root cause's address,
+the onset and the call that shows it.
+
+` + incidentHelp() + "\n" + addressNote,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("requests") && n < 1 {
@@ -82,7 +89,35 @@ clients on loopback:
 						st.Start.Format(time.RFC3339), st.End.Format(time.RFC3339), st.FailureOnset.Format(time.RFC3339), st.Conns, st.Packets), nil
 				}
 			default:
-				return fmt.Errorf("--scenario %q: want http or cascade", scenario)
+				if _, ok := synth.IncidentNames()[scenario]; !ok {
+					return fmt.Errorf("--scenario %q: want http, cascade or an incident: %s", scenario, strings.Join(synth.SortedIncidentNames(), ", "))
+				}
+				opts := synth.IncidentOptions{}
+				if start != "" {
+					t, err := time.Parse(time.RFC3339, start)
+					if err != nil {
+						return fmt.Errorf("--start %q: want RFC 3339, e.g. 2026-11-20T14:00:00Z", start)
+					}
+					opts.Start = t
+				}
+				if truth == "" {
+					truth = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".truth.json"
+				}
+				write = func(ctx context.Context, w io.Writer) (string, error) {
+					gt, err := synth.Incident(ctx, w, scenario, opts)
+					if err != nil {
+						return "", err
+					}
+					b, err := json.MarshalIndent(gt, "", "  ")
+					if err != nil {
+						return "", err
+					}
+					if err := os.WriteFile(truth, append(b, '\n'), 0o644); err != nil {
+						return "", fmt.Errorf("writing ground truth: %w", err)
+					}
+					return fmt.Sprintf("%s to %s, %s from %s; %d connections, %d packets; ground truth in %s",
+						gt.Start.Format(time.RFC3339), gt.End.Format(time.RFC3339), gt.Kind, gt.Onset.Format(time.RFC3339), gt.Conns, gt.Packets, truth), nil
+				}
 			}
 			f, err := os.Create(args[0])
 			if err != nil {
@@ -102,9 +137,20 @@ clients on loopback:
 		},
 	}
 	cmd.Flags().IntVarP(&n, "requests", "n", 0, "request/response pairs (http: default 200) or checkouts (cascade: default 60)")
-	cmd.Flags().StringVar(&scenario, "scenario", "http", "http or cascade")
-	cmd.Flags().StringVar(&start, "start", "", "cascade: capture time of the first packet (RFC 3339; default now)")
+	cmd.Flags().StringVar(&scenario, "scenario", "http", "http, cascade or an incident ("+strings.Join(synth.SortedIncidentNames(), ", ")+")")
+	cmd.Flags().StringVar(&start, "start", "", "cascade and incidents: capture time of the first packet (RFC 3339; default now)")
+	cmd.Flags().StringVar(&truth, "truth", "", "incidents: where to write the ground truth (default FILE with .truth.json for its extension)")
 	return cmd
+}
+
+// incidentHelp lists the incident scenarios with their summaries.
+func incidentHelp() string {
+	var b strings.Builder
+	all := synth.IncidentNames()
+	for _, n := range synth.SortedIncidentNames() {
+		fmt.Fprintf(&b, "  --scenario %-14s %s\n", n, all[n])
+	}
+	return b.String()
 }
 
 // counts renders a histogram as "GET 120, POST 40", most frequent first.

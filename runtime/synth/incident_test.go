@@ -1,0 +1,70 @@
+package synth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func runIncident(t *testing.T, name string) (GroundTruth, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var buf bytes.Buffer
+	gt, err := Incident(ctx, &buf, name, IncidentOptions{Start: cascadeStart})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gt, buf.Bytes()
+}
+
+// TestIncidentsAreDeterministicAndCarryTheirEvidence runs every incident
+// twice: the ground truth must be the same, the capture must hold the
+// evidence, and (but for DNS, whose real resolver picks random query ids)
+// the two captures must be the same bytes.
+func TestIncidentsAreDeterministicAndCarryTheirEvidence(t *testing.T) {
+	for _, name := range SortedIncidentNames() {
+		t.Run(name, func(t *testing.T) {
+			gt, pcap := runIncident(t, name)
+			if gt.Scenario != name || gt.RootCause == "" || gt.Kind == "" || gt.Description == "" {
+				t.Fatalf("incomplete ground truth: %+v", gt)
+			}
+			if want := cascadeStart.Add(incidentOnset * time.Second); !gt.Onset.Equal(want) {
+				t.Errorf("onset %v, want %v", gt.Onset, want)
+			}
+			if gt.End.Before(cascadeStart.Add(incidentSlots*time.Second)) || gt.End.After(cascadeStart.Add(incidentSlots*time.Second+time.Second)) {
+				t.Errorf("capture ends at %v, want one minute after the start", gt.End)
+			}
+			ev := gt.Evidence
+			if ev.Method == "" || ev.Path == "" || ev.Status == 0 || ev.BodyContains == "" {
+				t.Fatalf("incomplete evidence: %+v", ev)
+			}
+			if gt.Kind != "errors" || !strings.HasPrefix(gt.RootCause, "10.0.0.2:") { // DNS carries rcodes, not text
+				if !bytes.Contains(pcap, []byte(ev.BodyContains)) || !bytes.Contains(pcap, []byte(ev.Path)) {
+					t.Errorf("the capture lacks the evidence %q on %s", ev.BodyContains, ev.Path)
+				}
+			}
+			gt2, pcap2 := runIncident(t, name)
+			if gt2 != gt {
+				t.Errorf("two runs disagree:\n%+v\n%+v", gt, gt2)
+			}
+			if name != "dns-nxdomain" && !bytes.Equal(pcap, pcap2) {
+				t.Errorf("two runs wrote different captures (%d and %d bytes)", len(pcap), len(pcap2))
+			}
+		})
+	}
+}
+
+func TestIncidentUnknownName(t *testing.T) {
+	var buf bytes.Buffer
+	_, err := Incident(context.Background(), &buf, "no-such", IncidentOptions{})
+	if !errors.Is(err, ErrUnknownIncident) || !strings.Contains(err.Error(), "no-such") {
+		t.Fatalf("err = %v", err)
+	}
+	if buf.Len() != 0 {
+		t.Fatalf("wrote %d bytes for an unknown scenario", buf.Len())
+	}
+}
