@@ -2,7 +2,6 @@ package synth
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -97,8 +96,44 @@ func (d *dnsServer) answer(query []byte) ([]byte, error) {
 	return b.Finish()
 }
 
-// runDNSNXDomain: a client looks up payments through Go's own resolver
-// against the cluster DNS before every charge; from the onset the DNS
+// lookupA is a stub resolver's query: one A question with recursion
+// desired, over UDP, and the answer's rcode. It numbers its queries from
+// id instead of drawing them at random, as Go's resolver does, so that
+// every run writes the same capture.
+func lookupA(conn net.Conn, id uint16, name string) (dnsmessage.RCode, error) {
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
+	if err := b.StartQuestions(); err != nil {
+		return 0, err
+	}
+	if err := b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}); err != nil {
+		return 0, err
+	}
+	q, err := b.Finish()
+	if err != nil {
+		return 0, err
+	}
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := conn.Write(q); err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 1500)
+	n, err := conn.Read(buf)
+	if err != nil {
+		return 0, err
+	}
+	var p dnsmessage.Parser
+	h, err := p.Start(buf[:n])
+	if err != nil {
+		return 0, err
+	}
+	if h.ID != id || !h.Response {
+		return 0, fmt.Errorf("answer id %d to query %d", h.ID, id)
+	}
+	return h.RCode, nil
+}
+
+// runDNSNXDomain: a client looks up payments against the cluster DNS
+// before every charge; from the onset the DNS
 // answers NXDOMAIN (the service's records are gone), so the lookups fail
 // and the charges stop.
 func runDNSNXDomain(ctx context.Context, s *stage) (GroundTruth, error) {
@@ -122,25 +157,26 @@ func runDNSNXDomain(ctx context.Context, s *stage) (GroundTruth, error) {
 	if err != nil {
 		return GroundTruth{}, err
 	}
-	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var dl net.Dialer
-		return dl.DialContext(ctx, "udp", pc.LocalAddr().String())
-	}}
+	conn, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		return GroundTruth{}, fmt.Errorf("dns client: %w", err)
+	}
+	defer conn.Close()
 	failed := 0
 	onset, err := s.slots(ctx, d.nx.Store, func(n int, on bool) error {
 		for k := range 2 {
 			if k > 0 {
 				s.pause(n, k)
 			}
-			_, lerr := res.LookupNetIP(ctx, "ip4", name)
-			var dnsErr *net.DNSError
+			rcode, lerr := lookupA(conn, uint16(2*n+k+1), name)
 			switch {
-			case lerr == nil:
-			case errors.As(lerr, &dnsErr) && dnsErr.IsNotFound:
+			case lerr != nil:
+				return fmt.Errorf("lookup %s: %w", name, lerr)
+			case rcode == dnsmessage.RCodeNameError:
 				failed++
 				continue // the checkout fails before it reaches payments
-			default:
-				return fmt.Errorf("lookup %s: %w", name, lerr)
+			case rcode != dnsmessage.RCodeSuccess:
+				return fmt.Errorf("lookup %s: %v", name, rcode)
 			}
 			if _, _, err := send(ctx, client, http.MethodPost, pay, "/api/charges/"+names[(2*n+k)%len(names)], map[string]string{"User-Agent": "checkout/1.3"}, map[string]any{"amount": 12.5}); err != nil {
 				return err
@@ -152,7 +188,7 @@ func runDNSNXDomain(ctx context.Context, s *stage) (GroundTruth, error) {
 		err = fmt.Errorf("%d lookups failed, want every one after the onset", failed)
 	}
 	return GroundTruth{
-		Description: "checkout (10.0.0.5) resolves payments.shop.svc.cluster.local with Go's resolver against the cluster DNS (10.0.0.2:53, a Go server) before each charge. From the onset the DNS answers NXDOMAIN: every lookup fails and no charge reaches payments.",
+		Description: "checkout (10.0.0.5) resolves payments.shop.svc.cluster.local (a stub resolver's A query over UDP) against the cluster DNS (10.0.0.2:53, a Go server) before each charge. From the onset the DNS answers NXDOMAIN: every lookup fails and no charge reaches payments.",
 		Kind:        "errors", RootCause: d.addr.String(), Onset: onset,
 		Evidence: Evidence{Method: "A", Path: "payments.shop.svc.cluster.local", Status: int(dnsmessage.RCodeNameError), BodyContains: "NXDOMAIN"},
 	}, err
