@@ -47,9 +47,9 @@ clients on loopback:
                       checkouts, default 60)
 
 Incidents (-n is ignored; each runs 60 simulated seconds, the fault
-switching on 30s in), each written with a ground-truth file (FILE with
-.truth.json for its extension, or --truth): the root cause's address,
-the onset and the call that shows it.
+switching on 30s in). They and cascade are written with a ground-truth
+file (FILE with .truth.json for its extension, or --truth): the root
+cause's address, the onset and the call that shows it.
 
 ` + incidentHelp() + "\n" + addressNote,
 		Args: cobra.ExactArgs(1),
@@ -85,8 +85,15 @@ the onset and the call that shows it.
 					if err != nil {
 						return "", err
 					}
-					return fmt.Sprintf("%s to %s, payments failing from %s; %d connections, %d packets",
-						st.Start.Format(time.RFC3339), st.End.Format(time.RFC3339), st.FailureOnset.Format(time.RFC3339), st.Conns, st.Packets), nil
+					msg := fmt.Sprintf("%s to %s, payments failing from %s; %d connections, %d packets",
+						st.Start.Format(time.RFC3339), st.End.Format(time.RFC3339), st.FailureOnset.Format(time.RFC3339), st.Conns, st.Packets)
+					if gt := synth.CascadeTruth(st); gt.Scenario != "" {
+						if err := writeTruth(truthPath(args[0], truth), gt); err != nil {
+							return "", err
+						}
+						msg += "; ground truth in " + truthPath(args[0], truth)
+					}
+					return msg, nil
 				}
 			default:
 				if _, ok := synth.IncidentNames()[scenario]; !ok {
@@ -100,20 +107,14 @@ the onset and the call that shows it.
 					}
 					opts.Start = t
 				}
-				if truth == "" {
-					truth = strings.TrimSuffix(args[0], filepath.Ext(args[0])) + ".truth.json"
-				}
+				truth = truthPath(args[0], truth)
 				write = func(ctx context.Context, w io.Writer) (string, error) {
 					gt, err := synth.Incident(ctx, w, scenario, opts)
 					if err != nil {
 						return "", err
 					}
-					b, err := json.MarshalIndent(gt, "", "  ")
-					if err != nil {
+					if err := writeTruth(truth, gt); err != nil {
 						return "", err
-					}
-					if err := os.WriteFile(truth, append(b, '\n'), 0o644); err != nil {
-						return "", fmt.Errorf("writing ground truth: %w", err)
 					}
 					return fmt.Sprintf("%s to %s, %s from %s; %d connections, %d packets; ground truth in %s",
 						gt.Start.Format(time.RFC3339), gt.End.Format(time.RFC3339), gt.Kind, gt.Onset.Format(time.RFC3339), gt.Conns, gt.Packets, truth), nil
@@ -139,8 +140,28 @@ the onset and the call that shows it.
 	cmd.Flags().IntVarP(&n, "requests", "n", 0, "request/response pairs (http: default 200) or checkouts (cascade: default 60)")
 	cmd.Flags().StringVar(&scenario, "scenario", "http", "http, cascade or an incident ("+strings.Join(synth.SortedIncidentNames(), ", ")+")")
 	cmd.Flags().StringVar(&start, "start", "", "cascade and incidents: capture time of the first packet (RFC 3339; default now)")
-	cmd.Flags().StringVar(&truth, "truth", "", "incidents: where to write the ground truth (default FILE with .truth.json for its extension)")
+	cmd.Flags().StringVar(&truth, "truth", "", "cascade and incidents: where to write the ground truth (default FILE with .truth.json for its extension)")
 	return cmd
+}
+
+// truthPath is where a sample's ground truth goes: flag if given, else
+// beside the capture with .truth.json for its extension.
+func truthPath(capture, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return strings.TrimSuffix(capture, filepath.Ext(capture)) + ".truth.json"
+}
+
+func writeTruth(path string, gt synth.GroundTruth) error {
+	b, err := json.MarshalIndent(gt, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing ground truth: %w", err)
+	}
+	return nil
 }
 
 // incidentHelp lists the incident scenarios with their summaries.

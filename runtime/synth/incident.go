@@ -239,3 +239,20 @@ func (s *stage) slots(ctx context.Context, fault func(on bool), f func(n int, on
 func (s *stage) pause(n, k int) {
 	s.clock.Sleep(40*time.Millisecond + jitter(n*3+k, 30*time.Millisecond))
 }
+
+// CascadeTruth is the ground truth of a Cascade run, from what the run
+// reports: payments is the root cause from the failure onset, and its 503
+// with the provider timeout is the evidence. A run without failures has
+// none: the zero GroundTruth.
+func CascadeTruth(st CascadeStats) GroundTruth {
+	if st.FailureOnset.IsZero() {
+		return GroundTruth{}
+	}
+	return GroundTruth{
+		Scenario:    "cascade",
+		Description: "frontend (10.0.0.10:8080) → orders (10.0.0.20:8080) → payments (10.0.0.30:8080). From the onset payments answers 503 UPSTREAM_TIMEOUT; orders retries once and answers 502, frontend 500.",
+		Kind:        "errors", RootCause: st.Payments.Addr.String(), Onset: st.FailureOnset,
+		Evidence: Evidence{Method: http.MethodPost, Path: "/api/payments/charge", Status: http.StatusServiceUnavailable, BodyContains: "UPSTREAM_TIMEOUT"},
+		Start:    st.Start, End: st.End, Conns: st.Conns, Packets: st.Packets,
+	}
+}

@@ -67,3 +67,16 @@ func TestIncidentUnknownName(t *testing.T) {
 		t.Fatalf("wrote %d bytes for an unknown scenario", buf.Len())
 	}
 }
+
+func TestCascadeTruthFollowsTheRun(t *testing.T) {
+	_, st := writeCascade(t, CascadeOptions{Checkouts: 10, Start: cascadeStart})
+	gt := CascadeTruth(st)
+	if gt.RootCause != "10.0.0.30:8080" || !gt.Onset.Equal(st.FailureOnset) || !gt.Onset.Equal(cascadeStart.Add(5*time.Second)) ||
+		gt.Evidence.Status != 503 || st.Payments.Endpoints["POST /api/payments/charge"][gt.Evidence.Status] == 0 {
+		t.Fatalf("ground truth %+v for a run whose payments answered %v", gt, st.Payments.Endpoints)
+	}
+	_, healthy := writeCascade(t, CascadeOptions{Checkouts: 4, FailAfter: 4, Start: cascadeStart})
+	if gt := CascadeTruth(healthy); gt != (GroundTruth{}) {
+		t.Fatalf("a run without failures has ground truth %+v", gt)
+	}
+}
