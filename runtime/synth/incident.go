@@ -85,6 +85,8 @@ var incidents = map[string]incidentDef{
 	"card-leak": {summary: "a deploy of the wallet service stops masking card numbers in its responses", run: runCardLeak},
 	"admin-noauth": {summary: "an admin export endpoint, always called with a bearer token, is called without one and answers 200",
 		run: runAdminNoAuth},
+	"grpc-unavailable": {summary: "checkout → stock over gRPC (h2c); stock starts answering grpc-status 14 UNAVAILABLE",
+		run: runGRPCUnavailable},
 	"dns-nxdomain": {summary: "a Go DNS server starts answering NXDOMAIN for a service name; the client's lookups fail",
 		run: runDNSNXDomain},
 }
@@ -178,11 +180,21 @@ type stage struct {
 // serve starts h on loopback behind a relay that records it at svc.addr,
 // called from callerIP, and returns the client the caller uses.
 func (s *stage) serve(svc *service, callerIP string, h http.Handler) (*http.Client, error) {
+	return s.serveProto(svc, callerIP, h, false)
+}
+
+// serveProto is serve, speaking HTTP/2 without TLS (h2c, as gRPC does
+// inside a cluster) on both sides if h2c is set.
+func (s *stage) serveProto(svc *service, callerIP string, h http.Handler, h2c bool) (*http.Client, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listening for %s: %w", svc.name, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if h2c {
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+	}
 	s.servers = append(s.servers, srv)
 	go srv.Serve(ln)
 	r, err := NewRelay(ln.Addr().String(), s.pw, RelayOptions{Server: svc.addr, Client: netip.MustParseAddr(callerIP), Clock: s.clock.Now, Logger: s.log})
@@ -190,6 +202,11 @@ func (s *stage) serve(svc *service, callerIP string, h http.Handler) (*http.Clie
 		return nil, fmt.Errorf("relay for %s: %w", svc.name, err)
 	}
 	caller := httpClient()
+	if h2c {
+		tr := caller.Transport.(*http.Transport)
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
 	s.tiers = append(s.tiers, tier{r, caller})
 	svc.base = "http://" + r.Addr()
 	return caller, nil
