@@ -37,7 +37,7 @@ test: wasm deps
 # Go 1.19 are the real servers, clients and builds bpf/tls traces.
 # Installed when missing on a Debian machine where we are root; elsewhere the
 # tests that need them skip and say so.
-TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry nginx:nginx curl:curl openssl:openssl ip:iproute2 /usr/lib/go-1.19/bin/go:golang-1.19-go
+TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry nginx:nginx curl:curl openssl:openssl ip:iproute2 /usr/lib/go-1.19/bin/go:golang-1.19-go redis-server:redis-server
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -87,6 +87,8 @@ var incidents = map[string]incidentDef{
 		run: runAdminNoAuth},
 	"grpc-unavailable": {summary: "checkout → stock over gRPC (h2c); stock starts answering grpc-status 14 UNAVAILABLE",
 		run: runGRPCUnavailable},
+	"redis-latency": {summary: "leaderboard API → redis-server; its ranking script (EVAL) slows from under 1ms to ~600ms",
+		run: runRedisLatency},
 	"dns-nxdomain": {summary: "a Go DNS server starts answering NXDOMAIN for a service name; the client's lookups fail",
 		run: runDNSNXDomain},
 }

@@ -15,6 +15,9 @@ func runIncident(t *testing.T, name string) (GroundTruth, []byte) {
 	defer cancel()
 	var buf bytes.Buffer
 	gt, err := Incident(ctx, &buf, name, IncidentOptions{Start: cascadeStart})
+	if errors.Is(err, ErrMissingTool) {
+		t.Skipf("%v (make deps installs it)", err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +42,7 @@ func TestIncidentsAreDeterministicAndCarryTheirEvidence(t *testing.T) {
 				t.Errorf("capture ends at %v, want one minute after the start", gt.End)
 			}
 			ev := gt.Evidence
-			if ev.Method == "" || ev.Path == "" || ev.Status == 0 || ev.BodyContains == "" {
+			if ev.Method == "" || ev.Path == "" || (ev.Status == 0 && gt.Kind != "latency") || ev.BodyContains == "" {
 				t.Fatalf("incomplete evidence: %+v", ev)
 			}
 			// HTTP/2 sends one exchange in several writes that loopback
