@@ -416,3 +416,26 @@ means all of these within ` + fmt.Sprint(maxToolCalls) + ` tool calls and ` + fm
 	b.WriteString("\nPlans: " + "errors/latency: find_anomalies → list_api_calls → get_api_call; security: find_sensitive_data → find_unauthenticated_calls → get_api_call.\n")
 	return b.String()
 }
+
+// TestSampleIncidentNamesAndErrors: the help lists every incident, and an
+// unknown one is a clear error that lists them and writes nothing.
+func TestSampleIncidentNamesAndErrors(t *testing.T) {
+	help := ks(t, t.TempDir(), "sample", "--help").stdout
+	for _, name := range synth.SortedIncidentNames() {
+		if !strings.Contains(help, "--scenario "+name) {
+			t.Errorf("sample --help does not list %s", name)
+		}
+	}
+	f := filepath.Join(t.TempDir(), "x.pcap")
+	r := ks(t, t.TempDir(), "sample", "--scenario", "nope", f)
+	if r.code == 0 || !strings.Contains(r.stderr, `--scenario "nope"`) || !strings.Contains(r.stderr, "dns-nxdomain") {
+		t.Fatalf("unknown scenario: %+v", r)
+	}
+	if _, err := os.Stat(f); !os.IsNotExist(err) {
+		t.Fatalf("an unknown scenario left %s behind (%v)", f, err)
+	}
+	r = ks(t, t.TempDir(), "sample", "--scenario", "proxy", "--start", "yesterday", f)
+	if r.code == 0 || !strings.Contains(r.stderr, "--start") {
+		t.Fatalf("bad --start: %+v", r)
+	}
+}

@@ -24,10 +24,11 @@ const addressNote = `The traffic is real (net/http servers and clients exchangin
 loopback, 127.0.0.1), recorded through a relay that writes what each side
 sent as TCP conversations between made-up addresses: 10.0.x.y clients and a
 server at 10.0.1.1:80 (http), or the services at 10.0.0.10, 10.0.0.20 and
-10.0.0.30:8080 called from 10.0.0.5 (cascade). So the capture shows
-10.0.x.x, not 127.0.0.1. Payloads are the real exchange's; the cascade's
-timestamps come from a virtual clock, so that its time line is the same on
-every machine.`
+10.0.0.30:8080 called from 10.0.0.5 (cascade; the incidents' addresses are
+in their ground truth). So the capture shows 10.0.x.x, not 127.0.0.1.
+Payloads are the real exchange's; the cascade's and the incidents'
+timestamps come from a virtual clock, so that their time line is the same
+on every machine.`
 
 func newSampleCmd() *cobra.Command {
 	var n int
@@ -169,7 +170,7 @@ func incidentHelp() string {
 	var b strings.Builder
 	all := synth.IncidentNames()
 	for _, n := range synth.SortedIncidentNames() {
-		fmt.Fprintf(&b, "  --scenario %-14s %s\n", n, all[n])
+		fmt.Fprintf(&b, "  --scenario %-17s %s\n", n, all[n])
 	}
 	return b.String()
 }

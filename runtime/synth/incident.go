@@ -80,7 +80,7 @@ type incidentDef struct {
 var incidents = map[string]incidentDef{
 	"proxy":   {summary: "gateway (Go reverse proxy) → inventory; inventory starts answering 503 with a JSON error", run: runProxy},
 	"slow-db": {summary: "reports API → query service; the query service's queries slow from ~10ms to ~0.85s", run: runSlowDB},
-	"retry-storm": {summary: "a deploy of api 2.0 retries token calls without backoff; auth answers 429 and api 503",
+	"retry-storm": {summary: "a deploy of api 2.0 retries token checks without backoff; auth sheds them with 503, api answers 503",
 		run: runRetryStorm},
 	"card-leak": {summary: "a deploy of the wallet service stops masking card numbers in its responses", run: runCardLeak},
 	"admin-noauth": {summary: "an admin export endpoint, always called with a bearer token, is called without one and answers 200",
