@@ -64,7 +64,7 @@ func TestMCPCommandFlags(t *testing.T) {
 		t.Fatalf("hub token before the first start: exit %d, %q", r.code, r.stderr)
 	}
 	r = ks(t, data, "sample", "--scenario", "chaos", t.TempDir()+"/x.pcap")
-	if r.code == 0 || !strings.Contains(r.stderr, "want http or cascade") {
+	if r.code == 0 || !strings.Contains(r.stderr, "want http, cascade or an incident") {
 		t.Fatalf("bad scenario: exit %d, %q", r.code, r.stderr)
 	}
 }

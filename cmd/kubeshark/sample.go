@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -22,14 +24,15 @@ const addressNote = `The traffic is real (net/http servers and clients exchangin
 loopback, 127.0.0.1), recorded through a relay that writes what each side
 sent as TCP conversations between made-up addresses: 10.0.x.y clients and a
 server at 10.0.1.1:80 (http), or the services at 10.0.0.10, 10.0.0.20 and
-10.0.0.30:8080 called from 10.0.0.5 (cascade). So the capture shows
-10.0.x.x, not 127.0.0.1. Payloads are the real exchange's; the cascade's
-timestamps come from a virtual clock, so that its time line is the same on
-every machine.`
+10.0.0.30:8080 called from 10.0.0.5 (cascade; the incidents' addresses are
+in their ground truth). So the capture shows 10.0.x.x, not 127.0.0.1.
+Payloads are the real exchange's; the cascade's and the incidents'
+timestamps come from a virtual clock, so that their time line is the same
+on every machine.`
 
 func newSampleCmd() *cobra.Command {
 	var n int
-	var scenario, start string
+	var scenario, start, truth string
 	cmd := &cobra.Command{
 		Use:   "sample FILE",
 		Short: "Write a sample capture of real HTTP traffic (net/http servers and clients on loopback)",
@@ -44,7 +47,12 @@ clients on loopback:
                       incident to investigate with kubeshark mcp (-n
                       checkouts, default 60)
 
-` + addressNote,
+Incidents (-n is ignored; each runs 60 simulated seconds, the fault
+switching on 30s in). They and cascade are written with a ground-truth
+file (FILE with .truth.json for its extension, or --truth): the root
+cause's address, the onset and the call that shows it.
+
+` + incidentHelp() + "\n" + addressNote,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("requests") && n < 1 {
@@ -78,11 +86,40 @@ clients on loopback:
 					if err != nil {
 						return "", err
 					}
-					return fmt.Sprintf("%s to %s, payments failing from %s; %d connections, %d packets",
-						st.Start.Format(time.RFC3339), st.End.Format(time.RFC3339), st.FailureOnset.Format(time.RFC3339), st.Conns, st.Packets), nil
+					msg := fmt.Sprintf("%s to %s, payments failing from %s; %d connections, %d packets",
+						st.Start.Format(time.RFC3339), st.End.Format(time.RFC3339), st.FailureOnset.Format(time.RFC3339), st.Conns, st.Packets)
+					if gt := synth.CascadeTruth(st); gt.Scenario != "" {
+						if err := writeTruth(truthPath(args[0], truth), gt); err != nil {
+							return "", err
+						}
+						msg += "; ground truth in " + truthPath(args[0], truth)
+					}
+					return msg, nil
 				}
 			default:
-				return fmt.Errorf("--scenario %q: want http or cascade", scenario)
+				if _, ok := synth.IncidentNames()[scenario]; !ok {
+					return fmt.Errorf("--scenario %q: want http, cascade or an incident: %s", scenario, strings.Join(synth.SortedIncidentNames(), ", "))
+				}
+				opts := synth.IncidentOptions{}
+				if start != "" {
+					t, err := time.Parse(time.RFC3339, start)
+					if err != nil {
+						return fmt.Errorf("--start %q: want RFC 3339, e.g. 2026-11-20T14:00:00Z", start)
+					}
+					opts.Start = t
+				}
+				truth = truthPath(args[0], truth)
+				write = func(ctx context.Context, w io.Writer) (string, error) {
+					gt, err := synth.Incident(ctx, w, scenario, opts)
+					if err != nil {
+						return "", err
+					}
+					if err := writeTruth(truth, gt); err != nil {
+						return "", err
+					}
+					return fmt.Sprintf("%s to %s, %s from %s; %d connections, %d packets; ground truth in %s",
+						gt.Start.Format(time.RFC3339), gt.End.Format(time.RFC3339), gt.Kind, gt.Onset.Format(time.RFC3339), gt.Conns, gt.Packets, truth), nil
+				}
 			}
 			f, err := os.Create(args[0])
 			if err != nil {
@@ -102,9 +139,40 @@ clients on loopback:
 		},
 	}
 	cmd.Flags().IntVarP(&n, "requests", "n", 0, "request/response pairs (http: default 200) or checkouts (cascade: default 60)")
-	cmd.Flags().StringVar(&scenario, "scenario", "http", "http or cascade")
-	cmd.Flags().StringVar(&start, "start", "", "cascade: capture time of the first packet (RFC 3339; default now)")
+	cmd.Flags().StringVar(&scenario, "scenario", "http", "http, cascade or an incident ("+strings.Join(synth.SortedIncidentNames(), ", ")+")")
+	cmd.Flags().StringVar(&start, "start", "", "cascade and incidents: capture time of the first packet (RFC 3339; default now)")
+	cmd.Flags().StringVar(&truth, "truth", "", "cascade and incidents: where to write the ground truth (default FILE with .truth.json for its extension)")
 	return cmd
+}
+
+// truthPath is where a sample's ground truth goes: flag if given, else
+// beside the capture with .truth.json for its extension.
+func truthPath(capture, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return strings.TrimSuffix(capture, filepath.Ext(capture)) + ".truth.json"
+}
+
+func writeTruth(path string, gt synth.GroundTruth) error {
+	b, err := json.MarshalIndent(gt, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing ground truth: %w", err)
+	}
+	return nil
+}
+
+// incidentHelp lists the incident scenarios with their summaries.
+func incidentHelp() string {
+	var b strings.Builder
+	all := synth.IncidentNames()
+	for _, n := range synth.SortedIncidentNames() {
+		fmt.Fprintf(&b, "  --scenario %-17s %s\n", n, all[n])
+	}
+	return b.String()
 }
 
 // counts renders a histogram as "GET 120, POST 40", most frequent first.
