@@ -1,0 +1,193 @@
+package examples_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// kubeshark is the CLI built once for every example's test.
+var kubeshark string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "kubeshark-examples")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		if wasm, _ := filepath.Glob(filepath.Join(root(), "dissectors", "bin", "*.wasm")); len(wasm) == 0 {
+			println("SKIPPED: dissectors/bin has no WebAssembly builds; run `make test` (it runs `make wasm` first)")
+			return 0
+		}
+		kubeshark = filepath.Join(dir, "kubeshark")
+		cmd := exec.Command("go", "build", "-o", kubeshark, ".")
+		cmd.Dir = filepath.Join(root(), "cmd", "kubeshark")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			println("building kubeshark:", err.Error(), string(out))
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// root is the repository's top directory.
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..")
+}
+
+// ks runs the CLI on data (no --data when empty) and fails the test on a
+// non-zero exit; it returns stdout.
+func ks(t *testing.T, data string, args ...string) string {
+	t.Helper()
+	if data != "" {
+		args = append([]string{"--data", data}, args...)
+	}
+	cmd := exec.Command(kubeshark, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kubeshark %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// needs skips the test, naming what is missing, unless every command is on
+// PATH and we may capture on loopback (root).
+func needs(t *testing.T, cmds ...string) {
+	t.Helper()
+	for _, c := range cmds {
+		if _, err := exec.LookPath(c); err != nil {
+			t.Skipf("SKIPPED: %s is not installed (`make deps` installs it)", c)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: recording with tcpdump on loopback needs root")
+	}
+}
+
+// copyProject copies an example's project into a temporary directory, so
+// that building it leaves the source tree clean.
+func copyProject(t *testing.T, name string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	src := filepath.Join(root(), "examples", name)
+	err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if fi.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if strings.HasSuffix(p, ".wasm") || strings.HasSuffix(p, ".pcap") {
+			return nil // what a developer built or recorded there is not the project
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, fi.Mode())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// freePort is a TCP port nothing listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// capture runs a project's testdata/capture.sh, which records its real
+// server and client on loopback, on a free port.
+func capture(t *testing.T, dir string) string {
+	t.Helper()
+	pcap := filepath.Join(t.TempDir(), "sample.pcap")
+	cmd := exec.Command("bash", "testdata/capture.sh", pcap)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(freePort(t)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testdata/capture.sh: %v\n%s", err, out)
+	}
+	return pcap
+}
+
+// installed builds the project with `plugin build`, checks its records
+// against the golden file with `plugin test`, then signs and installs the
+// module into a new data directory and imports pcap there, as the
+// example's README does. It returns the data directory.
+func installed(t *testing.T, dir, name, pcap string) string {
+	t.Helper()
+	ks(t, "", "plugin", "build", dir)
+	module := filepath.Join(dir, name+".wasm")
+	if out := ks(t, "", "plugin", "test", dir, pcap); !strings.Contains(out, "records match ") {
+		t.Fatalf("plugin test: %s", out)
+	}
+	data := t.TempDir()
+	key := filepath.Join(t.TempDir(), "dev")
+	ks(t, data, "plugin", "keygen", "--no-password", "--out", key, "--trust")
+	ks(t, data, "plugin", "sign", module, "--key", key+".key")
+	ks(t, data, "plugin", "install", module)
+	ks(t, data, "import", pcap)
+	return data
+}
+
+// calls runs `kubeshark calls --filter filter -o jsonl` and returns the
+// records' method and path.
+func calls(t *testing.T, data, filter string) []string {
+	t.Helper()
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(ks(t, data, "calls", "--limit", "0", "-o", "jsonl", "--filter", filter)), "\n") {
+		if line == "" {
+			continue
+		}
+		var r struct{ Method, Path string }
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("calls output %q: %v", line, err)
+		}
+		got = append(got, strings.TrimSpace(r.Method+" "+r.Path))
+	}
+	return got
+}
+
+// TestVendoredSDK keeps each Go example's vendored SDK (what `plugin new`
+// copied) the same as sdk/: an example built against an older SDK would
+// show newcomers an ABI kubeshark no longer speaks.
+func TestVendoredSDK(t *testing.T) {
+	vendored, _ := filepath.Glob(filepath.Join(root(), "examples", "*", "kubeshark-sdk", "sdk", "*.go"))
+	if len(vendored) == 0 {
+		t.Fatal("no example vendors the Go SDK")
+	}
+	for _, p := range vendored {
+		got, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(root(), "sdk", filepath.Base(p)))
+		if err != nil {
+			t.Errorf("%s: %v (the SDK lost this file: delete it here)", p, err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			rel, _ := filepath.Rel(root(), p)
+			t.Errorf("%s differs from sdk/%s: copy it again", rel, filepath.Base(p))
+		}
+	}
+}

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Records real memcached traffic on loopback into testdata/sample.pcap (or
+# $1): Debian's memcached on 127.0.0.1:$PORT (11311 unless set), tcpdump
+# capturing it, and two clients speaking the text protocol through bash's
+# /dev/tcp: one sends a whole batch of commands in one write (pipelined) and
+# reads every reply, the other asks one command at a time. Needs memcached,
+# tcpdump and the right to capture (root or CAP_NET_RAW).
+#
+# testdata/records.golden holds the records the plugin makes of exactly this
+# conversation, so change both together (`make golden`).
+set -euo pipefail
+out=${1:-testdata/sample.pcap}
+port=${PORT:-11311}
+user=()
+[ "$(id -u)" = 0 ] && user=(-u root) # memcached refuses root without -u
+memcached -l 127.0.0.1 -p "$port" -U 0 "${user[@]}" &
+server=$!
+tcpdump -i lo -U -w "$out" tcp port "$port" 2>/dev/null &
+dump=$!
+trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true' EXIT
+until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
+sleep 0.5 # let tcpdump start
+
+# Pipelined: every command in one write, then every reply. quit makes the
+# server close the connection, so cat ends when the replies do.
+exec 3<>/dev/tcp/127.0.0.1/$port
+printf -v batch '%s\r\n' \
+	'set user:1 0 0 5' 'alice' \
+	'set user:2 42 3600 3' 'bob' \
+	'add user:1 0 0 1' 'x' \
+	'get user:1 user:2 user:3' \
+	'gets user:2' \
+	'get nobody' \
+	'set hits 0 0 1' '0' \
+	'incr hits 5' \
+	'decr hits 2' \
+	'incr nobody 1' \
+	'incr user:1 1' \
+	'append user:1 0 0 6' ' smith' \
+	'touch user:2 60' \
+	'delete user:2' \
+	'delete user:2' \
+	'set quiet 0 0 2 noreply' 'hi' \
+	'bogus command' \
+	'version' \
+	'quit'
+printf '%s' "$batch" >&3
+cat <&3 >/dev/null
+exec 3>&-
+
+# One at a time, as most clients do.
+exec 3<>/dev/tcp/127.0.0.1/$port
+for cmd in 'get user:1' 'get quiet' 'flush_all' 'get user:1'; do
+	printf '%s\r\n' "$cmd" >&3
+	while IFS= read -r -u 3 line; do
+		case $line in END* | OK* | ERROR* | *_ERROR*) break ;; esac
+	done
+done
+exec 3>&-
+sleep 0.5
+echo "wrote $out"
