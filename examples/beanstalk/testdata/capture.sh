@@ -1,0 +1,56 @@
+#!/bin/bash
+# Records real beanstalkd traffic on loopback into testdata/sample.pcap (or
+# $1): Debian's beanstalkd on 127.0.0.1:$PORT (11310 unless set), tcpdump
+# capturing it, and two clients speaking the protocol through bash's
+# /dev/tcp: a producer that sends its whole batch in one write (pipelined)
+# and a worker that asks one command at a time. Needs beanstalkd, tcpdump
+# and the right to capture (root or CAP_NET_RAW).
+#
+# testdata/records.golden holds the records the plugin makes of exactly this
+# conversation, so change both together (`make golden`).
+set -euo pipefail
+out=${1:-testdata/sample.pcap}
+port=${PORT:-11310}
+beanstalkd -l 127.0.0.1 -p "$port" &
+server=$!
+tcpdump -i lo -U -w "$out" tcp port "$port" 2>/dev/null &
+dump=$!
+trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true' EXIT
+until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
+sleep 0.5 # let tcpdump start
+
+# The producer: every command in one write, then every reply. quit makes
+# the server close the connection, so cat ends when the replies do.
+exec 3<>/dev/tcp/127.0.0.1/$port
+printf -v batch '%s\r\n' \
+	'use emails' \
+	'put 0 0 60 11' 'hello world' \
+	'put 100 0 60 5' 'hello' \
+	'put 0 30 60 7' 'delayed' \
+	'list-tube-used' \
+	'stats-tube emails' \
+	'frobnicate' \
+	'quit'
+printf '%s' "$batch" >&3
+cat <&3 >/dev/null
+exec 3>&-
+
+# The worker: one command at a time, reading each reply (and the job body
+# RESERVED and FOUND carry).
+exec 3<>/dev/tcp/127.0.0.1/$port
+ask() {
+	printf '%s\r\n' "$1" >&3
+	IFS= read -r -u 3 reply
+	case $reply in RESERVED* | FOUND* | OK*) IFS= read -r -u 3 _ ;; esac
+}
+for cmd in 'use emails' 'watch emails' 'ignore default' \
+	'reserve-with-timeout 0' 'delete 1' \
+	'reserve-with-timeout 0' 'bury 2 0' 'kick 1' 'peek 2' \
+	'reserve-with-timeout 0' 'release 2 10 0' 'delete 99' \
+	'reserve-with-timeout 0' 'delete 2' \
+	'reserve-with-timeout 0'; do
+	ask "$cmd"
+done
+exec 3>&-
+sleep 0.5
+echo "wrote $out"
