@@ -167,27 +167,42 @@ func calls(t *testing.T, data, filter string) []string {
 	return got
 }
 
-// TestVendoredSDK keeps each Go example's vendored SDK (what `plugin new`
-// copied) the same as sdk/: an example built against an older SDK would
-// show newcomers an ABI kubeshark no longer speaks.
+// TestVendoredSDK keeps each example's vendored SDK (what `plugin new`
+// copied: the Go package, kubeshark.h, the Rust crate's lib.rs) the same
+// as sdk/: an example built against an older SDK would show newcomers an
+// ABI kubeshark no longer speaks.
 func TestVendoredSDK(t *testing.T) {
-	vendored, _ := filepath.Glob(filepath.Join(root(), "examples", "*", "kubeshark-sdk", "sdk", "*.go"))
-	if len(vendored) == 0 {
-		t.Fatal("no example vendors the Go SDK")
+	// Where each vendored file comes from, by the glob that finds it.
+	sources := map[string]func(string) string{
+		filepath.Join("*", "kubeshark-sdk", "sdk", "*.go"): func(p string) string { return filepath.Join("sdk", filepath.Base(p)) },
+		filepath.Join("*", "kubeshark.h"):                  func(string) string { return filepath.Join("sdk", "c", "kubeshark.h") },
+		filepath.Join("*", "kubeshark-sdk", "lib.rs"):      func(string) string { return filepath.Join("sdk", "rust", "src", "lib.rs") },
 	}
-	for _, p := range vendored {
-		got, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
+	for glob, source := range sources {
+		vendored, _ := filepath.Glob(filepath.Join(root(), "examples", glob))
+		if len(vendored) == 0 {
+			t.Errorf("no example vendors %s", glob)
 		}
-		want, err := os.ReadFile(filepath.Join(root(), "sdk", filepath.Base(p)))
-		if err != nil {
-			t.Errorf("%s: %v (the SDK lost this file: delete it here)", p, err)
-			continue
+		for _, p := range vendored {
+			compareVendored(t, p, filepath.Join(root(), source(p)))
 		}
-		if !bytes.Equal(got, want) {
-			rel, _ := filepath.Rel(root(), p)
-			t.Errorf("%s differs from sdk/%s: copy it again", rel, filepath.Base(p))
-		}
+	}
+}
+
+func compareVendored(t *testing.T, p, src string) {
+	t.Helper()
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(src)
+	if err != nil {
+		t.Errorf("%s: %v (the SDK lost this file: delete it here)", p, err)
+		return
+	}
+	if !bytes.Equal(got, want) {
+		rel, _ := filepath.Rel(root(), p)
+		srel, _ := filepath.Rel(root(), src)
+		t.Errorf("%s differs from %s: copy it again", rel, srel)
 	}
 }
