@@ -34,4 +34,11 @@ func TestBeanstalk(t *testing.T) {
 	if n := len(calls(t, data, "beanstalk")); n != 23 {
 		t.Errorf("%d beanstalk records stored, want the golden file's 23", n)
 	}
+
+	// An assistant sees the same through MCP.
+	got := viaMCP(t, data, "beanstalk", `beanstalk && failed`)
+	slices.Sort(got)
+	if want := []string{"frobnicate"}; !slices.Equal(got, want) {
+		t.Errorf("MCP list_api_calls %s: %q, want %q", `beanstalk && failed`, got, want)
+	}
 }

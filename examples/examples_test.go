@@ -11,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mark3labs/mcp-go/client"
+
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 )
 
 // kubeshark is the CLI built once for every example's test.
@@ -163,6 +167,31 @@ func calls(t *testing.T, data, filter string) []string {
 			t.Fatalf("calls output %q: %v", line, err)
 		}
 		got = append(got, strings.TrimSpace(r.Method+" "+r.Path))
+	}
+	return got
+}
+
+// viaMCP asks `kubeshark mcp`, over stdio as an assistant would, for the
+// plugin among the dissectors and for the calls that match kfl; it returns
+// their method and path.
+func viaMCP(t *testing.T, data, name, kfl string) []string {
+	t.Helper()
+	c, err := client.NewStdioMCPClient(kubeshark, nil, "--data", data, "mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s := mcptest.Connect(t, c)
+	if text := mcptest.Text(s.Call(t, "list_dissectors", nil)); !strings.Contains(text, `"name":"`+name+`"`) || !strings.Contains(text, "plugin sha256:") {
+		t.Errorf("list_dissectors does not show the plugin %s: %s", name, text)
+	}
+	var page struct {
+		Calls []struct{ Method, Path string } `json:"calls"`
+	}
+	s.Get(t, "list_api_calls", map[string]any{"kfl": kfl, "limit": 100}, &page)
+	var got []string
+	for _, c := range page.Calls {
+		got = append(got, strings.TrimSpace(c.Method+" "+c.Path))
 	}
 	return got
 }

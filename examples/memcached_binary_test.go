@@ -35,4 +35,11 @@ func TestMemcachedBinary(t *testing.T) {
 	if n := len(calls(t, data, "memcached_binary")); n != 21 {
 		t.Errorf("%d memcached_binary records stored, want the golden file's 21", n)
 	}
+
+	// An assistant sees the same through MCP.
+	got := viaMCP(t, data, "memcached_binary", `memcached_binary && memcached_binary_quiet && summary == "quiet: miss"`)
+	slices.Sort(got)
+	if want := []string{"getq nobody"}; !slices.Equal(got, want) {
+		t.Errorf("MCP list_api_calls %s: %q, want %q", `memcached_binary && memcached_binary_quiet && summary == "quiet: miss"`, got, want)
+	}
 }

@@ -43,4 +43,11 @@ func TestMemcached(t *testing.T) {
 	if n := len(calls(t, data, "memcached")); n != 23 {
 		t.Errorf("%d memcached records stored, want the golden file's 23", n)
 	}
+
+	// An assistant sees the same through MCP.
+	got := viaMCP(t, data, "memcached", `memcached && method == "get" && memcached_hits == 0`)
+	slices.Sort(got)
+	if want := []string{"get nobody", "get user:1"}; !slices.Equal(got, want) {
+		t.Errorf("MCP list_api_calls %s: %q, want %q", `memcached && method == "get" && memcached_hits == 0`, got, want)
+	}
 }
