@@ -294,7 +294,10 @@ static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, i
 		free(q);
 		used = end;
 	}
-	return used < len ? KS_REJECT : used; /* a reply nobody asked for: we lost track */
+	/* Bytes left with no command waiting: the host may offer a reply before
+	 * the command it answers (each direction is reassembled on its own), so
+	 * keep them until the command comes. */
+	return used;
 }
 
 int64_t ks_plugin_feed(void *conn, int dir, const uint8_t *data, uint32_t len, int64_t first, int64_t last, uint32_t *need) {

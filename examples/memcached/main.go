@@ -220,9 +220,9 @@ func (c *conn) feedReplies(data []byte, at int64) (int, int) {
 		p.rec.End = time.Unix(0, at)
 		c.out.Emit(p.rec)
 	}
-	if used < len(data) {
-		return -1, 0 // a reply nobody asked for: we lost track
-	}
+	// Bytes left with no request waiting: the host may offer a reply
+	// before the request it answers (each direction is reassembled on its
+	// own), so keep them until the request comes.
 	return used, 0
 }
 

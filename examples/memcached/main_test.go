@@ -88,3 +88,18 @@ func TestErrorsAndMisses(t *testing.T) {
 		}
 	}
 }
+
+// TestReplyBeforeRequest: each direction is reassembled on its own, so the
+// host may offer a reply before the request it answers; the reply waits.
+func TestReplyBeforeRequest(t *testing.T) {
+	var recs []*sdk.Record
+	c := dissector{}.Open(sdk.ConnInfo{ID: 1, Oriented: true}, sdk.EmitFunc(func(r *sdk.Record) { recs = append(recs, r) }))
+	if used, _ := c.Feed(sdk.DirB, []byte("STORED\r\n"), 1, 1); used != 0 {
+		t.Fatalf("a reply to nothing yet: consumed %d, want 0 (kept)", used)
+	}
+	feed(t, c, sdk.DirA, "set k 0 0 1\r\nx\r\n")
+	feed(t, c, sdk.DirB, "STORED\r\n")
+	if len(recs) != 1 || recs[0].StatusText != "STORED" {
+		t.Fatalf("records %v", recs)
+	}
+}

@@ -13,25 +13,35 @@ out=${1:-testdata/sample.pcap}
 port=${PORT:-11310}
 beanstalkd -l 127.0.0.1 -p "$port" &
 server=$!
-tcpdump -i lo -U -w "$out" tcp port "$port" 2>/dev/null &
+dumplog=$(mktemp)
+tcpdump -i lo -U --immediate-mode -w "$out" tcp port "$port" 2>"$dumplog" &
 dump=$!
-trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true' EXIT
+trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true; rm -f "$dumplog" "${batch:-}"' EXIT
 until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
-sleep 0.5 # let tcpdump start
+kill -0 $server 2>/dev/null || { echo "beanstalkd did not start on port $port (in use? PORT= picks another)" >&2; exit 1; }
+# tcpdump says "listening on" once it captures; traffic before that is lost.
+# --immediate-mode: without it packets wait in the kernel ring for a block
+# timeout, and the last ones die with tcpdump when the script ends.
+for _ in $(seq 100); do grep -q "listening on" "$dumplog" && break; sleep 0.1; done
+grep -q "listening on" "$dumplog" || { echo "tcpdump did not start:" >&2; cat "$dumplog" >&2; exit 1; }
 
-# The producer: every command in one write, then every reply. quit makes
-# the server close the connection, so cat ends when the replies do.
-exec 3<>/dev/tcp/127.0.0.1/$port
-printf -v batch '%s\r\n' \
+# The producer: every command in one write, then every reply (8 lines:
+# stats-tube's OK carries a body line). quit goes alone after them:
+# beanstalkd closes at once on quit, and a reply it had not yet sent for an
+# earlier command of the same batch is lost.
+batch=$(mktemp)
+printf '%s\r\n' \
 	'use emails' \
 	'put 0 0 60 11' 'hello world' \
 	'put 100 0 60 5' 'hello' \
 	'put 0 30 60 7' 'delayed' \
 	'list-tube-used' \
 	'stats-tube emails' \
-	'frobnicate' \
-	'quit'
-printf '%s' "$batch" >&3
+	'frobnicate' >"$batch"
+exec 3<>/dev/tcp/127.0.0.1/$port
+cat "$batch" >&3 # one write: bash's printf would write line by line
+for _ in $(seq 8); do IFS= read -r -u 3 _; done
+printf 'quit\r\n' >&3
 cat <&3 >/dev/null
 exec 3>&-
 

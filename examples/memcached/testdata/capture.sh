@@ -15,16 +15,23 @@ user=()
 [ "$(id -u)" = 0 ] && user=(-u root) # memcached refuses root without -u
 memcached -l 127.0.0.1 -p "$port" -U 0 "${user[@]}" &
 server=$!
-tcpdump -i lo -U -w "$out" tcp port "$port" 2>/dev/null &
+dumplog=$(mktemp)
+tcpdump -i lo -U --immediate-mode -w "$out" tcp port "$port" 2>"$dumplog" &
 dump=$!
-trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true' EXIT
+trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true; rm -f "$dumplog" "${batch:-}"' EXIT
 until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
-sleep 0.5 # let tcpdump start
+kill -0 $server 2>/dev/null || { echo "memcached did not start on port $port (in use? PORT= picks another)" >&2; exit 1; }
+# tcpdump says "listening on" once it captures; traffic before that is lost.
+# --immediate-mode: without it packets wait in the kernel ring for a block
+# timeout, and the last ones die with tcpdump when the script ends.
+for _ in $(seq 100); do grep -q "listening on" "$dumplog" && break; sleep 0.1; done
+grep -q "listening on" "$dumplog" || { echo "tcpdump did not start:" >&2; cat "$dumplog" >&2; exit 1; }
 
 # Pipelined: every command in one write, then every reply. quit makes the
 # server close the connection, so cat ends when the replies do.
 exec 3<>/dev/tcp/127.0.0.1/$port
-printf -v batch '%s\r\n' \
+batch=$(mktemp)
+printf '%s\r\n' \
 	'set user:1 0 0 5' 'alice' \
 	'set user:2 42 3600 3' 'bob' \
 	'add user:1 0 0 1' 'x' \
@@ -43,8 +50,8 @@ printf -v batch '%s\r\n' \
 	'set quiet 0 0 2 noreply' 'hi' \
 	'bogus command' \
 	'version' \
-	'quit'
-printf '%s' "$batch" >&3
+	'quit' >"$batch"
+cat "$batch" >&3 # one write: bash's printf would write line by line
 cat <&3 >/dev/null
 exec 3>&-
 

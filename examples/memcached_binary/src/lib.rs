@@ -225,7 +225,11 @@ impl Connection {
         true
     }
 
-    fn response(&mut self, h: &Header, body: &[u8], at: i64) -> bool {
+    /// Some(true): the response was used; None: its request has not been
+    /// seen yet (the host may offer a response before the request it
+    /// answers, since each direction is reassembled on its own), so keep it;
+    /// Some(false): it answers nothing we saw.
+    fn response(&mut self, h: &Header, body: &[u8], at: i64) -> Option<bool> {
         // Quiet requests before the one this answers finished silently.
         while let Some(p) = self.pending.front() {
             if p.opaque == h.opaque && opcode(h.opcode).map(|o| o.0) == Some(p.op) {
@@ -233,19 +237,19 @@ impl Connection {
             }
             let p = self.pending.pop_front().unwrap();
             if !p.quiet {
-                return false; // an answer to nothing we saw: we lost track
+                return Some(false); // an answer to nothing we saw: we lost track
             }
             let summary = if p.op.starts_with("get") { "quiet: miss" } else { "quiet: done" };
             emit(p, None, summary, at);
         }
         let p = match self.pending.front_mut() {
             Some(p) => p,
-            None => return false,
+            None => return None,
         };
         // A stat answers with one packet per statistic, then one without a key.
         if h.opcode == 0x10 && h.key_len > 0 && h.status == 0 {
             p.stats += 1;
-            return true;
+            return Some(true);
         }
         let p = self.pending.pop_front().unwrap();
         let (text, failed) = status(h.status);
@@ -273,7 +277,7 @@ impl Connection {
         r.failed = failed;
         r.error = if failed && error.is_empty() { text.into() } else { error };
         kubeshark::emit(&r);
-        true
+        Some(true)
     }
 }
 
@@ -312,7 +316,10 @@ impl Conn for Connection {
             let body = &data[used + HEADER..end];
             let ok = match (dir, h.magic) {
                 (Dir::A, REQUEST) => self.request(&h, body, first),
-                (Dir::B, RESPONSE) => self.response(&h, body, last),
+                (Dir::B, RESPONSE) => match self.response(&h, body, last) {
+                    Some(ok) => ok,
+                    None => return Feed::consumed(used),
+                },
                 _ => false,
             };
             if !ok {

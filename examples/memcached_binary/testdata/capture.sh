@@ -17,12 +17,18 @@ user=()
 [ "$(id -u)" = 0 ] && user=(-u root) # memcached refuses root without -u
 memcached -B binary -l 127.0.0.1 -p "$port" -U 0 "${user[@]}" &
 server=$!
-tcpdump -i lo -U -w "$out" tcp port "$port" 2>/dev/null &
+dumplog=$(mktemp)
+tcpdump -i lo -U --immediate-mode -w "$out" tcp port "$port" 2>"$dumplog" &
 dump=$!
 batch=$(mktemp)
-trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true; rm -f "$batch"' EXIT
+trap 'kill $server $dump 2>/dev/null; wait 2>/dev/null || true; rm -f "$batch" "$dumplog"' EXIT
 until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
-sleep 0.5 # let tcpdump start
+kill -0 $server 2>/dev/null || { echo "memcached did not start on port $port (in use? PORT= picks another)" >&2; exit 1; }
+# tcpdump says "listening on" once it captures; traffic before that is lost.
+# --immediate-mode: without it packets wait in the kernel ring for a block
+# timeout, and the last ones die with tcpdump when the script ends.
+for _ in $(seq 100); do grep -q "listening on" "$dumplog" && break; sleep 0.1; done
+grep -q "listening on" "$dumplog" || { echo "tcpdump did not start:" >&2; cat "$dumplog" >&2; exit 1; }
 
 # pkt OPCODE OPAQUE KEY VALUE [EXTRAS-HEX]: one request packet on stdout.
 # Header: magic 0x80, opcode, key length, extras length, data type 0,
