@@ -12,7 +12,7 @@ import (
 func TestMemcachedBinary(t *testing.T) {
 	needs(t, "memcached", "tcpdump", "/usr/bin/rustc")
 	dir := copyProject(t, "memcached_binary")
-	pcap := capture(t, dir)
+	pcap := recorded(t, dir)
 	data := installed(t, dir, "memcached_binary", pcap)
 
 	for _, tc := range []struct {

@@ -19,7 +19,7 @@ func TestMemcached(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go test in %s: %v\n%s", filepath.Base(dir), err, out)
 	}
-	pcap := capture(t, dir)
+	pcap := recorded(t, dir)
 	data := installed(t, dir, "memcached", pcap)
 
 	for _, tc := range []struct {

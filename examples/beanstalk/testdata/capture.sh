@@ -25,10 +25,10 @@ kill -0 $server 2>/dev/null || { echo "beanstalkd did not start on port $port (i
 for _ in $(seq 100); do grep -q "listening on" "$dumplog" && break; sleep 0.1; done
 grep -q "listening on" "$dumplog" || { echo "tcpdump did not start:" >&2; cat "$dumplog" >&2; exit 1; }
 
-# The producer: every command in one write, then every reply (8 lines:
-# stats-tube's OK carries a body line). quit goes alone after them:
-# beanstalkd closes at once on quit, and a reply it had not yet sent for an
-# earlier command of the same batch is lost.
+# The producer: every command in one write, then every reply, up to the
+# last one (UNKNOWN_COMMAND, to frobnicate); then it hangs up. (Not with
+# quit in the batch: beanstalkd closes at once on quit and drops replies
+# it has not sent yet.)
 batch=$(mktemp)
 printf '%s\r\n' \
 	'use emails' \
@@ -40,9 +40,7 @@ printf '%s\r\n' \
 	'frobnicate' >"$batch"
 exec 3<>/dev/tcp/127.0.0.1/$port
 cat "$batch" >&3 # one write: bash's printf would write line by line
-for _ in $(seq 8); do IFS= read -r -u 3 _; done
-printf 'quit\r\n' >&3
-cat <&3 >/dev/null
+while IFS= read -r -u 3 line; do [[ $line == UNKNOWN_COMMAND* ]] && break; done
 exec 3>&-
 
 # The worker: one command at a time, reading each reply (and the job body
@@ -62,5 +60,16 @@ for cmd in 'use emails' 'watch emails' 'ignore default' \
 	ask "$cmd"
 done
 exec 3>&-
-sleep 0.5
+# tcpdump writes each packet as it reads it (-U); on a busy machine it can
+# lag behind, and what it has not read when it stops is lost. So stop it
+# only once the file has not grown for a second, and wait for it to exit.
+size=-1 still=0
+for _ in $(seq 100); do
+	now=$(stat -c %s "$out")
+	if [ "$now" = "$size" ]; then still=$((still + 1)); else still=0 size=$now; fi
+	[ $still -ge 5 ] && break
+	sleep 0.2
+done
+kill -INT $dump
+wait $dump || true
 echo "wrote $out"

@@ -64,5 +64,16 @@ for cmd in 'get user:1' 'get quiet' 'flush_all' 'get user:1'; do
 	done
 done
 exec 3>&-
-sleep 0.5
+# tcpdump writes each packet as it reads it (-U); on a busy machine it can
+# lag behind, and what it has not read when it stops is lost. So stop it
+# only once the file has not grown for a second, and wait for it to exit.
+size=-1 still=0
+for _ in $(seq 100); do
+	now=$(stat -c %s "$out")
+	if [ "$now" = "$size" ]; then still=$((still + 1)); else still=0 size=$now; fi
+	[ $still -ge 5 ] && break
+	sleep 0.2
+done
+kill -INT $dump
+wait $dump || true
 echo "wrote $out"
