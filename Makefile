@@ -45,7 +45,7 @@ demo: build
 test: wasm deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./bpf/... ./runtime/... ./storage/... ./sdk/... ./mcp/...
-	$(GO) test -count=1 -timeout 30m ./dissectors/... ./plugins/... ./cmd/...
+	$(GO) test -count=1 -timeout 30m ./dissectors/... ./plugins/... ./cmd/... ./examples/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
 # assembles the hostile-guest modules, docker-registry serves plugin artifacts
@@ -54,7 +54,8 @@ test: wasm deps
 # live-capture (tap) and TLS tests, and nginx and h2load record the
 # benchmark's small-message capture; clang/lld/wasi-libc and Debian's rustc
 # with the wasm32-wasi standard library build the C and Rust plugins of the
-# SDK tests and `kubeshark plugin build`. Installed when missing on a Debian
+# SDK tests and `kubeshark plugin build`; memcached and beanstalkd are the
+# real servers of the examples/ plugins' tests. Installed when missing on a Debian
 # machine where we are root; elsewhere the tests that need them skip and say
 # so. Each entry is COMMAND-or-FILE:PACKAGE.
 TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry \
@@ -62,7 +63,8 @@ TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker
 	/usr/lib/go-1.19/bin/go:golang-1.19-go \
 	clang-14:clang wasm-ld:lld /usr/lib/wasm32-wasi/libc.a:wasi-libc \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-14-dev-wasm32 \
-	/usr/bin/rustc:rustc /usr/lib/rustlib/wasm32-wasi:libstd-rust-dev-wasm32
+	/usr/bin/rustc:rustc /usr/lib/rustlib/wasm32-wasi:libstd-rust-dev-wasm32 \
+	memcached:memcached beanstalkd:beanstalkd
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || [ -e $${t%%:*} ] || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -1,0 +1,306 @@
+/* beanstalk: a kubeshark dissector plugin for beanstalkd's text protocol
+ * (https://github.com/beanstalkd/beanstalkd/blob/master/doc/protocol.txt),
+ * with the C SDK (kubeshark.h, vendored beside this file).
+ *
+ * A work queue: producers `put` jobs into the tube they `use`, workers
+ * `watch` tubes, `reserve` jobs and `delete`, `release` or `bury` them.
+ * Each command and its reply become a record: method = the command, path =
+ * the tube or the job id it names (a put's path is the tube it went to),
+ * status_text = the reply's keyword (INSERTED, RESERVED, DELETED,
+ * NOT_FOUND, TIMED_OUT...), failed = the server's error replies.
+ *
+ * Framing: commands and replies are lines ending in CRLF; a put carries a
+ * data block of the length it names, and so do the replies RESERVED,
+ * FOUND and OK. Replies come in the order of the commands, so requests
+ * queue per connection. */
+#define KUBESHARK_IMPLEMENTATION
+#include "kubeshark.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const protocols[] = {"beanstalk", 0};
+static const char *const transports[] = {"tcp", 0};
+static const uint16_t ports[] = {11300};
+static const ks_field fields[] = {
+	{"beanstalk_command", "string", "the command (put, reserve, delete, use, watch...)"},
+	{"beanstalk_tube", "string", "the tube the command names, or for put the tube in use"},
+	{"beanstalk_job", "int", "the job id the command names or the reply returns"},
+	{"beanstalk_priority", "int", "the priority put, release or bury gives (0 is most urgent)"},
+	{"beanstalk_delay", "int", "seconds put or release delays the job"},
+	{"beanstalk_ttr", "int", "the seconds a worker may hold the job (time to run)"},
+	{"beanstalk_bytes", "int", "the length of the job body put sends or a reply returns"},
+	{"beanstalk_result", "string", "the reply's keyword: INSERTED, RESERVED, DELETED, NOT_FOUND, TIMED_OUT, USING, WATCHING..."},
+	{"beanstalk_count", "int", "the number WATCHING or KICKED returns"},
+};
+static const ks_manifest manifest = {
+	.name = "beanstalk", .version = "0.1.0", .description = "beanstalkd work-queue protocol",
+	.protocols = protocols, .transports = transports, .port_hints = ports, .n_port_hints = 1,
+	.fields = fields, .n_fields = sizeof fields / sizeof fields[0],
+};
+
+const ks_manifest *ks_plugin_manifest(void) { return &manifest; }
+
+static const char *const commands[] = {
+	"put", "use", "reserve", "reserve-with-timeout", "reserve-job", "delete", "release", "bury", "touch",
+	"watch", "ignore", "peek", "peek-ready", "peek-delayed", "peek-buried", "kick", "kick-job", "stats-job",
+	"stats-tube", "stats", "list-tubes", "list-tube-used", "list-tubes-watched", "pause-tube", "quit", 0,
+};
+
+static int known(const char *w, size_t n) {
+	for (int i = 0; commands[i]; i++)
+		if (strlen(commands[i]) == n && memcmp(commands[i], w, n) == 0) return 1;
+	return 0;
+}
+
+static int word(const char *s) {
+	size_t n = strlen(s);
+	if (n == 0 || n > 24) return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || *s == '-')) return 0;
+	return 1;
+}
+
+/* Judge the first bytes of a stream: a known command followed by a space or
+ * CRLF. The server never speaks first. */
+uint32_t ks_plugin_probe(int dir, const uint8_t *data, uint32_t len) {
+	(void)dir;
+	uint32_t n = 0;
+	while (n < len && n < 24 && data[n] != ' ' && data[n] != '\r') n++;
+	if (n == len && n < 24) {
+		for (int i = 0; commands[i]; i++)
+			if (strlen(commands[i]) >= n && memcmp(commands[i], data, n) == 0) return KS_PROBE_NEED_MORE;
+		return KS_PROBE(0);
+	}
+	if (n == len || !known((const char *)data, n)) return KS_PROBE(0);
+	if (!memchr(data, '\n', len)) return KS_PROBE_NEED_MORE;
+	return KS_PROBE(80);
+}
+
+#define MAXTOK 6
+#define NAMELEN 201 /* a tube name is at most 200 bytes */
+
+/* One command waiting for its reply. Numbers are -1 when absent. */
+struct req {
+	char cmd[24], path[NAMELEN + 24], tube[NAMELEN];
+	int64_t job, pri, delay, ttr, bytes, at;
+	struct req *next;
+};
+
+struct conn {
+	struct req *head, *tail;
+	char tube[NAMELEN]; /* the tube puts go to: "default" until use */
+};
+
+void *ks_plugin_open(const ks_conn_info *info) {
+	(void)info;
+	struct conn *c = calloc(1, sizeof *c);
+	if (c) strcpy(c->tube, "default");
+	return c;
+}
+
+static void drop(struct conn *c) {
+	while (c->head) {
+		struct req *r = c->head;
+		c->head = r->next;
+		free(r);
+	}
+	c->tail = 0;
+}
+
+/* Bytes were lost: what we were waiting for can no longer be matched. */
+void ks_plugin_gap(void *conn, int dir, uint32_t n, int64_t ts) { (void)dir; (void)n; (void)ts; drop(conn); }
+
+/* split cuts a line into at most MAXTOK space-separated tokens, each copied
+ * NUL-terminated into tok (of NAMELEN bytes); returns how many, or -1 for a
+ * token too long to be beanstalk. */
+static int split(const uint8_t *line, uint32_t n, char tok[MAXTOK][NAMELEN]) {
+	int k = 0;
+	uint32_t i = 0;
+	while (i < n && k < MAXTOK) {
+		while (i < n && line[i] == ' ') i++;
+		uint32_t s = i;
+		while (i < n && line[i] != ' ') i++;
+		if (i == s) break;
+		if (i - s >= NAMELEN) return -1;
+		memcpy(tok[k], line + s, i - s);
+		tok[k][i - s] = 0;
+		k++;
+	}
+	return k;
+}
+
+/* num parses a decimal token; -1 when it is not one. */
+static int64_t num(const char *s) {
+	if (!*s) return -1;
+	int64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+static void emit(struct req *q, const char *result, int failed, const char *error, int64_t job, int64_t bytes,
+                 int64_t count, int64_t end) {
+	ks_json rq = {0}, rs = {0};
+	ks_json_begin(&rq);
+	ks_json_str(&rq, "beanstalk_command", q->cmd, strlen(q->cmd));
+	if (q->tube[0]) ks_json_str(&rq, "beanstalk_tube", q->tube, strlen(q->tube));
+	if (q->job >= 0) ks_json_int(&rq, "beanstalk_job", q->job);
+	if (q->pri >= 0) ks_json_int(&rq, "beanstalk_priority", q->pri);
+	if (q->delay >= 0) ks_json_int(&rq, "beanstalk_delay", q->delay);
+	if (q->ttr >= 0) ks_json_int(&rq, "beanstalk_ttr", q->ttr);
+	if (q->bytes >= 0) ks_json_int(&rq, "beanstalk_bytes", q->bytes);
+	ks_json_end(&rq);
+	ks_message req = {.fields = KS_JSON_PTR(&rq), .fields_len = KS_JSON_LEN(&rq), .body_size = q->bytes > 0 ? q->bytes : 0};
+	ks_message resp = {0};
+	if (result) {
+		ks_json_begin(&rs);
+		ks_json_str(&rs, "beanstalk_result", result, strlen(result));
+		if (job >= 0 && q->job < 0) ks_json_int(&rs, "beanstalk_job", job);
+		if (bytes >= 0) ks_json_int(&rs, "beanstalk_bytes", bytes);
+		if (count >= 0) ks_json_int(&rs, "beanstalk_count", count);
+		ks_json_end(&rs);
+		resp.fields = KS_JSON_PTR(&rs);
+		resp.fields_len = KS_JSON_LEN(&rs);
+		resp.body_size = bytes > 0 ? bytes : 0;
+	}
+	ks_record r = {
+		.protocol = "beanstalk", .method = q->cmd, .path = q->path, .status_text = result,
+		.failed = failed, .error = error, .summary = result ? 0 : strcmp(q->cmd, "quit") == 0 ? "quit" : "no reply",
+		.timestamp_ns = q->at, .end_ns = result ? end : q->at, .request_dir = KS_DIR_A,
+		.request = &req, .response = result ? &resp : 0,
+	};
+	ks_emit_record(&r);
+	ks_json_free(&rq);
+	ks_json_free(&rs);
+}
+
+/* The requests that never saw a reply become records too. */
+void ks_plugin_close(void *conn, int64_t ts) {
+	struct conn *c = conn;
+	for (struct req *q = c->head; q; q = q->next) emit(q, 0, 0, 0, -1, -1, -1, ts);
+	drop(c);
+	free(c);
+}
+
+static int64_t feed_requests(struct conn *c, const uint8_t *data, uint32_t len, int64_t at, uint32_t *need) {
+	char tok[MAXTOK][NAMELEN];
+	uint32_t used = 0;
+	for (;;) {
+		const uint8_t *line = data + used;
+		const uint8_t *nl = memchr(line, '\n', len - used);
+		if (!nl) return used;
+		uint32_t ll = (uint32_t)(nl - line);
+		if (ll == 0 || line[ll - 1] != '\r') return KS_REJECT;
+		int k = split(line, ll - 1, tok);
+		/* A word the server does not know is a command too (it answers
+		 * UNKNOWN_COMMAND), and must be matched to keep the replies after
+		 * it in step; anything but a short lower-case word is not beanstalk. */
+		if (k <= 0 || !word(tok[0])) return KS_REJECT;
+		uint32_t end = used + ll + 1;
+		struct req *q = calloc(1, sizeof *q);
+		if (!q) return KS_REJECT;
+		q->job = q->pri = q->delay = q->ttr = q->bytes = -1;
+		q->at = at;
+		snprintf(q->cmd, sizeof q->cmd, "%s", tok[0]);
+		const char *c0 = tok[0];
+		if (strcmp(c0, "put") == 0) {
+			if (k < 5 || (q->bytes = num(tok[4])) < 0) { free(q); return KS_REJECT; }
+			if ((uint64_t)len - end < (uint64_t)q->bytes + 2) {
+				*need = (uint32_t)(end + q->bytes + 2);
+				free(q);
+				return used; /* the job body is not all here yet */
+			}
+			end += (uint32_t)q->bytes + 2;
+			q->pri = num(tok[1]);
+			q->delay = num(tok[2]);
+			q->ttr = num(tok[3]);
+			snprintf(q->tube, sizeof q->tube, "%s", c->tube);
+			snprintf(q->path, sizeof q->path, "%s", c->tube);
+		} else if (strcmp(c0, "use") == 0 || strcmp(c0, "watch") == 0 || strcmp(c0, "ignore") == 0 ||
+		           strcmp(c0, "stats-tube") == 0 || strcmp(c0, "pause-tube") == 0) {
+			if (k >= 2) {
+				snprintf(q->tube, sizeof q->tube, "%s", tok[1]);
+				snprintf(q->path, sizeof q->path, "%s", tok[1]);
+				if (strcmp(c0, "use") == 0) snprintf(c->tube, sizeof c->tube, "%s", tok[1]);
+			}
+			if (k >= 3 && strcmp(c0, "pause-tube") == 0) q->delay = num(tok[2]);
+		} else if (strcmp(c0, "delete") == 0 || strcmp(c0, "release") == 0 || strcmp(c0, "bury") == 0 ||
+		           strcmp(c0, "touch") == 0 || strcmp(c0, "peek") == 0 || strcmp(c0, "kick-job") == 0 ||
+		           strcmp(c0, "stats-job") == 0 || strcmp(c0, "reserve-job") == 0) {
+			if (k >= 2) {
+				q->job = num(tok[1]);
+				snprintf(q->path, sizeof q->path, "%s", tok[1]);
+			}
+			if (k >= 3 && (strcmp(c0, "release") == 0 || strcmp(c0, "bury") == 0)) q->pri = num(tok[2]);
+			if (k >= 4 && strcmp(c0, "release") == 0) q->delay = num(tok[3]);
+		}
+		used = end;
+		if (strcmp(c0, "quit") == 0) { /* the server closes the connection without a reply */
+			emit(q, 0, 0, 0, -1, -1, -1, at);
+			free(q);
+			continue;
+		}
+		if (c->tail) c->tail->next = q; else c->head = q;
+		c->tail = q;
+	}
+}
+
+static const char *const errors[] = {
+	"OUT_OF_MEMORY", "INTERNAL_ERROR", "BAD_FORMAT", "UNKNOWN_COMMAND", "EXPECTED_CRLF", "JOB_TOO_BIG", "DRAINING", 0,
+};
+
+static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, int64_t last, uint32_t *need) {
+	char tok[MAXTOK][NAMELEN];
+	uint32_t used = 0;
+	while (c->head) {
+		const uint8_t *line = data + used;
+		const uint8_t *nl = memchr(line, '\n', len - used);
+		if (!nl) return used;
+		uint32_t ll = (uint32_t)(nl - line);
+		if (ll == 0 || line[ll - 1] != '\r') return KS_REJECT;
+		int k = split(line, ll - 1, tok);
+		if (k <= 0) return KS_REJECT;
+		uint32_t end = used + ll + 1;
+		int64_t job = -1, bytes = -1, count = -1;
+		const char *w = tok[0];
+		if ((strcmp(w, "RESERVED") == 0 || strcmp(w, "FOUND") == 0) && k >= 3) {
+			job = num(tok[1]);
+			bytes = num(tok[2]);
+		} else if (strcmp(w, "OK") == 0 && k >= 2) {
+			bytes = num(tok[1]);
+		} else if ((strcmp(w, "INSERTED") == 0 || strcmp(w, "BURIED") == 0) && k >= 2) {
+			job = num(tok[1]);
+		} else if ((strcmp(w, "WATCHING") == 0 || strcmp(w, "KICKED") == 0) && k >= 2) {
+			count = num(tok[1]);
+		}
+		if (strcmp(w, "RESERVED") == 0 || strcmp(w, "FOUND") == 0 || strcmp(w, "OK") == 0) {
+			if (bytes < 0) return KS_REJECT;
+			if ((uint64_t)len - end < (uint64_t)bytes + 2) {
+				*need = (uint32_t)(end + bytes + 2);
+				return used;
+			}
+			end += (uint32_t)bytes + 2;
+		}
+		int failed = 0;
+		for (int i = 0; errors[i]; i++) failed |= strcmp(w, errors[i]) == 0;
+		struct req *q = c->head;
+		c->head = q->next;
+		if (!c->head) c->tail = 0;
+		emit(q, w, failed, failed ? w : 0, job, bytes, count, last);
+		free(q);
+		used = end;
+	}
+	/* Bytes left with no command waiting: the host may offer a reply before
+	 * the command it answers (each direction is reassembled on its own), so
+	 * keep them until the command comes. */
+	return used;
+}
+
+int64_t ks_plugin_feed(void *conn, int dir, const uint8_t *data, uint32_t len, int64_t first, int64_t last, uint32_t *need) {
+	if (dir == KS_DIR_A) return feed_requests(conn, data, len, first, need);
+	return feed_replies(conn, data, len, last, need);
+}

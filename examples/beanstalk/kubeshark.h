@@ -1,0 +1,460 @@
+/*
+ * kubeshark.h — the C SDK for kubeshark dissector plugins (ABI v1).
+ *
+ * One header, no dependency beyond wasi-libc (malloc, memcpy). It defines
+ * the module's exports and its imports; you write six functions:
+ *
+ *   const ks_manifest *ks_plugin_manifest(void);
+ *   uint32_t ks_plugin_probe(int dir, const uint8_t *data, uint32_t len);
+ *   void    *ks_plugin_open(const ks_conn_info *info);
+ *   int64_t  ks_plugin_feed(void *conn, int dir, const uint8_t *data, uint32_t len,
+ *                           int64_t first_ns, int64_t last_ns, uint32_t *need);
+ *   void     ks_plugin_gap(void *conn, int dir, uint32_t n, int64_t ts_ns);
+ *   void     ks_plugin_close(void *conn, int64_t ts_ns);   (free conn here)
+ *
+ * and emit records with ks_emit_record. Include it in exactly one .c file
+ * with KUBESHARK_IMPLEMENTATION defined before, in any others without.
+ * Build:
+ *
+ *   clang --target=wasm32-wasi -O2 -mexec-model=reactor -o x.wasm x.c
+ *
+ * sdk/ABI.md is the contract this implements.
+ */
+#ifndef KUBESHARK_H
+#define KUBESHARK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KS_ABI_VERSION 1
+
+/* Directions: KS_DIR_A is the client when the connection is oriented. */
+#define KS_DIR_A 0
+#define KS_DIR_B 1
+
+/* ks_plugin_probe's result: confidence 0-100 and flags. */
+#define KS_PROBE(confidence) ((uint32_t)((confidence) > 100 ? 100 : (confidence)))
+#define KS_PROBE_FROM_SERVER (1u << 8)
+#define KS_PROBE_NEED_MORE (1u << 9)
+
+/* ks_plugin_feed's result for a connection that is not this protocol. */
+#define KS_REJECT ((int64_t)-1)
+
+/* Emit kinds (ABI.md, Imports). */
+#define KS_EMIT_RECORD 1
+#define KS_EMIT_MANIFEST 2
+#define KS_EMIT_LOG 3
+#define KS_EMIT_SWITCH 4
+
+/* One field a dissector's records carry. type: string, int, bool, float,
+ * list or map. */
+typedef struct {
+	const char *name, *type, *description;
+} ks_field;
+
+/* The manifest. protocols and transports are NULL-terminated arrays;
+ * port_hints has n_port_hints entries, fields n_fields. */
+typedef struct {
+	const char *name, *version, *description;
+	const char *const *protocols;
+	const char *const *transports;
+	const uint16_t *port_hints;
+	size_t n_port_hints;
+	const ks_field *fields;
+	size_t n_fields;
+} ks_manifest;
+
+/* What the host says about a connection when it opens it. */
+typedef struct {
+	uint64_t id;
+	uint16_t port_a, port_b;
+	int oriented; /* KS_DIR_A is the client */
+	int udp;      /* every feed is one datagram */
+} ks_conn_info;
+
+typedef struct {
+	const char *name, *value;
+} ks_header;
+
+/* A request or response. Strings are NUL-terminated (NULL is ""); body has
+ * body_len bytes. fields is a JSON object (ks_json builds one) or NULL. */
+typedef struct {
+	const ks_header *headers;
+	size_t n_headers;
+	const char *body;
+	size_t body_len;
+	const char *encoding;
+	int body_truncated;
+	int64_t body_size, size;
+	const char *fields;
+	size_t fields_len;
+} ks_message;
+
+/* One record. timestamp_ns/end_ns are Unix nanoseconds (0: unknown). */
+typedef struct {
+	const char *protocol, *method, *path;
+	int64_t status;
+	const char *status_text;
+	int failed;
+	const char *error, *summary;
+	int64_t timestamp_ns, end_ns;
+	int request_dir;
+	const ks_message *request, *response;
+} ks_record;
+
+/* A growable byte buffer; ks_json and the record encoder use it. Zero is
+ * an empty buffer. failed turns 1 once an allocation failed, and
+ * everything after is dropped. */
+typedef struct {
+	uint8_t *b;
+	size_t len, cap;
+	int failed;
+} ks_buf;
+
+/* A JSON object under construction, for a message's fields. */
+typedef struct {
+	ks_buf buf;
+	int n;
+} ks_json;
+
+/* What you implement. */
+const ks_manifest *ks_plugin_manifest(void);
+uint32_t ks_plugin_probe(int dir, const uint8_t *data, uint32_t len);
+void *ks_plugin_open(const ks_conn_info *info);
+int64_t ks_plugin_feed(void *conn, int dir, const uint8_t *data, uint32_t len, int64_t first_ns, int64_t last_ns,
+		       uint32_t *need);
+void ks_plugin_gap(void *conn, int dir, uint32_t n, int64_t ts_ns);
+void ks_plugin_close(void *conn, int64_t ts_ns);
+
+/* What the SDK gives you. */
+void ks_emit_record(const ks_record *r);
+void ks_log(const char *msg);
+void ks_switch(const char *hint);
+
+void ks_buf_reset(ks_buf *b);
+void ks_buf_free(ks_buf *b);
+void ks_buf_put(ks_buf *b, const void *p, size_t n);
+void ks_buf_uvarint(ks_buf *b, uint64_t v);
+void ks_buf_svarint(ks_buf *b, int64_t v);
+void ks_buf_string(ks_buf *b, const char *s, size_t n);
+void ks_buf_json_string(ks_buf *b, const char *s, size_t n);
+
+void ks_json_begin(ks_json *j);
+void ks_json_str(ks_json *j, const char *key, const char *s, size_t n);
+void ks_json_int(ks_json *j, const char *key, int64_t v);
+void ks_json_bool(ks_json *j, const char *key, int v);
+void ks_json_raw(ks_json *j, const char *key, const char *json); /* a value already encoded */
+void ks_json_end(ks_json *j);
+/* The object, once ended; set a message's fields/fields_len to these. */
+#define KS_JSON_PTR(j) ((const char *)(j)->buf.b)
+#define KS_JSON_LEN(j) ((j)->buf.failed ? 0 : (j)->buf.len)
+void ks_json_free(ks_json *j);
+
+/* Encodes r in the ABI's wire encoding into b (appending). */
+void ks_encode_record(ks_buf *b, const ks_record *r);
+/* Encodes m as the manifest's JSON into b (appending). */
+void ks_encode_manifest(ks_buf *b, const ks_manifest *m);
+
+#ifdef KUBESHARK_IMPLEMENTATION
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KS_IMPORT(n) __attribute__((import_module("kubeshark"), import_name(n)))
+#define KS_EXPORT(n) __attribute__((export_name(n)))
+
+KS_IMPORT("register_buffer") void ks__register_buffer(uint8_t *ptr, uint32_t len);
+KS_IMPORT("emit") void ks__emit(uint32_t kind, const void *ptr, uint32_t len);
+
+void ks_buf_reset(ks_buf *b) { b->len = 0; b->failed = 0; }
+void ks_buf_free(ks_buf *b) { free(b->b); b->b = 0; b->len = b->cap = 0; b->failed = 0; }
+
+static int ks__grow(ks_buf *b, size_t n) {
+	if (b->failed) return 0;
+	if (b->len + n <= b->cap) return 1;
+	size_t c = b->cap ? b->cap * 2 : 256;
+	while (c < b->len + n) c *= 2;
+	uint8_t *nb = realloc(b->b, c);
+	if (!nb) { b->failed = 1; return 0; }
+	b->b = nb;
+	b->cap = c;
+	return 1;
+}
+
+void ks_buf_put(ks_buf *b, const void *p, size_t n) {
+	if (n == 0 || !ks__grow(b, n)) return;
+	memcpy(b->b + b->len, p, n);
+	b->len += n;
+}
+
+static void ks__byte(ks_buf *b, uint8_t c) { ks_buf_put(b, &c, 1); }
+
+void ks_buf_uvarint(ks_buf *b, uint64_t v) {
+	uint8_t t[10];
+	size_t n = 0;
+	while (v >= 0x80) { t[n++] = (uint8_t)v | 0x80; v >>= 7; }
+	t[n++] = (uint8_t)v;
+	ks_buf_put(b, t, n);
+}
+
+void ks_buf_svarint(ks_buf *b, int64_t v) { ks_buf_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
+
+void ks_buf_string(ks_buf *b, const char *s, size_t n) {
+	ks_buf_uvarint(b, n);
+	ks_buf_put(b, s, n);
+}
+
+static void ks__cstr(ks_buf *b, const char *s) { ks_buf_string(b, s ? s : "", s ? strlen(s) : 0); }
+
+void ks_buf_json_string(ks_buf *b, const char *s, size_t n) {
+	static const char hex[] = "0123456789abcdef";
+	ks__byte(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			ks_buf_put(b, e, 2);
+		} else if (c < 0x20) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			ks_buf_put(b, e, 6);
+		} else {
+			ks__byte(b, c);
+		}
+	}
+	ks__byte(b, '"');
+}
+
+static void ks__json_cstr(ks_buf *b, const char *s) { ks_buf_json_string(b, s ? s : "", s ? strlen(s) : 0); }
+
+void ks_json_begin(ks_json *j) { ks_buf_reset(&j->buf); j->n = 0; ks__byte(&j->buf, '{'); }
+static void ks__json_key(ks_json *j, const char *key) {
+	if (j->n++) ks__byte(&j->buf, ',');
+	ks__json_cstr(&j->buf, key);
+	ks__byte(&j->buf, ':');
+}
+void ks_json_str(ks_json *j, const char *key, const char *s, size_t n) { ks__json_key(j, key); ks_buf_json_string(&j->buf, s, n); }
+void ks_json_int(ks_json *j, const char *key, int64_t v) {
+	char t[24];
+	int n = 0, neg = v < 0;
+	uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do { t[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+	if (neg) t[n++] = '-';
+	ks__json_key(j, key);
+	while (n) ks__byte(&j->buf, (uint8_t)t[--n]);
+}
+void ks_json_bool(ks_json *j, const char *key, int v) { ks__json_key(j, key); ks_buf_put(&j->buf, v ? "true" : "false", v ? 4 : 5); }
+void ks_json_raw(ks_json *j, const char *key, const char *json) { ks__json_key(j, key); ks_buf_put(&j->buf, json, strlen(json)); }
+void ks_json_end(ks_json *j) { ks__byte(&j->buf, '}'); }
+void ks_json_free(ks_json *j) { ks_buf_free(&j->buf); }
+
+static void ks__message(ks_buf *b, const ks_message *m) {
+	if (!m) { ks__byte(b, 0); return; }
+	ks__byte(b, 1);
+	ks_buf_uvarint(b, m->n_headers);
+	for (size_t i = 0; i < m->n_headers; i++) {
+		ks__cstr(b, m->headers[i].name);
+		ks__cstr(b, m->headers[i].value);
+	}
+	ks_buf_string(b, m->body ? m->body : "", m->body ? m->body_len : 0);
+	ks__cstr(b, m->encoding);
+	ks__byte(b, m->body_truncated ? 1 : 0);
+	ks_buf_svarint(b, m->body_size);
+	ks_buf_svarint(b, m->size);
+	ks_buf_string(b, m->fields ? m->fields : "", m->fields ? m->fields_len : 0);
+}
+
+void ks_encode_record(ks_buf *b, const ks_record *r) {
+	ks__byte(b, 1); /* wire version */
+	ks__cstr(b, r->protocol);
+	ks__cstr(b, r->method);
+	ks__cstr(b, r->path);
+	ks_buf_svarint(b, r->status);
+	ks__cstr(b, r->status_text);
+	ks__byte(b, r->failed ? 1 : 0);
+	ks__cstr(b, r->error);
+	ks__cstr(b, r->summary);
+	ks_buf_svarint(b, r->timestamp_ns);
+	ks_buf_svarint(b, r->end_ns);
+	ks__byte(b, (uint8_t)(r->request_dir & 1));
+	ks__message(b, r->request);
+	ks__message(b, r->response);
+}
+
+static void ks__json_strings(ks_buf *b, const char *const *list) {
+	ks__byte(b, '[');
+	for (size_t i = 0; list && list[i]; i++) {
+		if (i) ks__byte(b, ',');
+		ks__json_cstr(b, list[i]);
+	}
+	ks__byte(b, ']');
+}
+
+void ks_encode_manifest(ks_buf *b, const ks_manifest *m) {
+	ks_buf_put(b, "{\"name\":", 8);
+	ks__json_cstr(b, m->name);
+	ks_buf_put(b, ",\"version\":", 11);
+	ks__json_cstr(b, m->version);
+	ks_buf_put(b, ",\"description\":", 15);
+	ks__json_cstr(b, m->description);
+	ks_buf_put(b, ",\"protocols\":", 13);
+	ks__json_strings(b, m->protocols);
+	ks_buf_put(b, ",\"transports\":", 14);
+	ks__json_strings(b, m->transports);
+	ks_buf_put(b, ",\"port_hints\":[", 15);
+	for (size_t i = 0; i < m->n_port_hints; i++) {
+		if (i) ks__byte(b, ',');
+		char t[8];
+		int n = 0;
+		unsigned v = m->port_hints[i];
+		do { t[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+		while (n) ks__byte(b, (uint8_t)t[--n]);
+	}
+	ks_buf_put(b, "],\"fields\":[", 12);
+	for (size_t i = 0; i < m->n_fields; i++) {
+		if (i) ks__byte(b, ',');
+		ks_buf_put(b, "{\"name\":", 8);
+		ks__json_cstr(b, m->fields[i].name);
+		ks_buf_put(b, ",\"type\":", 8);
+		ks__json_cstr(b, m->fields[i].type);
+		ks_buf_put(b, ",\"description\":", 15);
+		ks__json_cstr(b, m->fields[i].description);
+		ks__byte(b, '}');
+	}
+	ks_buf_put(b, "]}", 2);
+}
+
+static ks_buf ks__rec;
+static uint8_t *ks__stream;
+static uint32_t ks__stream_len;
+
+void ks_emit_record(const ks_record *r) {
+	ks_buf_reset(&ks__rec);
+	ks_encode_record(&ks__rec, r);
+	if (!ks__rec.failed) ks__emit(KS_EMIT_RECORD, ks__rec.b, (uint32_t)ks__rec.len);
+	else ks_log("kubeshark.h: out of memory encoding a record");
+}
+
+void ks_log(const char *msg) { ks__emit(KS_EMIT_LOG, msg, (uint32_t)strlen(msg)); }
+void ks_switch(const char *hint) { ks__emit(KS_EMIT_SWITCH, hint, (uint32_t)strlen(hint)); }
+
+/* Connections: an open-addressing table from the host's id to the
+ * plugin's state, doubled when half full. */
+typedef struct { uint64_t id; void *conn; int used; } ks__slot;
+static ks__slot *ks__conns;
+static size_t ks__nconns, ks__capconns;
+
+static size_t ks__hash(uint64_t id, size_t cap) {
+	id ^= id >> 33; id *= 0xff51afd7ed558ccdULL; id ^= id >> 33;
+	return (size_t)(id & (cap - 1));
+}
+
+static ks__slot *ks__find(uint64_t id) {
+	if (!ks__capconns) return 0;
+	for (size_t i = ks__hash(id, ks__capconns);; i = (i + 1) & (ks__capconns - 1)) {
+		if (!ks__conns[i].used) return 0;
+		if (ks__conns[i].id == id) return &ks__conns[i];
+	}
+}
+
+static int ks__insert(uint64_t id, void *conn);
+
+static int ks__rehash(size_t cap) {
+	ks__slot *old = ks__conns;
+	size_t oldcap = ks__capconns;
+	ks__slot *n = calloc(cap, sizeof *n);
+	if (!n) return 0;
+	ks__conns = n;
+	ks__capconns = cap;
+	ks__nconns = 0;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].used) ks__insert(old[i].id, old[i].conn);
+	free(old);
+	return 1;
+}
+
+static int ks__insert(uint64_t id, void *conn) {
+	if ((ks__nconns + 1) * 2 > ks__capconns && !ks__rehash(ks__capconns ? ks__capconns * 2 : 64)) return 0;
+	size_t i = ks__hash(id, ks__capconns);
+	while (ks__conns[i].used && ks__conns[i].id != id) i = (i + 1) & (ks__capconns - 1);
+	if (!ks__conns[i].used) ks__nconns++;
+	ks__conns[i] = (ks__slot){id, conn, 1};
+	return 1;
+}
+
+static void ks__remove(ks__slot *s) {
+	/* backward-shift deletion keeps probe chains whole */
+	size_t i = (size_t)(s - ks__conns), mask = ks__capconns - 1;
+	ks__conns[i].used = 0;
+	ks__nconns--;
+	for (size_t j = (i + 1) & mask; ks__conns[j].used; j = (j + 1) & mask) {
+		ks__slot t = ks__conns[j];
+		ks__conns[j].used = 0;
+		ks__nconns--;
+		ks__insert(t.id, t.conn);
+	}
+}
+
+KS_EXPORT("kubeshark_abi_v1") int32_t ks__abi_v1(void) { return KS_ABI_VERSION; }
+
+KS_EXPORT("kubeshark_init") int32_t ks__init(int32_t size) {
+	ks__stream = malloc((size_t)(uint32_t)size);
+	if (!ks__stream) return 1;
+	ks__stream_len = (uint32_t)size;
+	ks__register_buffer(ks__stream, ks__stream_len);
+	return 0;
+}
+
+KS_EXPORT("kubeshark_describe") void ks__describe(void) {
+	ks_buf b = {0};
+	ks_encode_manifest(&b, ks_plugin_manifest());
+	if (!b.failed) ks__emit(KS_EMIT_MANIFEST, b.b, (uint32_t)b.len);
+	ks_buf_free(&b);
+}
+
+static uint32_t ks__view(int32_t len) {
+	uint32_t n = (uint32_t)len;
+	return n > ks__stream_len ? ks__stream_len : n;
+}
+
+KS_EXPORT("kubeshark_probe") uint32_t ks__probe(int32_t dir, int32_t len) {
+	return ks_plugin_probe(dir & 1, ks__stream, ks__view(len));
+}
+
+KS_EXPORT("kubeshark_open") void ks__open(int64_t id, int32_t flags, int32_t port_a, int32_t port_b) {
+	ks_conn_info info = {(uint64_t)id, (uint16_t)port_a, (uint16_t)port_b, flags & 1, (flags >> 1) & 1};
+	void *c = ks_plugin_open(&info);
+	if (c && !ks__insert((uint64_t)id, c)) ks_plugin_close(c, 0);
+}
+
+KS_EXPORT("kubeshark_feed") uint64_t ks__feed(int64_t id, int32_t dir, int32_t len, int64_t first, int64_t last) {
+	ks__slot *s = ks__find((uint64_t)id);
+	if (!s) return 0xFFFFFFFFu;
+	uint32_t need = 0;
+	int64_t used = ks_plugin_feed(s->conn, dir & 1, ks__stream, ks__view(len), first, last, &need);
+	uint64_t c = used < 0 ? 0xFFFFFFFFu : (uint64_t)(uint32_t)used;
+	return (uint64_t)need << 32 | c;
+}
+
+KS_EXPORT("kubeshark_gap") void ks__gap(int64_t id, int32_t dir, int32_t n, int64_t ts) {
+	ks__slot *s = ks__find((uint64_t)id);
+	if (s) ks_plugin_gap(s->conn, dir & 1, (uint32_t)n, ts);
+}
+
+KS_EXPORT("kubeshark_close") void ks__close(int64_t id, int64_t ts) {
+	ks__slot *s = ks__find((uint64_t)id);
+	if (!s) return;
+	void *c = s->conn;
+	ks__remove(s);
+	ks_plugin_close(c, ts);
+}
+
+#endif /* KUBESHARK_IMPLEMENTATION */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KUBESHARK_H */

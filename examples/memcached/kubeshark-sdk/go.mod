@@ -1,0 +1,3 @@
+module github.com/kubeshark-wasm/kubeshark
+
+go 1.24
