@@ -13,8 +13,15 @@ import (
 // time its first packet was seen) rather than by the order this run saw it
 // in, so the same capture always yields the same stream ids.
 func streamID(c *reassembly.Conn) string {
+	return strconv.FormatUint(connHash(c, ""), 16)
+}
+
+// connHash hashes what a connection is, after salt (empty for packet
+// streams, so their ids are what they always were).
+func connHash(c *reassembly.Conn, salt string) uint64 {
 	h := fnv.New64a()
 	var b [8]byte
+	h.Write([]byte(salt))
 	h.Write([]byte{byte(c.Transport)})
 	a, z := c.A.String(), c.B.String()
 	if a > z {
@@ -25,7 +32,7 @@ func streamID(c *reassembly.Conn) string {
 	h.Write([]byte(z))
 	binary.BigEndian.PutUint64(b[:], uint64(c.FirstSeen.UnixNano()))
 	h.Write(b[:])
-	return strconv.FormatUint(h.Sum64(), 16)
+	return h.Sum64()
 }
 
 // recordKey is the part of a record's id that tells it apart from other

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -119,20 +118,7 @@ func (p *Pipeline) CapturesPlaintext(a, b netip.AddrPort) bool {
 // it, so the decrypted stream and the encrypted one are told apart while
 // their records share the 5-tuple.
 func plainStreamID(c *reassembly.Conn) string {
-	h := fnv.New64a()
-	var b [8]byte
-	h.Write([]byte("tls-plaintext"))
-	h.Write([]byte{byte(c.Transport)})
-	a, z := c.A.String(), c.B.String()
-	if a > z {
-		a, z = z, a
-	}
-	h.Write([]byte(a))
-	h.Write([]byte{0})
-	h.Write([]byte(z))
-	binary.BigEndian.PutUint64(b[:], uint64(c.FirstSeen.UnixNano()))
-	h.Write(b[:])
-	return "p" + strconv.FormatUint(h.Sum64(), 16)
+	return "p" + strconv.FormatUint(connHash(c, "tls-plaintext"), 16)
 }
 
 // plainLate is how long after a connection ends the other end's copy of
