@@ -1,6 +1,7 @@
 package packetlog
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"hash/maphash"
@@ -35,25 +36,7 @@ type keySet map[packetKey]struct{}
 type sortedKeys []packetKey
 
 func cmpKey(a, b packetKey) int {
-	switch {
-	case a.nanos != b.nanos:
-		return cmpInt64(a.nanos, b.nanos)
-	case a.hash < b.hash:
-		return -1
-	case a.hash > b.hash:
-		return 1
-	}
-	return 0
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(a.nanos, b.nanos), cmp.Compare(a.hash, b.hash))
 }
 
 func (ks sortedKeys) has(k packetKey) bool {
