@@ -15,6 +15,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/storage"
@@ -242,4 +243,23 @@ func enabledEngines(ctx context.Context, st *storage.Store, l *loaded, g *global
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// openPacketLog opens the raw-packet FIFO the commands that capture write
+// (import, tap), capped at size bytes; size 0 keeps none and gives a nil
+// writer. The returned function closes it, logging a failure, since it
+// runs deferred after the records are stored.
+func openPacketLog(ctx context.Context, g *globals, size int64) (*packetlog.Writer, func(), error) {
+	if size <= 0 {
+		return nil, func() {}, nil
+	}
+	plog, err := packetlog.Open(ctx, filepath.Join(g.dataDir, "packets"), packetlog.Options{MaxBytes: size, ChunkSize: min(packetlog.DefaultChunkSize, size), Logger: g.logger()})
+	if err != nil {
+		return nil, nil, err
+	}
+	return plog, func() {
+		if err := plog.Close(); err != nil {
+			g.logger().Warn("closing the packet log", "err", err)
+		}
+	}, nil
 }

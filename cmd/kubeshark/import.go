@@ -149,18 +149,11 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		return err
 	}
 
-	var plog *packetlog.Writer
-	if o.packetsSize > 0 {
-		plog, err = packetlog.Open(ctx, filepath.Join(g.dataDir, "packets"), packetlog.Options{MaxBytes: o.packetsSize, ChunkSize: min(packetlog.DefaultChunkSize, o.packetsSize), Logger: g.logger()})
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if err := plog.Close(); err != nil {
-				g.logger().Warn("closing the packet log", "err", err)
-			}
-		}()
+	plog, closeLog, err := openPacketLog(ctx, g, o.packetsSize)
+	if err != nil {
+		return err
 	}
+	defer closeLog()
 
 	var results []fileResult
 	var failed error
