@@ -295,6 +295,15 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	for _, s := range sources {
 		s.Summary(stderr)
 	}
+	// tap takes no retention flags: the limits an import saved for this
+	// data directory apply when capture stops, as after an import.
+	if lim, err := resolveRetention(context.WithoutCancel(ctx), st, 0, false, 0, false); err != nil {
+		g.logger().Warn("reading the saved retention limits", "err", err)
+	} else if res, err := applyRetention(context.WithoutCancel(ctx), st, plog, lim); err != nil {
+		g.logger().Warn("applying retention", "err", err)
+	} else {
+		printRetention(stderr, res)
+	}
 	if err := errors.Join(errs...); err != nil {
 		if errors.Is(err, context.Canceled) {
 			return &exitError{code: 130, msg: "tap interrupted twice; records stored so far are kept"}

@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
 // The tap tests capture real traffic from the kernel: a network namespace
@@ -163,19 +166,6 @@ type tapProcess struct {
 
 var tapCapturing = regexp.MustCompile(`(?m)^capturing on (.*)$`)
 
-// tapData makes a data directory with the dissectors compiled by an
-// earlier tap test copied in, so each test does not compile them again.
-func tapData(t *testing.T) string {
-	t.Helper()
-	data := t.TempDir()
-	if _, err := os.Stat(tapCache()); err == nil {
-		run(t, "cp", "-r", tapCache(), filepath.Join(data, "cache"))
-	}
-	return data
-}
-
-func tapCache() string { return filepath.Join(filepath.Dir(binary_), "tap-cache") }
-
 func startTap(t *testing.T, data string, args ...string) *tapProcess {
 	t.Helper()
 	w := &watchWriter{changed: make(chan struct{})}
@@ -218,9 +208,6 @@ func startTap(t *testing.T, data string, args ...string) *tapProcess {
 	var info struct{ URL string }
 	json.Unmarshal(b, &info)
 	p.url = info.URL
-	if _, err := os.Stat(tapCache()); err != nil {
-		exec.Command("cp", "-r", filepath.Join(data, "cache"), tapCache()).Run()
-	}
 	return p
 }
 
@@ -307,7 +294,7 @@ func TestTapLive(t *testing.T) {
 	requireTap(t)
 	n := newTestNet(t)
 	n.servers(t)
-	data := tapData(t)
+	data := t.TempDir()
 
 	pcap := filepath.Join(t.TempDir(), "veth.pcap")
 	dumpErr := &watchWriter{changed: make(chan struct{})}
@@ -395,11 +382,8 @@ func TestTapLive(t *testing.T) {
 	}
 
 	// Fidelity: import what tcpdump saw on the veth into a second store
-	// (with the compiled dissectors copied, to skip compiling again).
+	// (the compiled dissectors are shared through the user's cache).
 	data2 := t.TempDir()
-	if _, err := os.Stat(filepath.Join(data, "cache")); err == nil {
-		run(t, "cp", "-r", filepath.Join(data, "cache"), filepath.Join(data2, "cache"))
-	}
 	if r := ks(t, data2, "import", pcap); r.code != 0 {
 		t.Fatalf("import of tcpdump's capture: %+v", r)
 	}
@@ -421,7 +405,7 @@ func TestTapKilled(t *testing.T) {
 	requireTap(t)
 	n := newTestNet(t)
 	n.servers(t)
-	data := tapData(t)
+	data := t.TempDir()
 	// A filter naming a port is also applied in the kernel.
 	tap := startTap(t, data, "--filter", "host "+n.nsIP+" and tcp port 80")
 	for i := range 4 {
@@ -490,7 +474,7 @@ func TestTapInterface(t *testing.T) {
 	requireTap(t)
 	n := newTestNet(t)
 	n.servers(t)
-	data := tapData(t)
+	data := t.TempDir()
 	tap := startTap(t, data, "-i", n.hostIf, "--filter", "host "+n.nsIP)
 	if !strings.Contains(tap.out.String(), "capturing on interface "+n.hostIf) {
 		t.Fatalf("capturing line does not name the interface:\n%s", tap.out)
@@ -610,7 +594,7 @@ func TestTapTLS(t *testing.T) {
 	n := newTestNet(t)
 	n.tlsServer(t)
 	goClient := buildTLSClient(t)
-	data := tapData(t)
+	data := t.TempDir()
 	tap := startTap(t, data, "--filter", "host "+n.nsIP)
 	if line := tap.out.String(); !regexp.MustCompile(`capturing on cgroup .*; TLS plaintext: [1-9]\d* libssl`).MatchString(line) {
 		t.Fatalf("the capturing line does not name the TLS hooks:\n%s", line)
@@ -722,7 +706,7 @@ func TestTapTLS(t *testing.T) {
 
 	// --tls=false: the same traffic makes only the encrypted streams'
 	// records.
-	data2 := tapData(t)
+	data2 := t.TempDir()
 	tap = startTap(t, data2, "--filter", "host "+n.nsIP, "--tls=false")
 	if strings.Contains(tap.out.String(), "TLS plaintext") {
 		t.Errorf("the capturing line names TLS hooks with --tls=false:\n%s", tap.out)
@@ -782,5 +766,43 @@ func TestTapTLSCannotStart(t *testing.T) {
 	}
 	if !strings.Contains(s, "capturing on cgroup ") || strings.Contains(s, "TLS plaintext:") || strings.Contains(s, "tap: TLS plaintext of") {
 		t.Errorf("tap did not capture packets only:\n%s", s)
+	}
+}
+
+// TestTapAppliesSavedRetention: limits an import saved for the data
+// directory apply when capture stops, as they do after an import, and tap
+// says what they dropped.
+func TestTapAppliesSavedRetention(t *testing.T) {
+	requireTap(t)
+	data := t.TempDir()
+	old := filepath.Join(t.TempDir(), "old.pcap")
+	if r := ks(t, data, "sample", "--scenario", "cascade", "-n", "20", "--start", "2017-03-01T10:00:00Z", old); r.code != 0 {
+		t.Fatalf("sample: %+v", r)
+	}
+	records := importJ(t, data, old)[0].Stored.Records.New
+	// Saved as an import given --retention-age 1h would save it, without
+	// that import applying it.
+	st, err := storage.Open(context.Background(), storage.Options{Dir: filepath.Join(data, "store")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveRetention(context.Background(), storage.RetentionLimits{Age: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(binary_, "--data", data, "tap", "--no-hub", "--tls=false", "--duration", "1s")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("tap: %v\n%s", err, &stderr)
+	}
+	want := "retention (age 1h, counted from now): dropped " + strconv.FormatInt(records, 10) + " records"
+	if !strings.Contains(stderr.String(), want) {
+		t.Fatalf("tap stderr lacks %q:\n%s", want, &stderr)
+	}
+	if n := len(calls(t, data)); n != 0 {
+		t.Fatalf("%d calls left after tap applied the limit", n)
 	}
 }
