@@ -1,0 +1,15 @@
+// Package conns reports the kernel's TCP connection events from tracepoints
+// alone (no kprobes, no fentry): every state change
+// (sock:inet_sock_set_state), retransmission (tcp:tcp_retransmit_skb),
+// reset sent or received (tcp:tcp_send_reset, tcp:tcp_receive_reset), and
+// the accept(2) that hands a passive connection to a process. It sits at the
+// start of the live data flow beside bpf/packets and bpf/tls; runtime/l4
+// folds its Events into per-connection context that tap stores on flows.
+//
+// Every event carries the socket's cgroup v2 id, read from the socket itself
+// (the number the packet hooks' bpf_skb_cgroup_id gives), and the pid and
+// command of the current task only when the hook ran in task context: a
+// state change caused by an arriving packet runs in softirq, on whatever task
+// the CPU interrupted, and reports pid 0. The process of a passive
+// connection comes from the accept event instead.
+package conns
