@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -43,7 +44,12 @@ type Options struct {
 	DedupeWindow time.Duration
 	// Keep, when set, is asked about every packet before Next returns
 	// it (tap's --filter); packets it refuses are counted in Filtered.
-	Keep   func(capture.Packet) bool
+	Keep func(capture.Packet) bool
+	// OnSocket, when set, is told the cgroup v2 id the cgroup hooks gave
+	// each TCP or UDP packet's local socket (its source on egress, its
+	// destination on ingress), local-to-local copies included, so that
+	// flows can carry it (runtime/l4's Table.SeenPacket).
+	OnSocket func(local, remote netip.AddrPort, cgroup uint64, at time.Time)
 	Logger *slog.Logger
 }
 
@@ -302,6 +308,15 @@ func (s *Source) packet(now time.Time) (capture.Packet, bool) {
 	}
 	ts := time.Unix(0, s.bootWall+int64(first.Mono)).UTC()
 	split := false
+	if !first.L2 && first.Cgroup != 0 && s.opts.OnSocket != nil {
+		if src, dst, ok := ports(data); ok {
+			if first.Dir == packets.Egress {
+				s.opts.OnSocket(src, dst, first.Cgroup, ts)
+			} else {
+				s.opts.OnSocket(dst, src, first.Cgroup, ts)
+			}
+		}
+	}
 	if !first.L2 {
 		// Only the cgroup hooks see both ends of a local exchange.
 		if first.Dir == packets.Egress {
@@ -383,3 +398,32 @@ func (s *Source) Stop() error {
 
 // Close detaches the hooks and frees the kernel objects.
 func (s *Source) Close() error { return s.probe.Close() }
+
+// ports reads the addresses and ports of a TCP or UDP packet that starts at
+// its IP header (the cgroup hooks' packets); IPv6 extension headers and
+// later fragments are not followed.
+func ports(ip []byte) (src, dst netip.AddrPort, ok bool) {
+	if len(ip) < 1 {
+		return src, dst, false
+	}
+	var sa, da netip.Addr
+	var l4 []byte
+	switch ip[0] >> 4 {
+	case 4:
+		ihl := int(ip[0]&0xf) * 4
+		if len(ip) < 20 || ihl < 20 || len(ip) < ihl+4 || (ip[9] != 6 && ip[9] != 17) || ip[6]&0x1f|ip[7] != 0 {
+			return src, dst, false
+		}
+		sa, da = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+		l4 = ip[ihl:]
+	case 6:
+		if len(ip) < 44 || (ip[6] != 6 && ip[6] != 17) {
+			return src, dst, false
+		}
+		sa, da = netip.AddrFrom16([16]byte(ip[8:24])).Unmap(), netip.AddrFrom16([16]byte(ip[24:40])).Unmap()
+		l4 = ip[40:]
+	default:
+		return src, dst, false
+	}
+	return netip.AddrPortFrom(sa, uint16(l4[0])<<8|uint16(l4[1])), netip.AddrPortFrom(da, uint16(l4[2])<<8|uint16(l4[3])), true
+}
