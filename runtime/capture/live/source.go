@@ -50,7 +50,7 @@ type Options struct {
 	// destination on ingress), local-to-local copies included, so that
 	// flows can carry it (runtime/l4's Table.SeenPacket).
 	OnSocket func(local, remote netip.AddrPort, cgroup uint64, at time.Time)
-	Logger *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Stats counts what the source did. Kernel-side loss is in
