@@ -42,8 +42,8 @@ type end struct {
 	// reported events (the packet hooks alone only give a cgroup id).
 	known, attached bool
 	proc            sdk.Process
-	state  uint8
-	closed bool
+	state           uint8
+	closed          bool
 }
 
 // conn is one connection: its local ends (by whether the end is key.a) and
@@ -111,9 +111,13 @@ func (t *Table) Observe(e *conns.Event) {
 	if e.Kind == conns.ResetSent && e.Sock == 0 {
 		// A reset for a packet no socket owned (a refused connection):
 		// counted on the peer's connection when it is local.
-		if c := t.latest(e.Local, e.Remote); c != nil {
-			c.rstSent++
+		// Its events may come before the peer socket's own (two ring
+		// buffers): a connection made here is joined by that socket.
+		c := t.latest(e.Local, e.Remote)
+		if c == nil {
+			c = t.newConn(e.Local, e.Remote, e.Time)
 		}
+		c.rstSent++
 		return
 	}
 	if e.Kind == conns.State && (e.New == conns.Listen || e.Old == conns.Listen && e.New == conns.Close) {
@@ -201,6 +205,19 @@ func (t *Table) join(local, remote netip.AddrPort, at time.Time) (*conn, int) {
 	t.conns[k] = append(list, c)
 	t.stats.Connections++
 	return c, side
+}
+
+// newConn starts a connection of the tuple with no local end yet.
+func (t *Table) newConn(x, y netip.AddrPort, at time.Time) *conn {
+	k, _ := keyOf(x, y)
+	list := t.conns[k]
+	if len(list) >= perTuple {
+		list = list[1:]
+	}
+	c := &conn{opened: at}
+	t.conns[k] = append(list, c)
+	t.stats.Connections++
+	return c
 }
 
 func (t *Table) latest(x, y netip.AddrPort) *conn {

@@ -104,9 +104,11 @@ func TestResetsAndPacketOnlyCgroup(t *testing.T) {
 	tab := New()
 	// A refused connect: the peer's kernel sends a RST for no socket, the
 	// client's socket receives it.
+	// The reset sent is read first: it comes from another ring buffer
+	// than the client's events.
 	evs := []conns.Event{
-		{Kind: conns.State, Time: at(0), Sock: 1, Local: noPort, Remote: srv, Old: conns.Close, New: conns.SynSent, PID: 5, Comm: "curl"},
 		{Kind: conns.ResetSent, Time: at(1), Local: srv, Remote: cli},
+		{Kind: conns.State, Time: at(0), Sock: 1, Local: noPort, Remote: srv, Old: conns.Close, New: conns.SynSent, PID: 5, Comm: "curl"},
 		{Kind: conns.ResetReceived, Time: at(1), Sock: 1, Local: cli, Remote: srv},
 		{Kind: conns.State, Time: at(1), Sock: 1, Local: cli, Remote: srv, Old: conns.SynSent, New: conns.Close},
 	}
@@ -117,8 +119,11 @@ func TestResetsAndPacketOnlyCgroup(t *testing.T) {
 	if !tab.AnnotateFlow(f) || f.Kernel == nil {
 		t.Fatal("refused connection not found")
 	}
-	if f.Kernel.ResetsReceived != 1 || f.PID != 5 {
-		t.Errorf("kernel %+v pid %d, want 1 reset received by pid 5", f.Kernel, f.PID)
+	if f.Kernel.ResetsReceived != 1 || f.Kernel.ResetsSent != 1 || f.PID != 5 {
+		t.Errorf("kernel %+v pid %d, want 1 reset sent and 1 received by pid 5", f.Kernel, f.PID)
+	}
+	if n := tab.Stats().Connections; n != 1 {
+		t.Errorf("%d connections, want 1", n)
 	}
 	// A UDP flow known only from the packet hooks gets its cgroup id, and
 	// no kernel lifecycle.
