@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/rlimit"
+
+	"github.com/kubeshark-wasm/kubeshark/bpf/droptest"
 )
 
 func needRoot(t *testing.T) {
@@ -313,35 +313,12 @@ func TestResetAndRetransmit(t *testing.T) {
 }
 
 // lose drops one in every packets arriving from the namespace at the host's
-// end of the veth. It would be `tc qdisc add ... netem loss`, but this
-// kernel has no sch_netem (and no module to load): a TCX program that drops
-// at random is the same loss on the same real link.
+// end of the veth (droptest stands in for netem, which this kernel lacks).
 func (n *netns) lose(t *testing.T, every int32) {
 	t.Helper()
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type:    ebpf.SchedCLS,
-		License: "GPL",
-		Instructions: asm.Instructions{
-			asm.FnGetPrandomU32.Call(),
-			asm.Mod.Imm(asm.R0, every),
-			asm.JNE.Imm(asm.R0, 0, "pass"),
-			asm.Mov.Imm(asm.R0, 2), // TCX_DROP
-			asm.Return(),
-			asm.Mov.Imm(asm.R0, 0).WithSymbol("pass"), // TCX_PASS
-			asm.Return(),
-		},
-	})
-	if err != nil {
-		t.Fatalf("loading the loss program: %v", err)
-	}
-	t.Cleanup(func() { prog.Close() })
-	ifc, err := net.InterfaceByName(n.hostIf)
+	l, err := droptest.Attach(n.hostIf, ebpf.AttachTCXIngress, every)
 	if err != nil {
 		t.Fatal(err)
-	}
-	l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: prog, Attach: ebpf.AttachTCXIngress})
-	if err != nil {
-		t.Fatalf("attaching the loss program to %s: %v", n.hostIf, err)
 	}
 	t.Cleanup(func() { l.Close() })
 }
