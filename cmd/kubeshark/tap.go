@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture/live"
+	"github.com/kubeshark-wasm/kubeshark/runtime/l4"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pktfilter"
@@ -45,6 +47,7 @@ type tapOpts struct {
 	ringSize    int
 	noStatus    bool
 	tls         bool
+	l4          bool
 }
 
 func newTapCmd(g *globals) *cobra.Command {
@@ -89,6 +92,7 @@ root; when it cannot start, tap warns and captures packets.
 	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
+	f.BoolVar(&o.l4, "l4", true, "also trace TCP connection events (tracepoints: connect, accept, state changes, retransmits, resets), so flows carry their processes, cgroup ids and kernel counts")
 	return cmd
 }
 
@@ -151,16 +155,33 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	}
 	defer closeLog()
 
+	// The connection table annotates what the pipeline stores; the packet
+	// hooks give it cgroup ids even when the TCP events cannot run.
+	tab := l4.New()
+	var sink pipeline.Sink = st
+	var onSocket func(local, remote netip.AddrPort, cgroup uint64, at time.Time)
+	var l4run *tapL4
+	var l4s *l4Sink
+	if o.l4 {
+		l4s = newL4Sink(st, tab, g.logger())
+		defer l4s.close() // on early returns; a second close is a no-op
+		sink, onSocket = l4s, tab.SeenPacket
+		if l4run, err = startL4(context.WithoutCancel(ctx), tab); err != nil {
+			fmt.Fprintf(stderr, "warning: TCP connection events are not traced (flows get no process): %v (--l4=false turns this off without the warning)\n", err)
+		}
+	}
 	src, err := live.Open(ctx, live.Options{
 		Interfaces: o.ifaces,
 		Probe:      probe,
 		Keep:       keep,
+		OnSocket:   onSocket,
 		Logger:     g.logger(),
 	})
 	if err != nil {
+		l4run.stop()
 		return fmt.Errorf("tap: %w", err)
 	}
-	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)}
+	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, sink)}
 	sources := []tapSource{pkt}
 	defer func() {
 		for _, s := range sources {
@@ -203,6 +224,9 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	}
 	for _, s := range sources[1:] {
 		what += "; " + strings.Join(s.Attached(), ", ")
+	}
+	if l4run != nil {
+		what += "; TCP events (tracepoints sock:inet_sock_set_state, tcp:tcp_retransmit_skb, tcp:tcp_send_reset, tcp:tcp_receive_reset, accept)"
 	}
 	if hubURL != "" {
 		what += "; hub on " + hubURL
@@ -273,6 +297,10 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	wg.Wait()
 	close(done)
 	status.stop()
+	l4s.close()
+	if err := l4run.stop(); err != nil {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
 	errsBy := map[string]*pipeline.DissectorErrors{}
 	for _, s := range sources {
 		var ps pipeline.Stats
@@ -295,6 +323,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	for _, s := range sources {
 		s.Summary(stderr)
 	}
+	l4run.Summary(stderr)
 	// tap takes no retention flags: the limits an import saved for this
 	// data directory apply when capture stops, as after an import.
 	if lim, err := resolveRetention(context.WithoutCancel(ctx), st, 0, false, 0, false); err != nil {
