@@ -42,6 +42,7 @@ type tlsProbeEvent struct {
 
 type tlsProbeGoCall struct {
 	_    structs.HostLayout
+	Ts   uint64
 	Conn uint64
 	Buf  uint64
 	Fd   int32
@@ -71,6 +72,7 @@ type tlsProbeSockInfo struct {
 
 type tlsProbeSslCall struct {
 	_        structs.HostLayout
+	Ts       uint64
 	Ssl      uint64
 	Buf      uint64
 	CountPtr uint64
