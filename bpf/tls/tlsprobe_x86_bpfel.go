@@ -47,6 +47,15 @@ type tlsProbeGoCall struct {
 	Buf  uint64
 	Fd   int32
 	Dir  uint32
+	T    struct {
+		_      structs.HostLayout
+		Laddr  [16]uint8
+		Raddr  [16]uint8
+		Family uint16
+		Lport  uint16
+		Rport  uint16
+		Pad    uint16
+	}
 }
 
 type tlsProbeProcPtr struct {
