@@ -48,6 +48,7 @@ type tapOpts struct {
 	noStatus    bool
 	tls         bool
 	l4          bool
+	tcClsact    bool
 }
 
 func newTapCmd(g *globals) *cobra.Command {
@@ -92,6 +93,8 @@ root; when it cannot start, tap warns and captures packets.
 	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
+	f.BoolVar(&o.tcClsact, "tc-clsact", false, "with -i, attach with a TC clsact qdisc and filters (the fallback for kernels without TCX) even where TCX exists")
+	f.MarkHidden("tc-clsact")
 	f.BoolVar(&o.l4, "l4", true, "also trace TCP connection events (tracepoints: connect, accept, state changes, retransmits, resets), so flows carry their processes, cgroup ids and kernel counts")
 	return cmd
 }
@@ -118,7 +121,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		return fmt.Errorf("--duration %s: must be positive", o.duration)
 	}
 	var keep func(capture.Packet) bool
-	probe := packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize}
+	probe := packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize, ForceTC: o.tcClsact}
 	if o.filter != "" {
 		f, err := pktfilter.Compile(o.filter)
 		if err != nil {

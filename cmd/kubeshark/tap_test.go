@@ -472,12 +472,26 @@ func TestTapErrors(t *testing.T) {
 // the veth pair, whose frames carry an Ethernet header; SIGTERM ends it.
 func TestTapInterface(t *testing.T) {
 	requireTap(t)
+	// TCX, and the TC clsact fallback of kernels without it (forced).
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		named string
+	}{
+		{"tcx", nil, ""},
+		{"clsact", []string{"--tc-clsact"}, " (tc clsact)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testTapInterface(t, tc.args, tc.named) })
+	}
+}
+
+func testTapInterface(t *testing.T, args []string, named string) {
 	n := newTestNet(t)
 	n.servers(t)
 	data := t.TempDir()
-	tap := startTap(t, data, "-i", n.hostIf, "--filter", "host "+n.nsIP)
-	if !strings.Contains(tap.out.String(), "capturing on interface "+n.hostIf) {
-		t.Fatalf("capturing line does not name the interface:\n%s", tap.out)
+	tap := startTap(t, data, append([]string{"-i", n.hostIf, "--filter", "host " + n.nsIP}, args...)...)
+	if !strings.Contains(tap.out.String(), "capturing on interface "+n.hostIf+named) {
+		t.Fatalf("capturing line does not name the interface%s:\n%s", named, tap.out)
 	}
 	curl(t, "http://"+n.nsIP+"/t/hello")
 	run(t, "curl", "-s", "-o", "/dev/null", "http://"+n.nsIP+"/t/missing")
