@@ -16,6 +16,10 @@ const (
 	keepClosed = 5 * time.Minute
 	// keepIdleSocket is how long a socket that reports nothing stays known.
 	keepIdleSocket = time.Hour
+	// keepIdlePackets is how long a connection known only from the packet
+	// hooks (a UDP flow, a socket older than capture) stays known after its
+	// last packet: longer than the pipeline keeps an idle flow.
+	keepIdlePackets = 10 * time.Minute
 	// perTuple bounds the connections remembered for one 5-tuple (reuse).
 	perTuple = 4
 	// maxSockets bounds the sockets followed; beyond it the oldest go.
@@ -50,7 +54,7 @@ type end struct {
 // what the kernel counted.
 type conn struct {
 	ends                       [2]end // [0]: key.a is local; [1]: key.b
-	opened, closed             time.Time
+	opened, closed, lastSeen   time.Time
 	retrans, rstSent, rstRecvd uint64
 }
 
@@ -155,6 +159,7 @@ func (t *Table) Observe(e *conns.Event) {
 	if c == nil {
 		return // connect before its port is chosen: the next event attaches it
 	}
+	c.lastSeen = e.Time
 	en := &c.ends[s.side]
 	en.proc = s.proc
 	switch e.Kind {
@@ -243,6 +248,7 @@ func (t *Table) SeenPacket(local, remote netip.AddrPort, cgroup uint64, at time.
 		return
 	}
 	t.lastPkt.local, t.lastPkt.remote, t.lastPkt.cgroup = local, remote, cgroup
+	t.sweep(at)
 	k, first := keyOf(local, remote)
 	side := 1
 	if first {
@@ -260,6 +266,7 @@ func (t *Table) SeenPacket(local, remote netip.AddrPort, cgroup uint64, at time.
 		t.conns[k] = append(list, c)
 		t.stats.Connections++
 	}
+	c.lastSeen = at
 	en := &c.ends[side]
 	en.known = true
 	if en.proc.CgroupID == 0 {
@@ -392,7 +399,10 @@ func (t *Table) sweep(now time.Time) {
 	for k, list := range t.conns {
 		kept := list[:0]
 		for _, c := range list {
-			if c.closed.IsZero() || now.Sub(c.closed) < keepClosed {
+			switch {
+			case !c.closed.IsZero() && now.Sub(c.closed) >= keepClosed:
+			case c.closed.IsZero() && !c.ends[0].attached && !c.ends[1].attached && now.Sub(c.lastSeen) >= keepIdlePackets:
+			default:
 				kept = append(kept, c)
 			}
 		}

@@ -152,3 +152,25 @@ func TestAnnotateRecord(t *testing.T) {
 		t.Errorf("record ends %+v / %+v, want curl → nginx", r.Src.Process, r.Dst.Process)
 	}
 }
+
+// Connections known only from packets (UDP) are forgotten once idle longer
+// than the pipeline keeps a flow; open TCP connections stay.
+func TestSweep(t *testing.T) {
+	tab := New()
+	evs := lifecycle(0, 1, 2)
+	evs = evs[:5] // open, not closed
+	for i := range evs {
+		tab.Observe(&evs[i])
+	}
+	dns := netip.MustParseAddrPort("10.0.0.1:5353")
+	tab.SeenPacket(dns, netip.MustParseAddrPort("10.0.0.2:53"), 42, at(0))
+	late := at(0).Add(keepIdlePackets + keepClosed + time.Minute)
+	tab.SeenPacket(netip.MustParseAddrPort("10.0.0.9:1"), netip.MustParseAddrPort("10.0.0.8:2"), 1, late)
+	if !tab.AnnotateFlow(flowAt(0, 4)) {
+		t.Error("an open TCP connection was forgotten")
+	}
+	u := &sdk.Flow{Transport: "udp", Client: sdk.Endpoint{IP: "10.0.0.1", Port: 5353}, Server: sdk.Endpoint{IP: "10.0.0.2", Port: 53}, Start: at(0), End: at(1)}
+	if tab.AnnotateFlow(u) {
+		t.Error("an idle packet-only connection was kept")
+	}
+}
