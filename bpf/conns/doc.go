@@ -8,8 +8,13 @@
 //
 // Every event carries the socket's cgroup v2 id, read from the socket itself
 // (the number the packet hooks' bpf_skb_cgroup_id gives), and the pid and
-// command of the current task only when the hook ran in task context: a
-// state change caused by an arriving packet runs in softirq, on whatever task
-// the CPU interrupted, and reports pid 0. The process of a passive
-// connection comes from the accept event instead.
+// command of the current task only for the events a process's own system
+// call makes: connect (-> SYN_SENT), close or shutdown (-> FIN_WAIT1,
+// -> LAST_ACK) and accept. A state change caused by an arriving packet runs
+// in softirq, on whatever task the CPU interrupted, and reports pid 0, as do
+// retransmissions and resets. The process of a passive connection comes from
+// the accept event.
+//
+// What it needs: root (or CAP_BPF and CAP_PERFMON), tracefs's tracepoints,
+// and BTF (the accept walk and the cgroup read are CO-RE).
 package conns

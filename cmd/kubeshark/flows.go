@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
-	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
 type flowsOpts struct {
@@ -143,7 +142,7 @@ func runFlows(ctx context.Context, g *globals, o *flowsOpts, w io.Writer) error 
 			proto += "/" + f.Protocol
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", f.Start.UTC().Format(time.DateTime+".000"), proto,
-			f.Client.String(), f.Server.String(), f.State, procCol(f.Client.Process), procCol(f.Server.Process), retx, resets,
+			f.Client.String(), f.Server.String(), f.State, mcp.ProcessName(f.Client.Process), mcp.ProcessName(f.Server.Process), retx, resets,
 			f.ClientToServer.Bytes+f.ServerToClient.Bytes, f.Records)
 	}
 	tw.Flush()
@@ -152,5 +151,3 @@ func runFlows(ctx context.Context, g *globals, o *flowsOpts, w io.Writer) error 
 	}
 	return nil
 }
-
-func procCol(p *sdk.Process) string { return mcp.ProcessName(p) }
