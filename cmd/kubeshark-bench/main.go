@@ -129,7 +129,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
 			os.Exit(2)
 		}
-		if err := tapBench(ctx, *bin, rates, strings.Fields(*tapArgs), os.Stdout); err != nil {
+		if os.Geteuid() != 0 && *only == "" {
+			fmt.Println("(skipped: tap needs root; sudo make bench, or -only tap as root)")
+		} else if err := tapBench(ctx, *bin, rates, strings.Fields(*tapArgs), os.Stdout); err != nil {
 			fail(err)
 		}
 	}
