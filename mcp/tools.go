@@ -9,7 +9,7 @@ func (s *Server) allTools() []tool {
 	out = append(out, s.analysisTools()...)
 	out = append(out,
 		newTool(toolSpec{name: "list_l4_flows", title: "List L4 flows",
-			desc: "TCP connections and UDP flows with their TCP figures (handshake RTT, retransmissions, resets, bytes). Filter by endpoint, protocol, state or thresholds such as min_handshake_rtt_ms=10 or min_retransmission_rate=0.01; sort by start, handshake_rtt, retransmission_rate, bytes or duration. Use it for connection-level problems (slow handshakes, retransmissions, resets) or traffic with no L7 records. Next: get_tcp_insights on a flow id."},
+			desc: "TCP connections and UDP flows with their TCP figures (handshake RTT, retransmissions, resets, bytes). Filter by endpoint, protocol, state, local process (pid, comm, cgroup_id: live capture) or thresholds such as min_handshake_rtt_ms=10 or min_retransmission_rate=0.01; sort by start, handshake_rtt, retransmission_rate, bytes or duration. Use it for connection-level problems (slow handshakes, retransmissions, resets) or traffic with no L7 records. Flows from live capture also carry each local end's process (pid, comm, cgroup_id) and kernel: the kernel's own retransmit and reset counts and open/close times. Next: get_tcp_insights on a flow id."},
 			s.listFlows),
 		newTool(toolSpec{name: "get_l4_flow_summary", title: "L4 flow summary",
 			desc: "Totals over the flows in a window: counts by transport, state and protocol, bytes and packets, handshake RTT percentiles, retransmissions, resets, and the top talkers by bytes and by packets. Use it for the L4 picture of a window. Next: list_l4_flows sorted by the figure that stands out."},

@@ -35,6 +35,9 @@ type flowFilterArgs struct {
 	MinHandshakeRTTMs     float64 `json:"min_handshake_rtt_ms,omitempty" jsonschema:"only flows whose handshake RTT is at least this"`
 	MinRetransmissionRate float64 `json:"min_retransmission_rate,omitempty" jsonschema:"only flows whose retransmission rate (0..1) is at least this"`
 	MinBytes              int64   `json:"min_bytes,omitempty" jsonschema:"only flows carrying at least this many payload bytes (both ways)"`
+	PID                   int     `json:"pid,omitempty" jsonschema:"only flows with this process at either local end (live capture)"`
+	Comm                  string  `json:"comm,omitempty" jsonschema:"only flows with a process of this command name at either local end (live capture; exact, as the kernel keeps it: at most 15 bytes)"`
+	CgroupID              uint64  `json:"cgroup_id,omitempty" jsonschema:"only flows whose local socket at either end is in this cgroup v2 id (live capture)"`
 	snapshotArg
 }
 
@@ -95,9 +98,23 @@ func (a flowFilterArgs) matcher() (func(*sdk.Flow) bool, error) {
 			return false
 		case a.MinBytes > 0 && int64(f.ClientToServer.Bytes+f.ServerToClient.Bytes) < a.MinBytes:
 			return false
+		case (a.PID != 0 || a.Comm != "" || a.CgroupID != 0) && !anyProcess(f, func(p *sdk.Process) bool {
+			return (a.PID == 0 || p.PID == a.PID) && (a.Comm == "" || p.Comm == a.Comm) && (a.CgroupID == 0 || p.CgroupID == a.CgroupID)
+		}):
+			return false
 		}
 		return true
 	}, nil
+}
+
+// anyProcess reports whether a local end of f has a process that passes ok.
+func anyProcess(f *sdk.Flow, ok func(*sdk.Process) bool) bool {
+	for _, p := range []*sdk.Process{f.Client.Process, f.Server.Process} {
+		if p != nil && ok(p) {
+			return true
+		}
+	}
+	return false
 }
 
 type listFlowsArgs struct {
@@ -252,9 +269,35 @@ func flowLine(f FlowView) string {
 		proto = "?"
 	}
 	retx := f.ClientToServer.Retransmissions + f.ServerToClient.Retransmissions
-	return fmt.Sprintf("%s %s %s → %s %s state=%s handshake_rtt=%s retx=%d (%.1f%%) bytes=%d/%d records=%d [%s]",
+	line := fmt.Sprintf("%s %s %s → %s %s state=%s handshake_rtt=%s retx=%d (%.1f%%) bytes=%d/%d records=%d",
 		f.Start.UTC().Format("2006-01-02T15:04:05.000Z"), f.Transport, f.Client.String(), f.Server.String(), proto, f.State,
-		ms(f.HandshakeRTTMs), retx, 100*f.RetransmissionRate, f.ClientToServer.Bytes, f.ServerToClient.Bytes, f.Records, f.ID)
+		ms(f.HandshakeRTTMs), retx, 100*f.RetransmissionRate, f.ClientToServer.Bytes, f.ServerToClient.Bytes, f.Records)
+	if f.Client.Process != nil || f.Server.Process != nil {
+		line += " process=" + ProcessName(f.Client.Process) + "→" + ProcessName(f.Server.Process)
+	}
+	if k := f.Kernel; k != nil {
+		line += fmt.Sprintf(" kernel_retx=%d resets_sent=%d resets_received=%d", k.Retransmits, k.ResetsSent, k.ResetsReceived)
+	}
+	return line + " [" + f.ID + "]"
+}
+
+// ProcessName renders a local process as comm(pid) cgroup=ID, "-" for a
+// remote end or one not known.
+func ProcessName(p *sdk.Process) string {
+	if p == nil {
+		return "-"
+	}
+	s := p.Comm
+	if s == "" {
+		s = "?"
+	}
+	if p.PID != 0 {
+		s += fmt.Sprintf("(%d)", p.PID)
+	}
+	if p.CgroupID != 0 {
+		s += fmt.Sprintf(" cgroup=%d", p.CgroupID)
+	}
+	return s
 }
 
 type flowSummaryArgs struct {

@@ -83,6 +83,15 @@ func flowInsights(f *sdk.Flow) []Insight {
 	} else if t.Retransmissions > 0 {
 		add("warning", "%d retransmissions (%.1f%% of data segments, %d fast)", t.Retransmissions, 100*f.RetransmissionRate, t.FastRetransmissions)
 	}
+	if k := f.Kernel; k != nil {
+		// What the local sockets did that the packets may not show.
+		if k.Retransmits > t.Retransmissions {
+			add("warning", "the kernel retransmitted %d segments on this connection, %d more than the captured packets show (lost before the capture point, or not captured)", k.Retransmits, k.Retransmits-t.Retransmissions)
+		}
+		if k.ResetsSent+k.ResetsReceived > 0 && f.State != "reset" {
+			add("warning", "the kernel counted %d resets sent and %d received for this connection that the captured packets do not show", k.ResetsSent, k.ResetsReceived)
+		}
+	}
 	if t.ZeroWindow > 0 {
 		add("warning", "%d zero-window advertisements: a receiver could not keep up (server→client %d, client→server %d)", t.ZeroWindow, f.ServerToClient.ZeroWindow, f.ClientToServer.ZeroWindow)
 	}

@@ -16,6 +16,24 @@ type Endpoint struct {
 	Name string `json:"name,omitempty"`
 	// Namespace is the Kubernetes namespace, when known.
 	Namespace string `json:"namespace,omitempty"`
+	// Process is the local process behind this end, when live capture
+	// learned it from the kernel's socket events; nil for a remote end and
+	// for captures read from files.
+	Process *Process `json:"process,omitempty"`
+}
+
+// Process is a local process at one end of a connection, as the kernel's
+// socket events named it during live capture.
+type Process struct {
+	// PID is the process (thread group) id; 0 when only the cgroup is known
+	// (the connection predates capture, or no system call named it).
+	PID int `json:"pid,omitempty"`
+	// Comm is the process's command name as the kernel keeps it (at most
+	// 15 bytes).
+	Comm string `json:"comm,omitempty"`
+	// CgroupID is the cgroup v2 id of the socket (the inode number of its
+	// cgroup directory); the Kubernetes side maps it to a pod.
+	CgroupID uint64 `json:"cgroup_id,omitempty"`
 }
 
 // String renders the endpoint as ip:port, bracketing IPv6 addresses.

@@ -57,6 +57,9 @@ const (
 	// flagTLS: the record came from captured TLS plaintext (sdk.Record.TLS);
 	// values written before it existed have the bit clear.
 	flagTLS
+	// flagProcess: the endpoints' processes (sdk.Endpoint.Process, live
+	// capture) follow the dissector name.
+	flagProcess
 )
 
 func appendStr(b []byte, s string) []byte {
@@ -69,6 +72,17 @@ func appendEndpoint(b []byte, e *sdk.Endpoint) []byte {
 	b = binary.AppendUvarint(b, uint64(e.Port))
 	b = appendStr(b, e.Name)
 	return appendStr(b, e.Namespace)
+}
+
+// appendProcess writes a presence byte and, when present, the process.
+func appendProcess(b []byte, p *sdk.Process) []byte {
+	if p == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	b = binary.AppendUvarint(b, uint64(p.PID))
+	b = appendStr(b, p.Comm)
+	return binary.AppendUvarint(b, p.CgroupID)
 }
 
 func unixNano(t time.Time) int64 {
@@ -95,6 +109,9 @@ func appendValue(b []byte, r *sdk.Record) []byte {
 	if r.TLS {
 		flags |= flagTLS
 	}
+	if r.Src.Process != nil || r.Dst.Process != nil {
+		flags |= flagProcess
+	}
 	b = append(b, valueVersion, flags)
 	if r.ElapsedMs != nil {
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(*r.ElapsedMs))
@@ -113,6 +130,10 @@ func appendValue(b []byte, r *sdk.Record) []byte {
 	b = appendEndpoint(b, &r.Dst)
 	b = appendStr(b, r.Stream)
 	b = appendStr(b, r.Dissector)
+	if flags&flagProcess != 0 {
+		b = appendProcess(b, r.Src.Process)
+		b = appendProcess(b, r.Dst.Process)
+	}
 	b = appendMessage(b, r.Request)
 	return appendMessage(b, r.Response)
 }
@@ -220,6 +241,21 @@ func (r *valueReader) endpoint(what string) sdk.Endpoint {
 	return e
 }
 
+func (r *valueReader) process(what string) *sdk.Process {
+	if r.byte1(what) == 0 {
+		return nil
+	}
+	p := &sdk.Process{}
+	pid := r.uvarint(what + " pid")
+	if pid > math.MaxInt32 {
+		r.fail(what + " pid")
+	}
+	p.PID = int(pid)
+	p.Comm = r.str(what + " comm")
+	p.CgroupID = r.uvarint(what + " cgroup id")
+	return p
+}
+
 // maxHeaders bounds the header count a corrupt value can claim.
 const maxHeaders = 1 << 16
 
@@ -289,6 +325,10 @@ func decodeHead(b []byte) (*sdk.Record, func(sizesOnly bool) error, error) {
 	rec.Dst = r.endpoint("dst")
 	rec.Stream = r.str("stream")
 	rec.Dissector = r.str("dissector")
+	if flags&flagProcess != 0 {
+		rec.Src.Process = r.process("src process")
+		rec.Dst.Process = r.process("dst process")
+	}
 	if r.err != nil {
 		return nil, nil, r.err
 	}

@@ -65,7 +65,13 @@ func TestPutGetRoundTrip(t *testing.T) {
 	noResp := synth(4)
 	noResp.Response, noResp.ElapsedMs = nil, nil
 	bare := &sdk.Record{Protocol: "dns", Timestamp: base}
-	recs := []*sdk.Record{full, noResp, bare}
+	// Live capture names the local processes; a remote end has none.
+	live := synth(5)
+	live.Src.Process = &sdk.Process{PID: 4242, Comm: "curl", CgroupID: 1 << 40}
+	liveBoth := synth(6)
+	liveBoth.Src.Process = &sdk.Process{CgroupID: 9}
+	liveBoth.Dst.Process = &sdk.Process{PID: 7, Comm: "nginx"}
+	recs := []*sdk.Record{full, noResp, bare, live, liveBoth}
 	mustPut(t, s, recs)
 	for _, want := range recs {
 		if want.ID == "" {

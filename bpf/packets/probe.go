@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -53,6 +54,10 @@ type Config struct {
 	// (IPv6 extension headers, later IP fragments) are kept. The TC hooks
 	// (AttachInterface) ignore it.
 	Ports [][2]uint16
+	// ForceTC makes AttachInterface use a clsact qdisc and cls_bpf
+	// filters, its fallback for kernels without TCX, even where TCX
+	// exists (tests; a kernel whose TCX misbehaves).
+	ForceTC bool
 }
 
 func (c *Config) defaults() error {
@@ -130,8 +135,9 @@ type Counters struct {
 
 // Probe is the loaded programs, their attachments and the ring's reader.
 type Probe struct {
+	cfg      Config
 	objs     packetsObjects
-	links    []link.Link
+	links    []io.Closer
 	rd       *ringbuf.Reader
 	rec      ringbuf.Record
 	attached []string
@@ -162,7 +168,7 @@ func Load(cfg Config) (*Probe, error) {
 		}
 	}
 	spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
-	p := &Probe{}
+	p := &Probe{cfg: cfg}
 	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
 			return nil, permission(err)
@@ -211,29 +217,72 @@ func (p *Probe) AttachCgroup(path string) error {
 }
 
 // AttachInterface captures every packet crossing the named interface in
-// either direction, with TCX (Linux 6.6+).
+// either direction, with TCX (Linux 6.6+), or where the kernel has no TCX
+// (or Config.ForceTC says so) with cls_bpf filters on a clsact qdisc, which
+// it adds when the interface has none and removes on Detach.
 func (p *Probe) AttachInterface(name string) error {
 	ifc, err := net.InterfaceByName(name)
 	if err != nil {
 		return fmt.Errorf("interface %q: %w", name, err)
 	}
-	for _, a := range []struct {
-		prog *ebpf.Program
-		typ  ebpf.AttachType
+	progs := []struct {
+		prog   *ebpf.Program
+		typ    ebpf.AttachType
+		egress bool
 	}{
-		{p.objs.TcIngress, ebpf.AttachTCXIngress},
-		{p.objs.TcEgress, ebpf.AttachTCXEgress},
-	} {
-		l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: a.prog, Attach: a.typ})
-		if err != nil {
-			if errors.Is(err, ebpf.ErrNotSupported) {
-				return fmt.Errorf("attaching to interface %s: this kernel has no TCX (Linux 6.6+ needed for -i): %w", name, err)
-			}
-			return fmt.Errorf("attaching to interface %s: %w", name, permission(err))
-		}
-		p.links = append(p.links, l)
+		{p.objs.TcIngress, ebpf.AttachTCXIngress, false},
+		{p.objs.TcEgress, ebpf.AttachTCXEgress, true},
 	}
-	p.attached = append(p.attached, "interface "+name)
+	var links []io.Closer
+	undo := func() {
+		for _, l := range links {
+			l.Close()
+		}
+	}
+	tc := p.cfg.ForceTC
+	var qdisc io.Closer
+	qdiscDone := false
+	for _, a := range progs {
+		if !tc {
+			l, err := link.AttachTCX(link.TCXOptions{Interface: ifc.Index, Program: a.prog, Attach: a.typ})
+			if err == nil {
+				links = append(links, l)
+				continue
+			}
+			if !errors.Is(err, ebpf.ErrNotSupported) {
+				undo()
+				return fmt.Errorf("attaching to interface %s: %w", name, permission(err))
+			}
+			tc = true
+		}
+		if !qdiscDone {
+			qdiscDone = true
+			q, err := addClsact(ifc.Index)
+			if err != nil {
+				undo()
+				return fmt.Errorf("attaching to interface %s with TC (this kernel has no TCX, or ForceTC): %w", name, permission(err))
+			}
+			qdisc = q
+		}
+		l, err := attachClsact(ifc.Index, a.prog, a.egress)
+		if err != nil {
+			undo()
+			if qdisc != nil {
+				qdisc.Close()
+			}
+			return fmt.Errorf("attaching to interface %s with TC (this kernel has no TCX, or ForceTC): %w", name, permission(err))
+		}
+		links = append(links, l)
+	}
+	if qdisc != nil {
+		links = append(links, qdisc) // closed after its filters
+	}
+	how := ""
+	if tc {
+		how = " (tc clsact)"
+	}
+	p.links = append(p.links, links...)
+	p.attached = append(p.attached, "interface "+name+how)
 	return nil
 }
 

@@ -44,7 +44,10 @@ const (
 // carried some.
 type Event struct {
 	Kind Kind
-	// Time is when the library call returned (Data) or close was called.
+	// Time is when the bytes existed: for sent data when the library call
+	// began, for received data when it returned; for Closed when close was
+	// called. Events arrive in the order calls return, which may differ
+	// (Plaintext puts them back in Time order).
 	Time time.Time
 	PID  uint32
 	TID  uint32

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,14 +64,11 @@ func startProc(t *testing.T, name string, args ...string) {
 	startProcEnv(t, nil, name, args...)
 }
 
-// startClient starts a Go client on one thread. net/http reads and writes
-// a connection on two goroutines, which may run on two threads, and the
-// tracer stamps a call when it returns, so a response can be reported
-// before its request (a known limit, in the README's tap section); with
-// one thread the Write returns first, as it does in the process.
+// startClient starts a Go client with as many threads as the machine
+// gives it: net/http reads and writes a connection on two goroutines.
 func startClient(t *testing.T, name string, args ...string) {
 	t.Helper()
-	startProcEnv(t, []string{"GOMAXPROCS=1"}, name, args...)
+	startProcEnv(t, nil, name, args...)
 }
 
 func startProcEnv(t *testing.T, env []string, name string, args ...string) {
@@ -151,6 +149,7 @@ func TestGoCryptoTLS(t *testing.T) {
 	sink := &recSink{}
 	p := pipeline.New(pipeline.Config{Workers: 1}, []engine.Dissector{native.New(http1.New())}, sink)
 	in := make(chan pipeline.Plaintext, len(c.seen))
+	SortEvents(c.seen)
 	for _, e := range c.seen {
 		in <- ToPlaintext(e)
 	}
@@ -271,5 +270,103 @@ func TestGoLargeWrite(t *testing.T) {
 	}
 	if st := tr.Stats(); st.Truncated == 0 {
 		t.Fatalf("no truncated bytes counted: %+v", st)
+	}
+}
+
+// A Go client whose request Write returns after the Read of its response
+// has (net/http writes and reads on two goroutines, and here each write
+// returns 30ms after its bytes left): the request's data is stamped when
+// its Write began, so Plaintext puts it before the response and every
+// call is one answered record. Stamped at return, as before, each response
+// came first. The client runs three times, ten connections each, with as
+// many threads as the machine gives it.
+func TestGoClientWriteReturnsAfterRead(t *testing.T) {
+	needRoot(t)
+	n := newNet(t)
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, n.Peer)
+	bin := buildGoApp(t, dir, "", "goapp-slow", false)
+	addr := n.Peer + ":9447"
+	startProc(t, "ip", "netns", "exec", n.NS, bin, "server", addr, cert, key)
+	waitListen(t, addr)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tr, err := Start(ctx, Config{NoOpenSSL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &recSink{}
+	p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{native.New(http1.New())}, sink)
+	// Which came first on each connection of the client, as delivered.
+	var mu sync.Mutex
+	first := map[netip.AddrPort]Direction{}
+	events := make(chan Event, 1024)
+	go func() {
+		defer close(events)
+		for e := range tr.Events() {
+			events <- e
+		}
+	}()
+	plain := make(chan pipeline.Plaintext, 256)
+	go func() {
+		defer close(plain)
+		for pt := range Plaintext(ctx, events) {
+			if pt.Remote.String() == addr && len(pt.Data) > 0 {
+				mu.Lock()
+				if _, ok := first[pt.Local]; !ok {
+					first[pt.Local] = Received
+					if pt.Sent {
+						first[pt.Local] = Sent
+					}
+				}
+				mu.Unlock()
+			}
+			plain <- pt
+		}
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.RunPlaintext(ctx, plain)
+	}()
+	const runs, calls = 3, 10
+	for i := 0; i < runs; i++ {
+		out, err := exec.Command(bin, "slowwrite", fmt.Sprintf("https://%s/slow%d", addr, i), fmt.Sprint(calls)).CombinedOutput()
+		if err != nil || strings.Count(string(out), "200\n") != calls {
+			t.Fatalf("run %d of the client: %v\n%s", i, err, out)
+		}
+	}
+	time.Sleep(2 * ReorderWindow)
+	tr.Close()
+	<-done
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(first) != runs*calls {
+		t.Errorf("plaintext of %d client connections, want %d", len(first), runs*calls)
+	}
+	for local, d := range first {
+		if d != Sent {
+			t.Errorf("connection %s → %s: the response was delivered before the request", local, addr)
+		}
+	}
+	answered := map[string]int{}
+	for _, r := range sink.recs {
+		if r.Dst.String() != addr || r.Src.IP != n.Host {
+			continue
+		}
+		if r.Method != "GET" || r.Status != 200 || r.Response == nil || !r.TLS {
+			t.Errorf("record %s %s status %d response %v tls %v, want an answered GET", r.Method, r.Path, r.Status, r.Response != nil, r.TLS)
+			continue
+		}
+		answered[r.Path]++
+	}
+	for i := 0; i < runs; i++ {
+		for j := 0; j < calls; j++ {
+			if path := fmt.Sprintf("/slow%d/%d", i, j); answered[path] != 1 {
+				t.Errorf("%s: %d answered records, want 1", path, answered[path])
+			}
+		}
 	}
 }

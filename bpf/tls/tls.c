@@ -30,7 +30,7 @@ struct tuple {
 };
 
 struct event {
-	__u64 ts;      /* CLOCK_MONOTONIC ns */
+	__u64 ts;      /* CLOCK_MONOTONIC ns: sent data at the call's entry, received at its return */
 	__u64 conn;    /* the SSL* or *tls.Conn: one connection of the process */
 	__u64 total;   /* bytes the call moved */
 	__u64 offset;  /* of this chunk in the call */
@@ -72,6 +72,7 @@ struct {
 
 /* An OpenSSL call in progress on a thread. */
 struct ssl_call {
+	__u64 ts;        /* entry, CLOCK_MONOTONIC ns */
 	__u64 ssl;
 	__u64 buf;
 	__u64 count_ptr; /* size_t* of the _ex functions */
@@ -103,10 +104,12 @@ struct {
 
 /* A crypto/tls call in progress on a goroutine. */
 struct go_call {
+	__u64 ts; /* entry, CLOCK_MONOTONIC ns */
 	__u64 conn;
 	__u64 buf;
 	__s32 fd;
 	__u32 dir;
+	struct tuple t; /* read at entry: by the return the fd may name another socket */
 };
 
 /* LRU: a goroutine whose process dies mid-call leaves its entry behind. */
@@ -191,14 +194,39 @@ static __always_inline void count(__u32 idx, __u64 n)
 		*v += n;
 }
 
+/* emit reports a call's data. Sent data is stamped at the call's entry,
+ * when its bytes already existed; received data at the return, when they
+ * had arrived. A client that writes on one thread and reads on another
+ * (Go's net/http) can see its read return before its write does: stamped
+ * at return, the response would precede its request. The stamps are in
+ * causal order; user space reorders the events by them. */
+/* resolve finds the addresses of the process's socket fd, which carries
+ * the library connection conn, and remembers them for its close. */
+static __always_inline void resolve(__u64 pid_tgid, __s32 fd, __u64 conn, struct tuple *t)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	if (fd < 0)
+		return;
+	__u64 key = (pid_tgid & 0xffffffff00000000ULL) | (__u32)fd;
+	struct sock_info *si = bpf_map_lookup_elem(&tracked, &key);
+	if (si && si->conn == conn) {
+		*t = si->t;
+		return;
+	}
+	struct sock_info n = { .conn = conn };
+	sock_tuple(fd, &n.t);
+	*t = n.t;
+	bpf_map_update_elem(&tracked, &key, &n, BPF_ANY);
+}
+
 static __always_inline void emit(__u64 pid_tgid, __s32 fd, __u64 conn, __u8 dir, __u8 lib,
-				 __u64 buf, __u64 total)
+				 __u64 buf, __u64 total, __u64 entry, const struct tuple *t)
 {
 	__u32 zero = 0;
 	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
 		return;
-	e->ts = bpf_ktime_get_ns();
+	e->ts = dir == D_SENT && entry ? entry : bpf_ktime_get_ns();
 	e->conn = conn;
 	e->total = total;
 	e->pid = pid_tgid >> 32;
@@ -208,21 +236,12 @@ static __always_inline void emit(__u64 pid_tgid, __s32 fd, __u64 conn, __u8 dir,
 	e->dir = dir;
 	e->lib = lib;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	__builtin_memset(&e->t, 0, sizeof(e->t));
-	if (fd < 0) {
+	if (fd < 0)
 		count(S_NOFD, 1);
-	} else {
-		__u64 key = ((__u64)e->pid << 32) | (__u32)fd;
-		struct sock_info *si = bpf_map_lookup_elem(&tracked, &key);
-		if (si && si->conn == conn) {
-			e->t = si->t;
-		} else {
-			struct sock_info n = { .conn = conn };
-			sock_tuple(fd, &n.t);
-			e->t = n.t;
-			bpf_map_update_elem(&tracked, &key, &n, BPF_ANY);
-		}
-	}
+	if (t)
+		e->t = *t;
+	else
+		resolve(pid_tgid, fd, conn, &e->t);
 	for (int i = 0; i < MAX_CHUNKS; i++) {
 		__u64 off = (__u64)i * CHUNK;
 		if (off >= total)
@@ -280,6 +299,7 @@ static __always_inline int ssl_enter(struct pt_regs *ctx, __u32 fn, __u64 count_
 	 * reports the bytes and the outer finds nothing at its return; if it
 	 * is stale (its return never seen), it must not block the thread. */
 	struct ssl_call c = {
+		.ts = bpf_ktime_get_ns(),
 		.ssl = C_ARG1(ctx),
 		.buf = C_ARG2(ctx),
 		.count_ptr = count_ptr,
@@ -321,7 +341,7 @@ static __always_inline int ssl_exit(struct pt_regs *ctx, __u32 fn)
 			call.fd = *fd;
 	}
 	__u8 dir = (fn == F_READ || fn == F_READ_EX) ? D_RECEIVED : D_SENT;
-	emit(id, call.fd, call.ssl, dir, L_OPENSSL, call.buf, n);
+	emit(id, call.fd, call.ssl, dir, L_OPENSSL, call.buf, n, call.ts, 0);
 	return 0;
 }
 
@@ -415,11 +435,13 @@ static __always_inline int go_enter(struct pt_regs *ctx)
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct proc_ptr key = { .pid = bpf_get_current_pid_tgid() >> 32, .ptr = GO_G(ctx) };
 	struct go_call c = {
+		.ts = bpf_ktime_get_ns(),
 		.conn = GO_ARG1(ctx),
 		.buf = GO_ARG2(ctx),
 		.dir = (cookie >> 48) & 1 ? D_RECEIVED : D_SENT,
 	};
 	c.fd = go_fd(c.conn, cookie);
+	resolve(bpf_get_current_pid_tgid(), c.fd, c.conn, &c.t);
 	bpf_map_update_elem(&go_calls, &key, &c, BPF_ANY);
 	return 0;
 }
@@ -436,7 +458,7 @@ static __always_inline int go_ret(struct pt_regs *ctx)
 	__s64 n = (__s64)GO_RET1(ctx);
 	if (n <= 0)
 		return 0;
-	emit(id, call.fd, call.conn, call.dir, L_GO, call.buf, n);
+	emit(id, call.fd, call.conn, call.dir, L_GO, call.buf, n, call.ts, &call.t);
 	return 0;
 }
 

@@ -42,10 +42,20 @@ type tlsProbeEvent struct {
 
 type tlsProbeGoCall struct {
 	_    structs.HostLayout
+	Ts   uint64
 	Conn uint64
 	Buf  uint64
 	Fd   int32
 	Dir  uint32
+	T    struct {
+		_      structs.HostLayout
+		Laddr  [16]uint8
+		Raddr  [16]uint8
+		Family uint16
+		Lport  uint16
+		Rport  uint16
+		Pad    uint16
+	}
 }
 
 type tlsProbeProcPtr struct {
@@ -71,6 +81,7 @@ type tlsProbeSockInfo struct {
 
 type tlsProbeSslCall struct {
 	_        structs.HostLayout
+	Ts       uint64
 	Ssl      uint64
 	Buf      uint64
 	CountPtr uint64

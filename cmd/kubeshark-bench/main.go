@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,9 +61,11 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
-	only := flag.String("only", "", "run only one part: pipeline, dissectors, cli or mcp")
+	only := flag.String("only", "", "run only one part: pipeline, dissectors, cli, mcp or tap")
 	smallN := flag.Int("small", 100000, "exchanges in the recorded small-message (nginx/h2load) capture of the cli part")
 	bin := flag.String("bin", "bin/kubeshark", "the kubeshark binary the cli part runs")
+	tapRates := flag.String("tap-rates", defaultTapRates, "request rates of the tap part, comma-separated (0: unbounded)")
+	tapArgs := flag.String("tap-args", "", "extra arguments for kubeshark tap in the tap part, space-separated (e.g. --ring-size 134217728)")
 	rowsRE := flag.String("rows", "", "run only the pipeline rows whose \"measurement/workers\" matches this regexp (for profiling one of them)")
 	flag.Parse()
 	if *prof != "" {
@@ -73,9 +76,9 @@ func main() {
 		}
 	}
 	switch *only {
-	case "", "pipeline", "dissectors", "cli", "mcp":
+	case "", "pipeline", "dissectors", "cli", "mcp", "tap":
 	default:
-		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, cli or mcp\n", *only)
+		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, cli, mcp or tap\n", *only)
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -116,6 +119,19 @@ func main() {
 			large = ""
 		}
 		if err := cliBench(ctx, *bin, *smallN, large, *runs, os.Stdout); err != nil {
+			fail(err)
+		}
+	}
+	if *only == "" || *only == "tap" {
+		fmt.Println("\nLive capture: kubeshark tap under h2load at rising rates, tcpdump in the same run")
+		rates, err := parseRates(*tapRates)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
+			os.Exit(2)
+		}
+		if os.Geteuid() != 0 && *only == "" {
+			fmt.Println("(skipped: tap needs root; sudo make bench, or -only tap as root)")
+		} else if err := tapBench(ctx, *bin, rates, strings.Fields(*tapArgs), os.Stdout); err != nil {
 			fail(err)
 		}
 	}

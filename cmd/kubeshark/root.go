@@ -73,6 +73,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newImportCmd(g),
 		newCallsCmd(g),
+		newFlowsCmd(g),
 		newCallCmd(g),
 		newDissectorsCmd(g),
 		newPluginCmd(g),

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture/live"
+	"github.com/kubeshark-wasm/kubeshark/runtime/l4"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pktfilter"
@@ -45,6 +47,8 @@ type tapOpts struct {
 	ringSize    int
 	noStatus    bool
 	tls         bool
+	l4          bool
+	tcClsact    bool
 }
 
 func newTapCmd(g *globals) *cobra.Command {
@@ -89,6 +93,9 @@ root; when it cannot start, tap warns and captures packets.
 	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
+	f.BoolVar(&o.tcClsact, "tc-clsact", false, "with -i, attach with a TC clsact qdisc and filters (the fallback for kernels without TCX) even where TCX exists")
+	f.MarkHidden("tc-clsact")
+	f.BoolVar(&o.l4, "l4", true, "also trace TCP connection events (tracepoints: connect, accept, state changes, retransmits, resets), so flows carry their processes, cgroup ids and kernel counts")
 	return cmd
 }
 
@@ -114,7 +121,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		return fmt.Errorf("--duration %s: must be positive", o.duration)
 	}
 	var keep func(capture.Packet) bool
-	probe := packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize}
+	probe := packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize, ForceTC: o.tcClsact}
 	if o.filter != "" {
 		f, err := pktfilter.Compile(o.filter)
 		if err != nil {
@@ -151,16 +158,33 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	}
 	defer closeLog()
 
+	// The connection table annotates what the pipeline stores; the packet
+	// hooks give it cgroup ids even when the TCP events cannot run.
+	tab := l4.New()
+	var sink pipeline.Sink = st
+	var onSocket func(local, remote netip.AddrPort, cgroup uint64, at time.Time)
+	var l4run *tapL4
+	var l4s *l4Sink
+	if o.l4 {
+		l4s = newL4Sink(st, tab, g.logger())
+		defer l4s.close() // on early returns; a second close is a no-op
+		sink, onSocket = l4s, tab.SeenPacket
+		if l4run, err = startL4(context.WithoutCancel(ctx), tab); err != nil {
+			fmt.Fprintf(stderr, "warning: TCP connection events are not traced (flows get no process): %v (--l4=false turns this off without the warning)\n", err)
+		}
+	}
 	src, err := live.Open(ctx, live.Options{
 		Interfaces: o.ifaces,
 		Probe:      probe,
 		Keep:       keep,
+		OnSocket:   onSocket,
 		Logger:     g.logger(),
 	})
 	if err != nil {
+		l4run.stop()
 		return fmt.Errorf("tap: %w", err)
 	}
-	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)}
+	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, sink)}
 	sources := []tapSource{pkt}
 	defer func() {
 		for _, s := range sources {
@@ -203,6 +227,9 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	}
 	for _, s := range sources[1:] {
 		what += "; " + strings.Join(s.Attached(), ", ")
+	}
+	if l4run != nil {
+		what += "; TCP events (tracepoints sock:inet_sock_set_state, tcp:tcp_retransmit_skb, tcp:tcp_send_reset, tcp:tcp_receive_reset, accept)"
 	}
 	if hubURL != "" {
 		what += "; hub on " + hubURL
@@ -273,6 +300,10 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	wg.Wait()
 	close(done)
 	status.stop()
+	l4s.close()
+	if err := l4run.stop(); err != nil {
+		fmt.Fprintf(stderr, "warning: %v\n", err)
+	}
 	errsBy := map[string]*pipeline.DissectorErrors{}
 	for _, s := range sources {
 		var ps pipeline.Stats
@@ -295,6 +326,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	for _, s := range sources {
 		s.Summary(stderr)
 	}
+	l4run.Summary(stderr)
 	// tap takes no retention flags: the limits an import saved for this
 	// data directory apply when capture stops, as after an import.
 	if lim, err := resolveRetention(context.WithoutCancel(ctx), st, 0, false, 0, false); err != nil {
@@ -371,7 +403,8 @@ func (s *packetSource) Summary(w io.Writer) {
 	ls := s.src.Stats()
 	k, _ := s.src.Kernel()
 	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats})
-	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped, %d filtered out (%d of them in the kernel)\n", ls.Packets, ls.Duplicates, ls.Filtered+k.Filtered, k.Filtered)
+	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped, %d filtered out (%d of them in the kernel); at most %s waited between the ring buffer and dissection\n",
+		ls.Packets, ls.Duplicates, ls.Filtered+k.Filtered, k.Filtered, humanBytes(int64(ls.QueuePeak)))
 	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s; %d of them after some of their chunks), %d cut at the snap length\n",
 		k.Lost, humanBytes(int64(k.LostBytes)), ls.Incomplete, k.Snapped)
 }

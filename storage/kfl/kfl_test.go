@@ -127,12 +127,24 @@ func TestMatch(t *testing.T) {
 		Request: &sdk.Message{}}
 	https := httpRec()
 	https.TLS = true
-	recs := map[string]*sdk.Record{"http": httpRec(), "https": https, "redis": redisRec(), "dns": dnsRec(), "grpc": grpcRec(), "tls": tlsRec(), "noresp": noResp, "empty": {}}
+	// A live call between two local processes, and one whose client only
+	// is local.
+	local := redisRec()
+	local.Src.Process = &sdk.Process{PID: 100, Comm: "redis-cli", CgroupID: 7}
+	local.Dst.Process = &sdk.Process{PID: 200, Comm: "redis-server", CgroupID: 9}
+	outbound := httpRec()
+	outbound.Src.Process = &sdk.Process{PID: 300, Comm: "curl", CgroupID: 11}
+	recs := map[string]*sdk.Record{"http": httpRec(), "https": https, "redis": redisRec(), "dns": dnsRec(), "grpc": grpcRec(), "tls": tlsRec(), "noresp": noResp, "empty": {},
+		"local": local, "outbound": outbound}
 	for _, tc := range []struct {
 		expr string
 		rec  string
 		want bool
 	}{
+		{`src.process == "redis-cli" && src.pid == 100 && dst.pid == 200 && dst.cgroup_id == 9`, "local", true},
+		{`local_process_name == "redis-cli" && remote_process_name == "redis-server"`, "local", true},
+		{`local_process_name == "curl" && remote_process_name == "" && dst.pid == 0 && src.cgroup_id == 11`, "outbound", true},
+		{`src.pid != 0 || local_process_name != ""`, "http", false},
 		// protocol flags
 		{`http`, "http", true},
 		{`http`, "redis", false},

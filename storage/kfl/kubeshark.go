@@ -545,8 +545,18 @@ func kubesharkVariables() []*variable {
 		k8s(sv("node_ip", "node IP (empty for an imported capture)", noStr)),
 		k8s(sv("local_node_name", "node of the local peer", noStr)),
 		k8s(sv("remote_node_name", "node of the remote peer", noStr)),
-		k8s(sv("local_process_name", "process of the local peer (empty until capture attributes processes)", noStr)),
-		k8s(sv("remote_process_name", "process of the remote peer", noStr)),
+		k8s(sv("local_process_name", "command name of the local peer's process (live capture: the client's when it is local, else the server's; empty for an imported capture)", func(r *sdk.Record) string {
+			if r.Src.Process != nil {
+				return r.Src.Process.Comm
+			}
+			return procOf(r.Dst).Comm
+		})),
+		k8s(sv("remote_process_name", "command name of the remote peer's process: the server's when both ends are local (live capture), else empty", func(r *sdk.Record) string {
+			if r.Src.Process != nil {
+				return procOf(r.Dst).Comm
+			}
+			return ""
+		})),
 		k8s(sv("src.dns", "DNS name of the client IP (empty until resolved)", noStr)),
 		k8s(sv("dst.dns", "DNS name of the server IP (empty until resolved)", noStr)),
 		k8s(lv("dns_resolutions", "DNS names of both ends (empty until resolved)", noList)),

@@ -90,6 +90,12 @@ func coreVariables() []*variable {
 		iv("src.port", "client port", func(r *sdk.Record) int64 { return int64(r.Src.Port) }),
 		sv("dst.ip", "server ip", func(r *sdk.Record) string { return r.Dst.IP }),
 		iv("dst.port", "server port", func(r *sdk.Record) int64 { return int64(r.Dst.Port) }),
+		sv("src.process", "command name of the client's process when it is local (live capture: the kernel's comm, at most 15 bytes); empty otherwise", func(r *sdk.Record) string { return procOf(r.Src).Comm }),
+		iv("src.pid", "pid of the client's process when it is local (live capture); 0 otherwise", func(r *sdk.Record) int64 { return int64(procOf(r.Src).PID) }),
+		iv("src.cgroup_id", "cgroup v2 id of the client's socket when it is local (live capture); 0 otherwise", func(r *sdk.Record) int64 { return int64(procOf(r.Src).CgroupID) }),
+		sv("dst.process", "command name of the server's process when it is local (live capture); empty otherwise", func(r *sdk.Record) string { return procOf(r.Dst).Comm }),
+		iv("dst.pid", "pid of the server's process when it is local (live capture); 0 otherwise", func(r *sdk.Record) int64 { return int64(procOf(r.Dst).PID) }),
+		iv("dst.cgroup_id", "cgroup v2 id of the server's socket when it is local (live capture); 0 otherwise", func(r *sdk.Record) int64 { return int64(procOf(r.Dst).CgroupID) }),
 		msg(&variable{name: "request.headers", typ: cel.MapType(cel.StringType, cel.StringType), typeName: "map<string,string>",
 			doc: "request headers by LOWER-CASE name; repeated headers joined with \", \" (use map_get for absent ones)",
 			get: func(a *activation) ref.Val { return a.headers(a.r.Request, &a.reqH) }}),
@@ -415,4 +421,13 @@ func mapGetFunction() cel.EnvOption {
 				}
 				return args[2]
 			})))
+}
+
+// procOf is an end's process, or the zero Process when it is remote or
+// unknown.
+func procOf(e sdk.Endpoint) *sdk.Process {
+	if e.Process == nil {
+		return &sdk.Process{}
+	}
+	return e.Process
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -41,10 +42,21 @@ type Options struct {
 	// DedupeWindow is how long an egress copy waits for its ingress twin
 	// (default 2s).
 	DedupeWindow time.Duration
+	// QueueBytes bounds the chunks read from the ring buffer and not yet
+	// turned into packets (default 256 MiB). From the first Next on, a
+	// goroutine drains the ring into this queue as fast as the kernel
+	// fills it, so a slow moment downstream uses memory while it lasts
+	// instead of overrunning the fixed ring.
+	QueueBytes int
 	// Keep, when set, is asked about every packet before Next returns
 	// it (tap's --filter); packets it refuses are counted in Filtered.
-	Keep   func(capture.Packet) bool
-	Logger *slog.Logger
+	Keep func(capture.Packet) bool
+	// OnSocket, when set, is told the cgroup v2 id the cgroup hooks gave
+	// each TCP or UDP packet's local socket (its source on egress, its
+	// destination on ingress), local-to-local copies included, so that
+	// flows can carry it (runtime/l4's Table.SeenPacket).
+	OnSocket func(local, remote netip.AddrPort, cgroup uint64, at time.Time)
+	Logger   *slog.Logger
 }
 
 // Stats counts what the source did. Kernel-side loss is in
@@ -61,6 +73,9 @@ type Stats struct {
 	Split uint64
 	// Filtered are packets Options.Keep refused.
 	Filtered uint64
+	// QueuePeak is the most bytes the queue between the ring buffer and
+	// Next has held.
+	QueuePeak uint64
 }
 
 // Source captures live packets. Next must be called from one goroutine;
@@ -80,6 +95,10 @@ type Source struct {
 	dedupe    *Dedupe
 	lastIdle  time.Time
 	lastSweep time.Time
+
+	q          *chunkQueue
+	readerOnce sync.Once
+	idle       *time.Timer
 
 	stopping atomic.Bool
 	stopOnce sync.Once
@@ -112,6 +131,9 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 	if opts.DedupeWindow <= 0 {
 		opts.DedupeWindow = 2 * time.Second
 	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = 256 << 20
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -123,7 +145,7 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{opts: opts, probe: probe, linkType: map[uint32]layers.LinkType{},
-		partial: map[uint64]*partial{}, dedupe: NewDedupe(opts.DedupeWindow)}
+		partial: map[uint64]*partial{}, dedupe: NewDedupe(opts.DedupeWindow), q: newChunkQueue(opts.QueueBytes)}
 	if len(opts.Interfaces) > 0 {
 		for _, name := range opts.Interfaces {
 			ifc, err := net.InterfaceByName(name)
@@ -228,31 +250,69 @@ func (s *Source) Next(ctx context.Context) (capture.Packet, error) {
 		if err := ctx.Err(); err != nil {
 			return capture.Packet{}, err
 		}
+		s.readerOnce.Do(func() { go s.read() })
 		now := time.Now()
 		if now.Sub(s.lastIdle) >= s.opts.FlushInterval {
 			s.lastIdle = now
 			s.sweep(now)
 			return capture.Packet{Timestamp: now.UTC()}, capture.ErrIdle
 		}
-		deadline := now.Add(s.opts.PollInterval)
-		if s.stopping.Load() {
-			// Detached: read what is left without waiting for more.
-			deadline = now
+		ok, done, err := s.q.pop(&s.chunk)
+		if err != nil {
+			return capture.Packet{}, err
 		}
-		err := s.probe.ReadChunk(deadline, &s.chunk)
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			if s.stopping.Load() {
+		if !ok {
+			if done {
 				return capture.Packet{}, io.EOF
 			}
+			wait := s.opts.FlushInterval - now.Sub(s.lastIdle)
+			if s.idle == nil {
+				s.idle = time.NewTimer(wait)
+			} else {
+				s.idle.Reset(wait)
+			}
+			select {
+			case <-s.q.ready:
+			case <-s.idle.C:
+			case <-ctx.Done():
+			}
+			s.idle.Stop()
 			continue
-		case errors.Is(err, ringbuf.ErrClosed):
-			return capture.Packet{}, io.EOF
-		case err != nil:
-			return capture.Packet{}, fmt.Errorf("live capture: reading the ring buffer: %w", err)
 		}
 		if p, ok := s.packet(now); ok {
 			return p, nil
+		}
+	}
+}
+
+// read drains the ring buffer into the queue until Stop has detached the
+// hooks and the ring is empty, or Close.
+func (s *Source) read() {
+	var c packets.Chunk
+	for {
+		stopping := s.stopping.Load()
+		deadline := time.Now().Add(s.opts.PollInterval)
+		if stopping {
+			// Detached: read what is left without waiting for more.
+			deadline = time.Now()
+		}
+		err := s.probe.ReadChunk(deadline, &c)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if stopping {
+				s.q.finish(nil)
+				return
+			}
+			continue
+		case errors.Is(err, ringbuf.ErrClosed):
+			s.q.finish(nil)
+			return
+		case err != nil:
+			s.q.finish(fmt.Errorf("live capture: reading the ring buffer: %w", err))
+			return
+		}
+		if !s.q.push(&c) {
+			return
 		}
 	}
 }
@@ -302,6 +362,15 @@ func (s *Source) packet(now time.Time) (capture.Packet, bool) {
 	}
 	ts := time.Unix(0, s.bootWall+int64(first.Mono)).UTC()
 	split := false
+	if !first.L2 && first.Cgroup != 0 && s.opts.OnSocket != nil {
+		if src, dst, ok := ports(data); ok {
+			if first.Dir == packets.Egress {
+				s.opts.OnSocket(src, dst, first.Cgroup, ts)
+			} else {
+				s.opts.OnSocket(dst, src, first.Cgroup, ts)
+			}
+		}
+	}
 	if !first.L2 {
 		// Only the cgroup hooks see both ends of a local exchange.
 		if first.Dir == packets.Egress {
@@ -363,8 +432,10 @@ func (s *Source) count(f func(*Stats)) {
 // Stats returns the source's counts so far.
 func (s *Source) Stats() Stats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stats
+	st := s.stats
+	s.mu.Unlock()
+	st.QueuePeak = uint64(s.q.peakBytes())
+	return st
 }
 
 // Kernel returns the kernel's counts: packets seen, lost to a full ring
@@ -382,4 +453,36 @@ func (s *Source) Stop() error {
 }
 
 // Close detaches the hooks and frees the kernel objects.
-func (s *Source) Close() error { return s.probe.Close() }
+func (s *Source) Close() error {
+	s.q.close()
+	return s.probe.Close()
+}
+
+// ports reads the addresses and ports of a TCP or UDP packet that starts at
+// its IP header (the cgroup hooks' packets); IPv6 extension headers and
+// later fragments are not followed.
+func ports(ip []byte) (src, dst netip.AddrPort, ok bool) {
+	if len(ip) < 1 {
+		return src, dst, false
+	}
+	var sa, da netip.Addr
+	var l4 []byte
+	switch ip[0] >> 4 {
+	case 4:
+		ihl := int(ip[0]&0xf) * 4
+		if len(ip) < 20 || ihl < 20 || len(ip) < ihl+4 || (ip[9] != 6 && ip[9] != 17) || ip[6]&0x1f|ip[7] != 0 {
+			return src, dst, false
+		}
+		sa, da = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+		l4 = ip[ihl:]
+	case 6:
+		if len(ip) < 44 || (ip[6] != 6 && ip[6] != 17) {
+			return src, dst, false
+		}
+		sa, da = netip.AddrFrom16([16]byte(ip[8:24])).Unmap(), netip.AddrFrom16([16]byte(ip[24:40])).Unmap()
+		l4 = ip[40:]
+	default:
+		return src, dst, false
+	}
+	return netip.AddrPortFrom(sa, uint16(l4[0])<<8|uint16(l4[1])), netip.AddrPortFrom(da, uint16(l4[2])<<8|uint16(l4[3])), true
+}

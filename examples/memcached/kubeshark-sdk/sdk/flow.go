@@ -61,6 +61,36 @@ type Flow struct {
 	// RetransmissionRate is retransmitted data segments over all data
 	// segments, both directions, 0..1.
 	RetransmissionRate float64 `json:"retransmission_rate"`
+
+	// PID, Comm and CgroupID name the flow's local process (the client's
+	// when both ends are local): Client.Process or Server.Process in short,
+	// for filters and listings. Live capture only; zero otherwise.
+	PID      int    `json:"pid,omitempty"`
+	Comm     string `json:"comm,omitempty"`
+	CgroupID uint64 `json:"cgroup_id,omitempty"`
+	// Kernel is what the kernel's TCP events said about the connection
+	// during live capture; nil for captures read from files.
+	Kernel *KernelFlow `json:"kernel,omitempty"`
+}
+
+// KernelFlow is a connection's life as the kernel's TCP tracepoints
+// reported it: it counts what the local sockets did, which the packets may
+// not show (a retransmission lost before the capture point, a reset sent to
+// a peer that is gone).
+type KernelFlow struct {
+	// OpenedAt is the first event of the connection (connect, or the
+	// passive open); ClosedAt when its last local socket reached CLOSE.
+	OpenedAt *time.Time `json:"opened_at,omitempty"`
+	ClosedAt *time.Time `json:"closed_at,omitempty"`
+	// Retransmits counts segments the local sockets sent again.
+	Retransmits uint64 `json:"retransmits"`
+	// ResetsSent and ResetsReceived count RSTs the local sockets sent and
+	// received.
+	ResetsSent     uint64 `json:"resets_sent"`
+	ResetsReceived uint64 `json:"resets_received"`
+	// States is each local socket's last TCP state, client's first
+	// ("CLOSE", "ESTABLISHED", ...).
+	States []string `json:"states,omitempty"`
 }
 
 // RTTStats summarises round-trip samples in milliseconds.

@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The tap benchmark runs `kubeshark tap` as a user does (a separate root
+// process, every local socket through the cgroup hooks) while h2load loads
+// nginx across a veth pair at rising fixed rates, and tcpdump records the
+// same traffic on the veth in the same run. For each rate it reports the
+// requests h2load completed, the records tap stored and how many are
+// missing, the kernel's ring-buffer drops, tap's CPU and peak RSS, and
+// tcpdump's packets, drops, CPU and RSS; `kubeshark import` of tcpdump's
+// file says how many records the packets tcpdump kept make.
+
+// defaultTapRates are the offered request rates; 0 is unbounded (as fast
+// as h2load goes).
+const defaultTapRates = "1000,5000,20000,0"
+
+// parseRates reads -tap-rates.
+func parseRates(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("-tap-rates: %q is not a rate (requests/s, 0 for unbounded)", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+const (
+	tapClients  = 20
+	tapSeconds  = 8
+	tapUnlimitN = 100000
+)
+
+type tapRow struct {
+	rate                 int
+	offered, achieved    float64
+	succeeded            int
+	records, kernelDrops int64
+	tap, dump            measured
+	tapWall              time.Duration
+	dumpPackets, dumpDrp int64
+	importRecords        int64
+}
+
+func tapBench(ctx context.Context, bin string, rates []int, extra []string, out io.Writer) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the tap benchmark needs root (tap loads BPF programs; it makes a network namespace)")
+	}
+	for _, tool := range []string{"ip", "nginx", "h2load", "tcpdump"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s is not installed (make deps installs it)", tool)
+		}
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s: %w (make bench builds it)", bin, err)
+	}
+	tmp, err := os.MkdirTemp("", "kubeshark-bench-tap")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ns, hostIf, nsIP, cleanup, err := benchNetns()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	stopNginx, err := nginxIn(ctx, ns, nsIP, tmp)
+	if err != nil {
+		return err
+	}
+	defer stopNginx()
+	url := fmt.Sprintf("http://%s/item.json", nsIP)
+	cache := filepath.Join(tmp, "cache")
+
+	// A first short run compiles the dissectors into the cache, as a
+	// user's first tap or import does; the measured runs start warm.
+	fmt.Fprintln(os.Stderr, "tap warm-up (compiling the dissectors into the cache)...")
+	if _, err := tapOnce(ctx, bin, cache, tmp, hostIf, url, 500, 1, extra...); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	var rows []tapRow
+	for _, rate := range rates {
+		fmt.Fprintf(os.Stderr, "tap at %s...\n", rateName(rate))
+		r, err := tapOnce(ctx, bin, cache, tmp, hostIf, url, rate, tapSeconds, extra...)
+		if err != nil {
+			return fmt.Errorf("rate %s: %w", rateName(rate), err)
+		}
+		rows = append(rows, r)
+	}
+	fmt.Fprintf(out, "\nkubeshark tap (cgroup hooks, every local socket, --tls=false, filter tcp port 80%s) while h2load (%d keep-alive HTTP/1.1 clients, 100-byte JSON) loads nginx across a veth pair for %d s per fixed rate; tcpdump -i VETH in the same run\n\n", extraNote(extra), tapClients, tapSeconds)
+	fmt.Fprintln(out, "| offered req/s | achieved req/s | requests done | tap records | missing | kernel drops (ring full) | tap CPU (s, % of one core) | tap peak RSS | tcpdump packets / dropped | tcpdump CPU, RSS | records from importing tcpdump's file |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		missing := int64(r.succeeded) - r.records
+		fmt.Fprintf(out, "| %s | %.0f | %d | %d | %d (%.2f%%) | %d | %.2f s, %.0f%% | %d MB | %d / %d | %.2f s, %d MB | %d |\n",
+			rateName(r.rate), r.achieved, r.succeeded, r.records, missing, 100*float64(missing)/float64(max(r.succeeded, 1)),
+			r.kernelDrops, r.tap.cpu.Seconds(), 100*r.tap.cpu.Seconds()/r.tapWall.Seconds(), r.tap.rss>>20,
+			r.dumpPackets, r.dumpDrp, r.dump.cpu.Seconds(), r.dump.rss>>20, r.importRecords)
+	}
+	fmt.Fprintln(out, "\n(tap's CPU and wall time run from its start (dissectors loaded from a warm cache) to the end of its drain after SIGINT, including the second after the load; missing = requests h2load completed minus records tap stored.)")
+	return nil
+}
+
+func extraNote(extra []string) string {
+	if len(extra) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(extra, " ")
+}
+
+func rateName(r int) string {
+	if r == 0 {
+		return "unbounded"
+	}
+	return strconv.Itoa(r)
+}
+
+// benchNetns makes a namespace behind a veth pair.
+func benchNetns() (ns, hostIf, nsIP string, cleanup func(), err error) {
+	id := rand.IntN(1 << 20)
+	ns, hostIf = fmt.Sprintf("ksb%05x", id), fmt.Sprintf("ksb%05xh", id)
+	nsIf := fmt.Sprintf("ksb%05xn", id)
+	sub := 1 + id%250
+	hostIP := fmt.Sprintf("10.234.%d.1", sub)
+	nsIP = fmt.Sprintf("10.234.%d.2", sub)
+	cleanup = func() {
+		exec.Command("ip", "link", "del", hostIf).Run()
+		exec.Command("ip", "netns", "del", ns).Run()
+	}
+	for _, args := range [][]string{
+		{"netns", "add", ns},
+		{"link", "add", hostIf, "type", "veth", "peer", "name", nsIf},
+		{"link", "set", nsIf, "netns", ns},
+		{"addr", "add", hostIP + "/30", "dev", hostIf},
+		{"link", "set", hostIf, "up"},
+		{"netns", "exec", ns, "ip", "addr", "add", nsIP + "/30", "dev", nsIf},
+		{"netns", "exec", ns, "ip", "link", "set", nsIf, "up"},
+		{"netns", "exec", ns, "ip", "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			cleanup()
+			return "", "", "", nil, fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	return ns, hostIf, nsIP, cleanup, nil
+}
+
+// nginxIn serves the 100-byte JSON file of the cli benchmark on nsIP:80
+// inside the namespace, one worker.
+func nginxIn(ctx context.Context, ns, nsIP, tmp string) (stop func(), err error) {
+	root := filepath.Join(tmp, "nginx")
+	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
+		return nil, err
+	}
+	body := `{"id":12345,"name":"widget","price":9.99,"tags":["a","b"],"ok":true,"note":"xxxxxxxxxxxxxxxxxxxx"}`
+	if err := os.WriteFile(filepath.Join(root, "www", "item.json"), []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	conf := fmt.Sprintf(`worker_processes 1;
+daemon off;
+user root;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+  keepalive_requests 1000000;
+  types { application/json json; }
+  server { listen %[2]s:80; root %[1]s/www; }
+}
+`, root, nsIP)
+	if err := os.WriteFile(filepath.Join(root, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	ngx := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "nginx", "-c", filepath.Join(root, "nginx.conf"), "-p", root)
+	ngx.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := ngx.Start(); err != nil {
+		return nil, fmt.Errorf("nginx: %w", err)
+	}
+	stop = func() {
+		syscall.Kill(-ngx.Process.Pid, syscall.SIGKILL)
+		ngx.Wait()
+	}
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", nsIP+":80", time.Second)
+		if err == nil {
+			c.Close()
+			return stop, nil
+		}
+		if i == 50 {
+			stop()
+			return nil, fmt.Errorf("nginx did not start listening on %s:80", nsIP)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// background is a process measured while it runs until signalled.
+type background struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	hwm    int64
+	done   chan struct{}
+	polled chan struct{}
+	t0     time.Time
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startBackground(cmd *exec.Cmd) (*background, error) {
+	b := &background{cmd: cmd, stderr: &syncBuffer{}, done: make(chan struct{}), polled: make(chan struct{})}
+	cmd.Stderr, cmd.Stdout = b.stderr, io.Discard
+	b.t0 = time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
+	go func() {
+		defer close(b.polled)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if v := vmHWM(status); v > b.hwm {
+				b.hwm = v
+			}
+			select {
+			case <-b.done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return b, nil
+}
+
+// waitFor polls the process's stderr for a line matching re.
+func (b *background) waitFor(re *regexp.Regexp, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if re.MatchString(b.stderr.String()) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s: no %q within %v: %s", b.cmd.Args[0], re, timeout, b.stderr.String())
+}
+
+// stop signals the process and returns what it used.
+func (b *background) stop() (measured, time.Duration, error) {
+	b.cmd.Process.Signal(syscall.SIGINT)
+	err := b.cmd.Wait()
+	wall := time.Since(b.t0)
+	close(b.done)
+	<-b.polled
+	m := measured{wall: wall, cpu: b.cmd.ProcessState.UserTime() + b.cmd.ProcessState.SystemTime(), rss: b.hwm}
+	if err != nil && b.cmd.ProcessState.ExitCode() != 0 && !strings.Contains(b.cmd.Args[0], "tcpdump") {
+		return m, wall, fmt.Errorf("%s: %w: %s", strings.Join(b.cmd.Args, " "), err, b.stderr.String())
+	}
+	return m, wall, nil
+}
+
+var (
+	reCapturing  = regexp.MustCompile(`(?m)^capturing on `)
+	reListening  = regexp.MustCompile(`listening on `)
+	reRecords    = regexp.MustCompile(`(?m)^  records:  (\d+)`)
+	reKernelLoss = regexp.MustCompile(`(?m)^  loss:     (\d+) packets lost in the kernel`)
+	reDumpCapt   = regexp.MustCompile(`(\d+) packets captured`)
+	reDumpDrop   = regexp.MustCompile(`(\d+) packets dropped by kernel`)
+	reH2Done     = regexp.MustCompile(`requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded`)
+	reH2Rate     = regexp.MustCompile(`finished in [0-9.]+m?s, ([0-9.]+) req/s`)
+)
+
+func atoi64(re *regexp.Regexp, s string) int64 {
+	m := re.FindStringSubmatch(s)
+	if m == nil {
+		return -1
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, rate, seconds int, extra ...string) (tapRow, error) {
+	row := tapRow{rate: rate}
+	data := filepath.Join(tmp, "data-"+rateName(rate))
+	defer os.RemoveAll(data)
+	tap, err := startBackground(exec.CommandContext(ctx, bin, append([]string{"--data", data, "--cache-dir", cache, "tap",
+		"--no-hub", "--no-status", "--tls=false", "--filter", "tcp port 80"}, extra...)...))
+	if err != nil {
+		return row, err
+	}
+	if err := tap.waitFor(reCapturing, 3*time.Minute); err != nil {
+		tap.stop()
+		return row, err
+	}
+	pcap := filepath.Join(tmp, "dump-"+rateName(rate)+".pcap")
+	defer os.Remove(pcap)
+	dump, err := startBackground(exec.CommandContext(ctx, "tcpdump", "-i", hostIf, "-B", "65536", "-s", "0", "-w", pcap, "tcp port 80"))
+	if err != nil {
+		tap.stop()
+		return row, err
+	}
+	if err := dump.waitFor(reListening, 10*time.Second); err != nil {
+		tap.stop()
+		dump.stop()
+		return row, err
+	}
+	args := []string{"--h1", "-c", strconv.Itoa(tapClients), "-m", "1"}
+	if rate > 0 {
+		args = append(args, "-n", strconv.Itoa(rate*seconds), "--rps", strconv.Itoa(max(rate/tapClients, 1)))
+		row.offered = float64(rate)
+	} else {
+		args = append(args, "-n", strconv.Itoa(tapUnlimitN))
+	}
+	msg, herr := exec.CommandContext(ctx, "h2load", append(args, url)...).CombinedOutput()
+	time.Sleep(time.Second) // the last packets reach the hooks and tcpdump
+	row.dump, _, _ = dump.stop()
+	var terr error
+	row.tap, row.tapWall, terr = tap.stop()
+	if herr != nil {
+		return row, fmt.Errorf("h2load: %w: %s", herr, msg)
+	}
+	if terr != nil {
+		return row, terr
+	}
+	row.succeeded = int(atoi64(reH2Done, string(msg)))
+	if m := reH2Rate.FindStringSubmatch(string(msg)); m != nil {
+		row.achieved, _ = strconv.ParseFloat(m[1], 64)
+	}
+	tapErr := tap.stderr.String()
+	row.records = atoi64(reRecords, tapErr)
+	row.kernelDrops = atoi64(reKernelLoss, tapErr)
+	row.dumpPackets = atoi64(reDumpCapt, dump.stderr.String())
+	row.dumpDrp = atoi64(reDumpDrop, dump.stderr.String())
+	if row.records < 0 || row.succeeded < 0 {
+		return row, fmt.Errorf("could not read the figures: tap said %q; h2load said %q", tapErr, msg)
+	}
+	// What the packets tcpdump kept make, imported.
+	imp := exec.CommandContext(ctx, bin, "--data", filepath.Join(tmp, "import-"+rateName(rate)), "--cache-dir", cache, "import", "--no-progress", pcap)
+	var ierr strings.Builder
+	imp.Stderr, imp.Stdout = &ierr, &ierr // the summary goes to stdout
+	if err := imp.Run(); err != nil {
+		return row, fmt.Errorf("importing tcpdump's capture: %w: %s", err, ierr.String())
+	}
+	os.RemoveAll(filepath.Join(tmp, "import-"+rateName(rate)))
+	row.importRecords = atoi64(reRecords, ierr.String())
+	fmt.Fprintf(os.Stderr, "  h2load: %d done at %.0f req/s; tap: %d records, %d kernel drops, CPU %.2fs in %.1fs, RSS %d MB; tcpdump: %d packets, %d dropped; import of its file: %d records\n",
+		row.succeeded, row.achieved, row.records, row.kernelDrops, row.tap.cpu.Seconds(), row.tapWall.Seconds(), row.tap.rss>>20, row.dumpPackets, row.dumpDrp, row.importRecords)
+	return row, nil
+}

@@ -1,0 +1,108 @@
+package live
+
+import (
+	"sync"
+
+	"github.com/kubeshark-wasm/kubeshark/bpf/packets"
+)
+
+// chunkQueue holds chunks read from the ring buffer until Next turns them
+// into packets. A reader goroutine fills it as fast as the ring delivers, so
+// that a stall downstream (a store write, a busy machine) is absorbed by
+// memory used only while it lasts, not by the fixed ring, whose overrun
+// loses packets. It is bounded in bytes: when full, the reader waits and the
+// ring takes the rest (and counts what it cannot).
+type chunkQueue struct {
+	mu     sync.Mutex
+	space  *sync.Cond // signalled when chunks leave or the queue closes
+	items  []packets.Chunk
+	head   int
+	bytes  int
+	max    int
+	peak   int
+	done   bool  // the reader has finished
+	err    error // why, when it failed
+	closed bool  // the consumer is gone: the reader must not wait
+	// ready has a value when chunks (or the end) may be waiting.
+	ready chan struct{}
+}
+
+// chunkOverhead is what a queued chunk costs besides its data.
+const chunkOverhead = 96
+
+func newChunkQueue(max int) *chunkQueue {
+	q := &chunkQueue{max: max, ready: make(chan struct{}, 1)}
+	q.space = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *chunkQueue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// push queues a copy of c, waiting while the queue is full. It reports
+// false when the consumer is gone.
+func (q *chunkQueue) push(c *packets.Chunk) bool {
+	n := len(c.Data) + chunkOverhead
+	q.mu.Lock()
+	for q.bytes > 0 && q.bytes+n > q.max && !q.closed {
+		q.space.Wait()
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	own := *c
+	own.Data = append([]byte(nil), c.Data...)
+	if q.head > 0 && q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	q.items = append(q.items, own)
+	q.bytes += n
+	q.peak = max(q.peak, q.bytes)
+	q.mu.Unlock()
+	q.signal()
+	return true
+}
+
+// finish records that the reader has stopped, with err when it failed.
+func (q *chunkQueue) finish(err error) {
+	q.mu.Lock()
+	q.done, q.err = true, err
+	q.mu.Unlock()
+	q.signal()
+}
+
+// pop takes the oldest chunk. Without one it says whether the reader has
+// finished (and why).
+func (q *chunkQueue) pop(c *packets.Chunk) (ok, done bool, err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.items) {
+		return false, q.done, q.err
+	}
+	*c = q.items[q.head]
+	q.items[q.head] = packets.Chunk{}
+	q.head++
+	q.bytes -= len(c.Data) + chunkOverhead
+	q.space.Signal()
+	return true, false, nil
+}
+
+// close releases a reader waiting for space: the consumer is gone.
+func (q *chunkQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.space.Broadcast()
+}
+
+// peakBytes is the most the queue has held.
+func (q *chunkQueue) peakBytes() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.peak
+}
