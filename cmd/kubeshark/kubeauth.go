@@ -67,7 +67,7 @@ func (o kubeAuthOptions) authorizer(log *slog.Logger) (func(*http.Request) error
 		}
 	}
 	if ns == "" {
-		ns = "kubeshark"
+		ns = hubauth.DefaultNamespace
 	}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

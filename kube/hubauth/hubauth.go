@@ -33,6 +33,9 @@ const (
 	// ClientServiceAccount is the ServiceAccount whose tokens clients
 	// request.
 	ClientServiceAccount = "kubeshark-mcp-client"
+	// DefaultNamespace is the hub's namespace when none is given: the
+	// one `kubeshark tap --cluster` installs into by default.
+	DefaultNamespace = "kubeshark"
 )
 
 // Sentinel errors of Check, for errors.Is.

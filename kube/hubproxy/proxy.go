@@ -23,9 +23,8 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/kube/hubauth"
 )
 
-// DefaultNamespace is where the hub is looked for without --namespace:
-// the namespace `kubeshark tap --cluster` installs into by default.
-const DefaultNamespace = "kubeshark"
+// DefaultNamespace is where the hub is looked for without --namespace.
+const DefaultNamespace = hubauth.DefaultNamespace
 
 // Options configures a Proxy.
 type Options struct {
