@@ -43,8 +43,8 @@ applied once at startup, and what they dropped is printed.
 tokens instead of the bearer token: each request carries one for the
 audience "kubeshark" in X-Kubeshark-Token (or Authorization: Bearer), which
 the hub checks with a TokenReview, and its ServiceAccount must be allowed
-get on services/proxy of the hub's Service (kubeshark-hub in --namespace),
-checked with a SubjectAccessReview. Results are reused for 30 s (refusals
+get on services/proxy kubeshark-hub:http (the hub's Service and port) in
+--namespace, checked with a SubjectAccessReview. Results are reused for 30 s (refusals
 5 s). The hub reaches the API server with its in-cluster ServiceAccount
 (which needs the system:auth-delegator ClusterRole) or --kubeconfig.
 kubeshark mcp --proxy is the client.`,

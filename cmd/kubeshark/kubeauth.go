@@ -78,7 +78,7 @@ func (o kubeAuthOptions) authorizer(log *slog.Logger) (func(*http.Request) error
 		return nil, "", err
 	}
 	desc := fmt.Sprintf("authentication: Kubernetes ServiceAccount tokens (audience %q, in %s) checked by %s; RBAC: get services/proxy %s in namespace %s",
-		hubauth.Audience, hubauth.Header, cfg.Host, hubauth.ServiceName, ns)
+		hubauth.Audience, hubauth.Header, cfg.Host, hubauth.ProxyResourceName, ns)
 	return a.Authorize, desc, nil
 }
 

@@ -30,6 +30,11 @@ const (
 	// ServiceName and ServicePort name the hub's Service and its port.
 	ServiceName = "kubeshark-hub"
 	ServicePort = "http"
+	// ProxyResourceName is the name RBAC sees for the service proxy of
+	// the hub's port ("kubeshark-hub:http"): the API server checks
+	// services/proxy on it for the user, and the hub checks the same for
+	// the token's ServiceAccount, so one rule serves both.
+	ProxyResourceName = ServiceName + ":" + ServicePort
 	// ClientServiceAccount is the ServiceAccount whose tokens clients
 	// request.
 	ClientServiceAccount = "kubeshark-mcp-client"
@@ -59,10 +64,10 @@ type Options struct {
 	// tokenreviews and subjectaccessreviews (the system:auth-delegator
 	// ClusterRole). Required.
 	Client kubernetes.Interface
-	// Namespace and Service locate the hub's Service, on which a
-	// subject must be allowed get services/proxy. Namespace is
-	// required; Service defaults to ServiceName.
-	Namespace, Service string
+	// Namespace is the hub's namespace, where a subject must be allowed
+	// get on services/proxy named Resource (ProxyResourceName by
+	// default). Namespace is required.
+	Namespace, Resource string
 	// Audience defaults to Audience.
 	Audience string
 	// Allowed and Denied are how long a result is reused: 30 s and 5 s
@@ -98,8 +103,8 @@ func New(opts Options) (*Authenticator, error) {
 	if opts.Namespace == "" {
 		return nil, errors.New("hubauth: Options.Namespace (the hub's namespace) is required")
 	}
-	if opts.Service == "" {
-		opts.Service = ServiceName
+	if opts.Resource == "" {
+		opts.Resource = ProxyResourceName
 	}
 	if opts.Audience == "" {
 		opts.Audience = Audience
@@ -181,7 +186,7 @@ func (a *Authenticator) review(ctx context.Context, token string) (string, error
 		Spec: authzv1.SubjectAccessReviewSpec{
 			User: st.User.Username, UID: st.User.UID, Groups: st.User.Groups, Extra: extra,
 			ResourceAttributes: &authzv1.ResourceAttributes{
-				Namespace: a.opts.Namespace, Verb: "get", Resource: "services", Subresource: "proxy", Name: a.opts.Service,
+				Namespace: a.opts.Namespace, Verb: "get", Resource: "services", Subresource: "proxy", Name: a.opts.Resource,
 			},
 		},
 	}, metav1.CreateOptions{})
@@ -189,7 +194,7 @@ func (a *Authenticator) review(ctx context.Context, token string) (string, error
 		return "", fmt.Errorf("%w: SubjectAccessReview: %w", ErrReview, err)
 	}
 	if !sar.Status.Allowed {
-		return "", fmt.Errorf("%w: %s may not get services/proxy %q in namespace %q: bind it to a Role that allows it (the chart's kubeshark-mcp-client Role does)", ErrForbidden, st.User.Username, a.opts.Service, a.opts.Namespace)
+		return "", fmt.Errorf("%w: %s may not get services/proxy %q in namespace %q: bind it to a Role that allows it (the chart's kubeshark-mcp-client Role does)", ErrForbidden, st.User.Username, a.opts.Resource, a.opts.Namespace)
 	}
 	return st.User.Username, nil
 }

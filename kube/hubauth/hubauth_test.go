@@ -43,7 +43,7 @@ func TestCheckOnARealAPIServer(t *testing.T) {
 		}
 	}
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "hub-user", Namespace: ns}, Rules: []rbacv1.PolicyRule{{
-		APIGroups: []string{""}, Resources: []string{"services/proxy"}, ResourceNames: []string{hubauth.ServiceName}, Verbs: []string{"get"},
+		APIGroups: []string{""}, Resources: []string{"services/proxy"}, ResourceNames: []string{hubauth.ProxyResourceName}, Verbs: []string{"get"},
 	}}}
 	if _, err := env.Client.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

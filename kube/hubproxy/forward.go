@@ -95,7 +95,7 @@ func (p *Proxy) startForward(ctx context.Context, c *conn, refused *Error) (*for
 // portForward forwards a loopback port to pod:port over a websocket,
 // falling back to SPDY, as kubectl port-forward does.
 func (p *Proxy) portForward(ctx context.Context, c *conn, pod string, port int32) (*forward, error) {
-	u := c.proxyURL.ResolveReference(&url.URL{Path: "/api/v1/namespaces/" + p.opts.Namespace + "/pods/" + pod + "/portforward"})
+	u := c.api("namespaces", p.opts.Namespace, "pods", pod, "portforward")
 	rt, upgrader, err := spdy.RoundTripperFor(c.cfg)
 	if err != nil {
 		return nil, err

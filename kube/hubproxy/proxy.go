@@ -67,8 +67,20 @@ type conn struct {
 	cfg       *rest.Config
 	rt        http.RoundTripper // the API server, with the kubeconfig's credentials
 	clientset kubernetes.Interface
+	host      *url.URL // the API server, with any path prefix the kubeconfig gives
 	proxyURL  *url.URL // .../services/NAME:PORT/proxy
 	tokens    *tokenSource
+}
+
+// api is the URL of the core API path elems on the API server.
+func (c *conn) api(elems ...string) *url.URL {
+	u := c.host.JoinPath(append([]string{"api", "v1"}, elems...)...)
+	// JoinPath keeps a URL without a path relative ("api/v1/…").
+	if !strings.HasPrefix(u.Path, "/") {
+		u.Path = "/" + u.Path
+		u.RawPath = ""
+	}
+	return u
 }
 
 // New returns a Proxy.
@@ -152,8 +164,8 @@ func (p *Proxy) connect() (*conn, error) {
 	if err != nil || host.Host == "" {
 		return nil, newError(ErrNoKubeconfig, err, "the kubeconfig's server %q is not a URL", cfg.Host)
 	}
-	proxy := host.JoinPath("api/v1/namespaces", p.opts.Namespace, "services", p.opts.Service+":"+p.opts.Port, "proxy")
-	c := &conn{cfg: cfg, rt: rt, clientset: cs, proxyURL: proxy}
+	c := &conn{cfg: cfg, rt: rt, clientset: cs, host: host}
+	c.proxyURL = c.api("namespaces", p.opts.Namespace, "services", p.opts.Service+":"+p.opts.Port, "proxy")
 	c.tokens = &tokenSource{now: p.opts.Now, fetch: func(ctx context.Context) (string, time.Time, error) {
 		return p.requestToken(ctx, c)
 	}}
@@ -262,8 +274,16 @@ func (p *Proxy) viaServiceProxy(req *http.Request, body []byte, c *conn, tok str
 	case code == http.StatusUnauthorized:
 		return nil, newError(ErrCredentials, nil, "the Kubernetes API server %s rejected your credentials (401: %s): log in again or refresh your kubeconfig", c.cfg.Host, st.Message)
 	case code == http.StatusForbidden:
-		return nil, newError(ErrForbidden, errProxyRefused, "forbidden: the API server refused to proxy to Service %s (%s): ask for RBAC get on services/proxy (resourceNames %s) in namespace %s", svc, st.Message, p.opts.Service, p.opts.Namespace)
+		return nil, newError(ErrForbidden, errProxyRefused, "forbidden: the API server refused to proxy to Service %s (%s): ask for RBAC %s on services/proxy (resourceNames %s:%s) in namespace %s (MCP over HTTP needs get, create and delete)", svc, st.Message, proxyVerb(req.Method), p.opts.Service, p.opts.Port, p.opts.Namespace)
 	case code == http.StatusServiceUnavailable && strings.Contains(st.Message, "no endpoints available"):
+		// The API server says the same of a Service that does not exist.
+		_, err := c.clientset.CoreV1().Services(p.opts.Namespace).Get(req.Context(), p.opts.Service, metav1.GetOptions{})
+		switch {
+		case isNotFound(err):
+			return nil, newError(ErrNoHub, nil, "no hub installed: Service %s not found; kubeshark tap --cluster installs the hub, or pass --namespace if it runs elsewhere", svc)
+		case err != nil:
+			return nil, newError(ErrHubNotReady, nil, "the hub is not ready or not installed: Service %s has no ready endpoints (%s), and you may not get Services to tell which: check with kubectl -n %s get pods", svc, st.Message, p.opts.Namespace)
+		}
 		return nil, newError(ErrHubNotReady, nil, "the hub is not ready: Service %s has no ready endpoints (%s): check the hub pod with kubectl -n %s get pods, events and logs", svc, st.Message, p.opts.Namespace)
 	case code == http.StatusBadGateway, code == http.StatusServiceUnavailable, code == http.StatusGatewayTimeout:
 		return nil, newError(ErrAPIUnreachable, errProxyRefused, "the API server could not reach the hub behind Service %s (%d: %s)", svc, code, st.Message)
@@ -294,6 +314,22 @@ func (p *Proxy) hubAnswer(resp *http.Response, msg []byte, c *conn, tok string) 
 		}
 	}
 	return resp, nil
+}
+
+// proxyVerb is the RBAC verb the API server checks on services/proxy for
+// an HTTP method.
+func proxyVerb(method string) string {
+	switch method {
+	case http.MethodPost:
+		return "create"
+	case http.MethodPut:
+		return "update"
+	case http.MethodPatch:
+		return "patch"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return "get"
 }
 
 // peek reads an error answer's body (at most 64 KiB) and puts it back.
