@@ -152,7 +152,7 @@ func (p *Proxy) portForward(ctx context.Context, c *conn, pod string, port int32
 func (p *Proxy) forwardError(c *conn, pod string, err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "forbidden") || strings.Contains(msg, "403") {
-		return newError(ErrForbidden, err, "forbidden: you may not port-forward to pod %s/%s (%s): ask for RBAC create on pods/portforward in namespace %s", p.opts.Namespace, pod, msg, p.opts.Namespace)
+		return newError(ErrForbidden, err, "forbidden: you may not port-forward to pod %s/%s (%s): ask for RBAC get and create on pods/portforward in namespace %s", p.opts.Namespace, pod, msg, p.opts.Namespace)
 	}
 	if isUnreachable(err) {
 		return unreachable(c.cfg.Host, p.opts.Context, err)
