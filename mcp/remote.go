@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -30,7 +31,14 @@ type RemoteOptions struct {
 	// URL is the hub's base URL (http://127.0.0.1:8898); /mcp is appended.
 	URL string
 	// Token is the hub's bearer token.
-	Token   string
+	Token string
+	// HTTPClient, when set, sends the requests for URL (kubeshark mcp
+	// --proxy's client routes them through the Kubernetes API server).
+	HTTPClient *http.Client
+	// Explain, when set, is asked first to turn a failure into the
+	// sentence a tool call answers with; nil leaves it to the built-in
+	// explanations (which speak of a hub at a URL).
+	Explain func(error) error
 	Version string
 	Logger  *slog.Logger
 }
@@ -87,6 +95,8 @@ func CheckHub(ctx context.Context, opts RemoteOptions) error {
 type forwarder struct {
 	base, url, token, version string
 	log                       *slog.Logger
+	httpClient                *http.Client
+	hook                      func(error) error
 	mu                        sync.Mutex
 	c                         *client.Client
 	// down is set while the hub cannot be reached, so that its return is
@@ -100,7 +110,7 @@ func newForwarder(opts RemoteOptions) *forwarder {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return &forwarder{base: base, url: base + "/mcp", token: opts.Token, version: opts.Version, log: l}
+	return &forwarder{base: base, url: base + "/mcp", token: opts.Token, version: opts.Version, log: l, httpClient: opts.HTTPClient, hook: opts.Explain}
 }
 
 func (f *forwarder) client(ctx context.Context) (*client.Client, error) {
@@ -113,7 +123,11 @@ func (f *forwarder) client(ctx context.Context) (*client.Client, error) {
 	if f.token != "" {
 		hdr = map[string]string{"Authorization": "Bearer " + f.token}
 	}
-	c, err := client.NewStreamableHttpClient(f.url, transport.WithHTTPHeaders(hdr))
+	topts := []transport.StreamableHTTPCOption{transport.WithHTTPHeaders(hdr)}
+	if f.httpClient != nil {
+		topts = append(topts, transport.WithHTTPBasicClient(f.httpClient))
+	}
+	c, err := client.NewStreamableHttpClient(f.url, topts...)
 	if err != nil {
 		return nil, f.explain(err)
 	}
@@ -152,6 +166,11 @@ func (f *forwarder) drop(c *client.Client) {
 // several times ("transport error: failed to send request: failed to send
 // request: Post …: dial tcp …"); only the cause is kept.
 func (f *forwarder) explain(err error) error {
+	if f.hook != nil {
+		if e := f.hook(err); e != nil {
+			return e
+		}
+	}
 	msg := err.Error()
 	var op *net.OpError
 	var dns *net.DNSError

@@ -20,6 +20,7 @@ func newHubCmd(g *globals) *cobra.Command {
 	var addr string
 	var allowDestructive bool
 	var extra []string
+	var ka kubeAuthOptions
 	cmd := &cobra.Command{
 		Use:   "hub",
 		Short: "Serve the store over HTTP: a JSON API and MCP (Streamable HTTP) at /mcp",
@@ -36,17 +37,31 @@ files (a snapshot under DATA/snapshots, a pcapng under DATA/exports).
 change what later imports dissect.
 
 Retention limits saved by an import (--retention-age, --retention-size) are
-applied once at startup, and what they dropped is printed.`,
+applied once at startup, and what they dropped is printed.
+
+--auth kubernetes (the in-cluster hub) accepts Kubernetes ServiceAccount
+tokens instead of the bearer token: each request carries one for the
+audience "kubeshark" in X-Kubeshark-Token (or Authorization: Bearer), which
+the hub checks with a TokenReview, and its ServiceAccount must be allowed
+get on services/proxy kubeshark-hub:http (the hub's Service and port) in
+--namespace, checked with a SubjectAccessReview. Results are reused for 30 s (refusals
+5 s). The hub reaches the API server with its in-cluster ServiceAccount
+(which needs the system:auth-delegator ClusterRole) or --kubeconfig.
+kubeshark mcp --proxy is the client.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runHub(ctx, g, addr, allowDestructive, extra, cmd)
+			return runHub(ctx, g, addr, allowDestructive, extra, ka, cmd)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", hub.DefaultAddr, "listen address")
 	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
 	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
+	cmd.Flags().StringVar(&ka.mode, "auth", "token", "how requests are authenticated: token (the hub's bearer token) or kubernetes (ServiceAccount tokens checked with TokenReview and RBAC)")
+	cmd.Flags().StringVar(&ka.kubeconfig, "kubeconfig", "", "with --auth kubernetes: the kubeconfig to reach the API server with (default: the pod's in-cluster ServiceAccount)")
+	cmd.Flags().StringVar(&ka.context, "context", "", "with --auth kubernetes and --kubeconfig: the kubeconfig context")
+	cmd.Flags().StringVar(&ka.namespace, "namespace", "", "with --auth kubernetes: the hub's namespace, where its Service is (default: $POD_NAMESPACE, the pod's own namespace, or kubeshark)")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "token",
 		Short: "Print the hub's bearer token",
@@ -63,7 +78,12 @@ applied once at startup, and what they dropped is printed.`,
 	return cmd
 }
 
-func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, cmd *cobra.Command) error {
+func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, ka kubeAuthOptions, cmd *cobra.Command) error {
+	// A wrong --auth is refused before anything is opened.
+	authorize, authDesc, err := ka.authorizer(g.logger())
+	if err != nil {
+		return err
+	}
 	if url := runningTap(g.dataDir); url != "" {
 		return fmt.Errorf("kubeshark tap is capturing into %s and already serves its hub on %s (token: kubeshark hub token)", g.dataDir, url)
 	}
@@ -84,18 +104,26 @@ func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool,
 	}
 	defer cleanup()
 	// Only a hub that is about to serve makes a token: one that could not
-	// listen or open its store leaves the data directory as it was.
-	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
-	if err != nil {
-		return err
+	// listen or open its store leaves the data directory as it was. A hub
+	// that takes Kubernetes tokens makes none.
+	var tok string
+	var created bool
+	if authorize == nil {
+		tok, created, err = hub.LoadOrCreateToken(g.dataDir)
+		if err != nil {
+			return err
+		}
 	}
-	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Logger: g.logger()})
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Authorize: authorize, Logger: g.logger()})
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	out := cmd.ErrOrStderr()
 	fmt.Fprintf(out, "kubeshark hub serving %s on http://%s (JSON API under /api, MCP at /mcp)\n", g.dataDir, ln.Addr())
+	if authDesc != "" {
+		fmt.Fprintln(out, authDesc)
+	}
 	if created {
 		fmt.Fprintf(out, "bearer token (shown once; `kubeshark hub token` prints it again):\n  %s\n", tok)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kubeshark-wasm/kubeshark/kube/hubproxy"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
@@ -32,6 +33,7 @@ import (
 type mcpOptions struct {
 	url, token       string
 	proxy            bool
+	kube             hubproxy.Options
 	listTools        bool
 	allowDestructive bool
 	dissectors       []string
@@ -51,11 +53,29 @@ stdio what the hub at that URL serves (kubeshark hub; token from
 kubeshark hub token): it says on stderr at start whether the hub is
 reachable and accepts the token, lists the tools either way, and each tool
 call tries the hub again, so a hub started later needs no restart here.
+
+With --proxy it serves what the in-cluster hub serves (kubeshark tap
+--cluster), reached through the Kubernetes API server's service proxy with
+your kubeconfig (--kubeconfig, --context; the hub in --namespace), or
+through a port-forward to the hub pod when the service proxy is refused.
+It authenticates with a short-lived token of the ServiceAccount
+kubeshark-mcp-client (audience "kubeshark", renewed before it expires), so
+you need RBAC create on serviceaccounts/token for that ServiceAccount and
+get on services/proxy for the kubeshark-hub Service (the chart's
+kubeshark-mcp-user Role grants both). A tool call that cannot reach the hub
+says what failed (no kubeconfig, API server unreachable, no hub installed,
+forbidden and the missing permission, hub not ready, token rejected).
+
+  claude mcp add kubeshark -- kubeshark mcp --proxy --context prod
+
 Nothing but MCP messages is written to stdout.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.proxy {
-				return errors.New("--proxy (reaching an in-cluster hub through the Kubernetes API) is not available yet; run `kubeshark hub` where the data is and use --url and --token")
+			if o.proxy && (o.url != "" || o.token != "" || o.listTools) {
+				return errors.New("--proxy reaches the in-cluster hub through the Kubernetes API: it takes --kubeconfig, --context and --namespace, not --url, --token or --list-tools")
+			}
+			if !o.proxy && (o.kube.Kubeconfig != "" || o.kube.Context != "" || o.kube.Namespace != "") {
+				return errors.New("--kubeconfig, --context and --namespace apply to --proxy")
 			}
 			if o.token == "" {
 				o.token = os.Getenv("KUBESHARK_HUB_TOKEN")
@@ -68,7 +88,10 @@ Nothing but MCP messages is written to stdout.`,
 	f := cmd.Flags()
 	f.StringVar(&o.url, "url", "", "serve what the hub at this URL serves (e.g. http://127.0.0.1:8898)")
 	f.StringVar(&o.token, "token", "", "the hub's bearer token (env KUBESHARK_HUB_TOKEN)")
-	f.BoolVar(&o.proxy, "proxy", false, "reach an in-cluster hub through the Kubernetes API (not available yet)")
+	f.BoolVar(&o.proxy, "proxy", false, "serve what the in-cluster hub serves, reached through the Kubernetes API server")
+	f.StringVar(&o.kube.Kubeconfig, "kubeconfig", "", "with --proxy: the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&o.kube.Context, "context", "", "with --proxy: the kubeconfig context (default: the current one)")
+	f.StringVar(&o.kube.Namespace, "namespace", "", "with --proxy: the hub's namespace (default "+hubproxy.DefaultNamespace+")")
 	f.BoolVar(&o.listTools, "list-tools", false, "print the tools with their whole descriptions (wrapped to the terminal, or 100 columns) and exit")
 	f.BoolVar(&o.allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
 	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm) so its fields work in filters; repeatable")
@@ -77,6 +100,13 @@ Nothing but MCP messages is written to stdout.`,
 
 func runMCP(ctx context.Context, g *globals, o mcpOptions, cmd *cobra.Command) error {
 	var m *server.MCPServer
+	if o.proxy {
+		r, err := proxyMCPServer(ctx, g, o.kube, cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		return mcp.ServeStdio(ctx, r, os.Stdin, cmd.OutOrStdout(), g.logger())
+	}
 	if o.url == "" && !o.listTools {
 		// A tap capturing into this data directory holds the store;
 		// serve what its hub serves.

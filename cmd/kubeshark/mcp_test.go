@@ -51,9 +51,21 @@ func TestMCPCommandFlags(t *testing.T) {
 			t.Errorf("--list-tools does not give %s's whole description %q", tool.Name, want)
 		}
 	}
-	r = ks(t, data, "mcp", "--proxy")
-	if r.code == 0 || !strings.Contains(r.stderr, "--proxy") || !strings.Contains(r.stderr, "not available yet") || r.stdout != "" {
-		t.Fatalf("--proxy: exit %d, stderr %q, stdout %q", r.code, r.stderr, r.stdout)
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mcp", "--proxy", "--url", "http://127.0.0.1:1"}, "not --url, --token or --list-tools"},
+		{[]string{"mcp", "--proxy", "--list-tools"}, "not --url, --token or --list-tools"},
+		{[]string{"mcp", "--kubeconfig", "x"}, "apply to --proxy"},
+		{[]string{"hub", "--auth", "oidc"}, `--auth "oidc": want token or kubernetes`},
+		{[]string{"hub", "--namespace", "x"}, "apply to --auth kubernetes"},
+		{[]string{"hub", "--auth", "kubernetes", "--kubeconfig", data + "/none"}, "kubeconfig " + data + "/none"},
+	} {
+		r = ks(t, data, bad.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, bad.want) || r.stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want an error saying %q", bad.args, r.code, r.stderr, r.stdout, bad.want)
+		}
 	}
 	r = ks(t, data, "mcp", "--url", "http://127.0.0.1:1", "--list-tools")
 	if r.code == 0 || r.stdout != "" {

@@ -259,8 +259,14 @@ var (
 // says it is listening.
 func startHubProcess(t *testing.T, data string) *hubProcess {
 	t.Helper()
+	return startHubCommand(t, exec.Command(binary_, "--data", data, "hub", "--addr", "127.0.0.1:0"))
+}
+
+// startHubCommand starts cmd, a `kubeshark hub` command line, and waits
+// until it says it is listening.
+func startHubCommand(t *testing.T, cmd *exec.Cmd) *hubProcess {
+	t.Helper()
 	w := &watchWriter{changed: make(chan struct{})}
-	cmd := exec.Command(binary_, "--data", data, "hub", "--addr", "127.0.0.1:0")
 	cmd.Stdout, cmd.Stderr = io.Discard, w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -27,8 +27,14 @@ type Options struct {
 	// Server runs the tools. Required.
 	Server *mcp.Server
 	// Token is the bearer token every request but /healthz must carry.
-	Token  string
-	Logger *slog.Logger
+	Token string
+	// Authorize, when set, replaces the bearer token check: it returns
+	// nil to serve the request, or an error to refuse it with; the
+	// error's HTTPStatus method, when it has one, gives the status (401
+	// otherwise). kubeshark hub --auth kubernetes sets it (package
+	// kube/hubauth).
+	Authorize func(*http.Request) error
+	Logger    *slog.Logger
 }
 
 // route maps a GET path to a tool; {id} in the path becomes the tool's
@@ -56,7 +62,7 @@ func Handler(opts Options) (http.Handler, error) {
 	if opts.Server == nil {
 		return nil, errors.New("hub: Options.Server is required")
 	}
-	if len(opts.Token) < 32 {
+	if opts.Authorize == nil && len(opts.Token) < 32 {
 		return nil, errors.New("hub: a token of at least 32 characters is required")
 	}
 	if opts.Logger == nil {
@@ -86,8 +92,26 @@ type hub struct {
 	schemas map[string]map[string]string // tool → argument → JSON type
 }
 
-// auth checks the bearer token in constant time.
+// auth checks the bearer token in constant time, or runs
+// Options.Authorize.
 func (h *hub) auth(next http.Handler) http.Handler {
+	if h.opts.Authorize != nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h.opts.Authorize(r); err != nil {
+				status := http.StatusUnauthorized
+				var s interface{ HTTPStatus() int }
+				if errors.As(err, &s) {
+					status = s.HTTPStatus()
+				}
+				if status == http.StatusUnauthorized {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="kubeshark"`)
+				}
+				writeError(w, status, err.Error())
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 	want := []byte("Bearer " + h.opts.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
