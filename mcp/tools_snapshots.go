@@ -20,9 +20,13 @@ import (
 // manager.
 var errNoSnapshots = errors.New("snapshots are not available on this server: it was started without a data directory (kubeshark mcp and kubeshark hub have them); query the live data without snapshot")
 
+// errClusterSnapshots answers create_snapshot on a hub that reads other
+// nodes' stores: a snapshot holds packets, which stay on each node.
+var errClusterSnapshots = errors.New("snapshots are made on each node: this hub reads the workers' stores over the network and holds no packets; create the snapshot on a worker's hub")
+
 // storeFor returns the live store, or a snapshot's when id is set: the
 // records of its newest completed dissection, else those it was made with.
-func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error) {
+func (s *Server) storeFor(ctx context.Context, id string) (Reader, error) {
 	if id == "" {
 		return s.live(ctx), nil
 	}
@@ -111,7 +115,11 @@ func (s *Server) createSnapshot(ctx context.Context, a createSnapshotArgs) (snap
 	if err != nil {
 		return snapshot.Info{}, "", err
 	}
-	info, err := s.opts.Snapshots.Create(ctx, s.live(ctx), a.Name, w.Start, w.End)
+	st, ok := s.live(ctx).(*storage.Store)
+	if !ok {
+		return snapshot.Info{}, "", errClusterSnapshots
+	}
+	info, err := s.opts.Snapshots.Create(ctx, st, a.Name, w.Start, w.End)
 	if err != nil {
 		if errors.Is(err, snapshot.ErrEmptyWindow) {
 			return info, "", fmt.Errorf("%w: %w (get_data_boundaries shows what is held)", ErrBadArgument, err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/fanout"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
 )
@@ -27,7 +28,11 @@ type Options struct {
 	// Server runs the tools. Required.
 	Server *mcp.Server
 	// Token is the bearer token every request but /healthz must carry.
-	Token  string
+	Token string
+	// Worker, when set, serves the worker protocol (fanout.WorkerHandler)
+	// under /api/v1/worker/, behind the same token: a central hub reads
+	// this node's store through it.
+	Worker http.Handler
 	Logger *slog.Logger
 }
 
@@ -76,6 +81,9 @@ func Handler(opts Options) (http.Handler, error) {
 	}
 	mux.Handle("POST /api/tools/{name}", h.auth(http.HandlerFunc(h.postTool)))
 	mux.Handle("GET /api/snapshots/{id}/pcap", h.auth(http.HandlerFunc(h.snapshotPcap)))
+	if opts.Worker != nil {
+		mux.Handle(fanout.Prefix, h.auth(opts.Worker))
+	}
 	mcpHandler := mcp.HTTPHandler(opts.Server.MCPServer(), "/mcp")
 	mux.Handle("/mcp", h.auth(mcpHandler))
 	return mux, nil
