@@ -138,7 +138,7 @@ func newStream(w http.ResponseWriter, node string) *stream {
 }
 
 func (s *stream) put(l line) error { return s.enc.Encode(l) }
-func (s *stream) flush() error    { return s.rc.Flush() }
+func (s *stream) flush() error     { return s.rc.Flush() }
 
 func (wk *worker) records(w http.ResponseWriter, r *http.Request) {
 	var req recordsRequest
