@@ -242,7 +242,7 @@ var errNoDissection = errors.New("snapshot dissection is not available on this s
 
 func (s *Server) startSnapshotDissection(ctx context.Context, a snapshotDissectionArgs) (snapshot.Dissection, string, error) {
 	if s.opts.Snapshots == nil {
-		return snapshot.Dissection{}, "", errNoSnapshots
+		return snapshot.Dissection{}, "", s.noSnapshots()
 	}
 	if s.opts.Dissect == nil {
 		return snapshot.Dissection{}, "", errNoDissection
@@ -273,7 +273,7 @@ func (s *Server) startSnapshotDissection(ctx context.Context, a snapshotDissecti
 func (s *Server) snapshotDissectionStatus(ctx context.Context, a snapshotDissectionArgs) (DissectionStatusResult, string, error) {
 	res := DissectionStatusResult{SnapshotID: a.ID, Status: "not_started", Queried: "the snapshot's own records (dissected when it was made)"}
 	if s.opts.Snapshots == nil {
-		return res, "", errNoSnapshots
+		return res, "", s.noSnapshots()
 	}
 	if a.ID == "" {
 		return res, "", fmt.Errorf("%w: id (or snapshot_id) is required: list_snapshots shows them", ErrBadArgument)
@@ -305,7 +305,7 @@ func (s *Server) snapshotDissectionStatus(ctx context.Context, a snapshotDissect
 
 func (s *Server) listSnapshotDissections(ctx context.Context, a listDissectionsArgs) (DissectionsResult, string, error) {
 	if s.opts.Snapshots == nil {
-		return DissectionsResult{}, "", errNoSnapshots
+		return DissectionsResult{}, "", s.noSnapshots()
 	}
 	list, err := s.opts.Snapshots.Dissections(ctx, a.ID)
 	if err != nil {

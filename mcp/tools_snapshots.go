@@ -24,6 +24,15 @@ var errNoSnapshots = errors.New("snapshots are not available on this server: it 
 // nodes' stores: a snapshot holds packets, which stay on each node.
 var errClusterSnapshots = errors.New("snapshots are made on each node: this hub reads the workers' stores over the network and holds no packets; create the snapshot on a worker's hub")
 
+// noSnapshots is the refusal of a snapshot tool on a server without
+// snapshots, saying why.
+func (s *Server) noSnapshots() error {
+	if s.opts.Reader != nil {
+		return errClusterSnapshots
+	}
+	return errNoSnapshots
+}
+
 // storeFor returns the live store, or a snapshot's when id is set: the
 // records of its newest completed dissection, else those it was made with.
 func (s *Server) storeFor(ctx context.Context, id string) (Reader, error) {
@@ -31,7 +40,7 @@ func (s *Server) storeFor(ctx context.Context, id string) (Reader, error) {
 		return s.live(ctx), nil
 	}
 	if s.opts.Snapshots == nil {
-		return nil, errNoSnapshots
+		return nil, s.noSnapshots()
 	}
 	if st, _, ok, err := s.opts.Snapshots.DissectedStore(ctx, id); err != nil || ok {
 		return st, notFound(err, "snapshot", id, snapshotHint)
@@ -90,7 +99,7 @@ func (s *Server) snapshotTools() []tool {
 
 func (s *Server) listSnapshots(ctx context.Context, _ noArgs) (SnapshotsResult, string, error) {
 	if s.opts.Snapshots == nil {
-		return SnapshotsResult{}, "", errNoSnapshots
+		return SnapshotsResult{}, "", s.noSnapshots()
 	}
 	list, err := s.opts.Snapshots.List(ctx)
 	if err != nil {
@@ -109,7 +118,7 @@ func snapshotLine(i snapshot.Info) string {
 
 func (s *Server) createSnapshot(ctx context.Context, a createSnapshotArgs) (snapshot.Info, string, error) {
 	if s.opts.Snapshots == nil {
-		return snapshot.Info{}, "", errNoSnapshots
+		return snapshot.Info{}, "", s.noSnapshots()
 	}
 	w, err := s.window(ctx, a.Start, a.End)
 	if err != nil {
@@ -131,7 +140,7 @@ func (s *Server) createSnapshot(ctx context.Context, a createSnapshotArgs) (snap
 
 func (s *Server) getSnapshot(ctx context.Context, a snapshotIDArgs) (snapshot.Info, string, error) {
 	if s.opts.Snapshots == nil {
-		return snapshot.Info{}, "", errNoSnapshots
+		return snapshot.Info{}, "", s.noSnapshots()
 	}
 	info, err := s.opts.Snapshots.Get(ctx, a.ID)
 	if err != nil {
@@ -161,7 +170,7 @@ func (s *Server) ExportFilter(bpf, expr string) (snapshot.ExportFilter, error) {
 func (s *Server) exportSnapshot(ctx context.Context, a exportArgs) (ExportResult, string, error) {
 	var res ExportResult
 	if s.opts.Snapshots == nil {
-		return res, "", errNoSnapshots
+		return res, "", s.noSnapshots()
 	}
 	if _, err := s.opts.Snapshots.Get(ctx, a.ID); err != nil {
 		return res, "", notFound(err, "snapshot", a.ID, snapshotHint)
@@ -220,7 +229,7 @@ func (s *Server) exportSnapshot(ctx context.Context, a exportArgs) (ExportResult
 // export_snapshot_pcap, as pcapng to w (the hub's download route).
 func (s *Server) WriteSnapshotPcap(ctx context.Context, w io.Writer, id, bpf, expr string) (int, error) {
 	if s.opts.Snapshots == nil {
-		return 0, errNoSnapshots
+		return 0, s.noSnapshots()
 	}
 	if _, err := s.opts.Snapshots.Get(ctx, id); err != nil {
 		return 0, notFound(err, "snapshot", id, snapshotHint)

@@ -534,3 +534,98 @@ func TestFanOutNodeStoppedMidQuery(t *testing.T) {
 		t.Errorf("boundaries: %d calls, partial %v; want %d and a warning", n, b["partial"], total-lost)
 	}
 }
+
+// TestFanOutEveryTool runs every tool on the cluster and on one store:
+// the answers are the same, or, for the tools that need what only a node
+// has (snapshots, its packets), the same refusal.
+func TestFanOutEveryTool(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	stream := call(t, c.single, "list_api_calls", map[string]any{"limit": 1, "kfl": "status_code == 503"})["calls"].([]any)[0].(map[string]any)["stream"]
+	args := map[string]map[string]any{
+		"compare_traffic": {"baseline_start": "2026-11-20T14:00:00Z", "baseline_end": "2026-11-20T14:01:40Z",
+			"start": "2026-11-20T14:01:40Z", "end": "2026-11-20T14:03:30Z"},
+		"get_dependencies": {"endpoint": "10.0.0.30"},
+		"search_payloads":  {"query": "payment", "limit": 30},
+		"get_tcp_insights": {"id": stream},
+		"list_l4_flows":    {"sort": "bytes"},
+	}
+	skip := map[string]string{
+		"get_api_call":    "by id: TestFanOutMatchesOneStore",
+		"list_api_calls":  "paged: TestFanOutMatchesOneStore",
+		"create_snapshot": "refused on a cluster hub: TestFanOutRefusals",
+	}
+	for _, tool := range c.central.Tools() {
+		name := tool.Name
+		if skip[name] != "" {
+			continue
+		}
+		raw, _ := json.Marshal(args[name])
+		if args[name] == nil {
+			raw = []byte(`{}`)
+		}
+		gotRes, _, gotErr := c.central.Call(ctx, name, raw)
+		wantRes, _, wantErr := c.single.Call(ctx, name, raw)
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%s: fan-out error %v, one store's %v", name, gotErr, wantErr)
+			continue
+		}
+		if gotErr != nil {
+			if strings.Contains(name, "snapshot") && !strings.Contains(gotErr.Error(), wantErr.Error()) {
+				if !strings.Contains(gotErr.Error(), "snapshots are made on each node") {
+					t.Errorf("%s: %v, want the refusal that says snapshots are per node", name, gotErr)
+				}
+				continue
+			}
+			if !strings.Contains(gotErr.Error(), wantErr.Error()) {
+				t.Errorf("%s: fan-out error %q, one store's %q", name, gotErr, wantErr)
+			}
+			continue
+		}
+		got, want := generic(t, gotRes), generic(t, wantRes)
+		sameJSON(t, name, got, want)
+		if got["workers"] == nil && name != "get_cloud_storage_status" { // the one that reads no store
+			t.Errorf("%s: no workers in the fan-out answer", name)
+		}
+	}
+}
+
+// TestFanOutChangesAndRefusals: a change reaches every node; what cannot
+// span nodes says so; a bad cursor is the caller's error, not a node's.
+func TestFanOutChangesAndRefusals(t *testing.T) {
+	c := newCluster(t)
+	ctx := context.Background()
+	var static fanout.Static
+	for _, w := range c.workers {
+		static = append(static, fanout.Worker{Node: w.node, URL: w.url})
+	}
+	cl, err := fanout.New(fanout.Options{Discovery: static, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := mcp.New(mcp.Options{Reader: cl, Dissectors: dissectors(), AllowDestructive: true, Version: "test", Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := admin.Call(ctx, "disable_dissection", []byte(`{"name":"http"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range c.workers {
+		got, err := w.store.DisabledDissectors(ctx)
+		if err != nil || len(got) != 1 || got[0] != "http" {
+			t.Errorf("node %s: disabled %v (%v), want [http]", w.node, got, err)
+		}
+	}
+	if _, _, err := admin.Call(ctx, "create_snapshot", []byte(`{}`)); err == nil || !strings.Contains(err.Error(), "snapshots are made on each node") {
+		t.Errorf("create_snapshot on a cluster hub: %v", err)
+	}
+	_, _, err = c.central.Call(ctx, "list_api_calls", []byte(`{"cursor":"not-a-cursor"}`))
+	if !errors.Is(err, storage.ErrBadCursor) {
+		t.Errorf("bad cursor: %v, want ErrBadCursor", err)
+	}
+	// A worker with another token refuses the hub: named, not hidden.
+	bad, _ := fanout.New(fanout.Options{Discovery: static, Token: "another-token-0123456789abcdef0123456789"})
+	if _, err := bad.Summary(ctx); err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "node-a") {
+		t.Errorf("wrong token: %v", err)
+	}
+}
