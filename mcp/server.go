@@ -304,6 +304,19 @@ func (s *Server) live(ctx context.Context) Reader {
 	return s.opts.Store
 }
 
+// AcquireStore returns the server's own store for one use and the
+// function that releases it: a worker serves the hub's queries from it. A
+// server that reads a cluster (Options.Reader) has none.
+func (s *Server) AcquireStore(ctx context.Context) (*storage.Store, func(), error) {
+	switch {
+	case s.opts.Handle != nil:
+		return s.opts.Handle.Acquire(ctx)
+	case s.opts.Store != nil:
+		return s.opts.Store, func() {}, nil
+	}
+	return nil, nil, errors.New("this server holds no store of its own: it reads the workers' stores")
+}
+
 // CompileKFL compiles a KFL filter with the server's dissector fields: a
 // worker compiles the filters the hub sends it with this.
 func (s *Server) CompileKFL(expr string) (storage.Matcher, error) {
