@@ -1,0 +1,154 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+func TestParseWorkers(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want Static
+		err  string
+	}{
+		{in: []string{"http://10.0.0.1:8898"}, want: Static{{Node: "10.0.0.1:8898", URL: "http://10.0.0.1:8898"}}},
+		{in: []string{"a=http://10.0.0.1:8898/, b=https://w2:443", "c=http://[fd00::3]:8898"},
+			want: Static{{"a", "http://10.0.0.1:8898"}, {"b", "https://w2:443"}, {"c", "http://[fd00::3]:8898"}}},
+		{in: []string{"a=http://x:1,a=http://y:1"}, err: "node a is named twice"},
+		{in: []string{"10.0.0.1:8898"}, err: "want http://HOST:PORT"},
+		{in: []string{"a=ftp://x"}, err: "want http://HOST:PORT"},
+		{in: []string{" , "}, err: "no workers given"},
+	} {
+		got, err := ParseWorkers(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || len(got) != len(tc.want) {
+			t.Fatalf("%q: %v %v", tc.in, got, err)
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%q: worker %d = %+v, want %+v", tc.in, i, got[i], tc.want[i])
+			}
+		}
+	}
+}
+
+func TestReportWarning(t *testing.T) {
+	r := &Report{nodes: map[string]*NodeStatus{}}
+	if r.Warning() != "" || r.Nodes() != nil {
+		t.Fatal("an empty report warns")
+	}
+	r.answered("a", 3)
+	r.answered("b", 2)
+	r.answered("c", 0)
+	if w := r.Warning(); w != "" {
+		t.Fatalf("all answered: %q", w)
+	}
+	r.failed("b", errors.New("connection refused"))
+	r.answered("b", 5) // a later part of the answer does not make it whole
+	if w, want := r.Warning(), "node b (connection refused) did not answer; results are from 2 of 3 nodes"; w != want {
+		t.Errorf("warning %q, want %q", w, want)
+	}
+	r.failed("c", errors.New("stream cut short after 4 items"))
+	if w, want := r.Warning(), "nodes b (connection refused), c (stream cut short after 4 items) did not answer; results are from 1 of 3 nodes"; w != want {
+		t.Errorf("warning %q, want %q", w, want)
+	}
+	ns := r.Nodes()
+	if ns[0].Node != "a" || !ns[0].OK || ns[0].Records != 3 || ns[1].OK {
+		t.Errorf("nodes %+v", ns)
+	}
+}
+
+func TestDerivedCacheEvictsTheOldestMinute(t *testing.T) {
+	c := newDerivedCache(3)
+	c.put("x", 10, 1, []byte("a"))
+	c.put("y", 10, 1, []byte("b"))
+	c.put("x", 11, 1, []byte("c"))
+	c.put("x", 12, 2, []byte("d"))
+	if _, _, ok := c.get("x", 10); ok {
+		t.Error("minute 10 kept past the cap")
+	}
+	if e, v, ok := c.get("x", 12); !ok || e != 2 || string(v) != "d" {
+		t.Errorf("minute 12: %d %q %v", e, v, ok)
+	}
+	if _, _, ok := c.get("x", 11); !ok {
+		t.Error("minute 11 evicted")
+	}
+}
+
+// A worker whose stream breaks its protocol (an error line, a wrong end
+// count, no end line, not JSON) is reported by name with what it did, and
+// its items are left out of the answer of the worker that did answer.
+func TestBrokenStreams(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	var recs []*sdk.Record
+	for i := range 5 {
+		recs = append(recs, &sdk.Record{Protocol: "http", Timestamp: t0.Add(time.Duration(i) * time.Second), Method: "GET", Path: "/good", Status: 200})
+	}
+	if err := st.Put(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	wh, err := WorkerHandler(WorkerOptions{Node: "good", Store: FixedStore(st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := httptest.NewServer(wh)
+	defer good.Close()
+	bad := `{"record":{"id":"01234567890123456789ABCDEF","protocol":"http","timestamp":"2026-12-06T07:00:00.5Z","path":"/bad"}}` + "\n"
+	for _, tc := range []struct{ name, body, want string }{
+		{"error line", bad + `{"error":"node bad: disk on fire"}` + "\n", "disk on fire"},
+		{"wrong count", bad + `{"end":{"count":7}}` + "\n", "ended after 1 items but says it sent 7"},
+		{"no end", bad, "stream cut short after 1 items"},
+		{"not json", bad + "<html>\n", "stream cut short after 1 items: invalid character"},
+	} {
+		broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, tc.body)
+		}))
+		cl, err := New(Options{Discovery: Static{{Node: "good", URL: good.URL}, {Node: "bad", URL: broken.URL}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, rep := Track(ctx)
+		page, err := cl.Query(ctx, storage.Query{Limit: 10})
+		broken.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(page.Records) != 5 || page.Next != "" {
+			t.Errorf("%s: %d records (next %q), want the good node's 5", tc.name, len(page.Records), page.Next)
+		}
+		for _, r := range page.Records {
+			if r.Path != "/good" {
+				t.Errorf("%s: the broken node's record %s kept", tc.name, r.Path)
+			}
+		}
+		if w := rep.Warning(); !strings.HasPrefix(w, "node bad (") || !strings.Contains(w, tc.want) || !strings.HasSuffix(w, "results are from 1 of 2 nodes") {
+			t.Errorf("%s: warning %q, want it to name bad and say %q", tc.name, w, tc.want)
+		}
+	}
+	// No node answering is an error, not an empty answer.
+	cl, _ := New(Options{Discovery: Static{{Node: "gone", URL: "http://127.0.0.1:1"}}})
+	if _, err := cl.Query(ctx, storage.Query{}); err == nil || !strings.Contains(err.Error(), "no node answered") {
+		t.Errorf("every node down: %v", err)
+	}
+}
