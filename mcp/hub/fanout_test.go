@@ -20,10 +20,13 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
+	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/native"
@@ -528,6 +531,25 @@ func TestFanOutNodeStoppedMidQuery(t *testing.T) {
 	}
 	if n := int(stats["total"].(map[string]any)["count"].(float64)); n != total-lost {
 		t.Errorf("stats count %d, want %d from the nodes that answered", n, total-lost)
+	}
+	// A real MCP client over Streamable HTTP sees the same, in answers
+	// that hold to the tools' output schemas (workers and partial are in
+	// every one), and in the text a model reads.
+	hc, err := client.NewStreamableHttpClient(c.hubURL+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + testToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := mcptest.Connect(t, hc)
+	for _, tool := range []string{"list_api_calls", "get_api_stats", "get_service_map", "get_data_boundaries", "list_l4_flows", "find_anomalies"} {
+		res := sess.Call(t, tool, nil)
+		var v struct {
+			Workers []fanout.NodeStatus `json:"workers"`
+			Partial string              `json:"partial"`
+		}
+		sess.Structured(t, tool, res, &v)
+		if len(v.Workers) != 3 || !strings.Contains(v.Partial, "node node-b (") || !strings.HasPrefix(mcptest.Text(res), "PARTIAL: node node-b (") {
+			t.Errorf("%s over MCP: workers %+v, partial %q, text %.120q", tool, v.Workers, v.Partial, mcptest.Text(res))
+		}
 	}
 	b := call(t, c.central, "get_data_boundaries", nil)
 	if n := int(b["records"].(map[string]any)["count"].(float64)); n != total-lost || b["partial"] == nil {
