@@ -195,7 +195,7 @@ func (c *Cluster) Query(ctx context.Context, q storage.Query) (storage.Page, err
 	if q.Newest {
 		less = func(a, b *sdk.Record) bool { return a.ID > b.ID }
 	}
-	out, more, err := merge(ctx, c, pathRecords, req, func(l line) (*sdk.Record, bool) { return l.Record, l.Record != nil }, less, nil, q.Limit)
+	out, more, err := merge(ctx, c, pathRecords, req, decodeRecord, less, nil, q.Limit)
 	if err != nil {
 		return storage.Page{}, fmt.Errorf("fanout: query %q: %w", describe(q), err)
 	}
@@ -229,7 +229,7 @@ func (c *Cluster) Flows(ctx context.Context, q storage.FlowQuery) (storage.FlowP
 	less := func(a, b *sdk.Flow) bool {
 		return cmp.Or(cmp.Compare(flowNanos(a), flowNanos(b)), strings.Compare(a.ID, b.ID)) < 0
 	}
-	out, more, err := merge(ctx, c, pathFlows, req, func(l line) (*sdk.Flow, bool) { return l.Flow, l.Flow != nil }, less, q.Match, q.Limit)
+	out, more, err := merge(ctx, c, pathFlows, req, decodeFlow, less, q.Match, q.Limit)
 	if err != nil {
 		return storage.FlowPage{}, fmt.Errorf("fanout: flows: %w", err)
 	}
@@ -254,8 +254,15 @@ func flowNanos(f *sdk.Flow) uint64 {
 func (c *Cluster) Get(ctx context.Context, id string) (*sdk.Record, error) {
 	var rec *sdk.Record
 	err := c.findOne(ctx, "record "+strconv.Quote(id), pathRecord+url.PathEscape(id), func(r *http.Response) error {
-		rec = new(sdk.Record)
-		return json.NewDecoder(r.Body).Decode(rec)
+		kind, p, err := newFrameReader(r.Body).next()
+		if err != nil {
+			return err
+		}
+		if kind != frameRecord {
+			return fmt.Errorf("a frame of kind %q, not a record", kind)
+		}
+		rec, err = storage.DecodeRecord(p)
+		return err
 	})
 	return rec, err
 }

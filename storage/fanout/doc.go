@@ -3,7 +3,9 @@
 // → storage → here → MCP): each node (a `kubeshark tap` worker) keeps its
 // own store, and the hub reads them all as if they were one.
 //
-// The two halves speak one wire protocol, NDJSON over HTTP (wire.go):
+// The two halves speak one protocol over HTTP (wire.go): JSON requests,
+// and answers streamed as length-prefixed frames holding records in the
+// store's own binary encoding:
 //
 //   - [WorkerHandler], mounted by every worker's hub under
 //     /api/v1/worker/, streams the records or flows of a query from the

@@ -114,12 +114,17 @@ func TestBrokenStreams(t *testing.T) {
 	}
 	good := httptest.NewServer(wh)
 	defer good.Close()
-	bad := `{"record":{"id":"01234567890123456789ABCDEF","protocol":"http","timestamp":"2026-12-06T07:00:00.5Z","path":"/bad"}}` + "\n"
+	badRec := storage.AppendRecord(nil, &sdk.Record{ID: "01234567890123456789ABCDEF", Protocol: "http",
+		Timestamp: t0.Add(500 * time.Millisecond), Path: "/bad"})
+	bad := string(appendFrame(nil, frameRecord, badRec))
 	for _, tc := range []struct{ name, body, want string }{
-		{"error line", bad + `{"error":"node bad: disk on fire"}` + "\n", "disk on fire"},
-		{"wrong count", bad + `{"end":{"count":7}}` + "\n", "ended after 1 items but says it sent 7"},
-		{"no end", bad, "stream cut short after 1 items"},
-		{"not json", bad + "<html>\n", "stream cut short after 1 items: invalid character"},
+		{"error frame", bad + string(appendFrame(nil, frameError, []byte("node bad: disk on fire"))), "disk on fire"},
+		{"wrong count", bad + string(appendFrame(nil, frameEnd, []byte{7})), "ended after 1 items but says it sent 7"},
+		{"no end", bad, "stream cut short after 1 items (the worker stopped"},
+		{"cut in a frame", bad + string(appendFrame(nil, frameRecord, badRec)[:9]), "stream cut short after 1 items (the worker stopped"},
+		{"not a stream", bad + "<html>" + strings.Repeat("x", 200), "a frame of unknown kind '<'"},
+		{"huge frame", bad + "r\xff\xff\xff\xff\x0f", "frame of 4294967295 bytes"},
+		{"bad record", bad + string(appendFrame(nil, frameRecord, badRec[:20])), "item 2 of the stream: storage: record"},
 	} {
 		broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, tc.body)

@@ -3,11 +3,15 @@ package fanout
 import (
 	"container/heap"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
 // source is one worker's stream as the merge reads it: the item at its
@@ -22,54 +26,81 @@ type source[T any] struct {
 	failed  bool
 }
 
+// decoder turns a frame of the stream into an item; false for a frame of
+// another kind.
+type decoder[T any] func(kind byte, payload []byte) (T, bool, error)
+
+func decodeRecord(kind byte, p []byte) (*sdk.Record, bool, error) {
+	if kind != frameRecord {
+		return nil, false, nil
+	}
+	r, err := storage.DecodeRecord(p)
+	return r, true, err
+}
+
+func decodeFlow(kind byte, p []byte) (*sdk.Flow, bool, error) {
+	if kind != frameFlow {
+		return nil, false, nil
+	}
+	f := new(sdk.Flow)
+	return f, true, json.Unmarshal(p, f)
+}
+
 // open starts reading one worker's stream. The goroutine ends when the
 // stream does or ctx is cancelled (the merge has what it needs).
-func open[T any](ctx context.Context, c *Cluster, w Worker, path string, req any, pick func(line) (T, bool)) *source[T] {
+func open[T any](ctx context.Context, c *Cluster, w Worker, path string, req any, dec decoder[T]) *source[T] {
 	s := &source[T]{node: w.Node, url: w.URL, items: make(chan T, 64), err: make(chan error, 1)}
 	go func() {
 		defer close(s.items)
-		s.err <- readStream(ctx, c, w, path, req, pick, s.items)
+		s.err <- readStream(ctx, c, w, path, req, dec, s.items)
 	}()
 	return s
 }
 
-// errCut is a stream that ended without its end line.
+// errCut is a stream that ended without its end frame.
 var errCut = errors.New("stream cut short")
 
-func readStream[T any](ctx context.Context, c *Cluster, w Worker, path string, req any, pick func(line) (T, bool), out chan<- T) error {
+func readStream[T any](ctx context.Context, c *Cluster, w Worker, path string, req any, dec decoder[T], out chan<- T) error {
 	resp, err := c.do(ctx, w, http.MethodPost, path, req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	fr := newFrameReader(resp.Body)
 	n := 0
 	for {
-		var l line
-		if err := dec.Decode(&l); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return fmt.Errorf("%w after %d items (the worker stopped or the connection broke)", errCut, n)
-			}
+		kind, p, err := fr.next()
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w after %d items (the worker stopped or the connection broke)", errCut, n)
+			}
 			return fmt.Errorf("%w after %d items: %w", errCut, n, err)
 		}
-		switch v, ok := pick(l); {
-		case ok:
-			select {
-			case out <- v:
-				n++
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		case l.Error != "":
-			return errors.New(l.Error)
-		case l.End != nil:
-			if l.End.Count != n {
-				return fmt.Errorf("stream ended after %d items but says it sent %d", n, l.End.Count)
+		switch kind {
+		case frameEnd:
+			count, k := binary.Uvarint(p)
+			if k <= 0 || count != uint64(n) {
+				return fmt.Errorf("stream ended after %d items but says it sent %d", n, count)
 			}
 			return nil
+		case frameError:
+			return errors.New(string(p))
+		}
+		v, ok, err := dec(kind, p)
+		if err != nil {
+			return fmt.Errorf("item %d of the stream: %w", n+1, err)
+		}
+		if !ok {
+			return fmt.Errorf("%w after %d items: a frame of unknown kind %q", errCut, n, kind)
+		}
+		select {
+		case out <- v:
+			n++
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
@@ -107,7 +138,7 @@ func (h *mergeHeap[T]) Pop() any {
 // no node answered. A node whose stream fails is reported and its items
 // are taken out of the answer, so that the answer is exactly that of the
 // nodes that answered, refilled from them.
-func merge[T any](ctx context.Context, c *Cluster, path string, req any, pick func(line) (T, bool), less func(a, b T) bool, keep func(T) bool, limit int) ([]T, bool, error) {
+func merge[T any](ctx context.Context, c *Cluster, path string, req any, dec decoder[T], less func(a, b T) bool, keep func(T) bool, limit int) ([]T, bool, error) {
 	ws, err := c.workers(ctx)
 	if err != nil {
 		return nil, false, err
@@ -117,7 +148,7 @@ func merge[T any](ctx context.Context, c *Cluster, path string, req any, pick fu
 	defer cancel() // stops the readers once the page is full
 	srcs := make([]*source[T], len(ws))
 	for i, w := range ws {
-		srcs[i] = open(ctx, c, w, path, req, pick)
+		srcs[i] = open(ctx, c, w, path, req, dec)
 	}
 	type item struct {
 		v   T

@@ -2,6 +2,7 @@ package fanout
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
@@ -120,25 +122,50 @@ func (wk *worker) query(req recordsRequest) (storage.Query, error) {
 	return q, nil
 }
 
-// stream writes NDJSON lines as they come, flushing after each page, so
-// the hub merges while the worker still reads.
+// stream writes frames as they come, flushing after each page of the
+// store, so that the hub merges while the worker still reads.
 type stream struct {
 	w   http.ResponseWriter
-	enc *json.Encoder
 	rc  *http.ResponseController
+	buf []byte
+	n   int
 }
 
 func newStream(w http.ResponseWriter, node string) *stream {
-	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Content-Type", streamType)
 	w.Header().Set("X-Kubeshark-Node", node)
 	w.WriteHeader(http.StatusOK)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &stream{w: w, enc: enc, rc: http.NewResponseController(w)}
+	return &stream{w: w, rc: http.NewResponseController(w)}
 }
 
-func (s *stream) put(l line) error { return s.enc.Encode(l) }
-func (s *stream) flush() error     { return s.rc.Flush() }
+func (s *stream) frame(kind byte, payload []byte) error {
+	s.buf = appendFrame(s.buf[:0], kind, payload)
+	_, err := s.w.Write(s.buf)
+	return err
+}
+
+func (s *stream) record(r *sdk.Record, scratch *[]byte) error {
+	*scratch = storage.AppendRecord((*scratch)[:0], r)
+	s.n++
+	return s.frame(frameRecord, *scratch)
+}
+
+func (s *stream) flow(f *sdk.Flow) error {
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	s.n++
+	return s.frame(frameFlow, b)
+}
+
+// end closes a complete stream with its count.
+func (s *stream) end() { s.frame(frameEnd, binary.AppendUvarint(nil, uint64(s.n))) }
+
+// fail ends a stream that cannot go on, saying why.
+func (s *stream) fail(msg string) { s.frame(frameError, []byte(msg)) }
+
+func (s *stream) flush() error { return s.rc.Flush() }
 
 func (wk *worker) records(w http.ResponseWriter, r *http.Request) {
 	var req recordsRequest
@@ -166,15 +193,14 @@ func (wk *worker) records(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newStream(w, wk.opts.Node)
-	n := 0
+	var scratch []byte
 	for {
 		for _, rec := range page.Records {
-			if err := s.put(line{Record: rec}); err != nil {
+			if err := s.record(rec, &scratch); err != nil {
 				return // the hub went away: nothing to tell it
 			}
-			n++
-			if left > 0 && n == left {
-				s.put(line{End: &streamEnd{Count: n}})
+			if left > 0 && s.n == left {
+				s.end()
 				return
 			}
 		}
@@ -187,11 +213,11 @@ func (wk *worker) records(w http.ResponseWriter, r *http.Request) {
 		q.Cursor = page.Next
 		if page, err = st.Query(ctx, q); err != nil {
 			wk.opts.Logger.Warn("fanout worker: records stream", "node", wk.opts.Node, "err", err)
-			s.put(line{Error: fmt.Sprintf("node %s: %v", wk.opts.Node, err)})
+			s.fail(fmt.Sprintf("node %s: %v", wk.opts.Node, err))
 			return
 		}
 	}
-	s.put(line{End: &streamEnd{Count: n}})
+	s.end()
 }
 
 func (wk *worker) flows(w http.ResponseWriter, r *http.Request) {
@@ -212,13 +238,11 @@ func (wk *worker) flows(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newStream(w, wk.opts.Node)
-	n := 0
 	for {
 		for _, f := range page.Flows {
-			if err := s.put(line{Flow: f}); err != nil {
+			if err := s.flow(f); err != nil {
 				return
 			}
-			n++
 		}
 		if page.Next == "" {
 			break
@@ -228,11 +252,11 @@ func (wk *worker) flows(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Cursor = page.Next
 		if page, err = st.Flows(ctx, q); err != nil {
-			s.put(line{Error: fmt.Sprintf("node %s: %v", wk.opts.Node, err)})
+			s.fail(fmt.Sprintf("node %s: %v", wk.opts.Node, err))
 			return
 		}
 	}
-	s.put(line{End: &streamEnd{Count: n}})
+	s.end()
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -251,7 +275,9 @@ func (wk *worker) record(w http.ResponseWriter, r *http.Request) {
 		wk.fail(w, statusOf(err), err)
 		return
 	}
-	writeJSON(w, rec)
+	// One record frame: JSON would lose its header order.
+	w.Header().Set("Content-Type", streamType)
+	w.Write(appendFrame(nil, frameRecord, storage.AppendRecord(nil, rec)))
 }
 
 func (wk *worker) flow(w http.ResponseWriter, r *http.Request) {
