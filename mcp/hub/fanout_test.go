@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -201,6 +202,7 @@ type cluster struct {
 	central *mcp.Server
 	single  *mcp.Server
 	hubURL  string
+	reader  *fanout.Cluster
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -222,6 +224,7 @@ func newCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.reader = cl
 	if c.central, err = mcp.New(mcp.Options{Reader: cl, Dissectors: dissectors(), Version: "test", Now: testNow}); err != nil {
 		t.Fatal(err)
 	}
@@ -399,6 +402,32 @@ func TestFanOutMatchesOneStore(t *testing.T) {
 		got, want := call(t, c.central, tool, map[string]any{}), call(t, c.single, tool, map[string]any{})
 		checkWorkers(t, tool, got, 3)
 		sameJSON(t, tool, got, want)
+	}
+
+	// The merged records are the workers' own, bodies, header order and
+	// all.
+	merged, err := c.reader.Query(context.Background(), storage.Query{WithBodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*sdk.Record{}
+	for _, r := range merged.Records {
+		byID[r.ID] = r
+	}
+	for _, w := range c.workers {
+		own, err := w.store.Query(context.Background(), storage.Query{WithBodies: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range own.Records {
+			if !reflect.DeepEqual(byID[r.ID], r) {
+				t.Fatalf("record %s of %s changed on its way:\n got %+v\nwant %+v", r.ID, w.node, byID[r.ID], r)
+			}
+			delete(byID, r.ID)
+		}
+	}
+	if len(byID) != 0 {
+		t.Errorf("%d merged records belong to no worker", len(byID))
 	}
 
 	// One call by id, from whichever node holds it, with its flow.
