@@ -81,6 +81,9 @@ func (c *Cluster) workers(ctx context.Context) ([]Worker, error) {
 // do sends one request to a worker and returns the response when it is a
 // success, or an error carrying the worker's own message.
 func (c *Cluster) do(ctx context.Context, w Worker, method, path string, body any) (*http.Response, error) {
+	if w.Unavailable != "" {
+		return nil, errors.New(w.Unavailable)
+	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(mustJSON(body))
@@ -295,7 +298,7 @@ func (c *Cluster) findOne(ctx context.Context, what, path string, read func(*htt
 			return err
 		}
 		if err != nil {
-			err = fmt.Errorf("%s: %w", w.URL, err)
+			err = w.wrap(err)
 			rep.failed(w.Node, err)
 			return err
 		}
@@ -307,7 +310,7 @@ func (c *Cluster) findOne(ctx context.Context, what, path string, read func(*htt
 			return nil
 		}
 		if err := read(resp); err != nil {
-			err = fmt.Errorf("%s: reading %s: %w", w.URL, what, err)
+			err = w.wrap(fmt.Errorf("reading %s: %w", what, err))
 			rep.failed(w.Node, err)
 			return err
 		}
@@ -345,7 +348,7 @@ func (c *Cluster) summaries(ctx context.Context) ([]summaryResponse, error) {
 	sums := make([]summaryResponse, len(ws))
 	errs := c.each(ctx, ws, func(ctx context.Context, i int, w Worker) error {
 		if err := c.getJSON(ctx, w, http.MethodGet, pathSummary, nil, &sums[i]); err != nil {
-			err = fmt.Errorf("%s: %w", w.URL, err)
+			err = w.wrap(err)
 			rep.failed(w.Node, err)
 			return err
 		}
@@ -449,7 +452,7 @@ func (c *Cluster) SetDisabledDissectors(ctx context.Context, names []string) err
 	rep := reportOf(ctx)
 	errs := c.each(ctx, ws, func(ctx context.Context, _ int, w Worker) error {
 		if err := c.getJSON(ctx, w, http.MethodPut, pathDisabled, disabledRequest{Names: names}, nil); err != nil {
-			err = fmt.Errorf("%s: %w", w.URL, err)
+			err = w.wrap(err)
 			rep.failed(w.Node, err)
 			return err
 		}
@@ -481,7 +484,7 @@ func (c *Cluster) MinuteEpochs(ctx context.Context, from, to time.Time) (map[int
 	got := make([]epochsResponse, len(ws))
 	errs := c.each(ctx, ws, func(ctx context.Context, i int, w Worker) error {
 		if err := c.getJSON(ctx, w, http.MethodPost, pathEpochs, epochsRequest{From: from, To: to}, &got[i]); err != nil {
-			err = fmt.Errorf("%s: %w", w.URL, err)
+			err = w.wrap(err)
 			rep.failed(w.Node, err)
 			return err
 		}

@@ -14,6 +14,18 @@ type Worker struct {
 	Node string
 	// URL is the base URL of its hub ("http://10.0.3.7:8898").
 	URL string
+	// Unavailable, when set, says why the worker cannot be asked (its pod
+	// is pending, or not ready): it is reported as a node that did not
+	// answer, with this reason, rather than left out unseen.
+	Unavailable string
+}
+
+// wrap prefixes an error with where the worker was asked.
+func (w Worker) wrap(err error) error {
+	if w.URL == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", w.URL, err)
 }
 
 // Discovery lists the workers to ask. It is called for every fan-out

@@ -23,7 +23,7 @@ func TestParseWorkers(t *testing.T) {
 	}{
 		{in: []string{"http://10.0.0.1:8898"}, want: Static{{Node: "10.0.0.1:8898", URL: "http://10.0.0.1:8898"}}},
 		{in: []string{"a=http://10.0.0.1:8898/, b=https://w2:443", "c=http://[fd00::3]:8898"},
-			want: Static{{"a", "http://10.0.0.1:8898"}, {"b", "https://w2:443"}, {"c", "http://[fd00::3]:8898"}}},
+			want: Static{{Node: "a", URL: "http://10.0.0.1:8898"}, {Node: "b", URL: "https://w2:443"}, {Node: "c", URL: "http://[fd00::3]:8898"}}},
 		{in: []string{"a=http://x:1,a=http://y:1"}, err: "node a is named twice"},
 		{in: []string{"10.0.0.1:8898"}, err: "want http://HOST:PORT"},
 		{in: []string{"a=ftp://x"}, err: "want http://HOST:PORT"},
@@ -151,8 +151,17 @@ func TestBrokenStreams(t *testing.T) {
 			t.Errorf("%s: warning %q, want it to name bad and say %q", tc.name, w, tc.want)
 		}
 	}
+	// A worker discovery knows to be down is reported with its reason.
+	cl, _ := New(Options{Discovery: Static{{Node: "good", URL: good.URL}, {Node: "starting", Unavailable: "pod kubeshark-worker-x is Pending"}}})
+	tctx, rep := Track(ctx)
+	if page, err := cl.Query(tctx, storage.Query{}); err != nil || len(page.Records) != 5 {
+		t.Fatalf("with an unavailable worker: %d records, %v", len(page.Records), err)
+	}
+	if w := rep.Warning(); w != "node starting (pod kubeshark-worker-x is Pending) did not answer; results are from 1 of 2 nodes" {
+		t.Errorf("unavailable worker: %q", w)
+	}
 	// No node answering is an error, not an empty answer.
-	cl, _ := New(Options{Discovery: Static{{Node: "gone", URL: "http://127.0.0.1:1"}}})
+	cl, _ = New(Options{Discovery: Static{{Node: "gone", URL: "http://127.0.0.1:1"}}})
 	if _, err := cl.Query(ctx, storage.Query{}); err == nil || !strings.Contains(err.Error(), "no node answered") {
 		t.Errorf("every node down: %v", err)
 	}

@@ -18,7 +18,7 @@ import (
 // head, read ahead by a goroutine so that every node's latency overlaps.
 type source[T any] struct {
 	node    string
-	url     string
+	worker  Worker
 	items   chan T
 	err     chan error // one value when the stream ends: nil for a complete one
 	head    T
@@ -49,7 +49,7 @@ func decodeFlow(kind byte, p []byte) (*sdk.Flow, bool, error) {
 // open starts reading one worker's stream. The goroutine ends when the
 // stream does or ctx is cancelled (the merge has what it needs).
 func open[T any](ctx context.Context, c *Cluster, w Worker, path string, req any, dec decoder[T]) *source[T] {
-	s := &source[T]{node: w.Node, url: w.URL, items: make(chan T, 64), err: make(chan error, 1)}
+	s := &source[T]{node: w.Node, worker: w, items: make(chan T, 64), err: make(chan error, 1)}
 	go func() {
 		defer close(s.items)
 		s.err <- readStream(ctx, c, w, path, req, dec, s.items)
@@ -161,7 +161,7 @@ func merge[T any](ctx context.Context, c *Cluster, path string, req any, dec dec
 		s := srcs[i]
 		s.failed = true
 		failures++
-		err = fmt.Errorf("%s: %w", s.url, err)
+		err = s.worker.wrap(err)
 		lastErrs = append(lastErrs, fmt.Errorf("%s: %w", s.node, err))
 		rep.failed(s.node, err)
 		kept := out[:0]
