@@ -5,7 +5,7 @@ DISSECTORS := $(patsubst dissectors/%/wasm/main.go,%,$(wildcard dissectors/*/was
 WASM       := $(DISSECTORS:%=dissectors/bin/%.wasm)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build wasm bpf demo deps test bench fuzz clean FORCE
+.PHONY: all build wasm bpf demo deps kube-tools test bench fuzz clean FORCE
 
 all: build
 
@@ -42,9 +42,9 @@ demo: build
 	bin/kubeshark --data .demo calls --limit 25
 
 # The README's second command. The host code runs under the race detector.
-test: wasm deps
+test: wasm deps kube-tools
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./bpf/... ./runtime/... ./storage/... ./sdk/... ./mcp/...
+	$(GO) test -race -count=1 ./bpf/... ./runtime/... ./storage/... ./sdk/... ./mcp/... ./kube/...
 	$(GO) test -count=1 -timeout 30m ./dissectors/... ./plugins/... ./cmd/... ./examples/...
 
 # Tools the tests compare against: tshark is the conformance oracle, wabt
@@ -74,6 +74,12 @@ deps:
 	      || echo "could not install$$missing: tests that need them will skip"; \
 	  else echo "missing$$missing (not root or no apt-get): tests that need them will skip"; fi; \
 	fi
+
+# The real kube-apiserver and etcd the Kubernetes tests run, built from the
+# Go module proxy (tools/) into the per-user cache: minutes when cold, nothing
+# when cached.
+kube-tools:
+	$(GO) run ./kube/kubetest/cmd/kube-tools
 
 bench: build deps
 	$(GO) run ./cmd/kubeshark-bench $(BENCHFLAGS)
