@@ -35,7 +35,12 @@ type Options struct {
 	// Client makes the requests; nil uses one with short connect and
 	// response-header timeouts, so that a node that is gone fails fast.
 	Client *http.Client
-	Logger *slog.Logger
+	// NodeTimeout is how long a worker may stay silent, before its answer
+	// starts or between two parts of a stream, before it counts as a node
+	// that did not answer; 30s when zero. A stuck node must not hold up
+	// the answer of the others.
+	NodeTimeout time.Duration
+	Logger      *slog.Logger
 }
 
 // Cluster reads the stores of every worker as one. It implements what the
@@ -55,13 +60,15 @@ func New(opts Options) (*Cluster, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.NodeTimeout <= 0 {
+		opts.NodeTimeout = 30 * time.Second
+	}
 	c := &Cluster{opts: opts, client: opts.Client, derived: newDerivedCache(derivedCacheEntries)}
 	if c.client == nil {
 		c.client = &http.Client{Transport: &http.Transport{
-			DialContext:           (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
-			ResponseHeaderTimeout: 30 * time.Second,
-			MaxIdleConnsPerHost:   8,
-			IdleConnTimeout:       90 * time.Second,
+			DialContext:         (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 8,
+			IdleConnTimeout:     90 * time.Second,
 		}}
 	}
 	return c, nil
@@ -134,6 +141,8 @@ func (e *badRequest) Unwrap() error { return storage.ErrBadFilter }
 
 // getJSON does a request and decodes its JSON answer into v.
 func (c *Cluster) getJSON(ctx context.Context, w Worker, method, path string, body, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.NodeTimeout)
+	defer cancel()
 	resp, err := c.do(ctx, w, method, path, body)
 	if err != nil {
 		return err
@@ -292,6 +301,8 @@ func (c *Cluster) findOne(ctx context.Context, what, path string, read func(*htt
 	var mu sync.Mutex
 	found := false
 	errs := c.each(ctx, ws, func(ctx context.Context, _ int, w Worker) error {
+		ctx, cancel := context.WithTimeout(ctx, c.opts.NodeTimeout)
+		defer cancel()
 		resp, err := c.do(ctx, w, http.MethodGet, path, nil)
 		if errors.Is(err, storage.ErrNotFound) {
 			rep.answered(w.Node, 0)

@@ -160,6 +160,34 @@ func TestBrokenStreams(t *testing.T) {
 	if w := rep.Warning(); w != "node starting (pod kubeshark-worker-x is Pending) did not answer; results are from 1 of 2 nodes" {
 		t.Errorf("unavailable worker: %q", w)
 	}
+	// A worker that accepts the query and then says nothing holds up
+	// the answer only for NodeTimeout, before its answer starts or in the
+	// middle of its stream.
+	for _, tc := range []struct{ name, prefix string }{{"before", ""}, {"during", bad}} {
+		release := make(chan struct{})
+		stuck := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.prefix != "" {
+				io.WriteString(w, tc.prefix)
+				w.(http.Flusher).Flush()
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		cl, _ = New(Options{Discovery: Static{{Node: "good", URL: good.URL}, {Node: "stuck", URL: stuck.URL}}, NodeTimeout: 300 * time.Millisecond})
+		tctx, rep = Track(ctx)
+		start := time.Now()
+		page, err := cl.Query(tctx, storage.Query{})
+		if err != nil || len(page.Records) != 5 {
+			t.Errorf("stuck %s its answer: %d records, %v, after %v", tc.name, len(page.Records), err, time.Since(start))
+		}
+		if w := rep.Warning(); !strings.HasPrefix(w, "node stuck (") || !strings.Contains(w, "silent for 300ms") {
+			t.Errorf("stuck %s its answer: warning %q", tc.name, w)
+		}
+		close(release)
+		stuck.Close()
+	}
 	// No node answering is an error, not an empty answer.
 	cl, _ = New(Options{Discovery: Static{{Node: "gone", URL: "http://127.0.0.1:1"}}})
 	if _, err := cl.Query(ctx, storage.Query{}); err == nil || !strings.Contains(err.Error(), "no node answered") {

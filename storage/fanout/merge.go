@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
@@ -60,17 +61,37 @@ func open[T any](ctx context.Context, c *Cluster, w Worker, path string, req any
 // errCut is a stream that ended without its end frame.
 var errCut = errors.New("stream cut short")
 
+// errSilent is a worker that said nothing for Options.NodeTimeout.
+var errSilent = errors.New("silent")
+
 func readStream[T any](ctx context.Context, c *Cluster, w Worker, path string, req any, dec decoder[T], out chan<- T) error {
-	resp, err := c.do(ctx, w, http.MethodPost, path, req)
+	// The watchdog cancels the stream when the worker stays silent; it is
+	// reset by every frame, and stopped while the merge is not reading
+	// (the worker is then waiting for us, not the other way round).
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timeout := c.opts.NodeTimeout
+	silent := fmt.Errorf("%w for %s: the worker is stuck or unreachable", errSilent, timeout)
+	watchdog := time.AfterFunc(timeout, func() { cancel(silent) })
+	defer watchdog.Stop()
+	resp, err := c.do(sctx, w, http.MethodPost, path, req)
 	if err != nil {
+		if context.Cause(sctx) == silent {
+			return silent
+		}
 		return err
 	}
 	defer resp.Body.Close()
 	fr := newFrameReader(resp.Body)
 	n := 0
 	for {
+		watchdog.Reset(timeout)
 		kind, p, err := fr.next()
+		watchdog.Stop()
 		if err != nil {
+			if context.Cause(sctx) == silent {
+				return fmt.Errorf("%w after %d items", silent, n)
+			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
