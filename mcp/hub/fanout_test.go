@@ -225,6 +225,7 @@ func newCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	c.reader = cl
+	t.Cleanup(func() { cl.Close() })
 	if c.central, err = mcp.New(mcp.Options{Reader: cl, Dissectors: dissectors(), Version: "test", Now: testNow}); err != nil {
 		t.Fatal(err)
 	}

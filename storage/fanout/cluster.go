@@ -50,6 +50,7 @@ type Cluster struct {
 	opts    Options
 	client  *http.Client
 	derived *derivedCache
+	parked  parking
 }
 
 // New returns a Cluster over the workers opts.Discovery lists.
@@ -198,24 +199,43 @@ func (c *Cluster) Query(ctx context.Context, q storage.Query) (storage.Page, err
 	if q.Match != nil {
 		req.KFL = q.Match.String()
 	}
-	if q.Limit > 0 {
-		// No node can give more than the page and the one record that
-		// says another page exists.
-		req.Limit = q.Limit + 1
-	}
 	less := func(a, b *sdk.Record) bool { return a.ID < b.ID }
 	if q.Newest {
 		less = func(a, b *sdk.Record) bool { return a.ID > b.ID }
 	}
-	out, more, err := merge(ctx, c, pathRecords, req, decodeRecord, less, nil, q.Limit)
+	// The query without its cursor names the merge a next page continues
+	// (parking.go).
+	key := string(mustJSON(recordsRequest{Filter: req.Filter, KFL: req.KFL, Since: req.Since, Until: req.Until,
+		Newest: req.Newest, WithBodies: req.WithBodies, SizesOnly: req.SizesOnly})) + "\x00"
+	var m *merger[*sdk.Record]
+	if q.Cursor != "" {
+		m = c.parked.take(key + q.Cursor)
+	}
+	if m == nil {
+		var err error
+		if m, err = startMerge(ctx, c, pathRecords, req, decodeRecord, less, nil); err != nil {
+			return storage.Page{}, fmt.Errorf("fanout: query %q: %w", describe(q), err)
+		}
+	}
+	out, more, err := m.page(ctx, reportOf(ctx), q.Limit)
 	if err != nil {
+		m.close()
 		return storage.Page{}, fmt.Errorf("fanout: query %q: %w", describe(q), err)
 	}
 	page := storage.Page{Records: out}
 	if more && len(out) > 0 {
 		page.Next = out[len(out)-1].ID
+		c.parked.park(key+page.Next, m)
+	} else {
+		m.close()
 	}
 	return page, nil
+}
+
+// Close stops the merges kept for a next page. The Cluster stays usable.
+func (c *Cluster) Close() error {
+	c.parked.closeAll()
+	return nil
 }
 
 func describe(q storage.Query) string {

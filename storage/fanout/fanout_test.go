@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -192,5 +193,88 @@ func TestBrokenStreams(t *testing.T) {
 	cl, _ = New(Options{Discovery: Static{{Node: "gone", URL: "http://127.0.0.1:1"}}})
 	if _, err := cl.Query(ctx, storage.Query{}); err == nil || !strings.Contains(err.Error(), "no node answered") {
 		t.Errorf("every node down: %v", err)
+	}
+}
+
+// Paging through the merge gives one store's pages whether the next page
+// continues the parked merge or starts new streams from the cursor (a
+// restarted hub, an evicted merge), in both orders.
+func TestPagingResumesAndRestarts(t *testing.T) {
+	ctx := context.Background()
+	open := func() *storage.Store {
+		st, err := storage.Open(ctx, storage.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	all := open()
+	var static Static
+	t0 := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		st := open()
+		var recs []*sdk.Record
+		for j := range 40 + 30*i {
+			// Uneven spacing, so that runs of one node's records cross
+			// page boundaries.
+			recs = append(recs, &sdk.Record{Protocol: "http", Timestamp: t0.Add(time.Duration(3*j*j*(i+1)+i) * time.Millisecond), // never two at once
+				Path: fmt.Sprintf("/n%d/%d", i, j), Status: 200})
+		}
+		if err := st.Put(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			r.ID = ""
+		}
+		if err := all.Put(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		h, err := WorkerHandler(WorkerOptions{Node: fmt.Sprint(i), Store: FixedStore(st)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		static = append(static, Worker{Node: fmt.Sprint(i), URL: srv.URL})
+	}
+	cl, err := New(Options{Discovery: static})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	pages := func(src querier, newest, restart bool) []string {
+		var out []string
+		q := storage.Query{Limit: 17, Newest: newest}
+		for {
+			p, err := src.Query(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var paths []string
+			for _, r := range p.Records {
+				paths = append(paths, r.Path)
+			}
+			out = append(out, strings.Join(paths, " "))
+			if p.Next == "" {
+				return out
+			}
+			if src == cl && len(cl.parked.m) != 1 {
+				t.Fatalf("%d merges parked after a page with a next one", len(cl.parked.m))
+			}
+			if restart {
+				cl.Close()
+			}
+			q.Cursor = p.Next
+		}
+	}
+	for _, newest := range []bool{false, true} {
+		want := pages(all, newest, false)
+		for _, restart := range []bool{false, true} {
+			got := pages(cl, newest, restart)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("newest %v, restart %v: pages differ from one store's:\n got %q\nwant %q", newest, restart, got, want)
+			}
+		}
 	}
 }

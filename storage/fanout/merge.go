@@ -127,14 +127,19 @@ func readStream[T any](ctx context.Context, c *Cluster, w Worker, path string, r
 }
 
 // next moves the source's head forward; false when the stream ended, with
-// the stream's error (nil when it ended complete).
-func (s *source[T]) next() (bool, error) {
-	v, ok := <-s.items
-	if ok {
-		s.head = v
-		return true, nil
+// the stream's error (nil when it ended complete). It gives up when ctx,
+// the call's, is done.
+func (s *source[T]) next(ctx context.Context) (bool, error) {
+	select {
+	case v, ok := <-s.items:
+		if ok {
+			s.head = v
+			return true, nil
+		}
+		return false, <-s.err
+	case <-ctx.Done():
+		return false, ctx.Err()
 	}
-	return false, <-s.err
 }
 
 // mergeHeap orders the sources by their heads.
@@ -153,38 +158,56 @@ func (h *mergeHeap[T]) Pop() any {
 	return x
 }
 
-// merge streams path from every worker and merges the items by less,
-// keeping those keep accepts (nil keeps all), up to limit (0: all). It
-// returns the items, whether more exist past them, and an error only when
-// no node answered. A node whose stream fails is reported and its items
-// are taken out of the answer, so that the answer is exactly that of the
-// nodes that answered, refilled from them.
-func merge[T any](ctx context.Context, c *Cluster, path string, req any, dec decoder[T], less func(a, b T) bool, keep func(T) bool, limit int) ([]T, bool, error) {
+// merger is a merge of every worker's stream in progress: the sources,
+// those whose head is waiting on the heap, and the nodes that failed. It
+// outlives one call when parked (parking.go), so that the next page goes
+// on reading the same streams.
+type merger[T any] struct {
+	srcs   []*source[T]
+	index  map[*source[T]]int
+	h      *mergeHeap[T]
+	keep   func(T) bool
+	failed map[int]error
+	cancel context.CancelFunc // stops every stream
+	primed bool               // every source has had its first head pulled
+}
+
+// startMerge opens every worker's stream of path. The streams live until
+// the merger is closed, not only for the call that opened them.
+func startMerge[T any](ctx context.Context, c *Cluster, path string, req any, dec decoder[T], less func(a, b T) bool, keep func(T) bool) (*merger[T], error) {
 	ws, err := c.workers(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	rep := reportOf(ctx)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // stops the readers once the page is full
-	srcs := make([]*source[T], len(ws))
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m := &merger[T]{index: map[*source[T]]int{}, h: &mergeHeap[T]{less: less}, keep: keep, failed: map[int]error{}, cancel: cancel}
 	for i, w := range ws {
-		srcs[i] = open(ctx, c, w, path, req, dec)
+		s := open(sctx, c, w, path, req, dec)
+		m.srcs = append(m.srcs, s)
+		m.index[s] = i
 	}
+	return m, nil
+}
+
+// close stops every stream.
+func (m *merger[T]) close() { m.cancel() }
+
+// page takes up to limit items (0: all) in order, and says whether more
+// exist past them. Failures are reported to rep: a node that failed, in
+// this call or an earlier page of the same merge, is named, and its items
+// taken out of this page, which is refilled from the others. It fails
+// only when no node answered, or ctx ended (the merger is then spent).
+func (m *merger[T]) page(ctx context.Context, rep *Report, limit int) ([]T, bool, error) {
 	type item struct {
 		v   T
 		src int
 	}
 	var out []item
-	failures := 0
-	var lastErrs []error
 	fail := func(i int, err error) {
-		s := srcs[i]
+		s := m.srcs[i]
 		s.failed = true
-		failures++
 		err = s.worker.wrap(err)
-		lastErrs = append(lastErrs, fmt.Errorf("%s: %w", s.node, err))
-		rep.failed(s.node, err)
+		m.failed[i] = err
 		kept := out[:0]
 		for _, it := range out {
 			if it.src != i {
@@ -193,57 +216,81 @@ func merge[T any](ctx context.Context, c *Cluster, path string, req any, dec dec
 		}
 		out = kept
 	}
-	index := map[*source[T]]int{}
-	h := &mergeHeap[T]{less: less}
 	// advance pulls the next item of source i that keep accepts, pushing
 	// the source back on the heap when it has one.
-	advance := func(i int) {
-		s := srcs[i]
+	advance := func(i int) error {
+		s := m.srcs[i]
 		for {
-			ok, err := s.next()
+			ok, err := s.next(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if !ok {
-				if err != nil && ctx.Err() == nil {
+				if err != nil {
 					fail(i, err)
 				}
-				return
+				return nil
 			}
-			if keep == nil || keep(s.head) {
-				heap.Push(h, s)
-				return
+			if m.keep == nil || m.keep(s.head) {
+				heap.Push(m.h, s)
+				return nil
 			}
 		}
 	}
-	for i, s := range srcs {
-		index[s] = i
-		advance(i)
+	if !m.primed {
+		for i := range m.srcs {
+			if err := advance(i); err != nil {
+				return nil, false, err
+			}
+		}
+		m.primed = true
 	}
 	more := false
-	for h.Len() > 0 {
+	for m.h.Len() > 0 {
 		if limit > 0 && len(out) == limit {
 			more = true
 			break
 		}
-		s := heap.Pop(h).(*source[T])
+		s := heap.Pop(m.h).(*source[T])
 		if s.failed {
 			continue
 		}
-		i := index[s]
+		i := m.index[s]
 		out = append(out, item{v: s.head, src: i})
-		advance(i)
+		if err := advance(i); err != nil {
+			return nil, false, err
+		}
 	}
-	if failures == len(srcs) {
-		return nil, false, fmt.Errorf("no node answered: %w", errors.Join(lastErrs...))
+	if len(m.failed) == len(m.srcs) {
+		errs := make([]error, 0, len(m.srcs))
+		for i, s := range m.srcs {
+			errs = append(errs, fmt.Errorf("%s: %w", s.node, m.failed[i]))
+		}
+		return nil, false, fmt.Errorf("no node answered: %w", errors.Join(errs...))
 	}
-	counts := make([]int, len(srcs))
+	counts := make([]int, len(m.srcs))
 	res := make([]T, len(out))
 	for k, it := range out {
 		res[k] = it.v
 		counts[it.src]++
 	}
-	for i, s := range srcs {
-		if !s.failed {
+	for i, s := range m.srcs {
+		if err, bad := m.failed[i]; bad {
+			rep.failed(s.node, err)
+		} else {
 			rep.answered(s.node, counts[i])
 		}
 	}
 	return res, more, nil
+}
+
+// merge is one page of a merge that is not kept for the next: flows,
+// whose filter is a Go function that cannot tell two calls apart.
+func merge[T any](ctx context.Context, c *Cluster, path string, req any, dec decoder[T], less func(a, b T) bool, keep func(T) bool, limit int) ([]T, bool, error) {
+	m, err := startMerge(ctx, c, path, req, dec, less, keep)
+	if err != nil {
+		return nil, false, err
+	}
+	defer m.close()
+	return m.page(ctx, reportOf(ctx), limit)
 }
