@@ -3,15 +3,22 @@ package main_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 )
 
@@ -121,5 +128,87 @@ func TestHubFansOutToWorkerProcesses(t *testing.T) {
 	}
 	if n := int(stats["total"].(map[string]any)["count"].(float64)); n != nA {
 		t.Errorf("stats over %d calls, want node a's %d", n, nA)
+	}
+}
+
+// portFreeOn finds a port free on every address, for worker hubs that serve
+// on one port as a DaemonSet's pods do.
+func portFreeOn(t *testing.T, addrs ...string) string {
+	t.Helper()
+	for try := 0; try < 20; try++ {
+		ln, err := net.Listen("tcp", addrs[0]+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		ok := true
+		for _, a := range addrs[1:] {
+			l, err := net.Listen("tcp", net.JoinHostPort(a, port))
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		ln.Close()
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no port free on every address")
+	return ""
+}
+
+// kubeshark hub --worker-pods finds the worker pods on a real API server
+// (their status set by the test: no kubelet runs) and reads the worker hub
+// processes at their IPs.
+func TestHubFindsWorkerPods(t *testing.T) {
+	r := ks(t, t.TempDir(), "hub", "--workers", "a=http://127.0.0.1:1", "--worker-pods")
+	if r.code == 0 || !strings.Contains(r.stderr, "--workers and --worker-pods: give one of them") {
+		t.Errorf("both: %+v", r)
+	}
+	cmd := exec.Command(binary_, "--data", t.TempDir(), "hub", "--worker-pods", "--kubeconfig", filepath.Join(t.TempDir(), "none"))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--worker-pods: no Kubernetes API to watch the workers in") {
+		t.Errorf("no kubeconfig: %v %s", err, out)
+	}
+
+	env := kubetest.Start(t)
+	const token = "cluster-token-0123456789abcdef0123456789abcdef"
+	ips := []string{"127.0.0.2", "127.0.0.3"}
+	port := portFreeOn(t, ips...)
+	env.CreateNamespace(t, "kubeshark", nil)
+	total := 0
+	for i, ip := range ips {
+		data := t.TempDir()
+		if err := os.WriteFile(filepath.Join(data, hub.TokenFile), []byte(token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if r := ks(t, data, "import", sample(t, 10+10*i)); r.code != 0 {
+			t.Fatalf("import: %+v", r)
+		}
+		u, _ := startHub(t, data, "--addr", net.JoinHostPort(ip, port))
+		total += recordCount(getJSON(t, u+"/api/status", token))
+		pod := env.CreatePod(t, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("worker-%d", i), Namespace: "kubeshark",
+				Labels: map[string]string{"app.kubernetes.io/name": "kubeshark", "app.kubernetes.io/component": "worker"}},
+			Spec: corev1.PodSpec{NodeName: fmt.Sprintf("node-%d", i), Containers: []corev1.Container{{Name: "worker", Image: "kubeshark"}}},
+		}, corev1.PodRunning, ip)
+		pod.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+		env.SetPodStatus(t, pod, corev1.PodRunning, ip)
+	}
+	central := t.TempDir()
+	if err := os.WriteFile(filepath.Join(central, hub.TokenFile), []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := startHub(t, central, "--addr", "127.0.0.1:0", "--worker-pods", "--kubeconfig", env.Kubeconfig,
+		"--worker-namespace", "kubeshark", "--worker-port", port)
+	status := getJSON(t, u+"/api/status", token)
+	if n := recordCount(status); n != total {
+		t.Errorf("the hub holds %d records, the worker pods %d", n, total)
+	}
+	ws, _ := status["workers"].([]any)
+	if len(ws) != 2 || ws[0].(map[string]any)["node"] != "node-0" || ws[1].(map[string]any)["node"] != "node-1" {
+		t.Errorf("workers %v, want node-0 and node-1", status["workers"])
 	}
 }

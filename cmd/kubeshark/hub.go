@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubeshark-wasm/kubeshark/kube/discovery"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/storage/fanout"
 )
@@ -23,7 +24,7 @@ func newHubCmd(g *globals) *cobra.Command {
 	var addr string
 	var allowDestructive bool
 	var extra, workers []string
-	var workerToken string
+	var hc hubConfig
 	cmd := &cobra.Command{
 		Use:   "hub",
 		Short: "Serve the store over HTTP: a JSON API and MCP (Streamable HTTP) at /mcp",
@@ -51,19 +52,32 @@ from the merged records. Every answer lists the nodes in "workers"; when one
 did not answer it says so in "partial" and on the summary line
 ("node b did not answer (...); results are from 2 of 3 nodes"). Workers take
 the hub's token unless --worker-token-file gives theirs. Such a hub holds no
-data itself: snapshots are made on the workers.`,
+data itself: snapshots are made on the workers.
+
+In Kubernetes, --worker-pods finds the workers as the pods of the worker
+DaemonSet (by label selector, in --worker-namespace, default this pod's own),
+watched through the API server with the pod's ServiceAccount (which needs
+get, list and watch on pods there) or a kubeconfig. A worker pod that is
+pending or not ready is named in "partial" with the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runHub(ctx, g, hubConfig{addr: addr, allowDestructive: allowDestructive, extra: extra, workers: workers, workerToken: workerToken}, cmd)
+			hc.addr, hc.allowDestructive, hc.extra, hc.workers = addr, allowDestructive, extra, workers
+			return runHub(ctx, g, hc, cmd)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", hub.DefaultAddr, "listen address")
 	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
 	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
 	cmd.Flags().StringSliceVar(&workers, "workers", nil, "answer for these workers instead of a local store: base URLs of their hubs, each optionally NODE=URL, comma-separated or repeated")
-	cmd.Flags().StringVar(&workerToken, "worker-token-file", "", "the workers' bearer token, in a file (default: this hub's token)")
+	cmd.Flags().StringVar(&hc.workerToken, "worker-token-file", "", "the workers' bearer token, in a file (default: this hub's token)")
+	cmd.Flags().StringVar(&hc.workerPods, "worker-pods", "", "answer for the worker pods matching this label selector, watched through the Kubernetes API (alone: "+discovery.DefaultSelector+")")
+	cmd.Flags().Lookup("worker-pods").NoOptDefVal = discovery.DefaultSelector
+	cmd.Flags().StringVar(&hc.workerNamespace, "worker-namespace", "", "namespace of the worker pods (default: this pod's namespace, else kubeshark)")
+	cmd.Flags().IntVar(&hc.workerPort, "worker-port", 8898, "port of the worker pods' hubs")
+	cmd.Flags().StringVar(&hc.kubeconfig, "kubeconfig", "", "kubeconfig for --worker-pods outside the cluster (default: $KUBECONFIG, ~/.kube/config)")
+	cmd.Flags().StringVar(&hc.kubeContext, "context", "", "kubeconfig context for --worker-pods")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "token",
 		Short: "Print the hub's bearer token",
@@ -85,14 +99,18 @@ type hubConfig struct {
 	addr             string
 	allowDestructive bool
 	extra            []string
-	// workers, when given, makes the hub answer for them (fan-out).
-	workers     []string
-	workerToken string
+	// workers or workerPods, when given, makes the hub answer for them
+	// (fan-out): a list, or the pods matching a selector.
+	workers                     []string
+	workerToken                 string
+	workerPods, workerNamespace string
+	workerPort                  int
+	kubeconfig, kubeContext     string
 }
 
 func runHub(ctx context.Context, g *globals, hc hubConfig, cmd *cobra.Command) error {
 	addr, allowDestructive, extra := hc.addr, hc.allowDestructive, hc.extra
-	if len(hc.workers) > 0 {
+	if len(hc.workers) > 0 || hc.workerPods != "" {
 		return runClusterHub(ctx, g, hc, cmd)
 	}
 	if url := runningTap(g.dataDir); url != "" {
@@ -140,18 +158,35 @@ func runClusterHub(ctx context.Context, g *globals, hc hubConfig, cmd *cobra.Com
 		return fmt.Errorf("hub: listen on %s: %w", hc.addr, err)
 	}
 	defer ln.Close()
-	ws, err := fanout.ParseWorkers(hc.workers)
-	if err != nil {
-		return fmt.Errorf("--workers: %w", err)
+	var d fanout.Discovery
+	var from string
+	switch {
+	case len(hc.workers) > 0 && hc.workerPods != "":
+		return errors.New("--workers and --worker-pods: give one of them")
+	case hc.workerPods != "":
+		if d, from, err = podDiscovery(ctx, g, hc); err != nil {
+			return err
+		}
+	default:
+		ws, err := fanout.ParseWorkers(hc.workers)
+		if err != nil {
+			return fmt.Errorf("--workers: %w", err)
+		}
+		names := make([]string, len(ws))
+		for i, w := range ws {
+			names[i] = w.Node + "=" + w.URL
+		}
+		d, from = ws, fmt.Sprintf("%d workers (%s)", len(ws), strings.Join(names, ", "))
 	}
 	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
 	if err != nil {
 		return err
 	}
-	cl, err := clusterReader(g, ws, hc.workerToken, tok)
+	cl, err := clusterReader(g, d, hc.workerToken, tok)
 	if err != nil {
 		return err
 	}
+	defer cl.Close()
 	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: hc.allowDestructive, extra: hc.extra, publicURL: "http://" + ln.Addr().String(), reader: cl})
 	if err != nil {
 		return err
@@ -162,11 +197,7 @@ func runClusterHub(ctx context.Context, g *globals, hc hubConfig, cmd *cobra.Com
 		return err
 	}
 	out := cmd.ErrOrStderr()
-	names := make([]string, len(ws))
-	for i, w := range ws {
-		names[i] = w.Node + "=" + w.URL
-	}
-	fmt.Fprintf(out, "kubeshark hub serving %d workers (%s) on http://%s (JSON API under /api, MCP at /mcp)\n", len(ws), strings.Join(names, ", "), ln.Addr())
+	fmt.Fprintf(out, "kubeshark hub serving %s on http://%s (JSON API under /api, MCP at /mcp)\n", from, ln.Addr())
 	return serveHub(ctx, ln, h, tok, created, hc.allowDestructive, out)
 }
 
