@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/fanout"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
 )
 
@@ -219,9 +220,19 @@ func (s *Server) l7Boundaries(ctx context.Context, _ noArgs) (L7BoundariesResult
 	}
 	res.DissectionEnabled = len(on) > 0
 	res.Cluster = l7Bounds(sum.First, sum.Last, sum.Total)
-	// One store is one node's view; live capture on several nodes will
-	// list each.
+	// One store is one node's view; a cluster's hub lists each node that
+	// answered (those that did not are in workers and partial).
 	res.Nodes = []L7NodeBounds{{Node: "local", L7Bounds: res.Cluster}}
+	if cl, ok := s.live(ctx).(*fanout.Cluster); ok {
+		per, err := cl.NodeSummaries(ctx)
+		if err != nil {
+			return res, "", err
+		}
+		res.Nodes = res.Nodes[:0]
+		for _, n := range per {
+			res.Nodes = append(res.Nodes, L7NodeBounds{Node: n.Node, L7Bounds: l7Bounds(n.First, n.Last, n.Total)})
+		}
+	}
 	res.ByProtocol = sum.ByProtocol
 	if res.ByProtocol == nil {
 		res.ByProtocol = map[string]int{}

@@ -427,6 +427,26 @@ func widen(first, last, f, l time.Time) (time.Time, time.Time) {
 	return first, last
 }
 
+// NodeSummary is one node's part of the cluster's Summary.
+type NodeSummary struct {
+	Node string
+	storage.Summary
+}
+
+// NodeSummaries returns the summary of every node that answered, by node.
+func (c *Cluster) NodeSummaries(ctx context.Context) ([]NodeSummary, error) {
+	sums, err := c.summaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NodeSummary, len(sums))
+	for i, s := range sums {
+		out[i] = NodeSummary{Node: s.Node, Summary: storage.Summary{Total: s.Total, ByProtocol: s.ByProtocol, Failed: s.Failed, First: s.First, Last: s.Last}}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Node < out[j].Node })
+	return out, nil
+}
+
 // Bounds returns the oldest and newest record times across the workers.
 func (c *Cluster) Bounds(ctx context.Context) (first, last time.Time, err error) {
 	sums, err := c.summaries(ctx)
