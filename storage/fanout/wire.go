@@ -24,7 +24,7 @@ const (
 	pathFlows    = Prefix + "flows"   // POST flowsRequest → stream of flows
 	pathRecord   = Prefix + "records/"
 	pathFlow     = Prefix + "flows/"
-	pathSummary  = Prefix + "summary"  // GET → summaryResponse
+	pathSummary  = Prefix + "summary"  // GET → summaryResponse (?only=bounds: First and Last)
 	pathEpochs   = Prefix + "epochs"   // POST epochsRequest → epochsResponse
 	pathDisabled = Prefix + "disabled" // PUT disabledRequest
 )

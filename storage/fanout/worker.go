@@ -301,6 +301,16 @@ func (wk *worker) summary(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	ctx := r.Context()
+	if r.URL.Query().Get("only") == "bounds" {
+		res := summaryResponse{Node: wk.opts.Node}
+		var err error
+		if res.First, res.Last, err = st.Bounds(ctx); err != nil {
+			wk.fail(w, statusOf(err), err)
+			return
+		}
+		writeJSON(w, res)
+		return
+	}
 	sum, err := st.Summary(ctx)
 	if err != nil {
 		wk.fail(w, statusOf(err), err)
