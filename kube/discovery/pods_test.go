@@ -200,6 +200,13 @@ func TestPodsDiscovery(t *testing.T) {
 	if err := env.Client.CoreV1().Pods(ns).Delete(ctx, "worker-d", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// With no kubelet to confirm it, a deleted pod stays terminating;
+	// forced, it is gone.
+	eventually(t, d, fmt.Sprintf("node-a=%s node-b=%s node-c=pod kubeshark/worker-c is not ready node-d=pod kubeshark/worker-d is terminating", url("127.0.0.2"), url("127.0.0.3")))
+	zero := int64(0)
+	if err := env.Client.CoreV1().Pods(ns).Delete(ctx, "worker-d", metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, d, fmt.Sprintf("node-a=%s node-b=%s node-c=pod kubeshark/worker-c is not ready", url("127.0.0.2"), url("127.0.0.3")))
 	qctx, rep = fanout.Track(ctx)
 	if page, err = cl.Query(qctx, storage.Query{}); err != nil || len(page.Records) != 8 {
