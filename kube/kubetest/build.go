@@ -88,6 +88,10 @@ func Build(ctx context.Context) (Binaries, error) {
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
+		// A test that times out exits without waiting: the build must die
+		// with it, or it outlives the lock and the next test starts a
+		// second build beside it.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Run(); err != nil {
 			return Binaries{}, fmt.Errorf("kubetest: building %s in %s: %w\n%s", t.pkg, t.mod, err, out.Bytes())
 		}
