@@ -133,6 +133,12 @@ func (c *Cluster) do(ctx context.Context, w Worker, method, path string, body an
 	return nil, err
 }
 
+// nodeFailed reports a node that did not answer, to the call and the log.
+func (c *Cluster) nodeFailed(rep *Report, node string, err error) {
+	c.opts.Logger.Warn("fanout: node did not answer", "node", node, "err", err)
+	rep.failed(node, err)
+}
+
 // badRequest is a worker refusing the query itself (a filter, a cursor):
 // the same on every node, so it is the caller's error, not a node's.
 type badRequest struct{ msg string }
@@ -217,7 +223,7 @@ func (c *Cluster) Query(ctx context.Context, q storage.Query) (storage.Page, err
 			return storage.Page{}, fmt.Errorf("fanout: query %q: %w", describe(q), err)
 		}
 	}
-	out, more, err := m.page(ctx, reportOf(ctx), q.Limit)
+	out, more, err := m.page(ctx, reportOf(ctx), q.Limit, c.opts.Logger)
 	if err != nil {
 		m.close()
 		return storage.Page{}, fmt.Errorf("fanout: query %q: %w", describe(q), err)
@@ -330,7 +336,7 @@ func (c *Cluster) findOne(ctx context.Context, what, path string, read func(*htt
 		}
 		if err != nil {
 			err = w.wrap(err)
-			rep.failed(w.Node, err)
+			c.nodeFailed(rep, w.Node, err)
 			return err
 		}
 		defer resp.Body.Close()
@@ -342,7 +348,7 @@ func (c *Cluster) findOne(ctx context.Context, what, path string, read func(*htt
 		}
 		if err := read(resp); err != nil {
 			err = w.wrap(fmt.Errorf("reading %s: %w", what, err))
-			rep.failed(w.Node, err)
+			c.nodeFailed(rep, w.Node, err)
 			return err
 		}
 		found = true
@@ -385,7 +391,7 @@ func (c *Cluster) summariesOf(ctx context.Context, path string) ([]summaryRespon
 	errs := c.each(ctx, ws, func(ctx context.Context, i int, w Worker) error {
 		if err := c.getJSON(ctx, w, http.MethodGet, path, nil, &sums[i]); err != nil {
 			err = w.wrap(err)
-			rep.failed(w.Node, err)
+			c.nodeFailed(rep, w.Node, err)
 			return err
 		}
 		rep.answered(w.Node, 0)
@@ -511,7 +517,7 @@ func (c *Cluster) SetDisabledDissectors(ctx context.Context, names []string) err
 	errs := c.each(ctx, ws, func(ctx context.Context, _ int, w Worker) error {
 		if err := c.getJSON(ctx, w, http.MethodPut, pathDisabled, disabledRequest{Names: names}, nil); err != nil {
 			err = w.wrap(err)
-			rep.failed(w.Node, err)
+			c.nodeFailed(rep, w.Node, err)
 			return err
 		}
 		rep.answered(w.Node, 0)
@@ -543,7 +549,7 @@ func (c *Cluster) MinuteEpochs(ctx context.Context, from, to time.Time) (map[int
 	errs := c.each(ctx, ws, func(ctx context.Context, i int, w Worker) error {
 		if err := c.getJSON(ctx, w, http.MethodPost, pathEpochs, epochsRequest{From: from, To: to}, &got[i]); err != nil {
 			err = w.wrap(err)
-			rep.failed(w.Node, err)
+			c.nodeFailed(rep, w.Node, err)
 			return err
 		}
 		rep.answered(w.Node, 0)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -197,7 +198,7 @@ func (m *merger[T]) close() { m.cancel() }
 // this call or an earlier page of the same merge, is named, and its items
 // taken out of this page, which is refilled from the others. It fails
 // only when no node answered, or ctx ended (the merger is then spent).
-func (m *merger[T]) page(ctx context.Context, rep *Report, limit int) ([]T, bool, error) {
+func (m *merger[T]) page(ctx context.Context, rep *Report, limit int, log *slog.Logger) ([]T, bool, error) {
 	type item struct {
 		v   T
 		src int
@@ -208,6 +209,7 @@ func (m *merger[T]) page(ctx context.Context, rep *Report, limit int) ([]T, bool
 		s.failed = true
 		err = s.worker.wrap(err)
 		m.failed[i] = err
+		log.Warn("fanout: node did not answer", "node", s.node, "err", err)
 		kept := out[:0]
 		for _, it := range out {
 			if it.src != i {
@@ -292,5 +294,5 @@ func merge[T any](ctx context.Context, c *Cluster, path string, req any, dec dec
 		return nil, false, err
 	}
 	defer m.close()
-	return m.page(ctx, reportOf(ctx), limit)
+	return m.page(ctx, reportOf(ctx), limit, c.opts.Logger)
 }
