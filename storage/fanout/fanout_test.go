@@ -278,3 +278,19 @@ func TestPagingResumesAndRestarts(t *testing.T) {
 		}
 	}
 }
+
+func TestNoWorkers(t *testing.T) {
+	cl, err := New(Options{Discovery: Static{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Query(context.Background(), storage.Query{}); !errors.Is(err, ErrNoWorkers) {
+		t.Errorf("Query with no workers: %v, want ErrNoWorkers", err)
+	}
+	if _, err := cl.Summary(context.Background()); !errors.Is(err, ErrNoWorkers) {
+		t.Errorf("Summary with no workers: %v, want ErrNoWorkers", err)
+	}
+	if _, err := New(Options{}); err == nil {
+		t.Error("New without a Discovery")
+	}
+}
