@@ -294,3 +294,75 @@ func TestNoWorkers(t *testing.T) {
 		t.Error("New without a Discovery")
 	}
 }
+
+// A node that goes away between two pages of a parked merge is named in
+// every later page, and its records leave them.
+func TestNodeLostBetweenPages(t *testing.T) {
+	ctx := context.Background()
+	var static Static
+	var srvs []*httptest.Server
+	t0 := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		st, err := storage.Open(ctx, storage.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		var recs []*sdk.Record
+		for j := range 10000 {
+			recs = append(recs, &sdk.Record{Protocol: "http", Timestamp: t0.Add(time.Duration(3*j+i) * time.Millisecond), Path: fmt.Sprintf("/n%d", i)})
+		}
+		if err := st.Put(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := WorkerHandler(WorkerOptions{Node: fmt.Sprint(i), Store: FixedStore(st)})
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		srvs = append(srvs, srv)
+		static = append(static, Worker{Node: fmt.Sprintf("n%d", i), URL: srv.URL})
+	}
+	cl, _ := New(Options{Discovery: static})
+	t.Cleanup(func() { cl.Close() })
+	q := storage.Query{Limit: 30}
+	qctx, rep := Track(ctx)
+	p, err := cl.Query(qctx, q)
+	if err != nil || len(p.Records) != 30 || rep.Warning() != "" || p.Next == "" {
+		t.Fatalf("first page: %d records, %v, %q", len(p.Records), err, rep.Warning())
+	}
+	// The node goes away while its stream is parked, well before its
+	// 10,000 records are sent (a stream that waits for the merge holds
+	// far fewer in its buffers). What the hub had already received from it
+	// is good and is used; the page in which its stream breaks, and every
+	// later one, name it and hold none of its records.
+	srvs[1].CloseClientConnections()
+	seen := false
+	for page := 2; p.Next != "" && page < 1000; page++ {
+		q.Cursor = p.Next
+		qctx, rep = Track(ctx)
+		if p, err = cl.Query(qctx, q); err != nil {
+			t.Fatal(err)
+		}
+		w := rep.Warning()
+		if w == "" {
+			if seen {
+				t.Fatalf("page %d: the lost node is no longer named", page)
+			}
+			continue
+		}
+		seen = true
+		if !strings.HasPrefix(w, "node n1 (") || !strings.HasSuffix(w, "results are from 2 of 3 nodes") {
+			t.Errorf("page %d: warning %q", page, w)
+		}
+		if len(p.Records) != 30 && p.Next != "" {
+			t.Errorf("page %d: %d records, want a full page from the others", page, len(p.Records))
+		}
+		for _, r := range p.Records {
+			if r.Path == "/n1" {
+				t.Fatalf("page %d names n1 as missing but holds its records", page)
+			}
+		}
+	}
+	if !seen {
+		t.Fatal("the lost node was never named")
+	}
+}
