@@ -21,6 +21,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/fanout"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
 )
@@ -104,6 +105,12 @@ type Options struct {
 	// close when idle, so that a long-lived server does not lock imports
 	// out of the directory.
 	Handle *storage.Handle
+	// Reader, instead of Store or Handle, is a store that spans the nodes
+	// of a cluster (a *fanout.Cluster): every answer then says, in
+	// workers, which nodes answered, and in partial which did not.
+	// Snapshots and the live capture's status are per node and not
+	// available through it.
+	Reader Reader
 	// Dissectors are the loaded dissectors; their manifests declare the
 	// KFL fields.
 	Dissectors []Dissector
@@ -156,8 +163,8 @@ type Server struct {
 // New builds the server. It fails when the dissectors' manifests declare
 // fields the filter language cannot take.
 func New(opts Options) (*Server, error) {
-	if opts.Store == nil && opts.Handle == nil {
-		return nil, errors.New("mcp: Options.Store or Options.Handle is required")
+	if opts.Store == nil && opts.Handle == nil && opts.Reader == nil {
+		return nil, errors.New("mcp: Options.Store, Options.Handle or Options.Reader is required")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -236,13 +243,25 @@ func (s *Server) Call(ctx context.Context, name string, args json.RawMessage) (a
 	}
 	defer release()
 	ctx, rs := withResolutions(ctx)
+	ctx, nodes := fanout.Track(ctx)
 	res, summary, err := t.run(ctx, args)
 	if err != nil {
+		if w := nodes.Warning(); w != "" && !strings.Contains(err.Error(), "did not answer") {
+			return nil, "", fmt.Errorf("%w (partial: %s)", err, w)
+		}
 		return nil, "", err
 	}
 	res, data, cut, err := fitResult(res, s.opts.MaxResultBytes)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: encoding the answer: %w", name, err)
+	}
+	if ns := nodes.Nodes(); ns != nil {
+		if res, summary, err = attachWorkers(res, summary, ns); err != nil {
+			return nil, "", fmt.Errorf("%s: encoding the answer: %w", name, err)
+		}
+		if data, err = marshalCompact(res); err != nil {
+			return nil, "", fmt.Errorf("%s: encoding the answer: %w", name, err)
+		}
 	}
 	if note := rs.note(); note != "" {
 		// The note goes on the summary line, so the text stays a summary
@@ -275,11 +294,33 @@ func (s *Server) withStore(ctx context.Context) (context.Context, func(), error)
 }
 
 // live returns the live store of the call in ctx.
-func (s *Server) live(ctx context.Context) *storage.Store {
+func (s *Server) live(ctx context.Context) Reader {
 	if st, ok := ctx.Value(storeKey{}).(*storage.Store); ok {
 		return st
 	}
+	if s.opts.Reader != nil {
+		return s.opts.Reader
+	}
 	return s.opts.Store
+}
+
+// AcquireStore returns the server's own store for one use and the
+// function that releases it: a worker serves the hub's queries from it. A
+// server that reads a cluster (Options.Reader) has none.
+func (s *Server) AcquireStore(ctx context.Context) (*storage.Store, func(), error) {
+	switch {
+	case s.opts.Handle != nil:
+		return s.opts.Handle.Acquire(ctx)
+	case s.opts.Store != nil:
+		return s.opts.Store, func() {}, nil
+	}
+	return nil, nil, errors.New("this server holds no store of its own: it reads the workers' stores")
+}
+
+// CompileKFL compiles a KFL filter with the server's dissector fields: a
+// worker compiles the filters the hub sends it with this.
+func (s *Server) CompileKFL(expr string) (storage.Matcher, error) {
+	return s.kfl.Compile(expr)
 }
 
 // handle adapts a tool to mcp-go. Failures become tool errors (isError with

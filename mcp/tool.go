@@ -144,6 +144,15 @@ func withResolvedTimes(schema json.RawMessage) (json.RawMessage, error) {
 		m["properties"] = props
 	}
 	props["resolved_times"] = json.RawMessage(rt)
+	ws, err := schemaOf[WorkerStatus]()
+	if err != nil {
+		return nil, err
+	}
+	// A hub that fans out to the nodes of a cluster says how each took
+	// part, and which did not answer (attachWorkers).
+	props["workers"] = map[string]any{"type": "array", "items": json.RawMessage(ws),
+		"description": "on a hub that reads a cluster: each node, whether it answered, and how many of the listed items it gave"}
+	props["partial"] = map[string]any{"type": "string", "description": "set when some nodes did not answer: which, and how many the results are from"}
 	return json.Marshal(m)
 }
 

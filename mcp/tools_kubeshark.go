@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/fanout"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
 )
 
@@ -219,9 +220,19 @@ func (s *Server) l7Boundaries(ctx context.Context, _ noArgs) (L7BoundariesResult
 	}
 	res.DissectionEnabled = len(on) > 0
 	res.Cluster = l7Bounds(sum.First, sum.Last, sum.Total)
-	// One store is one node's view; live capture on several nodes will
-	// list each.
+	// One store is one node's view; a cluster's hub lists each node that
+	// answered (those that did not are in workers and partial).
 	res.Nodes = []L7NodeBounds{{Node: "local", L7Bounds: res.Cluster}}
+	if cl, ok := s.live(ctx).(*fanout.Cluster); ok {
+		per, err := cl.NodeSummaries(ctx)
+		if err != nil {
+			return res, "", err
+		}
+		res.Nodes = res.Nodes[:0]
+		for _, n := range per {
+			res.Nodes = append(res.Nodes, L7NodeBounds{Node: n.Node, L7Bounds: l7Bounds(n.First, n.Last, n.Total)})
+		}
+	}
 	res.ByProtocol = sum.ByProtocol
 	if res.ByProtocol == nil {
 		res.ByProtocol = map[string]int{}
@@ -242,7 +253,7 @@ var errNoDissection = errors.New("snapshot dissection is not available on this s
 
 func (s *Server) startSnapshotDissection(ctx context.Context, a snapshotDissectionArgs) (snapshot.Dissection, string, error) {
 	if s.opts.Snapshots == nil {
-		return snapshot.Dissection{}, "", errNoSnapshots
+		return snapshot.Dissection{}, "", s.noSnapshots()
 	}
 	if s.opts.Dissect == nil {
 		return snapshot.Dissection{}, "", errNoDissection
@@ -273,7 +284,7 @@ func (s *Server) startSnapshotDissection(ctx context.Context, a snapshotDissecti
 func (s *Server) snapshotDissectionStatus(ctx context.Context, a snapshotDissectionArgs) (DissectionStatusResult, string, error) {
 	res := DissectionStatusResult{SnapshotID: a.ID, Status: "not_started", Queried: "the snapshot's own records (dissected when it was made)"}
 	if s.opts.Snapshots == nil {
-		return res, "", errNoSnapshots
+		return res, "", s.noSnapshots()
 	}
 	if a.ID == "" {
 		return res, "", fmt.Errorf("%w: id (or snapshot_id) is required: list_snapshots shows them", ErrBadArgument)
@@ -305,7 +316,7 @@ func (s *Server) snapshotDissectionStatus(ctx context.Context, a snapshotDissect
 
 func (s *Server) listSnapshotDissections(ctx context.Context, a listDissectionsArgs) (DissectionsResult, string, error) {
 	if s.opts.Snapshots == nil {
-		return DissectionsResult{}, "", errNoSnapshots
+		return DissectionsResult{}, "", s.noSnapshots()
 	}
 	list, err := s.opts.Snapshots.Dissections(ctx, a.ID)
 	if err != nil {

@@ -20,14 +20,27 @@ import (
 // manager.
 var errNoSnapshots = errors.New("snapshots are not available on this server: it was started without a data directory (kubeshark mcp and kubeshark hub have them); query the live data without snapshot")
 
+// errClusterSnapshots answers create_snapshot on a hub that reads other
+// nodes' stores: a snapshot holds packets, which stay on each node.
+var errClusterSnapshots = errors.New("snapshots are made on each node: this hub reads the workers' stores over the network and holds no packets; create the snapshot on a worker's hub")
+
+// noSnapshots is the refusal of a snapshot tool on a server without
+// snapshots, saying why.
+func (s *Server) noSnapshots() error {
+	if s.opts.Reader != nil {
+		return errClusterSnapshots
+	}
+	return errNoSnapshots
+}
+
 // storeFor returns the live store, or a snapshot's when id is set: the
 // records of its newest completed dissection, else those it was made with.
-func (s *Server) storeFor(ctx context.Context, id string) (*storage.Store, error) {
+func (s *Server) storeFor(ctx context.Context, id string) (Reader, error) {
 	if id == "" {
 		return s.live(ctx), nil
 	}
 	if s.opts.Snapshots == nil {
-		return nil, errNoSnapshots
+		return nil, s.noSnapshots()
 	}
 	if st, _, ok, err := s.opts.Snapshots.DissectedStore(ctx, id); err != nil || ok {
 		return st, notFound(err, "snapshot", id, snapshotHint)
@@ -86,7 +99,7 @@ func (s *Server) snapshotTools() []tool {
 
 func (s *Server) listSnapshots(ctx context.Context, _ noArgs) (SnapshotsResult, string, error) {
 	if s.opts.Snapshots == nil {
-		return SnapshotsResult{}, "", errNoSnapshots
+		return SnapshotsResult{}, "", s.noSnapshots()
 	}
 	list, err := s.opts.Snapshots.List(ctx)
 	if err != nil {
@@ -105,13 +118,17 @@ func snapshotLine(i snapshot.Info) string {
 
 func (s *Server) createSnapshot(ctx context.Context, a createSnapshotArgs) (snapshot.Info, string, error) {
 	if s.opts.Snapshots == nil {
-		return snapshot.Info{}, "", errNoSnapshots
+		return snapshot.Info{}, "", s.noSnapshots()
 	}
 	w, err := s.window(ctx, a.Start, a.End)
 	if err != nil {
 		return snapshot.Info{}, "", err
 	}
-	info, err := s.opts.Snapshots.Create(ctx, s.live(ctx), a.Name, w.Start, w.End)
+	st, ok := s.live(ctx).(*storage.Store)
+	if !ok {
+		return snapshot.Info{}, "", errClusterSnapshots
+	}
+	info, err := s.opts.Snapshots.Create(ctx, st, a.Name, w.Start, w.End)
 	if err != nil {
 		if errors.Is(err, snapshot.ErrEmptyWindow) {
 			return info, "", fmt.Errorf("%w: %w (get_data_boundaries shows what is held)", ErrBadArgument, err)
@@ -123,7 +140,7 @@ func (s *Server) createSnapshot(ctx context.Context, a createSnapshotArgs) (snap
 
 func (s *Server) getSnapshot(ctx context.Context, a snapshotIDArgs) (snapshot.Info, string, error) {
 	if s.opts.Snapshots == nil {
-		return snapshot.Info{}, "", errNoSnapshots
+		return snapshot.Info{}, "", s.noSnapshots()
 	}
 	info, err := s.opts.Snapshots.Get(ctx, a.ID)
 	if err != nil {
@@ -153,7 +170,7 @@ func (s *Server) ExportFilter(bpf, expr string) (snapshot.ExportFilter, error) {
 func (s *Server) exportSnapshot(ctx context.Context, a exportArgs) (ExportResult, string, error) {
 	var res ExportResult
 	if s.opts.Snapshots == nil {
-		return res, "", errNoSnapshots
+		return res, "", s.noSnapshots()
 	}
 	if _, err := s.opts.Snapshots.Get(ctx, a.ID); err != nil {
 		return res, "", notFound(err, "snapshot", a.ID, snapshotHint)
@@ -212,7 +229,7 @@ func (s *Server) exportSnapshot(ctx context.Context, a exportArgs) (ExportResult
 // export_snapshot_pcap, as pcapng to w (the hub's download route).
 func (s *Server) WriteSnapshotPcap(ctx context.Context, w io.Writer, id, bpf, expr string) (int, error) {
 	if s.opts.Snapshots == nil {
-		return 0, errNoSnapshots
+		return 0, s.noSnapshots()
 	}
 	if _, err := s.opts.Snapshots.Get(ctx, id); err != nil {
 		return 0, notFound(err, "snapshot", id, snapshotHint)

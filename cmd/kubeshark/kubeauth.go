@@ -34,8 +34,9 @@ const saNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace
 func (o kubeAuthOptions) authorizer(log *slog.Logger) (func(*http.Request) error, string, error) {
 	switch o.mode {
 	case "", "token":
-		if o.kubeconfig != "" || o.context != "" || o.namespace != "" {
-			return nil, "", fmt.Errorf("hub: --kubeconfig, --context and --namespace apply to --auth kubernetes, not --auth %s", o.mode)
+		// --kubeconfig and --context also serve --worker-pods.
+		if o.namespace != "" {
+			return nil, "", fmt.Errorf("hub: --namespace: the flags of the hub's namespace apply to --auth kubernetes, not --auth %s", o.mode)
 		}
 		return nil, "", nil
 	case "kubernetes":

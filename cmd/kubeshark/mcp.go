@@ -224,6 +224,9 @@ type serverConfig struct {
 	store *storage.Store
 	// capture is tap's live capture, whose health the tools report.
 	capture mcp.LiveCapture
+	// reader, when set, is what the tools read instead of a local store:
+	// the workers of a cluster (kubeshark hub --workers).
+	reader mcp.Reader
 }
 
 // localMCPServer builds the tools over the local store, packet log and
@@ -235,7 +238,9 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	var stored []sdk.Manifest
 	var err error
 	owned := true
-	if c.store != nil {
+	if c.reader != nil {
+		// The workers hold the data; this hub holds none.
+	} else if c.store != nil {
 		st, owned = c.store, false
 	} else if c.noStore {
 		// Listing tools needs no data, and must work while a hub holds
@@ -292,9 +297,9 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	// not run here.
 	l.close(context.Background())
 	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, StoredManifests: stored, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
-		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL, Capture: c.capture}
+		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL, Capture: c.capture, Reader: c.reader}
 	var snaps *snapshot.Manager
-	if !c.noStore || c.store != nil {
+	if (!c.noStore || c.store != nil) && c.reader == nil {
 		packets := packetlog.NewReader(filepath.Join(g.dataDir, "packets"), packetlog.Options{Logger: g.logger()})
 		opts.Packets = packetBounds{packets}
 		snaps, err = snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(g.dataDir, "snapshots"), Packets: packets, Logger: g.logger()})

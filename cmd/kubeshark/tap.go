@@ -473,7 +473,14 @@ func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store
 		ln.Close()
 		return nil, "", err
 	}
-	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Logger: g.logger()})
+	// A cluster's hub reads this node's store through the worker routes.
+	wr, err := workerRoutes(g, s)
+	if err != nil {
+		ln.Close()
+		cleanup()
+		return nil, "", err
+	}
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Worker: wr, Logger: g.logger()})
 	if err != nil {
 		ln.Close()
 		cleanup()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/fanout"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
 )
@@ -34,7 +35,11 @@ type Options struct {
 	// otherwise). kubeshark hub --auth kubernetes sets it (package
 	// kube/hubauth).
 	Authorize func(*http.Request) error
-	Logger    *slog.Logger
+	// Worker, when set, serves the worker protocol (fanout.WorkerHandler)
+	// under /api/v1/worker/, behind the same token: a central hub reads
+	// this node's store through it.
+	Worker http.Handler
+	Logger *slog.Logger
 }
 
 // route maps a GET path to a tool; {id} in the path becomes the tool's
@@ -82,6 +87,9 @@ func Handler(opts Options) (http.Handler, error) {
 	}
 	mux.Handle("POST /api/tools/{name}", h.auth(http.HandlerFunc(h.postTool)))
 	mux.Handle("GET /api/snapshots/{id}/pcap", h.auth(http.HandlerFunc(h.snapshotPcap)))
+	if opts.Worker != nil {
+		mux.Handle(fanout.Prefix, h.auth(opts.Worker))
+	}
 	mcpHandler := mcp.HTTPHandler(opts.Server.MCPServer(), "/mcp")
 	mux.Handle("/mcp", h.auth(mcpHandler))
 	return mux, nil
