@@ -79,10 +79,10 @@ type worker struct {
 	// and setGen that set's generation.
 	order  []int
 	setGen uint64
-	batch []*sdk.Record
-	flows []*sdk.Flow
-	stats Stats
-	ctx   context.Context
+	batch  []*sdk.Record
+	flows  []*sdk.Flow
+	stats  Stats
+	ctx    context.Context
 
 	// cur is the stream whose instance call is in progress, for Record and
 	// Switch, which the instance calls back synchronously.
