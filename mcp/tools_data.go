@@ -109,7 +109,7 @@ func (s *Server) dissectorViews(ctx context.Context) (DissectorsResult, error) {
 		return DissectorsResult{}, err
 	}
 	res := DissectorsResult{Dissectors: []DissectorView{}, Disabled: disabled}
-	for _, d := range s.opts.Dissectors {
+	for _, d := range s.dissectors() {
 		m := d.Manifest
 		res.Dissectors = append(res.Dissectors, DissectorView{
 			Name: m.Name, Version: m.Version, Description: m.Description, Protocols: nonNil(m.Protocols), Transports: nonNil(m.Transports),
@@ -179,7 +179,7 @@ func (s *Server) setDissection(enable bool) func(context.Context, dissectionArgs
 		name := a.Name
 		if name == "" {
 			name = "*"
-		} else if !slices.ContainsFunc(s.opts.Dissectors, func(d Dissector) bool { return d.Manifest.Name == name }) {
+		} else if !slices.ContainsFunc(s.dissectors(), func(d Dissector) bool { return d.Manifest.Name == name }) {
 			return DissectorsResult{}, "", fmt.Errorf("%w: no dissector %q; list_dissectors shows the names", ErrBadArgument, name)
 		}
 		disabled, err := s.live(ctx).DisabledDissectors(ctx)
