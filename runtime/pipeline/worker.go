@@ -295,16 +295,17 @@ func (w *worker) gdir(st *stream, d sdk.Direction) sdk.Direction {
 // rank probes every dissector of the current set for the stream's
 // transport (but those that faulted on it) with what one direction holds so
 // far and returns the most confident (the hinted protocol favoured), or -1,
-// the runner-up when it claimed with the same confidence (tie), and
-// whether any dissector asked to see more. Ties go to a built-in over a
-// plugin, then to a dissector whose port hints match, then to the first
-// in order.
-func (w *worker) rank(st *stream, dir sdk.Direction) (best, tie int, pr sdk.Probe, wait bool) {
+// the most confident of the others that also claimed the stream (rival,
+// -1 when none reached MinConfidence), and whether any dissector asked to
+// see more. Ties go to a built-in over a plugin, then to a dissector whose
+// port hints match, then to the first in order.
+func (w *worker) rank(st *stream, dir sdk.Direction) (best, rival int, pr sdk.Probe, wait bool) {
 	data := st.buf[dir].bytes()
 	if len(data) > w.p.cfg.BufferSize {
 		data = data[:w.p.cfg.BufferSize]
 	}
-	best, tie = -1, -1
+	best, rival = -1, -1
+	var rivalConf uint8
 	transport := st.conn.Transport.String()
 	for _, i := range w.order {
 		sl := w.slots[i]
@@ -322,18 +323,16 @@ func (w *worker) rank(st *stream, dir sdk.Direction) (best, tie int, pr sdk.Prob
 		if st.hint != "" && containsProto(sl.m.Protocols, st.hint) && p.Confidence > 0 {
 			p.Confidence = min(p.Confidence+20, 100)
 		}
-		switch {
-		case p.Confidence > pr.Confidence:
-			best, tie, pr = i, -1, p
-		case p.Confidence == pr.Confidence && p.Confidence > 0:
-			if w.beats(st, sl, w.slots[best]) {
-				best, tie, pr = i, best, p
-			} else {
-				tie = i
-			}
+		loser, loserConf := i, p.Confidence
+		if p.Confidence > pr.Confidence || p.Confidence == pr.Confidence && p.Confidence > 0 && w.beats(st, sl, w.slots[best]) {
+			loser, loserConf = best, pr.Confidence
+			best, pr = i, p
+		}
+		if loser >= 0 && loserConf >= w.p.cfg.MinConfidence && loserConf >= rivalConf {
+			rival, rivalConf = loser, loserConf
 		}
 	}
-	return best, tie, pr, wait
+	return best, rival, pr, wait
 }
 
 // beats breaks a tie between two dissectors whose probes claimed a stream
@@ -347,19 +346,22 @@ func (w *worker) beats(st *stream, a, b *slot) bool {
 	return w.portHint(st, a) && !w.portHint(st, b)
 }
 
-// contested reports that a plugin's probe claimed a stream with the same
-// confidence as the dissector that took it: against the plugin (the loser,
-// or the winner when a plugin beat a built-in... which ties never let
-// happen), so that `kubeshark dissectors` names the plugin that contests
-// other dissectors' traffic. Ties between built-ins are the built-ins'
-// own design and are not reported.
+// contested reports that two dissectors, one of them a plugin, both
+// claimed a stream: against the plugin (the loser when both are plugins),
+// so that `kubeshark dissectors` names the plugin that contests other
+// dissectors' traffic, or takes it. Overlaps between built-ins are the
+// built-ins' own design and are not reported.
 func (w *worker) contested(st *stream, winner, loser int, conf uint8) {
 	win, lose := w.slots[winner], w.slots[loser]
 	if win.builtin && lose.builtin {
 		return
 	}
 	w.stats.Contested++
-	w.dissectorError(loser, st, "contested", "", fmt.Sprintf("its probe claimed the connection with confidence %d, as did %s, which took it (built-ins win ties, then port hints, then the first loaded); pin one with --decode-as PORT=NAME", conf, win.ref))
+	if lose.builtin {
+		w.dissectorError(winner, st, "contested", "", fmt.Sprintf("its probe took the connection with confidence %d from %s, which also claimed it; --decode-as PORT=%s gives such connections back", conf, lose.ref, lose.m.Name))
+		return
+	}
+	w.dissectorError(loser, st, "contested", "", fmt.Sprintf("its probe claimed the connection, as did %s (confidence %d), which took it (the more confident wins; ties go to built-ins, then port hints, then the first loaded); --decode-as PORT=%s pins such connections to it", win.ref, conf, lose.m.Name))
 }
 
 // pinned is the slot --decode-as pins one of the stream's ports to, and
