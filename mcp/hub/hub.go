@@ -27,8 +27,14 @@ type Options struct {
 	// Server runs the tools. Required.
 	Server *mcp.Server
 	// Token is the bearer token every request but /healthz must carry.
-	Token  string
-	Logger *slog.Logger
+	Token string
+	// Plugins, when set, serves the plugin store under /api/plugins.
+	Plugins Plugins
+	// AllowDestructive lets the routes that change state through
+	// (installing, enabling, disabling, removing plugins); the hub is
+	// read-only without it.
+	AllowDestructive bool
+	Logger           *slog.Logger
 }
 
 // route maps a GET path to a tool; {id} in the path becomes the tool's
@@ -76,6 +82,9 @@ func Handler(opts Options) (http.Handler, error) {
 	}
 	mux.Handle("POST /api/tools/{name}", h.auth(http.HandlerFunc(h.postTool)))
 	mux.Handle("GET /api/snapshots/{id}/pcap", h.auth(http.HandlerFunc(h.snapshotPcap)))
+	if opts.Plugins != nil {
+		h.pluginRoutes(mux)
+	}
 	mcpHandler := mcp.HTTPHandler(opts.Server.MCPServer(), "/mcp")
 	mux.Handle("/mcp", h.auth(mcpHandler))
 	return mux, nil
