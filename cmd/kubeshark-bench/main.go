@@ -60,7 +60,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
-	only := flag.String("only", "", "run only one part: pipeline, dissectors, cli or mcp")
+	only := flag.String("only", "", "run only one part: pipeline, dissectors, plugins, cli or mcp")
 	smallN := flag.Int("small", 100000, "exchanges in the recorded small-message (nginx/h2load) capture of the cli part")
 	bin := flag.String("bin", "bin/kubeshark", "the kubeshark binary the cli part runs")
 	rowsRE := flag.String("rows", "", "run only the pipeline rows whose \"measurement/workers\" matches this regexp (for profiling one of them)")
@@ -73,9 +73,9 @@ func main() {
 		}
 	}
 	switch *only {
-	case "", "pipeline", "dissectors", "cli", "mcp":
+	case "", "pipeline", "dissectors", "plugins", "cli", "mcp":
 	default:
-		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, cli or mcp\n", *only)
+		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, plugins, cli or mcp\n", *only)
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -106,6 +106,12 @@ func main() {
 	if *only == "" || *only == "dissectors" {
 		fmt.Println("\nPer-dissector throughput, wasm vs native")
 		if err := dissectorBench(ctx, *runs, os.Stdout); err != nil {
+			fail(err)
+		}
+	}
+	if *only == "" || *only == "plugins" {
+		fmt.Println("\nExample plugins (Go, C, Rust): wasm vs the same source compiled for the host")
+		if err := pluginBench(ctx, *runs, os.Stdout); err != nil {
 			fail(err)
 		}
 	}
