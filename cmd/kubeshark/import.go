@@ -321,6 +321,12 @@ func printSummary(w io.Writer, r fileResult) {
 	if len(s.Faults) > 0 {
 		fmt.Fprintf(w, " (instance faults: %v)", s.Faults)
 	}
+	if s.Redetected > 0 {
+		fmt.Fprintf(w, "; %d connections detected again after their dissector faulted", s.Redetected)
+	}
+	if s.Contested > 0 {
+		fmt.Fprintf(w, "; %d connections contested by a plugin and another dissector", s.Contested)
+	}
 	fmt.Fprintln(w)
 	printDissectorErrors(w, "    ", s.ErrorsByDissector)
 	if s.Decode.Malformed > 0 || s.Reassembly.Gaps > 0 {

@@ -232,3 +232,31 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 		t.Fatalf("after tap: %d records with pingpong_n > 1, want 4 (bob 2, carol 2)", len(recs))
 	}
 }
+
+// --decode-as pins a port to a dissector without probing, and names what
+// is wrong with a bad pin.
+func TestImportDecodeAs(t *testing.T) {
+	pcap := sample(t, 40)
+	data := t.TempDir()
+	if r := ks(t, data, "import", pcap); r.code != 0 || !strings.Contains(r.stdout, "(http 40)") {
+		t.Fatalf("import: %+v", r)
+	}
+	port := calls(t, data)[0].Dst.Port
+	// Pinned to the HTTP/2 dissector, the HTTP/1.1 connections are not
+	// probed: HTTP/2 never sees its preface and no record is made.
+	pinned := t.TempDir()
+	r := ks(t, pinned, "import", pcap, "--decode-as", fmt.Sprintf("%d=http2", port))
+	if r.code != 0 || strings.Contains(r.stdout, "http 40") || !strings.Contains(r.stdout, "records:  0\n") {
+		t.Fatalf("import --decode-as %d=http2: %+v", port, r)
+	}
+	for _, bad := range []struct{ arg, want string }{
+		{"80", "want PORT=NAME"},
+		{"0=http", "want PORT=NAME"},
+		{"99999=http", "want PORT=NAME"},
+		{"80=gopher", `no loaded dissector is named "gopher"`},
+	} {
+		if r := ks(t, t.TempDir(), "import", pcap, "--decode-as", bad.arg); r.code == 0 || !strings.Contains(r.stderr, bad.want) {
+			t.Errorf("--decode-as %s: %+v", bad.arg, r)
+		}
+	}
+}
