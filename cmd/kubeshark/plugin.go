@@ -300,6 +300,21 @@ func printPluginReport(w io.Writer, r pluginReport) {
 	default:
 		fmt.Fprintf(w, "health:       ok in the import of %s\n", h.At.Format("2006-01-02 15:04:05Z07:00"))
 	}
+	if h := r.Health; h != nil && h.Errors != nil {
+		contested := 0
+		var example string
+		for _, e := range h.Errors.Examples {
+			if e.Kind == "contested" {
+				contested++
+				if example == "" {
+					example = e.Conn + ": " + e.Error
+				}
+			}
+		}
+		if contested > 0 {
+			fmt.Fprintf(w, "contested:    connections another dissector also claimed (e.g. %s)\n", example)
+		}
+	}
 	fmt.Fprintf(w, "fields:       %d (filter with them: kubeshark calls --filter '%s && ...')\n", len(m.Fields), firstOr(m.Protocols, r.Name))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, f := range m.Fields {

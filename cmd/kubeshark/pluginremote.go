@@ -26,16 +26,22 @@ import (
 // /etc/kubeshark), never the client's.
 type hubPlugins struct {
 	g *globals
-	// reserved are the built-in names, read once (it loads the built-ins).
-	once     sync.Once
+	// reserved are the built-in names, read on the first install (it
+	// loads the built-ins); a failure is not kept, the next install tries
+	// again.
+	mu       sync.Mutex
 	reserved []string
-	rerr     error
 }
 
 func (h *hubPlugins) store(ctx context.Context) (*plugins.Store, error) {
-	h.once.Do(func() { h.reserved, h.rerr = builtinNames(ctx, h.g) })
-	if h.rerr != nil {
-		return nil, h.rerr
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.reserved == nil {
+		names, err := builtinNames(ctx, h.g)
+		if err != nil {
+			return nil, err
+		}
+		h.reserved = names
 	}
 	return pluginStore(h.g, h.reserved), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -259,4 +260,73 @@ func TestImportDecodeAs(t *testing.T) {
 			t.Errorf("--decode-as %s: %+v", bad.arg, r)
 		}
 	}
+}
+
+// hostileModule assembles runtime/wasm's hostile test guest (named
+// "hostile") with the given probe and feed bodies.
+func hostileModule(t *testing.T, probe, feed string) string {
+	t.Helper()
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		t.Skip("wat2wasm (Debian package wabt) is not installed; `make deps` installs it")
+	}
+	tmpl, err := os.ReadFile(filepath.Join("..", "..", "runtime", "wasm", "testdata", "hostile.wat.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := strings.NewReplacer("{{IMPORTS}}", "", "{{MARKER}}", "kubeshark_abi_v1", "{{INIT}}", "", "{{MAXMEM}}", "",
+		"{{PROBE}}", probe, "{{FEED}}", feed).Replace(string(tmpl))
+	dir := t.TempDir()
+	wat, out := filepath.Join(dir, "hostile.wat"), filepath.Join(dir, "hostile.wasm")
+	os.WriteFile(wat, []byte(src), 0o644)
+	if msg, err := exec.Command("wat2wasm", wat, "-o", out).CombinedOutput(); err != nil {
+		t.Fatalf("wat2wasm: %v\n%s", err, msg)
+	}
+	return out
+}
+
+// A plugin whose probe claims every connection with confidence 100,
+// through the CLI: when its feed traps, every HTTP exchange still becomes a
+// record and the faults are listed against it; when it swallows what it
+// claimed, the contest is reported (import, dissectors, plugin inspect) and
+// --decode-as gives the connections back to the built-in.
+func TestGreedyPluginThroughCLI(t *testing.T) {
+	pcap := sample(t, 40)
+	t.Run("trap", func(t *testing.T) {
+		data := t.TempDir()
+		if r := ks(t, data, "plugin", "install", "--allow-unsigned", hostileModule(t, "(i32.const 100)", "unreachable")); r.code != 0 {
+			t.Fatalf("install: %+v", r)
+		}
+		r := ks(t, data, "import", pcap)
+		if r.code != 0 || !strings.Contains(r.stdout, "(http 40)") || !strings.Contains(r.stdout, "detected again after their dissector faulted") {
+			t.Fatalf("import with a trapping plugin: %+v", r)
+		}
+		if r := ks(t, data, "dissectors"); !strings.Contains(r.stdout, "faults in last import") {
+			t.Fatalf("dissectors: %s", r.stdout)
+		}
+	})
+	t.Run("swallow", func(t *testing.T) {
+		data := t.TempDir()
+		if r := ks(t, data, "plugin", "install", "--allow-unsigned", hostileModule(t, "(i32.const 100)", "(i64.extend_i32_u (local.get $len))")); r.code != 0 {
+			t.Fatalf("install: %+v", r)
+		}
+		r := ks(t, data, "import", pcap)
+		if r.code != 0 || strings.Contains(r.stdout, "http 40") || !strings.Contains(r.stdout, "contested by a plugin") {
+			t.Fatalf("import with a swallowing plugin: %+v", r)
+		}
+		if r := ks(t, data, "dissectors"); !strings.Contains(r.stdout, "contested on tcp") || !strings.Contains(r.stdout, "from http@") {
+			t.Fatalf("dissectors does not report the contest: %s", r.stdout)
+		}
+		if r := ks(t, data, "plugin", "inspect", "hostile"); !strings.Contains(r.stdout, "contested:") {
+			t.Fatalf("inspect does not report the contest: %s", r.stdout)
+		}
+		port := 0
+		other := t.TempDir()
+		ks(t, other, "import", pcap)
+		port = int(calls(t, other)[0].Dst.Port)
+		pinned := t.TempDir()
+		ks(t, pinned, "plugin", "install", "--allow-unsigned", hostileModule(t, "(i32.const 100)", "(i64.extend_i32_u (local.get $len))"))
+		if r := ks(t, pinned, "import", pcap, "--decode-as", fmt.Sprintf("%d=http", port)); r.code != 0 || !strings.Contains(r.stdout, "(http 40)") {
+			t.Fatalf("import --decode-as %d=http: %+v", port, r)
+		}
+	})
 }
