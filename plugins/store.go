@@ -67,6 +67,10 @@ type Plugin struct {
 	AllowedUnsigned bool   `json:"allowed_unsigned,omitempty"`
 	TrustProblem    string `json:"trust_problem,omitempty"`
 	Enabled         bool   `json:"enabled"`
+	// Ports are pinned to this plugin (kubeshark plugin enable --port):
+	// connections on them go to it without probing, as with
+	// --decode-as PORT=NAME.
+	Ports []uint16 `json:"ports,omitempty"`
 	// Manifest is what the module said about itself at install.
 	Manifest sdk.Manifest `json:"manifest"`
 }
@@ -370,6 +374,22 @@ func (s *Store) SetEnabled(ctx context.Context, ref string, enabled bool) (Plugi
 		return Plugin{}, err
 	}
 	p.Enabled = enabled
+	if err := writeMeta(s.dir(p), p); err != nil {
+		return Plugin{}, err
+	}
+	return p, s.bump()
+}
+
+// SetPorts pins ports to an installed plugin (none unpins): while it is
+// enabled, connections on them are dissected by it without probing.
+func (s *Store) SetPorts(ctx context.Context, ref string, ports []uint16) (Plugin, error) {
+	p, err := s.Get(ctx, ref)
+	if err != nil {
+		return Plugin{}, err
+	}
+	p.Ports = slices.Clone(ports)
+	slices.Sort(p.Ports)
+	p.Ports = slices.Compact(p.Ports)
 	if err := writeMeta(s.dir(p), p); err != nil {
 		return Plugin{}, err
 	}

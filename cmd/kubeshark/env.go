@@ -102,6 +102,9 @@ type loaded struct {
 	// generation mods reflects.
 	plugins map[string]*wasm.Module
 	gen     string
+	// pins are the ports enabled plugins are pinned to (plugin enable
+	// --port), port → plugin name.
+	pins map[uint16]string
 }
 
 // all is every module loaded in this run, the plugins no longer in the set
@@ -159,6 +162,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 	nBuiltin := len(srcs)
 	var gen string
 	var digests []string
+	var pins map[uint16]string
 	if withPlugins {
 		store := pluginStore(g, nil)
 		// Read before the plugins: a change made meanwhile shows as a
@@ -176,6 +180,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			srcs = append(srcs, source{pluginSource(p), as[i].Code})
 			digests = append(digests, p.Digest)
 		}
+		pins = pluginPins(g, ps)
 	}
 	for _, path := range extra {
 		code, err := os.ReadFile(path)
@@ -237,7 +242,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 		}
 		return false
 	})
-	l := &loaded{rt: rt, mods: mods, nBuiltin: nBuiltin, nExtra: nExtra, plugins: plugins, gen: gen}
+	l := &loaded{rt: rt, mods: mods, nBuiltin: nBuiltin, nExtra: nExtra, plugins: plugins, gen: gen, pins: pins}
 	return l, nil
 }
 

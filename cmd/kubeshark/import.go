@@ -164,7 +164,7 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	var results []fileResult
 	var failed error
 	for i, src := range sources {
-		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: decodeAs}, engines, st)
+		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: mergePins(l.pins, decodeAs)}, engines, st)
 		stopBar := progress(src, files[i], o.noProgress)
 		var in capture.Source = src
 		var pbefore packetlog.Counts

@@ -288,6 +288,9 @@ func printPluginReport(w io.Writer, r pluginReport) {
 		fmt.Fprintf(w, "signer:       %s (%s)\n", r.Signer, r.SignerKey)
 	}
 	fmt.Fprintf(w, "enabled:      %v\n", r.Enabled)
+	if len(r.Ports) > 0 {
+		fmt.Fprintf(w, "pinned ports: %v (connections on them skip probing; kubeshark plugin enable %s --unpin)\n", r.Ports, r.Name)
+	}
 	l := r.Limits
 	fmt.Fprintf(w, "limits:       %d MiB memory, %s a call, %d records a call, %d bytes a record, quarantined after %d faults\n", l.MemoryMiB, l.CallTimeout, l.MaxRecordsPerCall, l.MaxRecordBytes, l.QuarantineAfter)
 	switch h := r.Health; {
@@ -336,6 +339,8 @@ func newPluginEnableCmd(g *globals, enable bool) *cobra.Command {
 		use, short = "disable NAME|DIGEST", "Disable an installed plugin without removing it (a running tap or hub stops using it for new connections)"
 	}
 	var remote remoteOpts
+	var ports []uint
+	var unpin bool
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
@@ -345,14 +350,34 @@ func newPluginEnableCmd(g *globals, enable bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			pin := len(ports) > 0 || unpin
+			if pin && c != nil {
+				return errors.New("--port and --unpin change the local plugin store only; run them where the hub runs")
+			}
+			var pinned []uint16
+			for _, p := range ports {
+				if p == 0 || p > 65535 {
+					return fmt.Errorf("--port %d: want a port from 1 to 65535", p)
+				}
+				pinned = append(pinned, uint16(p))
+			}
 			var p plugins.Plugin
 			if c != nil {
 				p, err = c.setEnabled(cmd.Context(), args[0], enable)
 			} else {
-				p, err = pluginStore(g, nil).SetEnabled(cmd.Context(), args[0], enable)
+				st := pluginStore(g, nil)
+				if pin {
+					if _, err := st.SetPorts(cmd.Context(), args[0], pinned); err != nil {
+						return err
+					}
+				}
+				p, err = st.SetEnabled(cmd.Context(), args[0], enable)
 			}
 			if err != nil {
 				return err
+			}
+			if len(p.Ports) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "ports pinned to %s: %v (connections on them skip probing)\n", p.Name, p.Ports)
 			}
 			state := "enabled"
 			if !enable {
@@ -363,6 +388,10 @@ func newPluginEnableCmd(g *globals, enable bool) *cobra.Command {
 		},
 	}
 	remote.flags(cmd)
+	if enable {
+		cmd.Flags().UintSliceVar(&ports, "port", nil, "pin these ports to the plugin: connections on them go to it without probing (as import/tap --decode-as PORT=NAME, which overrides it); repeatable or comma-separated")
+		cmd.Flags().BoolVar(&unpin, "unpin", false, "remove the plugin's port pins")
+	}
 	return cmd
 }
 

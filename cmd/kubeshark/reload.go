@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
+	"github.com/kubeshark-wasm/kubeshark/plugins"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -95,7 +97,7 @@ func (l *loaded) reload(ctx context.Context, g *globals, gen string) (added, rem
 			removed = append(removed, m.Manifest().Name+" "+m.Manifest().Version)
 		}
 	}
-	l.mods, l.gen = mods, gen
+	l.mods, l.gen, l.pins = mods, gen, pluginPins(g, ps)
 	if len(errs) > 0 {
 		return added, removed, fmt.Errorf("%s (kubeshark plugin disable NAME skips it)", strings.Join(errs, "; "))
 	}
@@ -174,6 +176,39 @@ func (s *serverSet) apply(ctx context.Context, g *globals, srv *mcp.Server, prev
 		return prev, err
 	}
 	return ds, nil
+}
+
+// pluginPins collects the ports enabled plugins are pinned to. A port two
+// plugins claim goes to the first by name, with a warning.
+func pluginPins(g *globals, ps []plugins.Plugin) map[uint16]string {
+	var pins map[uint16]string
+	for _, p := range ps {
+		if !p.Enabled {
+			continue
+		}
+		for _, port := range p.Ports {
+			if pins == nil {
+				pins = map[uint16]string{}
+			}
+			if other, dup := pins[port]; dup {
+				g.logger().Warn("a port is pinned to two plugins; the first keeps it", "port", port, "kept", other, "ignored", p.Name)
+				continue
+			}
+			pins[port] = p.Name
+		}
+	}
+	return pins
+}
+
+// mergePins is the pins the pipeline uses: the plugins' own, overridden
+// port by port by --decode-as.
+func mergePins(fromPlugins, flags map[uint16]string) map[uint16]string {
+	if len(fromPlugins) == 0 {
+		return flags
+	}
+	out := maps.Clone(fromPlugins)
+	maps.Copy(out, flags)
+	return out
 }
 
 // parseDecodeAs reads --decode-as PORT=NAME flags: NAME is a loaded

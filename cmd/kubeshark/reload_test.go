@@ -330,3 +330,43 @@ func TestGreedyPluginThroughCLI(t *testing.T) {
 		}
 	})
 }
+
+// plugin enable --port pins ports to a plugin: a plugin whose probe
+// recognises nothing gets the connections on its pinned port; --unpin and
+// --decode-as undo it.
+func TestPluginPortPin(t *testing.T) {
+	pcap := sample(t, 20)
+	probe := t.TempDir()
+	ks(t, probe, "import", pcap)
+	port := calls(t, probe)[0].Dst.Port
+	// Probe: never; feed: one record per call, everything consumed.
+	mod := hostileModule(t, "(i32.const 0)", "(call $emit (i32.const 1) (i32.const 512) (i32.const 21)) (i64.extend_i32_u (local.get $len))")
+	data := t.TempDir()
+	if r := ks(t, data, "plugin", "install", "--allow-unsigned", mod); r.code != 0 {
+		t.Fatalf("install: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "enable", "hostile", "--port", fmt.Sprint(port)); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("ports pinned to hostile: [%d]", port)) {
+		t.Fatalf("enable --port: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "inspect", "hostile"); !strings.Contains(r.stdout, "pinned ports:") {
+		t.Fatalf("inspect: %s", r.stdout)
+	}
+	if r := ks(t, data, "import", pcap); r.code != 0 || !strings.Contains(r.stdout, "hostile") || strings.Contains(r.stdout, "http 20") {
+		t.Fatalf("import with the port pinned to the plugin: %+v", r)
+	}
+	// --decode-as overrides the plugin's pin for one run.
+	if r := ks(t, data, "import", pcap, "--decode-as", fmt.Sprintf("%d=http", port)); r.code != 0 || !strings.Contains(r.stdout, "(http 20)") {
+		t.Fatalf("import --decode-as over the plugin's pin: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "enable", "hostile", "--unpin"); r.code != 0 || strings.Contains(r.stdout, "pinned") {
+		t.Fatalf("--unpin: %+v", r)
+	}
+	other := t.TempDir()
+	ks(t, other, "plugin", "install", "--allow-unsigned", mod)
+	if r := ks(t, other, "import", pcap); r.code != 0 || !strings.Contains(r.stdout, "(http 20)") {
+		t.Fatalf("import without the pin: %+v", r)
+	}
+	if r := ks(t, data, "plugin", "enable", "hostile", "--port", "0"); r.code == 0 || !strings.Contains(r.stderr, "want a port") {
+		t.Fatalf("--port 0: %+v", r)
+	}
+}

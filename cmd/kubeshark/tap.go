@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -170,7 +171,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("tap: %w", err)
 	}
-	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: decodeAs}, engines, st)}
+	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: mergePins(l.pins, decodeAs)}, engines, st)}
 	sources := []tapSource{pkt}
 	defer func() {
 		for _, s := range sources {
@@ -282,7 +283,12 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	go func() {
 		defer close(watched)
 		watchPlugins(watchCtx, g, l.gen, func(ctx context.Context, gen string) error {
+			oldPins := l.pins
 			added, removed, lerr := l.reload(ctx, g, gen)
+			if !maps.Equal(oldPins, l.pins) {
+				pkt.p.SetDecodeAs(mergePins(l.pins, decodeAs))
+				fmt.Fprintf(stderr, "plugin port pins changed: %v\n", l.pins)
+			}
 			if len(added)+len(removed) > 0 {
 				engines, err := enabledEngines(ctx, st, l, g)
 				if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -89,6 +90,9 @@ type Pipeline struct {
 	// set changed while a run goes on (a plugin installed into a running
 	// tap) takes effect without a restart.
 	set atomic.Pointer[dissectorSet]
+	// decodeAs is Config.DecodeAs, replaceable while running
+	// (SetDecodeAs).
+	decodeAs atomic.Pointer[map[uint16]string]
 	// seen is every dissector any set held, for the run's fault counts.
 	seenMu sync.Mutex
 	seen   []engine.Dissector
@@ -127,7 +131,15 @@ func New(cfg Config, dissectors []engine.Dissector, sink Sink) *Pipeline {
 	fs, _ := sink.(FlowSink)
 	p := &Pipeline{cfg: cfg, sink: sink, flows: fs}
 	p.SetDissectors(dissectors)
+	p.SetDecodeAs(cfg.DecodeAs)
 	return p
+}
+
+// SetDecodeAs replaces the port pins (see Config.DecodeAs), also while the
+// pipeline runs: streams detected afterwards follow the new pins.
+func (p *Pipeline) SetDecodeAs(m map[uint16]string) {
+	m = maps.Clone(m)
+	p.decodeAs.Store(&m)
 }
 
 // SetDissectors replaces the dissectors, also while Run or RunPlaintext

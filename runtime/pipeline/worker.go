@@ -367,7 +367,8 @@ func (w *worker) contested(st *stream, winner, loser int, conf uint8) {
 // pinned is the slot --decode-as pins one of the stream's ports to, and
 // whether the sender of dir is the side with that port (the server).
 func (w *worker) pinned(st *stream, dir sdk.Direction) (idx int, fromServer, ok bool) {
-	if len(w.p.cfg.DecodeAs) == 0 {
+	pins := *w.p.decodeAs.Load()
+	if len(pins) == 0 {
 		return -1, false, false
 	}
 	sender, receiver := st.conn.A, st.conn.B
@@ -379,7 +380,7 @@ func (w *worker) pinned(st *stream, dir sdk.Direction) (idx int, fromServer, ok 
 		port       uint16
 		fromServer bool
 	}{{receiver.Port(), false}, {sender.Port(), true}} {
-		name, found := w.p.cfg.DecodeAs[side.port]
+		name, found := pins[side.port]
 		if !found {
 			continue
 		}
