@@ -59,3 +59,22 @@ func TestSetDissectorsWhileServing(t *testing.T) {
 		t.Fatalf("the removed plugin's field: %v", err)
 	}
 }
+
+// list_dissectors carries what the last import or tap saw of each
+// dissector: faults, errors, contested connections.
+func TestListDissectorsCarriesLastRun(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	saved := `{"faults":2,"quarantined":false,"last_fault":"trap","at":"2026-12-06T07:00:00Z","errors":{"count":3,"examples":[{"kind":"contested","conn":"tcp 10.0.0.1:40000 ↔ 10.0.1.1:80","error":"its probe took the connection"}]}}`
+	if err := f.store.PutMeta(ctx, mcp.DissectorHealthKey("http"), []byte(saved)); err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := f.server(t, false).Call(ctx, "list_dissectors", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.(mcp.DissectorsResult).Dissectors[0]
+	if d.LastRun == nil || d.LastRun.Faults != 2 || d.LastRun.Errors == nil || d.LastRun.Errors.Count != 3 || d.LastRun.Errors.Examples[0].Kind != "contested" {
+		t.Fatalf("last run of %s: %+v", d.Name, d.LastRun)
+	}
+}

@@ -56,6 +56,13 @@ func runDissectors(ctx context.Context, g *globals, extra []string, output strin
 		fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOLS\tTRANSPORT\tABI\tSOURCE\tSTATUS")
 		for _, d := range res.Dissectors {
 			status := "ok (tap running: health is saved when it stops)"
+			if h := d.LastRun; h != nil && h.Errors != nil && h.Errors.Count > 0 {
+				status = fmt.Sprintf("%d errors in the last run", h.Errors.Count)
+				if len(h.Errors.Examples) > 0 {
+					e := h.Errors.Examples[0]
+					status += fmt.Sprintf(" (%s on %s: %s)", e.Kind, e.Conn, clipCell(e.Error, 80))
+				}
+			}
 			if !d.Enabled {
 				status = "disabled (enable_dissection)"
 			}

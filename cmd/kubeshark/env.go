@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors"
+	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
@@ -249,7 +250,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 // healthKey is where the last import's view of a dissector's health lives,
 // so that `kubeshark dissectors` can report faults and quarantines after the
 // importing process is gone.
-func healthKey(name string) string { return "dissector-health/" + name }
+func healthKey(name string) string { return mcp.DissectorHealthKey(name) }
 
 type savedHealth struct {
 	engine.Health
