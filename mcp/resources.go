@@ -47,11 +47,11 @@ func (s *Server) readResource(ctx context.Context, uri string) ([]mcpgo.Resource
 	var v any
 	switch {
 	case kind == "kfl" && id == "":
-		return []mcpgo.ResourceContents{mcpgo.TextResourceContents{URI: uri, MIMEType: "text/markdown", Text: s.kfl.Reference()}}, nil
+		return []mcpgo.ResourceContents{mcpgo.TextResourceContents{URI: uri, MIMEType: "text/markdown", Text: s.kfl().Reference()}}, nil
 	case kind == "dissectors" && id == "":
-		v = s.opts.Dissectors
+		v = s.dissectors()
 	case kind == "dissectors":
-		for _, d := range s.opts.Dissectors {
+		for _, d := range s.dissectors() {
 			if d.Manifest.Name == id {
 				v = d
 			}

@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
@@ -152,8 +154,10 @@ type Options struct {
 
 // Server holds the tools, resources and prompts over one store.
 type Server struct {
-	opts  Options
-	kfl   *kfl.Env
+	opts Options
+	// set is the dissectors and the filter language over their fields,
+	// replaced together by SetDissectors.
+	set   atomic.Pointer[dissectorSet]
 	tools map[string]tool
 	order []string
 	mcp   *server.MCPServer
@@ -188,16 +192,10 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("mcp: export directory %q: %w", opts.ExportDir, err)
 	}
 	opts.ExportDir = abs
-	manifests := make([]sdk.Manifest, len(opts.Dissectors))
-	for i, d := range opts.Dissectors {
-		manifests[i] = d.Manifest
+	s := &Server{opts: opts, tools: map[string]tool{}, log: opts.Logger}
+	if err := s.SetDissectors(opts.Dissectors, opts.StoredManifests); err != nil {
+		return nil, err
 	}
-	manifests = append(manifests, opts.StoredManifests...)
-	env, err := kfl.NewEnv(manifests)
-	if err != nil {
-		return nil, fmt.Errorf("mcp: filter language over the dissectors' fields: %w", err)
-	}
-	s := &Server{opts: opts, kfl: env, tools: map[string]tool{}, log: opts.Logger}
 	for _, t := range s.allTools() {
 		s.tools[t.def.Name] = t
 		s.order = append(s.order, t.def.Name)
@@ -212,6 +210,38 @@ func New(opts Options) (*Server, error) {
 	})
 	return s, nil
 }
+
+// dissectorSet is one generation of the server's dissectors.
+type dissectorSet struct {
+	ds  []Dissector
+	kfl *kfl.Env
+}
+
+// SetDissectors replaces the loaded dissectors and the stored manifests
+// (see Options), and with them the filter language's fields, while the
+// server serves: a plugin installed into a running tap or hub shows in
+// list_dissectors and kubeshark://dissectors, and its fields filter, from
+// the next call. A set whose fields the filter language cannot take is
+// refused and the old one kept.
+func (s *Server) SetDissectors(ds []Dissector, stored []sdk.Manifest) error {
+	manifests := make([]sdk.Manifest, 0, len(ds)+len(stored))
+	for _, d := range ds {
+		manifests = append(manifests, d.Manifest)
+	}
+	manifests = append(manifests, stored...)
+	env, err := kfl.NewEnv(manifests)
+	if err != nil {
+		return fmt.Errorf("mcp: filter language over the dissectors' fields: %w", err)
+	}
+	s.set.Store(&dissectorSet{ds: slices.Clone(ds), kfl: env})
+	return nil
+}
+
+// dissectors returns the current dissectors.
+func (s *Server) dissectors() []Dissector { return s.set.Load().ds }
+
+// kfl returns the filter language over the current dissectors' fields.
+func (s *Server) kfl() *kfl.Env { return s.set.Load().kfl }
 
 // Tools returns the advertised tool definitions in registration order.
 func (s *Server) Tools() []mcpgo.Tool {
@@ -320,7 +350,7 @@ func (s *Server) AcquireStore(ctx context.Context) (*storage.Store, func(), erro
 // CompileKFL compiles a KFL filter with the server's dissector fields: a
 // worker compiles the filters the hub sends it with this.
 func (s *Server) CompileKFL(expr string) (storage.Matcher, error) {
-	return s.kfl.Compile(expr)
+	return s.kfl().Compile(expr)
 }
 
 // handle adapts a tool to mcp-go. Failures become tool errors (isError with

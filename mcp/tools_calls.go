@@ -101,7 +101,7 @@ func (s *Server) kflMatcher(expr string) (storage.Matcher, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, nil
 	}
-	p, err := s.kfl.Compile(expr)
+	p, err := s.kfl().Compile(expr)
 	if err != nil {
 		return nil, err
 	}

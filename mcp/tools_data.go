@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -89,6 +90,28 @@ type DissectorView struct {
 	ABIVersion  int      `json:"abi_version"`
 	Enabled     bool     `json:"enabled"`
 	Fields      int      `json:"fields" jsonschema:"how many KFL fields the dissector declares; read kubeshark://dissectors/{name} for them"`
+	// LastRun is what the last import or tap that stopped saw of it.
+	LastRun *DissectorHealth `json:"last_run,omitempty" jsonschema:"the dissector's faults, errors and contested connections in the last import or tap"`
+}
+
+// DissectorHealthKey is the store metadata key under which an import or a
+// tap saves what it saw of a dissector (JSON, see DissectorHealth).
+func DissectorHealthKey(name string) string { return "dissector-health/" + name }
+
+// DissectorHealth is a dissector's record in the last import or tap.
+type DissectorHealth struct {
+	At          time.Time `json:"at"`
+	Faults      int       `json:"faults"`
+	Quarantined bool      `json:"quarantined"`
+	LastFault   string    `json:"last_fault,omitempty"`
+	Errors      *struct {
+		Count    int64 `json:"count" jsonschema:"connections given up on, malformed records, faults and contested connections"`
+		Examples []struct {
+			Kind  string `json:"kind" jsonschema:"fault, rejected, malformed or contested (its probe claimed a connection another dissector also claimed)"`
+			Conn  string `json:"conn,omitempty"`
+			Error string `json:"error"`
+		} `json:"examples"`
+	} `json:"errors,omitempty"`
 }
 
 // DissectorsResult is list_dissectors' and get_dissection_status' answer.
@@ -109,13 +132,29 @@ func (s *Server) dissectorViews(ctx context.Context) (DissectorsResult, error) {
 		return DissectorsResult{}, err
 	}
 	res := DissectorsResult{Dissectors: []DissectorView{}, Disabled: disabled}
-	for _, d := range s.opts.Dissectors {
+	for _, d := range s.dissectors() {
 		m := d.Manifest
-		res.Dissectors = append(res.Dissectors, DissectorView{
+		v := DissectorView{
 			Name: m.Name, Version: m.Version, Description: m.Description, Protocols: nonNil(m.Protocols), Transports: nonNil(m.Transports),
 			Source: d.Source, ABIVersion: d.ABIVersion, Fields: len(m.Fields),
 			Enabled: !slices.Contains(disabled, m.Name) && !slices.Contains(disabled, "*"),
+		}
+		// Health is kept in each store; a cluster hub's merged view has
+		// none of its own, so its dissectors carry no last_run.
+		meta, hasMeta := s.live(ctx).(interface {
+			GetMeta(context.Context, string) ([]byte, error)
 		})
+		if !hasMeta {
+			res.Dissectors = append(res.Dissectors, v)
+			continue
+		}
+		if b, err := meta.GetMeta(ctx, DissectorHealthKey(m.Name)); err == nil {
+			var h DissectorHealth
+			if json.Unmarshal(b, &h) == nil {
+				v.LastRun = &h
+			}
+		}
+		res.Dissectors = append(res.Dissectors, v)
 	}
 	return res, nil
 }
@@ -179,7 +218,7 @@ func (s *Server) setDissection(enable bool) func(context.Context, dissectionArgs
 		name := a.Name
 		if name == "" {
 			name = "*"
-		} else if !slices.ContainsFunc(s.opts.Dissectors, func(d Dissector) bool { return d.Manifest.Name == name }) {
+		} else if !slices.ContainsFunc(s.dissectors(), func(d Dissector) bool { return d.Manifest.Name == name }) {
 			return DissectorsResult{}, "", fmt.Errorf("%w: no dissector %q; list_dissectors shows the names", ErrBadArgument, name)
 		}
 		disabled, err := s.live(ctx).DisabledDissectors(ctx)

@@ -148,7 +148,7 @@ func (s *Server) enabledDissectors(ctx context.Context) ([]string, []string, err
 	}
 	on := []string{}
 	if !slices.Contains(disabled, "*") {
-		for _, d := range s.opts.Dissectors {
+		for _, d := range s.dissectors() {
 			if !slices.Contains(disabled, d.Manifest.Name) {
 				on = append(on, d.Manifest.Name)
 			}

@@ -17,4 +17,6 @@
 //	<sha256 hex>/module.wasm          the module, byte for byte as signed
 //	<sha256 hex>/module.wasm.minisig  its signature, when it had one
 //	<sha256 hex>/plugin.json          metadata (Plugin)
+//	.generation                       rewritten on every change ([Store.Generation]),
+//	                                  read by running taps and hubs to reload
 package plugins

@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -66,6 +67,10 @@ type Plugin struct {
 	AllowedUnsigned bool   `json:"allowed_unsigned,omitempty"`
 	TrustProblem    string `json:"trust_problem,omitempty"`
 	Enabled         bool   `json:"enabled"`
+	// Ports are pinned to this plugin (kubeshark plugin enable --port):
+	// connections on them go to it without probing, as with
+	// --decode-as PORT=NAME.
+	Ports []uint16 `json:"ports,omitempty"`
 	// Manifest is what the module said about itself at install.
 	Manifest sdk.Manifest `json:"manifest"`
 }
@@ -207,7 +212,52 @@ func (s *Store) Install(ctx context.Context, a Artifact, o InstallOptions) (inst
 			replaced = &old
 		}
 	}
-	return p, replaced, nil
+	return p, replaced, s.bump()
+}
+
+// generationFile is rewritten after every change to the installed or
+// enabled plugins, so that a running tap or hub notices a change by
+// reading one small file (see Generation) instead of every plugin's
+// metadata.
+const generationFile = ".generation"
+
+// Generation returns a token that changes whenever a plugin is installed,
+// enabled, disabled or removed, by this process or another: "" before the
+// first change. Compare tokens for equality; they are not ordered.
+func (s *Store) Generation() (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.opts.Dir, generationFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("plugin store %s: %w", s.opts.Dir, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// bump writes a new generation token. It holds the time in nanoseconds
+// and a random part, so that two processes changing the store at once
+// never write the same token twice in a row.
+func (s *Store) bump() error {
+	var r [8]byte
+	rand.Read(r[:])
+	tok := fmt.Sprintf("%d-%x\n", time.Now().UnixNano(), r)
+	tmp, err := os.CreateTemp(s.opts.Dir, ".generation-")
+	if err != nil {
+		return fmt.Errorf("plugin store %s: %w", s.opts.Dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(tok); err != nil {
+		tmp.Close()
+		return fmt.Errorf("plugin store %s: %w", s.opts.Dir, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("plugin store %s: %w", s.opts.Dir, err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(s.opts.Dir, generationFile)); err != nil {
+		return fmt.Errorf("plugin store %s: %w", s.opts.Dir, err)
+	}
+	return nil
 }
 
 func (s *Store) dir(p Plugin) string {
@@ -324,7 +374,26 @@ func (s *Store) SetEnabled(ctx context.Context, ref string, enabled bool) (Plugi
 		return Plugin{}, err
 	}
 	p.Enabled = enabled
-	return p, writeMeta(s.dir(p), p)
+	if err := writeMeta(s.dir(p), p); err != nil {
+		return Plugin{}, err
+	}
+	return p, s.bump()
+}
+
+// SetPorts pins ports to an installed plugin (none unpins): while it is
+// enabled, connections on them are dissected by it without probing.
+func (s *Store) SetPorts(ctx context.Context, ref string, ports []uint16) (Plugin, error) {
+	p, err := s.Get(ctx, ref)
+	if err != nil {
+		return Plugin{}, err
+	}
+	p.Ports = slices.Clone(ports)
+	slices.Sort(p.Ports)
+	p.Ports = slices.Compact(p.Ports)
+	if err := writeMeta(s.dir(p), p); err != nil {
+		return Plugin{}, err
+	}
+	return p, s.bump()
 }
 
 // Remove deletes an installed plugin. Records it produced stay in the
@@ -337,7 +406,7 @@ func (s *Store) Remove(ctx context.Context, ref string) (Plugin, error) {
 	if err := os.RemoveAll(s.dir(p)); err != nil {
 		return Plugin{}, fmt.Errorf("removing plugin %s: %w", p.Name, err)
 	}
-	return p, nil
+	return p, s.bump()
 }
 
 // Module returns an installed plugin's bytes and signature, after checking

@@ -278,3 +278,54 @@ func TestReservedName(t *testing.T) {
 		t.Fatalf("install over a built-in's name: %v", err)
 	}
 }
+
+// Every change a running tap or hub must notice changes the generation
+// token; reading the store does not.
+func TestGenerationChangesWithTheSet(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	gens := map[string]string{}
+	gen := func(step string) {
+		t.Helper()
+		g, err := e.store.Generation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for prev, pg := range gens {
+			if pg == g {
+				t.Fatalf("generation after %s is the one after %s: %q", step, prev, g)
+			}
+		}
+		gens[step] = g
+	}
+	gen("nothing")
+	a, err := plugins.Fetch(ctx, e.module(t, "v1", e.priv, nil), plugins.FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.store.Install(ctx, a, plugins.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gen("install")
+	if _, err := e.store.List(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g, _ := e.store.Generation(); g != gens["install"] {
+		t.Fatalf("listing changed the generation")
+	}
+	if _, err := e.store.SetEnabled(ctx, "pingpong", false); err != nil {
+		t.Fatal(err)
+	}
+	gen("disable")
+	if _, err := e.store.SetEnabled(ctx, "pingpong", true); err != nil {
+		t.Fatal(err)
+	}
+	gen("enable")
+	if _, err := e.store.Remove(ctx, "pingpong"); err != nil {
+		t.Fatal(err)
+	}
+	gen("remove")
+	if all, err := e.store.List(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("the generation file shows as a plugin: %v %v", all, err)
+	}
+}

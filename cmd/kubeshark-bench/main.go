@@ -61,7 +61,7 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
-	only := flag.String("only", "", "run only one part: pipeline, dissectors, cli, mcp or tap")
+	only := flag.String("only", "", "run only one part: pipeline, dissectors, plugins, cli, mcp or tap")
 	smallN := flag.Int("small", 100000, "exchanges in the recorded small-message (nginx/h2load) capture of the cli part")
 	bin := flag.String("bin", "bin/kubeshark", "the kubeshark binary the cli part runs")
 	tapRates := flag.String("tap-rates", defaultTapRates, "request rates of the tap part, comma-separated (0: unbounded)")
@@ -76,9 +76,9 @@ func main() {
 		}
 	}
 	switch *only {
-	case "", "pipeline", "dissectors", "cli", "mcp", "tap":
+	case "", "pipeline", "dissectors", "plugins", "cli", "mcp", "tap":
 	default:
-		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, cli, mcp or tap\n", *only)
+		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, plugins, cli, mcp or tap\n", *only)
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -109,6 +109,12 @@ func main() {
 	if *only == "" || *only == "dissectors" {
 		fmt.Println("\nPer-dissector throughput, wasm vs native")
 		if err := dissectorBench(ctx, *runs, os.Stdout); err != nil {
+			fail(err)
+		}
+	}
+	if *only == "" || *only == "plugins" {
+		fmt.Println("\nExample plugins (Go, C, Rust): wasm vs the same source compiled for the host")
+		if err := pluginBench(ctx, *runs, os.Stdout); err != nil {
 			fail(err)
 		}
 	}

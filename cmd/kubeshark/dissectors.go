@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
@@ -41,6 +42,34 @@ func newDissectorsCmd(g *globals) *cobra.Command {
 }
 
 func runDissectors(ctx context.Context, g *globals, extra []string, output string, w io.Writer) error {
+	if url := runningTap(g.dataDir); url != "" && len(extra) == 0 {
+		// The tap holds the store; its hub lists what it dissects with
+		// now, plugins installed since it started included.
+		var res mcp.DissectorsResult
+		if err := hubTool(ctx, g.dataDir, url, "list_dissectors", map[string]any{}, &res); err != nil {
+			return err
+		}
+		if output == "json" {
+			return writeJSON(w, res.Dissectors, true)
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOLS\tTRANSPORT\tABI\tSOURCE\tSTATUS")
+		for _, d := range res.Dissectors {
+			status := "ok (tap running: health is saved when it stops)"
+			if h := d.LastRun; h != nil && h.Errors != nil && h.Errors.Count > 0 {
+				status = fmt.Sprintf("%d errors in the last run", h.Errors.Count)
+				if len(h.Errors.Examples) > 0 {
+					e := h.Errors.Examples[0]
+					status += fmt.Sprintf(" (%s on %s: %s)", e.Kind, e.Conn, clipCell(e.Error, 80))
+				}
+			}
+			if !d.Enabled {
+				status = "disabled (enable_dissection)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\t%s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.ABIVersion, d.Source, status)
+		}
+		return tw.Flush()
+	}
 	l, err := loadDissectors(ctx, g, extra)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors"
+	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
@@ -87,10 +88,36 @@ func openExistingStore(ctx context.Context, g *globals) (*storage.Store, error) 
 	return openStore(ctx, g, storage.Options{})
 }
 
-// loaded is the dissector set of one command run.
+// loaded is the dissector set of one command run: mods, the current set,
+// is the built-ins, then the enabled plugins, then the extra modules named
+// on the command line. reload (reload.go) follows the plugin store.
 type loaded struct {
 	rt   *wasm.Runtime
 	mods []*wasm.Module
+	// nBuiltin and nExtra are the lengths of the built-in and extra parts
+	// of mods.
+	nBuiltin, nExtra int
+	// plugins holds every plugin module loaded in this run by digest: one
+	// dropped from the set stays open while streams it claimed finish,
+	// and comes back without a second compile. gen is the plugin store's
+	// generation mods reflects.
+	plugins map[string]*wasm.Module
+	gen     string
+	// pins are the ports enabled plugins are pinned to (plugin enable
+	// --port), port → plugin name.
+	pins map[uint16]string
+}
+
+// all is every module loaded in this run, the plugins no longer in the set
+// included: those whose records and health are saved when the run ends.
+func (l *loaded) all() []*wasm.Module {
+	out := slices.Clone(l.mods)
+	for _, m := range l.plugins {
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (l *loaded) engines() []engine.Dissector {
@@ -134,15 +161,27 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 		srcs = append(srcs, source{"built-in", b.Wasm})
 	}
 	nBuiltin := len(srcs)
+	var gen string
+	var digests []string
+	var pins map[uint16]string
 	if withPlugins {
-		ps, as, err := pluginStore(g, nil).Enabled(ctx)
+		store := pluginStore(g, nil)
+		// Read before the plugins: a change made meanwhile shows as a
+		// new generation to the next reload.
+		if gen, err = store.Generation(); err != nil {
+			rt.Close(ctx)
+			return nil, err
+		}
+		ps, as, err := store.Enabled(ctx)
 		if err != nil {
 			rt.Close(ctx)
 			return nil, fmt.Errorf("installed plugins: %w", err)
 		}
 		for i, p := range ps {
 			srcs = append(srcs, source{pluginSource(p), as[i].Code})
+			digests = append(digests, p.Digest)
 		}
+		pins = pluginPins(g, ps)
 	}
 	for _, path := range extra {
 		code, err := os.ReadFile(path)
@@ -186,22 +225,32 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 	for _, m := range mods[:nBuiltin] {
 		builtinNames[m.Manifest().Name] = true
 	}
+	plugins := map[string]*wasm.Module{}
+	for i, d := range digests {
+		plugins[d] = mods[nBuiltin+i]
+	}
+	nExtra := len(extra)
 	mods = slices.DeleteFunc(mods, func(m *wasm.Module) bool {
 		if strings.HasPrefix(m.Source(), "plugin ") && builtinNames[m.Manifest().Name] {
 			g.logger().Warn("a loaded module has the name of a built-in dissector and is skipped", "name", m.Manifest().Name, "source", m.Source())
 			m.Close(ctx)
+			for d, pm := range plugins {
+				if pm == m {
+					delete(plugins, d)
+				}
+			}
 			return true
 		}
 		return false
 	})
-	l := &loaded{rt: rt, mods: mods}
+	l := &loaded{rt: rt, mods: mods, nBuiltin: nBuiltin, nExtra: nExtra, plugins: plugins, gen: gen, pins: pins}
 	return l, nil
 }
 
 // healthKey is where the last import's view of a dissector's health lives,
 // so that `kubeshark dissectors` can report faults and quarantines after the
 // importing process is gone.
-func healthKey(name string) string { return "dissector-health/" + name }
+func healthKey(name string) string { return mcp.DissectorHealthKey(name) }
 
 type savedHealth struct {
 	engine.Health
@@ -213,7 +262,7 @@ type savedHealth struct {
 }
 
 func saveHealth(ctx context.Context, st *storage.Store, l *loaded, errs map[string]*pipeline.DissectorErrors) error {
-	for _, m := range l.mods {
+	for _, m := range l.all() {
 		h := savedHealth{Health: m.Health(), Source: m.Source(), At: time.Now().UTC(), Errors: errs[m.Manifest().Name]}
 		b, err := json.Marshal(h)
 		if err != nil {

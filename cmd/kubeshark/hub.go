@@ -38,7 +38,14 @@ Read-only by default: no tool changes or deletes what is stored or how
 traffic is dissected. create_snapshot and export_snapshot_pcap only add
 files (a snapshot under DATA/snapshots, a pcapng under DATA/exports).
 --allow-destructive enables enable_dissection and disable_dissection, which
-change what later imports dissect.
+change what later imports dissect, and installing, enabling, disabling and
+removing plugins through the hub (kubeshark plugin install SRC --url URL
+--token T); the hub checks signatures with its own trust store.
+
+Plugins installed, enabled, disabled or removed while the hub runs (through
+it or by kubeshark plugin on the same data directory) show in
+list_dissectors, kubeshark://dissectors and the filter language within a
+second, without a restart.
 
 Retention limits saved by an import (--retention-age, --retention-size) are
 applied once at startup, and what they dropped is printed.
@@ -79,7 +86,7 @@ bearer token (--worker-token-file).`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", hub.DefaultAddr, "listen address")
-	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
+	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable the tools and routes that change state: enable_dissection, disable_dissection, plugin install/enable/disable/remove through the hub (snapshots and exports, which only add files, work without it)")
 	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
 	cmd.Flags().StringSliceVar(&workers, "workers", nil, "answer for these workers instead of a local store: base URLs of their hubs, each optionally NODE=URL, comma-separated or repeated")
 	cmd.Flags().StringVar(&hc.workerToken, "worker-token-file", "", "the workers' bearer token, in a file (default: this hub's token)")
@@ -156,7 +163,7 @@ func runHub(ctx context.Context, g *globals, hc hubConfig, cmd *cobra.Command) e
 	if err := applySavedRetention(ctx, g, cmd.ErrOrStderr()); err != nil {
 		return err
 	}
-	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: allowDestructive, extra: extra, publicURL: "http://" + ln.Addr().String()})
+	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: allowDestructive, extra: extra, publicURL: "http://" + ln.Addr().String(), watch: true})
 	if err != nil {
 		return err
 	}
@@ -176,7 +183,7 @@ func runHub(ctx context.Context, g *globals, hc hubConfig, cmd *cobra.Command) e
 	if err != nil {
 		return err
 	}
-	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Authorize: authorize, Worker: wr, Logger: g.logger()})
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Authorize: authorize, Worker: wr, Logger: g.logger(), Plugins: &hubPlugins{g: g}, AllowDestructive: allowDestructive})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type importOpts struct {
 	workers       int
 	noProgress    bool
 	packetsSize   int64
+	decodeAs      []string
 	// ageSet and sizeSet tell a limit given (0 included: it clears the
 	// saved one) from a flag left out (the saved limit applies).
 	ageSet, sizeSet bool
@@ -63,6 +64,7 @@ capture with --retention-age 1h drops it at once, with a warning.`,
 	f.StringArrayVar(&o.dissectors, "dissector", nil, "also load this dissector module (.wasm); repeatable")
 	f.Var(&ageFlag{&o.retentionAge}, "retention-age", "delete records (and flows, packets) older than this, measured from now, e.g. 36h or 7d; saved for later commands (0 removes the limit)")
 	f.Var(newSizeFlag(&o.retentionSize, 0), "retention-size", "keep the store under this size, oldest records deleted first: bytes or e.g. 500MiB, 1GB; saved for later commands (0 removes the limit)")
+	f.StringArrayVar(&o.decodeAs, "decode-as", nil, "dissect connections on PORT with the dissector (or protocol) NAME, without probing, as tshark's decode-as: PORT=NAME; repeatable")
 	f.IntVar(&o.workers, "workers", 0, "dissection workers (default 0: one per CPU)")
 	f.BoolVar(&o.noProgress, "no-progress", false, "never show a progress bar")
 	f.Var(newSizeFlag(&o.packetsSize, packetlog.DefaultMaxBytes), "packets-size", "keep the raw packets for snapshots and pcap export in a FIFO of at most this size: bytes or e.g. 500MiB, 1GB (0: keep none)")
@@ -135,6 +137,10 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		return err
 	}
 	defer l.close(context.Background())
+	decodeAs, err := parseDecodeAs(o.decodeAs, l)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, g, storage.Options{RetentionAge: o.retentionAge, RetentionBytes: o.retentionSize})
 	if err != nil {
 		return err
@@ -158,7 +164,7 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	var results []fileResult
 	var failed error
 	for i, src := range sources {
-		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, st)
+		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: mergePins(l.pins, decodeAs)}, engines, st)
 		stopBar := progress(src, files[i], o.noProgress)
 		var in capture.Source = src
 		var pbefore packetlog.Counts
@@ -314,6 +320,12 @@ func printSummary(w io.Writer, r fileResult) {
 	fmt.Fprintf(w, "  dissector errors: %d", s.DissectorErrors)
 	if len(s.Faults) > 0 {
 		fmt.Fprintf(w, " (instance faults: %v)", s.Faults)
+	}
+	if s.Redetected > 0 {
+		fmt.Fprintf(w, "; %d connections detected again after their dissector faulted", s.Redetected)
+	}
+	if s.Contested > 0 {
+		fmt.Fprintf(w, "; %d connections contested by a plugin and another dissector", s.Contested)
 	}
 	fmt.Fprintln(w)
 	printDissectorErrors(w, "    ", s.ErrorsByDissector)

@@ -34,7 +34,7 @@ func saveManifests(ctx context.Context, st *storage.Store, l *loaded, byProtocol
 		byName[m.Name] = m
 	}
 	changed := false
-	for _, mod := range l.mods {
+	for _, mod := range l.all() {
 		m := mod.Manifest()
 		if !slices.ContainsFunc(m.Protocols, func(p string) bool { return byProtocol[p] > 0 }) {
 			continue

@@ -141,7 +141,7 @@ func runMCP(ctx context.Context, g *globals, o mcpOptions, cmd *cobra.Command) e
 			fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark mcp: hub %s is reachable and accepted the token; forwarding to it\n", strings.TrimRight(o.url, "/"))
 		}
 	} else {
-		s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: o.allowDestructive, extra: o.dissectors, noStore: o.listTools})
+		s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: o.allowDestructive, extra: o.dissectors, noStore: o.listTools, watch: !o.listTools})
 		if err != nil {
 			return err
 		}
@@ -227,6 +227,10 @@ type serverConfig struct {
 	// reader, when set, is what the tools read instead of a local store:
 	// the workers of a cluster (kubeshark hub --workers).
 	reader mcp.Reader
+	// watch follows the plugin store while the server runs: a plugin
+	// installed, enabled, disabled or removed shows in the dissector
+	// tools and the filter language without a restart.
+	watch bool
 }
 
 // localMCPServer builds the tools over the local store, packet log and
@@ -295,6 +299,7 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	})
 	// The manifests are all the server needs; the modules themselves are
 	// not run here.
+	gen := l.gen
 	l.close(context.Background())
 	opts := mcp.Options{Store: st, Handle: handle, Dissectors: ds, StoredManifests: stored, AllowDestructive: c.allowDestructive, Version: version, Logger: g.logger(),
 		ExportDir: filepath.Join(g.dataDir, "exports"), PublicURL: c.publicURL, Capture: c.capture, Reader: c.reader}
@@ -317,7 +322,27 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 		closeStore()
 		return nil, nil, err
 	}
+	stopWatch := func() {}
+	if c.watch {
+		wctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		set := newServerSet(ds, stored)
+		cur := ds
+		go func() {
+			defer close(done)
+			watchPlugins(wctx, g, gen, func(ctx context.Context, _ string) error {
+				next, err := set.apply(ctx, g, s, cur)
+				if err == nil {
+					g.logger().Info("plugin set changed", "dissectors", len(next))
+				}
+				cur = next
+				return err
+			})
+		}()
+		stopWatch = func() { cancel(); <-done }
+	}
 	return s, func() {
+		stopWatch()
 		if snaps != nil {
 			snaps.Close()
 		}

@@ -63,6 +63,7 @@ func newPluginInstallCmd(g *globals) *cobra.Command {
 	var o plugins.InstallOptions
 	var pin, output string
 	var plainHTTP bool
+	var remote remoteOpts
 	cmd := &cobra.Command{
 		Use:   "install SRC",
 		Short: "Install a plugin from a .wasm, a directory, a .tar.gz, an https:// URL or oci://REGISTRY/REPO:TAG|@DIGEST",
@@ -72,15 +73,27 @@ func newPluginInstallCmd(g *globals) *cobra.Command {
     --allow-unsigned installs an unsigned or untrusted one anyway and records
     it, but a signature that does not match the module is always refused;
   - it must load in the sandbox: WebAssembly, ABI v1, a valid manifest.
-A plugin with the name of an installed one replaces it.`,
+A plugin with the name of an installed one replaces it.
+
+A running kubeshark tap or hub on the same data directory picks the change
+up within a second: connections opened afterwards use the new set.
+
+With --url (and --token), SRC is fetched here and installed into the
+running hub at that URL, which checks the signature with its own trust
+store; the hub must have been started with --allow-destructive.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			return runPluginInstall(cmd.Context(), g, args[0], pin, plainHTTP, o, output, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			c, err := remote.client()
+			if err != nil {
+				return err
+			}
+			return runPluginInstall(cmd.Context(), g, c, args[0], pin, plainHTTP, o, output, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
+	remote.flags(cmd)
 	f := cmd.Flags()
 	f.BoolVar(&o.AllowUnsigned, "allow-unsigned", false, "install a plugin that is unsigned or signed by an untrusted key (recorded; inspect shows it)")
 	f.BoolVar(&o.Disabled, "disabled", false, "install without enabling it")
@@ -90,18 +103,27 @@ A plugin with the name of an installed one replaces it.`,
 	return cmd
 }
 
-func runPluginInstall(ctx context.Context, g *globals, src, pin string, plainHTTP bool, o plugins.InstallOptions, output string, w, ew io.Writer) error {
+func runPluginInstall(ctx context.Context, g *globals, c *hubClient, src, pin string, plainHTTP bool, o plugins.InstallOptions, output string, w, ew io.Writer) error {
 	a, err := plugins.Fetch(ctx, src, plugins.FetchOptions{SHA256: pin, OCI: plugins.OCIOptions{PlainHTTP: plainHTTP}})
 	if err != nil {
 		return err
 	}
-	reserved, err := builtinNames(ctx, g)
-	if err != nil {
-		return err
-	}
-	p, replaced, err := pluginStore(g, reserved).Install(ctx, a, o)
-	if err != nil {
-		return err
+	var p plugins.Plugin
+	var replaced *plugins.Plugin
+	if c != nil {
+		res, err := c.install(ctx, a, o)
+		if err != nil {
+			return err
+		}
+		p, replaced = res.Installed, res.Replaced
+	} else {
+		reserved, err := builtinNames(ctx, g)
+		if err != nil {
+			return err
+		}
+		if p, replaced, err = pluginStore(g, reserved).Install(ctx, a, o); err != nil {
+			return err
+		}
 	}
 	if p.AllowedUnsigned {
 		fmt.Fprintf(ew, "WARNING: plugin %s is NOT TRUSTED: %s.\nWARNING: it was installed only because of --allow-unsigned; nobody vouches for what it reports. `kubeshark plugin inspect %s` shows this.\n", p.Name, p.TrustProblem, p.Name)
@@ -117,7 +139,11 @@ func runPluginInstall(ctx context.Context, g *globals, src, pin string, plainHTT
 	if !p.Enabled {
 		state = "disabled"
 	}
-	fmt.Fprintf(w, "installed %s %s (%s, %s) from %s: %s, %s\n", p.Name, p.Version, p.ShortDigest(), humanBytes(p.Size), p.Source, signer, state)
+	where := ""
+	if c != nil {
+		where = " into the hub at " + c.base
+	}
+	fmt.Fprintf(w, "installed %s %s (%s, %s) from %s%s: %s, %s\n", p.Name, p.Version, p.ShortDigest(), humanBytes(p.Size), p.Source, where, signer, state)
 	if replaced != nil {
 		fmt.Fprintf(w, "replaced %s %s (%s)\n", replaced.Name, replaced.Version, replaced.ShortDigest())
 	}
@@ -141,15 +167,25 @@ func builtinNames(ctx context.Context, g *globals) ([]string, error) {
 
 func newPluginListCmd(g *globals) *cobra.Command {
 	var output string
+	var remote remoteOpts
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the installed plugins",
+		Short: "List the installed plugins (--url: those of a running hub)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" {
 				return fmt.Errorf("--output %q: want table or json", output)
 			}
-			ps, err := pluginStore(g, nil).List(cmd.Context())
+			c, err := remote.client()
+			if err != nil {
+				return err
+			}
+			var ps []plugins.Plugin
+			if c != nil {
+				ps, err = c.list(cmd.Context())
+			} else {
+				ps, err = pluginStore(g, nil).List(cmd.Context())
+			}
 			if err != nil {
 				return err
 			}
@@ -173,6 +209,7 @@ func newPluginListCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	remote.flags(cmd)
 	return cmd
 }
 
@@ -251,6 +288,9 @@ func printPluginReport(w io.Writer, r pluginReport) {
 		fmt.Fprintf(w, "signer:       %s (%s)\n", r.Signer, r.SignerKey)
 	}
 	fmt.Fprintf(w, "enabled:      %v\n", r.Enabled)
+	if len(r.Ports) > 0 {
+		fmt.Fprintf(w, "pinned ports: %v (connections on them skip probing; kubeshark plugin enable %s --unpin)\n", r.Ports, r.Name)
+	}
 	l := r.Limits
 	fmt.Fprintf(w, "limits:       %d MiB memory, %s a call, %d records a call, %d bytes a record, quarantined after %d faults\n", l.MemoryMiB, l.CallTimeout, l.MaxRecordsPerCall, l.MaxRecordBytes, l.QuarantineAfter)
 	switch h := r.Health; {
@@ -262,6 +302,21 @@ func printPluginReport(w io.Writer, r pluginReport) {
 		fmt.Fprintf(w, "health:       %d faults in the import of %s (last: %s)\n", h.Faults, h.At.Format("2006-01-02 15:04:05Z07:00"), h.LastFault)
 	default:
 		fmt.Fprintf(w, "health:       ok in the import of %s\n", h.At.Format("2006-01-02 15:04:05Z07:00"))
+	}
+	if h := r.Health; h != nil && h.Errors != nil {
+		contested := 0
+		var example string
+		for _, e := range h.Errors.Examples {
+			if e.Kind == "contested" {
+				contested++
+				if example == "" {
+					example = e.Conn + ": " + e.Error
+				}
+			}
+		}
+		if contested > 0 {
+			fmt.Fprintf(w, "contested:    connections another dissector also claimed (e.g. %s)\n", example)
+		}
 	}
 	fmt.Fprintf(w, "fields:       %d (filter with them: kubeshark calls --filter '%s && ...')\n", len(m.Fields), firstOr(m.Protocols, r.Name))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -279,18 +334,50 @@ func firstOr(s []string, def string) string {
 }
 
 func newPluginEnableCmd(g *globals, enable bool) *cobra.Command {
-	use, short := "enable NAME|DIGEST", "Enable an installed plugin for the next commands that dissect"
+	use, short := "enable NAME|DIGEST", "Enable an installed plugin (a running tap or hub picks it up for new connections)"
 	if !enable {
-		use, short = "disable NAME|DIGEST", "Disable an installed plugin without removing it"
+		use, short = "disable NAME|DIGEST", "Disable an installed plugin without removing it (a running tap or hub stops using it for new connections)"
 	}
-	return &cobra.Command{
+	var remote remoteOpts
+	var ports []uint
+	var unpin bool
+	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := pluginStore(g, nil).SetEnabled(cmd.Context(), args[0], enable)
+			c, err := remote.client()
 			if err != nil {
 				return err
+			}
+			pin := len(ports) > 0 || unpin
+			if pin && c != nil {
+				return errors.New("--port and --unpin change the local plugin store only; run them where the hub runs")
+			}
+			var pinned []uint16
+			for _, p := range ports {
+				if p == 0 || p > 65535 {
+					return fmt.Errorf("--port %d: want a port from 1 to 65535", p)
+				}
+				pinned = append(pinned, uint16(p))
+			}
+			var p plugins.Plugin
+			if c != nil {
+				p, err = c.setEnabled(cmd.Context(), args[0], enable)
+			} else {
+				st := pluginStore(g, nil)
+				if pin {
+					if _, err := st.SetPorts(cmd.Context(), args[0], pinned); err != nil {
+						return err
+					}
+				}
+				p, err = st.SetEnabled(cmd.Context(), args[0], enable)
+			}
+			if err != nil {
+				return err
+			}
+			if len(p.Ports) > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "ports pinned to %s: %v (connections on them skip probing)\n", p.Name, p.Ports)
 			}
 			state := "enabled"
 			if !enable {
@@ -300,15 +387,31 @@ func newPluginEnableCmd(g *globals, enable bool) *cobra.Command {
 			return nil
 		},
 	}
+	remote.flags(cmd)
+	if enable {
+		cmd.Flags().UintSliceVar(&ports, "port", nil, "pin these ports to the plugin: connections on them go to it without probing (as import/tap --decode-as PORT=NAME, which overrides it); repeatable or comma-separated")
+		cmd.Flags().BoolVar(&unpin, "unpin", false, "remove the plugin's port pins")
+	}
+	return cmd
 }
 
 func newPluginRemoveCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var remote remoteOpts
+	cmd := &cobra.Command{
 		Use:   "remove NAME|DIGEST",
 		Short: "Remove an installed plugin (records it produced stay, and so do their fields in filters)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := pluginStore(g, nil).Remove(cmd.Context(), args[0])
+			c, err := remote.client()
+			if err != nil {
+				return err
+			}
+			var p plugins.Plugin
+			if c != nil {
+				p, err = c.remove(cmd.Context(), args[0])
+			} else {
+				p, err = pluginStore(g, nil).Remove(cmd.Context(), args[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -316,6 +419,8 @@ func newPluginRemoveCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	remote.flags(cmd)
+	return cmd
 }
 
 func newPluginVerifyCmd(g *globals) *cobra.Command {

@@ -129,16 +129,24 @@ func scaffoldCapture(t *testing.T, dir, name string) {
 		t.Log("testdata/capture.sh not run: tcpdump needs root")
 		return
 	}
-	pcap := filepath.Join(t.TempDir(), "sample.pcap")
-	cmd := exec.Command(filepath.Join(dir, "testdata", "capture.sh"), pcap)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", freePort(t)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testdata/capture.sh: %v\n%s", err, out)
+	// On a loaded machine tcpdump sometimes misses loopback packets (the
+	// examples' tests meet the same): a capture that lacks the exchanges
+	// is made again, at most three times in all.
+	var r result
+	for attempt := 1; attempt <= 3; attempt++ {
+		pcap := filepath.Join(t.TempDir(), "sample.pcap")
+		cmd := exec.Command(filepath.Join(dir, "testdata", "capture.sh"), pcap)
+		cmd.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", freePort(t)))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("testdata/capture.sh: %v\n%s", err, out)
+		}
+		r = ks(t, t.TempDir(), "plugin", "test", filepath.Join(dir, name+".wasm"), pcap)
+		if r.code == 0 && strings.Count(r.stdout, `"protocol":"`+name+`"`) == 2 && strings.Contains(r.stdout, `"path":"bob"`) {
+			return
+		}
+		t.Logf("capture %d: %+v", attempt, r)
 	}
-	r := ks(t, t.TempDir(), "plugin", "test", filepath.Join(dir, name+".wasm"), pcap)
-	if r.code != 0 || strings.Count(r.stdout, `"protocol":"`+name+`"`) != 2 || !strings.Contains(r.stdout, `"path":"bob"`) {
-		t.Fatalf("the plugin on testdata/capture.sh's capture: %+v", r)
-	}
+	t.Fatalf("the plugin on testdata/capture.sh's capture: %+v", r)
 }
 
 // TestPluginLyingManifest: a plugin whose manifest lies about its fields

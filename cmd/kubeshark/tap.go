@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
@@ -49,6 +50,10 @@ type tapOpts struct {
 	tls         bool
 	l4          bool
 	tcClsact    bool
+	// allowDestructive lets the hub's destructive routes through (plugin
+	// install, enable, disable, remove; enable/disable_dissection).
+	allowDestructive bool
+	decodeAs         []string
 }
 
 func newTapCmd(g *globals) *cobra.Command {
@@ -92,6 +97,8 @@ root; when it cannot start, tap warns and captures packets.
 	f.IntVar(&o.snapLen, "snaplen", 262144, fmt.Sprintf("bytes kept of each packet (at most %d)", packets.MaxSnapLen))
 	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
+	f.BoolVar(&o.allowDestructive, "allow-destructive", false, "let the hub change state: plugin install/enable/disable/remove through it (kubeshark plugin install --url), enable_dissection, disable_dissection")
+	f.StringArrayVar(&o.decodeAs, "decode-as", nil, "dissect connections on PORT with the dissector (or protocol) NAME, without probing, as tshark's decode-as: PORT=NAME; repeatable")
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
 	f.BoolVar(&o.tcClsact, "tc-clsact", false, "with -i, attach with a TC clsact qdisc and filters (the fallback for kernels without TCX) even where TCX exists")
 	f.MarkHidden("tc-clsact")
@@ -143,6 +150,10 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		return err
 	}
 	defer l.close(context.Background())
+	decodeAs, err := parseDecodeAs(o.decodeAs, l)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, g, storage.Options{})
 	if err != nil {
 		return err
@@ -184,7 +195,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		l4run.stop()
 		return fmt.Errorf("tap: %w", err)
 	}
-	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID}, engines, sink)}
+	pkt := &packetSource{src: src, plog: plog, since: time.Now().UTC(), p: pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: mergePins(l.pins, decodeAs)}, engines, sink)}
 	sources := []tapSource{pkt}
 	defer func() {
 		for _, s := range sources {
@@ -209,7 +220,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 
 	var hubURL string
 	if !o.noHub {
-		stopHub, url, err := serveTapHub(ctx, g, o.hubAddr, st, liveCapture, stderr)
+		stopHub, url, err := serveTapHub(ctx, g, o, st, liveCapture, stderr)
 		if err != nil {
 			return err
 		}
@@ -292,12 +303,38 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 			status = startStatus(f, sources)
 		}
 	}
+	// A plugin installed, enabled, disabled or removed while tap runs
+	// changes the set of the streams opened afterwards.
+	watchCtx, stopWatch := context.WithCancel(runCtx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchPlugins(watchCtx, g, l.gen, func(ctx context.Context, gen string) error {
+			oldPins := l.pins
+			added, removed, lerr := l.reload(ctx, g, gen)
+			if !maps.Equal(oldPins, l.pins) {
+				pkt.p.SetDecodeAs(mergePins(l.pins, decodeAs))
+				fmt.Fprintf(stderr, "plugin port pins changed: %v\n", l.pins)
+			}
+			if len(added)+len(removed) > 0 {
+				engines, err := enabledEngines(ctx, st, l, g)
+				if err != nil {
+					return err
+				}
+				pkt.p.SetDissectors(engines)
+				fmt.Fprintf(stderr, "plugins changed (%s): new connections are dissected by %d dissectors\n", setChange(added, removed), len(engines))
+			}
+			return lerr
+		})
+	}()
 	errs := make([]error, len(sources))
 	var wg sync.WaitGroup
 	for i, s := range sources {
 		wg.Go(func() { errs[i] = s.Run(runCtx) })
 	}
 	wg.Wait()
+	stopWatch()
+	<-watched
 	close(done)
 	status.stop()
 	l4s.close()
@@ -322,6 +359,24 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	}
 	if err := saveHealth(context.Background(), st, l, errsBy); err != nil {
 		g.logger().Warn("saving dissector health", "err", err)
+	}
+	// A plugin's fields stay in filters for as long as its records are
+	// stored, as after an import.
+	byProtocol := map[string]int64{}
+	for _, s := range sources {
+		var ps pipeline.Stats
+		switch s := s.(type) {
+		case *packetSource:
+			ps = s.stats
+		case *tlsSource:
+			ps = s.pipelineStats()
+		}
+		for p, n := range ps.ByProtocol {
+			byProtocol[p] += n
+		}
+	}
+	if err := saveManifests(context.Background(), st, l, byProtocol); err != nil {
+		g.logger().Warn("saving dissector manifests", "err", err)
 	}
 	for _, s := range sources {
 		s.Summary(stderr)
@@ -458,7 +513,8 @@ type tapInfo struct {
 
 // serveTapHub serves the hub over the tap's open store and advertises it
 // in the data directory.
-func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store, capture mcp.LiveCapture, stderr io.Writer) (stop func(), url string, err error) {
+func serveTapHub(ctx context.Context, g *globals, o *tapOpts, st *storage.Store, capture mcp.LiveCapture, stderr io.Writer) (stop func(), url string, err error) {
+	addr := o.hubAddr
 	tok, created, err := hub.LoadOrCreateToken(g.dataDir)
 	if err != nil {
 		return nil, "", err
@@ -468,7 +524,7 @@ func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store
 		return nil, "", fmt.Errorf("hub: listen on %s: %w (--hub-addr picks another address, --no-hub serves none)", addr, err)
 	}
 	url = "http://" + ln.Addr().String()
-	s, cleanup, err := localMCPServer(ctx, g, serverConfig{store: st, publicURL: url, capture: capture})
+	s, cleanup, err := localMCPServer(ctx, g, serverConfig{store: st, publicURL: url, capture: capture, watch: true, allowDestructive: o.allowDestructive})
 	if err != nil {
 		ln.Close()
 		return nil, "", err
@@ -480,7 +536,7 @@ func serveTapHub(ctx context.Context, g *globals, addr string, st *storage.Store
 		cleanup()
 		return nil, "", err
 	}
-	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Worker: wr, Logger: g.logger()})
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Worker: wr, Logger: g.logger(), Plugins: &hubPlugins{g: g}, AllowDestructive: o.allowDestructive})
 	if err != nil {
 		ln.Close()
 		cleanup()

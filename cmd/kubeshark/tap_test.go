@@ -211,6 +211,25 @@ func startTap(t *testing.T, data string, args ...string) *tapProcess {
 	return p
 }
 
+// waitOutput waits until tap's stderr contains s.
+func (p *tapProcess) waitOutput(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		_, changed := p.out.match(regexp.MustCompile(`$^`))
+		if strings.Contains(p.out.String(), s) {
+			return
+		}
+		select {
+		case <-changed:
+		case <-p.done:
+			t.Fatalf("tap exited (%v) before printing %q:\n%s", p.err, s, p.out)
+		case <-timeout:
+			t.Fatalf("tap did not print %q within 30s:\n%s", s, p.out)
+		}
+	}
+}
+
 // hubCalls lists the calls matching a KFL filter through the tap's hub.
 func (p *tapProcess) hubCalls(t *testing.T, data, kfl string) []sdk.Record {
 	t.Helper()

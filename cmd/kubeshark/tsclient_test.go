@@ -255,11 +255,11 @@ var (
 	hubToken = regexp.MustCompile(`prints it again\):\n\s*(\S+)\n`)
 )
 
-// startHubProcess starts the hub on a free loopback port and waits until it
-// says it is listening.
-func startHubProcess(t *testing.T, data string) *hubProcess {
+// startHubProcess starts the hub on a free loopback port, with any extra
+// flags, and waits until it says it is listening.
+func startHubProcess(t *testing.T, data string, flags ...string) *hubProcess {
 	t.Helper()
-	return startHubCommand(t, exec.Command(binary_, "--data", data, "hub", "--addr", "127.0.0.1:0"))
+	return startHubCommand(t, exec.Command(binary_, append([]string{"--data", data, "hub", "--addr", "127.0.0.1:0"}, flags...)...))
 }
 
 // startHubCommand starts cmd, a `kubeshark hub` command line, and waits

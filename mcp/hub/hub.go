@@ -39,7 +39,13 @@ type Options struct {
 	// under /api/v1/worker/, behind the same token: a central hub reads
 	// this node's store through it.
 	Worker http.Handler
-	Logger *slog.Logger
+	// Plugins, when set, serves the plugin store under /api/plugins.
+	Plugins Plugins
+	// AllowDestructive lets the routes that change state through
+	// (installing, enabling, disabling, removing plugins); the hub is
+	// read-only without it.
+	AllowDestructive bool
+	Logger           *slog.Logger
 }
 
 // route maps a GET path to a tool; {id} in the path becomes the tool's
@@ -89,6 +95,9 @@ func Handler(opts Options) (http.Handler, error) {
 	mux.Handle("GET /api/snapshots/{id}/pcap", h.auth(http.HandlerFunc(h.snapshotPcap)))
 	if opts.Worker != nil {
 		mux.Handle(fanout.Prefix, h.auth(opts.Worker))
+	}
+	if opts.Plugins != nil {
+		h.pluginRoutes(mux)
 	}
 	mcpHandler := mcp.HTTPHandler(opts.Server.MCPServer(), "/mcp")
 	mux.Handle("/mcp", h.auth(mcpHandler))

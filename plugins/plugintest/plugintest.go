@@ -58,35 +58,8 @@ func WritePingPong(tb testing.TB, dir string) string {
 // of PINGs it has seen on that connection.
 func Capture(tb testing.TB, path string, conns int, names ...string) {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ln := listen(tb)
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				n := 0
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if !strings.HasPrefix(line, "PING ") {
-						return
-					}
-					n++
-					fmt.Fprintf(c, "PONG %d\n", n)
-				}
-			}()
-		}
-	}()
 	f, err := os.Create(path)
 	if err != nil {
 		tb.Fatal(err)
@@ -171,3 +144,78 @@ func Registry(tb testing.TB, wrap func(http.Handler) http.Handler) string {
 	tb.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
+
+// listen starts a pingpong server on loopback; it serves until the
+// listener is closed.
+func listen(tb testing.TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				n := 0
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if !strings.HasPrefix(line, "PING ") {
+						return
+					}
+					n++
+					fmt.Fprintf(c, "PONG %d\n", n)
+				}
+			}()
+		}
+	}()
+	return ln
+}
+
+// Server runs a pingpong server on loopback until the test ends and
+// returns its address: real traffic for a live capture.
+func Server(tb testing.TB) string {
+	tb.Helper()
+	ln := listen(tb)
+	tb.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// Client is one pingpong connection.
+type Client struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+// Dial opens a pingpong connection to addr.
+func Dial(tb testing.TB, addr string) *Client {
+	tb.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	return &Client{c: c, r: bufio.NewReader(c)}
+}
+
+// Ping sends PING name and reads the PONG.
+func (c *Client) Ping(tb testing.TB, name string) {
+	tb.Helper()
+	if _, err := fmt.Fprintf(c.c, "PING %s\n", name); err != nil {
+		tb.Fatalf("pingpong client: %v", err)
+	}
+	if _, err := c.r.ReadString('\n'); err != nil {
+		tb.Fatalf("pingpong client: %v", err)
+	}
+}
+
+// Close hangs up.
+func (c *Client) Close() error { return c.c.Close() }

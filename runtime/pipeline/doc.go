@@ -15,4 +15,12 @@
 // (plaintext.go) feeds TLS plaintext from bpf/tls through them, and the
 // packet path then drops what the same connections' encrypted packets
 // would record twice.
+//
+// The dissector set may change while a run goes on (SetDissectors: a
+// plugin installed into a running tap): each worker adopts the new set
+// when it opens its next stream, and streams already claimed finish with
+// their dissector. A stream whose dissector faults goes back to detection
+// without it; ties between probes go to built-ins, and a plugin claiming
+// what another dissector claims is reported; Config.DecodeAs and
+// SetDecodeAs pin ports to a dissector without probing.
 package pipeline

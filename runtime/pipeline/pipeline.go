@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +44,11 @@ type Config struct {
 	MinConfidence uint8
 	// BufferSize must match the engine's guest buffer (default 256 KiB).
 	BufferSize int
+	// DecodeAs pins ports to dissectors, as tshark's decode-as: a stream
+	// with either port in the map goes to the dissector of that name (or
+	// protocol) without probing, while that dissector is loaded. The side
+	// with the pinned port is the server.
+	DecodeAs map[uint16]string
 	// BatchSize is how many records, or flows, go to the sink at once
 	// (default 1000).
 	BatchSize int
@@ -77,9 +84,19 @@ func (c *Config) defaults() {
 // Pipeline turns packets into stored records and, when the sink is a
 // FlowSink, the L4 flows that carried them.
 type Pipeline struct {
-	cfg        Config
-	dissectors []engine.Dissector
-	sink       Sink
+	cfg Config
+	// set is the dissector set new streams are probed against; workers
+	// compare its generation on each new stream and swap theirs, so a
+	// set changed while a run goes on (a plugin installed into a running
+	// tap) takes effect without a restart.
+	set atomic.Pointer[dissectorSet]
+	// decodeAs is Config.DecodeAs, replaceable while running
+	// (SetDecodeAs).
+	decodeAs atomic.Pointer[map[uint16]string]
+	// seen is every dissector any set held, for the run's fault counts.
+	seenMu sync.Mutex
+	seen   []engine.Dissector
+	sink   Sink
 	// flows is the sink as a FlowSink, nil when it stores no flows; the
 	// workers then do not track them.
 	flows FlowSink
@@ -102,11 +119,54 @@ func (p *Pipeline) Progress() Progress {
 	return Progress{Streams: p.streams.Load(), Records: p.stored.Load()}
 }
 
+// dissectorSet is one generation of the pipeline's dissectors.
+type dissectorSet struct {
+	gen uint64
+	ds  []engine.Dissector
+}
+
 // New makes a pipeline over the given dissectors, which are probed in order.
 func New(cfg Config, dissectors []engine.Dissector, sink Sink) *Pipeline {
 	cfg.defaults()
 	fs, _ := sink.(FlowSink)
-	return &Pipeline{cfg: cfg, dissectors: dissectors, sink: sink, flows: fs}
+	p := &Pipeline{cfg: cfg, sink: sink, flows: fs}
+	p.SetDissectors(dissectors)
+	p.SetDecodeAs(cfg.DecodeAs)
+	return p
+}
+
+// SetDecodeAs replaces the port pins (see Config.DecodeAs), also while the
+// pipeline runs: streams detected afterwards follow the new pins.
+func (p *Pipeline) SetDecodeAs(m map[uint16]string) {
+	m = maps.Clone(m)
+	p.decodeAs.Store(&m)
+}
+
+// SetDissectors replaces the dissectors, also while Run or RunPlaintext
+// runs: each stream opened afterwards is probed against the new set, and
+// streams already claimed finish with the dissector that claimed them,
+// whose instance is released when its last stream ends. Dissectors kept
+// from the previous set keep their instances. It may be called from any
+// goroutine.
+func (p *Pipeline) SetDissectors(ds []engine.Dissector) {
+	ds = slices.Clone(ds)
+	p.seenMu.Lock()
+	for _, d := range ds {
+		if !slices.Contains(p.seen, d) {
+			p.seen = append(p.seen, d)
+		}
+	}
+	var gen uint64
+	if old := p.set.Load(); old != nil {
+		gen = old.gen + 1
+	}
+	p.set.Store(&dissectorSet{gen: gen, ds: ds})
+	p.seenMu.Unlock()
+}
+
+// Dissectors returns the current set.
+func (p *Pipeline) Dissectors() []engine.Dissector {
+	return slices.Clone(p.set.Load().ds)
 }
 
 // output is one delivery from a worker to the sink goroutine. A flow is
@@ -258,7 +318,10 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 		st.Reassembly = addReassembly(st.Reassembly, w.asm.Stats())
 	}
 	st.Decode = dec.Stats()
-	for _, d := range p.dissectors {
+	p.seenMu.Lock()
+	seen := slices.Clone(p.seen)
+	p.seenMu.Unlock()
+	for _, d := range seen {
 		if h := d.Health(); h.Faults > 0 {
 			if st.Faults == nil {
 				st.Faults = map[string]int64{}

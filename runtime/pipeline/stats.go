@@ -28,6 +28,13 @@ type Stats struct {
 	Faults            map[string]int64            `json:"faults_by_dissector,omitempty"`
 	Rejected          int64                       `json:"streams_rejected"`
 	DroppedAfterFault int64                       `json:"streams_dropped_after_fault"`
+	// Redetected counts streams handed back to detection after the
+	// dissector that held them faulted, without that dissector.
+	Redetected int64 `json:"streams_redetected_after_fault"`
+	// Contested counts streams a plugin's probe claimed with the same
+	// confidence as the dissector that took them (examples under
+	// ErrorsByDissector, kind "contested").
+	Contested int64 `json:"streams_contested"`
 	// PlaintextDuplicates counts plaintext chunks dropped because the
 	// other end of the same connection was traced first;
 	// PlaintextSuppressed counts packet records dropped because the
@@ -62,8 +69,10 @@ func (d *DissectorErrors) Merge(o *DissectorErrors) {
 // DissectorError is one error a dissector met.
 type DissectorError struct {
 	// Kind is "fault" (the instance trapped or failed a call), "rejected"
-	// (it gave up on a connection it had claimed) or "malformed" (it
-	// emitted a record it could not parse).
+	// (it gave up on a connection it had claimed), "malformed" (it
+	// emitted a record it could not parse) or "contested" (its probe
+	// claimed a connection with the confidence of the dissector that took
+	// it; not counted in Stats.DissectorErrors).
 	Kind string `json:"kind"`
 	// Stream is the connection's stream id (as in records); Conn its
 	// transport and endpoints, "tcp 10.0.0.1:40000 ↔ 10.0.1.1:80". Both
@@ -86,6 +95,8 @@ func (s *Stats) add(o *Stats) {
 	s.DissectorErrors += o.DissectorErrors
 	s.Rejected += o.Rejected
 	s.DroppedAfterFault += o.DroppedAfterFault
+	s.Redetected += o.Redetected
+	s.Contested += o.Contested
 	s.PlaintextDuplicates += o.PlaintextDuplicates
 	s.PlaintextSuppressed += o.PlaintextSuppressed
 	for k, v := range o.ByProtocol {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,7 +22,8 @@ const (
 
 // slot is one dissector's instance on a worker. gen changes whenever the
 // instance is replaced after a fault, which orphans the connections the old
-// instance held.
+// instance held. Slots are only ever appended, so a stream's slot index
+// stays valid across dissector set changes.
 type slot struct {
 	d    engine.Dissector
 	inst engine.Instance
@@ -29,6 +31,12 @@ type slot struct {
 	off  bool // quarantined or failed to start
 	ref  string
 	m    sdk.Manifest
+	// builtin dissectors win probe ties against plugins.
+	builtin bool
+	// retired slots left the dissector set: they probe no new stream and
+	// are destroyed (dead) once the streams they hold (held) end.
+	retired, dead bool
+	held          int
 }
 
 type stream struct {
@@ -44,6 +52,11 @@ type stream struct {
 	switched bool
 	rejected bool
 	wasOpen  bool
+	// excluded are the slots that faulted on this stream: detection runs
+	// again without them (refault set until it has).
+	excluded []int
+	refault  bool
+	closing  bool
 	id       string // stream id in records and of the flow
 	plain    bool   // plaintext from a tracer (RunPlaintext), not packets
 	records  uint64 // emitted so far, for record ids
@@ -62,10 +75,14 @@ type worker struct {
 	pool  *sync.Pool
 	asm   *reassembly.Assembler
 	slots []*slot
-	batch []*sdk.Record
-	flows []*sdk.Flow
-	stats Stats
-	ctx   context.Context
+	// order is the slots of the current dissector set, in probe order,
+	// and setGen that set's generation.
+	order  []int
+	setGen uint64
+	batch  []*sdk.Record
+	flows  []*sdk.Flow
+	stats  Stats
+	ctx    context.Context
 
 	// cur is the stream whose instance call is in progress, for Record and
 	// Switch, which the instance calls back synchronously.
@@ -76,18 +93,69 @@ type worker struct {
 func (p *Pipeline) newWorker(ctx context.Context, idx int, out chan<- output) (*worker, error) {
 	w := &worker{p: p, idx: idx, in: make(chan *segBatch, 8), out: out, ctx: ctx}
 	w.asm = reassembly.New(p.cfg.Reassembly, w)
-	for _, d := range p.dissectors {
-		m := d.Manifest()
-		s := &slot{d: d, m: m, ref: m.Name + "@" + m.Version}
-		inst, err := d.NewInstance(ctx, w)
-		if err != nil {
-			p.cfg.Logger.Warn("dissector unavailable", "dissector", m.Name, "err", err)
-			s.off = true
-		}
-		s.inst = inst
-		w.slots = append(w.slots, s)
-	}
+	w.sync(p.set.Load())
 	return w, nil
+}
+
+// sync makes the worker's slots follow a dissector set: dissectors kept
+// keep their slot (and instance and the streams it holds), new ones get a
+// slot, and those left out are retired.
+func (w *worker) sync(set *dissectorSet) {
+	w.setGen = set.gen
+	w.order = w.order[:0]
+	in := make(map[*slot]bool, len(set.ds))
+	for _, d := range set.ds {
+		idx := slices.IndexFunc(w.slots, func(s *slot) bool { return s.d == d && !s.dead })
+		if idx < 0 {
+			m := d.Manifest()
+			src := d.Source()
+			s := &slot{d: d, m: m, ref: m.Name + "@" + m.Version, builtin: src == "built-in" || src == "native"}
+			inst, err := d.NewInstance(w.ctx, w)
+			if err != nil {
+				w.p.cfg.Logger.Warn("dissector unavailable", "dissector", m.Name, "err", err)
+				s.off = true
+			}
+			s.inst = inst
+			w.slots = append(w.slots, s)
+			idx = len(w.slots) - 1
+		}
+		sl := w.slots[idx]
+		sl.retired = false
+		in[sl] = true
+		w.order = append(w.order, idx)
+	}
+	for _, sl := range w.slots {
+		if !in[sl] && !sl.retired && !sl.dead {
+			sl.retired = true
+			w.release(sl)
+		}
+	}
+}
+
+// release destroys a retired slot's instance once no stream holds it.
+func (w *worker) release(sl *slot) {
+	if !sl.retired || sl.held > 0 || sl.dead {
+		return
+	}
+	if sl.inst != nil {
+		sl.inst.Destroy(context.Background())
+	}
+	sl.inst, sl.off, sl.dead = nil, true, true
+}
+
+// setDis moves a stream to slot d (or to undecided or ignored), keeping
+// count of the streams each slot holds.
+func (w *worker) setDis(st *stream, d int) {
+	if st.dis >= 0 {
+		sl := w.slots[st.dis]
+		sl.held--
+		st.dis = d
+		w.release(sl)
+	}
+	if d >= 0 {
+		w.slots[d].held++
+	}
+	st.dis = d
 }
 
 func (w *worker) run(ctx context.Context) {
@@ -138,6 +206,9 @@ func (w *worker) flushBatch(force bool) {
 // Open implements reassembly.Handler.
 func (w *worker) Open(c *reassembly.Conn, _ time.Time) {
 	w.p.streams.Add(1)
+	if set := w.p.set.Load(); set.gen != w.setGen {
+		w.sync(set)
+	}
 	st := &stream{conn: c, dis: undecided, oriented: c.Oriented}
 	st.flow.Reset(c.Transport)
 	c.State = st
@@ -206,7 +277,7 @@ func (w *worker) datagram(st *stream, dir sdk.Direction, data []byte, ns int64) 
 }
 
 func (w *worker) giveUp(st *stream) {
-	st.dis = ignored
+	w.setDis(st, ignored)
 	st.buf[0].reset()
 	st.buf[1].reset()
 	w.stats.Undetected++
@@ -221,19 +292,24 @@ func (w *worker) gdir(st *stream, d sdk.Direction) sdk.Direction {
 	return d
 }
 
-// rank probes every dissector for the stream's transport with what one
-// direction holds so far and returns the most confident (the hinted
-// protocol favoured, port hints breaking ties), or -1, and whether any
-// dissector asked to see more.
-func (w *worker) rank(st *stream, dir sdk.Direction) (best int, pr sdk.Probe, wait bool) {
+// rank probes every dissector of the current set for the stream's
+// transport (but those that faulted on it) with what one direction holds so
+// far and returns the most confident (the hinted protocol favoured), or -1,
+// the most confident of the others that also claimed the stream (rival,
+// -1 when none reached MinConfidence), and whether any dissector asked to
+// see more. Ties go to a built-in over a plugin, then to a dissector whose
+// port hints match, then to the first in order.
+func (w *worker) rank(st *stream, dir sdk.Direction) (best, rival int, pr sdk.Probe, wait bool) {
 	data := st.buf[dir].bytes()
 	if len(data) > w.p.cfg.BufferSize {
 		data = data[:w.p.cfg.BufferSize]
 	}
-	best = -1
+	best, rival = -1, -1
+	var rivalConf uint8
 	transport := st.conn.Transport.String()
-	for i, sl := range w.slots {
-		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) {
+	for _, i := range w.order {
+		sl := w.slots[i]
+		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) || slices.Contains(st.excluded, i) {
 			continue
 		}
 		p, err := sl.inst.Probe(w.ctx, dir, data)
@@ -247,18 +323,92 @@ func (w *worker) rank(st *stream, dir sdk.Direction) (best int, pr sdk.Probe, wa
 		if st.hint != "" && containsProto(sl.m.Protocols, st.hint) && p.Confidence > 0 {
 			p.Confidence = min(p.Confidence+20, 100)
 		}
-		if p.Confidence > pr.Confidence || p.Confidence == pr.Confidence && p.Confidence > 0 && w.portHint(st, sl) && (best < 0 || !w.portHint(st, w.slots[best])) {
+		loser, loserConf := i, p.Confidence
+		if p.Confidence > pr.Confidence || p.Confidence == pr.Confidence && p.Confidence > 0 && w.beats(st, sl, w.slots[best]) {
+			loser, loserConf = best, pr.Confidence
 			best, pr = i, p
 		}
+		if loser >= 0 && loserConf >= w.p.cfg.MinConfidence && loserConf >= rivalConf {
+			rival, rivalConf = loser, loserConf
+		}
 	}
-	return best, pr, wait
+	return best, rival, pr, wait
+}
+
+// beats breaks a tie between two dissectors whose probes claimed a stream
+// with the same confidence: a built-in beats a plugin, so that installing
+// a plugin never takes traffic from a built-in that recognises it; then a
+// dissector whose port hints match beats one whose do not.
+func (w *worker) beats(st *stream, a, b *slot) bool {
+	if a.builtin != b.builtin {
+		return a.builtin
+	}
+	return w.portHint(st, a) && !w.portHint(st, b)
+}
+
+// contested reports that two dissectors, one of them a plugin, both
+// claimed a stream: against the plugin (the loser when both are plugins),
+// so that `kubeshark dissectors` names the plugin that contests other
+// dissectors' traffic, or takes it. Overlaps between built-ins are the
+// built-ins' own design and are not reported.
+func (w *worker) contested(st *stream, winner, loser int, conf uint8) {
+	win, lose := w.slots[winner], w.slots[loser]
+	if win.builtin && lose.builtin {
+		return
+	}
+	w.stats.Contested++
+	if lose.builtin {
+		w.dissectorError(winner, st, "contested", "", fmt.Sprintf("its probe took the connection with confidence %d from %s, which also claimed it; --decode-as PORT=%s gives such connections back", conf, lose.ref, lose.m.Name))
+		return
+	}
+	w.dissectorError(loser, st, "contested", "", fmt.Sprintf("its probe claimed the connection, as did %s (confidence %d), which took it (the more confident wins; ties go to built-ins, then port hints, then the first loaded); --decode-as PORT=%s pins such connections to it", win.ref, conf, lose.m.Name))
+}
+
+// pinned is the slot --decode-as pins one of the stream's ports to, and
+// whether the sender of dir is the side with that port (the server).
+func (w *worker) pinned(st *stream, dir sdk.Direction) (idx int, fromServer, ok bool) {
+	pins := *w.p.decodeAs.Load()
+	if len(pins) == 0 {
+		return -1, false, false
+	}
+	sender, receiver := st.conn.A, st.conn.B
+	if dir == sdk.DirB {
+		sender, receiver = receiver, sender
+	}
+	transport := st.conn.Transport.String()
+	for _, side := range []struct {
+		port       uint16
+		fromServer bool
+	}{{receiver.Port(), false}, {sender.Port(), true}} {
+		name, found := pins[side.port]
+		if !found {
+			continue
+		}
+		for _, i := range w.order {
+			sl := w.slots[i]
+			if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) || slices.Contains(st.excluded, i) {
+				continue
+			}
+			if sl.m.Name == name || containsProto(sl.m.Protocols, name) {
+				return i, side.fromServer, true
+			}
+		}
+	}
+	return -1, false, false
 }
 
 // detect probes the dissectors with what a direction has so far. It returns
 // true once a dissector owns the stream.
 func (w *worker) detect(st *stream, dir sdk.Direction) bool {
-	best, pr, wait := w.rank(st, dir)
+	if idx, fromServer, ok := w.pinned(st, dir); ok {
+		w.claim(st, idx, dir, fromServer)
+		return true
+	}
+	best, tie, pr, wait := w.rank(st, dir)
 	if best >= 0 && pr.Confidence >= w.p.cfg.MinConfidence {
+		if tie >= 0 {
+			w.contested(st, best, tie, pr.Confidence)
+		}
 		w.claim(st, best, dir, pr.FromServer)
 		return true
 	}
@@ -273,7 +423,10 @@ func (w *worker) detect(st *stream, dir sdk.Direction) bool {
 		}
 		if other > 0 && other < w.p.cfg.ProbeLimit {
 			// Probe the other direction once too.
-			if best, pr, _ := w.rank(st, dir^1); best >= 0 && pr.Confidence >= w.p.cfg.MinConfidence {
+			if best, tie, pr, _ := w.rank(st, dir^1); best >= 0 && pr.Confidence >= w.p.cfg.MinConfidence {
+				if tie >= 0 {
+					w.contested(st, best, tie, pr.Confidence)
+				}
 				w.claim(st, best, dir^1, pr.FromServer)
 				return true
 			}
@@ -304,7 +457,8 @@ func (w *worker) portHint(st *stream, sl *slot) bool {
 // claim binds a stream to a dissector and opens it there.
 func (w *worker) claim(st *stream, idx int, dir sdk.Direction, fromServer bool) {
 	sl := w.slots[idx]
-	st.dis, st.gen = idx, sl.gen
+	w.setDis(st, idx)
+	st.gen = sl.gen
 	st.proto = protocolOf(sl.m)
 	if !st.oriented {
 		// The probe told us which side spoke: orient the guest's view.
@@ -333,18 +487,58 @@ func (w *worker) claim(st *stream, idx int, dir sdk.Direction, fromServer bool) 
 }
 
 // live reports whether the stream's instance is still the one it was opened
-// on.
+// on. A stream whose instance was restarted after a fault on another
+// connection has lost its state there: it goes back to detection without
+// that dissector, with the bytes it still holds.
 func (w *worker) live(st *stream) bool {
 	if st.dis < 0 {
 		return false
 	}
 	sl := w.slots[st.dis]
 	if sl.off || sl.inst == nil || sl.gen != st.gen {
-		st.dis = ignored
-		w.stats.DroppedAfterFault++
+		if !w.handBack(st, st.dis) {
+			w.stats.DroppedAfterFault++
+		}
 		return false
 	}
 	return true
+}
+
+// handBack takes a stream from the dissector of slot idx, which can no
+// longer serve it (its instance faulted), and gives it back to detection
+// without that dissector: the bytes the stream still holds, and those that
+// follow, are probed again by the others. It reports whether it did; a
+// closing stream is dropped instead.
+func (w *worker) handBack(st *stream, idx int) bool {
+	w.setDis(st, ignored)
+	st.opened = false
+	if st.closing || idx < 0 {
+		return false
+	}
+	if !slices.Contains(st.excluded, idx) {
+		st.excluded = append(st.excluded, idx)
+	}
+	w.setDis(st, undecided)
+	// The faulted dissector's probe chose the orientation.
+	st.oriented, st.flip = st.conn.Oriented, false
+	st.refault = true
+	st.probed = 0
+	w.stats.Redetected++
+	return true
+}
+
+// retry runs detection again on a stream handed back after a fault.
+func (w *worker) retry(st *stream) {
+	st.refault = false
+	if st.dis != undecided {
+		return
+	}
+	for d := sdk.DirA; d <= sdk.DirB; d++ {
+		if st.buf[d].len() > 0 && st.dis == undecided && w.detect(st, d) {
+			w.pump(st, d)
+			return
+		}
+	}
 }
 
 // pump offers a direction's pending bytes until the dissector stops
@@ -363,6 +557,8 @@ func (w *worker) pump(st *stream, dir sdk.Direction) {
 	}
 	if st.switched {
 		w.redetect(st)
+	} else if st.refault {
+		w.retry(st)
 	}
 }
 
@@ -405,7 +601,9 @@ func (w *worker) pumpDir(st *stream, dir sdk.Direction) bool {
 // dissectorError counts an error of slot idx's dissector, keeps it as an
 // example while there are few, and logs it at debug level (kubeshark -v).
 func (w *worker) dissectorError(idx int, st *stream, kind, record string, err string) {
-	w.stats.DissectorErrors++
+	if kind != "contested" {
+		w.stats.DissectorErrors++
+	}
 	if idx < 0 || idx >= len(w.slots) {
 		return
 	}
@@ -438,7 +636,7 @@ func (w *worker) reject(st *stream, why string) {
 	w.cur = st
 	_ = sl.inst.Close(w.ctx, st.conn.ID, st.conn.LastSeen.UnixNano())
 	w.cur = nil
-	st.dis = ignored
+	w.setDis(st, ignored)
 	st.opened = false
 	st.buf[0].reset()
 	st.buf[1].reset()
@@ -458,7 +656,13 @@ func (w *worker) redetect(st *stream) {
 	}
 	st.switched = false
 	st.opened = false
-	st.dis = undecided
+	if st.dis >= 0 {
+		w.setDis(st, undecided)
+	}
+	st.refault = false
+	if st.dis != undecided {
+		return
+	}
 	for d := sdk.DirA; d <= sdk.DirB; d++ {
 		if st.buf[d].len() > 0 && st.dis == undecided {
 			if w.detect(st, d) {
@@ -469,15 +673,19 @@ func (w *worker) redetect(st *stream) {
 	}
 }
 
-// check handles an instance error: the instance is replaced, and streams it
-// held are dropped. It reports whether the call succeeded.
+// check handles an instance error: the instance is replaced, and the
+// stream goes back to detection without the dissector (the other streams
+// the instance held follow when next fed: see live). It reports whether
+// the call succeeded.
 func (w *worker) check(st *stream, err error) bool {
 	if err == nil {
 		return true
 	}
-	w.fault(st.dis, st, err)
-	st.dis = ignored
-	st.opened = false
+	idx := st.dis
+	w.fault(idx, st, err)
+	if !w.handBack(st, idx) {
+		w.stats.DroppedAfterFault++
+	}
 	return false
 }
 
@@ -495,6 +703,11 @@ func (w *worker) fault(idx int, st *stream, err error) {
 		sl.inst.Destroy(context.Background())
 	}
 	sl.gen++
+	if sl.retired {
+		// Out of the set: its remaining streams go to the others.
+		sl.inst, sl.off, sl.dead = nil, true, true
+		return
+	}
 	inst, nerr := sl.d.NewInstance(w.ctx, w)
 	if nerr != nil {
 		w.p.cfg.Logger.Warn("dissector disabled", "dissector", sl.m.Name, "worker", w.idx, "err", nerr)
@@ -534,6 +747,7 @@ func (w *worker) Close(c *reassembly.Conn, reason reassembly.CloseReason, ts tim
 	if st.dis == undecided && !st.wasOpen && (st.buf[0].len() > 0 || st.buf[1].len() > 0) {
 		w.stats.Undetected++
 	}
+	st.closing = true
 	if st.dis >= 0 && st.opened && w.live(st) {
 		sl := w.slots[st.dis]
 		w.cur = st
@@ -541,6 +755,7 @@ func (w *worker) Close(c *reassembly.Conn, reason reassembly.CloseReason, ts tim
 		w.cur = nil
 		w.check(st, err)
 	}
+	w.setDis(st, ignored)
 	if w.p.flows != nil && !st.plain {
 		// After the dissector's Close, which may still emit records.
 		w.addFlow(st, reason)

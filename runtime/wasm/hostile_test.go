@@ -1,17 +1,22 @@
 package wasm_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -253,4 +258,83 @@ func TestFaultDoesNotAffectOtherInstances(t *testing.T) {
 	if len(s.recs) != 1 || s.recs[0].Status != 200 {
 		t.Fatalf("healthy instance records: %+v", s.recs)
 	}
+}
+
+// A guest whose probe claims every connection with confidence 100, beside
+// the built-in HTTP dissector, over a capture of real HTTP traffic: when
+// its feed traps or loops, each connection it faulted on is detected again
+// without it and every exchange still becomes a record (issue 13 measured
+// 8 of 30 lost); when it only contests the built-in's claim, the built-in
+// wins the tie and the plugin is reported.
+func TestGreedyGuestCostsOnlyItself(t *testing.T) {
+	var buf bytes.Buffer
+	want, err := synth.HTTPSample(context.Background(), &buf, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		parts     map[string]string
+		cfg       wasm.Config
+		kind      string
+		contested bool
+	}{
+		{"trap", map[string]string{"FEED": "unreachable"}, wasm.Config{}, "fault", false},
+		{"loop", map[string]string{"FEED": "(loop $l (br $l)) (i64.const 0)"}, wasm.Config{CallTimeout: 100 * time.Millisecond}, "fault", false},
+		// Claims what the built-in claims, with its confidence (90).
+		{"contest", map[string]string{"PROBE": "(i32.const 90)"}, wasm.Config{}, "contested", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			rt := newRuntime(t, tc.cfg)
+			greedy, err := rt.Load(ctx, "plugin sha256:0123 from hostile.wasm", hostile(t, tc.parts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			http, err := rt.Load(ctx, "built-in", dissectortest.Wasm(t, "http1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := capture.NewSource("http.pcap", bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sink := &recSink{}
+			// The plugin first: it is asked before the built-in.
+			st, err := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{greedy, http}, sink).Run(ctx, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Records != int64(want.Requests) {
+				t.Fatalf("%d records of %d exchanges with a greedy %s guest loaded (redetected %d, dropped %d, errors %+v)", st.Records, want.Requests, tc.name, st.Redetected, st.DroppedAfterFault, st.ErrorsByDissector)
+			}
+			e := st.ErrorsByDissector["hostile"]
+			found := false
+			for _, x := range e.Examples {
+				found = found || x.Kind == tc.kind
+			}
+			if !found {
+				t.Fatalf("the guest's %s is not reported against it: %+v", tc.kind, e)
+			}
+			// Confidence 100 outbids the built-in's 90: also a contest.
+			if st.Contested == 0 {
+				t.Fatalf("contested %d", st.Contested)
+			}
+			if !tc.contested && greedy.Health().Faults == 0 {
+				t.Fatal("no fault counted")
+			}
+		})
+	}
+}
+
+type recSink struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *recSink) Put(_ context.Context, recs []*sdk.Record) error {
+	s.mu.Lock()
+	s.n += len(recs)
+	s.mu.Unlock()
+	return nil
 }
