@@ -38,6 +38,8 @@ func TestRenderDefaults(t *testing.T) {
 		"ClusterRole/kubeshark-obs-worker", "ClusterRoleBinding/kubeshark-obs-worker",
 		"Role/kubeshark-hub-workers", "RoleBinding/kubeshark-hub-workers",
 		"Service/kubeshark-hub", "Deployment/kubeshark-hub", "DaemonSet/kubeshark-worker",
+		"Secret/kubeshark-worker-token",
+		"ServiceAccount/kubeshark-mcp-client", "Role/kubeshark-client", "RoleBinding/kubeshark-client",
 	}
 	var got []string
 	for k := range m {
@@ -89,7 +91,7 @@ func TestRenderDefaults(t *testing.T) {
 		}
 	}
 	args := fmt.Sprint(c["args"])
-	for _, a := range []string{"tap", "--kubernetes", "--hub-addr=0.0.0.0:8898", "--data=/data"} {
+	for _, a := range []string{"tap", "--kubernetes", "--hub-addr=0.0.0.0:8898", "--data=/data", "--token-file=/etc/kubeshark/worker-token/token"} {
 		if !strings.Contains(args, a) {
 			t.Errorf("worker args %s lack %s", args, a)
 		}
@@ -106,7 +108,7 @@ func TestRenderDefaults(t *testing.T) {
 	hub := container(t, m["Deployment/kubeshark-hub"])
 	hargs := fmt.Sprint(hub["args"])
 	for _, a := range []string{"hub", "--kubernetes", "--auth=kubernetes", "--addr=0.0.0.0:8898",
-		"--workers-namespace=obs",
+		"--workers-namespace=obs", "--worker-token-file=/etc/kubeshark/worker-token/token",
 		"--workers-selector=app.kubernetes.io/name=kubeshark,app.kubernetes.io/instance=kubeshark,app.kubernetes.io/component=worker"} {
 		if !strings.Contains(hargs, a) {
 			t.Errorf("hub args %s lack %s", hargs, a)
@@ -118,6 +120,11 @@ func TestRenderDefaults(t *testing.T) {
 	hsc := hub["securityContext"].(map[string]any)
 	if fmt.Sprint(hsc["capabilities"]) != "map[drop:[ALL]]" {
 		t.Errorf("hub capabilities %v", hsc["capabilities"])
+	}
+	// The Service's port is named as kubeshark mcp --proxy looks for it.
+	ports, _, _ := unstructured.NestedSlice(m["Service/kubeshark-hub"].Object, "spec", "ports")
+	if p := ports[0].(map[string]any); p["name"] != HubPortName || fmt.Sprint(p["port"]) != "8898" {
+		t.Errorf("service port %v", p)
 	}
 	// The worker selector the hub discovers by matches the DaemonSet's pods.
 	podLabels, _, _ := unstructured.NestedStringMap(ds.Object, "spec", "template", "metadata", "labels")

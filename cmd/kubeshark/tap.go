@@ -49,6 +49,7 @@ type tapOpts struct {
 
 func newTapCmd(g *globals) *cobra.Command {
 	o := &tapOpts{}
+	var co *clusterOpts
 	cmd := &cobra.Command{
 		Use:   "tap",
 		Short: "Capture live traffic from the kernel (eBPF), dissect it and store it as it happens",
@@ -70,9 +71,23 @@ root; when it cannot start, tap warns and captures packets.
 
   sudo kubeshark tap
   sudo kubeshark tap --filter 'tcp port 80 or tcp port 6379' --duration 5m
-  sudo kubeshark tap -i eth0 --no-hub`,
+  sudo kubeshark tap -i eth0 --no-hub
+
+With --cluster it installs (or upgrades) kubeshark in the cluster of your
+kubeconfig instead: the hub and a worker running tap on every node (see
+kubeshark proxy, kubeshark mcp --proxy, kubeshark clean).
+
+  kubeshark tap --cluster [--namespace NS] [--context C] [--set worker.privileged=true]`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if co.cluster {
+				return runTapCluster(cmd.Context(), g, co, cmd)
+			}
+			for _, name := range clusterOnly {
+				if cmd.Flags().Changed(name) {
+					return fmt.Errorf("--%s applies to --cluster", name)
+				}
+			}
 			return runTap(cmd.Context(), g, o, cmd.ErrOrStderr())
 		},
 	}
@@ -89,6 +104,7 @@ root; when it cannot start, tap warns and captures packets.
 	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
+	co = addClusterTapFlags(cmd)
 	return cmd
 }
 

@@ -1,0 +1,209 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
+)
+
+// kdepNet is a network namespace with a veth pair, so that a hub runs on
+// an address the API server's service proxy accepts (it refuses loopback
+// and link-local endpoints).
+type kdepNet struct{ ns, hostIP, nsIP string }
+
+func newKdepNet(t *testing.T) *kdepNet {
+	t.Helper()
+	id := rand.IntN(1 << 16)
+	ns, host, peer := fmt.Sprintf("kdep%04x", id), fmt.Sprintf("kdep%04xh", id), fmt.Sprintf("kdep%04xn", id)
+	sub := 1 + id%250
+	n := &kdepNet{ns: ns, hostIP: fmt.Sprintf("10.213.%d.1", sub), nsIP: fmt.Sprintf("10.213.%d.2", sub)}
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "link", "add", host, "type", "veth", "peer", "name", peer)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	run(t, "ip", "link", "set", peer, "netns", ns)
+	run(t, "ip", "addr", "add", n.hostIP+"/30", "dev", host)
+	run(t, "ip", "link", "set", host, "up")
+	run(t, "ip", "netns", "exec", ns, "ip", "addr", "add", n.nsIP+"/30", "dev", peer)
+	run(t, "ip", "netns", "exec", ns, "ip", "link", "set", peer, "up")
+	run(t, "ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+	return n
+}
+
+// startProc runs the kubeshark binary (in netns when not empty) until the
+// test ends and returns its stderr.
+func startProc(t *testing.T, netns string, args ...string) (*watchWriter, *exec.Cmd) {
+	t.Helper()
+	name, argv := binary_, args
+	if netns != "" {
+		name, argv = "ip", append([]string{"netns", "exec", netns, binary_}, args...)
+	}
+	w := &watchWriter{changed: make(chan struct{})}
+	cmd := exec.Command(name, argv...)
+	cmd.Stdout, cmd.Stderr = io.Discard, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return w, cmd
+}
+
+func waitFor(t *testing.T, w *watchWriter, re *regexp.Regexp, what string) string {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		m, changed := w.match(re)
+		if m != nil {
+			return m[len(m)-1]
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("%s: no %v in:\n%s", what, re, w)
+		}
+	}
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var proxyServing = regexp.MustCompile(`serving the hub of namespace \S+ \(([^)]*)\) on (http://127\.0\.0\.1:\d+)`)
+
+// TestProxyThroughTheAPIServer runs a real hub in a network namespace,
+// points a selector-less Service at it by hand (no kubelet runs pods here),
+// and reaches it with `kubeshark proxy` through the real API server's
+// service proxy: /healthz, and an API route that needs the hub's token.
+func TestProxyThroughTheAPIServer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	env := kubetest.Start(t)
+	ctx := context.Background()
+	n := newKdepNet(t)
+
+	data := t.TempDir()
+	if r := ks(t, data, "import", sample(t, 20)); r.code != 0 {
+		t.Fatalf("import: %+v", r)
+	}
+	recs := calls(t, data)
+	if len(recs) == 0 {
+		t.Fatal("no records in the sample")
+	}
+	hubErr, _ := startProc(t, n.ns, "--data", data, "hub", "--addr", n.nsIP+":8898")
+	waitFor(t, hubErr, regexp.MustCompile(`kubeshark hub serving .* on (http://\S+)`), "hub")
+	r := ks(t, data, "hub", "token")
+	token := strings.TrimSpace(r.stdout)
+	if r.code != 0 || len(token) < 32 {
+		t.Fatalf("hub token: %+v", r)
+	}
+
+	// The proxy's errors before anything is installed.
+	r = ks(t, data, "proxy", "--kubeconfig", env.Kubeconfig, "--port", "0")
+	if r.code == 0 || !strings.Contains(r.stderr, "no kubeshark hub is installed") || !strings.Contains(r.stderr, "kubeshark tap --cluster") {
+		t.Fatalf("proxy without a hub: %+v", r)
+	}
+
+	env.CreateNamespace(t, "kubeshark", nil)
+	port := int32(8898)
+	if _, err := env.Client.CoreV1().Services("kubeshark").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubeshark-hub"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: port, TargetPort: intstr.FromInt32(port)}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A Service without endpoints: the hub is "not ready".
+	r = ks(t, data, "proxy", "--kubeconfig", env.Kubeconfig, "--port", "0")
+	if r.code == 0 || !strings.Contains(r.stderr, "hub not ready") {
+		t.Fatalf("proxy to a hub without endpoints: %+v", r)
+	}
+
+	// The endpoints, both APIs: the service proxy reads one of them.
+	if _, err := env.Client.CoreV1().Endpoints("kubeshark").Create(ctx, &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubeshark-hub"},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: n.nsIP}},
+			Ports: []corev1.EndpointPort{{Name: "http", Port: port}}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	name, ready := "http", true
+	if _, err := env.Client.DiscoveryV1().EndpointSlices("kubeshark").Create(ctx, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "kubeshark-hub-1", Labels: map[string]string{discoveryv1.LabelServiceName: "kubeshark-hub"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{n.nsIP}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	perr, _ := startProc(t, "", "--data", t.TempDir(), "proxy", "--kubeconfig", env.Kubeconfig, "--port", "0")
+	via := waitFor(t, perr, proxyServing, "proxy")
+	m, _ := perr.match(proxyServing)
+	if m[1] != "service proxy" {
+		t.Errorf("via %q, want the service proxy", m[1])
+	}
+	// No chart is installed: no client ServiceAccount to take tokens from.
+	if !strings.Contains(perr.String(), "warning: requesting a token of ServiceAccount kubeshark/kubeshark-mcp-client") {
+		t.Errorf("no warning about the missing client account:\n%s", perr)
+	}
+	url := via
+
+	code, body := get(t, url+"/healthz", "")
+	if code != 200 || body != "ok\n" {
+		t.Fatalf("/healthz through the proxy: %d %q", code, body)
+	}
+	// The hub's own check comes through: no token, 401 from the hub.
+	code, body = get(t, url+"/api/calls", "")
+	if code != 401 || !strings.Contains(body, "missing bearer token") {
+		t.Fatalf("/api/calls without a token: %d %q", code, body)
+	}
+	code, body = get(t, url+"/api/calls?limit=100", token)
+	if code != 200 {
+		t.Fatalf("/api/calls through the proxy: %d %q", code, body)
+	}
+	for _, rec := range recs {
+		if !strings.Contains(body, rec.ID) {
+			t.Errorf("record %s missing from /api/calls through the proxy", rec.ID)
+		}
+	}
+	code, body = get(t, url+"/api/calls/"+recs[0].ID, token)
+	if code != 200 || !strings.Contains(body, recs[0].ID) {
+		t.Errorf("/api/calls/%s: %d %q", recs[0].ID, code, body)
+	}
+}
