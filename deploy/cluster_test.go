@@ -300,6 +300,30 @@ func checkRBAC(t *testing.T, env *kubetest.Env, ns string) {
 		t.Errorf("an account of the namespace outside the chart lists pods: %v (the check proves nothing)", err)
 	}
 
+	// The client account (kubeshark mcp --proxy, kubeshark proxy) may use
+	// the hub's service proxy and nothing else.
+	client := env.AsServiceAccount(t, ns, ClientServiceAccount)
+	for _, c := range []struct {
+		verb, res, sub, name string
+		allowed              bool
+	}{
+		{"get", "services", "proxy", "kubeshark-hub", true},
+		{"create", "services", "proxy", "kubeshark-hub", true},
+		{"get", "services", "proxy", "kube-dns", false},
+		{"list", "pods", "", "", false},
+		{"get", "secrets", "", "kubeshark-worker-token", false},
+	} {
+		sar, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authzv1.SelfSubjectAccessReview{
+			Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authzv1.ResourceAttributes{
+				Namespace: ns, Verb: c.verb, Resource: c.res, Subresource: c.sub, Name: c.name}}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sar.Status.Allowed != c.allowed {
+			t.Errorf("client account: %s %s/%s %s: allowed %v", c.verb, c.res, c.sub, c.name, sar.Status.Allowed)
+		}
+	}
+
 	// The hub checks callers: TokenReview and SubjectAccessReview.
 	tok, err := env.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, "kubeshark-worker",
 		&authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{Audiences: []string{"kubeshark"}}}, metav1.CreateOptions{})

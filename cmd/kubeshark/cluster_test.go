@@ -207,3 +207,68 @@ func TestProxyThroughTheAPIServer(t *testing.T) {
 		t.Errorf("/api/calls/%s: %d %q", recs[0].ID, code, body)
 	}
 }
+
+// TestTapClusterAndClean drives the CLI: tap --cluster installs, a second
+// run upgrades (revision 2), clean removes it; local-only flags are
+// refused with --cluster and cluster-only ones without it.
+func TestTapClusterAndClean(t *testing.T) {
+	env := kubetest.Start(t)
+	ctx := context.Background()
+	data := t.TempDir()
+	kc := []string{"--kubeconfig", env.Kubeconfig, "--context", "kubetest", "--namespace", "obs"}
+
+	r := ks(t, data, append([]string{"tap", "--cluster", "--set", "worker.storage.type=emptyDir", "--filter", "tcp port 80"}, kc...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "installed release kubeshark in namespace obs (revision 1)") ||
+		!strings.Contains(r.stderr, "created namespace obs") || !strings.Contains(r.stderr, "kubeshark proxy --namespace obs") {
+		t.Fatalf("first tap --cluster: %+v", r)
+	}
+	ds, err := env.Client.AppsV1().DaemonSets("obs").Get(ctx, "kubeshark-worker", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args := strings.Join(ds.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--filter=tcp port 80") {
+		t.Errorf("--filter did not reach the workers: %s", args)
+	}
+	if ds.Spec.Template.Spec.Volumes[0].EmptyDir == nil {
+		t.Errorf("--set worker.storage.type=emptyDir: volume %+v", ds.Spec.Template.Spec.Volumes[0])
+	}
+	r = ks(t, data, append([]string{"tap", "--cluster"}, kc...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "upgraded release kubeshark in namespace obs (revision 2)") {
+		t.Fatalf("second tap --cluster: %+v", r)
+	}
+
+	for _, args := range [][]string{
+		{"tap", "--cluster", "-i", "eth0"},
+		{"tap", "--cluster", "--duration", "1m"},
+		{"tap", "--cluster", "--set", "novalue"},
+	} {
+		r := ks(t, data, append(args, kc...)...)
+		if r.code == 0 || r.stderr == "" {
+			t.Errorf("%v: %+v, want a clear error", args, r)
+		}
+	}
+	if r := ks(t, data, "tap", "--set", "a=b"); r.code == 0 || !strings.Contains(r.stderr, "--set applies to --cluster") {
+		t.Errorf("tap --set without --cluster: %+v", r)
+	}
+
+	r = ks(t, data, append([]string{"clean"}, kc...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "release uninstalled") || !strings.Contains(r.stderr, "namespace deleted") {
+		t.Fatalf("clean: %+v", r)
+	}
+	if _, err := env.Client.AppsV1().DaemonSets("obs").Get(ctx, "kubeshark-worker", metav1.GetOptions{}); err == nil {
+		t.Error("DaemonSet still there after clean")
+	}
+	crs, err := env.Client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/part-of=kubeshark"})
+	if err != nil || len(crs.Items) != 0 {
+		t.Errorf("ClusterRoles left after clean: %v %v", crs, err)
+	}
+	r = ks(t, data, append([]string{"clean"}, kc...)...)
+	if r.code != 0 || !strings.Contains(r.stderr, "nothing to clean") {
+		t.Errorf("second clean: %+v", r)
+	}
+	// No cluster at all: a clear error, non-zero.
+	r = ks(t, data, "clean", "--kubeconfig", "/nonexistent/kubeconfig")
+	if r.code == 0 || !strings.Contains(r.stderr, "/nonexistent/kubeconfig") {
+		t.Errorf("clean with a missing kubeconfig: %+v", r)
+	}
+}
