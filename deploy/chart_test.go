@@ -85,13 +85,13 @@ func TestRenderDefaults(t *testing.T) {
 	for _, vm := range c["volumeMounts"].([]any) {
 		mounts = append(mounts, vm.(map[string]any)["mountPath"].(string))
 	}
-	for _, p := range []string{"/sys/fs/bpf", "/sys/fs/cgroup", "/sys/kernel/tracing", "/sys/kernel/btf", "/data"} {
+	for _, p := range []string{"/sys/fs/bpf", "/sys/fs/cgroup", "/sys/kernel/tracing", "/sys/kernel/btf", "/data", "/data/hub.token"} {
 		if !slices.Contains(mounts, p) {
 			t.Errorf("worker does not mount %s (mounts %v)", p, mounts)
 		}
 	}
 	args := fmt.Sprint(c["args"])
-	for _, a := range []string{"tap", "--kubernetes", "--hub-addr=0.0.0.0:8898", "--data=/data", "--token-file=/etc/kubeshark/worker-token/token"} {
+	for _, a := range []string{"tap", "--kubernetes", "--hub-addr=0.0.0.0:8898", "--data=/data"} {
 		if !strings.Contains(args, a) {
 			t.Errorf("worker args %s lack %s", args, a)
 		}
@@ -108,8 +108,8 @@ func TestRenderDefaults(t *testing.T) {
 	hub := container(t, m["Deployment/kubeshark-hub"])
 	hargs := fmt.Sprint(hub["args"])
 	for _, a := range []string{"hub", "--kubernetes", "--auth=kubernetes", "--addr=0.0.0.0:8898",
-		"--workers-namespace=obs", "--worker-token-file=/etc/kubeshark/worker-token/token",
-		"--workers-selector=app.kubernetes.io/name=kubeshark,app.kubernetes.io/instance=kubeshark,app.kubernetes.io/component=worker"} {
+		"--worker-namespace=obs", "--worker-token-file=/etc/kubeshark/worker-token/token", "--worker-port=8898",
+		"--worker-pods=app.kubernetes.io/name=kubeshark,app.kubernetes.io/instance=kubeshark,app.kubernetes.io/component=worker"} {
 		if !strings.Contains(hargs, a) {
 			t.Errorf("hub args %s lack %s", hargs, a)
 		}

@@ -138,7 +138,10 @@ the namespace when tap --cluster created it. The workers' hostPath stores
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := deploy.Clean(cmd.Context(), o.target(g.logger()))
-			fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark clean (release %s, namespace %s): %s\n", o.release, o.namespace, res)
+			// A failure before anything was done is said once, by the error.
+			if err == nil || res.Uninstalled || len(res.Deleted) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "kubeshark clean (release %s, namespace %s): %s\n", o.release, o.namespace, res)
+			}
 			return err
 		},
 	}
