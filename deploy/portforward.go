@@ -23,6 +23,9 @@ import (
 // Not exercised by the tests: the test API server has no kubelet to stream
 // through.
 func portForward(ctx context.Context, c clients, svc *corev1.Service, token func(context.Context) (string, error)) (*Proxy, error) {
+	if len(svc.Spec.Selector) == 0 {
+		return nil, fmt.Errorf("service %s selects no pods (no selector) to forward to", svc.Name)
+	}
 	pods, err := c.typed.CoreV1().Pods(svc.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
 	if err != nil {
