@@ -255,7 +255,8 @@ func checkNothingLeft(t *testing.T, env *kubetest.Env, tg Target) {
 				t.Fatal(err)
 			}
 			for _, it := range l.Items {
-				if strings.Contains(it.GetName(), tg.Release) {
+				// Cluster-scoped names carry release and namespace.
+				if n := it.GetName(); strings.Contains(n, tg.Release) && strings.Contains(n, "-"+tg.Namespace+"-") {
 					items = append(items, it.GetName())
 				}
 			}
