@@ -154,22 +154,35 @@ func TestProxyThroughTheAPIServer(t *testing.T) {
 		t.Fatalf("proxy to a hub without endpoints: %+v", r)
 	}
 
-	// The endpoints, both APIs: the service proxy reads one of them.
-	if _, err := env.Client.CoreV1().Endpoints("kubeshark").Create(ctx, &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubeshark-hub"},
-		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: n.nsIP}},
-			Ports: []corev1.EndpointPort{{Name: "http", Port: port}}}},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// The service proxy goes only to EndpointSlice addresses that are the
+	// IPs of the pods they name: a pod (never run: no kubelet) holding the
+	// hub's address, and the slice an EndpointSlice controller would make.
+	env.CreatePod(t, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubeshark-hub-0", Namespace: "kubeshark"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "hub", Image: "kubeshark"}}},
+	}, corev1.PodRunning, n.nsIP)
 	name, ready := "http", true
 	if _, err := env.Client.DiscoveryV1().EndpointSlices("kubeshark").Create(ctx, &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Name: "kubeshark-hub-1", Labels: map[string]string{discoveryv1.LabelServiceName: "kubeshark-hub"}},
 		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{n.nsIP}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
+		Endpoints: []discoveryv1.Endpoint{{Addresses: []string{n.nsIP}, Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "kubeshark", Name: "kubeshark-hub-0"}}},
+		Ports: []discoveryv1.EndpointPort{{Name: &name, Port: &port}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// The API server reads slices through an informer: wait until it
+	// routes to the hub.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := env.Client.CoreV1().Services("kubeshark").ProxyGet("http", "kubeshark-hub", "http", "/healthz", nil).DoRaw(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API server does not proxy to the hub: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	perr, _ := startProc(t, "", "--data", t.TempDir(), "proxy", "--kubeconfig", env.Kubeconfig, "--port", "0")
