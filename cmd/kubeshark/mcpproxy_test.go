@@ -275,7 +275,7 @@ func TestMCPProxy(t *testing.T) {
 		if b.Records.Count < 282 {
 			t.Fatalf("%d records through the proxy", b.Records.Count)
 		}
-		waitFor(t, stderr, "hub kubeshark/kubeshark-hub answers through the Kubernetes API and accepted the token")
+		waitForText(t, stderr, "hub kubeshark/kubeshark-hub answers through the Kubernetes API and accepted the token")
 	})
 
 	// The service proxy itself, with the admin's credentials, and tokens
@@ -334,7 +334,7 @@ func TestMCPProxy(t *testing.T) {
 		k.install(t, "kprx-nosvc", false, 0)
 		s, stderr := mcpProxy(t, nil, "--kubeconfig", env.Kubeconfig, "--namespace", "kprx-nosvc")
 		callFails(t, s, "no hub installed: Service kprx-nosvc/kubeshark-hub not found", "kubeshark tap --cluster")
-		waitFor(t, stderr, "serving the tools anyway")
+		waitForText(t, stderr, "serving the tools anyway")
 		s, _ = mcpProxy(t, nil, "--kubeconfig", env.Kubeconfig, "--namespace", "kprx-nothing")
 		callFails(t, s, `no hub installed in namespace "kprx-nothing"`)
 	})
@@ -359,7 +359,7 @@ func TestMCPProxy(t *testing.T) {
 	t.Run("API server unreachable", func(t *testing.T) {
 		s, stderr := mcpProxy(t, nil, "--kubeconfig", k.kubeconfig(t, "https://127.0.0.1:"+itoa(freePort(t)), "", ""))
 		callFails(t, s, "the Kubernetes API server https://127.0.0.1:", "is unreachable", "connection refused")
-		waitFor(t, stderr, "is unreachable")
+		waitForText(t, stderr, "is unreachable")
 	})
 
 	t.Run("no kubeconfig", func(t *testing.T) {
@@ -374,8 +374,8 @@ func TestMCPProxy(t *testing.T) {
 	}
 }
 
-// waitFor waits until out() holds want.
-func waitFor(t *testing.T, out func() string, want string) {
+// waitForText waits until out() holds want.
+func waitForText(t *testing.T, out func() string, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if strings.Contains(out(), want) {

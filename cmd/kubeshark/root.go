@@ -80,6 +80,8 @@ func newRootCmd() *cobra.Command {
 		newMCPCmd(g),
 		newHubCmd(g),
 		newTapCmd(g),
+		newCleanCmd(g),
+		newProxyCmd(g),
 		newVersionCmd(),
 		newSampleCmd(),
 	)

@@ -58,6 +58,7 @@ type tapOpts struct {
 
 func newTapCmd(g *globals) *cobra.Command {
 	o := &tapOpts{}
+	var co *clusterOpts
 	cmd := &cobra.Command{
 		Use:   "tap",
 		Short: "Capture live traffic from the kernel (eBPF), dissect it and store it as it happens",
@@ -79,9 +80,23 @@ root; when it cannot start, tap warns and captures packets.
 
   sudo kubeshark tap
   sudo kubeshark tap --filter 'tcp port 80 or tcp port 6379' --duration 5m
-  sudo kubeshark tap -i eth0 --no-hub`,
+  sudo kubeshark tap -i eth0 --no-hub
+
+With --cluster it installs (or upgrades) kubeshark in the cluster of your
+kubeconfig instead: the hub and a worker running tap on every node (see
+kubeshark proxy, kubeshark mcp --proxy, kubeshark clean).
+
+  kubeshark tap --cluster [--namespace NS] [--context C] [--set worker.privileged=true]`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if co.cluster {
+				return runTapCluster(cmd.Context(), g, co, cmd)
+			}
+			for _, name := range clusterOnly {
+				if cmd.Flags().Changed(name) {
+					return fmt.Errorf("--%s applies to --cluster", name)
+				}
+			}
 			return runTap(cmd.Context(), g, o, cmd.ErrOrStderr())
 		},
 	}
@@ -103,6 +118,7 @@ root; when it cannot start, tap warns and captures packets.
 	f.BoolVar(&o.tcClsact, "tc-clsact", false, "with -i, attach with a TC clsact qdisc and filters (the fallback for kernels without TCX) even where TCX exists")
 	f.MarkHidden("tc-clsact")
 	f.BoolVar(&o.l4, "l4", true, "also trace TCP connection events (tracepoints: connect, accept, state changes, retransmits, resets), so flows carry their processes, cgroup ids and kernel counts")
+	co = addClusterTapFlags(cmd)
 	return cmd
 }
 

@@ -109,6 +109,11 @@ type hub struct {
 	schemas map[string]map[string]string // tool → argument → JSON type
 }
 
+// ProxiedTokenHeader carries the caller's token when the request comes
+// through the Kubernetes API server, which keeps Authorization for itself
+// and strips it before proxying.
+const ProxiedTokenHeader = "X-Kubeshark-Token"
+
 // auth checks the bearer token in constant time, or runs
 // Options.Authorize.
 func (h *hub) auth(next http.Handler) http.Handler {
@@ -132,6 +137,11 @@ func (h *hub) auth(next http.Handler) http.Handler {
 	want := []byte("Bearer " + h.opts.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
+		if tok := r.Header.Get(ProxiedTokenHeader); len(got) == 0 && tok != "" {
+			// Through the API server's service proxy (kubeshark proxy), whose
+			// authentication consumes Authorization.
+			got = []byte("Bearer " + tok)
+		}
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kubeshark"`)
 			msg := "missing bearer token: send Authorization: Bearer <token> (kubeshark hub token prints it)"
