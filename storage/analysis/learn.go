@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"context"
+	"fmt"
 	"slices"
 
 	"github.com/kubeshark-wasm/kubeshark/storage/templates"
@@ -134,4 +136,31 @@ func firstNonZero(a, b int64) int64 {
 		return a
 	}
 	return min(a, b)
+}
+
+// Templates learns the endpoint templates of every server in src from
+// all its stored calls (templates.Learner), for the per-call template of
+// filters and listings. It reads the per-minute rollups grouped by
+// endpoint where src keeps them (rollup.go), so a second call costs the
+// minutes' cache reads, and the templates follow the data as it grows: a
+// minute that gains records is rolled up again. Only the first 5,000
+// endpoint groups of the window are tracked (maxGroups); calls beyond
+// them get their shaped template.
+func Templates(ctx context.Context, src Source) (*templates.Set, error) {
+	w, err := resolve(ctx, src, Window{})
+	if err != nil {
+		return nil, err
+	}
+	var l templates.Learner
+	if w.Start.IsZero() {
+		return l.Learn(), nil
+	}
+	a, err := aggregate(ctx, src, Window{}, w, nil, ByEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("analysis: learn templates: %w", err)
+	}
+	for _, g := range a.order {
+		l.AddShaped(g.key.proto, g.key.srv.String(), g.key.port, g.key.path)
+	}
+	return l.Learn(), nil
 }

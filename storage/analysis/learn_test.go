@@ -69,4 +69,19 @@ func TestLearnedTemplatesGroupAFailingDependency(t *testing.T) {
 	if len(endpoints) != 1 || an.Anomalies[0].Path != "/users/{param}" || len(an.Anomalies[0].ExampleIDs) == 0 || len(an.RootCauses) != 1 {
 		t.Fatalf("anomalies: %d endpoints (%v), want one, /users/{param}, with examples: %s", len(endpoints), endpoints, an.Summary)
 	}
+
+	// The per-call templates, learned over the whole store, agree.
+	set, err := Templates(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*sdk.Record{recs[0], recs[len(recs)-3], recs[len(recs)-1]} {
+		want := "/users/{param}"
+		if r.Path == "/health" || r.Path == "/ready" {
+			want = r.Path
+		}
+		if got := set.OfRecord(r); got != want {
+			t.Errorf("Templates: %s → %q, want %q", r.Path, got, want)
+		}
+	}
 }
