@@ -26,4 +26,3 @@ func (t *templater) get(protocol, path string) string {
 	}
 	return v
 }
-
