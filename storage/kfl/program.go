@@ -127,6 +127,9 @@ func (p *Program) ReadsTemplates() bool {
 // program is used, not while Match runs.
 func (p *Program) SetTemplates(s *templates.Set) { p.tmpl = s }
 
+// Templates is the set SetTemplates gave, or nil.
+func (p *Program) Templates() *templates.Set { return p.tmpl }
+
 func (p *Program) templateOf(r *sdk.Record) string { return p.tmpl.OfRecord(r) }
 
 // Match evaluates the program on r. An evaluation error (a missing map key
