@@ -122,6 +122,9 @@ func (g *agg) absorb(o *agg) {
 				g.ev.clients[c] = struct{}{}
 			}
 		}
+		for k, at := range o.ev.statusFirst {
+			g.ev.noteStatus(k, at)
+		}
 		for _, ip := range o.ev.serverIPs {
 			g.ev.serverIPs = addLabel(g.ev.serverIPs, ip, maxEdgeLabels)
 		}
