@@ -71,7 +71,7 @@ func coreVariables() []*variable {
 		iv("status_code", "the protocol's own response status, so its meaning depends on the protocol: HTTP status, gRPC status, DNS rcode, MySQL error number (access denied is 1045, which is also >= 500), Kafka and MongoDB error codes, AMQP reply code; 0 without a response and for protocols without one (PostgreSQL's SQLSTATE is in status_text). Pair it with a protocol (http && status_code >= 500); for failures of any protocol use failed", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		iv("status", "same as status_code", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		sv("status_text", "response status text or reason", func(r *sdk.Record) string { return r.StatusText }),
-		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules (HTTP status ≥ 400, gRPC status other than 0, DNS error rcode, SQL error, ...)",
+		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules: HTTP status ≥ 400, gRPC status other than OK (0), DNS rcode other than NOERROR (NXDOMAIN included), an SQL or MongoDB error, a Redis error reply, a Kafka error code, AMQP reply code ≥ 300, MQTT reason ≥ 0x80, a TLS alert or broken handshake, a malformed message; a call without a response is not failed (has_response says so); see RATIONALE.md",
 			get: func(a *activation) ref.Val { return types.Bool(a.r.Failed) }},
 		// As in Kubeshark's KFL2, `tls` is true on calls decrypted from TLS
 		// (`http && tls` is HTTPS); it stays true on the TLS dissector's
