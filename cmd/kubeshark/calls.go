@@ -277,8 +277,6 @@ func printFilterReference(ctx context.Context, g *globals, w io.Writer) error {
 	return err
 }
 
-// printTable lists records, times in UTC or, with loc (--local), in that
-// zone; the header says which, as the times themselves do not.
 // templatedRecord is a record as the JSON outputs show it: its own
 // fields, then its endpoint template.
 type templatedRecord struct {
@@ -301,7 +299,8 @@ func (t templatedRecord) MarshalJSON() ([]byte, error) {
 }
 
 // printTable lists records with their templates (tmpls, one per record,
-// or nil).
+// or nil), times in UTC or, with loc (--local), in that zone; the header
+// says which, as the times themselves do not.
 func printTable(w io.Writer, recs []*sdk.Record, tmpls []string, loc *time.Location) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	zone, layout := "UTC", "2006-01-02 15:04:05.000"
@@ -310,8 +309,10 @@ func printTable(w io.Writer, recs []*sdk.Record, tmpls []string, loc *time.Locat
 	}
 	fmt.Fprintf(tw, "TIME (%s)\tPROTO\tSRC\tDST\tMETHOD\tPATH\tTEMPLATE\tSTATUS\tMS\tID\n", zone)
 	for i, r := range recs {
-		tmpl := "-"
-		if i < len(tmpls) && tmpls[i] != "" {
+		// "=" where the template is the path itself (less any query),
+		// which keeps the column quiet on routes without identifiers.
+		tmpl := "="
+		if i < len(tmpls) && tmpls[i] != "" && tmpls[i] != pathWithoutQuery(r.Path) {
 			tmpl = tmpls[i]
 		}
 		status := strconv.Itoa(r.Status)
@@ -330,6 +331,13 @@ func printTable(w io.Writer, recs []*sdk.Record, tmpls []string, loc *time.Locat
 			clipCell(r.Method, 16), clipCell(r.Path, 60), clipCell(tmpl, 40), status, ms, r.ID)
 	}
 	tw.Flush()
+}
+
+func pathWithoutQuery(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 func clipCell(s string, n int) string {
