@@ -87,8 +87,12 @@ var incidents = map[string]incidentDef{
 		run: runAdminNoAuth},
 	"grpc-unavailable": {summary: "checkout → stock over gRPC (h2c); stock starts answering grpc-status 14 UNAVAILABLE",
 		run: runGRPCUnavailable},
+	"grpc-deadline": {summary: "checkout → pricing over gRPC (h2c) with a 250ms deadline; pricing's queries outlast it and it answers grpc-status 4 DEADLINE_EXCEEDED",
+		run: runGRPCDeadline},
 	"redis-latency": {summary: "leaderboard API → redis-server; its ranking script (EVAL) slows from under 1ms to ~600ms",
 		run: runRedisLatency},
+	"tls-expired": {summary: "web → payments over HTTPS (TLS 1.2); payments' certificate expires and web's TLS client refuses it with a certificate alert",
+		run: runTLSExpired},
 	"dns-nxdomain": {summary: "a Go DNS server starts answering NXDOMAIN for a service name; the client's lookups fail",
 		run: runDNSNXDomain},
 }
