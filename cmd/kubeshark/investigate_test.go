@@ -282,6 +282,11 @@ func TestInvestigations(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	for i, rows := range scores {
+		if rows == nil {
+			t.Skipf("SKIPPED: %s was not run, so the table was not checked against docs/investigations.md", names[i])
+		}
+	}
 	table := renderInvestigations(names, scores)
 	doc := filepath.Join("..", "..", "docs", "investigations.md")
 	if *updateInvestigations {
@@ -293,7 +298,7 @@ func TestInvestigations(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (go test ./cmd/kubeshark -run TestInvestigations -update writes it)", err)
 	}
-	if string(committed) != table {
+	if stableTable(string(committed)) != stableTable(table) {
 		t.Errorf("docs/investigations.md differs from what was measured (go test ./cmd/kubeshark -run TestInvestigations -update rewrites it); measured:\n%s", table)
 	}
 	for _, rows := range scores {
@@ -305,8 +310,30 @@ func TestInvestigations(t *testing.T) {
 	}
 }
 
+// realClock are the incidents recorded on the real clock over a real
+// link (packet-loss: random loss in network namespaces): their onset
+// error and characters read vary run to run, so the check against the
+// committed table leaves those two cells out for them.
+var realClock = map[string]bool{"packet-loss": true}
+
+// stableTable is the table without the cells that vary run to run.
+func stableTable(doc string) string {
+	lines := strings.Split(doc, "\n")
+	for i, l := range lines {
+		cells := strings.Split(l, " | ")
+		if len(cells) == 9 && realClock[strings.TrimPrefix(cells[0], "| ")] {
+			cells[4], cells[7] = "~", "~"
+			lines[i] = strings.Join(cells, " | ")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 // investigate writes, imports and investigates one incident in both modes.
 func investigate(t *testing.T, name, cache string) []score {
+	if realClock[name] && os.Geteuid() != 0 {
+		t.Skipf("SKIPPED: %s makes network namespaces and needs root (CI runs as root)", name)
+	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
@@ -394,6 +421,9 @@ onset within ` + onsetTolerate.String() + `; the evidence reached (the failing c
 method, path and status, and the answer that opened it containing the
 ground truth's body substring); tool calls made; characters read. Solved
 means all of these within ` + fmt.Sprint(maxToolCalls) + ` tool calls and ` + fmt.Sprint(maxCharsRead) + ` characters.
+packet-loss runs on the real clock with random loss (in network
+namespaces, as root): its onset error and characters read are those of
+one run and vary; CI checks its other cells.
 
 | scenario | kind | reading | root cause | onset error | evidence | tool calls | characters read | solved |
 |---|---|---|---|---|---|---|---|---|

@@ -20,6 +20,10 @@ import (
 // installed (make deps installs it).
 var ErrMissingTool = errors.New("synth: a program the scenario needs is not installed")
 
+// ErrNeedsRoot is returned by a scenario that changes the network (makes
+// namespaces, shapes a link) when it does not run as root.
+var ErrNeedsRoot = errors.New("synth: the scenario needs root")
+
 // redisScript ranks a leaderboard by walking its entries: cheap while the
 // board is small, a long busy script once it is not. It runs inside
 // redis-server for real.
