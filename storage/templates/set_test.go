@@ -113,3 +113,37 @@ func TestLearnKeysOnRealKeySets(t *testing.T) {
 		t.Errorf("templates:\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestSetOnStripeShapedPaths: Stripe's REST API names objects by prefixed
+// ids (cus_…, ch_…, pi_…) that are neither numbers nor UUIDs; its route
+// words (customers, charges, capture, sources) stay words.
+func TestSetOnStripeShapedPaths(t *testing.T) {
+	cus := []string{"cus_NffrFeUfNV2Hib", "cus_OaZnLgP4pCbq7e", "cus_Pq1xYz9KdLmn3B", "cus_Qr8sTu2VwXy5Zc", "cus_Rb3cDe6FgHi9Jk"}
+	ch := []string{"ch_3MmlLrLkdIwHu7ix0snN0B15", "ch_3NnmMsMleJxIv8jy1toO1C26", "ch_3OonNtNmfKyJw9kz2upP2D37", "ch_3PpoOuOngLzKx0la3vqQ3E48"}
+	var l Learner
+	add := func(p string) { l.Add("http", "10.0.0.44", 443, p) }
+	for _, c := range cus {
+		add("/v1/customers/" + c)
+		add("/v1/customers/" + c + "/sources")
+	}
+	for _, c := range ch {
+		add("/v1/charges/" + c)
+		add("/v1/charges/" + c + "/capture")
+	}
+	for _, p := range []string{"/v1/customers", "/v1/charges", "/v1/balance", "/v1/events"} {
+		add(p)
+	}
+	set := l.Learn()
+	for path, want := range map[string]string{
+		"/v1/customers/cus_OaZnLgP4pCbq7e":                "/v1/customers/{param}",
+		"/v1/customers/cus_Rb3cDe6FgHi9Jk/sources":        "/v1/customers/{param}/sources",
+		"/v1/charges/ch_3MmlLrLkdIwHu7ix0snN0B15":         "/v1/charges/{token}",
+		"/v1/charges/ch_3PpoOuOngLzKx0la3vqQ3E48/capture": "/v1/charges/{token}/capture",
+		"/v1/balance":   "/v1/balance",
+		"/v1/customers": "/v1/customers",
+	} {
+		if got := set.Of("http", "10.0.0.44", 443, path); got != want {
+			t.Errorf("%s → %q, want %q", path, got, want)
+		}
+	}
+}
