@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/storage/templates"
 )
@@ -141,14 +142,19 @@ func firstNonZero(a, b int64) int64 {
 	return min(a, b)
 }
 
+// TemplateSpan is how much of the newest data Templates learns from.
+const TemplateSpan = 24 * time.Hour
+
 // Templates learns the endpoint templates of every server in src from
-// all its stored calls (templates.Learner), for the per-call template of
-// filters and listings. It reads the per-minute rollups grouped by
-// endpoint where src keeps them (rollup.go), so a second call costs the
-// minutes' cache reads, and the templates follow the data as it grows: a
-// minute that gains records is rolled up again. Only the first 5,000
-// endpoint groups of the window are tracked (maxGroups); calls beyond
-// them get their shaped template.
+// its stored calls of the last TemplateSpan of data (templates.Learner),
+// for the per-call template of filters and listings. It reads the
+// per-minute rollups grouped by endpoint where src keeps them
+// (rollup.go), so a second call costs the minutes' cache reads, and the
+// templates follow the data as it grows: a minute that gains records is
+// rolled up again. The span bounds that cost on a store holding weeks; a
+// path seen only before it keeps its shape. Only the first 5,000
+// endpoint groups are tracked (maxGroups); calls beyond them get their
+// shaped template.
 func Templates(ctx context.Context, src Source) (*templates.Set, error) {
 	w, err := resolve(ctx, src, Window{})
 	if err != nil {
@@ -158,7 +164,12 @@ func Templates(ctx context.Context, src Source) (*templates.Set, error) {
 	if w.Start.IsZero() {
 		return l.Learn(), nil
 	}
-	a, err := aggregate(ctx, src, Window{}, w, nil, ByEndpoint)
+	var asked Window
+	if w.Duration() > TemplateSpan {
+		w.Start = w.End.Add(-TemplateSpan)
+		asked.Start = w.Start
+	}
+	a, err := aggregate(ctx, src, asked, w, nil, ByEndpoint)
 	if err != nil {
 		return nil, fmt.Errorf("analysis: learn templates: %w", err)
 	}

@@ -85,3 +85,25 @@ func TestLearnedTemplatesGroupAFailingDependency(t *testing.T) {
 		}
 	}
 }
+
+// TestTemplatesLearnFromTheNewestDay: the per-call templates come from the
+// last TemplateSpan of data, so paths seen only before it keep their shape.
+func TestTemplatesLearnFromTheNewestDay(t *testing.T) {
+	users := []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}
+	var recs []*sdk.Record
+	for i, u := range users {
+		recs = append(recs,
+			call{at: time.Duration(i) * time.Second, src: "10.0.0.5", dst: "10.0.0.9:8080", method: "GET", path: "/old/" + u, status: 200, ms: 1}.rec(),
+			call{at: TemplateSpan + time.Hour + time.Duration(i)*time.Second, src: "10.0.0.5", dst: "10.0.0.9:8080", method: "GET", path: "/users/" + u, status: 200, ms: 1}.rec())
+	}
+	set, err := Templates(context.Background(), openStore(t, recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.OfRecord(recs[1]); got != "/users/{param}" {
+		t.Errorf("a path of the newest day: %q, want /users/{param}", got)
+	}
+	if got := set.OfRecord(recs[0]); got != "/old/alice" {
+		t.Errorf("a path seen only before the newest day: %q, want its shape /old/alice", got)
+	}
+}
