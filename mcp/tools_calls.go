@@ -46,7 +46,7 @@ func (w window) String() string {
 }
 
 type listCallsArgs struct {
-	KFL    string `json:"kfl,omitempty" jsonschema:"KFL filter (CEL), e.g. http && status_code >= 500; see the kubeshark://kfl resource"`
+	KFL    string `json:"kfl,omitempty" jsonschema:"KFL filter (CEL), e.g. http && status_code >= 500, or the calls of one endpoint of get_api_stats/find_anomalies: endpoint == \"GET /users/{param}\" (template == \"/users/{param}\" for any method); see the kubeshark://kfl resource"`
 	Start  string `json:"start,omitempty" jsonschema:"window start: RFC 3339, a date (2026-11-20), -15m, 2h ago, 1d, or a time of day like 14:05 (UTC, on the day of the newest data; the answer's resolved_times says which day)"`
 	End    string `json:"end,omitempty" jsonschema:"window end, same forms as start"`
 	Limit  int    `json:"limit,omitempty" jsonschema:"page size, default 50, at most 1000"`
