@@ -91,7 +91,7 @@ var incidents = map[string]incidentDef{
 		run: runGRPCDeadline},
 	"redis-latency": {summary: "leaderboard API → redis-server; its ranking script (EVAL) slows from under 1ms to ~600ms",
 		run: runRedisLatency},
-	"packet-loss": {summary: "web → quotes over a veth link between two network namespaces; the link starts dropping 20% of the packets each way (needs root)",
+	"packet-loss": {summary: "web → quotes over a veth link between two network namespaces; the link starts dropping 25% of the packets each way (needs root)",
 		run: runPacketLoss},
 	"tls-expired": {summary: "web → payments over HTTPS (TLS 1.2); payments' certificate expires and web's TLS client refuses it with a certificate alert",
 		run: runTLSExpired},
