@@ -86,12 +86,19 @@ func runTLSExpired(ctx context.Context, s *stage) (GroundTruth, error) {
 		req.Host = sni
 		req.Header.Set("Idempotency-Key", user)
 		resp, err := toPay.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		// The connection is closed after each call (and at once when the
+		// handshake fails): the relay records the rest of it, the
+		// client's alert and the closes, before the virtual clock moves
+		// on, or a loaded machine would stamp them seconds late.
+		waitIdle(relay)
 		if err != nil {
 			s.clock.Sleep(200 * time.Microsecond)
 			writeJSON(w, http.StatusBadGateway, map[string]any{"error": "payment provider unreachable", "cause": err.Error()})
 			return
 		}
-		resp.Body.Close()
 		s.clock.Sleep(time.Millisecond)
 		writeJSON(w, http.StatusOK, map[string]any{"user": user, "paid": true})
 	})
