@@ -29,7 +29,7 @@ const (
 	// a random loss may spare most calls of the first seconds after it
 	// starts, and the onset found is that of the calls it slowed.
 	realOnsetTolerate = 5 * time.Second
-	benchStart    = "2026-11-20T14:00:00Z"
+	benchStart        = "2026-11-20T14:00:00Z"
 )
 
 // readMode is what a client hands its model of a tool result.
