@@ -33,7 +33,7 @@ func (s *Server) prepare(ctx context.Context, a windowArgs) (analysis.Source, an
 	if err != nil {
 		return nil, analysis.Window{}, nil, err
 	}
-	m, err := s.kflMatcher(a.KFL)
+	m, err := s.kflMatcher(ctx, a.KFL, st)
 	if err != nil {
 		return nil, analysis.Window{}, nil, err
 	}
@@ -271,7 +271,7 @@ func (s *Server) compareTraffic(ctx context.Context, a compareArgs) (analysis.Co
 	if err != nil {
 		return analysis.CompareResult{}, "", err
 	}
-	m, err := s.kflMatcher(a.KFL)
+	m, err := s.kflMatcher(ctx, a.KFL, st)
 	if err != nil {
 		return analysis.CompareResult{}, "", err
 	}
@@ -321,7 +321,7 @@ func (s *Server) findAnomalies(ctx context.Context, a anomalyArgs) (analysis.Ano
 	if !base.End.After(base.Start) || !target.End.After(target.Start) {
 		return res, "", fmt.Errorf("%w: empty baseline %s or target %s: each window needs its end after its start (get_data_boundaries shows the data held)", ErrBadArgument, base, target)
 	}
-	m, err := s.kflMatcher(a.KFL)
+	m, err := s.kflMatcher(ctx, a.KFL, st)
 	if err != nil {
 		return res, "", err
 	}

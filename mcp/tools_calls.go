@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/analysis"
+	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
+	"github.com/kubeshark-wasm/kubeshark/storage/templates"
 )
 
 // maxResultBytes caps one answer's JSON so that a single call cannot flood
@@ -43,7 +46,7 @@ func (w window) String() string {
 }
 
 type listCallsArgs struct {
-	KFL    string `json:"kfl,omitempty" jsonschema:"KFL filter (CEL), e.g. http && status_code >= 500; see the kubeshark://kfl resource"`
+	KFL    string `json:"kfl,omitempty" jsonschema:"KFL filter (CEL), e.g. http && status_code >= 500, or the calls of one endpoint of get_api_stats/find_anomalies: endpoint == \"GET /users/{param}\" (template == \"/users/{param}\" for any method); see the kubeshark://kfl resource"`
 	Start  string `json:"start,omitempty" jsonschema:"window start: RFC 3339, a date (2026-11-20), -15m, 2h ago, 1d, or a time of day like 14:05 (UTC, on the day of the newest data; the answer's resolved_times says which day)"`
 	End    string `json:"end,omitempty" jsonschema:"window end, same forms as start"`
 	Limit  int    `json:"limit,omitempty" jsonschema:"page size, default 50, at most 1000"`
@@ -96,14 +99,24 @@ func (s *Server) callTools() []tool {
 	}
 }
 
-// kflMatcher compiles a KFL filter, or returns nil for an empty one.
-func (s *Server) kflMatcher(expr string) (storage.Matcher, error) {
+// kflMatcher compiles a KFL filter, or returns nil for an empty one. A
+// filter that reads templates (template == "/users/{param}") is given
+// those learned over src, the data it will select from; without src (an
+// export filter, checked before its snapshot is read) it reads shapes.
+func (s *Server) kflMatcher(ctx context.Context, expr string, src analysis.Source) (storage.Matcher, error) {
 	if strings.TrimSpace(expr) == "" {
 		return nil, nil
 	}
 	p, err := s.kfl().Compile(expr)
 	if err != nil {
 		return nil, err
+	}
+	if src != nil && p.ReadsTemplates() {
+		set, err := analysis.Templates(ctx, src)
+		if err != nil {
+			return nil, err
+		}
+		p.SetTemplates(set)
 	}
 	return p, nil
 }
@@ -130,11 +143,11 @@ func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResul
 	if err != nil {
 		return res, "", err
 	}
-	m, err := s.kflMatcher(a.KFL)
+	st, err := s.storeFor(ctx, a.Snapshot)
 	if err != nil {
 		return res, "", err
 	}
-	st, err := s.storeFor(ctx, a.Snapshot)
+	m, err := s.kflMatcher(ctx, a.KFL, st)
 	if err != nil {
 		return res, "", err
 	}
@@ -155,8 +168,13 @@ func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResul
 	// the last call kept.
 	budget := s.opts.MaxResultBytes - 1024 - 2*len(a.KFL)
 	size := 0
+	set, err := callTemplates(ctx, st, m)
+	if err != nil {
+		return res, "", err
+	}
 	for _, r := range page.Records {
 		c := toCall(r, view)
+		c.Template = set.OfRecord(r)
 		b, _ := marshalCompact(c)
 		if size+len(b)+1 > budget && len(res.Calls) > 0 {
 			res.NextCursor, res.Truncated = res.Calls[len(res.Calls)-1].ID, true
@@ -192,6 +210,19 @@ func callsText(res ListCallsResult) string {
 	return b.String()
 }
 
+// callTemplates is the templates calls of st are shown with: those the
+// filter m learned when it has them, else learned now.
+func callTemplates(ctx context.Context, st analysis.Source, m storage.Matcher) (*templates.Set, error) {
+	if p, ok := m.(*kfl.Program); ok && p.Templates() != nil {
+		return p.Templates(), nil
+	}
+	set, err := analysis.Templates(ctx, st)
+	if err != nil {
+		return nil, fmt.Errorf("learning the endpoint templates: %w", err)
+	}
+	return set, nil
+}
+
 // callLine is one call as a log line.
 func callLine(c Call) string {
 	el := "-"
@@ -202,8 +233,12 @@ func callLine(c Call) string {
 	if c.Failed {
 		failed = " FAILED"
 	}
-	return fmt.Sprintf("%s %s %s → %s %s %s %s %d%s %s [%s]", c.Timestamp.Format("2006-01-02T15:04:05.000Z"), c.Protocol,
-		c.Src.String(), c.Dst.String(), c.Method, c.Path, el, c.Status, failed, c.Summary, c.ID)
+	tmpl := ""
+	if c.Template != "" && c.Template != c.Path {
+		tmpl = " (" + c.Template + ")"
+	}
+	return fmt.Sprintf("%s %s %s → %s %s %s%s %s %d%s %s [%s]", c.Timestamp.Format("2006-01-02T15:04:05.000Z"), c.Protocol,
+		c.Src.String(), c.Dst.String(), c.Method, c.Path, tmpl, el, c.Status, failed, c.Summary, c.ID)
 }
 
 func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, string, error) {
@@ -227,7 +262,13 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 	if a.IncludePayload != nil && !*a.IncludePayload {
 		view.body = 0
 	}
+	set, err := callTemplates(ctx, st, nil)
+	if err != nil {
+		return res, "", err
+	}
+	tmpl := set.OfRecord(rec)
 	res.Call = toCall(rec, view)
+	res.Call.Template = tmpl
 	// Bodies that would pass the answer limit are cut further (and say
 	// body_truncated); max_payload_size can ask for less, never more.
 	for view.body > 256 {
@@ -237,6 +278,7 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 		}
 		view.body /= 2
 		res.Call = toCall(rec, view)
+		res.Call.Template = tmpl
 	}
 	if a.IncludeL4 && rec.Stream != "" {
 		if f, err := st.Flow(ctx, rec.Stream); err == nil {

@@ -159,7 +159,7 @@ func (s *Server) ExportFilter(bpf, expr string) (snapshot.ExportFilter, error) {
 		}
 		f.BPF = p
 	}
-	m, err := s.kflMatcher(expr)
+	m, err := s.kflMatcher(context.Background(), expr, nil)
 	if err != nil {
 		return f, err
 	}

@@ -10,15 +10,18 @@ import (
 // but keeps protocol-specific fields under "fields" (rather than inline as
 // the CLI's JSON does) so that one output schema describes every protocol.
 type Call struct {
-	ID         string       `json:"id"`
-	Protocol   string       `json:"protocol"`
-	Timestamp  time.Time    `json:"timestamp"`
-	ElapsedMs  *float64     `json:"elapsed_ms,omitempty"`
-	Src        sdk.Endpoint `json:"src"`
-	Dst        sdk.Endpoint `json:"dst"`
-	Stream     string       `json:"stream" jsonschema:"the L4 flow (connection) that carried the call; see get_tcp_insights"`
-	Method     string       `json:"method,omitempty"`
-	Path       string       `json:"path,omitempty"`
+	ID        string       `json:"id"`
+	Protocol  string       `json:"protocol"`
+	Timestamp time.Time    `json:"timestamp"`
+	ElapsedMs *float64     `json:"elapsed_ms,omitempty"`
+	Src       sdk.Endpoint `json:"src"`
+	Dst       sdk.Endpoint `json:"dst"`
+	Stream    string       `json:"stream" jsonschema:"the L4 flow (connection) that carried the call; see get_tcp_insights"`
+	Method    string       `json:"method,omitempty"`
+	Path      string       `json:"path,omitempty"`
+	// Template is the endpoint template of the call, as stats and
+	// anomalies group it and KFL's template variable reads it.
+	Template   string       `json:"template,omitempty" jsonschema:"endpoint template (/users/{id}), as get_api_stats and find_anomalies group calls; filter with KFL template == \"...\""`
 	Status     int          `json:"status"`
 	StatusText string       `json:"status_text,omitempty"`
 	Failed     bool         `json:"failed"`

@@ -6,11 +6,13 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/analysis"
 )
 
 func newCallCmd(g *globals) *cobra.Command {
@@ -39,10 +41,15 @@ func newCallCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(cmd.OutOrStdout(), r, true)
+			set, err := analysis.Templates(cmd.Context(), st)
+			if err != nil {
+				return fmt.Errorf("learning the endpoint templates: %w", err)
 			}
-			printCall(cmd.OutOrStdout(), r)
+			tmpl := set.OfRecord(r)
+			if output == "json" {
+				return writeJSON(cmd.OutOrStdout(), templatedRecord{r, tmpl}, true)
+			}
+			printCall(cmd.OutOrStdout(), r, tmpl)
 			return nil
 		},
 	}
@@ -50,9 +57,12 @@ func newCallCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printCall(w io.Writer, r *sdk.Record) {
+func printCall(w io.Writer, r *sdk.Record, tmpl string) {
 	fmt.Fprintf(w, "%s  %s  %s → %s\n", r.ID, r.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z"), r.Src, r.Dst)
 	fmt.Fprintf(w, "%s  (%s, stream %s)\n", r.Summary, r.Dissector, r.Stream)
+	if tmpl != "" {
+		fmt.Fprintf(w, "endpoint %s\n", strings.TrimSpace(r.Method+" "+tmpl))
+	}
 	if r.ElapsedMs != nil {
 		fmt.Fprintf(w, "elapsed %s ms\n", strconv.FormatFloat(*r.ElapsedMs, 'f', 3, 64))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/analysis"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 	"github.com/kubeshark-wasm/kubeshark/storage/timeexpr"
 )
@@ -39,6 +41,7 @@ func newCallsCmd(g *globals) *cobra.Command {
 KFL2 variable names. Protocol flags (http, http2, grpc, dns, redis, kafka,
 ...), protocol, method, path (url), status_code, failed, elapsed_time
 (microseconds) and elapsed_ms, timestamp, src.ip, dst.port,
+template (the endpoint template, /users/{id}; endpoint is "GET /users/{id}"),
 request.headers / response.headers (lower-case names), request.body, and each
 dissector's own fields (redis_command, grpc_status, dns_questions, ...).
 Functions: contains, startsWith, endsWith, matches, size, map_get(m, k,
@@ -50,6 +53,7 @@ default), now(), duration("5m"), and CEL's list macros (exists, all, ...).
   kubeshark calls --filter 'map_get(request.headers, "user-agent", "").contains("curl")'
   kubeshark calls --filter 'dns && path.endsWith("example.com")'
   kubeshark calls --filter 'elapsed_time > 250000 && !failed'
+  kubeshark calls --filter 'template == "/users/{param}" && failed'
   kubeshark calls --since 2024-05-01T14:00:00Z --until 2024-05-01T14:15:00Z
   kubeshark calls --since 2h --until 1h
   kubeshark calls --since 14:00 --until 14:15   # on the day of the newest data`,
@@ -117,9 +121,21 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 		}
 		fmt.Fprintln(stderr, "kubeshark: note:", timeexpr.DayNote(win, first, last))
 	}
+	// Each call is shown with its endpoint template, learned over the
+	// store (the rollups make that cheap after the first time), and a
+	// filter on templates reads the same ones.
+	set, err := analysis.Templates(ctx, st)
+	if err != nil {
+		return fmt.Errorf("learning the endpoint templates: %w", err)
+	}
+	prog.SetTemplates(set)
 	page, err := st.Query(ctx, storage.Query{Match: prog, Since: win.Start, Until: win.End, Limit: o.limit, Newest: o.newest})
 	if err != nil {
 		return err
+	}
+	tmpls := make([]string, len(page.Records))
+	for i, r := range page.Records {
+		tmpls[i] = set.OfRecord(r)
 	}
 	if len(page.Records) == 0 {
 		msg, err := noMatch(ctx, st, g, o, win, tc.Loc)
@@ -134,20 +150,20 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 	}
 	switch o.output {
 	case "json":
-		recs := page.Records
-		if recs == nil {
-			recs = []*sdk.Record{}
+		recs := make([]templatedRecord, len(page.Records))
+		for i, r := range page.Records {
+			recs[i] = templatedRecord{r, tmpls[i]}
 		}
 		return writeJSON(w, recs, true)
 	case "jsonl":
-		for _, r := range page.Records {
-			if err := writeJSON(w, r, false); err != nil {
+		for i, r := range page.Records {
+			if err := writeJSON(w, templatedRecord{r, tmpls[i]}, false); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	printTable(w, page.Records, tc.Loc)
+	printTable(w, page.Records, tmpls, tc.Loc)
 	if page.Next != "" && o.limit > 0 {
 		fmt.Fprintf(w, "(first %d shown; --limit 0 shows all)\n", o.limit)
 	}
@@ -261,16 +277,44 @@ func printFilterReference(ctx context.Context, g *globals, w io.Writer) error {
 	return err
 }
 
-// printTable lists records, times in UTC or, with loc (--local), in that
-// zone; the header says which, as the times themselves do not.
-func printTable(w io.Writer, recs []*sdk.Record, loc *time.Location) {
+// templatedRecord is a record as the JSON outputs show it: its own
+// fields, then its endpoint template.
+type templatedRecord struct {
+	r        *sdk.Record
+	template string
+}
+
+// MarshalJSON appends "template" to the record's own object.
+func (t templatedRecord) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(t.r)
+	if err != nil || t.template == "" || len(b) < 2 || b[len(b)-1] != '}' {
+		return b, err
+	}
+	v, err := json.Marshal(t.template)
+	if err != nil {
+		return nil, err
+	}
+	out := append(b[:len(b)-1:len(b)-1], `,"template":`...)
+	return append(append(out, v...), '}'), nil
+}
+
+// printTable lists records with their templates (tmpls, one per record,
+// or nil), times in UTC or, with loc (--local), in that zone; the header
+// says which, as the times themselves do not.
+func printTable(w io.Writer, recs []*sdk.Record, tmpls []string, loc *time.Location) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	zone, layout := "UTC", "2006-01-02 15:04:05.000"
 	if loc != nil {
 		zone, layout = "local", "2006-01-02 15:04:05.000-07:00"
 	}
-	fmt.Fprintf(tw, "TIME (%s)\tPROTO\tSRC\tDST\tMETHOD\tPATH\tSTATUS\tMS\tID\n", zone)
-	for _, r := range recs {
+	fmt.Fprintf(tw, "TIME (%s)\tPROTO\tSRC\tDST\tMETHOD\tPATH\tTEMPLATE\tSTATUS\tMS\tID\n", zone)
+	for i, r := range recs {
+		// "=" where the template is the path itself (less any query),
+		// which keeps the column quiet on routes without identifiers.
+		tmpl := "="
+		if i < len(tmpls) && tmpls[i] != "" && tmpls[i] != pathWithoutQuery(r.Path) {
+			tmpl = tmpls[i]
+		}
 		status := strconv.Itoa(r.Status)
 		if r.Response == nil && r.Status == 0 {
 			status = "-"
@@ -282,11 +326,18 @@ func printTable(w io.Writer, recs []*sdk.Record, loc *time.Location) {
 		if r.ElapsedMs != nil {
 			ms = strconv.FormatFloat(*r.ElapsedMs, 'f', 1, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			timeIn(r.Timestamp, loc).Format(layout), r.Protocol, r.Src, r.Dst,
-			clipCell(r.Method, 16), clipCell(r.Path, 60), status, ms, r.ID)
+			clipCell(r.Method, 16), clipCell(r.Path, 60), clipCell(tmpl, 40), status, ms, r.ID)
 	}
 	tw.Flush()
+}
+
+func pathWithoutQuery(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 func clipCell(s string, n int) string {

@@ -25,7 +25,11 @@ const (
 	maxToolCalls  = 5
 	maxCharsRead  = 30000
 	onsetTolerate = 2 * time.Second
-	benchStart    = "2026-11-20T14:00:00Z"
+	// realOnsetTolerate is the onset tolerance of the realClock incidents:
+	// a random loss may spare most calls of the first seconds after it
+	// starts, and the onset found is that of the calls it slowed.
+	realOnsetTolerate = 5 * time.Second
+	benchStart        = "2026-11-20T14:00:00Z"
 )
 
 // readMode is what a client hands its model of a tool result.
@@ -282,6 +286,11 @@ func TestInvestigations(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	for i, rows := range scores {
+		if rows == nil {
+			t.Skipf("SKIPPED: %s was not run, so the table was not checked against docs/investigations.md", names[i])
+		}
+	}
 	table := renderInvestigations(names, scores)
 	doc := filepath.Join("..", "..", "docs", "investigations.md")
 	if *updateInvestigations {
@@ -293,7 +302,7 @@ func TestInvestigations(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (go test ./cmd/kubeshark -run TestInvestigations -update writes it)", err)
 	}
-	if string(committed) != table {
+	if stableTable(string(committed)) != stableTable(table) {
 		t.Errorf("docs/investigations.md differs from what was measured (go test ./cmd/kubeshark -run TestInvestigations -update rewrites it); measured:\n%s", table)
 	}
 	for _, rows := range scores {
@@ -305,8 +314,30 @@ func TestInvestigations(t *testing.T) {
 	}
 }
 
+// realClock are the incidents recorded on the real clock over a real
+// link (packet-loss: random loss in network namespaces): their onset
+// error and characters read vary run to run, so the check against the
+// committed table leaves those two cells out for them.
+var realClock = map[string]bool{"packet-loss": true}
+
+// stableTable is the table without the cells that vary run to run.
+func stableTable(doc string) string {
+	lines := strings.Split(doc, "\n")
+	for i, l := range lines {
+		cells := strings.Split(l, " | ")
+		if len(cells) == 9 && realClock[strings.TrimPrefix(cells[0], "| ")] {
+			cells[4], cells[7] = "~", "~"
+			lines[i] = strings.Join(cells, " | ")
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
 // investigate writes, imports and investigates one incident in both modes.
 func investigate(t *testing.T, name, cache string) []score {
+	if realClock[name] && os.Geteuid() != 0 {
+		t.Skipf("SKIPPED: %s makes network namespaces and needs root (CI runs as root)", name)
+	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
@@ -347,7 +378,11 @@ func investigate(t *testing.T, name, cache string) []score {
 		sc.named = f.entity == gt.RootCause
 		if !f.onset.IsZero() {
 			sc.onsetErr = f.onset.Sub(gt.Onset)
-			sc.onsetOK = sc.onsetErr.Abs() <= onsetTolerate
+			tol := onsetTolerate
+			if realClock[name] {
+				tol = realOnsetTolerate
+			}
+			sc.onsetOK = sc.onsetErr.Abs() <= tol
 		}
 		ev := gt.Evidence
 		path, _, _ := strings.Cut(f.call.Path, "?")
@@ -394,6 +429,10 @@ onset within ` + onsetTolerate.String() + `; the evidence reached (the failing c
 method, path and status, and the answer that opened it containing the
 ground truth's body substring); tool calls made; characters read. Solved
 means all of these within ` + fmt.Sprint(maxToolCalls) + ` tool calls and ` + fmt.Sprint(maxCharsRead) + ` characters.
+packet-loss runs on the real clock with random loss (in network
+namespaces, as root): its onset error and characters read are those of
+one run and vary, CI checks its other cells, and its onset is held within
+` + realOnsetTolerate.String() + `, since the loss may spare most calls of its first seconds.
 
 | scenario | kind | reading | root cause | onset error | evidence | tool calls | characters read | solved |
 |---|---|---|---|---|---|---|---|---|

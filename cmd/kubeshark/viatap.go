@@ -112,7 +112,9 @@ func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, w io
 		return nil
 	}
 	recs := make([]*sdk.Record, len(calls))
+	tmpls := make([]string, len(calls))
 	for i, c := range calls {
+		tmpls[i] = c.Template
 		r := &sdk.Record{ID: c.ID, Protocol: c.Protocol, Timestamp: c.Timestamp, ElapsedMs: c.ElapsedMs,
 			Src: c.Src, Dst: c.Dst, Method: c.Method, Path: c.Path, Status: c.Status, Failed: c.Failed}
 		if c.Response != nil {
@@ -124,7 +126,7 @@ func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, w io
 	if o.local {
 		loc = time.Local
 	}
-	printTable(w, recs, loc)
+	printTable(w, recs, tmpls, loc)
 	if more {
 		fmt.Fprintf(w, "(first %d shown; --limit 0 shows all)\n", o.limit)
 	}

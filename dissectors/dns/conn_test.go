@@ -44,7 +44,7 @@ func TestConn(t *testing.T) {
 		{"udp pair", true, []feed{{0, qa, 0}, {1, ra, 0}}, []want{{"A", "Example.COM", 0, "NOERROR", false, true, false}}},
 		{"udp interleaved ids", true, []feed{{0, qa, 0}, {0, q6, 0}, {1, r6, 0}, {1, ra, 0}},
 			[]want{{"AAAA", "example.com", 0, "NOERROR", false, true, false}, {"A", "Example.COM", 0, "NOERROR", false, true, false}}},
-		{"nxdomain is not failed", true, []feed{{0, qnx, 0}, {1, rnx, 0}}, []want{{"A", "nope.example", 3, "NXDOMAIN", false, true, false}}},
+		{"nxdomain is failed", true, []feed{{0, qnx, 0}, {1, rnx, 0}}, []want{{"A", "nope.example", 3, "NXDOMAIN", true, true, false}}},
 		{"servfail is failed", true, []feed{{0, qsf, 0}, {1, rsf, 0}}, []want{{"TXT", "broken.example", 2, "SERVFAIL", true, true, false}}},
 		{"unknown type, no response", true, []feed{{0, qunk, 0}}, []want{{"TYPE65280", "x.example", 0, "", false, false, true}}},
 		{"response only", true, []feed{{1, ra, 0}}, []want{{"A", "example.com", 0, "NOERROR", false, true, true}}},

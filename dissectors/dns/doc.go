@@ -18,10 +18,13 @@
 // DNS over HTTPS) build their dns records with RecordFromMessages, which is
 // the code this dissector's own records come from.
 //
-// Failed is set for RCODEs that mean the server could not or would not
-// answer (FORMERR, SERVFAIL, NOTIMP, REFUSED and the UPDATE/TSIG errors).
-// NXDOMAIN is deliberately not a failure: "this name does not exist" is a
-// successful, authoritative answer, and counting it as failed would bury
-// real outages under the steady NXDOMAIN noise of search-path expansion.
-// Filter on status_text == "NXDOMAIN" to find them.
+// Failed is set for every RCODE other than NOERROR: NXDOMAIN, SERVFAIL,
+// REFUSED, FORMERR, NOTIMP and the UPDATE/TSIG errors. A name that does
+// not resolve fails the lookup of whoever asked, which is how an incident
+// shows up (a deleted Service, a typo in a config): counting NXDOMAIN as
+// a success hid exactly those from failed, the error rates and the
+// anomalies. The price is the steady NXDOMAIN of search-path expansion
+// (ndots in Kubernetes pods); anomalies compare with a baseline, where it
+// is already, and `failed && status_text != "NXDOMAIN"` leaves it out. A
+// NOERROR answer with no records (NODATA) is not failed.
 package dns

@@ -83,9 +83,9 @@ func rcodeName(r int) string {
 	return "RCODE" + strconv.Itoa(r)
 }
 
-// rcodeFailed says whether a response code means the server did not
-// answer the question. NXDOMAIN is an answer (see the package doc).
-func rcodeFailed(r int) bool { return r != 0 && r != 3 }
+// rcodeFailed says whether a response code fails the lookup: any but
+// NOERROR, NXDOMAIN included (see the package doc).
+func rcodeFailed(r int) bool { return r != 0 }
 
 // opcodeValues are the opcodes' names as interface values (see typeValues).
 var opcodeValues = [...]any{"QUERY", "IQUERY", "STATUS", nil, "NOTIFY", "UPDATE", "DSO"}

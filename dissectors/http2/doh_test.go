@@ -154,7 +154,7 @@ func TestDoHGet(t *testing.T) {
 	path1 := "/dns-query?dns=" + base64.RawURLEncoding.EncodeToString(qa)
 	path3 := "/dns-query?dns=" + base64.RawURLEncoding.EncodeToString(qh)
 	wantBriefs(t, dr,
-		"http2 GET "+path3+" -> 200", "dns HTTPS svc.example.com -> 3 NXDOMAIN",
+		"http2 GET "+path3+" -> 200", "dns HTTPS svc.example.com -> 3 NXDOMAIN failed",
 		"http2 GET "+path1+" -> 200", "dns A www.example.com -> 0 NOERROR")
 	checkDoH(t, dr.Records[1], qh, rh)
 	checkDoH(t, dr.Records[3], qa, ra)
@@ -202,7 +202,7 @@ func TestDoHPost(t *testing.T) {
 	dr.Close(400)
 
 	wantBriefs(t, dr,
-		"http2 POST /dns-query -> 200", "dns A c.example -> 3 NXDOMAIN",
+		"http2 POST /dns-query -> 200", "dns A c.example -> 3 NXDOMAIN failed",
 		"http2 POST /dns-query -> 200", "dns A b.example -> 0 NOERROR",
 		"http2 POST /dns-query -> 200", "dns A fail.example -> 2 SERVFAIL failed",
 		"http2 POST /dns-query -> 200", "dns A a.example -> 0 NOERROR")

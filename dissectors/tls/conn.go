@@ -29,6 +29,13 @@ type conn struct {
 	cur      *exchange
 	retry    bool // a HelloRetryRequest was answered: a second ClientHello follows
 	answered bool // the server's answer ended the hello phase
+	// held: a TLS 1.2 (or older) ServerHello answered cur, whose record
+	// waits for the end of the plaintext handshake: a ChangeCipherSpec
+	// (the client accepted the certificate) or an alert (it did not:
+	// bad_certificate, certificate_expired, ...). heldEnd is the
+	// ServerHello's time, the end of a record that completes.
+	held    bool
+	heldEnd int64
 }
 
 func nanos(ns int64) time.Time {
@@ -88,22 +95,41 @@ func (c *conn) record(dir sdk.Direction, s *side, typ byte, body []byte, first, 
 		s.hs = append(s.hs, body...)
 		c.handshake(dir, s, last)
 	case 20: // change_cipher_spec
+		if c.held {
+			// Either side's ChangeCipherSpec ends the plaintext handshake
+			// without an alert: the client took the certificate, or the
+			// server resumed a session.
+			c.held = false
+			c.finish(c.heldEnd, "", false)
+			c.answered = true
+			return
+		}
 		// TLS 1.3 middlebox compatibility puts one before the second
 		// ClientHello; otherwise what follows it is encrypted.
 		if !c.retry {
 			s.done = true
 		}
 	case 21: // alert
-		if c.cur != nil && c.cur.rec.RequestDir != dir && len(body) == 2 {
+		if c.cur != nil && len(body) == 2 && (c.held || c.cur.rec.RequestDir != dir) {
 			r := c.cur.rec
 			level := "warning"
 			if body[0] == 2 {
 				level = "fatal"
 			}
-			r.Response = (&sdk.Message{Size: int64(5 + len(body))}).
-				Set("tls_alert", alertName(int(body[1]))).Set("tls_alert_level", level)
+			if r.Response == nil {
+				r.Response = &sdk.Message{}
+			}
+			from := "server"
+			if dir == r.RequestDir {
+				from = "client"
+			}
+			r.Response.Size += int64(5 + len(body))
+			r.Response.Set("tls_alert", alertName(int(body[1]))).Set("tls_alert_level", level).Set("tls_alert_from", from)
 			r.StatusText = alertName(int(body[1]))
-			c.finish(last, "", true)
+			c.held = false
+			// A warning from the server answering the hello is a refusal
+			// all the same; after the ServerHello only a fatal alert is.
+			c.finish(last, "", level == "fatal" || from == "server")
 			c.answered = true
 			return
 		}
@@ -131,9 +157,13 @@ func (c *conn) handshake(dir sdk.Direction, s *side, last int64) {
 		case 2:
 			c.serverHello(dir, s, body, last)
 		default:
-			// Anything else ends the plaintext hellos of this direction.
-			s.done = true
-			return
+			if !c.held {
+				// Anything else ends the plaintext hellos of this direction.
+				s.done = true
+				return
+			}
+			// Certificate, key exchange, ServerHelloDone: the rest of a
+			// TLS 1.2 handshake, read past until it ends.
 		}
 		s.hs = s.hs[4+n:]
 		if len(s.hs) == 0 {
@@ -218,6 +248,12 @@ func (c *conn) serverHello(dir sdk.Direction, s *side, body []byte, last int64) 
 		return
 	}
 	r.StatusText = "ServerHello"
+	if sh.version < 0x0304 {
+		// TLS 1.2 and older send the certificate and the client's verdict
+		// on it in plaintext: the record waits for them.
+		c.held, c.heldEnd = true, last
+		return
+	}
 	c.finish(last, "", false)
 	c.answered = true
 }
@@ -269,10 +305,23 @@ func summary(r *sdk.Record) string {
 func (c *conn) Gap(dir sdk.Direction, _ int, _ int64) {
 	c.sides[dir].done = true
 	c.sides[dir].hs = nil
+	if c.held {
+		c.held = false
+		c.finish(c.heldEnd, "", false)
+		c.answered = true
+	}
 }
 
-// Close emits a ClientHello that never saw an answer.
+// Close emits a ClientHello that never saw an answer, and one whose TLS 1.2
+// handshake the connection's end cut short (neither ChangeCipherSpec nor
+// alert), as the ServerHello left it: a capture that ends there says
+// nothing against the certificate.
 func (c *conn) Close(int64) {
+	if c.held {
+		c.held = false
+		c.finish(c.heldEnd, "", false)
+		return
+	}
 	if c.cur != nil {
 		c.finish(0, "no response captured", false)
 	}

@@ -18,6 +18,9 @@ func TestConn(t *testing.T) {
 	ch := realClientHello(t, "example.com", []string{"h2", "http/1.1"})
 	sh := buildServerHello(0x0304, 0x1301, "h2", false)
 	hrr := buildServerHello(0x0304, 0x1301, "", true)
+	sh12 := buildServerHello(0x0303, 0xc02f, "", false)
+	// Certificate (an empty chain) and ServerHelloDone.
+	certMsgs := []byte{11, 0, 0, 3, 0, 0, 0, 14, 0, 0, 0}
 	ccs := []byte{20, 3, 3, 0, 1, 1}
 	alert := record(21, []byte{2, 40})
 	appdata := record(23, make([]byte, 100))
@@ -42,6 +45,15 @@ func TestConn(t *testing.T) {
 		{"hello retry", []feed{{0, ch}, {1, append(hrr, ccs...)}, {0, append(ccs, ch...)}, {1, sh}, {0, appdata}},
 			[]want{{"example.com", "HelloRetryRequest", false, true, "TLS 1.3"}, {"example.com", "ServerHello", false, true, "TLS 1.3"}}},
 		{"alert", []feed{{0, ch}, {1, alert}}, []want{{"example.com", "handshake_failure", true, true, ""}}},
+		// TLS 1.2: the record waits for the client's verdict on the
+		// certificate, which travels in plaintext.
+		{"tls12 accepted", []feed{{0, ch}, {1, append(sh12, record(22, certMsgs)...)}, {0, append(record(22, []byte{16, 0, 0, 2, 0, 0}), ccs...)}, {1, append(ccs, appdata...)}},
+			[]want{{"example.com", "ServerHello", false, true, "TLS 1.2"}}},
+		{"tls12 certificate refused", []feed{{0, ch}, {1, append(sh12, record(22, certMsgs)...)}, {0, record(21, []byte{2, 42})}},
+			[]want{{"example.com", "bad_certificate", true, true, "TLS 1.2"}}},
+		{"tls12 expired", []feed{{0, ch}, {1, sh12}, {1, record(22, certMsgs)}, {0, record(21, []byte{2, 45})}},
+			[]want{{"example.com", "certificate_expired", true, true, "TLS 1.2"}}},
+		{"tls12 cut short", []feed{{0, ch}, {1, sh12}}, []want{{"example.com", "ServerHello", false, true, "TLS 1.2"}}},
 		{"plaintext answer", []feed{{0, ch}, {1, []byte("HTTP/1.1 400 Bad Request\r\n\r\n")}}, []want{{"example.com", "", true, false, ""}}},
 		{"no answer", []feed{{0, ch}}, []want{{"example.com", "", false, false, ""}}},
 		{"mid-stream", []feed{{0, appdata}, {1, appdata}, {0, appdata}}, nil},

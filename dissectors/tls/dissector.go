@@ -45,8 +45,9 @@ func (*Dissector) Manifest() sdk.Manifest {
 			{Name: "response.tls_cipher_suite", Type: "string", Description: "cipher suite chosen by the server"},
 			{Name: "response.tls_alpn", Type: "string", Description: "application protocol selected by the server"},
 			{Name: "response.tls_hello_retry", Type: "bool", Description: "the ServerHello was a TLS 1.3 HelloRetryRequest"},
-			{Name: "response.tls_alert", Type: "string", Description: "description of the alert (or SSL 2.0 ERROR) the server answered with"},
+			{Name: "response.tls_alert", Type: "string", Description: "description of the alert (or SSL 2.0 ERROR) that ended the handshake: the server's answer to the hello, or in TLS 1.2 either side's (bad_certificate, certificate_expired, ...)"},
 			{Name: "response.tls_alert_level", Type: "string", Description: "warning or fatal"},
+			{Name: "response.tls_alert_from", Type: "string", Description: "who sent the alert: client or server"},
 		},
 	}
 }

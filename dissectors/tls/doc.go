@@ -10,6 +10,15 @@
 // record, as tshark counts them. A server that answers with an Alert makes
 // a Failed record whose StatusText is the alert's description.
 //
+// In TLS 1.2 and older the certificate and the client's verdict on it are
+// plaintext too, so after such a ServerHello the record waits for the end
+// of the handshake: a ChangeCipherSpec from either side completes it as
+// the ServerHello left it, and a fatal alert from either side (the client's
+// bad_certificate or certificate_expired when the certificate does not
+// verify) makes it Failed, with tls_alert, tls_alert_level and
+// tls_alert_from ("client" or "server"). TLS 1.3 encrypts all of that: a
+// refused certificate there is an alert nobody but the two ends can read.
+//
 // After the hellos the rest of the connection is consumed unread. A
 // connection seen mid-stream (records but no hello) is claimed with modest
 // confidence, so that no other dissector misreads ciphertext, and produces

@@ -20,6 +20,10 @@ import (
 // installed (make deps installs it).
 var ErrMissingTool = errors.New("synth: a program the scenario needs is not installed")
 
+// ErrNeedsRoot is returned by a scenario that changes the network (makes
+// namespaces, shapes a link) when it does not run as root.
+var ErrNeedsRoot = errors.New("synth: the scenario needs root")
+
 // redisScript ranks a leaderboard by walking its entries: cheap while the
 // board is small, a long busy script once it is not. It runs inside
 // redis-server for real.
@@ -157,9 +161,10 @@ func runRedisLatency(ctx context.Context, s *stage) (GroundTruth, error) {
 		if grown.Load() {
 			entries, took = "3000000", 600*time.Millisecond+jitter(len(game), 80*time.Millisecond)
 		}
-		// One sorted set holds every game's board, as is usual: the
-		// game is an argument, not part of the key.
-		reply, err := rc.do(took, "EVAL", redisScript, "1", "lb:weekly", entries, game)
+		// A sorted set per game's board, as is usual: each game is its
+		// own key, which only learning key templates groups into one
+		// endpoint (lb:weekly:{param}).
+		reply, err := rc.do(took, "EVAL", redisScript, "1", "lb:weekly:"+game, entries, game)
 		if err != nil {
 			s.errs.set(err)
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "ranking failed"})
@@ -187,6 +192,6 @@ func runRedisLatency(ctx context.Context, s *stage) (GroundTruth, error) {
 	return GroundTruth{
 		Description: "The leaderboard API (10.0.0.10:8080) ranks with a Lua script on redis-server (10.0.0.90:6379). From the onset the board holds millions of entries and each EVAL takes ~600ms of Redis time instead of under a millisecond; every ranking is slow, none fails.",
 		Kind:        "latency", RootCause: redisAt.String(), Onset: onset,
-		Evidence: Evidence{Method: "EVAL", Path: "lb:weekly", Status: 0, BodyContains: "full scan"},
+		Evidence: Evidence{Method: "EVAL", Path: "lb:weekly:" + names[incidentOnset%len(names)], Status: 0, BodyContains: "full scan"},
 	}, err
 }

@@ -184,6 +184,27 @@ func (w *Writer) frame(src, dst netip.Addr, tl transportLayer, payload []byte, a
 	return nil
 }
 
+// Frame writes a captured Ethernet frame as it is, at time at (raised to
+// the previous frame's time if earlier, as for built frames).
+func (w *Writer) Frame(data []byte, at time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return w.err
+	}
+	if at.Before(w.last) {
+		at = w.last
+	}
+	w.last = at
+	ci := gopacket.CaptureInfo{Timestamp: at, CaptureLength: len(data), Length: len(data)}
+	if err := w.pw.WritePacket(ci, data); err != nil {
+		w.err = fmt.Errorf("synth: writing frame: %w", err)
+		return w.err
+	}
+	w.packets++
+	return nil
+}
+
 // mac makes a locally administered MAC address from an IP address, so each
 // host keeps one address throughout a capture.
 func mac(a netip.Addr) net.HardwareAddr {

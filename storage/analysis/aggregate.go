@@ -184,6 +184,21 @@ type evidence struct {
 	clients map[node]struct{}
 	// serverIPs are the addresses the group's server answered on.
 	serverIPs []string
+	// statusFirst is when each status (by protocol) was first answered,
+	// in unix nanos: the onset of a new status.
+	statusFirst map[StatusCount]int64
+}
+
+// noteStatus keeps the earliest time of status k (Count zero).
+func (e *evidence) noteStatus(k StatusCount, at int64) {
+	if e.statusFirst == nil {
+		e.statusFirst = map[StatusCount]int64{}
+	}
+	if prev, ok := e.statusFirst[k]; !ok || at < prev {
+		if ok || len(e.statusFirst) < maxStatuses {
+			e.statusFirst[k] = at
+		}
+	}
 }
 
 // agg accumulates one group.
@@ -430,6 +445,7 @@ func (e *evidence) note(r *sdk.Record) {
 		e.clients[node{ip: r.Src.IP}] = struct{}{}
 	}
 	e.serverIPs = addLabel(e.serverIPs, r.Dst.IP, maxEdgeLabels)
+	e.noteStatus(StatusCount{Protocol: r.Protocol, Status: r.Status}, r.Timestamp.UnixNano())
 }
 
 // figures renders g's numbers, listing the topStatuses most frequent

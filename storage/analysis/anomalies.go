@@ -109,7 +109,17 @@ type candidate struct {
 	Anomaly
 	ep    *endpointState
 	onset int64 // unix nanos; 0 if none
+	// failing marks a new_status anomaly whose calls failed: a
+	// degradation like an error-rate rise (degrades).
+	failing bool
 }
+
+// degrades says whether the anomaly is a degradation, which can make its
+// endpoint a root cause or a symptom: an error-rate or latency rise, or a
+// new status whose calls failed (an endpoint that starts answering
+// NXDOMAIN or UNAVAILABLE on a share of its calls too small to double its
+// error rate is still where the trouble starts).
+func (c *candidate) degrades() bool { return isDegradation(c.Kind) || c.failing }
 
 // endpointState ties an endpoint's anomalies together for the cascade
 // analysis.
@@ -142,7 +152,9 @@ type endpointState struct {
 //     |log2 of the smoothed ratio|·w(calls).
 //   - new_status: on an endpoint without an error-rate rise, a status code
 //     the baseline never saw, on at least 3 calls. Base severity
-//     (10 if those calls failed, else 3)·share·w(calls).
+//     (10 if those calls failed, else 3)·share·w(calls). When those calls
+//     failed it is a degradation, as the rises are, with its first call
+//     as onset: it can be a root cause and explain its callers' trouble.
 //
 // where w(n) = log10(10+n), so that busy endpoints weigh more but not in
 // proportion. Errors weigh most, then latency, then volume.
@@ -240,7 +252,7 @@ func Anomalies(ctx context.Context, src Source, q AnomalyQuery) (AnomalyResult, 
 		all, res.Truncated = all[:limit], true
 	}
 	for _, c := range all {
-		if c.ep.degraded && c.ep.cause == nil && isDegradation(c.Kind) {
+		if c.ep.degraded && c.ep.cause == nil && c.degrades() {
 			c.RootCause = true
 		}
 		if c.ep.cause != nil {
@@ -311,6 +323,14 @@ func (d detector) detect(ep *endpointState) []*candidate {
 				fmt.Sprintf("status %s on %d of %d calls, never seen in the baseline", s, s.Count, t.count))
 			c.NewStatuses = []StatusCount{s}
 			c.ExampleIDs = append(c.ExampleIDs, newIDs[i].ids...)
+			if newIDs[i].failed > 0 {
+				// The onset is the status's first call: it was never
+				// seen before.
+				c.failing = true
+				if t.ev != nil {
+					c.onset = t.ev.statusFirst[StatusCount{Protocol: s.Protocol, Status: s.Status}]
+				}
+			}
 			out = append(out, c)
 		}
 	}
@@ -353,7 +373,7 @@ func (d detector) detect(ep *endpointState) []*candidate {
 	}
 
 	for _, c := range out {
-		if isDegradation(c.Kind) {
+		if c.degrades() {
 			ep.degraded = true
 			if c.onset != 0 {
 				on := time.Unix(0, c.onset).UTC()
@@ -499,7 +519,7 @@ func (e *endpointState) finalScore() float64 {
 	}
 	for _, c := range e.cands {
 		c.Severity = min(c.Severity, capAt)
-		if isDegradation(c.Kind) {
+		if c.degrades() {
 			e.score = max(e.score, c.Severity)
 		}
 	}

@@ -208,3 +208,56 @@ func TestAnomalyKinds(t *testing.T) {
 		t.Errorf("new status severity %v, want %v", n.BaseSeverity, want)
 	}
 }
+
+// TestFailingNewStatusIsARootCause: a dependency starts answering a status
+// it never gave (503) on a share of its calls too small to double its
+// error rate, and its caller passes it on as a new 502. The dependency's
+// new failing status is a degradation with an onset: it is the root
+// cause, and it explains the caller's.
+func TestFailingNewStatusIsARootCause(t *testing.T) {
+	const dep, api = "10.0.0.20:5000", "10.0.0.10:8080"
+	var recs []*sdk.Record
+	onset := 6 * time.Minute
+	for i := 0; i < 600; i++ {
+		at := time.Duration(i) * time.Second
+		c := call{at: at, src: "10.0.0.10", dst: dep, proto: "http", method: "GET", path: "/stock", status: 200, ms: 5}
+		a := call{at: at + time.Millisecond, src: "10.0.0.5", dst: api, proto: "http", method: "GET", path: "/buy", status: 200, ms: 9}
+		switch {
+		case i%10 == 0: // a steady 10% of server errors, before and after
+			c.status, c.failed = 500, true
+			a.status, a.failed = 500, true
+		case at >= onset && i%25 == 1:
+			c.status, c.failed = 503, true
+			a.status, a.failed = 502, true
+		}
+		recs = append(recs, c.rec(), a.rec())
+	}
+	st := openStore(t, recs)
+	res, err := Anomalies(context.Background(), st, AnomalyQuery{
+		Baseline: Window{Start: t0, End: t0.Add(5 * time.Minute)},
+		Target:   Window{Start: t0.Add(5 * time.Minute), End: t0.Add(10 * time.Minute)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := map[string]Anomaly{}
+	for _, a := range res.Anomalies {
+		if a.Kind == KindErrorRate {
+			t.Fatalf("the 503s doubled no error rate, yet: %s", a.Detail)
+		}
+		byKey[a.Server] = a
+	}
+	d, c := byKey[dep], byKey[api]
+	if d.Kind != KindNewStatus || c.Kind != KindNewStatus {
+		t.Fatalf("want new_status on both: %s", res.Summary)
+	}
+	if len(res.RootCauses) != 1 || res.RootCauses[0] != d.Key || !d.RootCause || c.RootCause || c.LikelyCausedBy != d.Key {
+		t.Fatalf("root causes %v; dependency root_cause_candidate %v, caller's likely cause %q: %s", res.RootCauses, d.RootCause, c.LikelyCausedBy, res.Summary)
+	}
+	if d.Onset == nil || d.Onset.Sub(t0.Add(onset)) < 0 || d.Onset.Sub(t0.Add(onset)) > 25*time.Second {
+		t.Fatalf("onset %v, want the first 503 after %v", d.Onset, t0.Add(onset))
+	}
+	if res.Anomalies[0].Key != d.Key {
+		t.Fatalf("first listed %s, want the dependency", res.Anomalies[0].Key)
+	}
+}

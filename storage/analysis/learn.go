@@ -1,52 +1,37 @@
 package analysis
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/storage/templates"
 )
 
-// learnEndpoints replaces the path of every HTTP-family endpoint group of
-// the aggregators with its learned template (LearnTemplates), learned per
-// server over the groups of all of them so that two windows compared map
-// the same paths the same way, and merges the groups that come to share a
-// key. It must run before any group is settled or read. Groupings other
-// than by endpoint have no paths and are left alone.
+// learnEndpoints replaces the path of every HTTP-family endpoint group and
+// the key of every Redis group of the aggregators with its learned template
+// (templates.Learner), learned per server over the groups of all of them so
+// that two windows compared map the same paths the same way, and merges
+// the groups that come to share a key. It must run before any group is
+// settled or read. Groupings other than by endpoint have no paths and are
+// left alone.
 func learnEndpoints(aggs ...*aggregator) {
-	type server struct {
-		srv  node
-		port uint16
-	}
-	paths := map[server][]string{}
-	seen := map[server]map[string]bool{}
+	var l templates.Learner
 	for _, a := range aggs {
 		if a == nil || a.opt.by != ByEndpoint {
 			return
 		}
 		for _, g := range a.order {
-			if !learnable(g.key) {
-				continue
-			}
-			s := server{g.key.srv, g.key.port}
-			if seen[s] == nil {
-				seen[s] = map[string]bool{}
-			}
-			if !seen[s][g.key.path] {
-				seen[s][g.key.path] = true
-				paths[s] = append(paths[s], g.key.path)
-			}
+			l.AddShaped(g.key.proto, g.key.srv.String(), g.key.port, g.key.path)
 		}
 	}
-	learned := map[server]map[string]string{}
-	for s, ps := range paths {
-		slices.Sort(ps) // the same templates whatever order the groups came in
-		learned[s] = LearnTemplates(ps)
-	}
+	learned := l.Learn()
 	for _, a := range aggs {
 		groups := make(map[groupKey]*agg, len(a.groups))
 		order := a.order[:0]
 		for _, g := range a.order {
-			if learnable(g.key) {
-				g.key.path = learned[server{g.key.srv, g.key.port}][g.key.path]
-			}
+			g.key.path = learned.OfShaped(g.key.proto, g.key.srv.String(), g.key.port, g.key.path)
 			if into := groups[g.key]; into != nil {
 				into.absorb(g)
 				continue
@@ -56,15 +41,6 @@ func learnEndpoints(aggs ...*aggregator) {
 		}
 		a.groups, a.order = groups, order
 	}
-}
-
-// learnable reports a group whose path is an HTTP-family path.
-func learnable(k groupKey) bool {
-	switch k.proto {
-	case "http", "http2", "websocket":
-		return len(k.path) > 0 && k.path[0] == '/'
-	}
-	return false
 }
 
 // absorb adds the calls of o, a group of the same aggregator, to g: the
@@ -147,6 +123,9 @@ func (g *agg) absorb(o *agg) {
 				g.ev.clients[c] = struct{}{}
 			}
 		}
+		for k, at := range o.ev.statusFirst {
+			g.ev.noteStatus(k, at)
+		}
 		for _, ip := range o.ev.serverIPs {
 			g.ev.serverIPs = addLabel(g.ev.serverIPs, ip, maxEdgeLabels)
 		}
@@ -161,4 +140,41 @@ func firstNonZero(a, b int64) int64 {
 		return a
 	}
 	return min(a, b)
+}
+
+// TemplateSpan is how much of the newest data Templates learns from.
+const TemplateSpan = 24 * time.Hour
+
+// Templates learns the endpoint templates of every server in src from
+// its stored calls of the last TemplateSpan of data (templates.Learner),
+// for the per-call template of filters and listings. It reads the
+// per-minute rollups grouped by endpoint where src keeps them
+// (rollup.go), so a second call costs the minutes' cache reads, and the
+// templates follow the data as it grows: a minute that gains records is
+// rolled up again. The span bounds that cost on a store holding weeks; a
+// path seen only before it keeps its shape. Only the first 5,000
+// endpoint groups are tracked (maxGroups); calls beyond them get their
+// shaped template.
+func Templates(ctx context.Context, src Source) (*templates.Set, error) {
+	w, err := resolve(ctx, src, Window{})
+	if err != nil {
+		return nil, err
+	}
+	var l templates.Learner
+	if w.Start.IsZero() {
+		return l.Learn(), nil
+	}
+	var asked Window
+	if w.Duration() > TemplateSpan {
+		w.Start = w.End.Add(-TemplateSpan)
+		asked.Start = w.Start
+	}
+	a, err := aggregate(ctx, src, asked, w, nil, ByEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("analysis: learn templates: %w", err)
+	}
+	for _, g := range a.order {
+		l.AddShaped(g.key.proto, g.key.srv.String(), g.key.port, g.key.path)
+	}
+	return l.Learn(), nil
 }

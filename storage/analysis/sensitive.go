@@ -740,3 +740,19 @@ func sensitiveSummary(r SensitiveResult) string {
 	}
 	return fmt.Sprintf("sensitive data in %d records scanned: %s%s", r.RecordsScanned, strings.Join(parts, ", "), more)
 }
+
+func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
+
+// isLetters reports a non-empty run of ASCII letters.
+func isLetters(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}

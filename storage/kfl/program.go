@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/templates"
 )
 
 // Program is a compiled filter. It is safe for concurrent use and
@@ -27,6 +28,8 @@ type Program struct {
 	reads storage.RecordParts
 	vars  []string // referenced variables, sorted
 	pool  sync.Pool
+	// tmpl is the learned templates of the data queried (SetTemplates).
+	tmpl *templates.Set
 }
 
 var _ storage.Matcher = (*Program)(nil)
@@ -103,6 +106,31 @@ func (p *Program) Reads() storage.RecordParts { return p.reads }
 
 // Variables lists the variables the expression reads, sorted.
 func (p *Program) Variables() []string { return p.vars }
+
+// ReadsTemplates says whether the expression reads a call's template
+// (template, path_template, endpoint), which is worth learning the
+// server's templates for (SetTemplates).
+func (p *Program) ReadsTemplates() bool {
+	for _, v := range p.vars {
+		switch v {
+		case "template", "path_template", "endpoint":
+			return true
+		}
+	}
+	return false
+}
+
+// SetTemplates gives the program the templates learned over the data it
+// will match (analysis.Templates), so that template reads /users/{param}
+// where the stored paths show a parameter. Without it a call's template
+// is its path's shape alone (templates.Template). Call it before the
+// program is used, not while Match runs.
+func (p *Program) SetTemplates(s *templates.Set) { p.tmpl = s }
+
+// Templates is the set SetTemplates gave, or nil.
+func (p *Program) Templates() *templates.Set { return p.tmpl }
+
+func (p *Program) templateOf(r *sdk.Record) string { return p.tmpl.OfRecord(r) }
 
 // Match evaluates the program on r. An evaluation error (a missing map key
 // with m["k"], a bad regular expression) is returned with false.

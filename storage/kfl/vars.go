@@ -53,10 +53,25 @@ func coreVariables() []*variable {
 		sv("method", "request method (HTTP method, DNS query type, Redis command, SQL command, ...)", func(r *sdk.Record) string { return r.Method }),
 		sv("path", "request path or target without the query string, as in Kubeshark (HTTP path, DNS name, Kafka topic, SQL text, ...)", pathOnly),
 		sv("url", "the request target with its query string (\"/api/users?id=123\"); same as path where there is no query", func(r *sdk.Record) string { return r.Path }),
+		// Not in Kubeshark's KFL2, which has no endpoint templates.
+		{name: "template", typ: cel.StringType, typeName: "string",
+			doc: "the call's endpoint template, as stats and anomalies group calls: identifiers in the path become placeholders (/users/12345 → /users/{id}; /users/alice → /users/{param} where the server's stored paths show a parameter there), Redis keys likewise (user:{id}), SQL literals become ?; other paths (DNS names, topics) as they are",
+			get: func(a *activation) ref.Val { return str(a.p.templateOf(a.r)) }},
+		{name: "path_template", typ: cel.StringType, typeName: "string", doc: "same as template",
+			get: func(a *activation) ref.Val { return str(a.p.templateOf(a.r)) }},
+		{name: "endpoint", typ: cel.StringType, typeName: "string",
+			doc: "method and template, as find_anomalies and get_api_stats name an endpoint: \"GET /users/{id}\", \"GET user:{id}\" (the template alone where there is no method)",
+			get: func(a *activation) ref.Val {
+				t := a.p.templateOf(a.r)
+				if a.r.Method == "" {
+					return str(t)
+				}
+				return str(a.r.Method + " " + t)
+			}},
 		iv("status_code", "the protocol's own response status, so its meaning depends on the protocol: HTTP status, gRPC status, DNS rcode, MySQL error number (access denied is 1045, which is also >= 500), Kafka and MongoDB error codes, AMQP reply code; 0 without a response and for protocols without one (PostgreSQL's SQLSTATE is in status_text). Pair it with a protocol (http && status_code >= 500); for failures of any protocol use failed", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		iv("status", "same as status_code", func(r *sdk.Record) int64 { return int64(r.Status) }),
 		sv("status_text", "response status text or reason", func(r *sdk.Record) string { return r.StatusText }),
-		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules (HTTP status ≥ 400, gRPC status other than 0, DNS error rcode, SQL error, ...)",
+		{name: "failed", typ: cel.BoolType, typeName: "bool", doc: "the call failed by its protocol's rules: HTTP status ≥ 400, gRPC status other than OK (0), DNS rcode other than NOERROR (NXDOMAIN included), an SQL or MongoDB error, a Redis error reply, a Kafka error code, AMQP reply code ≥ 300, MQTT reason ≥ 0x80, a TLS alert or broken handshake, a malformed message; a call without a response is not failed (has_response says so); see RATIONALE.md",
 			get: func(a *activation) ref.Val { return types.Bool(a.r.Failed) }},
 		// As in Kubeshark's KFL2, `tls` is true on calls decrypted from TLS
 		// (`http && tls` is HTTPS); it stays true on the TLS dissector's
