@@ -13,7 +13,11 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
+	stopProfiles, err := startProfiles()
+	if err == nil {
+		err = newRootCmd().ExecuteContext(ctx)
+		stopProfiles()
+	}
 	stop()
 	if err != nil {
 		var ee *exitError
