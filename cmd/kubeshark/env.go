@@ -18,6 +18,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
@@ -126,12 +127,13 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 		return nil, err
 	}
 	type source struct {
-		name string
-		code []byte
+		name     string
+		code     []byte
+		manifest *sdk.Manifest // known without running the module
 	}
 	var srcs []source
 	for _, b := range builtin {
-		srcs = append(srcs, source{"built-in", b.Wasm})
+		srcs = append(srcs, source{"built-in", b.Wasm, &b.Manifest})
 	}
 	nBuiltin := len(srcs)
 	if withPlugins {
@@ -141,7 +143,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			return nil, fmt.Errorf("installed plugins: %w", err)
 		}
 		for i, p := range ps {
-			srcs = append(srcs, source{pluginSource(p), as[i].Code})
+			srcs = append(srcs, source{pluginSource(p), as[i].Code, nil})
 		}
 	}
 	for _, path := range extra {
@@ -150,11 +152,11 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			rt.Close(ctx)
 			return nil, fmt.Errorf("dissector %s: %w", path, err)
 		}
-		srcs = append(srcs, source{path, code})
+		srcs = append(srcs, source{path, code, nil})
 	}
-	// A module not yet in the cache is instrumented, compiled and started
-	// to read its manifest: seconds for the built-ins. They are
-	// independent, so they share the cores.
+	// A plugin not yet in the cache is instrumented, compiled and started
+	// to read its manifest: seconds each. They are independent, so they
+	// share the cores. Built-ins come with their manifests.
 	mods := make([]*wasm.Module, len(srcs))
 	errs := make([]error, len(srcs))
 	next := make(chan int)
@@ -162,6 +164,10 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 	for range min(runtime.GOMAXPROCS(0), len(srcs)) {
 		wg.Go(func() {
 			for i := range next {
+				if srcs[i].manifest != nil {
+					mods[i], errs[i] = rt.LoadDescribed(ctx, srcs[i].name, srcs[i].code, *srcs[i].manifest)
+					continue
+				}
 				mods[i], errs[i] = rt.Load(ctx, srcs[i].name, srcs[i].code)
 			}
 		})

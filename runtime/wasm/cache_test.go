@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -213,5 +214,50 @@ func TestCacheSharedByConcurrentRuntimes(t *testing.T) {
 	}
 	if tmp, _ := filepath.Glob(filepath.Join(dir, "*", "*.tmp")); len(tmp) > 0 {
 		t.Fatalf("temporary files left: %v", tmp)
+	}
+}
+
+// A module loaded with the manifest its host already knows (a built-in)
+// compiles nothing until it is probed, with no cache at all; a bad
+// manifest is refused at load, and code that does not compile is
+// quarantined at its first use instead.
+func TestLoadDescribedCompilesOnFirstUse(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, wasm.Config{})
+	manifest := http1.New().Manifest()
+	mod, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, "http1"), manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wasm.Compiled(mod) || !reflect.DeepEqual(mod.Manifest(), manifest) {
+		t.Fatalf("compiled %v at load; manifest %+v", wasm.Compiled(mod), mod.Manifest())
+	}
+	s := &sink{}
+	in, err := mod.NewInstance(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy(ctx)
+	if p, err := in.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); err != nil || p.Confidence < 50 || !wasm.Compiled(mod) {
+		t.Fatalf("probe %+v, %v, compiled %v", p, err, wasm.Compiled(mod))
+	}
+	exchange(t, in)
+	if len(s.recs) != 1 || s.recs[0].Status != 200 {
+		t.Fatalf("records %+v", s.recs)
+	}
+
+	if _, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, "http1"), sdk.Manifest{Name: "x"}); !errors.Is(err, wasm.ErrLoad) {
+		t.Errorf("a manifest without version or protocols: %v, want ErrLoad", err)
+	}
+	bad, err := rt.LoadDescribed(ctx, "built-in", []byte("\x00asm not really"), manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := bad.NewInstance(ctx, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bin.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); !errors.Is(err, engine.ErrFault) || !bad.Health().Quarantined {
+		t.Errorf("probing a module that does not compile: %v, health %+v; want a fault and quarantine", err, bad.Health())
 	}
 }

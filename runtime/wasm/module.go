@@ -92,6 +92,21 @@ func (r *Runtime) Load(ctx context.Context, source string, code []byte) (*Module
 	return m, nil
 }
 
+// LoadDescribed is Load for a module whose manifest the caller already
+// knows from a source it trusts (a built-in's, compiled into the host from
+// the module's own source): nothing is compiled or run until traffic needs
+// the module, even with an empty cache. The manifest is checked as Load
+// checks the module's; the module's code is checked (ABI included) when it
+// first compiles, and a module that fails then is quarantined.
+func (r *Runtime) LoadDescribed(ctx context.Context, source string, code []byte, manifest sdk.Manifest) (*Module, error) {
+	if err := validateManifest(manifest); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
+	}
+	m := &Module{r: r, source: source, code: code, digest: sha256.Sum256(code), manifest: manifest}
+	r.register(m)
+	return m, nil
+}
+
 // compile instruments and compiles the module, once; later calls return
 // the first call's error.
 func (m *Module) compile(ctx context.Context) error {
