@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -173,6 +174,18 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		// them is cheap and value-log GC reclaims the space.
 		WithValueThreshold(4 << 10).
 		WithValueLogFileSize(128 << 20).
+		// Snappy saved disk but cost memory more than CPU: a table builder
+		// starts with an arena of twice the table's size (32 MiB for a
+		// 16 MiB memtable's level-0 table) and keeps each compressed
+		// block beside its original, which made the arena double to 64
+		// MiB chunks, and badger keeps up to eight such arenas for reuse.
+		// A million-record import held 250 MB of them (Go heap, so live
+		// for the collector); uncompressed, arenas stay at their first
+		// size (RATIONALE.md, BENCHMARKS.md).
+		WithCompression(options.None).
+		// Four compactors, badger's default, is two per core here; each
+		// running one holds a table builder's arena.
+		WithNumCompactors(2).
 		// Keys are written once by a single logical writer per record;
 		// conflict detection would only cost memory.
 		WithDetectConflicts(false)
