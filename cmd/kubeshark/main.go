@@ -13,6 +13,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	setMemoryLimit()
 	stopProfiles, err := startProfiles()
 	if err == nil {
 		err = newRootCmd().ExecuteContext(ctx)
