@@ -32,30 +32,41 @@ type Module struct {
 	Wasm []byte
 	// Manifest is what the module's describe export returns, known
 	// without running it: it comes from the same source, compiled into
-	// this binary (manifests below). A host that trusts it compiles a
+	// this binary (natives below). A host that trusts it compiles a
 	// built-in only when traffic needs it, even with nothing cached.
 	Manifest sdk.Manifest
+	// Probe is the module's probe compiled into the host from the same
+	// source, for use as a prefilter: where it says no (confidence 0,
+	// nothing more wanted), the module would say the same, so the host
+	// need not compile or start it to hear it. Any other answer is asked
+	// of the module itself, which alone decides.
+	Probe func(dir sdk.Direction, data []byte) sdk.Probe
 }
 
-// manifests gives each built-in's manifest from its Go source, by source
-// directory. Reading the manifest natively costs nothing at start-up,
-// where running a module's describe means compiling it first (seconds);
-// only the Manifest methods and what they return are linked into the
-// host, ~80 KB. TestBuiltinManifests holds each one equal to its module's
-// describe and checks that every module has one.
-var manifests = map[string]func() sdk.Manifest{
-	"amqp":      amqp.New().Manifest,
-	"dns":       dns.New().Manifest,
-	"http1":     http1.New().Manifest,
-	"http2":     http2.New().Manifest,
-	"kafka":     kafka.New().Manifest,
-	"mongodb":   mongodb.New().Manifest,
-	"mqtt":      mqtt.New().Manifest,
-	"mysql":     mysql.New().Manifest,
-	"postgres":  postgres.New().Manifest,
-	"redis":     redis.New().Manifest,
-	"tls":       tls.New().Manifest,
-	"websocket": websocket.New().Manifest,
+// natives gives each built-in's Go source compiled into the host, by
+// source directory, for two things that must not wait for its module to
+// compile: its manifest (reading it from the module means compiling it
+// first, seconds) and a prefilter of its probe. Only the Manifest and
+// Probe methods and what they call are linked into the host.
+// TestBuiltinManifests holds each manifest equal to its module's describe
+// and checks that every module has an entry; TestBuiltinPrefilters holds
+// the probes equal.
+var natives = map[string]interface {
+	Manifest() sdk.Manifest
+	Probe(dir sdk.Direction, data []byte) sdk.Probe
+}{
+	"amqp":      amqp.New(),
+	"dns":       dns.New(),
+	"http1":     http1.New(),
+	"http2":     http2.New(),
+	"kafka":     kafka.New(),
+	"mongodb":   mongodb.New(),
+	"mqtt":      mqtt.New(),
+	"mysql":     mysql.New(),
+	"postgres":  postgres.New(),
+	"redis":     redis.New(),
+	"tls":       tls.New(),
+	"websocket": websocket.New(),
 }
 
 // Builtin returns the dissector modules embedded in this binary. It fails
@@ -75,11 +86,11 @@ func Builtin() ([]Module, error) {
 			return nil, fmt.Errorf("embedded dissector %s: %w", e.Name(), err)
 		}
 		name := strings.TrimSuffix(e.Name(), ".wasm")
-		manifest, ok := manifests[name]
+		native, ok := natives[name]
 		if !ok {
-			return nil, fmt.Errorf("embedded dissector %s has no manifest in dissectors.manifests (add it there)", e.Name())
+			return nil, fmt.Errorf("embedded dissector %s is missing from dissectors.natives (add it there)", e.Name())
 		}
-		mods = append(mods, Module{Name: name, Wasm: b, Manifest: manifest()})
+		mods = append(mods, Module{Name: name, Wasm: b, Manifest: native.Manifest(), Probe: native.Probe})
 	}
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("this kubeshark binary has no built-in dissectors: build it with `make build`, which compiles them to WebAssembly first")

@@ -130,10 +130,11 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 		name     string
 		code     []byte
 		manifest *sdk.Manifest // known without running the module
+		probe    func(sdk.Direction, []byte) sdk.Probe
 	}
 	var srcs []source
 	for _, b := range builtin {
-		srcs = append(srcs, source{"built-in", b.Wasm, &b.Manifest})
+		srcs = append(srcs, source{"built-in", b.Wasm, &b.Manifest, b.Probe})
 	}
 	nBuiltin := len(srcs)
 	if withPlugins {
@@ -143,7 +144,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			return nil, fmt.Errorf("installed plugins: %w", err)
 		}
 		for i, p := range ps {
-			srcs = append(srcs, source{pluginSource(p), as[i].Code, nil})
+			srcs = append(srcs, source{pluginSource(p), as[i].Code, nil, nil})
 		}
 	}
 	for _, path := range extra {
@@ -152,7 +153,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			rt.Close(ctx)
 			return nil, fmt.Errorf("dissector %s: %w", path, err)
 		}
-		srcs = append(srcs, source{path, code, nil})
+		srcs = append(srcs, source{path, code, nil, nil})
 	}
 	// A plugin not yet in the cache is instrumented, compiled and started
 	// to read its manifest: seconds each. They are independent, so they
@@ -165,7 +166,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 		wg.Go(func() {
 			for i := range next {
 				if srcs[i].manifest != nil {
-					mods[i], errs[i] = rt.LoadDescribed(ctx, srcs[i].name, srcs[i].code, *srcs[i].manifest)
+					mods[i], errs[i] = rt.LoadDescribed(ctx, srcs[i].name, srcs[i].code, *srcs[i].manifest, srcs[i].probe)
 					continue
 				}
 				mods[i], errs[i] = rt.Load(ctx, srcs[i].name, srcs[i].code)
