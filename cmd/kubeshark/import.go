@@ -216,6 +216,9 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		if err == nil {
 			err = analysis.WarmRollups(ctx, st, analysis.Window{})
 		}
+		if sink.err != nil {
+			g.logger().Warn("statistics built while storing (the scan built them instead)", "err", sink.err)
+		}
 		if err != nil {
 			g.logger().Warn("precomputing statistics", "err", err)
 		} else if o.output == "text" {
@@ -377,15 +380,21 @@ func printDissectorErrors(w io.Writer, indent string, errs map[string]*pipeline.
 }
 
 // rollupSink stores records and hands those the store accepted to the
-// rollup builder.
+// rollup builder. A failure of the builder never fails the import: the
+// records are stored, and the minutes it could not cache are left to
+// WarmRollups' scan; the first such error is reported with the rest.
 type rollupSink struct {
 	*storage.Store
-	b *analysis.RollupBuilder
+	b   *analysis.RollupBuilder
+	err error // the builder's first error; Put is called from one goroutine
 }
 
 func (s *rollupSink) Put(ctx context.Context, recs []*sdk.Record) error {
 	if err := s.Store.Put(ctx, recs); err != nil {
 		return err
 	}
-	return s.b.Add(ctx, recs)
+	if err := s.b.Add(ctx, recs); err != nil && s.err == nil {
+		s.err = err
+	}
+	return nil
 }
