@@ -7,6 +7,20 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors/amqp"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dns"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http2"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/kafka"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/mongodb"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/mqtt"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/mysql"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/postgres"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/redis"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/tls"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/websocket"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
 //go:embed bin
@@ -16,6 +30,43 @@ var bin embed.FS
 type Module struct {
 	Name string // source directory, e.g. "http1"
 	Wasm []byte
+	// Manifest is what the module's describe export returns, known
+	// without running it: it comes from the same source, compiled into
+	// this binary (natives below). A host that trusts it compiles a
+	// built-in only when traffic needs it, even with nothing cached.
+	Manifest sdk.Manifest
+	// Probe is the module's probe compiled into the host from the same
+	// source, for use as a prefilter: where it says no (confidence 0,
+	// nothing more wanted), the module would say the same, so the host
+	// need not compile or start it to hear it. Any other answer is asked
+	// of the module itself, which alone decides.
+	Probe func(dir sdk.Direction, data []byte) sdk.Probe
+}
+
+// natives gives each built-in's Go source compiled into the host, by
+// source directory, for two things that must not wait for its module to
+// compile: its manifest (reading it from the module means compiling it
+// first, seconds) and a prefilter of its probe. Only the Manifest and
+// Probe methods and what they call are linked into the host.
+// TestBuiltinManifests holds each manifest equal to its module's describe
+// and checks that every module has an entry; TestBuiltinPrefilters holds
+// the probes equal.
+var natives = map[string]interface {
+	Manifest() sdk.Manifest
+	Probe(dir sdk.Direction, data []byte) sdk.Probe
+}{
+	"amqp":      amqp.New(),
+	"dns":       dns.New(),
+	"http1":     http1.New(),
+	"http2":     http2.New(),
+	"kafka":     kafka.New(),
+	"mongodb":   mongodb.New(),
+	"mqtt":      mqtt.New(),
+	"mysql":     mysql.New(),
+	"postgres":  postgres.New(),
+	"redis":     redis.New(),
+	"tls":       tls.New(),
+	"websocket": websocket.New(),
 }
 
 // Builtin returns the dissector modules embedded in this binary. It fails
@@ -34,7 +85,12 @@ func Builtin() ([]Module, error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded dissector %s: %w", e.Name(), err)
 		}
-		mods = append(mods, Module{Name: strings.TrimSuffix(e.Name(), ".wasm"), Wasm: b})
+		name := strings.TrimSuffix(e.Name(), ".wasm")
+		native, ok := natives[name]
+		if !ok {
+			return nil, fmt.Errorf("embedded dissector %s is missing from dissectors.natives (add it there)", e.Name())
+		}
+		mods = append(mods, Module{Name: name, Wasm: b, Manifest: native.Manifest(), Probe: native.Probe})
 	}
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("this kubeshark binary has no built-in dissectors: build it with `make build`, which compiles them to WebAssembly first")

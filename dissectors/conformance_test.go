@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/kubeshark-wasm/kubeshark/dissectors"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
@@ -319,7 +320,14 @@ func loadBuiltins(t *testing.T) []engine.Dissector {
 		if len(want) > 0 && !want[name] {
 			continue
 		}
-		m, err := rt.Load(ctx, "built-in", dissectortest.Wasm(t, name))
+		// As the CLI loads them: with the host's copy of the manifest and
+		// the probe as a prefilter, so that the suite holds the prefilter
+		// to the module's own answers.
+		manifest, probe, ok := dissectors.Native(name)
+		if !ok {
+			t.Fatalf("built-in %s has no native manifest and probe (dissectors.natives)", name)
+		}
+		m, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, name), manifest, probe)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -171,6 +174,18 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		// them is cheap and value-log GC reclaims the space.
 		WithValueThreshold(4 << 10).
 		WithValueLogFileSize(128 << 20).
+		// Snappy saved disk but cost memory more than CPU: a table builder
+		// starts with an arena of twice the table's size (32 MiB for a
+		// 16 MiB memtable's level-0 table) and keeps each compressed
+		// block beside its original, which made the arena double to 64
+		// MiB chunks, and badger keeps up to eight such arenas for reuse.
+		// A million-record import held 250 MB of them (Go heap, so live
+		// for the collector); uncompressed, arenas stay at their first
+		// size (RATIONALE.md, BENCHMARKS.md).
+		WithCompression(options.None).
+		// Four compactors, badger's default, is two per core here; each
+		// running one holds a table builder's arena.
+		WithNumCompactors(2).
 		// Keys are written once by a single logical writer per record;
 		// conflict detection would only cost memory.
 		WithDetectConflicts(false)
@@ -465,6 +480,34 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	})
 	if err != nil {
 		return 0, fmt.Errorf("storage: count: %w", err)
+	}
+	return n, nil
+}
+
+// CountIn returns the number of stored records whose time is in [from,
+// to), reading keys only. Together with the minute epochs it lets a caller
+// that saw every record it stored check that a minute holds exactly those.
+func (s *Store) CountIn(ctx context.Context, from, to time.Time) (int, error) {
+	lo := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(from))
+	hi := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(to))
+	n := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		o := badger.DefaultIteratorOptions
+		o.PrefetchValues = false
+		o.Prefix = []byte{prefixRecord}
+		it := txn.NewIterator(o)
+		defer it.Close()
+		for it.Seek(lo); it.ValidForPrefix(o.Prefix) && bytes.Compare(it.Item().Key(), hi) < 0; it.Next() {
+			if n++; n&1023 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: count records in [%s, %s): %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
 	}
 	return n, nil
 }

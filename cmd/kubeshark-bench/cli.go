@@ -59,7 +59,7 @@ func runMeasured(cmd *exec.Cmd) (measured, error) {
 		return measured{}, err
 	}
 	status := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
-	var hwm int64
+	var hwm, anon int64
 	done := make(chan struct{})
 	polled := make(chan struct{})
 	go func() {
@@ -67,8 +67,11 @@ func runMeasured(cmd *exec.Cmd) (measured, error) {
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if v := vmHWM(status); v > hwm {
+			if v := statusKB(status, "VmHWM:"); v > hwm {
 				hwm = v
+			}
+			if v := statusKB(status, "RssAnon:"); v > anon {
+				anon = v
 			}
 			select {
 			case <-done:
@@ -84,18 +87,19 @@ func runMeasured(cmd *exec.Cmd) (measured, error) {
 	if err != nil {
 		return measured{}, fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, stderr.String())
 	}
-	return measured{wall: el, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rss: hwm}, nil
+	return measured{wall: el, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), rss: hwm, anon: anon}, nil
 }
 
-// vmHWM reads a process's peak resident set size in bytes, 0 when it is
-// gone.
-func vmHWM(status string) int64 {
+// statusKB reads a field in kB of a process's status file (VmHWM: peak
+// resident set; RssAnon: resident anonymous memory now) in bytes, 0 when
+// the process is gone.
+func statusKB(status, field string) int64 {
 	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			var kb int64
 			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
 			return kb << 10
@@ -107,6 +111,10 @@ func vmHWM(status string) int64 {
 type measured struct {
 	wall, cpu time.Duration
 	rss       int64
+	// anon is the peak of the anonymous part of the resident set: the
+	// Go heap, guest memories and compiled code, without the store's
+	// memory-mapped files, whose pages the kernel reclaims under pressure.
+	anon int64
 }
 
 // bestOf runs f n times and keeps the lowest wall time, CPU time and peak
@@ -128,11 +136,26 @@ func bestOf(n int, f func(i int) (measured, error)) (measured, error) {
 		if m.rss == 0 || r.rss < m.rss {
 			m.rss = r.rss
 		}
+		if m.anon == 0 || r.anon < m.anon {
+			m.anon = r.anon
+		}
 	}
 	return m, nil
 }
 
-func cliBench(ctx context.Context, bin string, smallN int, largePath string, runs int, out io.Writer) error {
+// cliOptions are the cli part's flags.
+type cliOptions struct {
+	bin       string
+	smallN    int
+	repeat    int // the small capture repeated, for the 1M-record import
+	largePath string
+	runs      int
+	profDir   string // where warm imports write profiles; "" for none
+	soak      time.Duration
+}
+
+func cliBench(ctx context.Context, o cliOptions, out io.Writer) error {
+	bin, smallN, largePath, runs := o.bin, o.smallN, o.largePath, o.runs
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("%s: %w (make bench builds it)", bin, err)
 	}
@@ -148,6 +171,13 @@ func cliBench(ctx context.Context, bin string, smallN int, largePath string, run
 		return fmt.Errorf("small-message capture: %w", err)
 	}
 	caps = append(caps, cliCapture{"small", small, fmt.Sprintf("%d HTTP/1.1 exchanges, nginx → h2load, 100-byte JSON", smallN)})
+	if o.repeat > 1 {
+		many := filepath.Join(tmp, "many.pcap")
+		if err := repeatCapture(small, many, o.repeat); err != nil {
+			return fmt.Errorf("repeated capture: %w", err)
+		}
+		caps = append(caps, cliCapture{"many", many, fmt.Sprintf("the small capture %d times over (client ports and times shifted): %d exchanges", o.repeat, o.repeat*smallN)})
+	}
 	if largePath != "" {
 		caps = append(caps, cliCapture{"large", largePath, "the `make bench` capture above"})
 	}
@@ -168,7 +198,13 @@ func cliBench(ctx context.Context, bin string, smallN int, largePath string, run
 		n++
 		data := filepath.Join(tmp, fmt.Sprintf("data-%d", n))
 		defer os.RemoveAll(data)
-		return runMeasured(exec.CommandContext(ctx, bin, "--data", data, "--cache-dir", cache, "import", "--no-progress", c.path))
+		cmd := exec.CommandContext(ctx, bin, "--data", data, "--cache-dir", cache, "import", "--no-progress", c.path)
+		if o.profDir != "" && cache == warm {
+			cmd.Env = append(os.Environ(),
+				"KUBESHARK_CPUPROFILE="+filepath.Join(o.profDir, fmt.Sprintf("%s-%d.cpu", c.name, n)),
+				"KUBESHARK_MEMPROFILE="+filepath.Join(o.profDir, fmt.Sprintf("%s-%d.mem", c.name, n)))
+		}
+		return runMeasured(cmd)
 	}
 	// Warm the shared cache with every module, as a user's first imports
 	// eventually do.
@@ -180,34 +216,51 @@ func cliBench(ctx context.Context, bin string, smallN int, largePath string, run
 	}
 	_, haveTshark := exec.LookPath("tshark")
 
-	fmt.Fprintf(out, "\nbin/kubeshark as a user runs it; each figure the lowest of %d runs (cold cache: 1 run); wall time, CPU time (user+system) and peak RSS; tshark in the same run\n\n", runs)
+	fmt.Fprintf(out, "\nbin/kubeshark as a user runs it; each figure the lowest of %d runs (cold cache: 1 run); wall time, CPU time (user+system), peak RSS and, in brackets, the peak of its anonymous part (without memory-mapped files); tshark in the same run\n\n", runs)
 	fmt.Fprintln(out, "| capture | packets | kubeshark import, cold cache | import, warm cache | dissect only (in-process, all dissectors) | tshark -r F -q -z http,tree | warm import vs tshark |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|")
 	for _, c := range caps {
-		cold, err := bestOf(1, func(i int) (measured, error) {
-			return importRun(c, filepath.Join(tmp, fmt.Sprintf("cache-cold-%s-%d", c.name, i)))
-		})
+		// The repeated capture is about memory at scale: one warm run,
+		// no cold one (the small capture's says what compiling costs).
+		big := c.name == "many"
+		cruns := runs
+		if big {
+			cruns = 1
+		}
+		cold := measured{}
+		if !big {
+			if cold, err = bestOf(1, func(i int) (measured, error) {
+				return importRun(c, filepath.Join(tmp, fmt.Sprintf("cache-cold-%s-%d", c.name, i)))
+			}); err != nil {
+				return err
+			}
+		}
+		w, err := bestOf(cruns, func(int) (measured, error) { return importRun(c, warm) })
 		if err != nil {
 			return err
 		}
-		w, err := bestOf(runs, func(int) (measured, error) { return importRun(c, warm) })
-		if err != nil {
-			return err
-		}
-		diss, packets, err := dissectOnly(ctx, c.path, warm, runs)
-		if err != nil {
+		var diss time.Duration
+		var packets int64
+		if big {
+			// Dissection alone scales with the small capture's.
+			n, err := countPackets(c.path)
+			if err != nil {
+				return err
+			}
+			packets = int64(n)
+		} else if diss, packets, err = dissectOnly(ctx, c.path, warm, cruns); err != nil {
 			return err
 		}
 		ts := measured{}
 		if haveTshark == nil {
-			if ts, err = bestOf(runs, func(int) (measured, error) {
+			if ts, err = bestOf(cruns, func(int) (measured, error) {
 				return runMeasured(exec.CommandContext(ctx, "tshark", "-r", c.path, "-q", "-z", "http,tree"))
 			}); err != nil {
 				return err
 			}
 		}
 		cell := func(m measured) string {
-			return fmt.Sprintf("%.2f s (CPU %.2f s), %d MB", m.wall.Seconds(), m.cpu.Seconds(), m.rss>>20)
+			return fmt.Sprintf("%.2f s (CPU %.2f s), %d MB (anon %d MB)", m.wall.Seconds(), m.cpu.Seconds(), m.rss>>20, m.anon>>20)
 		}
 		ratio := "no tshark"
 		if ts.wall > 0 {
@@ -217,14 +270,26 @@ func cliBench(ctx context.Context, bin string, smallN int, largePath string, run
 		if ts.wall > 0 {
 			tsCell = cell(ts)
 		}
-		fmt.Fprintf(out, "| %s: %s | %d | %s | %s | %.2f s | %s | %s |\n", c.name, c.what, packets, cell(cold), cell(w), diss.Seconds(), tsCell, ratio)
+		coldCell := "not run"
+		if cold.wall > 0 {
+			coldCell = cell(cold)
+		}
+		dissCell := "not run"
+		if diss > 0 {
+			dissCell = fmt.Sprintf("%.2f s", diss.Seconds())
+		}
+		fmt.Fprintf(out, "| %s: %s | %d | %s | %s | %s | %s | %s |\n", c.name, c.what, packets, coldCell, cell(w), dissCell, tsCell, ratio)
 	}
 	fmt.Fprintln(out, "\n(ratio > 1: kubeshark faster. Cold cache: a new user cache directory, every dissector the traffic needs compiled; warm: a new data directory, compiled code from the user cache.)")
+	if o.soak > 0 {
+		return tapSoak(ctx, bin, warm, o.soak, out)
+	}
 	return nil
 }
 
-// dissectOnly runs the pipeline over every built-in dissector, records
-// counted and dropped, with the compiled code from cache.
+// dissectOnly runs the pipeline over every built-in dissector, loaded as
+// the CLI loads them, records counted and dropped, with the compiled code
+// from cache.
 func dissectOnly(ctx context.Context, path, cache string, runs int) (time.Duration, int64, error) {
 	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(cache, "wazero")})
 	if err != nil {
@@ -237,7 +302,8 @@ func dissectOnly(ctx context.Context, path, cache string, runs int) (time.Durati
 	}
 	var ds []engine.Dissector
 	for _, m := range mods {
-		d, err := rt.Load(ctx, "built-in", m.Wasm)
+		// As the CLI loads them: known manifests, probes as prefilters.
+		d, err := rt.LoadDescribed(ctx, "built-in", m.Wasm, m.Manifest, m.Probe)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -319,17 +385,17 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// recordNginx serves a 100-byte JSON file with nginx and records h2load
-// fetching it n times over 20 keep-alive connections.
-func recordNginx(ctx context.Context, tmp, path string, n int) error {
+// startNginx serves a 100-byte JSON file, /item.json, with nginx on a free
+// loopback port.
+func startNginx(ctx context.Context, tmp string) (port int, stop func(), err error) {
 	for _, tool := range []string{"nginx", "h2load"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s is not installed (make deps installs nginx and nghttp2-client)", tool)
+			return 0, nil, fmt.Errorf("%s is not installed (make deps installs nginx and nghttp2-client)", tool)
 		}
 	}
 	root := filepath.Join(tmp, "nginx")
 	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
-		return err
+		return 0, nil, err
 	}
 	// nginx's workers run as nobody: they must be able to read the file.
 	for _, d := range []string{tmp, root, filepath.Join(root, "www")} {
@@ -337,11 +403,11 @@ func recordNginx(ctx context.Context, tmp, path string, n int) error {
 	}
 	body := `{"id":12345,"name":"widget","price":9.99,"tags":["a","b"],"ok":true,"note":"xxxxxxxxxxxxxxxxxxxx"}`
 	if err := os.WriteFile(filepath.Join(root, "www", "item.json"), []byte(body), 0o644); err != nil {
-		return err
+		return 0, nil, err
 	}
-	port, err := freePort()
+	port, err = freePort()
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	conf := fmt.Sprintf(`worker_processes 1;
 daemon off;
@@ -357,17 +423,16 @@ http {
 }
 `, root, port)
 	if err := os.WriteFile(filepath.Join(root, "nginx.conf"), []byte(conf), 0o644); err != nil {
-		return err
+		return 0, nil, err
 	}
 	ngx := exec.CommandContext(ctx, "nginx", "-c", filepath.Join(root, "nginx.conf"), "-p", root)
 	if err := ngx.Start(); err != nil {
-		return fmt.Errorf("nginx: %w", err)
+		return 0, nil, fmt.Errorf("nginx: %w", err)
 	}
-	defer func() {
+	stopNginx := func() {
 		ngx.Process.Signal(syscall.SIGQUIT)
 		ngx.Wait()
-	}()
-	url := fmt.Sprintf("http://127.0.0.1:%d/item.json", port)
+	}
 	for i := 0; ; i++ {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
@@ -375,10 +440,23 @@ http {
 			break
 		}
 		if i == 50 {
-			return fmt.Errorf("nginx did not start listening on %d", port)
+			stopNginx()
+			return 0, nil, fmt.Errorf("nginx did not start listening on %d", port)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return port, stopNginx, nil
+}
+
+// recordNginx serves a 100-byte JSON file with nginx and records h2load
+// fetching it n times over 20 keep-alive connections.
+func recordNginx(ctx context.Context, tmp, path string, n int) error {
+	port, stopNginx, err := startNginx(ctx, tmp)
+	if err != nil {
+		return err
+	}
+	defer stopNginx()
+	url := fmt.Sprintf("http://127.0.0.1:%d/item.json", port)
 	stop, err := tcpdump(ctx, path, fmt.Sprintf("tcp port %d", port))
 	if err != nil {
 		return err

@@ -63,6 +63,9 @@ func main() {
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
 	only := flag.String("only", "", "run only one part: pipeline, dissectors, plugins, cli, mcp or tap")
 	smallN := flag.Int("small", 100000, "exchanges in the recorded small-message (nginx/h2load) capture of the cli part")
+	repeat := flag.Int("repeat", 10, "the cli part also imports the small capture repeated this many times (client ports and times shifted; 10 × 100,000 = the 1M-record import); 0 or 1 skips it")
+	soak := flag.Duration("tap", 0, "the cli part also runs `kubeshark tap` this long on steady nginx/h2load traffic and reports its memory over time (needs root; e.g. 2m, or 30m for the soak of issue 12); 0 skips it")
+	profDir := flag.String("profile", "", "the cli part writes CPU and heap profiles of each warm import into this directory (KUBESHARK_CPUPROFILE, KUBESHARK_MEMPROFILE)")
 	bin := flag.String("bin", "bin/kubeshark", "the kubeshark binary the cli part runs")
 	tapRates := flag.String("tap-rates", defaultTapRates, "request rates of the tap part, comma-separated (0: unbounded)")
 	tapArgs := flag.String("tap-args", "", "extra arguments for kubeshark tap in the tap part, space-separated (e.g. --ring-size 134217728)")
@@ -124,7 +127,7 @@ func main() {
 		if _, err := os.Stat(large); err != nil {
 			large = ""
 		}
-		if err := cliBench(ctx, *bin, *smallN, large, *runs, os.Stdout); err != nil {
+		if err := cliBench(ctx, cliOptions{soak: *soak, bin: *bin, smallN: *smallN, repeat: *repeat, largePath: large, runs: *runs, profDir: *profDir}, os.Stdout); err != nil {
 			fail(err)
 		}
 	}

@@ -254,7 +254,7 @@ func startBackground(cmd *exec.Cmd) (*background, error) {
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			if v := vmHWM(status); v > b.hwm {
+			if v := statusKB(status, "VmHWM:"); v > b.hwm {
 				b.hwm = v
 			}
 			select {

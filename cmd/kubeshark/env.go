@@ -19,6 +19,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
@@ -153,12 +154,14 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 		return nil, err
 	}
 	type source struct {
-		name string
-		code []byte
+		name     string
+		code     []byte
+		manifest *sdk.Manifest // known without running the module
+		probe    func(sdk.Direction, []byte) sdk.Probe
 	}
 	var srcs []source
 	for _, b := range builtin {
-		srcs = append(srcs, source{"built-in", b.Wasm})
+		srcs = append(srcs, source{"built-in", b.Wasm, &b.Manifest, b.Probe})
 	}
 	nBuiltin := len(srcs)
 	var gen string
@@ -178,7 +181,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			return nil, fmt.Errorf("installed plugins: %w", err)
 		}
 		for i, p := range ps {
-			srcs = append(srcs, source{pluginSource(p), as[i].Code})
+			srcs = append(srcs, source{pluginSource(p), as[i].Code, nil, nil})
 			digests = append(digests, p.Digest)
 		}
 		pins = pluginPins(g, ps)
@@ -189,11 +192,11 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			rt.Close(ctx)
 			return nil, fmt.Errorf("dissector %s: %w", path, err)
 		}
-		srcs = append(srcs, source{path, code})
+		srcs = append(srcs, source{path, code, nil, nil})
 	}
-	// A module not yet in the cache is instrumented, compiled and started
-	// to read its manifest: seconds for the built-ins. They are
-	// independent, so they share the cores.
+	// A plugin not yet in the cache is instrumented, compiled and started
+	// to read its manifest: seconds each. They are independent, so they
+	// share the cores. Built-ins come with their manifests.
 	mods := make([]*wasm.Module, len(srcs))
 	errs := make([]error, len(srcs))
 	next := make(chan int)
@@ -201,6 +204,10 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 	for range min(runtime.GOMAXPROCS(0), len(srcs)) {
 		wg.Go(func() {
 			for i := range next {
+				if srcs[i].manifest != nil {
+					mods[i], errs[i] = rt.LoadDescribed(ctx, srcs[i].name, srcs[i].code, *srcs[i].manifest, srcs[i].probe)
+					continue
+				}
 				mods[i], errs[i] = rt.Load(ctx, srcs[i].name, srcs[i].code)
 			}
 		})

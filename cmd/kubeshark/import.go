@@ -19,6 +19,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 	"github.com/kubeshark-wasm/kubeshark/storage/analysis"
 )
@@ -161,10 +162,18 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	}
 	defer closeLog()
 
+	// The per-minute statistics are aggregated as the records are stored
+	// (analysis.RollupBuilder) instead of read back afterwards.
+	rollups, err := analysis.NewRollupBuilder(ctx, st)
+	if err != nil {
+		return err
+	}
+	sink := &rollupSink{Store: st, b: rollups}
+
 	var results []fileResult
 	var failed error
 	for i, src := range sources {
-		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: mergePins(l.pins, decodeAs)}, engines, st)
+		p := pipeline.New(pipeline.Config{Workers: o.workers, Logger: g.logger(), NewID: storage.NewID, DecodeAs: mergePins(l.pins, decodeAs)}, engines, sink)
 		stopBar := progress(src, files[i], o.noProgress)
 		var in capture.Source = src
 		var pbefore packetlog.Counts
@@ -203,18 +212,23 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 			break
 		}
 	}
-	if failed == nil && o.output == "text" {
-		// Build the per-minute statistics now, while the data is fresh in
-		// badger's caches, rather than on an assistant's first question.
+	if failed == nil {
+		// Write the per-minute statistics built while storing, and build
+		// the rest (minutes that held records before, or that retention
+		// changed) now, while the data is fresh in badger's caches, rather
+		// than on an assistant's first question.
 		t0 := time.Now()
-		if err := analysis.WarmRollups(ctx, st, analysis.Window{}); err != nil {
-			g.logger().Warn("precomputing statistics", "err", err)
-		} else {
-			fmt.Fprintf(stdout, "statistics precomputed in %s\n", time.Since(t0).Round(time.Millisecond))
+		_, err := rollups.Store(ctx)
+		if err == nil {
+			err = analysis.WarmRollups(ctx, st, analysis.Window{})
 		}
-	} else if failed == nil {
-		if err := analysis.WarmRollups(ctx, st, analysis.Window{}); err != nil {
+		if sink.err != nil {
+			g.logger().Warn("statistics built while storing (the scan built them instead)", "err", sink.err)
+		}
+		if err != nil {
 			g.logger().Warn("precomputing statistics", "err", err)
+		} else if o.output == "text" {
+			fmt.Fprintf(stdout, "statistics precomputed in %s\n", time.Since(t0).Round(time.Millisecond))
 		}
 	}
 	errs := map[string]*pipeline.DissectorErrors{}
@@ -375,4 +389,24 @@ func printDissectorErrors(w io.Writer, indent string, errs map[string]*pipeline.
 			fmt.Fprintf(w, "%s  (%d more; -v logs each)\n", indent, d.Count-int64(len(d.Examples)))
 		}
 	}
+}
+
+// rollupSink stores records and hands those the store accepted to the
+// rollup builder. A failure of the builder never fails the import: the
+// records are stored, and the minutes it could not cache are left to
+// WarmRollups' scan; the first such error is reported with the rest.
+type rollupSink struct {
+	*storage.Store
+	b   *analysis.RollupBuilder
+	err error // the builder's first error; Put is called from one goroutine
+}
+
+func (s *rollupSink) Put(ctx context.Context, recs []*sdk.Record) error {
+	if err := s.Store.Put(ctx, recs); err != nil {
+		return err
+	}
+	if err := s.b.Add(ctx, recs); err != nil && s.err == nil {
+		s.err = err
+	}
+	return nil
 }

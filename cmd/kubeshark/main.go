@@ -13,7 +13,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
+	setMemoryLimit()
+	stopProfiles, err := startProfiles()
+	if err == nil {
+		err = newRootCmd().ExecuteContext(ctx)
+		stopProfiles()
+	}
 	stop()
 	if err != nil {
 		var ee *exitError

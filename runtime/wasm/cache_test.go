@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -213,5 +214,89 @@ func TestCacheSharedByConcurrentRuntimes(t *testing.T) {
 	}
 	if tmp, _ := filepath.Glob(filepath.Join(dir, "*", "*.tmp")); len(tmp) > 0 {
 		t.Fatalf("temporary files left: %v", tmp)
+	}
+}
+
+// A module loaded with the manifest its host already knows (a built-in)
+// compiles nothing until it is probed, with no cache at all; a bad
+// manifest is refused at load, and code that does not compile is
+// quarantined at its first use instead.
+func TestLoadDescribedCompilesOnFirstUse(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, wasm.Config{})
+	manifest := http1.New().Manifest()
+	mod, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, "http1"), manifest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wasm.Compiled(mod) || !reflect.DeepEqual(mod.Manifest(), manifest) {
+		t.Fatalf("compiled %v at load; manifest %+v", wasm.Compiled(mod), mod.Manifest())
+	}
+	s := &sink{}
+	in, err := mod.NewInstance(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy(ctx)
+	if p, err := in.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); err != nil || p.Confidence < 50 || !wasm.Compiled(mod) {
+		t.Fatalf("probe %+v, %v, compiled %v", p, err, wasm.Compiled(mod))
+	}
+	exchange(t, in)
+	if len(s.recs) != 1 || s.recs[0].Status != 200 {
+		t.Fatalf("records %+v", s.recs)
+	}
+
+	if _, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, "http1"), sdk.Manifest{Name: "x"}, nil); !errors.Is(err, wasm.ErrLoad) {
+		t.Errorf("a manifest without version or protocols: %v, want ErrLoad", err)
+	}
+	bad, err := rt.LoadDescribed(ctx, "built-in", []byte("\x00asm not really"), manifest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := bad.NewInstance(ctx, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bin.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); !errors.Is(err, engine.ErrFault) || !bad.Health().Quarantined {
+		t.Errorf("probing a module that does not compile: %v, health %+v; want a fault and quarantine", err, bad.Health())
+	}
+}
+
+// A prefilter that rules a stream out keeps the module from compiling; one
+// that lets it through, or panics, leaves the answer to the module.
+func TestPrefilterRulesOutWithoutCompiling(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, wasm.Config{})
+	native := http1.New()
+	calls := 0
+	mod, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, "http1"), native.Manifest(), func(dir sdk.Direction, data []byte) sdk.Probe {
+		calls++
+		if string(data) == "panic" {
+			panic("prefilter bug")
+		}
+		return native.Probe(dir, data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := mod.NewInstance(ctx, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy(ctx)
+	for _, data := range []string{"\x16\x03\x01\x02\x00\x01", "*1\r\n$4\r\nPING\r\n"} {
+		if p, err := in.Probe(ctx, sdk.DirA, []byte(data)); err != nil || p != (sdk.Probe{}) {
+			t.Errorf("probe %q: %+v, %v; want nothing", data, p, err)
+		}
+	}
+	if wasm.Compiled(mod) || wasm.Instances(rt) != 0 || calls != 2 {
+		t.Fatalf("after streams the prefilter rules out: compiled %v, %d instances, %d prefilter calls", wasm.Compiled(mod), wasm.Instances(rt), calls)
+	}
+	// A panic rules nothing out: the module is asked, and says no.
+	if p, err := in.Probe(ctx, sdk.DirA, []byte("panic")); err != nil || p.Confidence != 0 || !wasm.Compiled(mod) {
+		t.Fatalf("probe after a prefilter panic: %+v, %v, compiled %v", p, err, wasm.Compiled(mod))
+	}
+	if p, err := in.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); err != nil || p.Confidence < 50 {
+		t.Fatalf("probe of a request: %+v, %v", p, err)
 	}
 }

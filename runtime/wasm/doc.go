@@ -6,5 +6,7 @@
 // arguments, only a clock and randomness through WASI; each instance has a
 // memory cap and each call a deadline. A trap, a timeout, an exit or a
 // broken limit kills only the instance that did it (engine.ErrFault); a
-// module that faults too often is quarantined.
+// module that faults too often is quarantined. Modules compile when traffic
+// first needs them; a module loaded with a host-side prefilter
+// (LoadDescribed) is not even asked about streams the prefilter rules out.
 package wasm

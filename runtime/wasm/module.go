@@ -37,6 +37,8 @@ type Module struct {
 	manifest sdk.Manifest
 	digest   [32]byte
 	code     []byte // as given; dropped once compiled
+	// prefilter rules streams out without the module (LoadDescribed).
+	prefilter func(sdk.Direction, []byte) sdk.Probe
 
 	compileOnce sync.Once
 	compiled    wazero.CompiledModule
@@ -92,6 +94,29 @@ func (r *Runtime) Load(ctx context.Context, source string, code []byte) (*Module
 	return m, nil
 }
 
+// LoadDescribed is Load for a module whose manifest the caller already
+// knows from a source it trusts (a built-in's, compiled into the host from
+// the module's own source): nothing is compiled or run until traffic needs
+// the module, even with an empty cache. The manifest is checked as Load
+// checks the module's; the module's code is checked (ABI included) when it
+// first compiles, and a module that fails then is quarantined.
+//
+// prefilter, when not nil, is the module's probe compiled into the host
+// from the same source. Where it answers no (confidence 0, nothing more
+// wanted) the module is not asked, and so never compiled or started for
+// traffic it cannot claim; any other answer, or a panic, goes to the
+// module, whose answer alone counts. The host thus runs a built-in's probe
+// on captured bytes outside the sandbox, but only to rule it out
+// (RATIONALE.md).
+func (r *Runtime) LoadDescribed(ctx context.Context, source string, code []byte, manifest sdk.Manifest, prefilter func(sdk.Direction, []byte) sdk.Probe) (*Module, error) {
+	if err := validateManifest(manifest); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
+	}
+	m := &Module{r: r, source: source, code: code, digest: sha256.Sum256(code), manifest: manifest, prefilter: prefilter}
+	r.register(m)
+	return m, nil
+}
+
 // compile instruments and compiles the module, once; later calls return
 // the first call's error.
 func (m *Module) compile(ctx context.Context) error {
@@ -102,6 +127,21 @@ func (m *Module) compile(ctx context.Context) error {
 		m.isCompiled.Store(m.compiled != nil)
 	})
 	return m.compileErr
+}
+
+// ruledOut reports whether the prefilter says the module cannot claim a
+// stream starting with data. A prefilter that panics rules nothing out.
+func (m *Module) ruledOut(dir sdk.Direction, data []byte) (out bool) {
+	if m.prefilter == nil {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			out = false
+		}
+	}()
+	p := m.prefilter(dir, data)
+	return p.Confidence == 0 && !p.NeedMore
 }
 
 // use compiles the module before its first instance, and starts compiling
@@ -307,6 +347,9 @@ func (l *lazyInstance) own(ctx context.Context) (*instance, error) {
 
 // Probe implements engine.Instance.
 func (l *lazyInstance) Probe(ctx context.Context, dir sdk.Direction, data []byte) (sdk.Probe, error) {
+	if l.m.ruledOut(dir, data) {
+		return sdk.Probe{}, nil
+	}
 	if l.in != nil {
 		return l.in.Probe(ctx, dir, data)
 	}

@@ -172,7 +172,8 @@ func (r *Runtime) watchdog() {
 
 // prefetch compiles, in the background and on every core, the modules
 // that probe the given transport: the first stream of that transport is
-// about to probe them all, one after the other.
+// about to probe them all, one after the other (all but those with a
+// prefilter, which the stream is likely to rule out).
 func (r *Runtime) prefetch(ctx context.Context, transport string) {
 	r.mu.Lock()
 	if r.prefetched[transport] {
@@ -182,7 +183,9 @@ func (r *Runtime) prefetch(ctx context.Context, transport string) {
 	r.prefetched[transport] = true
 	var todo []*Module
 	for _, m := range r.loaded {
-		if m.manifest.HasTransport(transport) {
+		// A module with a prefilter compiles only when it passes, which
+		// most traffic never does.
+		if m.manifest.HasTransport(transport) && m.prefilter == nil {
 			todo = append(todo, m)
 		}
 	}

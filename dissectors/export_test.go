@@ -1,0 +1,14 @@
+package dissectors
+
+import "github.com/kubeshark-wasm/kubeshark/sdk"
+
+// Native returns the host's copy of a built-in's manifest and probe, by
+// source directory, for tests that load freshly built modules the way the
+// CLI loads the embedded ones.
+func Native(name string) (sdk.Manifest, func(sdk.Direction, []byte) sdk.Probe, bool) {
+	n, ok := natives[name]
+	if !ok {
+		return sdk.Manifest{}, nil, false
+	}
+	return n.Manifest(), n.Probe, true
+}

@@ -1,0 +1,271 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+// Rollups built while storing.
+//
+// An import used to store its records and then read every one of them
+// back to build the per-minute rollups (WarmRollups): the second pass was
+// an eighth of a small-message import's time. A RollupBuilder is handed
+// each batch the store accepted and aggregates it on the spot, so that
+// after the import only the finished rollups are written.
+//
+// A rollup built this way is only cached when it is certainly the one a
+// scan would build, and the minute is left to WarmRollups' scan otherwise:
+//
+//   - the minute held no record before the builder started (else its
+//     older records are not in the aggregate);
+//   - the store holds exactly as many records in the minute as the
+//     builder saw, counted after reading the minute's epoch: records are
+//     only ever added by the Puts the builder sees or removed, so equal
+//     counts mean the same records (a record stored twice, or dropped by
+//     retention, makes them differ);
+//   - no minute reached maxGroups groups, where the groups tracked depend
+//     on the order records come in.
+//
+// The epoch read before the count guards the rest, as for any derived
+// value: a Put or retention after it changes the epoch, and PutDerived
+// refuses a stale one. Groups are written in the order of their first
+// record (time, then id), which is the order a scan creates them in.
+
+// RollupBuilder aggregates stored records into per-minute rollups. Add and
+// Store may be called from several goroutines.
+type RollupBuilder struct {
+	mc MinuteCache
+
+	mu      sync.Mutex
+	before  map[int64]uint64 // minutes that held records at the start
+	minutes map[int64]*minuteBuild
+	done    map[int64]bool // minutes stored early: later records are left to the scan
+	newest  int64
+	cached  int // minutes whose rollups were cached
+}
+
+// rollupGroupings are the groupings rollups serve (as in WarmRollups).
+var rollupGroupings = [...]GroupBy{ByEndpoint, ByServer, ByProtocol}
+
+type minuteBuild struct {
+	aggs  [len(rollupGroupings)]*aggregator
+	first map[*agg]firstRecord
+	// statusFirst is the first record of each status code of a row, whose
+	// order the rollup keeps (countStatus appends codes as they come).
+	statusFirst map[rowStatus]firstRecord
+	count       int
+}
+
+type rowStatus struct {
+	g      *agg
+	proto  string
+	status int
+}
+
+// firstRecord is the earliest record of a group by the store's key order.
+type firstRecord struct {
+	ts int64
+	id string
+}
+
+func (f firstRecord) before(o firstRecord) bool {
+	return f.ts < o.ts || (f.ts == o.ts && f.id < o.id)
+}
+
+func (f firstRecord) cmp(o firstRecord) int {
+	switch {
+	case f.before(o):
+		return -1
+	case o.before(f):
+		return 1
+	}
+	return 0
+}
+
+// note keeps the first record of row g and of its status code.
+func (mb *minuteBuild) note(g *agg, f firstRecord, answered bool, r *sdk.Record) {
+	if old, ok := mb.first[g]; !ok || f.before(old) {
+		mb.first[g] = f
+	}
+	if !answered {
+		return
+	}
+	k := rowStatus{g, r.Protocol, r.Status}
+	if old, ok := mb.statusFirst[k]; !ok || f.before(old) {
+		mb.statusFirst[k] = f
+	}
+}
+
+// scanOrder puts a minute's rows and their status codes in the order a
+// scan of the store creates them, and reports false when a row tracks as
+// many codes as it may, where which ones depends on that order.
+func (mb *minuteBuild) scanOrder(a *aggregator) ([]*agg, bool) {
+	rows := append([]*agg{a.total}, a.order...)
+	for _, p := range a.protos {
+		rows = append(rows, p)
+	}
+	for _, g := range rows {
+		if len(g.statuses) >= minuteStatuses {
+			return nil, false
+		}
+		slices.SortFunc(g.statuses, func(x, y statusTally) int {
+			return mb.statusFirst[rowStatus{g, x.proto, x.status}].cmp(mb.statusFirst[rowStatus{g, y.proto, y.status}])
+		})
+	}
+	order := slices.Clone(a.order)
+	slices.SortFunc(order, func(x, y *agg) int { return mb.first[x].cmp(mb.first[y]) })
+	return order, true
+}
+
+// pendingMinutes bounds the minutes a builder holds: past it, minutes
+// older than the newest by more than a couple of minutes are stored early
+// (a capture's records come nearly in time order), so a day-long import
+// holds a few minutes of aggregates rather than a day's.
+const pendingMinutes = 8
+
+// NewRollupBuilder starts a builder for records about to be stored in mc.
+func NewRollupBuilder(ctx context.Context, mc MinuteCache) (*RollupBuilder, error) {
+	before, err := mc.MinuteEpochs(ctx, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("analysis: rollup builder: %w", err)
+	}
+	return &RollupBuilder{mc: mc, before: before, minutes: map[int64]*minuteBuild{}, done: map[int64]bool{}}, nil
+}
+
+// Add aggregates records the store has just accepted; they must have
+// their ids.
+func (b *RollupBuilder) Add(ctx context.Context, recs []*sdk.Record) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range recs {
+		m := storage.MinuteOf(r.Timestamp)
+		if _, old := b.before[m]; old || b.done[m] {
+			continue
+		}
+		mb := b.minutes[m]
+		if mb == nil {
+			mb = &minuteBuild{first: map[*agg]firstRecord{}, statusFirst: map[rowStatus]firstRecord{}}
+			for i, by := range rollupGroupings {
+				mb.aggs[i] = newAggregator(aggOptions{by: by, statusCap: minuteStatuses})
+			}
+			b.minutes[m] = mb
+			b.newest = max(b.newest, m)
+		}
+		mb.count++
+		f := firstRecord{ts: r.Timestamp.UnixNano(), id: r.ID}
+		answered := hasResponse(r)
+		for _, a := range mb.aggs {
+			k := a.keyOf(r)
+			a.add(r)
+			if g := a.groups[k]; g != nil {
+				mb.note(g, f, answered, r)
+			}
+			mb.note(a.protos[r.Protocol], f, answered, r)
+			mb.note(a.total, f, answered, r)
+		}
+	}
+	if len(b.minutes) <= pendingMinutes {
+		return nil
+	}
+	var early []int64
+	for m := range b.minutes {
+		if m < b.newest-2 {
+			early = append(early, m)
+		}
+	}
+	return b.storeLocked(ctx, early)
+}
+
+// Store caches the rollups of every minute built so far that passes the
+// checks above, and returns how many minutes the builder cached in all
+// (some may have been cached early, by Add); the others are left to
+// WarmRollups.
+func (b *RollupBuilder) Store(ctx context.Context) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	mins := make([]int64, 0, len(b.minutes))
+	for m := range b.minutes {
+		mins = append(mins, m)
+	}
+	err := b.storeLocked(ctx, mins)
+	return b.cached, err
+}
+
+func (b *RollupBuilder) storeLocked(ctx context.Context, mins []int64) error {
+	for _, m := range mins {
+		ok, err := b.storeMinute(ctx, m)
+		if err != nil {
+			return err
+		}
+		if ok {
+			b.cached++
+		}
+	}
+	return nil
+}
+
+// recordCounter is what the count check needs; *storage.Store has it.
+type recordCounter interface {
+	CountIn(ctx context.Context, from, to time.Time) (int, error)
+}
+
+// storeMinute caches minute m's rollups when they are sound, and forgets
+// the minute either way.
+func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) {
+	mb := b.minutes[m]
+	delete(b.minutes, m)
+	b.done[m] = true
+	if mb == nil || m >= storage.MinuteOf(time.Now()) {
+		// The current minute is never cached (buildCached).
+		return false, nil
+	}
+	for _, a := range mb.aggs {
+		if a.untracked > 0 {
+			return false, nil
+		}
+	}
+	epochs, err := b.mc.MinuteEpochs(ctx, minuteTime(m), minuteTime(m+1))
+	if err != nil {
+		return false, err
+	}
+	epoch, ok := epochs[m]
+	if !ok {
+		return false, nil
+	}
+	counter, ok := b.mc.(recordCounter)
+	if !ok {
+		return false, nil
+	}
+	n, err := counter.CountIn(ctx, minuteTime(m), minuteTime(m+1))
+	if err != nil {
+		return false, err
+	}
+	if n != mb.count {
+		return false, nil
+	}
+	orders := make([][]*agg, len(mb.aggs))
+	for i, a := range mb.aggs {
+		if orders[i], ok = mb.scanOrder(a); !ok {
+			return false, nil
+		}
+	}
+	for i, a := range mb.aggs {
+		order := orders[i]
+		r := &rollup{groups: order, total: a.total, untracked: a.untracked}
+		for _, p := range a.protos {
+			r.protos = append(r.protos, p)
+		}
+		slices.SortFunc(r.protos, func(x, y *agg) int { return strings.Compare(x.key.proto, y.key.proto) })
+		if _, err := b.mc.PutDerived(ctx, pieceName(rollupGroupings[i], wholeMinute), m, epoch, encodeRollup(r, m)); err != nil {
+			return false, fmt.Errorf("analysis: cache rollup %s of %s: %w", pieceName(rollupGroupings[i], wholeMinute), minuteTime(m).Format(time.RFC3339), err)
+		}
+	}
+	return true, nil
+}

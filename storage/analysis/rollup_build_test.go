@@ -1,0 +1,124 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+)
+
+// TestRollupBuilderMatchesScan stores records through a RollupBuilder, in
+// batches whose records come out of time order within each minute, and
+// checks that the statistics read from its rollups are those of a scan,
+// that it leaves to the scan exactly the minutes it cannot vouch for, and
+// that warming afterwards builds only those.
+func TestRollupBuilderMatchesScan(t *testing.T) {
+	ctx := context.Background()
+	start := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
+	at := func(min float64) time.Time { return start.Add(time.Duration(min * float64(time.Minute))) }
+	rng := rand.New(rand.NewPCG(7, 8))
+	st := openStore(t, nil)
+
+	// Minute 5 holds a record before the builder starts: its rollups must
+	// come from a scan, which sees that record too.
+	if err := st.Put(ctx, []*sdk.Record{rollupRecord(rng, at(5.5), 50)}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewRollupBuilder(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var recs []*sdk.Record
+	for m := 0; m < 12; m++ {
+		n := 100 + rng.IntN(100)
+		if m == 3 {
+			n = 1500 // binned sketches
+		}
+		var minute []*sdk.Record
+		for i := 0; i < n; i++ {
+			ts := at(float64(m)).Add(time.Duration(rng.Int64N(int64(time.Minute))))
+			minute = append(minute, rollupRecord(rng, ts, rng.IntN(100)))
+		}
+		if m == 10 {
+			// One endpoint answers with 70 status codes: more than a
+			// minute tracks, so which ones depends on the order.
+			for i := 0; i < 70; i++ {
+				r := rollupRecord(rng, at(10.5).Add(time.Duration(i)*time.Millisecond), 50)
+				r.Path, r.Status = "/codes", 300+i
+				v := 1.0
+				r.ElapsedMs, r.Response = &v, &sdk.Message{Size: 1}
+				minute = append(minute, r)
+			}
+		}
+		rng.Shuffle(len(minute), func(i, j int) { minute[i], minute[j] = minute[j], minute[i] })
+		recs = append(recs, minute...)
+	}
+	for len(recs) > 0 {
+		batch := recs[:min(97, len(recs))]
+		recs = recs[len(batch):]
+		if err := st.Put(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A record the builder never saw, in minute 8.
+	if err := st.Put(ctx, []*sdk.Record{rollupRecord(rng, at(8.2), 50)}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := b.Store(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Twelve minutes less 5 (older records), 8 (a record unseen) and 10
+	// (too many status codes).
+	if stored != 9 {
+		t.Errorf("builder cached %d minutes, want 9", stored)
+	}
+	var built []int64
+	cache := &countingCache{Store: st}
+	for m := range 12 {
+		_, _, err := st.GetDerived(ctx, pieceName(ByEndpoint, wholeMinute), storage.MinuteOf(at(float64(m))))
+		if err == nil {
+			built = append(built, int64(m))
+		}
+	}
+	if want := []int64{0, 1, 2, 3, 4, 6, 7, 9, 11}; !slices.Equal(built, want) {
+		t.Errorf("minutes with a rollup from the builder: %v, want %v", built, want)
+	}
+	if err := WarmRollups(ctx, cache, Window{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := cache.puts.Load(); n != 3*3 {
+		t.Errorf("warming after the builder cached %d rollups, want 9 (3 minutes × 3 groupings)", n)
+	}
+	cache.puts.Store(0)
+	w := func(a, b float64) Window { return Window{Start: at(a), End: at(b)} }
+	for _, q := range []StatsQuery{
+		{},
+		{GroupBy: ByServer},
+		{GroupBy: ByProtocol, Buckets: 6},
+		{Window: w(2.5, 11.2), Buckets: 4},
+		{Window: w(0, 12), Limit: 3},
+	} {
+		got, err := Stats(ctx, cache, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := Stats(ctx, scanOnly{st}, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameStats(t, fmt.Sprintf("stats %s by %s", q.Window, q.GroupBy), got, want)
+	}
+	if n := cache.puts.Load() - cache.slices.Load(); n != 0 {
+		t.Errorf("%d whole-minute rollups rebuilt by the queries", n)
+	}
+}
