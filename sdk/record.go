@@ -16,6 +16,34 @@ type Endpoint struct {
 	Name string `json:"name,omitempty"`
 	// Namespace is the Kubernetes namespace, when known.
 	Namespace string `json:"namespace,omitempty"`
+
+	// K8s is the Kubernetes context of the address at the record's time,
+	// set when the store has a workload history (package kube); the host
+	// never sets it and plugins never see it. Embedded, so its fields sit
+	// beside ip and port in JSON; a pointer, so Endpoint stays comparable.
+	*K8s
+}
+
+// K8s names what held an address in a Kubernetes cluster at one time.
+type K8s struct {
+	// Pod is the pod that held the address (or whose container owned the
+	// socket).
+	Pod string `json:"pod,omitempty"`
+	// Service is the service the address belongs to: the service of a
+	// ClusterIP, or the first service (by name) whose endpoints list the
+	// pod.
+	Service string `json:"service,omitempty"`
+	// Node is the pod's node, or the node itself for a node address
+	// (hostNetwork pods resolve to their node).
+	Node string `json:"node,omitempty"`
+	// WorkloadKind and Workload name the pod's controller after owners
+	// are followed (ReplicaSet → Deployment, Job → CronJob): Deployment,
+	// StatefulSet, DaemonSet, CronJob, Job, ReplicaSet, or empty for a
+	// bare pod.
+	WorkloadKind string `json:"workload_kind,omitempty"`
+	Workload     string `json:"workload,omitempty"`
+	// Labels are the labels of the pod (or service, or node).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // String renders the endpoint as ip:port, bracketing IPv6 addresses.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -70,6 +71,9 @@ type Store struct {
 
 	// writes counts what Put and PutFlows stored, new and replaced.
 	writes writeCounters
+
+	// resolver names endpoints as they are read (resolve.go).
+	resolver atomic.Pointer[resolverBox]
 
 	stop      context.CancelFunc
 	loopDone  chan struct{}
@@ -431,6 +435,7 @@ func (s *Store) getSummary(txn *badger.Txn, id rawID) (*sdk.Record, error) {
 		return nil, fmt.Errorf("record %s: %w", id, err)
 	}
 	rec.ID = id.String()
+	s.resolveRecord(rec)
 	return rec, nil
 }
 
