@@ -171,5 +171,3 @@ func (s *Store) CopyAux(ctx context.Context, dst *Store) error {
 	}
 	return flush()
 }
-
-
