@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
 // Kinds of binding. A binding ties a key (an IP, a pod UID, a cgroup id) to
@@ -92,8 +94,12 @@ type History struct {
 	since time.Time
 	gen   atomic.Uint64
 
-	aux Aux
-	log *slog.Logger
+	// aux is where bindings are saved; pending holds those not saved yet
+	// (no store open, or a write failed), written by the next SetAux.
+	auxMu   sync.Mutex
+	aux     Aux
+	pending map[string][]byte
+	log     *slog.Logger
 	// now is the clock (tests set it).
 	now func() time.Time
 }
@@ -104,7 +110,11 @@ func NewHistory(aux Aux, log *slog.Logger) *History {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &History{byKey: map[string][]*Binding{}, open: map[string]map[string]*Binding{}, aux: aux, log: log, now: time.Now}
+	h := &History{byKey: map[string][]*Binding{}, open: map[string]map[string]*Binding{}, log: log, now: time.Now}
+	if aux != nil {
+		h.aux = aux
+	}
+	return h
 }
 
 // LoadHistory reads the history persisted in aux.
@@ -296,10 +306,24 @@ func (h *History) Reconcile(ctx context.Context, kind string, present map[string
 	return h.persist(ctx, dirty)
 }
 
+// SetAux makes aux the store bindings are saved to (nil: none for now,
+// e.g. while a hub has let go of its store) and saves there what could not
+// be saved before.
+func (h *History) SetAux(ctx context.Context, aux Aux) error {
+	h.auxMu.Lock()
+	h.aux = aux
+	h.auxMu.Unlock()
+	return h.persist(ctx, nil)
+}
+
+// Pending is how many bindings wait for a store to be saved to.
+func (h *History) Pending() int {
+	h.auxMu.Lock()
+	defer h.auxMu.Unlock()
+	return len(h.pending)
+}
+
 func (h *History) persist(ctx context.Context, dirty []*Binding) error {
-	if h.aux == nil {
-		return nil
-	}
 	h.mu.RLock()
 	entries := make(map[string][]byte, len(dirty)+1)
 	for _, b := range dirty {
@@ -314,9 +338,26 @@ func (h *History) persist(ctx context.Context, dirty []*Binding) error {
 		entries[auxSince] = []byte(strconv.FormatInt(h.since.UnixNano(), 10))
 	}
 	h.mu.RUnlock()
-	if err := h.aux.PutAuxBatch(ctx, entries); err != nil {
+	h.auxMu.Lock()
+	defer h.auxMu.Unlock()
+	if h.pending == nil {
+		h.pending = map[string][]byte{}
+	}
+	// Later states of a binding replace earlier ones under its key.
+	maps.Copy(h.pending, entries)
+	if h.aux == nil {
+		return nil
+	}
+	if err := h.aux.PutAuxBatch(ctx, h.pending); err != nil {
+		if errors.Is(err, storage.ErrClosed) {
+			// The store was let go (a hub between calls): keep the
+			// bindings for the next SetAux.
+			h.aux = nil
+			return nil
+		}
 		return fmt.Errorf("kube: saving the workload history: %w", err)
 	}
+	clear(h.pending)
 	return nil
 }
 

@@ -31,6 +31,10 @@ type Options struct {
 	// Dir is the badger directory, created if missing. Ignored when
 	// InMemory is set.
 	Dir string
+	// OnOpen, when set, is called on the store once open, before Open
+	// returns (e.g. to give it the Resolver of the workload history it
+	// holds); an error closes the store and fails Open.
+	OnOpen func(ctx context.Context, st *Store) error
 	// InMemory keeps everything in memory, for tests.
 	InMemory bool
 	// RetentionAge drops records whose Timestamp is older than this,
@@ -135,6 +139,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.stop = cancel
 		s.loopDone = make(chan struct{})
 		go s.retentionLoop(loopCtx)
+	}
+	if opts.OnOpen != nil {
+		if err := opts.OnOpen(ctx, s); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("storage: open %s: %w", desc, err)
+		}
 	}
 	return s, nil
 }

@@ -20,6 +20,7 @@ func newHubCmd(g *globals) *cobra.Command {
 	var addr string
 	var allowDestructive bool
 	var extra []string
+	var k kubeOpts
 	cmd := &cobra.Command{
 		Use:   "hub",
 		Short: "Serve the store over HTTP: a JSON API and MCP (Streamable HTTP) at /mcp",
@@ -36,17 +37,22 @@ files (a snapshot under DATA/snapshots, a pcapng under DATA/exports).
 change what later imports dissect.
 
 Retention limits saved by an import (--retention-age, --retention-size) are
-applied once at startup, and what they dropped is printed.`,
+applied once at startup, and what they dropped is printed.
+
+--kubernetes (in a pod: the in-cluster config; else --kubeconfig/--context)
+runs the cluster's informers: records and flows are named with pods,
+services, nodes and workloads from a history kept with the store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runHub(ctx, g, addr, allowDestructive, extra, cmd)
+			return runHub(ctx, g, addr, allowDestructive, extra, &k, cmd)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", hub.DefaultAddr, "listen address")
 	cmd.Flags().BoolVar(&allowDestructive, "allow-destructive", false, "enable the tools that change state: enable_dissection, disable_dissection (snapshots and exports, which only add files, work without it)")
 	cmd.Flags().StringArrayVar(&extra, "dissector", nil, "also load this dissector module (.wasm); repeatable")
+	k.addFlags(cmd.Flags(), true)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "token",
 		Short: "Print the hub's bearer token",
@@ -63,7 +69,7 @@ applied once at startup, and what they dropped is printed.`,
 	return cmd
 }
 
-func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, cmd *cobra.Command) error {
+func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool, extra []string, k *kubeOpts, cmd *cobra.Command) error {
 	if url := runningTap(g.dataDir); url != "" {
 		return fmt.Errorf("kubeshark tap is capturing into %s and already serves its hub on %s (token: kubeshark hub token)", g.dataDir, url)
 	}
@@ -77,6 +83,13 @@ func runHub(ctx context.Context, g *globals, addr string, allowDestructive bool,
 	// Limits saved by an import apply before anything is served.
 	if err := applySavedRetention(ctx, g, cmd.ErrOrStderr()); err != nil {
 		return err
+	}
+	if k.on() {
+		stopKube, err := hubKube(ctx, g, k, cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		defer stopKube()
 	}
 	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: allowDestructive, extra: extra, publicURL: "http://" + ln.Addr().String()})
 	if err != nil {

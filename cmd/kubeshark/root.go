@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubeshark-wasm/kubeshark/kube"
 )
 
 // globals are the flags every command shares.
@@ -13,6 +15,9 @@ type globals struct {
 	dataDir  string
 	cacheDir string
 	verbose  bool
+	// history is the workload history informers feed in this process
+	// (import --kubeconfig, tap/hub --kubernetes); nil otherwise.
+	history *kube.History
 }
 
 func defaultDataDir() string {

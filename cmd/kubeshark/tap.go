@@ -33,6 +33,7 @@ import (
 )
 
 type tapOpts struct {
+	kube        kubeOpts
 	ifaces      []string
 	filter      string
 	duration    time.Duration
@@ -70,7 +71,12 @@ root; when it cannot start, tap warns and captures packets.
 
   sudo kubeshark tap
   sudo kubeshark tap --filter 'tcp port 80 or tcp port 6379' --duration 5m
-  sudo kubeshark tap -i eth0 --no-hub`,
+  sudo kubeshark tap -i eth0 --no-hub
+
+--kubernetes (in a pod: the in-cluster config; else --kubeconfig/--context)
+names the records' ends with pods, services, nodes and workloads, from a
+history of the cluster kept with the store, and maps the pods' cgroups
+found under /sys/fs/cgroup to containers and pods.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTap(cmd.Context(), g, o, cmd.ErrOrStderr())
@@ -88,6 +94,7 @@ root; when it cannot start, tap warns and captures packets.
 	f.IntVar(&o.snapLen, "snaplen", 262144, fmt.Sprintf("bytes kept of each packet (at most %d)", packets.MaxSnapLen))
 	f.IntVar(&o.ringSize, "ring-size", 16<<20, "kernel ring buffer size in bytes (a power of two)")
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
+	o.kube.addFlags(f, true)
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
 	return cmd
 }
@@ -141,6 +148,14 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	if o.kube.on() {
+		o.kube.cgroupRoot = cgroupV2Root()
+		_, stopKube, err := startKube(ctx, g, &o.kube, st, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopKube()
+	}
 	engines, err := enabledEngines(ctx, st, l, g)
 	if err != nil {
 		return err
