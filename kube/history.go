@@ -367,6 +367,12 @@ func (h *History) persist(ctx context.Context, dirty []*Binding) error {
 // resolves to its earliest binding — for an old capture, the current state
 // is the best knowledge there is.
 func (h *History) lookup(kind, key string, t time.Time) []*Binding {
+	return h.lookupAt(kind, key, t, true)
+}
+
+// lookupAt is lookup; without earliest, a key first seen after t (and the
+// history's start) resolves to nothing.
+func (h *History) lookupAt(kind, key string, t time.Time, earliest bool) []*Binding {
 	l := h.byKey[kindKey(kind, key)]
 	if len(l) == 0 {
 		return nil
@@ -381,7 +387,7 @@ func (h *History) lookup(kind, key string, t time.Time) []*Binding {
 			out = append(out, l[i])
 		}
 	}
-	if len(out) == 0 && before {
+	if len(out) == 0 && before && earliest {
 		out = append(out, l[0])
 	}
 	return out
@@ -420,23 +426,33 @@ func (h *History) ResolveEndpoint(e *sdk.Endpoint, cgroupID uint64, at time.Time
 	var k *sdk.K8s
 	var ns string
 	ip := canonIP(e.IP)
+	// podAt is the time the pod binding found holds: the services of the
+	// pod are looked up then, so that a record resolved to a pod by
+	// best knowledge gets that pod's services, not later ones.
+	var podAt time.Time
+	pod := func(b *Binding) {
+		k, ns, podAt = podK8s(b), b.Namespace, at
+		if !b.covers(at) {
+			podAt = b.From
+		}
+	}
 	if cgroupID != 0 {
 		if c := h.lookup(KindCgroup, strconv.FormatUint(cgroupID, 10), at); len(c) > 0 {
 			if p := h.lookup(KindPodUID, c[0].UID, at); len(p) > 0 {
-				k, ns = podK8s(p[0]), p[0].Namespace
+				pod(p[0])
 			}
 		}
 	}
 	if k == nil {
 		if p := h.lookup(KindPod, ip, at); len(p) > 0 {
-			k, ns = podK8s(p[0]), p[0].Namespace
+			pod(p[0])
 		}
 	}
 	if k != nil {
 		// The services whose endpoints list the pod's address, first by
 		// name for a stable answer.
 		var svcs []string
-		for _, b := range h.lookup(KindEndpoint, ip, at) {
+		for _, b := range h.lookupAt(KindEndpoint, ip, podAt, false) {
 			if b.Namespace == ns {
 				svcs = append(svcs, b.Service)
 			}

@@ -212,7 +212,7 @@ func TestWorkloadHistory(t *testing.T) {
 		}
 		rs, err := env.Client.AppsV1().ReplicaSets("shop").Create(ctx, &appsv1.ReplicaSet{
 			ObjectMeta: metav1.ObjectMeta{Name: "frontend-7d9f8", OwnerReferences: []metav1.OwnerReference{*ctrl("Deployment", dep.Name, dep.UID, "apps/v1")}},
-			Spec: appsv1.ReplicaSetSpec{Selector: dep.Spec.Selector, Template: dep.Spec.Template},
+			Spec:       appsv1.ReplicaSetSpec{Selector: dep.Spec.Selector, Template: dep.Spec.Template},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			t.Fatal(err)
