@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -53,6 +54,14 @@ func newCallCmd(g *globals) *cobra.Command {
 func printCall(w io.Writer, r *sdk.Record) {
 	fmt.Fprintf(w, "%s  %s  %s → %s\n", r.ID, r.Timestamp.UTC().Format("2006-01-02T15:04:05.000000000Z"), r.Src, r.Dst)
 	fmt.Fprintf(w, "%s  (%s, stream %s)\n", r.Summary, r.Dissector, r.Stream)
+	for _, side := range []struct {
+		name string
+		e    sdk.Endpoint
+	}{{"src", r.Src}, {"dst", r.Dst}} {
+		if d := describeK8s(side.e); d != "" {
+			fmt.Fprintf(w, "%s: %s\n", side.name, d)
+		}
+	}
 	if r.ElapsedMs != nil {
 		fmt.Fprintf(w, "elapsed %s ms\n", strconv.FormatFloat(*r.ElapsedMs, 'f', 3, 64))
 	}
@@ -86,4 +95,28 @@ func printCall(w io.Writer, r *sdk.Record) {
 			fmt.Fprintln(w, part.m.Body)
 		}
 	}
+}
+
+// describeK8s says what held an endpoint's address: "pod shop/orders-0
+// (StatefulSet orders), service orders, node node-a"; "" when unknown.
+func describeK8s(e sdk.Endpoint) string {
+	k := e.K8s
+	if k == nil {
+		return ""
+	}
+	var parts []string
+	if k.Pod != "" {
+		p := "pod " + e.Namespace + "/" + k.Pod
+		if k.Workload != "" {
+			p += " (" + k.WorkloadKind + " " + k.Workload + ")"
+		}
+		parts = append(parts, p)
+	}
+	if k.Service != "" {
+		parts = append(parts, "service "+e.Namespace+"/"+k.Service)
+	}
+	if k.Node != "" {
+		parts = append(parts, "node "+k.Node)
+	}
+	return strings.Join(parts, ", ")
 }
