@@ -7,6 +7,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
 )
 
 var t0 = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
@@ -239,5 +240,53 @@ func TestStoreResolves(t *testing.T) {
 	fp, err := st.Flows(ctx, storage.FlowQuery{})
 	if err != nil || len(fp.Flows) != 1 || fp.Flows[0].Client.Workload != "a-deploy" {
 		t.Errorf("flows: %v %+v", err, fp.Flows)
+	}
+}
+
+// TestSnapshotCarriesHistory: a snapshot copies the workload history, and a
+// snapshot store opened with the history it holds names its records.
+func TestSnapshotCarriesHistory(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := time.Now().Add(-time.Minute)
+	if err := st.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: ts, Method: "GET", Path: "/",
+		Src: sdk.Endpoint{IP: "10.0.0.1", Port: 5000}, Dst: sdk.Endpoint{IP: "10.0.0.2", Port: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistory(st, nil)
+	for ip, n := range map[string]string{"10.0.0.1": "client", "10.0.0.2": "server"} {
+		if err := h.Observe(ctx, KindPod, "uid-"+n, map[string]*Binding{ip: podInfo(n)}, ts.Add(-time.Hour), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := snapshot.Open(ctx, snapshot.Options{Dir: t.TempDir(), Prepare: func(ctx context.Context, s *storage.Store) error {
+		sh, err := LoadHistory(ctx, s, nil)
+		if err == nil && sh.Len() > 0 {
+			s.SetResolver(sh)
+		}
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	info, err := m.Create(ctx, st, "s", ts.Add(-time.Second), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := m.Store(ctx, info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := ss.Query(ctx, storage.Query{})
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("snapshot query: %v %d", err, len(page.Records))
+	}
+	if r := page.Records[0]; r.Src.K8s == nil || r.Src.Pod != "client" || r.Dst.Pod != "server" {
+		t.Errorf("snapshot record: %+v → %+v", r.Src, r.Dst)
 	}
 }

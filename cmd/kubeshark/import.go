@@ -212,8 +212,8 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		if o.output == "text" {
 			printSummary(stdout, res)
 		}
-		if g.history != nil && err == nil {
-			reportResolution(ctx, kstderr, st, g.history, files[i], spanned.span)
+		if h := g.history.Load(); h != nil && err == nil {
+			reportResolution(ctx, kstderr, st, h, files[i], spanned.span)
 		}
 		if err != nil {
 			failed = err

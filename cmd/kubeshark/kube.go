@@ -92,11 +92,11 @@ func startKube(ctx context.Context, g *globals, k *kubeOpts, st *storage.Store, 
 		return nil, nil, fmt.Errorf("kubernetes: %s: %w", desc, err)
 	}
 	st.SetResolver(h)
-	g.history = h
+	g.history.Store(h)
 	fmt.Fprintf(stderr, "kubernetes: watching %s: %d address bindings known (listed in %s)\n", desc, h.Len(), time.Since(start).Round(time.Millisecond))
 	return h, func() {
 		w.Stop()
-		g.history = nil
+		g.history.Store(nil)
 	}, nil
 }
 
@@ -105,7 +105,7 @@ func startKube(ctx context.Context, g *globals, k *kubeOpts, st *storage.Store, 
 // the store holds, if any.
 func attachHistory(g *globals) func(ctx context.Context, st *storage.Store) error {
 	return func(ctx context.Context, st *storage.Store) error {
-		if h := g.history; h != nil {
+		if h := g.history.Load(); h != nil {
 			st.SetResolver(h)
 			if err := h.SetAux(ctx, st); err != nil {
 				g.logger().Warn("saving the workload history", "err", err)

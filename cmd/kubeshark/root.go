@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,7 @@ type globals struct {
 	verbose  bool
 	// history is the workload history informers feed in this process
 	// (import --kubeconfig, tap/hub --kubernetes); nil otherwise.
-	history *kube.History
+	history atomic.Pointer[kube.History]
 }
 
 func defaultDataDir() string {

@@ -257,10 +257,10 @@ var (
 
 // startHubProcess starts the hub on a free loopback port and waits until it
 // says it is listening.
-func startHubProcess(t *testing.T, data string) *hubProcess {
+func startHubProcess(t *testing.T, data string, extra ...string) *hubProcess {
 	t.Helper()
 	w := &watchWriter{changed: make(chan struct{})}
-	cmd := exec.Command(binary_, "--data", data, "hub", "--addr", "127.0.0.1:0")
+	cmd := exec.Command(binary_, append([]string{"--data", data, "hub", "--addr", "127.0.0.1:0"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, w
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
