@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -54,6 +56,9 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *History, opts Wa
 	}
 	if opts.SyncTimeout <= 0 {
 		opts.SyncTimeout = time.Minute
+	}
+	if err := checkAccess(ctx, client, opts.SyncTimeout); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watcher{h: h, log: opts.Logger.With("component", "kube"), ctx: ctx, cancel: cancel, done: make(chan struct{}), now: time.Now}
@@ -135,6 +140,40 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *History, opts Wa
 		f.Shutdown()
 	}()
 	return w, nil
+}
+
+// ErrForbidden is returned by Watch when the account may not list what the
+// history needs.
+var ErrForbidden = errors.New("the account may not list and watch pods, services, nodes, endpointslices.discovery.k8s.io, replicasets.apps and jobs.batch, which workload names need")
+
+// checkAccess lists one object of each kind the informers watch, so that an
+// unreachable API server or a missing permission is one clear error rather
+// than informers retrying until the sync times out.
+func checkAccess(ctx context.Context, c kubernetes.Interface, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, min(timeout, 20*time.Second))
+	defer cancel()
+	one := metav1.ListOptions{Limit: 1}
+	for _, l := range []struct {
+		what string
+		list func() error
+	}{
+		{"pods", func() error { _, err := c.CoreV1().Pods("").List(ctx, one); return err }},
+		{"services", func() error { _, err := c.CoreV1().Services("").List(ctx, one); return err }},
+		{"endpointslices", func() error { _, err := c.DiscoveryV1().EndpointSlices("").List(ctx, one); return err }},
+		{"nodes", func() error { _, err := c.CoreV1().Nodes().List(ctx, one); return err }},
+		{"replicasets", func() error { _, err := c.AppsV1().ReplicaSets("").List(ctx, one); return err }},
+		{"jobs", func() error { _, err := c.BatchV1().Jobs("").List(ctx, one); return err }},
+	} {
+		err := l.list()
+		switch {
+		case err == nil:
+		case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+			return fmt.Errorf("kube: listing %s: %w: %w", l.what, ErrForbidden, err)
+		default:
+			return fmt.Errorf("kube: listing %s (is the API server reachable?): %w", l.what, err)
+		}
+	}
+	return nil
 }
 
 func cmpErr(err error) error {

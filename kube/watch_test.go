@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -106,6 +107,13 @@ func TestWorkloadHistory(t *testing.T) {
 	if got := pod(resolve(h, "10.244.9.9", since.Add(-24*time.Hour))); got != "shop/early" {
 		t.Errorf("a record from before the history resolves to %q, want the pod listed first (shop/early)", got)
 	}
+
+	t.Run("an account that may not list pods", func(t *testing.T) {
+		_, err := kube.Watch(ctx, env.AsServiceAccount(t, "shop", "nobody"), kube.NewHistory(nil, nil), kube.WatchOptions{})
+		if !errors.Is(err, kube.ErrForbidden) {
+			t.Fatalf("err = %v, want ErrForbidden", err)
+		}
+	})
 
 	t.Run("IP reuse", func(t *testing.T) {
 		const ip = "10.244.1.5"

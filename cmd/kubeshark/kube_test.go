@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -309,5 +310,95 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 	s.Get(t, "list_api_calls", map[string]any{"kfl": `dst.service.name == "orders"`}, &calls)
 	if len(calls.Calls) == 0 || calls.Calls[0].Src.Pod != "frontend-6f7c9-abcde" {
 		t.Errorf("list_api_calls by dst.service.name: %+v", calls.Calls)
+	}
+}
+
+// TestTapKubernetes captures live traffic with tap --kubernetes: curl on
+// the host (a pod's IP) calls nginx in a network namespace (a StatefulSet
+// pod behind a service), and the records carry their names while tap runs
+// and after it stops.
+func TestTapKubernetes(t *testing.T) {
+	requireTap(t)
+	env := kubetest.Start(t)
+	ctx := context.Background()
+	n := newTestNet(t)
+	n.servers(t)
+	env.CreateNamespace(t, "web", nil)
+	yes := true
+	server := env.CreatePod(t, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "nginx-0", Namespace: "web", Labels: map[string]string{"app": "nginx"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "nginx", UID: "0b7a1c2d-0000-4000-8000-00000000000a", Controller: &yes}}},
+		Spec: corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
+	}, corev1.PodRunning, n.nsIP)
+	env.CreatePod(t, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: "web", Labels: map[string]string{"app": "client"}},
+		Spec:       corev1.PodSpec{NodeName: "node-1", Containers: []corev1.Container{{Name: "c", Image: "curl"}}},
+	}, corev1.PodRunning, n.hostIP)
+	if _, err := env.Client.CoreV1().Services("web").Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "nginx"},
+		Spec:       corev1.ServiceSpec{Selector: map[string]string{"app": "nginx"}, Ports: []corev1.ServicePort{{Port: 80}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Client.DiscoveryV1().EndpointSlices("web").Create(ctx, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "nginx-1", Labels: map[string]string{discoveryv1.LabelServiceName: "nginx"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{n.nsIP}, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: "web", Name: server.Name, UID: server.UID}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	tap := startTap(t, data, "--filter", "host "+n.nsIP+" and tcp port 80", "--kubernetes", "--kubeconfig", env.Kubeconfig)
+	if !strings.Contains(tap.out.String(), `kubernetes: watching context "kubetest"`) {
+		t.Errorf("tap does not say it watches the cluster:\n%s", tap.out)
+	}
+	for range 3 {
+		curl(t, "http://"+n.nsIP+"/t/hello")
+	}
+	named := `http && src.pod.name == "client" && dst.pod.name == "nginx-0" && dst.service.name == "nginx" && "web" in namespaces`
+	tap.waitCalls(t, data, named, 3)
+	if code := tap.stop(t, syscall.SIGINT); code != 0 {
+		t.Fatalf("tap exit %d", code)
+	}
+	recs := calls(t, data, "--filter", named)
+	if len(recs) != 3 {
+		t.Fatalf("after tap stopped: %d named records, want 3", len(recs))
+	}
+	if d := recs[0].Dst; d.WorkloadKind != "StatefulSet" || d.Workload != "nginx" || d.Node != "node-1" || d.Name != "nginx" {
+		t.Errorf("server: %+v %+v", d, d.K8s)
+	}
+}
+
+// TestImportKubeconfigErrors: a kubeconfig that names no cluster, or a
+// cluster nobody answers for, is a clear error before anything is stored.
+func TestImportKubeconfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	dead := filepath.Join(dir, "dead.kubeconfig")
+	if err := os.WriteFile(dead, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: dead, context: {cluster: c, user: u}}]
+current-context: dead
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pcap := sample(t, 5)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kubeconfig", filepath.Join(dir, "missing")}, "kubernetes: no cluster from " + filepath.Join(dir, "missing")},
+		{[]string{"--kubeconfig", dead, "--context", "other"}, `context "other"`},
+		{[]string{"--kubeconfig", dead}, "is the API server reachable?"},
+	} {
+		data := t.TempDir()
+		r := ks(t, data, append([]string{"import", pcap}, c.args...)...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("import %v: exit %d, stderr %q; want an error with %q", c.args, r.code, r.stderr, c.want)
+		}
+		if n := len(calls(t, data)); n != 0 {
+			t.Errorf("import %v stored %d records before failing", c.args, n)
+		}
 	}
 }
