@@ -120,7 +120,11 @@ func TestWorkloadHistory(t *testing.T) {
 		a := env.CreatePod(t, newPod("pod-a", "shop", map[string]string{"app": "a"}, nil), corev1.PodRunning, ip)
 		eventually(t, "pod-a to hold its IP", func() bool { return pod(resolve(h, ip, time.Now())) == "shop/pod-a" })
 		duringA := time.Now()
-		if err := env.Client.CoreV1().Pods("shop").Delete(ctx, a.Name, metav1.DeleteOptions{}); err != nil {
+		// No kubelet confirms a graceful deletion: delete at once, as the
+		// kubelet does once the containers are gone (a terminating pod
+		// still holds its IP, and keeps resolving to itself until then).
+		now := int64(0)
+		if err := env.Client.CoreV1().Pods("shop").Delete(ctx, a.Name, metav1.DeleteOptions{GracePeriodSeconds: &now}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "pod-a to let go of its IP", func() bool { return pod(resolve(h, ip, time.Now())) == "" })
