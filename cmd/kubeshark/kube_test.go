@@ -255,8 +255,9 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 			t.Fatalf("hub exit %d", code)
 		}
 		// What the hub's informers saw stays with the store.
-		if n := len(calls(t, data2, "--filter", `dst.service.name == "orders"`)); n != len(res.Calls) {
-			t.Errorf("after the hub stopped: %d named records, want %d", n, len(res.Calls))
+		want := len(calls(t, data, "--filter", `dst.service.name == "orders"`))
+		if n := len(calls(t, data2, "--filter", `dst.service.name == "orders"`)); n != want || n == 0 {
+			t.Errorf("after the hub stopped: %d named records, want %d (as in the import with --kubeconfig)", n, want)
 		}
 	})
 
@@ -296,11 +297,12 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 		}
 	}
 	var deps struct {
-		Callers []struct{ Name string } `json:"callers"`
+		Callers []struct{ Client string } `json:"callers"`
 	}
 	s.Get(t, "get_dependencies", map[string]any{"service": "shop/payments"}, &deps)
-	if b, _ := json.Marshal(deps); !strings.Contains(string(b), "orders") {
-		t.Errorf("get_dependencies of payments: %s", b)
+	if len(deps.Callers) != 1 || deps.Callers[0].Client != "shop/orders" {
+		b, _ := json.Marshal(deps)
+		t.Errorf("get_dependencies of payments: %s, want one caller, shop/orders", b)
 	}
 	var calls struct {
 		Calls []struct {
