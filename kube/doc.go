@@ -6,10 +6,10 @@
 // cmd → kube → storage/runtime → sdk:
 //
 //   - [Watch] runs client-go informers (pods, services, EndpointSlices,
-//     nodes, namespaces, and ReplicaSets and Jobs to follow owners to the
-//     workload) whose transforms keep only names, namespace, labels, IPs,
-//     node, owners, phase, hostNetwork and container ids, and feeds what they
-//     see into a [History];
+//     nodes, and ReplicaSets and Jobs to follow owners to the workload) whose
+//     transform ([Strip]) keeps only names, namespace, labels, IPs, node,
+//     owners, phase, hostNetwork and container ids, and feeds what they see
+//     into a [History];
 //   - a [History] keeps, per address and per cgroup id, bindings with
 //     validity intervals keyed by object UID (IPs are reused: only
 //     Pending/Running pods hold one; hostNetwork pods resolve to their node;
