@@ -126,11 +126,21 @@ type workloadFilter struct {
 	Namespace  string            `json:"namespace,omitempty" jsonschema:"only workloads in this namespace"`
 	Namespaces []string          `json:"namespaces,omitempty" jsonschema:"only workloads in one of these namespaces"`
 	IP         string            `json:"ip,omitempty" jsonschema:"one IP address"`
-	Labels     map[string]string `json:"labels,omitempty" jsonschema:"Kubernetes labels the workload must carry (known only when the capture source resolves workloads; a pcap import has none)"`
+	Labels     map[string]string `json:"labels,omitempty" jsonschema:"Kubernetes labels the workload must carry (known when the store has a workload history: import --kubeconfig, tap/hub --kubernetes)"`
 }
 
 func (f workloadFilter) empty() bool {
 	return f.Name == "" && f.NameRegex == "" && f.Namespace == "" && len(f.Namespaces) == 0 && f.IP == "" && len(f.Labels) == 0
+}
+
+// hasLabels reports whether have carries every label of want.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if hv, ok := have[k]; !ok || hv != v {
+			return false
+		}
+	}
+	return true
 }
 
 // apply keeps the hosts that pass the filter and says what it did.
@@ -164,14 +174,14 @@ func (f workloadFilter) apply(hosts []analysis.Host) ([]analysis.Host, string, e
 			re != nil && !re.MatchString(name),
 			len(ns) > 0 && !ns[h.Namespace],
 			f.IP != "" && f.IP != h.IP,
-			len(f.Labels) > 0: // no workload labels are held yet
+			!hasLabels(h.Labels, f.Labels):
 			continue
 		}
 		out = append(out, h)
 	}
 	note := ""
-	if len(f.Labels) > 0 {
-		note = "; no workload labels are known to this store (they come with live capture in Kubernetes), so a labels filter matches nothing: filter by name, name_regex or namespace"
+	if len(f.Labels) > 0 && len(out) == 0 && !slices.ContainsFunc(hosts, func(h analysis.Host) bool { return len(h.Labels) > 0 }) {
+		note = "; no workload labels are known to this store (an import without --kubeconfig, a tap without --kubernetes), so a labels filter matches nothing: filter by name, name_regex or namespace"
 	} else if len(ns) > 0 && len(out) == 0 {
 		note = "; no workload with a known namespace matched (an imported pcap has IPs only: drop namespace(s) to list them)"
 	}

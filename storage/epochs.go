@@ -417,6 +417,7 @@ func (s *Store) PutDerived(ctx context.Context, name string, minute int64, epoch
 	if epoch == 0 {
 		return false, nil
 	}
+	name = s.derivedName(name)
 	v := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(val)), epoch)
 	v = append(v, val...)
 	// Under the lock no stamp or prune can land between the check and the
@@ -465,6 +466,7 @@ func (s *Store) GetDerived(ctx context.Context, name string, minute int64) (epoc
 	if err := ctx.Err(); err != nil {
 		return 0, nil, fmt.Errorf("storage: get derived %q of minute %d: %w", name, minute, err)
 	}
+	name = s.derivedName(name)
 	err = s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(derivedKey(name, minute))
 		if errors.Is(err, badger.ErrKeyNotFound) {

@@ -116,7 +116,11 @@ func (s *Store) Flow(ctx context.Context, id string) (*sdk.Flow, error) {
 		}
 		return item.Value(func(v []byte) error {
 			f = new(sdk.Flow)
-			return json.Unmarshal(v, f)
+			if err := json.Unmarshal(v, f); err != nil {
+				return err
+			}
+			s.resolveFlow(f)
+			return nil
 		})
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
@@ -186,6 +190,7 @@ func (s *Store) Flows(ctx context.Context, q FlowQuery) (FlowPage, error) {
 			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &f) }); err != nil {
 				return fmt.Errorf("flow %s: %w", k[9:], err)
 			}
+			s.resolveFlow(&f)
 			if !q.Since.IsZero() && f.End.Before(q.Since) {
 				continue
 			}

@@ -24,6 +24,8 @@ import (
 //	'E' 'w' minute                  -> empty; a write to the minute is in flight
 //	'a' minute name                 -> uvarint(epoch) then a value derived from
 //	                                   the minute's records (PutDerived)
+//	'k' key                         -> caller-owned data kept with the records
+//	                                   (PutAux: the workload history, resolve.go)
 //
 // minute is a Unix minute (MinuteOf) as 8 bytes big-endian, so a minute's
 // derived values sit together and retention drops a range of minutes with

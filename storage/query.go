@@ -337,6 +337,7 @@ func (s *Store) decodeMatching(v []byte, id rawID, q Query) (*sdk.Record, error)
 			return nil, err
 		}
 		rec.ID = id.String()
+		s.resolveRecord(rec)
 		return rec, nil
 	}
 	rec, rest, err := s.codec.head(v)
@@ -344,6 +345,7 @@ func (s *Store) decodeMatching(v []byte, id rawID, q Query) (*sdk.Record, error)
 		return nil, err
 	}
 	rec.ID = id.String()
+	s.resolveRecord(rec)
 	if s.matchedInHead(q) {
 		// Test the head-only Matcher before paying for the messages.
 		if ok, err := q.Match.Match(rec); err != nil || !ok {

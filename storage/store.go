@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -33,6 +34,10 @@ type Options struct {
 	// Dir is the badger directory, created if missing. Ignored when
 	// InMemory is set.
 	Dir string
+	// OnOpen, when set, is called on the store once open, before Open
+	// returns (e.g. to give it the Resolver of the workload history it
+	// holds); an error closes the store and fails Open.
+	OnOpen func(ctx context.Context, st *Store) error
 	// InMemory keeps everything in memory, for tests.
 	InMemory bool
 	// RetentionAge drops records whose Timestamp is older than this,
@@ -73,6 +78,9 @@ type Store struct {
 
 	// writes counts what Put and PutFlows stored, new and replaced.
 	writes writeCounters
+
+	// resolver names endpoints as they are read (resolve.go).
+	resolver atomic.Pointer[resolverBox]
 
 	stop      context.CancelFunc
 	loopDone  chan struct{}
@@ -134,6 +142,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.stop = cancel
 		s.loopDone = make(chan struct{})
 		go s.retentionLoop(loopCtx)
+	}
+	if opts.OnOpen != nil {
+		if err := opts.OnOpen(ctx, s); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("storage: open %s: %w", desc, err)
+		}
 	}
 	return s, nil
 }
@@ -446,6 +460,7 @@ func (s *Store) getSummary(txn *badger.Txn, id rawID) (*sdk.Record, error) {
 		return nil, fmt.Errorf("record %s: %w", id, err)
 	}
 	rec.ID = id.String()
+	s.resolveRecord(rec)
 	return rec, nil
 }
 

@@ -63,6 +63,14 @@ func printCall(w io.Writer, r *sdk.Record, tmpl string) {
 	if tmpl != "" {
 		fmt.Fprintf(w, "endpoint %s\n", strings.TrimSpace(r.Method+" "+tmpl))
 	}
+	for _, side := range []struct {
+		name string
+		e    sdk.Endpoint
+	}{{"src", r.Src}, {"dst", r.Dst}} {
+		if d := describeK8s(side.e); d != "" {
+			fmt.Fprintf(w, "%s: %s\n", side.name, d)
+		}
+	}
 	if r.ElapsedMs != nil {
 		fmt.Fprintf(w, "elapsed %s ms\n", strconv.FormatFloat(*r.ElapsedMs, 'f', 3, 64))
 	}
@@ -96,4 +104,28 @@ func printCall(w io.Writer, r *sdk.Record, tmpl string) {
 			fmt.Fprintln(w, part.m.Body)
 		}
 	}
+}
+
+// describeK8s says what held an endpoint's address: "pod shop/orders-0
+// (StatefulSet orders), service orders, node node-a"; "" when unknown.
+func describeK8s(e sdk.Endpoint) string {
+	k := e.K8s
+	if k == nil {
+		return ""
+	}
+	var parts []string
+	if k.Pod != "" {
+		p := "pod " + e.Namespace + "/" + k.Pod
+		if k.Workload != "" {
+			p += " (" + k.WorkloadKind + " " + k.Workload + ")"
+		}
+		parts = append(parts, p)
+	}
+	if k.Service != "" {
+		parts = append(parts, "service "+e.Namespace+"/"+k.Service)
+	}
+	if k.Node != "" {
+		parts = append(parts, "node "+k.Node)
+	}
+	return strings.Join(parts, ", ")
 }

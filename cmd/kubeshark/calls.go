@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -307,7 +308,14 @@ func printTable(w io.Writer, recs []*sdk.Record, tmpls []string, loc *time.Locat
 	if loc != nil {
 		zone, layout = "local", "2006-01-02 15:04:05.000-07:00"
 	}
-	fmt.Fprintf(tw, "TIME (%s)\tPROTO\tSRC\tDST\tMETHOD\tPATH\tTEMPLATE\tSTATUS\tMS\tID\n", zone)
+	// The workloads column appears when any record has a name (a store
+	// with a workload history): "namespace/name → namespace/name".
+	named := slices.ContainsFunc(recs, func(r *sdk.Record) bool { return r.Src.Name != "" || r.Dst.Name != "" })
+	workloads := ""
+	if named {
+		workloads = "WORKLOADS (SRC → DST)\t"
+	}
+	fmt.Fprintf(tw, "TIME (%s)\tPROTO\tSRC\tDST\t%sMETHOD\tPATH\tTEMPLATE\tSTATUS\tMS\tID\n", zone, workloads)
 	for i, r := range recs {
 		// "=" where the template is the path itself (less any query),
 		// which keeps the column quiet on routes without identifiers.
@@ -326,8 +334,12 @@ func printTable(w io.Writer, recs []*sdk.Record, tmpls []string, loc *time.Locat
 		if r.ElapsedMs != nil {
 			ms = strconv.FormatFloat(*r.ElapsedMs, 'f', 1, 64)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			timeIn(r.Timestamp, loc).Format(layout), r.Protocol, r.Src, r.Dst,
+		cell := ""
+		if named {
+			cell = workloadName(r.Src) + " → " + workloadName(r.Dst) + "\t"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s%s\t%s\t%s\t%s\t%s\t%s\n",
+			timeIn(r.Timestamp, loc).Format(layout), r.Protocol, r.Src, r.Dst, cell,
 			clipCell(r.Method, 16), clipCell(r.Path, 60), clipCell(tmpl, 40), status, ms, r.ID)
 	}
 	tw.Flush()
@@ -338,6 +350,17 @@ func pathWithoutQuery(p string) string {
 		return p[:i]
 	}
 	return p
+}
+
+// workloadName is "namespace/name" for a named endpoint, "-" otherwise.
+func workloadName(e sdk.Endpoint) string {
+	switch {
+	case e.Name == "":
+		return "-"
+	case e.Namespace == "":
+		return e.Name
+	}
+	return e.Namespace + "/" + e.Name
 }
 
 func clipCell(s string, n int) string {

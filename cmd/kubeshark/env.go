@@ -34,6 +34,7 @@ const (
 func storeOptions(g *globals, opts storage.Options) storage.Options {
 	opts.Dir = filepath.Join(g.dataDir, "store")
 	opts.Logger = g.logger()
+	opts.OnOpen = attachHistory(g)
 	return opts
 }
 

@@ -76,7 +76,11 @@ get on services/proxy kubeshark-hub:http (the hub's Service and port) in
 (refusals 5 s). The hub reaches the API server with its in-cluster
 ServiceAccount (which needs the system:auth-delegator ClusterRole) or
 --kubeconfig. kubeshark mcp --proxy is the client. The workers keep their
-bearer token (--worker-token-file).`,
+bearer token (--worker-token-file).
+
+--kubernetes (in a pod: the in-cluster config; else --kubeconfig/--context)
+runs the cluster's informers: records and flows are named with pods,
+services, nodes and workloads from a history kept with the store.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -94,6 +98,7 @@ bearer token (--worker-token-file).`,
 	cmd.Flags().Lookup("worker-pods").NoOptDefVal = discovery.DefaultSelector
 	cmd.Flags().StringVar(&hc.workerNamespace, "worker-namespace", "", "namespace of the worker pods (default: this pod's namespace, else kubeshark)")
 	cmd.Flags().IntVar(&hc.workerPort, "worker-port", 8898, "port of the worker pods' hubs")
+	cmd.Flags().BoolVar(&hc.kube.enabled, "kubernetes", false, "name pods, services, nodes and workloads from the cluster's API (in-cluster config, or --kubeconfig)")
 	cmd.Flags().StringVar(&hc.auth.mode, "auth", "token", "how requests are authenticated: token (the hub's bearer token) or kubernetes (ServiceAccount tokens checked with TokenReview and RBAC)")
 	cmd.Flags().StringVar(&hc.kubeconfig, "kubeconfig", "", "kubeconfig to reach the API server with, for --auth kubernetes and --worker-pods (default: the pod's in-cluster ServiceAccount, then $KUBECONFIG, ~/.kube/config)")
 	cmd.Flags().StringVar(&hc.kubeContext, "context", "", "kubeconfig context, with --kubeconfig")
@@ -129,6 +134,9 @@ type hubConfig struct {
 	// auth says how requests are authenticated (--auth); its kubeconfig
 	// and context are the ones above.
 	auth kubeAuthOptions
+	// kube runs the informers that name records (--kubernetes); its
+	// kubeconfig and context are the ones above.
+	kube kubeOpts
 }
 
 // authorizer returns the hub's request check for --auth (nil for the
@@ -162,6 +170,17 @@ func runHub(ctx context.Context, g *globals, hc hubConfig, cmd *cobra.Command) e
 	// Limits saved by an import apply before anything is served.
 	if err := applySavedRetention(ctx, g, cmd.ErrOrStderr()); err != nil {
 		return err
+	}
+	// Only --kubernetes starts the informers: --kubeconfig alone may be
+	// there for --auth kubernetes or --worker-pods.
+	if hc.kube.enabled {
+		k := hc.kube
+		k.kubeconfig, k.context = hc.kubeconfig, hc.kubeContext
+		stopKube, err := hubKube(ctx, g, &k, cmd.ErrOrStderr())
+		if err != nil {
+			return err
+		}
+		defer stopKube()
 	}
 	s, cleanup, err := localMCPServer(ctx, g, serverConfig{allowDestructive: allowDestructive, extra: extra, publicURL: "http://" + ln.Addr().String(), watch: true})
 	if err != nil {

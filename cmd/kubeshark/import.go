@@ -33,6 +33,7 @@ type importOpts struct {
 	noProgress    bool
 	packetsSize   int64
 	decodeAs      []string
+	kube          kubeOpts
 	// ageSet and sizeSet tell a limit given (0 included: it clears the
 	// saved one) from a flag left out (the saved limit applies).
 	ageSet, sizeSet bool
@@ -53,7 +54,14 @@ stores what was read before the damage, then fails with the byte offset.
 apply to later imports and to the hub until changed (0 removes a limit).
 They are applied when each file has been imported, and what they dropped
 is printed. Age counts from now, by the wall clock: importing an old
-capture with --retention-age 1h drops it at once, with a warning.`,
+capture with --retention-age 1h drops it at once, with a warning.
+
+--kubeconfig F [--context C] names the records' ends from that cluster:
+pod, service, node, workload and labels of whatever held each address at
+the record's time, from the history of what the cluster's informers saw
+(kept with the store) plus the cluster's current state. For a capture
+older than that history, the current state is the best knowledge there
+is, and import says so.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.ageSet, o.sizeSet = cmd.Flags().Changed("retention-age"), cmd.Flags().Changed("retention-size")
@@ -68,6 +76,7 @@ capture with --retention-age 1h drops it at once, with a warning.`,
 	f.StringArrayVar(&o.decodeAs, "decode-as", nil, "dissect connections on PORT with the dissector (or protocol) NAME, without probing, as tshark's decode-as: PORT=NAME; repeatable")
 	f.IntVar(&o.workers, "workers", 0, "dissection workers (default 0: one per CPU)")
 	f.BoolVar(&o.noProgress, "no-progress", false, "never show a progress bar")
+	o.kube.addFlags(f, false)
 	f.Var(newSizeFlag(&o.packetsSize, packetlog.DefaultMaxBytes), "packets-size", "keep the raw packets for snapshots and pcap export in a FIFO of at most this size: bytes or e.g. 500MiB, 1GB (0: keep none)")
 	return cmd
 }
@@ -147,6 +156,17 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		return err
 	}
 	defer st.Close()
+	var kstderr io.Writer = os.Stderr
+	if o.output == "text" {
+		kstderr = stdout
+	}
+	if o.kube.on() {
+		_, stopKube, err := startKube(ctx, g, &o.kube, st, kstderr)
+		if err != nil {
+			return err
+		}
+		defer stopKube()
+	}
 	engines, err := enabledEngines(ctx, st, l, g)
 	if err != nil {
 		return err
@@ -206,6 +226,9 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		results = append(results, res)
 		if o.output == "text" {
 			printSummary(stdout, res)
+		}
+		if h := g.history.Load(); h != nil && err == nil {
+			reportResolution(ctx, kstderr, st, h, files[i], spanned.span)
 		}
 		if err != nil {
 			failed = err

@@ -307,7 +307,7 @@ func localMCPServer(ctx context.Context, g *globals, c serverConfig) (*mcp.Serve
 	if (!c.noStore || c.store != nil) && c.reader == nil {
 		packets := packetlog.NewReader(filepath.Join(g.dataDir, "packets"), packetlog.Options{Logger: g.logger()})
 		opts.Packets = packetBounds{packets}
-		snaps, err = snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(g.dataDir, "snapshots"), Packets: packets, Logger: g.logger()})
+		snaps, err = snapshot.Open(ctx, snapshot.Options{Dir: filepath.Join(g.dataDir, "snapshots"), Packets: packets, Logger: g.logger(), Prepare: storedHistory(g)})
 		if err != nil {
 			closeStore()
 			return nil, nil, err

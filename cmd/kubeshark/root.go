@@ -4,8 +4,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubeshark-wasm/kubeshark/kube"
 )
 
 // globals are the flags every command shares.
@@ -13,6 +16,9 @@ type globals struct {
 	dataDir  string
 	cacheDir string
 	verbose  bool
+	// history is the workload history informers feed in this process
+	// (import --kubeconfig, tap/hub --kubernetes); nil otherwise.
+	history atomic.Pointer[kube.History]
 }
 
 func defaultDataDir() string {

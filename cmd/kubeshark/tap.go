@@ -36,6 +36,7 @@ import (
 )
 
 type tapOpts struct {
+	kube        kubeOpts
 	ifaces      []string
 	filter      string
 	duration    time.Duration
@@ -86,7 +87,12 @@ With --cluster it installs (or upgrades) kubeshark in the cluster of your
 kubeconfig instead: the hub and a worker running tap on every node (see
 kubeshark proxy, kubeshark mcp --proxy, kubeshark clean).
 
-  kubeshark tap --cluster [--namespace NS] [--context C] [--set worker.privileged=true]`,
+  kubeshark tap --cluster [--namespace NS] [--context C] [--set worker.privileged=true]
+
+--kubernetes (in a pod: the in-cluster config; else --kubeconfig/--context)
+names the records' ends with pods, services, nodes and workloads, from a
+history of the cluster kept with the store, and maps the pods' cgroups
+found under /sys/fs/cgroup to containers and pods.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if co.cluster {
@@ -114,6 +120,7 @@ kubeshark proxy, kubeshark mcp --proxy, kubeshark clean).
 	f.BoolVar(&o.noStatus, "no-status", false, "no live status line, even on a terminal")
 	f.BoolVar(&o.allowDestructive, "allow-destructive", false, "let the hub change state: plugin install/enable/disable/remove through it (kubeshark plugin install --url), enable_dissection, disable_dissection")
 	f.StringArrayVar(&o.decodeAs, "decode-as", nil, "dissect connections on PORT with the dissector (or protocol) NAME, without probing, as tshark's decode-as: PORT=NAME; repeatable")
+	o.kube.addFlags(f, true)
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
 	f.BoolVar(&o.tcClsact, "tc-clsact", false, "with -i, attach with a TC clsact qdisc and filters (the fallback for kernels without TCX) even where TCX exists")
 	f.MarkHidden("tc-clsact")
@@ -175,6 +182,14 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
+	if o.kube.on() {
+		o.kube.cgroupRoot = cgroupV2Root()
+		_, stopKube, err := startKube(ctx, g, &o.kube, st, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopKube()
+	}
 	engines, err := enabledEngines(ctx, st, l, g)
 	if err != nil {
 		return err

@@ -533,18 +533,21 @@ func kubesharkVariables() []*variable {
 	add(
 		k8s(sv("src.namespace", "client namespace", func(r *sdk.Record) string { return r.Src.Namespace })),
 		k8s(sv("dst.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
-		k8s(lv("pods", "pod names of both ends (empty until a capture source resolves pods)", noList)),
-		k8s(lv("services", "service names of both ends (empty until a capture source resolves services)", noList)),
-		k8s(mv("local_labels", "labels of the local peer (empty until a capture source resolves workloads)", noMap)),
+		k8s(lv("pods", "pod names of both ends", func(r *sdk.Record) []string { return both(r, func(k *sdk.K8s) string { return k.Pod }) })),
+		k8s(lv("services", "service names of both ends", func(r *sdk.Record) []string { return both(r, func(k *sdk.K8s) string { return k.Service }) })),
+		k8s(mv("local_labels", "labels of the local peer, the client (src): its pod's, or its service's or node's", func(r *sdk.Record) map[string]string { return k8sOf(&r.Src).Labels })),
 		k8s(mv("local_annotations", "annotations of the local peer (as local_labels)", noMap)),
-		k8s(mv("remote_labels", "labels of the remote peer (as local_labels)", noMap)),
+		k8s(mv("remote_labels", "labels of the remote peer, the server (dst), as local_labels", func(r *sdk.Record) map[string]string { return k8sOf(&r.Dst).Labels })),
 		k8s(mv("remote_annotations", "annotations of the remote peer (as local_labels)", noMap)),
 		k8s(&variable{name: "node", typ: cel.MapType(cel.StringType, cel.StringType), typeName: "map<string,string>",
-			doc: `node["name"], node["ip"] (empty for an imported capture)`, get: func(*activation) ref.Val { return emptyStringMap }}),
-		k8s(sv("node_name", "node name (empty for an imported capture)", noStr)),
+			doc: `node.name (node["name"]): the local peer's node (the client's, else the server's); node["ip"] is empty`,
+			get: func(a *activation) ref.Val {
+				return types.NewStringStringMap(types.DefaultTypeAdapter, map[string]string{"name": localNode(a.r), "ip": ""})
+			}}),
+		k8s(sv("node_name", "the local peer's node (the client's, else the server's)", localNode)),
 		k8s(sv("node_ip", "node IP (empty for an imported capture)", noStr)),
-		k8s(sv("local_node_name", "node of the local peer", noStr)),
-		k8s(sv("remote_node_name", "node of the remote peer", noStr)),
+		k8s(sv("local_node_name", "node of the local peer (the client)", func(r *sdk.Record) string { return k8sOf(&r.Src).Node })),
+		k8s(sv("remote_node_name", "node of the remote peer (the server)", func(r *sdk.Record) string { return k8sOf(&r.Dst).Node })),
 		k8s(sv("local_process_name", "command name of the local peer's process (live capture: the client's when it is local, else the server's; empty for an imported capture)", func(r *sdk.Record) string {
 			if r.Src.Process != nil {
 				return r.Src.Process.Comm

@@ -47,7 +47,6 @@ func coreVariables() []*variable {
 	}
 	msg := func(v *variable) *variable { v.reads = storage.ReadsMessages; return v }
 	k8s := func(v *variable) *variable { v.group = groupK8s; return v }
-	none := func(*sdk.Record) string { return "" }
 	return []*variable{
 		sv("protocol", `protocol of the record, lower case: "http", "http2", "grpc", "dns", "redis", ...`, func(r *sdk.Record) string { return r.Protocol }),
 		sv("method", "request method (HTTP method, DNS query type, Redis command, SQL command, ...)", func(r *sdk.Record) string { return r.Method }),
@@ -129,13 +128,13 @@ func coreVariables() []*variable {
 		msg(iv("response_size", "bytes the response took on the wire", func(r *sdk.Record) int64 { return msgInt(r.Response, false) })),
 		k8s(sv("src.name", "client workload name (pod or service) when the capture source knows it", func(r *sdk.Record) string { return r.Src.Name })),
 		k8s(sv("dst.name", "server workload name (pod or service) when the capture source knows it", func(r *sdk.Record) string { return r.Dst.Name })),
-		k8s(sv("src.pod.name", "client pod (empty until a capture source resolves pods)", none)),
+		k8s(sv("src.pod.name", "client pod (empty unless the store has a workload history: import --kubeconfig, tap/hub --kubernetes)", func(r *sdk.Record) string { return k8sOf(&r.Src).Pod })),
 		k8s(sv("src.pod.namespace", "client namespace", func(r *sdk.Record) string { return r.Src.Namespace })),
-		k8s(sv("src.service.name", "client service (empty until a capture source resolves services)", none)),
+		k8s(sv("src.service.name", "client service: its ClusterIP, or a service whose endpoints list the client pod", func(r *sdk.Record) string { return k8sOf(&r.Src).Service })),
 		k8s(sv("src.service.namespace", "client namespace", func(r *sdk.Record) string { return r.Src.Namespace })),
-		k8s(sv("dst.pod.name", "server pod (empty until a capture source resolves pods)", none)),
+		k8s(sv("dst.pod.name", "server pod (as src.pod.name)", func(r *sdk.Record) string { return k8sOf(&r.Dst).Pod })),
 		k8s(sv("dst.pod.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
-		k8s(sv("dst.service.name", "server service (empty until a capture source resolves services)", none)),
+		k8s(sv("dst.service.name", "server service: the ClusterIP called, or a service whose endpoints list the server pod", func(r *sdk.Record) string { return k8sOf(&r.Dst).Service })),
 		k8s(sv("dst.service.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
 		k8s(&variable{name: "namespaces", typ: cel.ListType(cel.StringType), typeName: "list<string>",
 			doc: "the namespaces of both ends (\"production\" in namespaces)",
@@ -445,4 +444,37 @@ func procOf(e sdk.Endpoint) *sdk.Process {
 		return &sdk.Process{}
 	}
 	return e.Process
+}
+
+var noK8s sdk.K8s
+
+// k8sOf is an endpoint's Kubernetes context, empty when it has none.
+func k8sOf(e *sdk.Endpoint) *sdk.K8s {
+	if e.K8s == nil {
+		return &noK8s
+	}
+	return e.K8s
+}
+
+// localNode is the node a record was seen on as KFL2 means it: the local
+// (client) peer's node, else the server's.
+func localNode(r *sdk.Record) string {
+	if n := k8sOf(&r.Src).Node; n != "" {
+		return n
+	}
+	return k8sOf(&r.Dst).Node
+}
+
+// both lists the non-empty, distinct values f gives for the two ends.
+func both(r *sdk.Record, f func(*sdk.K8s) string) []string {
+	s, d := f(k8sOf(&r.Src)), f(k8sOf(&r.Dst))
+	switch {
+	case s == "" && d == "":
+		return nil
+	case s == "" || s == d:
+		return []string{d}
+	case d == "":
+		return []string{s}
+	}
+	return []string{s, d}
 }

@@ -154,6 +154,10 @@ func (m *Manager) dissect(ctx context.Context, j *job, dir string, run DissectFu
 		}
 		return fail(err)
 	}
+	// The snapshot's workload history goes with its new records.
+	if err := m.copySnapshotAux(ctx, d.SnapshotID, st); err != nil {
+		return fail(err)
+	}
 	sum, err := st.Summary(ctx)
 	if err != nil {
 		return fail(err)
@@ -291,6 +295,10 @@ func (m *Manager) DissectedStore(ctx context.Context, id string) (st *storage.St
 		if err != nil {
 			return nil, x, false, fmt.Errorf("snapshot %s: dissection %s: %w", id, x.ID, err)
 		}
+		if err := m.prepare(ctx, s); err != nil {
+			s.Close()
+			return nil, x, false, fmt.Errorf("snapshot %s: dissection %s: %w", id, x.ID, err)
+		}
 		m.open[key] = s
 		return s, x, true, nil
 	}
@@ -300,3 +308,13 @@ func (m *Manager) DissectedStore(ctx context.Context, id string) (st *storage.St
 // WaitDissections waits until no dissection runs (for tests and orderly
 // stops).
 func (m *Manager) WaitDissections() { m.wg.Wait() }
+
+// copySnapshotAux copies the aux entries (the workload history) of a
+// snapshot's store into dst.
+func (m *Manager) copySnapshotAux(ctx context.Context, id string, dst *storage.Store) error {
+	src, err := m.Store(ctx, id)
+	if err != nil {
+		return fmt.Errorf("snapshot %s: reading its workload history: %w", id, err)
+	}
+	return src.CopyAux(ctx, dst)
+}

@@ -61,6 +61,10 @@ type Options struct {
 	// Packets is the live packet log; nil makes snapshots without packets.
 	Packets *packetlog.Reader
 	Logger  *slog.Logger
+	// Prepare, when set, is called on every snapshot store opened for
+	// queries (Store, DissectedStore), e.g. to give it the resolver of the
+	// workload history the snapshot carries.
+	Prepare func(ctx context.Context, st *storage.Store) error
 }
 
 // Manager creates, lists, opens and exports snapshots. It is safe for
@@ -211,6 +215,11 @@ func (m *Manager) build(ctx context.Context, src *storage.Store, dir, id, name s
 		}
 		fq.Cursor = p.Next
 	}
+	// The workload history goes whole, so the snapshot's records resolve
+	// as they did in the store.
+	if err := src.CopyAux(ctx, st); err != nil {
+		return info, fmt.Errorf("snapshot %s: copying the workload history: %w", id, err)
+	}
 	if m.opts.Packets != nil {
 		if err := m.copyPackets(ctx, dir, start, end, &info); err != nil {
 			return info, fmt.Errorf("snapshot %s: copying packets: %w", id, err)
@@ -329,6 +338,10 @@ func (m *Manager) Store(ctx context.Context, id string) (*storage.Store, error) 
 	}
 	s, err := storage.Open(ctx, storage.Options{Dir: filepath.Join(d, "store"), Small: true, Logger: m.opts.Logger})
 	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", id, err)
+	}
+	if err := m.prepare(ctx, s); err != nil {
+		s.Close()
 		return nil, fmt.Errorf("snapshot %s: %w", id, err)
 	}
 	m.open[id] = s
@@ -461,4 +474,11 @@ func connOf(ctx context.Context, st *storage.Store, r *sdk.Record) conn {
 		end = end.Add(time.Duration(*r.ElapsedMs * float64(time.Millisecond)))
 	}
 	return conn{a: a, b: b, from: r.Timestamp.Add(-time.Second), to: end.Add(time.Second)}
+}
+
+func (m *Manager) prepare(ctx context.Context, st *storage.Store) error {
+	if m.opts.Prepare == nil {
+		return nil
+	}
+	return m.opts.Prepare(ctx, st)
 }

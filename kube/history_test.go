@@ -1,0 +1,292 @@
+package kube
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
+)
+
+var t0 = time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+
+func at(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+
+func podInfo(name string) *Binding {
+	return &Binding{Name: name, Namespace: "shop", Node: "n1", WorkloadKind: "Deployment", Workload: name + "-deploy", Labels: map[string]string{"app": name}}
+}
+
+func name(h *History, ip string, cg uint64, t time.Time) string {
+	e := sdk.Endpoint{IP: ip}
+	h.ResolveEndpoint(&e, cg, t)
+	if e.K8s == nil {
+		return ""
+	}
+	return e.Pod + "|" + e.Service + "|" + e.Node
+}
+
+// TestHistoryIntervals drives the history with explicit times: the
+// informer tests (watch_test.go) cover the same rules against a real API
+// server, where times are the moments events arrive.
+func TestHistoryIntervals(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := NewHistory(st, nil)
+	obs := func(kind, uid string, want map[string]*Binding, from, now time.Time) {
+		t.Helper()
+		if err := h.Observe(ctx, kind, uid, want, from, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Listed at 100 s: pod a, created at 10 s, holds X.
+	obs(KindPod, "uid-a", map[string]*Binding{"10.0.0.1": podInfo("a")}, at(10), at(100))
+	// Pod a is deleted at 200 s; pod b takes X at 300 s.
+	obs(KindPod, "uid-a", nil, at(200), at(200))
+	obs(KindPod, "uid-b", map[string]*Binding{"10.0.0.1": podInfo("b")}, at(300), at(300))
+	// Pod c takes Y at 400 s and, without its end being seen, pod d takes
+	// Y at 500 s (a missed delete): c ends where d starts.
+	obs(KindPod, "uid-c", map[string]*Binding{"10.0.0.2": podInfo("c")}, at(400), at(400))
+	obs(KindPod, "uid-d", map[string]*Binding{"10.0.0.2": podInfo("d")}, at(500), at(500))
+	// A service, and b listed in its endpoints from 350 s.
+	obs(KindService, "uid-s", map[string]*Binding{"10.96.0.10": {Name: "checkout", Namespace: "shop"}}, at(100), at(100))
+	obs(KindEndpoint, "uid-slice", map[string]*Binding{"10.0.0.1": {Service: "checkout", Namespace: "shop"}}, at(350), at(350))
+	// A node address.
+	obs(KindNode, "uid-n", map[string]*Binding{"192.168.1.1": {Name: "n1"}}, at(100), at(100))
+
+	for _, c := range []struct {
+		ip   string
+		t    time.Time
+		want string
+	}{
+		{"10.0.0.1", at(5), "a||n1"},   // before the history: the first state known
+		{"10.0.0.1", at(50), "a||n1"},  // listed pods hold their IP from creation
+		{"10.0.0.1", at(199), "a||n1"}, //
+		{"10.0.0.1", at(250), ""},      // between holders: nobody
+		{"10.0.0.1", at(320), "b||n1"}, // the new holder
+		{"10.0.0.1", at(360), "b|checkout|n1"},
+		{"10.0.0.2", at(450), "c||n1"},
+		{"10.0.0.2", at(550), "d||n1"},
+		{"10.96.0.10", at(360), "|checkout|"},
+		{"192.168.1.1", at(360), "||n1"},
+		{"10.9.9.9", at(360), ""},
+		{"::ffff:10.0.0.1", at(320), "b||n1"}, // IPv4-mapped
+	} {
+		if got := name(h, c.ip, 0, c.t); got != c.want {
+			t.Errorf("%s at +%v: %q, want %q", c.ip, c.t.Sub(t0), got, c.want)
+		}
+	}
+
+	// Labels change at 600 s: records before keep the old labels.
+	info := podInfo("b")
+	info.Labels = map[string]string{"app": "b", "version": "2"}
+	obs(KindPod, "uid-b", map[string]*Binding{"10.0.0.1": info}, at(600), at(600))
+	e := sdk.Endpoint{IP: "10.0.0.1"}
+	h.ResolveEndpoint(&e, 0, at(590))
+	if e.Labels["version"] != "" {
+		t.Errorf("labels before the change: %v", e.Labels)
+	}
+	e = sdk.Endpoint{IP: "10.0.0.1"}
+	h.ResolveEndpoint(&e, 0, at(610))
+	if e.Labels["version"] != "2" || e.Name != "checkout" || e.Workload != "b-deploy" || e.Namespace != "shop" {
+		t.Errorf("after the change: %+v %+v", e, e.K8s)
+	}
+
+	// Cgroups: two pods on the node's IP (hostNetwork) told apart by the
+	// socket's cgroup.
+	obs(KindPodUID, "uid-h1", map[string]*Binding{"uid-h1": podInfo("h1")}, at(100), at(100))
+	obs(KindPodUID, "uid-h2", map[string]*Binding{"uid-h2": podInfo("h2")}, at(100), at(100))
+	if err := h.ObserveCgroups(ctx, []CgroupEntry{{ID: 1001, PodUID: "uid-h1", ContainerID: "c1"}, {ID: 1002, PodUID: "uid-h2"}}, at(700)); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(h, "192.168.1.1", 1001, at(710)); got != "h1||n1" {
+		t.Errorf("cgroup 1001: %q", got)
+	}
+	if got := name(h, "192.168.1.1", 1002, at(710)); got != "h2||n1" {
+		t.Errorf("cgroup 1002: %q", got)
+	}
+	if got := name(h, "192.168.1.1", 0, at(710)); got != "||n1" {
+		t.Errorf("no cgroup: %q", got)
+	}
+	// h2's cgroup goes away at 800 s.
+	if err := h.ObserveCgroups(ctx, []CgroupEntry{{ID: 1001, PodUID: "uid-h1", ContainerID: "c1"}}, at(800)); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(h, "192.168.1.1", 1002, at(810)); got != "||n1" {
+		t.Errorf("cgroup 1002 after it went: %q", got)
+	}
+
+	// Reconcile: pod d was deleted while nobody watched.
+	if err := h.Reconcile(ctx, KindPod, map[string]bool{"uid-b": true}, at(900)); err != nil {
+		t.Fatal(err)
+	}
+	if got := name(h, "10.0.0.2", 0, at(910)); got != "" {
+		t.Errorf("after reconcile: %q", got)
+	}
+	if got := name(h, "10.0.0.1", 0, at(910)); got != "b|checkout|n1" {
+		t.Errorf("present pod after reconcile: %q", got)
+	}
+
+	// Everything is read back from the store.
+	h2, err := LoadHistory(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.Len() != h.Len() || !h2.Since().Equal(h.Since()) {
+		t.Fatalf("reloaded %d bindings since %v, want %d since %v", h2.Len(), h2.Since(), h.Len(), h.Since())
+	}
+	for _, c := range []struct {
+		ip string
+		cg uint64
+		t  time.Time
+	}{{"10.0.0.1", 0, at(50)}, {"10.0.0.1", 0, at(250)}, {"10.0.0.1", 0, at(360)}, {"10.0.0.2", 0, at(450)}, {"10.0.0.2", 0, at(910)}, {"192.168.1.1", 1001, at(710)}, {"10.96.0.10", 0, at(360)}} {
+		if a, b := name(h, c.ip, c.cg, c.t), name(h2, c.ip, c.cg, c.t); a != b {
+			t.Errorf("%s at +%v: %q live, %q reloaded", c.ip, c.t.Sub(t0), a, b)
+		}
+	}
+}
+
+// TestHistoryWaitsForAStore: bindings seen while no store is open are
+// saved by the next SetAux, and a closed store is not an error.
+func TestHistoryWaitsForAStore(t *testing.T) {
+	ctx := context.Background()
+	h := NewHistory(nil, nil)
+	if err := h.Observe(ctx, KindPod, "u", map[string]*Binding{"10.0.0.1": podInfo("a")}, at(0), at(0)); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := storage.Open(ctx, storage.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	if err := h.SetAux(ctx, closed); err != nil {
+		t.Fatalf("a closed store: %v", err)
+	}
+	if h.Pending() == 0 {
+		t.Fatal("nothing pending after a closed store")
+	}
+	st, err := storage.Open(ctx, storage.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := h.SetAux(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if h.Pending() != 0 {
+		t.Fatalf("%d still pending", h.Pending())
+	}
+	h2, err := LoadHistory(ctx, st, nil)
+	if err != nil || h2.Len() != 1 {
+		t.Fatalf("reloaded %d bindings, %v", h2.Len(), err)
+	}
+}
+
+// TestStoreResolves: records, summaries and flows come out of the store
+// named; the per-minute statistics are kept per history generation.
+func TestStoreResolves(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := time.Now().Add(-time.Hour)
+	if err := st.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: ts, Stream: "f1", Method: "GET", Path: "/",
+		Src: sdk.Endpoint{IP: "10.0.0.1", Port: 5000}, Dst: sdk.Endpoint{IP: "10.96.0.10", Port: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutFlows(ctx, []*sdk.Flow{{ID: "f1", Transport: "tcp", Start: ts, End: ts.Add(time.Second),
+		Client: sdk.Endpoint{IP: "10.0.0.1", Port: 5000}, Server: sdk.Endpoint{IP: "10.96.0.10", Port: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistory(st, nil)
+	g0 := h.Generation()
+	if err := h.Observe(ctx, KindPod, "ua", map[string]*Binding{"10.0.0.1": podInfo("a")}, ts.Add(-time.Hour), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Observe(ctx, KindService, "us", map[string]*Binding{"10.96.0.10": {Name: "checkout", Namespace: "shop"}}, ts.Add(-time.Hour), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if h.Generation() == g0 {
+		t.Error("bindings reaching back in time did not change the generation")
+	}
+	page, err := st.Query(ctx, storage.Query{})
+	if err != nil || len(page.Records) != 1 || page.Records[0].Src.K8s != nil {
+		t.Fatalf("before SetResolver: %v %+v", err, page.Records)
+	}
+	st.SetResolver(h)
+	page, err = st.Query(ctx, storage.Query{})
+	if err != nil || len(page.Records) != 1 {
+		t.Fatal(err)
+	}
+	r := page.Records[0]
+	if r.Src.Pod != "a" || r.Src.Name != "a-deploy" || r.Dst.Service != "checkout" || r.Dst.Name != "checkout" || r.Dst.Namespace != "shop" {
+		t.Errorf("queried: %+v %+v", r.Src, r.Dst)
+	}
+	got, err := st.Get(ctx, r.ID)
+	if err != nil || got.Src.Pod != "a" {
+		t.Errorf("get: %v %+v", err, got)
+	}
+	f, err := st.Flow(ctx, "f1")
+	if err != nil || f.Client.Pod != "a" || f.Server.Service != "checkout" {
+		t.Errorf("flow: %v %+v", err, f)
+	}
+	fp, err := st.Flows(ctx, storage.FlowQuery{})
+	if err != nil || len(fp.Flows) != 1 || fp.Flows[0].Client.Workload != "a-deploy" {
+		t.Errorf("flows: %v %+v", err, fp.Flows)
+	}
+}
+
+// TestSnapshotCarriesHistory: a snapshot copies the workload history, and a
+// snapshot store opened with the history it holds names its records.
+func TestSnapshotCarriesHistory(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := time.Now().Add(-time.Minute)
+	if err := st.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: ts, Method: "GET", Path: "/",
+		Src: sdk.Endpoint{IP: "10.0.0.1", Port: 5000}, Dst: sdk.Endpoint{IP: "10.0.0.2", Port: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistory(st, nil)
+	for ip, n := range map[string]string{"10.0.0.1": "client", "10.0.0.2": "server"} {
+		if err := h.Observe(ctx, KindPod, "uid-"+n, map[string]*Binding{ip: podInfo(n)}, ts.Add(-time.Hour), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := snapshot.Open(ctx, snapshot.Options{Dir: t.TempDir(), Prepare: func(ctx context.Context, s *storage.Store) error {
+		sh, err := LoadHistory(ctx, s, nil)
+		if err == nil && sh.Len() > 0 {
+			s.SetResolver(sh)
+		}
+		return err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	info, err := m.Create(ctx, st, "s", ts.Add(-time.Second), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := m.Store(ctx, info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := ss.Query(ctx, storage.Query{})
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("snapshot query: %v %d", err, len(page.Records))
+	}
+	if r := page.Records[0]; r.Src.K8s == nil || r.Src.Pod != "client" || r.Dst.Pod != "server" {
+		t.Errorf("snapshot record: %+v → %+v", r.Src, r.Dst)
+	}
+}
