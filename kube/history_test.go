@@ -243,6 +243,59 @@ func TestStoreResolves(t *testing.T) {
 	}
 }
 
+// TestStoreResolvesByCgroup: records and flows that live capture stored
+// with their sockets' cgroups resolve to the pod of each cgroup, although
+// both pods send from the node's address (hostNetwork).
+func TestStoreResolvesByCgroup(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ts := time.Now().Add(-time.Minute)
+	node := func(cg uint64) sdk.Endpoint {
+		return sdk.Endpoint{IP: "192.168.1.1", Port: 40000 + uint16(cg%1000), Process: &sdk.Process{PID: 7, Comm: "curl", CgroupID: cg}}
+	}
+	if err := st.Put(ctx, []*sdk.Record{
+		{Protocol: "http", Timestamp: ts, Stream: "s1", Method: "GET", Path: "/one", Src: node(1001), Dst: sdk.Endpoint{IP: "10.0.0.2", Port: 80}},
+		{Protocol: "http", Timestamp: ts.Add(time.Millisecond), Stream: "s2", Method: "GET", Path: "/two", Src: node(1002), Dst: sdk.Endpoint{IP: "10.0.0.2", Port: 80}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutFlows(ctx, []*sdk.Flow{{ID: "s2", Transport: "tcp", Start: ts, End: ts.Add(time.Second),
+		Client: node(1002), Server: sdk.Endpoint{IP: "10.0.0.2", Port: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	h := NewHistory(st, nil)
+	for _, p := range []string{"h1", "h2"} {
+		if err := h.Observe(ctx, KindPodUID, "uid-"+p, map[string]*Binding{"uid-" + p: podInfo(p)}, ts.Add(-time.Hour), ts.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.ObserveCgroups(ctx, []CgroupEntry{{ID: 1001, PodUID: "uid-h1"}, {ID: 1002, PodUID: "uid-h2"}}, ts.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	st.SetResolver(h)
+	page, err := st.Query(ctx, storage.Query{})
+	if err != nil || len(page.Records) != 2 {
+		t.Fatalf("query: %v %+v", err, page.Records)
+	}
+	got := map[string]string{}
+	for _, r := range page.Records {
+		if r.Src.K8s != nil {
+			got[r.Path] = r.Src.Pod
+		}
+	}
+	if got["/one"] != "h1" || got["/two"] != "h2" {
+		t.Errorf("pods by cgroup: %v", got)
+	}
+	f, err := st.Flow(ctx, "s2")
+	if err != nil || f.Client.K8s == nil || f.Client.Pod != "h2" {
+		t.Errorf("flow: %v %+v", err, f.Client)
+	}
+}
+
 // TestSnapshotCarriesHistory: a snapshot copies the workload history, and a
 // snapshot store opened with the history it holds names its records.
 func TestSnapshotCarriesHistory(t *testing.T) {

@@ -52,17 +52,27 @@ func (s *Store) currentResolver() Resolver {
 // resolveRecord names both ends of rec, a no-op without a resolver.
 func (s *Store) resolveRecord(rec *sdk.Record) {
 	if r := s.currentResolver(); r != nil && rec != nil {
-		r.ResolveEndpoint(&rec.Src, 0, rec.Timestamp)
-		r.ResolveEndpoint(&rec.Dst, 0, rec.Timestamp)
+		r.ResolveEndpoint(&rec.Src, cgroupOf(&rec.Src), rec.Timestamp)
+		r.ResolveEndpoint(&rec.Dst, cgroupOf(&rec.Dst), rec.Timestamp)
 	}
 }
 
 // resolveFlow names both ends of f at the flow's start.
 func (s *Store) resolveFlow(f *sdk.Flow) {
 	if r := s.currentResolver(); r != nil && f != nil {
-		r.ResolveEndpoint(&f.Client, 0, f.Start)
-		r.ResolveEndpoint(&f.Server, 0, f.Start)
+		r.ResolveEndpoint(&f.Client, cgroupOf(&f.Client), f.Start)
+		r.ResolveEndpoint(&f.Server, cgroupOf(&f.Server), f.Start)
 	}
+}
+
+// cgroupOf is the cgroup of the socket behind an end, which live capture
+// learns from the kernel (0 for a remote end or an imported capture): it
+// tells apart pods that share an address, such as the node's.
+func cgroupOf(e *sdk.Endpoint) uint64 {
+	if e.Process != nil {
+		return e.Process.CgroupID
+	}
+	return 0
 }
 
 // derivedName keeps derived values apart per resolver generation, since
