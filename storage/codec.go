@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -60,6 +62,11 @@ const (
 	// flagProcess: the endpoints' processes (sdk.Endpoint.Process, live
 	// capture) follow the dissector name.
 	flagProcess
+	// flagK8s: the endpoints' Kubernetes context (sdk.Endpoint.K8s)
+	// follows the processes. Stored records never carry it (names are
+	// given when records are read); records a worker streams to a cluster
+	// hub do, since the worker resolved them against its own history.
+	flagK8s
 )
 
 func appendStr(b []byte, s string) []byte {
@@ -83,6 +90,24 @@ func appendProcess(b []byte, p *sdk.Process) []byte {
 	b = binary.AppendUvarint(b, uint64(p.PID))
 	b = appendStr(b, p.Comm)
 	return binary.AppendUvarint(b, p.CgroupID)
+}
+
+// appendK8s writes a presence byte and, when present, the context, its
+// labels in key order so that equal records encode alike.
+func appendK8s(b []byte, k *sdk.K8s) []byte {
+	if k == nil {
+		return append(b, 0)
+	}
+	b = append(b, 1)
+	for _, s := range []string{k.Pod, k.Service, k.Node, k.WorkloadKind, k.Workload} {
+		b = appendStr(b, s)
+	}
+	b = binary.AppendUvarint(b, uint64(len(k.Labels)))
+	for _, key := range slices.Sorted(maps.Keys(k.Labels)) {
+		b = appendStr(b, key)
+		b = appendStr(b, k.Labels[key])
+	}
+	return b
 }
 
 func unixNano(t time.Time) int64 {
@@ -112,6 +137,9 @@ func appendValue(b []byte, r *sdk.Record) []byte {
 	if r.Src.Process != nil || r.Dst.Process != nil {
 		flags |= flagProcess
 	}
+	if r.Src.K8s != nil || r.Dst.K8s != nil {
+		flags |= flagK8s
+	}
 	b = append(b, valueVersion, flags)
 	if r.ElapsedMs != nil {
 		b = binary.BigEndian.AppendUint64(b, math.Float64bits(*r.ElapsedMs))
@@ -133,6 +161,10 @@ func appendValue(b []byte, r *sdk.Record) []byte {
 	if flags&flagProcess != 0 {
 		b = appendProcess(b, r.Src.Process)
 		b = appendProcess(b, r.Dst.Process)
+	}
+	if flags&flagK8s != 0 {
+		b = appendK8s(b, r.Src.K8s)
+		b = appendK8s(b, r.Dst.K8s)
 	}
 	b = appendMessage(b, r.Request)
 	return appendMessage(b, r.Response)
@@ -256,6 +288,27 @@ func (r *valueReader) process(what string) *sdk.Process {
 	return p
 }
 
+func (r *valueReader) k8s(what string) *sdk.K8s {
+	if r.byte1(what) == 0 {
+		return nil
+	}
+	k := &sdk.K8s{Pod: r.str(what + " pod"), Service: r.str(what + " service"), Node: r.str(what + " node"),
+		WorkloadKind: r.str(what + " workload kind"), Workload: r.str(what + " workload")}
+	n := r.uvarint(what + " label count")
+	if n > uint64(len(r.s)) {
+		r.fail(what + " label count")
+		return nil
+	}
+	if n > 0 {
+		k.Labels = make(map[string]string, n)
+		for range n {
+			key := r.str(what + " label")
+			k.Labels[key] = r.str(what + " label value")
+		}
+	}
+	return k
+}
+
 // maxHeaders bounds the header count a corrupt value can claim.
 const maxHeaders = 1 << 16
 
@@ -328,6 +381,10 @@ func decodeHead(b []byte) (*sdk.Record, func(sizesOnly bool) error, error) {
 	if flags&flagProcess != 0 {
 		rec.Src.Process = r.process("src process")
 		rec.Dst.Process = r.process("dst process")
+	}
+	if flags&flagK8s != 0 {
+		rec.Src.K8s = r.k8s("src kubernetes context")
+		rec.Dst.K8s = r.k8s("dst kubernetes context")
 	}
 	if r.err != nil {
 		return nil, nil, r.err

@@ -10,12 +10,17 @@ import (
 )
 
 // A record carried between processes arrives as it left: what JSON would
-// lose (header order and duplicates, End, RequestDir) included.
+// lose (header order and duplicates, End, RequestDir) included, and the
+// processes and Kubernetes context a worker's records carry to a cluster
+// hub.
 func TestAppendDecodeRecord(t *testing.T) {
 	ms := 12.5
 	t0 := time.Date(2026, 12, 6, 7, 0, 0, 123456789, time.UTC)
 	rec := &sdk.Record{ID: NewID(t0, 42), Protocol: "http", Timestamp: t0, ElapsedMs: &ms, End: t0.Add(12500 * time.Microsecond),
-		Src: sdk.Endpoint{IP: "10.0.0.1", Port: 40000, Name: "web", Namespace: "shop"}, Dst: sdk.Endpoint{IP: "fd00::3", Port: 8080},
+		Src: sdk.Endpoint{IP: "10.0.0.1", Port: 40000, Name: "web", Namespace: "shop",
+			Process: &sdk.Process{PID: 42, Comm: "curl", CgroupID: 7},
+			K8s:     &sdk.K8s{Pod: "web-1", Node: "n1", WorkloadKind: "Deployment", Workload: "web", Labels: map[string]string{"app": "web", "tier": "front"}}},
+		Dst:    sdk.Endpoint{IP: "fd00::3", Port: 8080, K8s: &sdk.K8s{Service: "api"}},
 		Stream: "s1", Dissector: "http", TLS: true, Method: "POST", Path: "/a", Status: 503, StatusText: "Service Unavailable",
 		Failed: true, Error: "upstream", Summary: "POST /a → 503", RequestDir: sdk.DirB,
 		Request: &sdk.Message{Headers: []sdk.Header{{Name: "X-B", Value: "2"}, {Name: "X-A", Value: "1"}, {Name: "X-B", Value: "3"}},
