@@ -51,11 +51,36 @@ type tapBody struct {
 	file string // nginx serves it at /file
 	desc string
 	big  bool // bodies too large to keep whole in tcpdump's file
+	tls  bool // HTTPS on port 443, tap with its TLS uprobes
+}
+
+// scheme, port and tap's arguments for the body's traffic.
+func (b tapBody) url(ip string) string {
+	if b.tls {
+		return fmt.Sprintf("https://%s/%s", ip, b.file)
+	}
+	return fmt.Sprintf("http://%s/%s", ip, b.file)
+}
+
+func (b tapBody) filter() string {
+	if b.tls {
+		return "tcp port 443"
+	}
+	return "tcp port 80"
+}
+
+func (b tapBody) tapArgs() []string {
+	if b.tls {
+		return []string{"--filter", b.filter()}
+	}
+	return []string{"--tls=false", "--filter", b.filter()}
 }
 
 var tapBodies = map[string]tapBody{
 	"small": {name: "small", file: "item.json", desc: "100-byte JSON"},
 	"64k":   {name: "64k", file: "big.bin", desc: "64 KiB body", big: true},
+	// Not in the default: it is there for the TLS uprobes' cost per run.
+	"tls": {name: "tls", file: "item.json", desc: "100-byte JSON over HTTPS (OpenSSL on both sides)", tls: true},
 }
 
 // defaultTapBodies are the bodies of the tap part, in order.
@@ -67,7 +92,7 @@ func parseBodies(s string) ([]tapBody, error) {
 	for _, f := range strings.Split(s, ",") {
 		b, ok := tapBodies[strings.TrimSpace(f)]
 		if !ok {
-			return nil, fmt.Errorf("-tap-bodies: %q is not a body (want small or 64k)", f)
+			return nil, fmt.Errorf("-tap-bodies: %q is not a body (want small, 64k or tls)", f)
 		}
 		out = append(out, b)
 	}
@@ -106,7 +131,7 @@ func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, ex
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the tap benchmark needs root (tap loads BPF programs; it makes a network namespace)")
 	}
-	for _, tool := range []string{"ip", "nginx", "h2load", "tcpdump"} {
+	for _, tool := range []string{"ip", "nginx", "h2load", "tcpdump", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s is not installed (make deps installs it)", tool)
 		}
@@ -147,7 +172,7 @@ func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, ex
 		return fmt.Errorf("warm-up: %w", err)
 	}
 	for _, body := range bodies {
-		url := fmt.Sprintf("http://%s/%s", nsIP, body.file)
+		url := body.url(nsIP)
 		var rows []tapRow
 		for _, rate := range rates {
 			fmt.Fprintf(os.Stderr, "tap, %s, at %s...\n", body.desc, rateName(rate))
@@ -171,7 +196,7 @@ func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string) {
 	if body.big {
 		n = fmt.Sprintf("-n min(RATE×8, %d)", tapBigMaxN)
 	}
-	fmt.Fprintf(out, "\n### %s\n\nkubeshark tap (cgroup hooks, every local socket, --tls=false, filter tcp port 80%s) while h2load (%d keep-alive HTTP/1.1 clients, %s, %s) loads nginx across a veth pair at each fixed rate; tcpdump -i VETH in the same run\n\n", body.desc, extraNote(extra), tapClients, body.desc, n)
+	fmt.Fprintf(out, "\n### %s\n\nkubeshark tap (cgroup hooks, every local socket, %s%s) while h2load (%d keep-alive HTTP/1.1 clients, %s, %s) loads nginx across a veth pair at each fixed rate; tcpdump -i VETH in the same run\n\n", body.desc, strings.Join(body.tapArgs(), " "), extraNote(extra), tapClients, body.desc, n)
 	fmt.Fprintln(out, "| offered req/s | achieved req/s | requests done | tap records | missing | kernel drops (ring full) | tap CPU (s, % of one core) | tap peak RSS | tcpdump packets / dropped | tcpdump CPU, RSS | records from importing tcpdump's file |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|")
 	lossAt := -1
@@ -183,6 +208,8 @@ func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string) {
 		imp := strconv.FormatInt(r.importRecords, 10)
 		if body.big {
 			imp = fmt.Sprintf("— (snaplen %d)", tapBigSnap)
+		} else if body.tls {
+			imp = "— (encrypted)"
 		}
 		fmt.Fprintf(out, "| %s | %.0f | %d | %d | %d (%.2f%%) | %d | %.2f s, %.0f%% | %d MB | %d / %d | %.2f s, %d MB | %s |\n",
 			rateName(r.rate), r.achieved, r.succeeded, r.records, missing, 100*float64(missing)/float64(max(r.succeeded, 1)),
@@ -315,8 +342,13 @@ http {
   keepalive_requests 1000000;
   types { application/json json; }
   server { listen %[2]s:80; root %[1]s/www; }
+  server { listen %[2]s:443 ssl; root %[1]s/www; ssl_certificate %[1]s/cert.pem; ssl_certificate_key %[1]s/key.pem; }
 }
 `, root, nsIP)
+	if msg, err := exec.CommandContext(ctx, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kubeshark-bench",
+		"-keyout", filepath.Join(root, "key.pem"), "-out", filepath.Join(root, "cert.pem")).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("openssl req (nginx's certificate): %w: %s", err, msg)
+	}
 	if err := os.WriteFile(filepath.Join(root, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
@@ -468,7 +500,7 @@ func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, body tapB
 	data := filepath.Join(tmp, "data-"+rateName(rate))
 	defer os.RemoveAll(data)
 	tap, err := startBackground(exec.CommandContext(ctx, bin, append([]string{"--data", data, "--cache-dir", cache, "tap",
-		"--no-hub", "--no-status", "--tls=false", "--filter", "tcp port 80"}, extra...)...))
+		"--no-hub", "--no-status"}, append(body.tapArgs(), extra...)...)...))
 	if err != nil {
 		return row, err
 	}
@@ -482,7 +514,7 @@ func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, body tapB
 	if body.big {
 		snap = strconv.Itoa(tapBigSnap)
 	}
-	dump, err := startBackground(exec.CommandContext(ctx, "tcpdump", "-i", hostIf, "-B", "65536", "-s", snap, "-w", pcap, "tcp port 80"))
+	dump, err := startBackground(exec.CommandContext(ctx, "tcpdump", "-i", hostIf, "-B", "65536", "-s", snap, "-w", pcap, body.filter()))
 	if err != nil {
 		tap.stop()
 		return row, err
@@ -519,7 +551,7 @@ func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, body tapB
 	if row.records < 0 || row.succeeded < 0 {
 		return row, fmt.Errorf("could not read the figures: tap said %q; h2load said %q", tapErr, msg)
 	}
-	if !body.big {
+	if !body.big && !body.tls {
 		// What the packets tcpdump kept make, imported.
 		imp := exec.CommandContext(ctx, bin, "--data", filepath.Join(tmp, "import-"+rateName(rate)), "--cache-dir", cache, "import", "--no-progress", pcap)
 		var ierr strings.Builder

@@ -172,7 +172,11 @@ func (h hookCost) String() string {
 }
 
 // hookGroups are the columns of the BPF cost table.
-var hookGroups = []string{"cgroup_skb egress", "cgroup_skb ingress", "conns tracepoints", "TLS uprobes", "other (loaded, not attached here)"}
+var hookGroups = []string{"cgroup_skb egress", "cgroup_skb ingress", "conns tracepoints", "TLS uprobes", "TLS tracepoints (fds, exec, exit)", "other (loaded, not attached here)"}
+
+// tlsTracepoints are the TLS tracer's tracepoint programs (bpf/tls/tls.c);
+// every other tracepoint program of tap's is the conns one's.
+var tlsTracepoints = map[string]bool{"sys_enter_fd": true, "sys_enter_close": true, "sched_exec": true, "sched_exit": true}
 
 // groupOf says which column a program falls in.
 func groupOf(p progStat) string {
@@ -181,6 +185,8 @@ func groupOf(p progStat) string {
 		return "cgroup_skb egress"
 	case p.typ == ebpf.CGroupSKB:
 		return "cgroup_skb ingress"
+	case p.typ == ebpf.TracePoint && tlsTracepoints[p.name]:
+		return "TLS tracepoints (fds, exec, exit)"
 	case p.typ == ebpf.TracePoint:
 		return "conns tracepoints"
 	case p.typ == ebpf.Kprobe: // uprobes are kprobe-type programs
