@@ -68,6 +68,7 @@ func main() {
 	profDir := flag.String("profile", "", "the cli part writes CPU and heap profiles of each warm import into this directory (KUBESHARK_CPUPROFILE, KUBESHARK_MEMPROFILE)")
 	bin := flag.String("bin", "bin/kubeshark", "the kubeshark binary the cli part runs")
 	tapRates := flag.String("tap-rates", defaultTapRates, "request rates of the tap part, comma-separated (0: unbounded)")
+	tapBodiesFlag := flag.String("tap-bodies", defaultTapBodies, "response bodies of the tap part, comma-separated: small (100-byte JSON), 64k (64 KiB), tls (small over HTTPS, tap with TLS uprobes; not in the default)")
 	tapArgs := flag.String("tap-args", "", "extra arguments for kubeshark tap in the tap part, space-separated (e.g. --ring-size 134217728)")
 	rowsRE := flag.String("rows", "", "run only the pipeline rows whose \"measurement/workers\" matches this regexp (for profiling one of them)")
 	flag.Parse()
@@ -138,9 +139,14 @@ func main() {
 			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
 			os.Exit(2)
 		}
+		bodies, err := parseBodies(*tapBodiesFlag)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
+			os.Exit(2)
+		}
 		if os.Geteuid() != 0 && *only == "" {
 			fmt.Println("(skipped: tap needs root; sudo make bench, or -only tap as root)")
-		} else if err := tapBench(ctx, *bin, rates, strings.Fields(*tapArgs), os.Stdout); err != nil {
+		} else if err := tapBench(ctx, *bin, rates, bodies, strings.Fields(*tapArgs), os.Stdout); err != nil {
 			fail(err)
 		}
 	}

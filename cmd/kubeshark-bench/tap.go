@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -43,10 +45,72 @@ func parseRates(s string) ([]int, error) {
 	return out, nil
 }
 
+// tapBody is one response body the tap part serves.
+type tapBody struct {
+	name string // as -tap-bodies spells it
+	file string // nginx serves it at /file
+	desc string
+	big  bool // bodies too large to keep whole in tcpdump's file
+	tls  bool // HTTPS on port 443, tap with its TLS uprobes
+}
+
+// scheme, port and tap's arguments for the body's traffic.
+func (b tapBody) url(ip string) string {
+	if b.tls {
+		return fmt.Sprintf("https://%s/%s", ip, b.file)
+	}
+	return fmt.Sprintf("http://%s/%s", ip, b.file)
+}
+
+func (b tapBody) filter() string {
+	if b.tls {
+		return "tcp port 443"
+	}
+	return "tcp port 80"
+}
+
+func (b tapBody) tapArgs() []string {
+	if b.tls {
+		return []string{"--filter", b.filter()}
+	}
+	return []string{"--tls=false", "--filter", b.filter()}
+}
+
+var tapBodies = map[string]tapBody{
+	"small": {name: "small", file: "item.json", desc: "100-byte JSON"},
+	"64k":   {name: "64k", file: "big.bin", desc: "64 KiB body", big: true},
+	// Not in the default: it is there for the TLS uprobes' cost per run.
+	"tls": {name: "tls", file: "item.json", desc: "100-byte JSON over HTTPS (OpenSSL on both sides)", tls: true},
+}
+
+// defaultTapBodies are the bodies of the tap part, in order.
+const defaultTapBodies = "small,64k"
+
+// parseBodies reads -tap-bodies.
+func parseBodies(s string) ([]tapBody, error) {
+	var out []tapBody
+	for _, f := range strings.Split(s, ",") {
+		b, ok := tapBodies[strings.TrimSpace(f)]
+		if !ok {
+			return nil, fmt.Errorf("-tap-bodies: %q is not a body (want small, 64k or tls)", f)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 const (
 	tapClients  = 20
 	tapSeconds  = 8
 	tapUnlimitN = 100000
+	// With 64 KiB bodies a request moves 650 times the bytes, and this
+	// machine serves a few thousand of them a second at most: the runs are
+	// capped at this many requests so that each lasts seconds, not minutes.
+	tapBigMaxN = 24000
+	// tcpdump keeps only this much of each packet in the 64 KiB runs (a
+	// file of whole packets would be gigabytes); its drop count still says
+	// whether it kept up, but its file is not imported.
+	tapBigSnap = 256
 )
 
 type tapRow struct {
@@ -58,13 +122,16 @@ type tapRow struct {
 	tapWall              time.Duration
 	dumpPackets, dumpDrp int64
 	importRecords        int64
+	without, with        latency
+	bpf                  map[string]hookCost
+	bpfErr               error
 }
 
-func tapBench(ctx context.Context, bin string, rates []int, extra []string, out io.Writer) error {
+func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, extra []string, out io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the tap benchmark needs root (tap loads BPF programs; it makes a network namespace)")
 	}
-	for _, tool := range []string{"ip", "nginx", "h2load", "tcpdump"} {
+	for _, tool := range []string{"ip", "nginx", "h2load", "tcpdump", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s is not installed (make deps installs it)", tool)
 		}
@@ -87,36 +154,121 @@ func tapBench(ctx context.Context, bin string, rates []int, extra []string, out 
 		return err
 	}
 	defer stopNginx()
-	url := fmt.Sprintf("http://%s/item.json", nsIP)
 	cache := filepath.Join(tmp, "cache")
+	stats, err := enableBPFStats()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "no BPF program costs: %v\n", err)
+	} else {
+		defer stats.Close()
+	}
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Fprintf(out, "\n(load average at the start: %s)\n", strings.Join(strings.Fields(string(l))[:3], " "))
+	}
 
 	// A first short run compiles the dissectors into the cache, as a
 	// user's first tap or import does; the measured runs start warm.
 	fmt.Fprintln(os.Stderr, "tap warm-up (compiling the dissectors into the cache)...")
-	if _, err := tapOnce(ctx, bin, cache, tmp, hostIf, url, 500, 1, extra...); err != nil {
+	if _, err := tapOnce(ctx, bin, cache, tmp, hostIf, fmt.Sprintf("http://%s/item.json", nsIP), tapBodies["small"], 500, 1, extra...); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	var rows []tapRow
-	for _, rate := range rates {
-		fmt.Fprintf(os.Stderr, "tap at %s...\n", rateName(rate))
-		r, err := tapOnce(ctx, bin, cache, tmp, hostIf, url, rate, tapSeconds, extra...)
-		if err != nil {
-			return fmt.Errorf("rate %s: %w", rateName(rate), err)
+	for _, body := range bodies {
+		url := body.url(nsIP)
+		var rows []tapRow
+		for _, rate := range rates {
+			fmt.Fprintf(os.Stderr, "tap, %s, at %s...\n", body.desc, rateName(rate))
+			r, err := tapOnce(ctx, bin, cache, tmp, hostIf, url, body, rate, tapSeconds, extra...)
+			if err != nil {
+				return fmt.Errorf("%s, rate %s: %w", body.desc, rateName(rate), err)
+			}
+			rows = append(rows, r)
 		}
-		rows = append(rows, r)
+		tapTables(out, body, rows, extra)
 	}
-	fmt.Fprintf(out, "\nkubeshark tap (cgroup hooks, every local socket, --tls=false, filter tcp port 80%s) while h2load (%d keep-alive HTTP/1.1 clients, 100-byte JSON) loads nginx across a veth pair for %d s per fixed rate; tcpdump -i VETH in the same run\n\n", extraNote(extra), tapClients, tapSeconds)
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Fprintf(out, "\n(load average at the end: %s)\n", strings.Join(strings.Fields(string(l))[:3], " "))
+	}
+	return nil
+}
+
+// tapTables prints one body's figures: capture, client latency, BPF cost.
+func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string) {
+	n := "-n RATE×8"
+	if body.big {
+		n = fmt.Sprintf("-n min(RATE×8, %d)", tapBigMaxN)
+	}
+	fmt.Fprintf(out, "\n### %s\n\nkubeshark tap (cgroup hooks, every local socket, %s%s) while h2load (%d keep-alive HTTP/1.1 clients, %s, %s) loads nginx across a veth pair at each fixed rate; tcpdump -i VETH in the same run\n\n", body.desc, strings.Join(body.tapArgs(), " "), extraNote(extra), tapClients, body.desc, n)
 	fmt.Fprintln(out, "| offered req/s | achieved req/s | requests done | tap records | missing | kernel drops (ring full) | tap CPU (s, % of one core) | tap peak RSS | tcpdump packets / dropped | tcpdump CPU, RSS | records from importing tcpdump's file |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, r := range rows {
+	lossAt := -1
+	for i, r := range rows {
 		missing := int64(r.succeeded) - r.records
-		fmt.Fprintf(out, "| %s | %.0f | %d | %d | %d (%.2f%%) | %d | %.2f s, %.0f%% | %d MB | %d / %d | %.2f s, %d MB | %d |\n",
+		if (missing > 0 || r.kernelDrops > 0) && lossAt < 0 {
+			lossAt = i
+		}
+		imp := strconv.FormatInt(r.importRecords, 10)
+		if body.big {
+			imp = fmt.Sprintf("— (snaplen %d)", tapBigSnap)
+		} else if body.tls {
+			imp = "— (encrypted)"
+		}
+		fmt.Fprintf(out, "| %s | %.0f | %d | %d | %d (%.2f%%) | %d | %.2f s, %.0f%% | %d MB | %d / %d | %.2f s, %d MB | %s |\n",
 			rateName(r.rate), r.achieved, r.succeeded, r.records, missing, 100*float64(missing)/float64(max(r.succeeded, 1)),
 			r.kernelDrops, r.tap.cpu.Seconds(), 100*r.tap.cpu.Seconds()/r.tapWall.Seconds(), r.tap.rss>>20,
-			r.dumpPackets, r.dumpDrp, r.dump.cpu.Seconds(), r.dump.rss>>20, r.importRecords)
+			r.dumpPackets, r.dumpDrp, r.dump.cpu.Seconds(), r.dump.rss>>20, imp)
 	}
 	fmt.Fprintln(out, "\n(tap's CPU and wall time run from its start (dissectors loaded from a warm cache) to the end of its drain after SIGINT, including the second after the load; missing = requests h2load completed minus records tap stored.)")
-	return nil
+	if lossAt >= 0 {
+		where := "at"
+		if lossAt == 0 {
+			where = "at or below (the lowest rate measured)"
+		}
+		fmt.Fprintf(out, "\nLoss begins %s %s req/s offered (%.0f achieved).\n", where, rateName(rows[lossAt].rate), rows[lossAt].achieved)
+	} else {
+		hi := 0.0
+		for _, r := range rows {
+			hi = max(hi, r.achieved)
+		}
+		fmt.Fprintf(out, "\nNo loss at any rate: none up to %.0f req/s, the highest achieved.\n", hi)
+	}
+
+	fmt.Fprintln(out, "\nThe client without and with tap (the same h2load run just before tap starts, then under tap; p50/p99 exact over every request of h2load's --log-file; aim: p99 with tap within 10% of without):")
+	fmt.Fprintln(out, "\n| offered req/s | without tap: req/s, p50, p99 | with tap: req/s, p50, p99 | throughput change | p99 change | p99 within 10% |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|")
+	for _, r := range rows {
+		dp := 100 * (float64(r.with.p99) - float64(r.without.p99)) / float64(max(r.without.p99, 1))
+		dt := 100 * (r.with.reqPerSec - r.without.reqPerSec) / max(r.without.reqPerSec, 1)
+		ok := "yes"
+		if dp > 10 {
+			ok = "no"
+		}
+		fmt.Fprintf(out, "| %s | %.0f, %s, %s | %.0f, %s, %s | %+.1f%% | %+.1f%% | %s |\n", rateName(r.rate),
+			r.without.reqPerSec, us(r.without.p50), us(r.without.p99), r.with.reqPerSec, us(r.with.p50), us(r.with.p99), dt, dp, ok)
+	}
+
+	fmt.Fprintln(out, "\nCost per BPF program run under the load (bpf_stats: run_time_ns / run_cnt of tap's own programs, found through its file descriptors, from just before h2load starts to just after it ends):")
+	fmt.Fprintf(out, "\n| offered req/s | %s |\n|---|%s\n", strings.Join(hookGroups, " | "), strings.Repeat("---|", len(hookGroups)))
+	for _, r := range rows {
+		if r.bpfErr != nil || r.bpf == nil {
+			fmt.Fprintf(out, "| %s | not measured: %v |\n", rateName(r.rate), r.bpfErr)
+			continue
+		}
+		cells := make([]string, len(hookGroups))
+		for i, g := range hookGroups {
+			if c, ok := r.bpf[g]; ok {
+				cells[i] = c.String()
+			} else {
+				cells[i] = "not loaded"
+			}
+		}
+		fmt.Fprintf(out, "| %s | %s |\n", rateName(r.rate), strings.Join(cells, " | "))
+	}
+}
+
+func us(d time.Duration) string {
+	if d >= 10*time.Millisecond {
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%d µs", d.Microseconds())
 }
 
 func extraNote(extra []string) string {
@@ -163,8 +315,8 @@ func benchNetns() (ns, hostIf, nsIP string, cleanup func(), err error) {
 	return ns, hostIf, nsIP, cleanup, nil
 }
 
-// nginxIn serves the 100-byte JSON file of the cli benchmark on nsIP:80
-// inside the namespace, one worker.
+// nginxIn serves the 100-byte JSON file of the cli benchmark (item.json)
+// and a 64 KiB file (big.bin) on nsIP:80 inside the namespace, one worker.
 func nginxIn(ctx context.Context, ns, nsIP, tmp string) (stop func(), err error) {
 	root := filepath.Join(tmp, "nginx")
 	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
@@ -172,6 +324,10 @@ func nginxIn(ctx context.Context, ns, nsIP, tmp string) (stop func(), err error)
 	}
 	body := `{"id":12345,"name":"widget","price":9.99,"tags":["a","b"],"ok":true,"note":"xxxxxxxxxxxxxxxxxxxx"}`
 	if err := os.WriteFile(filepath.Join(root, "www", "item.json"), []byte(body), 0o644); err != nil {
+		return nil, err
+	}
+	// Printable, so that a dissector sees an ordinary text body.
+	if err := os.WriteFile(filepath.Join(root, "www", "big.bin"), bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16), 0o644); err != nil {
 		return nil, err
 	}
 	conf := fmt.Sprintf(`worker_processes 1;
@@ -186,8 +342,13 @@ http {
   keepalive_requests 1000000;
   types { application/json json; }
   server { listen %[2]s:80; root %[1]s/www; }
+  server { listen %[2]s:443 ssl; root %[1]s/www; ssl_certificate %[1]s/cert.pem; ssl_certificate_key %[1]s/key.pem; }
 }
 `, root, nsIP)
+	if msg, err := exec.CommandContext(ctx, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=kubeshark-bench",
+		"-keyout", filepath.Join(root, "key.pem"), "-out", filepath.Join(root, "cert.pem")).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("openssl req (nginx's certificate): %w: %s", err, msg)
+	}
 	if err := os.WriteFile(filepath.Join(root, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
@@ -313,12 +474,33 @@ func atoi64(re *regexp.Regexp, s string) int64 {
 	return n
 }
 
-func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, rate, seconds int, extra ...string) (tapRow, error) {
+func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, body tapBody, rate, seconds int, extra ...string) (tapRow, error) {
 	row := tapRow{rate: rate}
+	args := []string{"--h1", "-c", strconv.Itoa(tapClients), "-m", "1"}
+	n := tapUnlimitN
+	if rate > 0 {
+		n = rate * seconds
+		args = append(args, "--rps", strconv.Itoa(max(rate/tapClients, 1)))
+		row.offered = float64(rate)
+	}
+	if body.big {
+		n = min(n, tapBigMaxN)
+	}
+	args = append(args, "-n", strconv.Itoa(n))
+	logPath := filepath.Join(tmp, "h2load-"+rateName(rate)+".log")
+
+	// The client alone first, at the same rate, for its own latency.
+	if seconds > 1 {
+		var err error
+		if _, row.without, err = h2loadRun(ctx, args, url, logPath); err != nil {
+			return row, fmt.Errorf("without tap: %w", err)
+		}
+	}
+
 	data := filepath.Join(tmp, "data-"+rateName(rate))
 	defer os.RemoveAll(data)
 	tap, err := startBackground(exec.CommandContext(ctx, bin, append([]string{"--data", data, "--cache-dir", cache, "tap",
-		"--no-hub", "--no-status", "--tls=false", "--filter", "tcp port 80"}, extra...)...))
+		"--no-hub", "--no-status"}, append(body.tapArgs(), extra...)...)...))
 	if err != nil {
 		return row, err
 	}
@@ -328,7 +510,11 @@ func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, rate, sec
 	}
 	pcap := filepath.Join(tmp, "dump-"+rateName(rate)+".pcap")
 	defer os.Remove(pcap)
-	dump, err := startBackground(exec.CommandContext(ctx, "tcpdump", "-i", hostIf, "-B", "65536", "-s", "0", "-w", pcap, "tcp port 80"))
+	snap := "0"
+	if body.big {
+		snap = strconv.Itoa(tapBigSnap)
+	}
+	dump, err := startBackground(exec.CommandContext(ctx, "tcpdump", "-i", hostIf, "-B", "65536", "-s", snap, "-w", pcap, body.filter()))
 	if err != nil {
 		tap.stop()
 		return row, err
@@ -338,28 +524,25 @@ func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, rate, sec
 		dump.stop()
 		return row, err
 	}
-	args := []string{"--h1", "-c", strconv.Itoa(tapClients), "-m", "1"}
-	if rate > 0 {
-		args = append(args, "-n", strconv.Itoa(rate*seconds), "--rps", strconv.Itoa(max(rate/tapClients, 1)))
-		row.offered = float64(rate)
-	} else {
-		args = append(args, "-n", strconv.Itoa(tapUnlimitN))
+	before, berr := bpfProgsOf(tap.cmd.Process.Pid)
+	msg, with, herr := h2loadRun(ctx, args, url, logPath)
+	after, aerr := bpfProgsOf(tap.cmd.Process.Pid)
+	if row.bpfErr = errors.Join(berr, aerr); row.bpfErr == nil {
+		row.bpf = bpfCost(before, after)
 	}
-	msg, herr := exec.CommandContext(ctx, "h2load", append(args, url)...).CombinedOutput()
+	row.with = with
 	time.Sleep(time.Second) // the last packets reach the hooks and tcpdump
 	row.dump, _, _ = dump.stop()
 	var terr error
 	row.tap, row.tapWall, terr = tap.stop()
 	if herr != nil {
-		return row, fmt.Errorf("h2load: %w: %s", herr, msg)
+		return row, herr
 	}
 	if terr != nil {
 		return row, terr
 	}
-	row.succeeded = int(atoi64(reH2Done, string(msg)))
-	if m := reH2Rate.FindStringSubmatch(string(msg)); m != nil {
-		row.achieved, _ = strconv.ParseFloat(m[1], 64)
-	}
+	row.succeeded = int(atoi64(reH2Done, msg))
+	row.achieved = with.reqPerSec
 	tapErr := tap.stderr.String()
 	row.records = atoi64(reRecords, tapErr)
 	row.kernelDrops = atoi64(reKernelLoss, tapErr)
@@ -368,16 +551,18 @@ func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, rate, sec
 	if row.records < 0 || row.succeeded < 0 {
 		return row, fmt.Errorf("could not read the figures: tap said %q; h2load said %q", tapErr, msg)
 	}
-	// What the packets tcpdump kept make, imported.
-	imp := exec.CommandContext(ctx, bin, "--data", filepath.Join(tmp, "import-"+rateName(rate)), "--cache-dir", cache, "import", "--no-progress", pcap)
-	var ierr strings.Builder
-	imp.Stderr, imp.Stdout = &ierr, &ierr // the summary goes to stdout
-	if err := imp.Run(); err != nil {
-		return row, fmt.Errorf("importing tcpdump's capture: %w: %s", err, ierr.String())
+	if !body.big && !body.tls {
+		// What the packets tcpdump kept make, imported.
+		imp := exec.CommandContext(ctx, bin, "--data", filepath.Join(tmp, "import-"+rateName(rate)), "--cache-dir", cache, "import", "--no-progress", pcap)
+		var ierr strings.Builder
+		imp.Stderr, imp.Stdout = &ierr, &ierr // the summary goes to stdout
+		if err := imp.Run(); err != nil {
+			return row, fmt.Errorf("importing tcpdump's capture: %w: %s", err, ierr.String())
+		}
+		os.RemoveAll(filepath.Join(tmp, "import-"+rateName(rate)))
+		row.importRecords = atoi64(reRecords, ierr.String())
 	}
-	os.RemoveAll(filepath.Join(tmp, "import-"+rateName(rate)))
-	row.importRecords = atoi64(reRecords, ierr.String())
-	fmt.Fprintf(os.Stderr, "  h2load: %d done at %.0f req/s; tap: %d records, %d kernel drops, CPU %.2fs in %.1fs, RSS %d MB; tcpdump: %d packets, %d dropped; import of its file: %d records\n",
-		row.succeeded, row.achieved, row.records, row.kernelDrops, row.tap.cpu.Seconds(), row.tapWall.Seconds(), row.tap.rss>>20, row.dumpPackets, row.dumpDrp, row.importRecords)
+	fmt.Fprintf(os.Stderr, "  h2load: %d done at %.0f req/s, p99 %v (without tap: %.0f req/s, p99 %v); tap: %d records, %d kernel drops, CPU %.2fs in %.1fs, RSS %d MB; tcpdump: %d packets, %d dropped; import of its file: %d records; bpf: %v %v\n",
+		row.succeeded, row.achieved, row.with.p99, row.without.reqPerSec, row.without.p99, row.records, row.kernelDrops, row.tap.cpu.Seconds(), row.tapWall.Seconds(), row.tap.rss>>20, row.dumpPackets, row.dumpDrp, row.importRecords, row.bpf, row.bpfErr)
 	return row, nil
 }
