@@ -86,7 +86,7 @@ store; the hub must have been started with --allow-destructive.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}
@@ -141,7 +141,7 @@ func runPluginInstall(ctx context.Context, g *globals, c *hubClient, src, pin st
 	}
 	where := ""
 	if c != nil {
-		where = " into the hub at " + c.base
+		where = " into " + c.name
 	}
 	fmt.Fprintf(w, "installed %s %s (%s, %s) from %s%s: %s, %s\n", p.Name, p.Version, p.ShortDigest(), humanBytes(p.Size), p.Source, where, signer, state)
 	if replaced != nil {
@@ -176,7 +176,7 @@ func newPluginListCmd(g *globals) *cobra.Command {
 			if output != "table" && output != "json" {
 				return fmt.Errorf("--output %q: want table or json", output)
 			}
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}
@@ -346,7 +346,7 @@ func newPluginEnableCmd(g *globals, enable bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}
@@ -402,7 +402,7 @@ func newPluginRemoveCmd(g *globals) *cobra.Command {
 		Short: "Remove an installed plugin (records it produced stay, and so do their fields in filters)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}
