@@ -110,12 +110,13 @@ func runPluginInstall(ctx context.Context, g *globals, c *hubClient, src, pin st
 	}
 	var p plugins.Plugin
 	var replaced *plugins.Plugin
+	var nodes []string
 	if c != nil {
 		res, err := c.install(ctx, a, o)
 		if err != nil {
 			return err
 		}
-		p, replaced = res.Installed, res.Replaced
+		p, replaced, nodes = res.Installed, res.Replaced, res.Nodes
 	} else {
 		reserved, err := builtinNames(ctx, g)
 		if err != nil {
@@ -142,6 +143,9 @@ func runPluginInstall(ctx context.Context, g *globals, c *hubClient, src, pin st
 	where := ""
 	if c != nil {
 		where = " into " + c.name
+		if len(nodes) > 0 {
+			where += " on nodes " + strings.Join(nodes, ", ")
+		}
 	}
 	fmt.Fprintf(w, "installed %s %s (%s, %s) from %s%s: %s, %s\n", p.Name, p.Version, p.ShortDigest(), humanBytes(p.Size), p.Source, where, signer, state)
 	if replaced != nil {

@@ -75,6 +75,8 @@ func (h *hubPlugins) List(ctx context.Context) (any, error) {
 type installResult struct {
 	Installed plugins.Plugin  `json:"installed"`
 	Replaced  *plugins.Plugin `json:"replaced,omitempty"`
+	// Nodes are the nodes that took it, from a cluster hub.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 func (h *hubPlugins) Install(ctx context.Context, req hub.InstallRequest) (any, error) {
