@@ -153,6 +153,9 @@ func TestHubFansOutToWorkerProcesses(t *testing.T) {
 		}
 		return ps
 	}
+	if r := ks(t, t.TempDir(), append([]string{"plugin", "list"}, remote...)...); r.code != 0 || !strings.Contains(r.stdout, "NODES") || !strings.Contains(r.stdout, "a,b") {
+		t.Fatalf("plugin list through the cluster hub: %+v", r)
+	}
 	if ps := pluginsOf(); len(ps) != 1 || ps[0]["name"] != "pingpong" || ps[0]["enabled"] != false || fmt.Sprint(ps[0]["nodes"]) != "[a b]" {
 		t.Fatalf("the cluster hub's plugin list: %v", ps)
 	}

@@ -184,11 +184,15 @@ func newPluginListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var ps []plugins.Plugin
+			ps := []listedPlugin{}
 			if c != nil {
 				ps, err = c.list(cmd.Context())
 			} else {
-				ps, err = pluginStore(g, nil).List(cmd.Context())
+				var local []plugins.Plugin
+				local, err = pluginStore(g, nil).List(cmd.Context())
+				for _, p := range local {
+					ps = append(ps, listedPlugin{Plugin: p})
+				}
 			}
 			if err != nil {
 				return err
@@ -196,7 +200,7 @@ func newPluginListCmd(g *globals) *cobra.Command {
 			w := cmd.OutOrStdout()
 			if output == "json" {
 				if ps == nil {
-					ps = []plugins.Plugin{}
+					ps = []listedPlugin{}
 				}
 				return writeJSON(w, ps, true)
 			}
@@ -204,10 +208,23 @@ func newPluginListCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(w, "no plugins installed (kubeshark plugin install SRC)")
 				return nil
 			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOLS\tDIGEST\tENABLED\tSIGNER\tSOURCE")
+			// A cluster hub says on which nodes each is.
+			cluster := false
 			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, p.Source)
+				cluster = cluster || len(p.Nodes) > 0
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			head := "NAME\tVERSION\tPROTOCOLS\tDIGEST\tENABLED\tSIGNER\tSOURCE"
+			if cluster {
+				head += "\tNODES"
+			}
+			fmt.Fprintln(tw, head)
+			for _, p := range ps {
+				line := fmt.Sprintf("%s\t%s\t%s\t%s\t%v\t%s\t%s", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, p.Source)
+				if cluster {
+					line += "\t" + strings.Join(p.Nodes, ",")
+				}
+				fmt.Fprintln(tw, line)
 			}
 			return tw.Flush()
 		},

@@ -242,8 +242,15 @@ func (c *hubClient) install(ctx context.Context, a plugins.Artifact, o plugins.I
 	return res, err
 }
 
-func (c *hubClient) list(ctx context.Context) ([]plugins.Plugin, error) {
-	var ps []plugins.Plugin
+// listedPlugin is a plugin as a hub lists it: a cluster hub adds the
+// nodes where it is installed in that state.
+type listedPlugin struct {
+	plugins.Plugin
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+func (c *hubClient) list(ctx context.Context) ([]listedPlugin, error) {
+	var ps []listedPlugin
 	return ps, c.do(ctx, http.MethodGet, "/api/plugins", nil, &ps)
 }
 
