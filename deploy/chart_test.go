@@ -114,8 +114,8 @@ func TestRenderDefaults(t *testing.T) {
 			t.Errorf("hub args %s lack %s", hargs, a)
 		}
 	}
-	if strings.Contains(hargs, "--allow-destructive") {
-		t.Error("hub destructive by default")
+	if strings.Contains(hargs, "--allow-destructive") || strings.Contains(args, "--allow-destructive") {
+		t.Error("hub or workers destructive by default")
 	}
 	hsc := hub["securityContext"].(map[string]any)
 	if fmt.Sprint(hsc["capabilities"]) != "map[drop:[ALL]]" {
@@ -172,7 +172,8 @@ func TestRenderValues(t *testing.T) {
 			if a := fmt.Sprint(container(t, m["Deployment/kubeshark-hub"])["args"]); !strings.Contains(a, "--allow-destructive") {
 				t.Errorf("hub args %s", a)
 			}
-			if a := fmt.Sprint(container(t, m["DaemonSet/kubeshark-worker"])["args"]); !strings.Contains(a, "--workers=2") {
+			// Workers take the plugin changes the hub sends on.
+			if a := fmt.Sprint(container(t, m["DaemonSet/kubeshark-worker"])["args"]); !strings.Contains(a, "--workers=2") || !strings.Contains(a, "--allow-destructive") {
 				t.Errorf("worker args %s", a)
 			}
 		}},

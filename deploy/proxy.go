@@ -2,28 +2,31 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
+	"github.com/kubeshark-wasm/kubeshark/kube/hubauth"
+	"github.com/kubeshark-wasm/kubeshark/kube/hubproxy"
 )
 
-// TokenHeader carries the caller's token to the hub through the API
-// server, whose authentication consumes Authorization: the hub's own bearer
-// token (--auth token) or a ServiceAccount token (--auth kubernetes). The
-// hub reads it when Authorization is absent.
-const TokenHeader = "X-Kubeshark-Token"
-
-// HubPortName is the name of the hub Service's port.
-const HubPortName = "http"
+// The names the chart, the hub and its clients agree on (package hubauth
+// holds them).
+const (
+	// TokenHeader carries the caller's token to the hub through the API
+	// server, whose authentication consumes Authorization.
+	TokenHeader = hubauth.Header
+	// HubPortName is the name of the hub Service's port.
+	HubPortName = hubauth.ServicePort
+	// ClientServiceAccount is the chart's ServiceAccount whose tokens
+	// clients request (values: client.serviceAccount).
+	ClientServiceAccount = hubauth.ClientServiceAccount
+)
 
 // HubService is the name of the target's hub Service.
 func (t Target) HubService() string {
@@ -34,186 +37,140 @@ func (t Target) HubService() string {
 	return t.Release + "-kubeshark-hub"
 }
 
-// Proxy forwards requests to the in-cluster hub through the API server.
+// HubProxyOptions are the options of a hubproxy.Proxy to the target's
+// hub.
+func (t Target) HubProxyOptions() hubproxy.Options {
+	t = t.withDefaults()
+	return hubproxy.Options{Kubeconfig: t.Kubeconfig, Context: t.Context, Namespace: t.Namespace,
+		Service: t.HubService(), Port: HubPortName, Logger: t.Logger}
+}
+
+// Proxy serves the in-cluster hub: an http.Handler that sends every
+// request on through a hubproxy.Proxy (the API server's service proxy, or
+// a port-forward when that is refused).
 type Proxy struct {
 	http.Handler
-	// Via says how: "service proxy" or "port-forward to pod NAME".
+	// Via says how: "service proxy" or "port-forward to pod NS/NAME".
 	Via string
-	// Close stops a port-forward; a no-op for the service proxy.
+	// Close stops a port-forward; harmless for the service proxy.
 	Close func()
 	// Warning, when not empty, says what did not work but was not needed
 	// to start (no client token: requests then need their own).
 	Warning string
 }
 
-// ErrHubNotInstalled is returned when the hub Service does not exist.
+// ErrHubNotInstalled is returned when the hub Service (or its namespace)
+// does not exist.
 var ErrHubNotInstalled = errors.New("no kubeshark hub is installed")
 
+// ErrHubNotReady is returned when the hub Service has no ready pod.
+var ErrHubNotReady = errors.New("hub not ready")
+
 // NewProxy checks that the target's hub answers /healthz through the API
-// server's service proxy and returns a handler that forwards every request
-// there. When the service proxy is refused (the API server cannot reach
-// pod IPs, or RBAC denies services/proxy) it falls back to a port-forward
-// to a ready hub pod. Its errors say what failed and what to do.
+// server and returns a handler that forwards every request there. Requests
+// without a token of their own get one of the chart's client
+// ServiceAccount (hubproxy's TokenRequest source, renewed before it
+// expires) when one can be had. Its errors say what failed and what to do.
 func NewProxy(ctx context.Context, t Target) (*Proxy, error) {
 	t = t.withDefaults()
-	c, err := t.clients()
-	if err != nil {
-		return nil, err
-	}
-	svc, err := c.typed.CoreV1().Services(t.Namespace).Get(ctx, t.HubService(), metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, fmt.Errorf("%w: service %s not found in namespace %s (install it with kubeshark tap --cluster --namespace %s)",
-			ErrHubNotInstalled, t.HubService(), t.Namespace, t.Namespace)
-	case apierrors.IsForbidden(err):
-		// Reading the Service is not needed to proxy to it: go on.
-		svc = nil
-	case err != nil:
-		return nil, fmt.Errorf("reaching the cluster: %w", err)
-	}
-	// A hub with --auth kubernetes lets in the bearer of a token of the
-	// chart's client ServiceAccount; a request that brings its own
-	// Authorization keeps it.
+	opts := t.HubProxyOptions()
+	opts.TokenOptional = true
+	opts.UserAgent = "kubeshark-proxy"
+	hp := hubproxy.New(opts)
+
 	var warning string
-	var token func(context.Context) (string, error)
-	ts := &tokenSource{client: c.typed, namespace: t.Namespace, account: ClientServiceAccount}
-	if _, err := ts.Token(ctx); err != nil {
-		warning = err.Error() + "; requests reach the hub only with their own Authorization: Bearer <token>"
-	} else {
-		token = ts.Token
+	if _, err := hp.Token(ctx); err != nil {
+		var e *hubproxy.Error
+		if errors.As(err, &e) && (e.Kind == hubproxy.ErrNoKubeconfig || e.Kind == hubproxy.ErrAPIUnreachable || e.Kind == hubproxy.ErrCredentials) {
+			return nil, err
+		}
+		warning = fmt.Sprintf("requesting a token of ServiceAccount %s/%s: %v; requests reach the hub only with their own Authorization: Bearer <token>",
+			t.Namespace, ClientServiceAccount, err)
 	}
-	h, err := ServiceProxy(c.cfg, t.Namespace, t.HubService(), HubPortName, token)
-	if err != nil {
+	if err := probe(ctx, hp, t.Namespace); err != nil {
+		hp.Close()
 		return nil, err
 	}
-	perr := probe(ctx, h)
-	if perr == nil {
-		return &Proxy{Handler: h, Via: "service proxy", Close: func() {}, Warning: warning}, nil
-	}
-	if svc == nil {
-		return nil, fmt.Errorf("the hub did not answer through the API server's service proxy: %w", perr)
-	}
-	pf, ferr := portForward(ctx, c, svc, token)
-	if ferr != nil {
-		return nil, fmt.Errorf("the hub did not answer through the API server's service proxy (%w), and a port-forward failed too: %w", perr, ferr)
-	}
-	if err := probe(ctx, pf.Handler); err != nil {
-		pf.Close()
-		return nil, fmt.Errorf("the hub did not answer through the service proxy (%w) nor through %s: %w", perr, pf.Via, err)
-	}
-	pf.Warning = warning
-	return pf, nil
+	return &Proxy{Handler: handler(hp), Via: hp.Via(), Close: hp.Close, Warning: warning}, nil
 }
 
-// ServiceProxy returns a handler that forwards each request to
-// namespace/service:port through the API server's service proxy
-// (/api/v1/namespaces/NS/services/http:SVC:PORT/proxy/PATH), with the
-// credentials of cfg. A bearer token in the local client's Authorization
-// header is moved to TokenHeader: the API server would take it as the
-// caller's own credential and strip it. A request without one gets
-// token's token, when token is not nil.
-func ServiceProxy(cfg *rest.Config, namespace, service, port string, token func(context.Context) (string, error)) (http.Handler, error) {
-	rt, err := rest.TransportFor(cfg)
+// probe asks the hub for /healthz and names what is wrong when it does
+// not answer "ok".
+func probe(ctx context.Context, hp *hubproxy.Proxy, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, hp.URL()+"/healthz", http.NoBody)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes transport: %w", err)
+		return err
 	}
-	base, err := url.Parse(cfg.Host)
-	if err != nil || base.Host == "" {
-		// A bare host:port, as kubeconfigs sometimes have.
-		base, err = url.Parse("https://" + cfg.Host)
-		if err != nil {
-			return nil, fmt.Errorf("API server address %q: %w", cfg.Host, err)
+	resp, err := hp.Client().Do(req)
+	if err != nil {
+		var e *hubproxy.Error
+		if errors.As(err, &e) {
+			switch e.Kind {
+			case hubproxy.ErrNoHub:
+				return &proxyError{ErrHubNotInstalled.Error() + " in namespace " + namespace + ": " +
+					strings.TrimPrefix(e.Msg, "no hub installed: "), []error{ErrHubNotInstalled, e}}
+			case hubproxy.ErrHubNotReady:
+				return &proxyError{ErrHubNotReady.Error() + ": " + strings.TrimPrefix(e.Msg, "the hub is not ready: "), []error{ErrHubNotReady, e}}
+			}
+			return e
 		}
+		return fmt.Errorf("the hub did not answer through the API server: %w", err)
 	}
-	prefix := strings.TrimSuffix(base.Path, "/") +
-		fmt.Sprintf("/api/v1/namespaces/%s/services/http:%s:%s/proxy", namespace, service, port)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != "ok" {
+		return fmt.Errorf("%s answered /healthz with %d %q, not ok: is it a kubeshark hub?", hp.Describe(), resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// proxyError says hubproxy's sentence in `kubeshark proxy`'s words and
+// wraps both packages' sentinels.
+type proxyError struct {
+	msg  string
+	errs []error
+}
+
+func (e *proxyError) Error() string   { return e.msg }
+func (e *proxyError) Unwrap() []error { return e.errs }
+
+// handler forwards each request to the hub through hp. A bearer token in
+// the local client's Authorization header moves to TokenHeader (the API
+// server would take it as the caller's own credential and strip it); a
+// request without one gets hp's.
+func handler(hp *hubproxy.Proxy) http.Handler {
+	base, _ := url.Parse(hp.URL())
 	return &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme, r.Out.URL.Host = base.Scheme, base.Host
-			r.Out.URL.Path = prefix + r.In.URL.Path
-			r.Out.URL.RawPath = ""
 			r.Out.Host = ""
 			if a := r.In.Header.Get("Authorization"); a != "" {
 				r.Out.Header.Del("Authorization")
 				if tok, ok := strings.CutPrefix(a, "Bearer "); ok {
 					r.Out.Header.Set(TokenHeader, tok)
 				}
-			} else if token != nil && r.In.Header.Get(TokenHeader) == "" {
-				if tok, err := token(r.In.Context()); err == nil {
-					r.Out.Header.Set(TokenHeader, tok)
-				}
 			}
 		},
-		Transport:     rt,
+		Transport:     hp.Client().Transport,
 		FlushInterval: -1, // MCP's event streams flow as they are written
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, "kubeshark proxy: the API server did not answer: "+err.Error(), http.StatusBadGateway)
+			code := http.StatusBadGateway
+			var e *hubproxy.Error
+			if errors.As(err, &e) {
+				switch e.Kind {
+				case hubproxy.ErrNoHub:
+					code = http.StatusNotFound
+				case hubproxy.ErrHubNotReady:
+					code = http.StatusServiceUnavailable
+				case hubproxy.ErrForbidden:
+					code = http.StatusForbidden
+				case hubproxy.ErrTokenRejected, hubproxy.ErrCredentials:
+					code = http.StatusUnauthorized
+				}
+			}
+			http.Error(w, "kubeshark proxy: "+err.Error(), code)
 		},
-	}, nil
-}
-
-// probe asks h for /healthz and turns an API server Status into an error
-// a person can act on.
-func probe(ctx context.Context, h http.Handler) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	req := httptestRequest(ctx, "/healthz")
-	rec := &recorder{header: http.Header{}}
-	h.ServeHTTP(rec, req)
-	if rec.code == http.StatusOK && strings.TrimSpace(rec.body.String()) == "ok" {
-		return nil
 	}
-	return statusError(rec.code, rec.body.String())
-}
-
-// statusError explains a failed proxied request, reading the API server's
-// Status when there is one.
-func statusError(code int, body string) error {
-	var st metav1.Status
-	msg := strings.TrimSpace(body)
-	if json.Unmarshal([]byte(body), &st) == nil && st.Kind == "Status" {
-		msg = st.Message
-	}
-	if len(msg) > 300 {
-		msg = msg[:300] + "…"
-	}
-	switch code {
-	case http.StatusForbidden:
-		return fmt.Errorf("forbidden: %s (your account needs get/create on services/proxy in the hub's namespace)", msg)
-	case http.StatusUnauthorized:
-		return fmt.Errorf("the API server rejected the kubeconfig's credentials: %s", msg)
-	case http.StatusServiceUnavailable:
-		return fmt.Errorf("hub not ready: %s (kubectl get pods -l app.kubernetes.io/component=hub shows why)", msg)
-	case 0:
-		return errors.New("no answer")
-	}
-	return fmt.Errorf("HTTP %d: %s", code, msg)
-}
-
-type recorder struct {
-	header http.Header
-	code   int
-	body   strings.Builder
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(c int) {
-	if r.code == 0 {
-		r.code = c
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	if r.body.Len() < 4096 {
-		r.body.Write(b)
-	}
-	return len(b), nil
-}
-
-func httptestRequest(ctx context.Context, path string) *http.Request {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://kubeshark-proxy"+path, http.NoBody)
-	req.RemoteAddr = "127.0.0.1:0"
-	return req
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
+	"github.com/kubeshark-wasm/kubeshark/plugins/plugintest"
 )
 
 // startHub starts `kubeshark hub` as a process and returns its URL once
@@ -99,12 +100,12 @@ func TestHubFansOutToWorkerProcesses(t *testing.T) {
 			t.Fatalf("import: %+v", r)
 		}
 	}
-	urlA, _ := startHub(t, dirs["a"], "--addr", "127.0.0.2:0")
-	urlB, procB := startHub(t, dirs["b"], "--addr", "127.0.0.3:0")
+	urlA, _ := startHub(t, dirs["a"], "--addr", "127.0.0.2:0", "--allow-destructive")
+	urlB, procB := startHub(t, dirs["b"], "--addr", "127.0.0.3:0", "--allow-destructive")
 	if r := ks(t, dirs["central"], "hub", "--workers", "a=ftp://x"); r.code == 0 || !strings.Contains(r.stderr, `worker "a=ftp://x": want http://HOST:PORT`) {
 		t.Fatalf("bad --workers: %+v", r)
 	}
-	central, _ := startHub(t, dirs["central"], "--addr", "127.0.0.1:0", "--workers", "a="+urlA+",b="+urlB)
+	central, _ := startHub(t, dirs["central"], "--addr", "127.0.0.1:0", "--workers", "a="+urlA+",b="+urlB, "--allow-destructive")
 
 	nA, nB := recordCount(getJSON(t, urlA+"/api/status", token)), recordCount(getJSON(t, urlB+"/api/status", token))
 	status := getJSON(t, central+"/api/status", token)
@@ -119,8 +120,55 @@ func TestHubFansOutToWorkerProcesses(t *testing.T) {
 		t.Errorf("workers %v partial %v", ws, list["partial"])
 	}
 
+	// A plugin installed, listed and disabled through the cluster hub
+	// reaches every worker's store, and the answer names the nodes.
+	module := plugintest.WritePingPong(t, t.TempDir())
+	remote := []string{"--url", central, "--token", token}
+	if r := ks(t, t.TempDir(), append([]string{"plugin", "install", module}, remote...)...); r.code == 0 || !strings.Contains(r.stderr, "no node took it") ||
+		!strings.Contains(r.stderr, "a: ") || !strings.Contains(r.stderr, "b: ") || !strings.Contains(r.stderr, "unsigned") {
+		t.Fatalf("install unsigned without --allow-unsigned: %+v", r)
+	}
+	if r := ks(t, t.TempDir(), append([]string{"plugin", "install", module, "--allow-unsigned"}, remote...)...); r.code != 0 || !strings.Contains(r.stdout, "on nodes a, b") {
+		t.Fatalf("install through the cluster hub: %+v", r)
+	}
+	for _, n := range []string{"a", "b"} {
+		if r := ks(t, dirs[n], "plugin", "list"); r.code != 0 || !strings.Contains(r.stdout, "pingpong") {
+			t.Fatalf("node %s's store after the install: %+v", n, r)
+		}
+	}
+	if r := ks(t, t.TempDir(), append([]string{"plugin", "disable", "pingpong"}, remote...)...); r.code != 0 {
+		t.Fatalf("disable through the cluster hub: %+v", r)
+	}
+	pluginsOf := func() []map[string]any {
+		req, _ := http.NewRequest("GET", central+"/api/plugins", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ps []map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&ps); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /api/plugins: %d %v", resp.StatusCode, err)
+		}
+		return ps
+	}
+	if r := ks(t, t.TempDir(), append([]string{"plugin", "list"}, remote...)...); r.code != 0 || !strings.Contains(r.stdout, "NODES") || !strings.Contains(r.stdout, "a,b") {
+		t.Fatalf("plugin list through the cluster hub: %+v", r)
+	}
+	if ps := pluginsOf(); len(ps) != 1 || ps[0]["name"] != "pingpong" || ps[0]["enabled"] != false || fmt.Sprint(ps[0]["nodes"]) != "[a b]" {
+		t.Fatalf("the cluster hub's plugin list: %v", ps)
+	}
+
 	procB.Process.Kill()
 	procB.Wait()
+	// A change only some nodes take is an error naming both sides.
+	if r := ks(t, t.TempDir(), append([]string{"plugin", "remove", "pingpong"}, remote...)...); r.code == 0 || !strings.Contains(r.stderr, "taken by 1 of 2 nodes (a); not by b: ") {
+		t.Fatalf("remove with node b gone: %+v", r)
+	}
+	if r := ks(t, dirs["a"], "plugin", "list"); r.code != 0 || strings.Contains(r.stdout, "pingpong") {
+		t.Fatalf("node a's store after the remove: %+v", r)
+	}
 	stats := getJSON(t, central+"/api/stats", token)
 	p, _ := stats["partial"].(string)
 	if !strings.HasPrefix(p, "node b (") || !strings.HasSuffix(p, "did not answer; results are from 1 of 2 nodes") {

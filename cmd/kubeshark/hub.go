@@ -262,7 +262,8 @@ func runClusterHub(ctx context.Context, g *globals, hc hubConfig, cmd *cobra.Com
 	// The hub's token stays what the workers take unless
 	// --worker-token-file says otherwise; callers of a hub with --auth
 	// kubernetes bring ServiceAccount tokens instead.
-	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Authorize: authorize, Logger: g.logger()})
+	h, err := hub.Handler(hub.Options{Server: s, Token: tok, Authorize: authorize, Logger: g.logger(),
+		Plugins: &clusterPlugins{cl: cl}, AllowDestructive: hc.allowDestructive})
 	if err != nil {
 		return err
 	}

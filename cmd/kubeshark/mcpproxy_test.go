@@ -29,6 +29,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/kube/hubauth"
 	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
+	"github.com/kubeshark-wasm/kubeshark/plugins/plugintest"
 )
 
 // kprxNet is a network namespace joined to the host by a veth pair: the
@@ -255,7 +256,7 @@ func TestMCPProxy(t *testing.T) {
 
 	hubKubeconfig := k.kubeconfig(t, env.URL, "", hubTok.Status.Token)
 	h := startHubCommand(t, exec.Command("ip", "netns", "exec", n.ns, binary_, "--data", data, "hub",
-		"--addr", n.nsIP+":8898", "--auth", "kubernetes", "--kubeconfig", hubKubeconfig, "--namespace", ns))
+		"--addr", n.nsIP+":8898", "--auth", "kubernetes", "--kubeconfig", hubKubeconfig, "--namespace", ns, "--allow-destructive"))
 	h.wait(t, regexp.MustCompile(`(authentication: Kubernetes ServiceAccount tokens)`))
 	if _, err := os.Stat(filepath.Join(data, "hub.token")); err == nil {
 		t.Fatal("a hub with --auth kubernetes wrote a bearer token")
@@ -276,6 +277,56 @@ func TestMCPProxy(t *testing.T) {
 			t.Fatalf("%d records through the proxy", b.Records.Count)
 		}
 		waitForText(t, stderr, "hub kubeshark/kubeshark-hub answers through the Kubernetes API and accepted the token")
+	})
+
+	// `kubeshark plugin ... --proxy` sends /api/plugins through the same
+	// transport: installed, listed, disabled and removed on the hub, as
+	// alice; carol, who may not get a token, is told which permission.
+	t.Run("plugin commands through --proxy", func(t *testing.T) {
+		module := plugintest.WritePingPong(t, t.TempDir())
+		alice := []string{"--proxy", "--kubeconfig", k.kubeconfig(t, env.URL, "alice", "")}
+		plugin := func(args ...string) result {
+			t.Helper()
+			return ks(t, t.TempDir(), append(append([]string{"plugin"}, args...), alice...)...)
+		}
+		if r := plugin("list"); r.code != 0 || !strings.Contains(r.stdout, "no plugins installed") {
+			t.Fatalf("list before: %+v", r)
+		}
+		// The hub's trust store does not know the module's (absent) key.
+		if r := plugin("install", module); r.code == 0 || !strings.Contains(r.stderr, "unsigned") || !strings.Contains(r.stderr, "the hub kubeshark/kubeshark-hub (through the Kubernetes API)") {
+			t.Fatalf("install unsigned without --allow-unsigned: %+v", r)
+		}
+		r := plugin("install", module, "--allow-unsigned")
+		if r.code != 0 || !strings.Contains(r.stdout, "installed pingpong 1.0.0") || !strings.Contains(r.stdout, "into the hub kubeshark/kubeshark-hub (through the Kubernetes API)") {
+			t.Fatalf("install through --proxy: %+v", r)
+		}
+		// It went into the hub's store, not the client's.
+		if r := ks(t, data, "plugin", "list"); r.code != 0 || !strings.Contains(r.stdout, "pingpong") {
+			t.Fatalf("the hub's data directory: %+v", r)
+		}
+		if r := plugin("list", "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"name": "pingpong"`) || !strings.Contains(r.stdout, `"enabled": true`) {
+			t.Fatalf("list after install: %+v", r)
+		}
+		if r := plugin("disable", "pingpong"); r.code != 0 {
+			t.Fatalf("disable: %+v", r)
+		}
+		if r := plugin("list", "-o", "json"); r.code != 0 || !strings.Contains(r.stdout, `"enabled": false`) {
+			t.Fatalf("list after disable: %+v", r)
+		}
+		if r := plugin("remove", "pingpong"); r.code != 0 {
+			t.Fatalf("remove: %+v", r)
+		}
+		if r := plugin("list"); r.code != 0 || !strings.Contains(r.stdout, "no plugins installed") {
+			t.Fatalf("list after remove: %+v", r)
+		}
+		r = ks(t, t.TempDir(), "plugin", "list", "--proxy", "--kubeconfig", k.kubeconfig(t, env.URL, "carol", ""))
+		if r.code == 0 || !strings.Contains(r.stderr, "create on serviceaccounts/token (resourceNames kubeshark-mcp-client) in namespace kubeshark") {
+			t.Fatalf("list as carol: %+v", r)
+		}
+		r = ks(t, t.TempDir(), "plugin", "list", "--proxy", "--kubeconfig", env.Kubeconfig, "--namespace", "kprx-plugin-nothing")
+		if r.code == 0 || !strings.Contains(r.stderr, `no hub installed in namespace "kprx-plugin-nothing"`) {
+			t.Fatalf("list where no hub is: %+v", r)
+		}
 	})
 
 	// The service proxy itself, with the admin's credentials, and tokens

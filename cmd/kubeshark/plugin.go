@@ -86,7 +86,7 @@ store; the hub must have been started with --allow-destructive.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}
@@ -110,12 +110,13 @@ func runPluginInstall(ctx context.Context, g *globals, c *hubClient, src, pin st
 	}
 	var p plugins.Plugin
 	var replaced *plugins.Plugin
+	var nodes []string
 	if c != nil {
 		res, err := c.install(ctx, a, o)
 		if err != nil {
 			return err
 		}
-		p, replaced = res.Installed, res.Replaced
+		p, replaced, nodes = res.Installed, res.Replaced, res.Nodes
 	} else {
 		reserved, err := builtinNames(ctx, g)
 		if err != nil {
@@ -141,7 +142,10 @@ func runPluginInstall(ctx context.Context, g *globals, c *hubClient, src, pin st
 	}
 	where := ""
 	if c != nil {
-		where = " into the hub at " + c.base
+		where = " into " + c.name
+		if len(nodes) > 0 {
+			where += " on nodes " + strings.Join(nodes, ", ")
+		}
 	}
 	fmt.Fprintf(w, "installed %s %s (%s, %s) from %s%s: %s, %s\n", p.Name, p.Version, p.ShortDigest(), humanBytes(p.Size), p.Source, where, signer, state)
 	if replaced != nil {
@@ -176,15 +180,19 @@ func newPluginListCmd(g *globals) *cobra.Command {
 			if output != "table" && output != "json" {
 				return fmt.Errorf("--output %q: want table or json", output)
 			}
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}
-			var ps []plugins.Plugin
+			ps := []listedPlugin{}
 			if c != nil {
 				ps, err = c.list(cmd.Context())
 			} else {
-				ps, err = pluginStore(g, nil).List(cmd.Context())
+				var local []plugins.Plugin
+				local, err = pluginStore(g, nil).List(cmd.Context())
+				for _, p := range local {
+					ps = append(ps, listedPlugin{Plugin: p})
+				}
 			}
 			if err != nil {
 				return err
@@ -192,7 +200,7 @@ func newPluginListCmd(g *globals) *cobra.Command {
 			w := cmd.OutOrStdout()
 			if output == "json" {
 				if ps == nil {
-					ps = []plugins.Plugin{}
+					ps = []listedPlugin{}
 				}
 				return writeJSON(w, ps, true)
 			}
@@ -200,10 +208,23 @@ func newPluginListCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(w, "no plugins installed (kubeshark plugin install SRC)")
 				return nil
 			}
-			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tVERSION\tPROTOCOLS\tDIGEST\tENABLED\tSIGNER\tSOURCE")
+			// A cluster hub says on which nodes each is.
+			cluster := false
 			for _, p := range ps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, p.Source)
+				cluster = cluster || len(p.Nodes) > 0
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+			head := "NAME\tVERSION\tPROTOCOLS\tDIGEST\tENABLED\tSIGNER\tSOURCE"
+			if cluster {
+				head += "\tNODES"
+			}
+			fmt.Fprintln(tw, head)
+			for _, p := range ps {
+				line := fmt.Sprintf("%s\t%s\t%s\t%s\t%v\t%s\t%s", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, p.Source)
+				if cluster {
+					line += "\t" + strings.Join(p.Nodes, ",")
+				}
+				fmt.Fprintln(tw, line)
 			}
 			return tw.Flush()
 		},
@@ -346,7 +367,7 @@ func newPluginEnableCmd(g *globals, enable bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}
@@ -402,7 +423,7 @@ func newPluginRemoveCmd(g *globals) *cobra.Command {
 		Short: "Remove an installed plugin (records it produced stay, and so do their fields in filters)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := remote.client()
+			c, err := remote.client(g.logger())
 			if err != nil {
 				return err
 			}

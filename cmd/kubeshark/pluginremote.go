@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubeshark-wasm/kubeshark/kube/hubproxy"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/plugins"
 )
@@ -73,6 +75,8 @@ func (h *hubPlugins) List(ctx context.Context) (any, error) {
 type installResult struct {
 	Installed plugins.Plugin  `json:"installed"`
 	Replaced  *plugins.Plugin `json:"replaced,omitempty"`
+	// Nodes are the nodes that took it, from a cluster hub.
+	Nodes []string `json:"nodes,omitempty"`
 }
 
 func (h *hubPlugins) Install(ctx context.Context, req hub.InstallRequest) (any, error) {
@@ -104,25 +108,40 @@ func (h *hubPlugins) Remove(ctx context.Context, ref string) (any, error) {
 	return p, hubError(err)
 }
 
-// remoteOpts are the flags that send a plugin command to a running hub.
+// remoteOpts are the flags that send a plugin command to a running hub:
+// at --url, or in the cluster through the Kubernetes API (--proxy).
 type remoteOpts struct {
 	url, token string
-	// proxy will reach an in-cluster hub through the Kubernetes API
-	// (issue 11); here it only says it is not there yet.
-	proxy bool
+	proxy      bool
+	kube       hubproxy.Options
 }
 
 func (r *remoteOpts) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&r.url, "url", "", "do it on the running hub (kubeshark hub or tap) at this URL, e.g. http://127.0.0.1:8898; it checks signatures with its own trust store and must run with --allow-destructive to change anything")
 	f.StringVar(&r.token, "token", "", "the hub's bearer token (env KUBESHARK_HUB_TOKEN; kubeshark hub token prints it)")
-	f.BoolVar(&r.proxy, "proxy", false, "reach an in-cluster hub through the Kubernetes API (not available yet)")
+	f.BoolVar(&r.proxy, "proxy", false, "do it on the in-cluster hub, reached through the Kubernetes API server with your kubeconfig (as mcp --proxy); it must run with --allow-destructive to change anything")
+	f.StringVar(&r.kube.Kubeconfig, "kubeconfig", "", "with --proxy: the kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+	f.StringVar(&r.kube.Context, "context", "", "with --proxy: the kubeconfig context (default: the current one)")
+	f.StringVar(&r.kube.Namespace, "namespace", "", "with --proxy: the hub's namespace (default "+hubproxy.DefaultNamespace+")")
 }
 
 // client returns the hub client, nil when the command runs locally.
-func (r *remoteOpts) client() (*hubClient, error) {
+func (r *remoteOpts) client(logger *slog.Logger) (*hubClient, error) {
 	if r.proxy {
-		return nil, errors.New("--proxy (reaching an in-cluster hub through the Kubernetes API) is not available yet; use --url and --token")
+		if r.url != "" || r.token != "" {
+			return nil, errors.New("--proxy reaches the in-cluster hub through the Kubernetes API with a token of its own: it takes --kubeconfig, --context and --namespace, not --url or --token")
+		}
+		o := r.kube
+		o.Logger = logger
+		o.UserAgent = "kubeshark-plugin"
+		p := hubproxy.New(o)
+		// The timeout covers a module's upload through the API server.
+		return &hubClient{base: p.URL(), name: "the " + p.Describe() + " (through the Kubernetes API)",
+			http: &http.Client{Transport: p.Client().Transport, Timeout: 5 * time.Minute}}, nil
+	}
+	if r.kube.Kubeconfig != "" || r.kube.Context != "" || r.kube.Namespace != "" {
+		return nil, errors.New("--kubeconfig, --context and --namespace apply to --proxy")
 	}
 	if r.url == "" {
 		if r.token != "" {
@@ -141,14 +160,19 @@ func (r *remoteOpts) client() (*hubClient, error) {
 	if tok == "" {
 		return nil, fmt.Errorf("--url %s needs the hub's token: --token T or KUBESHARK_HUB_TOKEN (kubeshark hub token prints it where the hub runs)", r.url)
 	}
-	return &hubClient{base: strings.TrimRight(r.url, "/"), token: tok, http: &http.Client{Timeout: 5 * time.Minute}}, nil
+	base := strings.TrimRight(r.url, "/")
+	return &hubClient{base: base, name: "the hub at " + base, token: tok, http: &http.Client{Timeout: 5 * time.Minute}}, nil
 }
 
-// hubClient sends plugin commands to a hub's /api/plugins. Its transport is
-// the seam where --proxy will route requests through the Kubernetes API.
+// hubClient sends plugin commands to a hub's /api/plugins: directly with
+// the hub's bearer token, or through the Kubernetes API (--proxy), whose
+// transport adds a ServiceAccount token itself (token is then empty).
 type hubClient struct {
 	base, token string
-	http        *http.Client
+	// name says which hub for messages: "the hub at http://..." or "the hub NS/SVC
+	// (through the Kubernetes API)".
+	name string
+	http *http.Client
 }
 
 // ErrHub is wrapped by errors the hub answered (as opposed to one that
@@ -168,18 +192,25 @@ func (c *hubClient) do(ctx context.Context, method, path string, body, out any) 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("hub %s is unreachable: %w (is kubeshark hub or tap running there?)", c.base, err)
+		var pe *hubproxy.Error
+		if errors.As(err, &pe) {
+			// It says what failed and what to do.
+			return fmt.Errorf("%s: %w", c.name, pe)
+		}
+		return fmt.Errorf("%s is unreachable: %w (is kubeshark hub or tap running there?)", c.name, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("hub %s: reading its answer: %w", c.base, err)
+		return fmt.Errorf("%s: reading its answer: %w", c.name, err)
 	}
 	var e struct {
 		Error string `json:"error"`
@@ -190,17 +221,17 @@ func (c *hubClient) do(ctx context.Context, method, path string, body, out any) 
 	}
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return fmt.Errorf("%w: hub %s rejected the token: %s", ErrHub, c.base, msg)
+		return fmt.Errorf("%w: %s rejected the token: %s", ErrHub, c.name, msg)
 	case resp.StatusCode == http.StatusNotFound && e.Error == "":
-		return fmt.Errorf("%w: hub %s has no plugin routes (%s): is it an older kubeshark?", ErrHub, c.base, resp.Status)
+		return fmt.Errorf("%w: %s has no plugin routes (%s): is it an older kubeshark?", ErrHub, c.name, resp.Status)
 	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("%w: hub %s: %s", ErrHub, c.base, msg)
+		return fmt.Errorf("%w: %s: %s", ErrHub, c.name, msg)
 	}
 	if out == nil {
 		return nil
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("hub %s: its answer: %w", c.base, err)
+		return fmt.Errorf("%s: its answer: %w", c.name, err)
 	}
 	return nil
 }
@@ -211,8 +242,15 @@ func (c *hubClient) install(ctx context.Context, a plugins.Artifact, o plugins.I
 	return res, err
 }
 
-func (c *hubClient) list(ctx context.Context) ([]plugins.Plugin, error) {
-	var ps []plugins.Plugin
+// listedPlugin is a plugin as a hub lists it: a cluster hub adds the
+// nodes where it is installed in that state.
+type listedPlugin struct {
+	plugins.Plugin
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+func (c *hubClient) list(ctx context.Context) ([]listedPlugin, error) {
+	var ps []listedPlugin
 	return ps, c.do(ctx, http.MethodGet, "/api/plugins", nil, &ps)
 }
 

@@ -149,8 +149,13 @@ func TestPluginsThroughRunningHub(t *testing.T) {
 	if r := ks(t, t.TempDir(), "plugin", "install", f.module, "--url", h.url); r.code == 0 || !strings.Contains(r.stderr, "token") {
 		t.Fatalf("no token: %+v", r)
 	}
-	if r := ks(t, t.TempDir(), "plugin", "install", f.module, "--proxy"); r.code == 0 || !strings.Contains(r.stderr, "not available yet") {
-		t.Fatalf("--proxy: %+v", r)
+	// --proxy (TestMCPProxy drives it through a real API server) takes
+	// the cluster's flags, not --url's.
+	if r := ks(t, t.TempDir(), "plugin", "install", f.module, "--proxy", "--url", h.url); r.code == 0 || !strings.Contains(r.stderr, "not --url or --token") {
+		t.Fatalf("--proxy with --url: %+v", r)
+	}
+	if r := ks(t, t.TempDir(), "plugin", "list", "--url", h.url, "--token", tok, "--namespace", "obs"); r.code == 0 || !strings.Contains(r.stderr, "apply to --proxy") {
+		t.Fatalf("--namespace without --proxy: %+v", r)
 	}
 	h.stop(t)
 	ro := startHubProcess(t, f.data)

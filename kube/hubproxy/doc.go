@@ -1,7 +1,8 @@
 // Package hubproxy reaches the in-cluster hub from the user's machine
-// through the Kubernetes API server: `kubeshark mcp --proxy` (and later
-// `plugin install --proxy`) send their HTTP requests through Proxy.Client
-// to Proxy.URL.
+// through the Kubernetes API server: `kubeshark mcp --proxy` and `plugin
+// ... --proxy` send their HTTP requests through Proxy.Client to Proxy.URL,
+// and `kubeshark proxy` (package deploy) serves the hub on 127.0.0.1 with
+// Proxy.Client's transport.
 //
 // Requests go through the API server's service proxy
 // (/api/v1/namespaces/NS/services/kubeshark-hub:http/proxy/...) in

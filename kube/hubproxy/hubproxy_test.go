@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/kubeshark-wasm/kubeshark/kube/hubauth"
 	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
 )
 
@@ -123,4 +128,82 @@ func TestTokenRenewalOnARealAPIServer(t *testing.T) {
 			t.Fatalf("token audience %q, lifetime %v", aud, exp)
 		}
 	}
+}
+
+// TestTokenOptional: without the client ServiceAccount a TokenOptional
+// proxy sends requests without a token (and asks again only 30 s later),
+// a plain one fails them; an unreachable API server fails both.
+func TestTokenOptional(t *testing.T) {
+	env := kubetest.Start(t)
+	ctx := context.Background()
+	env.CreateNamespace(t, "kprx-opt", nil)
+	clk := &fakeClock{t: time.Now()}
+	strict := New(Options{Kubeconfig: env.Kubeconfig, Namespace: "kprx-opt", Now: clk.now})
+	c, err := strict.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.token(ctx, c); !errors.Is(err, ErrNoHub) {
+		t.Fatalf("strict proxy without the ServiceAccount: %v, want ErrNoHub", err)
+	}
+	opt := New(Options{Kubeconfig: env.Kubeconfig, Namespace: "kprx-opt", Now: clk.now, TokenOptional: true})
+	c, err = opt.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := opt.token(ctx, c); tok != "" || err != nil {
+		t.Fatalf("optional proxy without the ServiceAccount: %q %v, want no token and no error", tok, err)
+	}
+	createSA(t, env, "kprx-opt")
+	clk.t = clk.t.Add(29 * time.Second)
+	if tok, err := opt.token(ctx, c); tok != "" || err != nil {
+		t.Fatalf("asked again within 30 s: %q %v", tok, err)
+	}
+	clk.t = clk.t.Add(2 * time.Second)
+	if tok, err := opt.token(ctx, c); tok == "" || err != nil {
+		t.Fatalf("after 30 s, with the ServiceAccount: %q %v", tok, err)
+	}
+
+	down := New(Options{Kubeconfig: kubeconfigFor(t, "https://127.0.0.1:1"), TokenOptional: true})
+	c, err = down.connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := down.token(ctx, c); !errors.Is(err, ErrAPIUnreachable) {
+		t.Fatalf("optional proxy, API server down: %v, want ErrAPIUnreachable", err)
+	}
+}
+
+// A request's own token stays; ours replaces it; Authorization never
+// leaves (the API server would take it as the caller's credential).
+func TestOutboundToken(t *testing.T) {
+	target, _ := url.Parse("https://api.example/x")
+	for _, tc := range []struct{ own, ours, want string }{
+		{"theirs", "", "theirs"},
+		{"", "ours", "ours"},
+		{"theirs", "ours", "ours"},
+		{"", "", ""},
+	} {
+		req, _ := http.NewRequest("GET", "http://hub/api/calls", nil)
+		req.Header.Set("Authorization", "Bearer x")
+		if tc.own != "" {
+			req.Header.Set(hubauth.Header, tc.own)
+		}
+		out := outbound(req, nil, target, tc.ours)
+		if got := out.Header.Get(hubauth.Header); got != tc.want || out.Header.Get("Authorization") != "" {
+			t.Errorf("own %q ours %q: header %q (want %q), Authorization %q", tc.own, tc.ours, got, tc.want, out.Header.Get("Authorization"))
+		}
+	}
+}
+
+// kubeconfigFor writes a kubeconfig pointing at server.
+func kubeconfigFor(t *testing.T, server string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "kubeconfig")
+	cfg := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"" + server + "\", insecure-skip-tls-verify: true}}]\n" +
+		"users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -45,6 +45,15 @@ type Options struct {
 	// TokenLifetime is the lifetime asked of the TokenRequest API (1 h
 	// by default; the API server accepts no less than 10 minutes).
 	TokenLifetime time.Duration
+	// TokenOptional sends a request without a token when none can be
+	// had (no client ServiceAccount, or RBAC refuses TokenRequest),
+	// leaving the hub to answer it, instead of failing it; the next
+	// attempt to get one is then 30 s later. `kubeshark proxy` sets it:
+	// its callers may bring their own token.
+	TokenOptional bool
+	// UserAgent is sent to the API server ("kubeshark-mcp-proxy" by
+	// default).
+	UserAgent string
 	// Now is the clock that decides when the token is renewed.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -60,6 +69,8 @@ type Proxy struct {
 	mu sync.Mutex
 	c  *conn
 	pf *forward
+	// noTokenUntil is when TokenOptional tries for a token again.
+	noTokenUntil time.Time
 }
 
 // conn is what a loaded kubeconfig gives.
@@ -106,6 +117,9 @@ func New(opts Options) *Proxy {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "kubeshark-mcp-proxy"
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -127,6 +141,38 @@ func (p *Proxy) Client() *http.Client { return p.client }
 // Describe names the hub for messages: "hub kubeshark/kubeshark-hub".
 func (p *Proxy) Describe() string {
 	return "hub " + p.opts.Namespace + "/" + p.opts.Service
+}
+
+// Token returns the token requests carry (requesting one when needed):
+// callers use it to check at start that one can be had.
+func (p *Proxy) Token(ctx context.Context) (string, error) {
+	c, err := p.connect()
+	if err != nil {
+		return "", err
+	}
+	return c.tokens.get(ctx)
+}
+
+// Via says how requests reach the hub now: "service proxy", or
+// "port-forward to pod NAME" after the service proxy was refused.
+func (p *Proxy) Via() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pf != nil {
+		return "port-forward to pod " + p.opts.Namespace + "/" + p.pf.pod
+	}
+	return "service proxy"
+}
+
+// Close stops a port-forward, if one runs; the Proxy stays usable.
+func (p *Proxy) Close() {
+	p.mu.Lock()
+	pf := p.pf
+	p.pf = nil
+	p.mu.Unlock()
+	if pf != nil {
+		pf.close()
+	}
 }
 
 // connect loads the kubeconfig on first use (and again after it failed, so
@@ -151,7 +197,7 @@ func (p *Proxy) connect() (*conn, error) {
 		return nil, newError(ErrNoKubeconfig, err, "the kubeconfig cannot be used: %v: pass --kubeconfig or --context", err)
 	}
 	cfg = rest.CopyConfig(cfg)
-	cfg.UserAgent = "kubeshark-mcp-proxy"
+	cfg.UserAgent = p.opts.UserAgent
 	rt, err := rest.TransportFor(cfg)
 	if err != nil {
 		return nil, newError(ErrNoKubeconfig, err, "the kubeconfig's credentials cannot be used: %v", err)
@@ -211,9 +257,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	tok, err := c.tokens.get(req.Context())
-	if err != nil {
-		return nil, err
+	// A request that carries its own token in hubauth.Header keeps it;
+	// tok is ours, "" when we added none.
+	tok := ""
+	if req.Header.Get(hubauth.Header) == "" {
+		if tok, err = p.token(req.Context(), c); err != nil {
+			return nil, err
+		}
 	}
 	p.mu.Lock()
 	pf := p.pf
@@ -231,7 +281,35 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return p.viaForward(req, body, c, pf, tok)
 }
 
-// outbound copies req for target with the token in hubauth.Header.
+// token is our token for a request: with TokenOptional, "" (and no error)
+// when none can be had.
+func (p *Proxy) token(ctx context.Context, c *conn) (string, error) {
+	if !p.opts.TokenOptional {
+		return c.tokens.get(ctx)
+	}
+	p.mu.Lock()
+	skip := p.opts.Now().Before(p.noTokenUntil)
+	p.mu.Unlock()
+	if skip {
+		return "", nil
+	}
+	tok, err := c.tokens.get(ctx)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && (e.Kind == ErrNoKubeconfig || e.Kind == ErrAPIUnreachable || e.Kind == ErrCredentials) {
+			return "", err
+		}
+		p.opts.Logger.Debug("sending requests without a token", "reason", err)
+		p.mu.Lock()
+		p.noTokenUntil = p.opts.Now().Add(30 * time.Second)
+		p.mu.Unlock()
+		return "", nil
+	}
+	return tok, nil
+}
+
+// outbound copies req for target with the token tok in hubauth.Header;
+// with tok "" the request's own header, if any, stays.
 func outbound(req *http.Request, body []byte, target *url.URL, tok string) *http.Request {
 	out := req.Clone(req.Context())
 	out.URL = target
@@ -240,8 +318,11 @@ func outbound(req *http.Request, body []byte, target *url.URL, tok string) *http
 	out.Body = io.NopCloser(bytes.NewReader(body))
 	out.ContentLength = int64(len(body))
 	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	// The API server takes Authorization as the caller's own credential.
 	out.Header.Del("Authorization")
-	out.Header.Set(hubauth.Header, tok)
+	if tok != "" {
+		out.Header.Set(hubauth.Header, tok)
+	}
 	return out
 }
 
@@ -295,6 +376,11 @@ func (p *Proxy) viaServiceProxy(req *http.Request, body []byte, c *conn, tok str
 // body): a refused token is said in our words; anything else goes to the
 // caller as it is.
 func (p *Proxy) hubAnswer(resp *http.Response, msg []byte, c *conn, tok string) (*http.Response, error) {
+	if tok == "" {
+		// Not our token (the caller's own, or none): the hub's answer
+		// is the caller's to read.
+		return resp, nil
+	}
 	why := hubMessage(msg)
 	sa := p.opts.Namespace + "/" + p.opts.ServiceAccount
 	switch resp.StatusCode {
