@@ -79,7 +79,7 @@ type incidentDef struct {
 // so the library names every incident in one place.
 var incidents = map[string]incidentDef{
 	"proxy":   {summary: "gateway (Go reverse proxy) → inventory; inventory starts answering 503 with a JSON error", run: runProxy},
-	"slow-db": {summary: "reports API → query service; the query service's queries slow from ~10ms to ~0.85s", run: runSlowDB},
+	"slow-db": {summary: "reports API (Go net/http, pgx) → PostgreSQL; a migration drops the index its query needs and each query slows from under 1ms to ~0.6s", run: runSlowDB},
 	"retry-storm": {summary: "a deploy of api 2.0 retries token checks without backoff; auth sheds them with 503, api answers 503",
 		run: runRetryStorm},
 	"card-leak": {summary: "a deploy of the wallet service stops masking card numbers in its responses", run: runCardLeak},

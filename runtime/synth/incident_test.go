@@ -77,13 +77,18 @@ func TestIncidentsAreDeterministicAndCarryTheirEvidence(t *testing.T) {
 				return
 			}
 			gt2, pcap2 := runIncident(t, name)
-			if h2 {
+			// A real PostgreSQL server sends a random cancel key
+			// (BackendKeyData) and its latency is measured, not set:
+			// the time line and the evidence are the same every run,
+			// the capture's bytes are not.
+			measured := name == "slow-db"
+			if h2 || measured {
 				gt2.Packets = gt.Packets
 			}
 			if gt2 != gt {
 				t.Errorf("two runs disagree:\n%+v\n%+v", gt, gt2)
 			}
-			if !h2 && !bytes.Equal(pcap, pcap2) {
+			if !h2 && !measured && !bytes.Equal(pcap, pcap2) {
 				t.Errorf("two runs wrote different captures (%d and %d bytes)", len(pcap), len(pcap2))
 			}
 		})
