@@ -351,5 +351,3 @@ func runSlowDB(ctx context.Context, s *stage) (GroundTruth, error) {
 		Evidence: Evidence{Method: "EXECUTE", Path: slowDBQuery, Status: 0, BodyContains: "customer_orders"},
 	}, err
 }
-
-
