@@ -95,7 +95,7 @@ var incidents = map[string]incidentDef{
 		run: runPacketLoss},
 	"tls-expired": {summary: "web → payments over HTTPS (TLS 1.2); payments' certificate expires and web's TLS client refuses it with a certificate alert",
 		run: runTLSExpired},
-	"dns-nxdomain": {summary: "a Go DNS server starts answering NXDOMAIN for a service name; the client's lookups fail",
+	"dns-nxdomain": {summary: "checkout (Go resolver) → cluster resolver (unbound); a service record is removed and unbound answers NXDOMAIN: the lookups fail",
 		run: runDNSNXDomain},
 }
 
