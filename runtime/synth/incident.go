@@ -97,6 +97,8 @@ var incidents = map[string]incidentDef{
 		run: runTLSExpired},
 	"dns-nxdomain": {summary: "checkout (Go resolver) → cluster resolver (unbound); a service record is removed and unbound answers NXDOMAIN: the lookups fail",
 		run: runDNSNXDomain},
+	"dns-timeout": {summary: "shipping (Go resolver) → cluster resolver (unbound) → the carrier.s DNS (unbound); the carrier.s server hangs, unbound times out and answers SERVFAIL",
+		run: runDNSTimeout},
 }
 
 // IncidentNames lists the incident scenarios Incident writes, sorted, with

@@ -351,3 +351,88 @@ func runDNSNXDomain(ctx context.Context, s *stage) (GroundTruth, error) {
 		Evidence: Evidence{Method: "A", Path: "payments.shop.svc.cluster.local", Status: 3, BodyContains: "NXDOMAIN"},
 	}, err
 }
+
+// The carrier's API in the capture: outside the cluster.
+const carrierAPIAt = "203.0.113.10:80"
+
+// runDNSTimeout: shipping resolves its carrier's API through the cluster
+// resolver (unbound), which forwards the carrier's zone to the carrier's
+// DNS server (another unbound, serving the zone). At the onset the
+// carrier's server hangs (SIGSTOP): unbound's queries to it go
+// unanswered until it gives up and answers SERVFAIL, and every rate
+// lookup fails. The root cause in the capture is the resolver: it is
+// the server that fails there, and its answer (SERVFAIL after ~0.7s,
+// then at once) is what points past it.
+func runDNSTimeout(ctx context.Context, s *stage) (GroundTruth, error) {
+	const name = "api.carrier.example."
+	carrier, err := startUnbound(ctx, fmt.Sprintf(`	local-zone: "carrier.example." static
+	local-data: "%s 30 IN A %s"`, name, netip.MustParseAddrPort(carrierAPIAt).Addr()), "")
+	if err != nil {
+		return GroundTruth{}, err
+	}
+	s.closers = append(s.closers, carrier.stop)
+	// The capture is the one a tap on shipping's node takes: shipping
+	// and the cluster resolver. The resolver's queries to the carrier
+	// leave from another node, and the carrier's server is outside the
+	// cluster: neither is in it.
+	_, upPort, _ := net.SplitHostPort(carrier.addr)
+	// No answer cached (each lookup goes to the carrier, as with a zone
+	// of short TTLs), and a round trip bound of 400ms so that unbound
+	// gives up on a silent server within a slot of the time line.
+	cluster, err := startUnbound(ctx, `	cache-max-ttl: 0
+	infra-cache-max-rtt: 400`, fmt.Sprintf(`forward-zone:
+	name: "carrier.example."
+	forward-addr: 127.0.0.1@%s
+`, upPort))
+	if err != nil {
+		return GroundTruth{}, err
+	}
+	s.closers = append(s.closers, cluster.stop)
+	live := &liveClock{clock: s.clock}
+	down, err := newUDPRelay(cluster.addr, clusterDNSAt, netip.MustParseAddr(incClientIP), 40000, live, s)
+	if err != nil {
+		return GroundTruth{}, err
+	}
+	down.onQuery = live.wait
+	s.closers = append([]func(){func() { down.close(); s.udpConns += down.conns() }}, s.closers...)
+
+	api := newService("carrier", carrierAPIAt)
+	mux := http.NewServeMux()
+	api.handle(s.clock, mux, "POST /v1/rates", func(w http.ResponseWriter, r *http.Request) {
+		s.clock.Sleep(12 * time.Millisecond)
+		writeJSON(w, http.StatusOK, map[string]any{"service": "ground", "amount": 7.9, "currency": "EUR"})
+	})
+	client, err := s.serve(api, incClientIP, mux)
+	if err != nil {
+		return GroundTruth{}, err
+	}
+	res := goResolver(down.addr())
+	var faultErr error
+	fault := func(bool) { faultErr = carrier.cmd.Process.Signal(syscall.SIGSTOP) }
+	failed := 0
+	onset, err := s.slots(ctx, fault, func(n int, on bool) error {
+		if faultErr != nil {
+			return fmt.Errorf("hanging the carrier's DNS: %w", faultErr)
+		}
+		lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, lerr := res.LookupNetIP(lctx, "ip4", name)
+		cancel()
+		if lerr != nil {
+			if !on {
+				return fmt.Errorf("lookup %s before the onset: %w", name, lerr)
+			}
+			failed++
+			return nil // no rate quote: the order waits
+		}
+		_, _, err := send(ctx, client, http.MethodPost, api, "/v1/rates", map[string]string{"User-Agent": "shipping/3.2"}, map[string]any{"to": names[n%len(names)], "kg": 1.5})
+		return err
+	})
+	if err == nil && failed != incidentSlots-incidentOnset {
+		err = fmt.Errorf("%d lookups failed, want every one after the onset", failed)
+	}
+	return GroundTruth{
+		Description: "shipping (10.0.0.5) resolves api.carrier.example (Go's resolver) through the cluster resolver (10.0.0.2:53, unbound), which forwards the carrier's zone to the carrier's DNS server (unbound, outside the cluster and the capture). From the onset the carrier's server hangs: unbound times out on it (~0.7s, six tries) and answers SERVFAIL, then SERVFAIL at once while it holds the server down; no rate request reaches the carrier.",
+		Kind:        "errors", RootCause: clusterDNSAt.String(), Onset: onset,
+		Evidence: Evidence{Method: "A", Path: "api.carrier.example", Status: 2, BodyContains: "SERVFAIL"},
+	}, err
+}
