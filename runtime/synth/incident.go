@@ -123,10 +123,12 @@ func SortedIncidentNames() []string {
 
 // Incident writes to w the capture of the named incident scenario and
 // returns its ground truth. Every scenario is real servers and clients
-// (net/http, a Go reverse proxy, a Go DNS server) on loopback recorded
-// through relays, on a virtual clock as Cascade is: the same options give
-// the same time line on any machine. The fault switches on 30s after the
-// start, and the capture ends 60s after it.
+// (net/http, a Go reverse proxy, Go's resolver and pgx; Debian's
+// redis-server, PostgreSQL and unbound) on loopback recorded through
+// relays, on a virtual clock as Cascade is: the same options give the
+// same time line on any machine. The fault switches on 30s after the
+// start, and the capture ends 60s after it. A scenario whose program is
+// not installed returns ErrMissingTool.
 func Incident(ctx context.Context, w io.Writer, name string, opts IncidentOptions) (GroundTruth, error) {
 	def, ok := incidents[name]
 	if !ok {
