@@ -64,7 +64,7 @@ TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker
 	clang-14:clang wasm-ld:lld /usr/lib/wasm32-wasi/libc.a:wasi-libc \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-14-dev-wasm32 \
 	/usr/bin/rustc:rustc /usr/lib/rustlib/wasm32-wasi:libstd-rust-dev-wasm32 \
-	memcached:memcached beanstalkd:beanstalkd
+	memcached:memcached beanstalkd:beanstalkd /usr/lib/postgresql/15/bin/postgres:postgresql unbound:unbound
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || [ -e $${t%%:*} ] || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -79,7 +79,7 @@ type incidentDef struct {
 // so the library names every incident in one place.
 var incidents = map[string]incidentDef{
 	"proxy":   {summary: "gateway (Go reverse proxy) → inventory; inventory starts answering 503 with a JSON error", run: runProxy},
-	"slow-db": {summary: "reports API → query service; the query service's queries slow from ~10ms to ~0.85s", run: runSlowDB},
+	"slow-db": {summary: "reports API (Go net/http, pgx) → PostgreSQL; a migration drops the index its query needs and each query slows from under 1ms to ~0.6s", run: runSlowDB},
 	"retry-storm": {summary: "a deploy of api 2.0 retries token checks without backoff; auth sheds them with 503, api answers 503",
 		run: runRetryStorm},
 	"card-leak": {summary: "a deploy of the wallet service stops masking card numbers in its responses", run: runCardLeak},
@@ -95,8 +95,10 @@ var incidents = map[string]incidentDef{
 		run: runPacketLoss},
 	"tls-expired": {summary: "web → payments over HTTPS (TLS 1.2); payments' certificate expires and web's TLS client refuses it with a certificate alert",
 		run: runTLSExpired},
-	"dns-nxdomain": {summary: "a Go DNS server starts answering NXDOMAIN for a service name; the client's lookups fail",
+	"dns-nxdomain": {summary: "checkout (Go resolver) → cluster resolver (unbound); a service record is removed and unbound answers NXDOMAIN: the lookups fail",
 		run: runDNSNXDomain},
+	"dns-timeout": {summary: "shipping (Go resolver) → cluster resolver (unbound) → the carrier.s DNS (unbound); the carrier.s server hangs, unbound times out and answers SERVFAIL",
+		run: runDNSTimeout},
 }
 
 // IncidentNames lists the incident scenarios Incident writes, sorted, with
@@ -121,10 +123,12 @@ func SortedIncidentNames() []string {
 
 // Incident writes to w the capture of the named incident scenario and
 // returns its ground truth. Every scenario is real servers and clients
-// (net/http, a Go reverse proxy, a Go DNS server) on loopback recorded
-// through relays, on a virtual clock as Cascade is: the same options give
-// the same time line on any machine. The fault switches on 30s after the
-// start, and the capture ends 60s after it.
+// (net/http, a Go reverse proxy, Go's resolver and pgx; Debian's
+// redis-server, PostgreSQL and unbound) on loopback recorded through
+// relays, on a virtual clock as Cascade is: the same options give the
+// same time line on any machine. The fault switches on 30s after the
+// start, and the capture ends 60s after it. A scenario whose program is
+// not installed returns ErrMissingTool.
 func Incident(ctx context.Context, w io.Writer, name string, opts IncidentOptions) (GroundTruth, error) {
 	def, ok := incidents[name]
 	if !ok {

@@ -63,7 +63,7 @@ func TestIncidentsAreDeterministicAndCarryTheirEvidence(t *testing.T) {
 			// bytes beyond the seeded streams).
 			h2 := strings.HasPrefix(name, "grpc-") || name == "tls-expired"
 			// DNS carries an rcode and TLS an alert number, not their names.
-			if !h2 && name != "dns-nxdomain" && name != "tls-expired" {
+			if !h2 && !strings.HasPrefix(name, "dns-") && name != "tls-expired" {
 				if !bytes.Contains(pcap, []byte(ev.BodyContains)) || !bytes.Contains(pcap, []byte(ev.Path)) {
 					t.Errorf("the capture lacks the evidence %q on %s", ev.BodyContains, ev.Path)
 				}
@@ -77,13 +77,19 @@ func TestIncidentsAreDeterministicAndCarryTheirEvidence(t *testing.T) {
 				return
 			}
 			gt2, pcap2 := runIncident(t, name)
-			if h2 {
+			// A real PostgreSQL server sends a random cancel key
+			// (BackendKeyData) and its latency is measured, not set:
+			// the time line and the evidence are the same every run,
+			// the capture's bytes are not.
+			// Go's resolver draws its query IDs at random.
+			measured := name == "slow-db" || strings.HasPrefix(name, "dns-")
+			if h2 || measured {
 				gt2.Packets = gt.Packets
 			}
 			if gt2 != gt {
 				t.Errorf("two runs disagree:\n%+v\n%+v", gt, gt2)
 			}
-			if !h2 && !bytes.Equal(pcap, pcap2) {
+			if !h2 && !measured && !bytes.Equal(pcap, pcap2) {
 				t.Errorf("two runs wrote different captures (%d and %d bytes)", len(pcap), len(pcap2))
 			}
 		})

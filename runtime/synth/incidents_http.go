@@ -133,69 +133,6 @@ func runProxy(ctx context.Context, s *stage) (GroundTruth, error) {
 	}, err
 }
 
-// runSlowDB: client → reports API → query service. From the onset the
-// query service's plan turns into a sequential scan and each query takes
-// ~0.85s instead of ~10ms; the API still answers 200, late.
-func runSlowDB(ctx context.Context, s *stage) (GroundTruth, error) {
-	qs, api := newService("orders-db", "10.0.0.50:8080"), newService("reports", incFrontAt)
-	var slow atomic.Bool
-	qmux := http.NewServeMux()
-	qs.handle(s.clock, qmux, "POST /v1/query", func(w http.ResponseWriter, r *http.Request) {
-		var q struct {
-			SQL      string `json:"sql"`
-			Customer string `json:"customer"`
-		}
-		json.NewDecoder(r.Body).Decode(&q)
-		plan, took := "Index Scan using orders_customer_idx on orders", 8*time.Millisecond+jitter(len(q.Customer), 4*time.Millisecond)
-		if slow.Load() {
-			plan, took = "Seq Scan on orders (orders_customer_idx missing after migration 0042)", 800*time.Millisecond+jitter(len(q.Customer), 100*time.Millisecond)
-		}
-		s.clock.Sleep(took)
-		writeJSON(w, http.StatusOK, map[string]any{"rows": 20 + len(q.Customer), "plan": plan, "elapsed_ms": took.Milliseconds()})
-	})
-	toQS, err := s.serve(qs, incFrontIP, qmux)
-	if err != nil {
-		return GroundTruth{}, err
-	}
-	amux := http.NewServeMux()
-	health(s.clock, api, amux, "reports/4.0.1")
-	api.handle(s.clock, amux, "GET /api/reports/{customer}", func(w http.ResponseWriter, r *http.Request) {
-		c := r.PathValue("customer")
-		s.clock.Sleep(500 * time.Microsecond)
-		status, body, err := send(r.Context(), toQS, http.MethodPost, qs, "/v1/query", map[string]string{"User-Agent": "reports/4.0.1"},
-			map[string]any{"sql": "SELECT * FROM orders WHERE customer = $1 ORDER BY created DESC LIMIT 20", "customer": c})
-		if err != nil || status != http.StatusOK {
-			s.errs.set(fmt.Errorf("reports query for %s: status %d: %v", c, status, err))
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "query failed"})
-			return
-		}
-		s.clock.Sleep(time.Millisecond)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		fmt.Fprintf(w, `{"customer":%q,"result":%s}`+"\n", c, bytes.TrimSpace(body))
-	})
-	client, err := s.serve(api, incClientIP, amux)
-	if err != nil {
-		return GroundTruth{}, err
-	}
-	onset, err := s.slots(ctx, slow.Store, func(n int, on bool) error {
-		if _, _, err := send(ctx, client, http.MethodGet, api, "/api/reports/"+names[n%len(names)], map[string]string{"User-Agent": "dashboard/1.4"}, nil); err != nil {
-			return err
-		}
-		if n%5 == 0 {
-			s.pause(n, 1)
-			_, _, err := send(ctx, client, http.MethodGet, api, "/health", map[string]string{"User-Agent": "kube-probe/1.31"}, nil)
-			return err
-		}
-		return nil
-	})
-	return GroundTruth{
-		Description: "The reports API (10.0.0.10:8080) queries orders-db (10.0.0.50:8080) over HTTP. From the onset a missing index turns each query into a sequential scan: ~0.85s instead of ~10ms; every report is slow, none fails.",
-		Kind:        "latency", RootCause: qs.addr.String(), Onset: onset,
-		Evidence: Evidence{Method: http.MethodPost, Path: "/v1/query", Status: http.StatusOK, BodyContains: "Seq Scan"},
-	}, err
-}
-
 // runRetryStorm: client → api → auth. At the onset api 2.0.0 is deployed:
 // it verifies a token on every call instead of caching it, and retries a
 // failed verification four times at once. auth, sized for the old load,
