@@ -154,6 +154,18 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	if opts.Small {
 		memtable, cache = 8<<20, 8<<20
 	}
+	// Record summaries (~1 KiB) and bodies go to the value log; the LSM
+	// holds keys, index entries and small values only. Its tables are then
+	// a fraction of the data, so level-0 flushes and compaction rewrite
+	// little (most of a million-record import's compaction was rewriting
+	// summaries), and a time-ordered scan reads values from the
+	// append-only log in the order they were written. An in-memory store
+	// has no value log, and badger refuses values above the threshold
+	// there, so it keeps everything in its tables.
+	threshold := int64(256)
+	if opts.InMemory {
+		threshold = 1 << 20
+	}
 	return bo.
 		WithLogger(badgerLogger{log}).
 		WithLoggingLevel(badger.WARNING).
@@ -169,10 +181,7 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		WithNumLevelZeroTablesStall(8).
 		WithBlockCacheSize(cache).
 		WithNumVersionsToKeep(1).
-		// Record summaries (~1 KiB) stay in the LSM, where scans read them
-		// sequentially; large bodies go to the value log, where deleting
-		// them is cheap and value-log GC reclaims the space.
-		WithValueThreshold(4 << 10).
+		WithValueThreshold(threshold).
 		WithValueLogFileSize(128 << 20).
 		// Snappy saved disk but cost memory more than CPU: a table builder
 		// starts with an arena of twice the table's size (32 MiB for a
