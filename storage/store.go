@@ -328,6 +328,9 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	w := newBatchWriter(s.db)
 	defer w.discard()
 	var buf []byte
+	// The ops slice is reused: badger keeps the keys and values it points
+	// to until commit, never the slice itself.
+	ops := make([]op, 0, 9)
 	for i, r := range recs {
 		if i&255 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -339,7 +342,7 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		// Each value gets its own slice: badger keeps references until
 		// commit.
 		buf = s.codec.encode(make([]byte, 0, len(buf)), summary)
-		ops := make([]op, 0, 9)
+		ops = ops[:0]
 		for _, k := range stale[id] {
 			ops = append(ops, op{key: k, del: true})
 		}
