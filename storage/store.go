@@ -149,7 +149,14 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	// log), and up to NumMemtables of them live at once: 16 MiB instead of
 	// 64 took 100 MB off an import's peak RSS for ~7% more CPU (more, smaller
 	// level-0 tables to compact). The block cache fills only as queries read.
-	memtable := int64(16 << 20)
+	// On disk a memtable holds keys and value pointers only (values above
+	// the threshold below go to the value log), about a quarter of what it
+	// held with summaries inline, so 8 MiB holds as many records as 32 did
+	// (BENCHMARKS.md: ~15 MB less peak RSS, CPU unchanged within noise).
+	memtable := int64(8 << 20)
+	if opts.InMemory {
+		memtable = 16 << 20
+	}
 	cache := int64(64 << 20)
 	if opts.Small {
 		memtable, cache = 8<<20, 8<<20
