@@ -102,23 +102,63 @@ func ipPortValue(ip string, port uint16) []byte {
 	return binary.BigEndian.AppendUint16([]byte(ip), port)
 }
 
-// indexKeys lists every index key of rec, in a fixed order.
+// indexKeys lists every index key of rec, in a fixed order. The keys share
+// one backing array (one allocation per record instead of one per key and
+// value: Put calls this for every record it stores); each key is a full
+// slice of its own bytes, so appending to one cannot overwrite another.
 func indexKeys(rec *sdk.Record, id rawID) [][]byte {
-	keys := make([][]byte, 0, 6)
-	keys = append(keys, indexKey(idxProtocol, protocolValue(rec.Protocol), id))
-	keys = append(keys, indexKey(idxStatus, statusValue(rec.Status), id))
-	if rec.Failed {
-		keys = append(keys, indexKey(idxFailed, nil, id))
-	}
+	src, dst := "", ""
 	if rec.Src.IP != "" {
-		keys = append(keys, indexKey(idxSrcIP, []byte(canonIP(rec.Src.IP)), id))
+		src = canonIP(rec.Src.IP)
 	}
 	if rec.Dst.IP != "" {
-		dst := canonIP(rec.Dst.IP)
-		keys = append(keys, indexKey(idxDstIP, []byte(dst), id))
-		keys = append(keys, indexKey(idxDstPort, ipPortValue(dst, rec.Dst.Port), id))
+		dst = canonIP(rec.Dst.IP)
+	}
+	// Per key: prefix and kind, a uvarint length, the value, the id.
+	const over = 2 + binary.MaxVarintLen32 + idLen
+	size := 5*over + len(rec.Protocol) + 8 + len(src) + 2*len(dst) + 2
+	buf := make([]byte, 0, size)
+	keys := make([][]byte, 0, 6)
+	add := func(kind byte, value ...string) {
+		n := 0
+		for _, v := range value {
+			n += len(v)
+		}
+		start := len(buf)
+		buf = append(buf, prefixIndex, kind)
+		buf = binary.AppendUvarint(buf, uint64(n))
+		for _, v := range value {
+			buf = append(buf, v...)
+		}
+		buf = append(buf, id[:]...)
+		keys = append(keys, buf[start:len(buf):len(buf)])
+	}
+	add(idxProtocol, lowerASCII(rec.Protocol))
+	add(idxStatus, string(statusValue(rec.Status)))
+	if rec.Failed {
+		add(idxFailed)
+	}
+	if src != "" {
+		add(idxSrcIP, src)
+	}
+	if dst != "" {
+		add(idxDstIP, dst)
+		var port [2]byte
+		binary.BigEndian.PutUint16(port[:], rec.Dst.Port)
+		add(idxDstPort, dst, string(port[:]))
 	}
 	return keys
+}
+
+// lowerASCII is strings.ToLower without an allocation for the usual
+// already-lower-case protocol names.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
 }
 
 // idFromKey takes the id from the tail of a record, body or index key.

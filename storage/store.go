@@ -163,10 +163,29 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	// log), and up to NumMemtables of them live at once: 16 MiB instead of
 	// 64 took 100 MB off an import's peak RSS for ~7% more CPU (more, smaller
 	// level-0 tables to compact). The block cache fills only as queries read.
-	memtable := int64(16 << 20)
+	// On disk a memtable holds keys and value pointers only (values above
+	// the threshold below go to the value log), about a quarter of what it
+	// held with summaries inline, so 8 MiB holds as many records as 32 did
+	// (BENCHMARKS.md: ~15 MB less peak RSS, CPU unchanged within noise).
+	memtable := int64(8 << 20)
+	if opts.InMemory {
+		memtable = 16 << 20
+	}
 	cache := int64(64 << 20)
 	if opts.Small {
 		memtable, cache = 8<<20, 8<<20
+	}
+	// Record summaries (~1 KiB) and bodies go to the value log; the LSM
+	// holds keys, index entries and small values only. Its tables are then
+	// a fraction of the data, so level-0 flushes and compaction rewrite
+	// little (most of a million-record import's compaction was rewriting
+	// summaries), and a time-ordered scan reads values from the
+	// append-only log in the order they were written. An in-memory store
+	// has no value log, and badger refuses values above the threshold
+	// there, so it keeps everything in its tables.
+	threshold := int64(256)
+	if opts.InMemory {
+		threshold = 1 << 20
 	}
 	return bo.
 		WithLogger(badgerLogger{log}).
@@ -183,10 +202,7 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		WithNumLevelZeroTablesStall(8).
 		WithBlockCacheSize(cache).
 		WithNumVersionsToKeep(1).
-		// Record summaries (~1 KiB) stay in the LSM, where scans read them
-		// sequentially; large bodies go to the value log, where deleting
-		// them is cheap and value-log GC reclaims the space.
-		WithValueThreshold(4 << 10).
+		WithValueThreshold(threshold).
 		WithValueLogFileSize(128 << 20).
 		// Snappy saved disk but cost memory more than CPU: a table builder
 		// starts with an arena of twice the table's size (32 MiB for a
@@ -333,6 +349,9 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	w := newBatchWriter(s.db)
 	defer w.discard()
 	var buf []byte
+	// The ops slice is reused: badger keeps the keys and values it points
+	// to until commit, never the slice itself.
+	ops := make([]op, 0, 9)
 	for i, r := range recs {
 		if i&255 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -344,7 +363,7 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		// Each value gets its own slice: badger keeps references until
 		// commit.
 		buf = s.codec.encode(make([]byte, 0, len(buf)), summary)
-		ops := make([]op, 0, 9)
+		ops = ops[:0]
 		for _, k := range stale[id] {
 			ops = append(ops, op{key: k, del: true})
 		}
