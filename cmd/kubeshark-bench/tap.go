@@ -461,9 +461,30 @@ var (
 	reKernelLoss = regexp.MustCompile(`(?m)^  loss:     (\d+) packets lost in the kernel`)
 	reDumpCapt   = regexp.MustCompile(`(\d+) packets captured`)
 	reDumpDrop   = regexp.MustCompile(`(\d+) packets dropped by kernel`)
+	// The TLS source's summary: its records are the plaintext's, beside
+	// the packet source's (which over HTTPS hold only handshakes).
+	reTLSRecords = regexp.MustCompile(`(?m)^  captured: \d+ calls, .*; \d+ connections, (\d+) records`)
+	reTLSLoss    = regexp.MustCompile(`(?m)^  loss:     (\d+) plaintext events lost in the kernel`)
 	reH2Done     = regexp.MustCompile(`requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded`)
 	reH2Rate     = regexp.MustCompile(`finished in [0-9.]+m?s, ([0-9.]+) req/s`)
 )
+
+// tapRecords reads the records tap stored and the events the kernel
+// dropped from its summary. With tls, the calls are the TLS plaintext's
+// records (the packet source's line counts only what the encrypted
+// packets made: a handshake record per connection), and drops are the
+// packet ring's and the TLS ring's together; -1 where a line is missing.
+func tapRecords(summary string, tls bool) (records, drops int64) {
+	if !tls {
+		return atoi64(reRecords, summary), atoi64(reKernelLoss, summary)
+	}
+	records = atoi64(reTLSRecords, summary)
+	pkt, plain := atoi64(reKernelLoss, summary), atoi64(reTLSLoss, summary)
+	if pkt < 0 || plain < 0 {
+		return records, -1
+	}
+	return records, pkt + plain
+}
 
 func atoi64(re *regexp.Regexp, s string) int64 {
 	m := re.FindStringSubmatch(s)
@@ -544,8 +565,7 @@ func tapOnce(ctx context.Context, bin, cache, tmp, hostIf, url string, body tapB
 	row.succeeded = int(atoi64(reH2Done, msg))
 	row.achieved = with.reqPerSec
 	tapErr := tap.stderr.String()
-	row.records = atoi64(reRecords, tapErr)
-	row.kernelDrops = atoi64(reKernelLoss, tapErr)
+	row.records, row.kernelDrops = tapRecords(tapErr, body.tls)
 	row.dumpPackets = atoi64(reDumpCapt, dump.stderr.String())
 	row.dumpDrp = atoi64(reDumpDrop, dump.stderr.String())
 	if row.records < 0 || row.succeeded < 0 {

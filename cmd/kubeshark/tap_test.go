@@ -754,6 +754,54 @@ func TestTapTLS(t *testing.T) {
 	}
 }
 
+// TestTapTLSKeepAlive: h2load (OpenSSL) makes many HTTP/1.1 requests on a
+// few keep-alive connections to nginx (OpenSSL), both processes traced;
+// every request is one plaintext record, with no filter and with a port
+// filter, which the plaintext chunks must pass as their packets would.
+func TestTapTLSKeepAlive(t *testing.T) {
+	requireTap(t)
+	if _, err := exec.LookPath("h2load"); err != nil {
+		t.Skip("h2load is not installed (make deps installs nghttp2-client)")
+	}
+	n := newTestNet(t)
+	n.tlsServer(t)
+	const requests, conns = 400, 4
+	for _, filter := range []string{"host " + n.nsIP, "tcp port 443"} {
+		t.Run(filter, func(t *testing.T) {
+			data := t.TempDir()
+			tap := startTap(t, data, "--filter", filter)
+			out := run(t, "h2load", "--h1", "-n", fmt.Sprint(requests), "-c", fmt.Sprint(conns), "https://"+n.nsIP+"/s/hello")
+			if !strings.Contains(out, fmt.Sprintf("%d succeeded", requests)) {
+				t.Fatalf("h2load did not complete every request:\n%s", out)
+			}
+			time.Sleep(2 * time.Second) // the reorder window and the batches
+			if code := tap.stop(t, syscall.SIGINT); code != 0 {
+				t.Fatalf("tap exit code %d after SIGINT:\n%s", code, tap.out)
+			}
+			got := map[string]int{}
+			ports := map[uint16]int{}
+			for _, r := range calls(t, data) {
+				// Other tests on the machine may use port 443 too.
+				if r.Protocol == "http" && r.Dst.IP == n.nsIP {
+					got[fmt.Sprintf("%s %s %d tls=%v", r.Method, r.Path, r.Status, r.TLS)]++
+					ports[r.Src.Port]++
+				}
+			}
+			want := map[string]int{"GET /s/hello 200 tls=true": requests}
+			if fmt.Sprint(got) != fmt.Sprint(want) || len(ports) != conns {
+				t.Errorf("HTTP records %v over %d connections %v, want %v over %d\ntap:\n%s", got, len(ports), ports, want, conns, tap.out)
+			}
+			// The summary counts them on the TLS source's line; the
+			// packet source's holds the handshakes (one a connection).
+			sum := tap.out.String()
+			if strings.HasPrefix(filter, "host") && (!regexp.MustCompile(fmt.Sprintf(`(?m)^  captured: \d+ calls, .*; %d connections, %d records \(http %d\)$`, conns, requests, requests)).MatchString(sum) ||
+				!regexp.MustCompile(fmt.Sprintf(`(?m)^  records:  %d \(tls %d\)`, conns, conns)).MatchString(sum)) {
+				t.Errorf("tap's summary does not count %d plaintext records and %d handshakes:\n%s", requests, conns, sum)
+			}
+		})
+	}
+}
+
 // TestTapTLSCannotStart: as a user with the packet hooks' capabilities
 // only, tracefs (root's only) cannot be read or mounted, so TLS cannot
 // start: tap warns, naming the fix, and captures packets.
