@@ -56,7 +56,7 @@ type udpRelay struct {
 	pw     *Writer
 	errs   *firstError
 	// onQuery, if set, runs before each query is recorded (the client's
-	// side starts the live clock there).
+	// side starts the live clock there). Set before serving starts.
 	onQuery func()
 
 	mu    sync.Mutex
@@ -70,12 +70,12 @@ type udpPeer struct {
 	up   net.Conn
 }
 
-func newUDPRelay(target string, server netip.AddrPort, client netip.Addr, port uint16, live *liveClock, s *stage) (*udpRelay, error) {
+func newUDPRelay(target string, server netip.AddrPort, client netip.Addr, port uint16, live *liveClock, onQuery func(), s *stage) (*udpRelay, error) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("udp relay to %s: %w", target, err)
 	}
-	r := &udpRelay{pc: pc, target: target, server: server, client: client, port: port, live: live, pw: s.pw, errs: &s.errs, peers: map[string]*udpPeer{}}
+	r := &udpRelay{pc: pc, target: target, server: server, client: client, port: port, live: live, onQuery: onQuery, pw: s.pw, errs: &s.errs, peers: map[string]*udpPeer{}}
 	r.wg.Add(1)
 	go r.serve()
 	return r, nil
@@ -297,11 +297,10 @@ func runDNSNXDomain(ctx context.Context, s *stage) (GroundTruth, error) {
 	}
 	s.closers = append(s.closers, ub.stop)
 	live := &liveClock{clock: s.clock}
-	relay, err := newUDPRelay(ub.addr, clusterDNSAt, netip.MustParseAddr(incClientIP), 40000, live, s)
+	relay, err := newUDPRelay(ub.addr, clusterDNSAt, netip.MustParseAddr(incClientIP), 40000, live, live.wait, s)
 	if err != nil {
 		return GroundTruth{}, err
 	}
-	relay.onQuery = live.wait
 	s.closers = append([]func(){func() { relay.close(); s.udpConns += relay.conns() }}, s.closers...)
 
 	mux := http.NewServeMux()
@@ -389,11 +388,10 @@ func runDNSTimeout(ctx context.Context, s *stage) (GroundTruth, error) {
 	}
 	s.closers = append(s.closers, cluster.stop)
 	live := &liveClock{clock: s.clock}
-	down, err := newUDPRelay(cluster.addr, clusterDNSAt, netip.MustParseAddr(incClientIP), 40000, live, s)
+	down, err := newUDPRelay(cluster.addr, clusterDNSAt, netip.MustParseAddr(incClientIP), 40000, live, live.wait, s)
 	if err != nil {
 		return GroundTruth{}, err
 	}
-	down.onQuery = live.wait
 	s.closers = append([]func(){func() { down.close(); s.udpConns += down.conns() }}, s.closers...)
 
 	api := newService("carrier", carrierAPIAt)
