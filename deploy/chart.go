@@ -116,7 +116,7 @@ func Render(release, namespace string, values map[string]any) ([]*unstructured.U
 
 // installOrder is the order helm installs kinds in (its InstallOrder), for
 // the kinds this chart has.
-var installOrder = []string{"Namespace", "ServiceAccount", "Secret", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet", "Deployment"}
+var installOrder = []string{"Namespace", "ServiceAccount", "Secret", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "DaemonSet", "Deployment"}
 
 func kindOrder(kind string) int {
 	if i := slices.Index(installOrder, kind); i >= 0 {

@@ -2,11 +2,16 @@ package deploy
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"aead.dev/minisign"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubeshark-wasm/kubeshark/plugins"
 )
 
 func byKindName(objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
@@ -214,4 +219,144 @@ func TestRenderBadValues(t *testing.T) {
 	if _, err := ParseSet([]string{"a.b"}); err == nil {
 		t.Fatal("--set a.b accepted")
 	}
+}
+
+// mountsOf returns the volume mounts of a workload's container by path and
+// its volumes by name.
+func mountsOf(t *testing.T, o *unstructured.Unstructured) (mounts, vols map[string]map[string]any) {
+	t.Helper()
+	mounts, vols = map[string]map[string]any{}, map[string]map[string]any{}
+	for _, vm := range container(t, o)["volumeMounts"].([]any) {
+		m := vm.(map[string]any)
+		mounts[m["mountPath"].(string)] = m
+	}
+	vs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "volumes")
+	for _, v := range vs {
+		m := v.(map[string]any)
+		vols[m["name"].(string)] = m
+	}
+	return mounts, vols
+}
+
+func TestRenderTrustedKeys(t *testing.T) {
+	workloads := []string{"Deployment/kubeshark-hub", "DaemonSet/kubeshark-worker"}
+
+	t.Run("none by default", func(t *testing.T) {
+		objs, err := Render("kubeshark", "obs", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := byKindName(objs)
+		if m["ConfigMap/kubeshark-trusted-keys"] != nil {
+			t.Error("trusted-keys ConfigMap rendered with no keys")
+		}
+		for _, k := range workloads {
+			mounts, vols := mountsOf(t, m[k])
+			if mounts[plugins.SystemTrustDir] != nil || vols["trusted-keys"] != nil {
+				t.Errorf("%s mounts a trust store with no keys", k)
+			}
+		}
+	})
+
+	// One key as `minisign -G`/`kubeshark plugin keygen` writes it (comment
+	// line and all), one as the bare key line, which --set can carry.
+	pub1, priv1 := genKey(t)
+	pub2, _ := genKey(t)
+	bare2 := strings.TrimSpace(pub2[strings.Index(pub2, "\n")+1:])
+	vals, err := ParseSet([]string{"plugins.trustedKeys={" + bare2 + "}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(vals["plugins"].(map[string]any)["trustedKeys"]); got != "["+bare2+"]" {
+		t.Fatalf("--set plugins.trustedKeys={KEY} parsed as %s", got)
+	}
+	vals["plugins"].(map[string]any)["trustedKeys"] = []any{pub1, bare2}
+	objs, err := Render("kubeshark", "obs", vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := byKindName(objs)
+	cm := m["ConfigMap/kubeshark-trusted-keys"]
+	if cm == nil {
+		t.Fatal("no trusted-keys ConfigMap")
+	}
+	if cm.GetNamespace() != "obs" || cm.GetLabels()[labelInstance] != "kubeshark" {
+		t.Errorf("ConfigMap namespace %q labels %v: clean would not find it", cm.GetNamespace(), cm.GetLabels())
+	}
+	// Installed before the pods that mount it, as helm orders it.
+	for i, o := range objs {
+		if o == cm && (i == len(objs)-1 || !slices.ContainsFunc(objs[i+1:], func(o *unstructured.Unstructured) bool { return o.GetKind() == "DaemonSet" })) {
+			t.Errorf("ConfigMap at %d of %d, after the workloads", i, len(objs))
+		}
+	}
+	data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	if len(data) != 2 || strings.TrimSpace(data["key-0.pub"]) != strings.TrimSpace(pub1) || strings.TrimSpace(data["key-1.pub"]) != bare2 {
+		t.Fatalf("ConfigMap data %q", data)
+	}
+	for _, k := range workloads {
+		mounts, vols := mountsOf(t, m[k])
+		mnt := mounts[plugins.SystemTrustDir]
+		if mnt == nil || mnt["name"] != "trusted-keys" || mnt["readOnly"] != true {
+			t.Errorf("%s trust-store mount %v, want trusted-keys read-only at %s", k, mnt, plugins.SystemTrustDir)
+		}
+		if v := vols["trusted-keys"]; fmt.Sprint(v["configMap"]) != "map[name:kubeshark-trusted-keys]" {
+			t.Errorf("%s trusted-keys volume %v", k, v)
+		}
+	}
+
+	// The rendered text, laid out as the kubelet projects a ConfigMap
+	// (files are symlinks through ..data into a timestamped directory), is
+	// what the plugins package's trust store reads and verifies with.
+	dir := t.TempDir()
+	ts := filepath.Join(dir, "..2026_12_06_09_00_00.1")
+	if err := os.Mkdir(ts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range data {
+		if err := os.WriteFile(filepath.Join(ts, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join("..data", name), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Base(ts), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	store := plugins.TrustStore{Dirs: []string{dir}}
+	keys, err := store.Keys()
+	if err != nil {
+		t.Fatalf("trust store rejects the rendered keys: %v", err)
+	}
+	id1, _ := plugins.PublicKeyID([]byte(pub1))
+	id2, _ := plugins.PublicKeyID([]byte(pub2))
+	if len(keys) != 2 || keys[0].ID != id1 || keys[1].ID != id2 {
+		t.Fatalf("trust store keys %v, want %s and %s", keys, id1, id2)
+	}
+	code := []byte("\x00asm\x01\x00\x00\x00")
+	if k, err := store.Check(code, plugins.Sign(priv1, code, "p.wasm")); err != nil || k.ID != id1 {
+		t.Errorf("a module signed by trusted key %s: key %v, err %v", id1, k.ID, err)
+	}
+}
+
+func TestRenderTrustedKeysBad(t *testing.T) {
+	pub, _ := genKey(t)
+	for _, bad := range []string{"not a key", "untrusted comment: x\nRWxyz", strings.Replace(pub, "RW", "QW", 1)} {
+		vals := map[string]any{"plugins": map[string]any{"trustedKeys": []any{pub, bad}}}
+		if _, err := Render("kubeshark", "obs", vals); err == nil || !strings.Contains(err.Error(), "plugins.trustedKeys[1]: not a minisign public key") {
+			t.Errorf("key %q: err = %v, want one naming plugins.trustedKeys[1]", bad, err)
+		}
+	}
+}
+
+func genKey(t *testing.T) (pub string, priv minisign.PrivateKey) {
+	t.Helper()
+	p, s, _, err := plugins.GenerateKey("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := priv.UnmarshalText(s); err != nil {
+		t.Fatal(err)
+	}
+	return string(p), priv
 }
