@@ -43,7 +43,9 @@ func TestChartDryRunStrict(t *testing.T) {
 		t.Fatal(err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(env.Client.Discovery()))
-	for _, set := range [][]string{nil, {"worker.privileged=true", "worker.storage.type=emptyDir"}} {
+	pub, _ := genKey(t)
+	key := strings.TrimSpace(pub[strings.Index(pub, "\n")+1:])
+	for _, set := range [][]string{nil, {"worker.privileged=true", "worker.storage.type=emptyDir"}, {"plugins.trustedKeys={" + key + "}"}} {
 		vals, err := ParseSet(set)
 		if err != nil {
 			t.Fatal(err)
