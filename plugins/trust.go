@@ -134,7 +134,7 @@ func (t TrustStore) Check(code, sig []byte) (TrustedKey, error) {
 		}
 		return k, nil
 	}
-	return TrustedKey{}, fmt.Errorf("%w: signed by key %s, which is in none of %s (add it with `kubeshark plugin trust KEY.pub`)", ErrUntrusted, id, strings.Join(t.Dirs, ", "))
+	return TrustedKey{}, fmt.Errorf("%w: signed by key %s, which is in none of %s (add it with `kubeshark plugin trust KEY.pub`; in a cluster, the chart value plugins.trustedKeys)", ErrUntrusted, id, strings.Join(t.Dirs, ", "))
 }
 
 // VerifyWithKey checks sig over code with the public key in pubPath,
