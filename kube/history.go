@@ -74,6 +74,7 @@ func (b *Binding) sameFacts(o *Binding) bool {
 type Aux interface {
 	PutAuxBatch(ctx context.Context, entries map[string][]byte) error
 	ScanAux(ctx context.Context, prefix string, fn func(key string, val []byte) error) error
+	DeleteAuxBatch(ctx context.Context, keys []string) error
 }
 
 const (
@@ -359,6 +360,56 @@ func (h *History) persist(ctx context.Context, dirty []*Binding) error {
 	}
 	clear(h.pending)
 	return nil
+}
+
+// Prune forgets the bindings that ended at or before before (the oldest
+// record still stored, once retention has dropped older ones), in memory
+// and in the store, and returns how many went. A record at or after before
+// resolves as it did: a binding ending by then covers no such record, and
+// open bindings stay. The history's start stays too, so a record older
+// than it still resolves to the earliest knowledge left.
+func (h *History) Prune(ctx context.Context, before time.Time) (removed int, err error) {
+	if before.IsZero() {
+		return 0, nil
+	}
+	h.mu.Lock()
+	var keys []string
+	for kk, l := range h.byKey {
+		kept := l[:0]
+		for _, b := range l {
+			if !b.To.IsZero() && !b.To.After(before) {
+				keys = append(keys, auxKey(b))
+				continue
+			}
+			kept = append(kept, b)
+		}
+		clear(l[len(kept):])
+		if len(kept) == 0 {
+			delete(h.byKey, kk)
+		} else {
+			h.byKey[kk] = kept
+		}
+	}
+	h.mu.Unlock()
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	h.auxMu.Lock()
+	defer h.auxMu.Unlock()
+	for _, k := range keys {
+		// Not saved yet: nothing to delete, and nothing to save later.
+		delete(h.pending, k)
+	}
+	if h.aux == nil {
+		// Entries of a store let go stay there; the next load brings
+		// them back and the next pruning removes them.
+		return len(keys), nil
+	}
+	slices.Sort(keys)
+	if err := h.aux.DeleteAuxBatch(ctx, keys); err != nil {
+		return len(keys), fmt.Errorf("kube: pruning %d bindings from the workload history: %w", len(keys), err)
+	}
+	return len(keys), nil
 }
 
 // lookup returns the bindings of kind/key that held it at t, latest start

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -341,5 +342,93 @@ func TestSnapshotCarriesHistory(t *testing.T) {
 	}
 	if r := page.Records[0]; r.Src.K8s == nil || r.Src.Pod != "client" || r.Dst.Pod != "server" {
 		t.Errorf("snapshot record: %+v → %+v", r.Src, r.Dst)
+	}
+}
+
+// TestHistoryPrune: bindings that ended by the oldest record kept go, in
+// memory and in the store; open ones and ones reaching past it stay, and
+// every record from then on resolves as before.
+func TestHistoryPrune(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := NewHistory(st, nil)
+	obs := func(kind, uid string, want map[string]*Binding, from, now time.Time) {
+		t.Helper()
+		if err := h.Observe(ctx, kind, uid, want, from, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a holds X over [10 s, 200 s), b from 300 s on; e holds Z over
+	// [100 s, 300 s); X is in checkout's endpoints over [150 s, 250 s).
+	obs(KindPod, "uid-a", map[string]*Binding{"10.0.0.1": podInfo("a")}, at(10), at(100))
+	obs(KindPod, "uid-e", map[string]*Binding{"10.0.0.3": podInfo("e")}, at(100), at(100))
+	obs(KindService, "uid-s", map[string]*Binding{"10.96.0.10": {Name: "checkout", Namespace: "shop"}}, at(100), at(100))
+	obs(KindEndpoint, "uid-slice", map[string]*Binding{"10.0.0.1": {Service: "checkout", Namespace: "shop"}}, at(150), at(150))
+	obs(KindPod, "uid-a", nil, at(200), at(200))
+	obs(KindEndpoint, "uid-slice", nil, at(250), at(250))
+	obs(KindPod, "uid-e", nil, at(300), at(300))
+	obs(KindPod, "uid-b", map[string]*Binding{"10.0.0.1": podInfo("b")}, at(300), at(300))
+
+	const cutoff = 250
+	ips := []string{"10.0.0.1", "10.0.0.3", "10.96.0.10", "10.9.9.9"}
+	resolveAll := func(h *History) map[string]string {
+		out := map[string]string{}
+		for _, ip := range ips {
+			for s := cutoff; s <= 400; s += 10 {
+				out[ip+"@"+at(s).Format(time.TimeOnly)] = name(h, ip, 0, at(s))
+			}
+		}
+		return out
+	}
+	before := resolveAll(h)
+	if before["10.0.0.3@10:04:10"] != "e||n1" || before["10.0.0.1@10:05:10"] != "b||n1" {
+		t.Fatalf("setup resolves wrong: %v", before)
+	}
+	if n, err := h.Prune(ctx, at(50)); err != nil || n != 0 {
+		t.Fatalf("pruning before anything ended: %d, %v", n, err)
+	}
+	n, err := h.Prune(ctx, at(cutoff))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a's pod binding and the endpoint binding that ended at the cutoff.
+	if n != 2 || h.Len() != 3 {
+		t.Fatalf("pruned %d, %d left; want 2 and 3", n, h.Len())
+	}
+	for _, c := range []struct {
+		kind, key string
+		t         time.Time
+		want      int
+	}{
+		{KindPod, "10.0.0.1", at(150), 0},      // a is gone
+		{KindEndpoint, "10.0.0.1", at(200), 0}, // so is the endpoint
+		{KindPod, "10.0.0.3", at(299), 1},      // e overlaps the cutoff
+		{KindPod, "10.0.0.1", at(400), 1},      // b is open
+		{KindService, "10.96.0.10", at(400), 1},
+	} {
+		if got := h.Lookup(c.kind, c.key, c.t); len(got) != c.want {
+			t.Errorf("%s %s at %v: %d bindings, want %d", c.kind, c.key, c.t, len(got), c.want)
+		}
+	}
+	if after := resolveAll(h); !maps.Equal(before, after) {
+		t.Errorf("resolution changed by pruning:\nbefore %v\nafter  %v", before, after)
+	}
+	if n, err := h.Prune(ctx, at(cutoff)); err != nil || n != 0 {
+		t.Errorf("pruning again: %d, %v", n, err)
+	}
+	// The store forgot them too.
+	h2, err := LoadHistory(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2.Len() != 3 || !h2.Since().Equal(h.Since()) {
+		t.Fatalf("reopened: %d bindings since %v, want 3 since %v", h2.Len(), h2.Since(), h.Since())
+	}
+	if after := resolveAll(h2); !maps.Equal(before, after) {
+		t.Errorf("resolution changed after reopening:\nbefore %v\nafter  %v", before, after)
 	}
 }

@@ -115,6 +115,19 @@ func (s *Store) DeleteAux(ctx context.Context, key string) error {
 	return s.auxBatch(ctx, "delete", func(w *badger.WriteBatch) error { return w.Delete(auxKey(key)) })
 }
 
+// DeleteAuxBatch removes several keys in one write; absent keys are no
+// error.
+func (s *Store) DeleteAuxBatch(ctx context.Context, keys []string) error {
+	return s.auxBatch(ctx, "delete", func(w *badger.WriteBatch) error {
+		for _, k := range keys {
+			if err := w.Delete(auxKey(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (s *Store) auxBatch(ctx context.Context, what string, fn func(*badger.WriteBatch) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("storage: %s aux: %w", what, err)

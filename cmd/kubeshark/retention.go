@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kubeshark-wasm/kubeshark/kube"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/storage"
@@ -55,6 +56,9 @@ type retentionResult struct {
 		Records int   `json:"records"`
 		Flows   int   `json:"flows"`
 		Packets int64 `json:"packets"`
+		// Bindings is how many workload-history bindings went: those
+		// that ended before the oldest record or flow left.
+		Bindings int `json:"bindings,omitempty"`
 	} `json:"dropped"`
 	// Warning says when what was just imported is itself past the age
 	// limit (an old capture imported with a short --retention-age).
@@ -82,10 +86,41 @@ func applyRetention(ctx context.Context, st *storage.Store, plog *packetlog.Writ
 			err = errors.Join(err, perr)
 		}
 	}
+	if err == nil {
+		res.Dropped.Bindings, err = pruneHistory(ctx, st)
+	}
 	if err != nil {
 		return res, fmt.Errorf("applying retention: %w", err)
 	}
 	return res, nil
+}
+
+// pruneHistory drops the workload-history bindings st holds that ended
+// before its oldest record and oldest flow start: none of them can name
+// anything stored any more. It loads the history from st rather than use
+// a live one, so it works for every command alike (a live history's
+// closed bindings are never written again). An empty store keeps its
+// history: an old capture imported later still resolves through it.
+func pruneHistory(ctx context.Context, st *storage.Store) (int, error) {
+	first, _, err := st.Bounds(ctx)
+	if err != nil {
+		return 0, err
+	}
+	flowFirst, _, _, err := st.FlowBounds(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if first.IsZero() || (!flowFirst.IsZero() && flowFirst.Before(first)) {
+		first = flowFirst
+	}
+	if first.IsZero() {
+		return 0, nil
+	}
+	h, err := kube.LoadHistory(ctx, st, nil)
+	if err != nil {
+		return 0, err
+	}
+	return h.Prune(ctx, first)
 }
 
 // warnPastAge fills res.Warning when packets of the span just imported are
@@ -118,10 +153,13 @@ func printRetention(w io.Writer, res *retentionResult) {
 		lims = append(lims, "size "+humanBytes(res.Bytes))
 	}
 	d := res.Dropped
-	if d.Records == 0 && d.Flows == 0 && d.Packets == 0 {
+	switch {
+	case d.Records == 0 && d.Flows == 0 && d.Packets == 0 && d.Bindings == 0:
 		fmt.Fprintf(w, "  retention (%s): nothing dropped\n", strings.Join(lims, ", "))
-	} else {
+	case d.Bindings == 0:
 		fmt.Fprintf(w, "  retention (%s): dropped %d records, %d flows, %d packets\n", strings.Join(lims, ", "), d.Records, d.Flows, d.Packets)
+	default:
+		fmt.Fprintf(w, "  retention (%s): dropped %d records, %d flows, %d packets and %d workload bindings\n", strings.Join(lims, ", "), d.Records, d.Flows, d.Packets, d.Bindings)
 	}
 	if res.Warning != "" {
 		fmt.Fprintf(w, "  warning: %s\n", res.Warning)
