@@ -20,6 +20,12 @@ type Endpoint struct {
 	// learned it from the kernel's socket events; nil for a remote end and
 	// for captures read from files.
 	Process *Process `json:"process,omitempty"`
+
+	// K8s is the Kubernetes context of the address at the record's time,
+	// set when the store has a workload history (package kube); the host
+	// never sets it and plugins never see it. Embedded, so its fields sit
+	// beside ip and port in JSON; a pointer, so Endpoint stays comparable.
+	*K8s
 }
 
 // Process is a local process at one end of a connection, as the kernel's
@@ -34,6 +40,28 @@ type Process struct {
 	// CgroupID is the cgroup v2 id of the socket (the inode number of its
 	// cgroup directory); the Kubernetes side maps it to a pod.
 	CgroupID uint64 `json:"cgroup_id,omitempty"`
+}
+
+// K8s names what held an address in a Kubernetes cluster at one time.
+type K8s struct {
+	// Pod is the pod that held the address (or whose container owned the
+	// socket).
+	Pod string `json:"pod,omitempty"`
+	// Service is the service the address belongs to: the service of a
+	// ClusterIP, or the first service (by name) whose endpoints list the
+	// pod.
+	Service string `json:"service,omitempty"`
+	// Node is the pod's node, or the node itself for a node address
+	// (hostNetwork pods resolve to their node).
+	Node string `json:"node,omitempty"`
+	// WorkloadKind and Workload name the pod's controller after owners
+	// are followed (ReplicaSet → Deployment, Job → CronJob): Deployment,
+	// StatefulSet, DaemonSet, CronJob, Job, ReplicaSet, or empty for a
+	// bare pod.
+	WorkloadKind string `json:"workload_kind,omitempty"`
+	Workload     string `json:"workload,omitempty"`
+	// Labels are the labels of the pod (or service, or node).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // String renders the endpoint as ip:port, bracketing IPv6 addresses.
