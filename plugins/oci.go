@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -44,6 +45,18 @@ type OCIOptions struct {
 	// Client is the HTTP client; nil uses an oras auth client with the
 	// credentials of the Docker configuration (docker login).
 	Client remote.Client
+	// Created is the manifest's org.opencontainers.image.created. Zero
+	// means the Unix epoch, so that pushing the same plugin twice gives
+	// the same digest (reproducible, as ko and SOURCE_DATE_EPOCH builds
+	// do); oras would otherwise stamp the current second.
+	Created time.Time
+}
+
+func (o OCIOptions) created() time.Time {
+	if o.Created.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return o.Created.UTC()
 }
 
 func repository(ref string, o OCIOptions) (*remote.Repository, error) {
@@ -125,6 +138,7 @@ func PushOCI(ctx context.Context, ref string, a Artifact, m sdk.Manifest, o OCIO
 		ManifestAnnotations: map[string]string{
 			AnnotationName: m.Name, AnnotationVersion: m.Version, AnnotationABI: strconv.Itoa(sdk.ABIVersion),
 			ocispec.AnnotationTitle: m.Name, ocispec.AnnotationVersion: m.Version,
+			ocispec.AnnotationCreated: o.created().Format(time.RFC3339),
 		},
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/plugins"
 	"github.com/kubeshark-wasm/kubeshark/plugins/plugintest"
@@ -193,5 +194,47 @@ func TestOCIRefusesLyingRegistry(t *testing.T) {
 				t.Fatalf("install: got %v, want %v", err, tc.installErr)
 			}
 		})
+	}
+}
+
+// Pushing the same plugin twice, at different times and to different
+// registries, gives the same manifest digest: the created stamp is fixed
+// unless asked for, so a digest pins content, not the second of the push
+// (the lying-registry test depends on it too).
+func TestOCIPushIsReproducible(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	a, err := plugins.Fetch(ctx, e.module(t, "oci", e.priv, nil), plugins.FetchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := plugins.PushOCI(ctx, "oci://"+plugintest.Registry(t, nil)+"/p:v1", a, pingpongManifest(), plugins.OCIOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := plugintest.Registry(t, nil)
+	second, err := plugins.PushOCI(ctx, "oci://"+reg+"/q:v2", a, pingpongManifest(), plugins.OCIOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != second {
+		t.Errorf("same plugin pushed twice: digests %s and %s", first, second)
+	}
+	stamped, err := plugins.PushOCI(ctx, "oci://"+reg+"/q:v3", a, pingpongManifest(),
+		plugins.OCIOptions{Created: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stamped == first {
+		t.Errorf("an explicit created time did not change the digest %s", first)
+	}
+	resp, err := http.Get("http://" + reg + "/v2/q/manifests/v3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"org.opencontainers.image.created":"2026-12-06T10:00:00Z"`) {
+		t.Errorf("manifest lacks the created time asked for:\n%s", body)
 	}
 }
