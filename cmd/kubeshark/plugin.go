@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -668,7 +670,15 @@ func newPluginPushCmd(g *globals) *cobra.Command {
 			if len(a.Sig) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s has no signature: installs from %s will need --allow-unsigned\n", src, ref)
 			}
-			d, err := plugins.PushOCI(ctx, ref, a, p.Manifest, plugins.OCIOptions{PlainHTTP: plainHTTP})
+			opts := plugins.OCIOptions{PlainHTTP: plainHTTP}
+			if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+				sec, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || sec < 0 {
+					return fmt.Errorf("SOURCE_DATE_EPOCH=%q: want the seconds since 1970 (as reproducible builds set it), or unset it for a fixed epoch stamp", v)
+				}
+				opts.Created = time.Unix(sec, 0)
+			}
+			d, err := plugins.PushOCI(ctx, ref, a, p.Manifest, opts)
 			if err != nil {
 				return err
 			}

@@ -277,6 +277,20 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 		t.Fatalf("push: %+v", r)
 	}
 	digest := strings.TrimSpace(r.stdout[strings.Index(r.stdout, "digest: ")+len("digest: "):])
+	// Pushing the same plugin again gives the same digest (the created
+	// stamp is fixed), unless SOURCE_DATE_EPOCH says when it was made.
+	if r := ks(t, f.data, "plugin", "push", f.module, "oci://"+reg+"/plugins/pingpong:again"); !strings.Contains(r.stdout, "digest: "+digest) {
+		t.Errorf("second push of the same plugin: %+v, want digest %s", r, digest)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
+	if r := ks(t, f.data, "plugin", "push", f.module, "oci://"+reg+"/plugins/pingpong:bad"); r.code == 0 || !strings.Contains(r.stderr, `SOURCE_DATE_EPOCH="yesterday"`) {
+		t.Errorf("push with a malformed SOURCE_DATE_EPOCH: %+v", r)
+	}
+	t.Setenv("SOURCE_DATE_EPOCH", "1780000000")
+	if r := ks(t, f.data, "plugin", "push", f.module, "oci://"+reg+"/plugins/pingpong:dated"); r.code != 0 || strings.Contains(r.stdout, digest) {
+		t.Errorf("push with SOURCE_DATE_EPOCH kept the epoch digest %s: %+v", digest, r)
+	}
+	os.Unsetenv("SOURCE_DATE_EPOCH")
 
 	other := t.TempDir()
 	// Another data directory that does not trust the key refuses it.
