@@ -10,7 +10,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 all: build
 
 build: wasm
-	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/kubeshark ./cmd/kubeshark
+	$(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/kubeshark ./cmd/kubeshark
 
 wasm: $(WASM)
 
