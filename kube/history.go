@@ -35,6 +35,10 @@ const (
 	KindEndpoint = "endpoint"
 	// KindCgroup: a container's cgroup id (decimal), owned by a pod UID.
 	KindCgroup = "cgroup"
+	// KindNamespace: a namespace name, held by the namespace of that name
+	// (by UID: one deleted and created again is another holder), with its
+	// labels.
+	KindNamespace = "namespace"
 )
 
 // Binding says what held Key from From until To (zero while it holds it).
@@ -519,6 +523,13 @@ func (h *History) ResolveEndpoint(e *sdk.Endpoint, cgroupID uint64, at time.Time
 	}
 	if k == nil {
 		return
+	}
+	if ns != "" {
+		// The labels the namespace carried at the record's time (the
+		// first known for a record older than the history).
+		if n := h.lookup(KindNamespace, ns, at); len(n) > 0 {
+			k.NamespaceLabels = n[0].Labels
+		}
 	}
 	e.K8s = k
 	e.Namespace = ns
