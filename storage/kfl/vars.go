@@ -136,6 +136,11 @@ func coreVariables() []*variable {
 		k8s(sv("dst.pod.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
 		k8s(sv("dst.service.name", "server service: the ClusterIP called, or a service whose endpoints list the server pod", func(r *sdk.Record) string { return k8sOf(&r.Dst).Service })),
 		k8s(sv("dst.service.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
+		// Not in Kubeshark's KFL2, which names no namespace labels: the
+		// directional form beside src.namespace, and the local/remote form
+		// beside local_labels (kubeshark.go).
+		k8s(nsLabels("src.namespace.labels", "labels of the client's namespace at the record's time (src.namespace.labels[\"team\"] == \"payments\"; map_get for absent keys); empty unless the store has a workload history whose account may list namespaces", func(r *sdk.Record) *sdk.Endpoint { return &r.Src })),
+		k8s(nsLabels("dst.namespace.labels", "labels of the server's namespace at the record's time, as src.namespace.labels", func(r *sdk.Record) *sdk.Endpoint { return &r.Dst })),
 		k8s(&variable{name: "namespaces", typ: cel.ListType(cel.StringType), typeName: "list<string>",
 			doc: "the namespaces of both ends (\"production\" in namespaces)",
 			get: func(a *activation) ref.Val {
@@ -444,6 +449,19 @@ func procOf(e sdk.Endpoint) *sdk.Process {
 		return &sdk.Process{}
 	}
 	return e.Process
+}
+
+// nsLabels declares a map variable holding the labels of an end's
+// namespace.
+func nsLabels(name, doc string, end func(*sdk.Record) *sdk.Endpoint) *variable {
+	return &variable{name: name, typ: cel.MapType(cel.StringType, cel.StringType), typeName: "map<string,string>", doc: doc,
+		get: func(a *activation) ref.Val {
+			l := k8sOf(end(a.r)).NamespaceLabels
+			if len(l) == 0 {
+				return emptyStringMap
+			}
+			return types.NewStringStringMap(types.DefaultTypeAdapter, l)
+		}}
 }
 
 var noK8s sdk.K8s
