@@ -93,7 +93,7 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 	env := kubetest.Start(t)
 	ctx := context.Background()
 	c := env.Client
-	env.CreateNamespace(t, "shop", nil)
+	env.CreateNamespace(t, "shop", map[string]string{"team": "commerce"})
 	yes := true
 	owner := func(kind, name string, uid string, api string) []metav1.OwnerReference {
 		return []metav1.OwnerReference{{APIVersion: api, Kind: kind, Name: name, UID: types.UID(uid), Controller: &yes}}
@@ -214,6 +214,12 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 	check(`node.name == "node-1"`, func(n int) bool { return n == len(all) })
 	check(`local_labels["app"] == "loadgen" && remote_labels["app"] == "frontend"`, func(n int) bool { return n > 0 && n < len(all) })
 	check(`src.pod.name == "no-such-pod"`, func(n int) bool { return n == 0 })
+	// Namespace labels (not in KFL2): from the namespaces informer.
+	check(`src.namespace.labels["team"] == "commerce" && remote_namespace_labels["team"] == "commerce"`, func(n int) bool { return n == len(all) })
+	check(`map_get(dst.namespace.labels, "team", "") == "payments"`, func(n int) bool { return n == 0 })
+	if all[0].Src.NamespaceLabels["team"] != "commerce" {
+		t.Errorf("record JSON lacks the namespace's labels: %+v", all[0].Src.K8s)
+	}
 
 	// The table gets a workloads column.
 	tbl := ks(t, data, "calls", "--filter", `dst.service.name == "payments"`, "--limit", "3")
@@ -274,11 +280,23 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 		Hosts []struct {
 			IP, Name, Namespace, Pod, Service, Workload, WorkloadKind string
 			Labels                                                    map[string]string
+			NamespaceLabels                                           map[string]string `json:"namespace_labels"`
 		} `json:"hosts"`
 	}
 	s.Get(t, "list_workloads", map[string]any{"namespace": "shop", "labels": map[string]string{"app": "payments"}}, &wl)
-	if len(wl.Hosts) != 1 || wl.Hosts[0].Name != "payments" || wl.Hosts[0].Pod != "payments-6f7c9-xyz12" || wl.Hosts[0].IP != "10.244.3.30" {
+	if len(wl.Hosts) != 1 || wl.Hosts[0].Name != "payments" || wl.Hosts[0].Pod != "payments-6f7c9-xyz12" || wl.Hosts[0].IP != "10.244.3.30" ||
+		wl.Hosts[0].NamespaceLabels["team"] != "commerce" {
 		t.Errorf("list_workloads by label: %+v", wl.Hosts)
+	}
+	s.Get(t, "list_workloads", map[string]any{"namespace": "shop"}, &wl)
+	inShop := len(wl.Hosts)
+	s.Get(t, "list_workloads", map[string]any{"namespace_labels": map[string]string{"team": "commerce"}}, &wl)
+	if len(wl.Hosts) != inShop || inShop == 0 {
+		t.Errorf("list_workloads by namespace label: %d hosts, want those of shop (%d): %+v", len(wl.Hosts), inShop, wl.Hosts)
+	}
+	s.Get(t, "list_workloads", map[string]any{"namespace_labels": map[string]string{"team": "payments"}}, &wl)
+	if len(wl.Hosts) != 0 {
+		t.Errorf("list_workloads by another team's label: %+v", wl.Hosts)
 	}
 	var sm struct {
 		Edges []struct {
