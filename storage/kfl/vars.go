@@ -464,14 +464,14 @@ func nsLabels(name, doc string, end func(*sdk.Record) *sdk.Endpoint) *variable {
 		}}
 }
 
-var noK8s sdk.K8s
-
-// k8sOf is an endpoint's Kubernetes context, empty when it has none.
-func k8sOf(e *sdk.Endpoint) *sdk.K8s {
+// k8sOf is a copy of an endpoint's Kubernetes context, the zero value when
+// it has none: a copy, so that no caller can change what another reads
+// (its label maps are shared, and only read).
+func k8sOf(e *sdk.Endpoint) sdk.K8s {
 	if e.K8s == nil {
-		return &noK8s
+		return sdk.K8s{}
 	}
-	return e.K8s
+	return *e.K8s
 }
 
 // localNode is the node a record was seen on as KFL2 means it: the local
@@ -484,7 +484,7 @@ func localNode(r *sdk.Record) string {
 }
 
 // both lists the non-empty, distinct values f gives for the two ends.
-func both(r *sdk.Record, f func(*sdk.K8s) string) []string {
+func both(r *sdk.Record, f func(sdk.K8s) string) []string {
 	s, d := f(k8sOf(&r.Src)), f(k8sOf(&r.Dst))
 	switch {
 	case s == "" && d == "":
