@@ -85,3 +85,69 @@ func TestWorkerAnswers(t *testing.T) {
 		})
 	}
 }
+
+// nsResolver names every end as a pod of namespace shop, whose labels say
+// which team owns it: what a worker's workload history gives.
+type nsResolver struct{}
+
+func (nsResolver) ResolveEndpoint(e *sdk.Endpoint, _ uint64, _ time.Time) {
+	e.Namespace = "shop"
+	e.K8s = &sdk.K8s{Pod: "pod-" + e.IP, Labels: map[string]string{"app": "web"}, NamespaceLabels: map[string]string{"team": "payments"}}
+}
+
+func (nsResolver) Generation() uint64 { return 1 }
+
+// The names a worker resolves reach the hub with its records and flows,
+// labels of the namespace included.
+func TestWorkerNamesReachTheHub(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	t0 := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	if err := st.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: t0, Stream: "f1", Method: "GET", Path: "/a", Status: 200,
+		Src: sdk.Endpoint{IP: "10.244.1.1", Port: 40000}, Dst: sdk.Endpoint{IP: "10.244.1.2", Port: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutFlows(ctx, []*sdk.Flow{{ID: "f1", Transport: "tcp", Start: t0, End: t0.Add(time.Second), State: "closed",
+		Client: sdk.Endpoint{IP: "10.244.1.1", Port: 40000}, Server: sdk.Endpoint{IP: "10.244.1.2", Port: 80}}}); err != nil {
+		t.Fatal(err)
+	}
+	st.SetResolver(nsResolver{})
+	h, err := WorkerHandler(WorkerOptions{Node: "n1", Store: FixedStore(st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	cl, err := New(Options{Discovery: Static{{Node: "n1", URL: srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	named := func(what string, e sdk.Endpoint) {
+		t.Helper()
+		if e.K8s == nil || e.Pod != "pod-"+e.IP || e.Namespace != "shop" || e.Labels["app"] != "web" || e.NamespaceLabels["team"] != "payments" {
+			t.Errorf("%s at the hub: %+v %+v", what, e, e.K8s)
+		}
+	}
+	page, err := cl.Query(ctx, storage.Query{})
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("query: %v (%d records)", err, len(page.Records))
+	}
+	named("a queried record's client", page.Records[0].Src)
+	named("a queried record's server", page.Records[0].Dst)
+	rec, err := cl.Get(ctx, page.Records[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named("a record got by id", rec.Dst)
+	flows, err := cl.Flows(ctx, storage.FlowQuery{})
+	if err != nil || len(flows.Flows) != 1 {
+		t.Fatalf("flows: %v (%d)", err, len(flows.Flows))
+	}
+	named("a flow's client", flows.Flows[0].Client)
+	named("a flow's server", flows.Flows[0].Server)
+}
