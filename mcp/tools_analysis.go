@@ -221,7 +221,7 @@ func (s *Server) analysisTools() []tool {
 			desc: "HTTP endpoints that usually carry credentials (Authorization, cookies, API keys) but were also called without them, with the share and example calls. Use it in a security audit. Next: get_api_call on the example ids, list_api_calls on the endpoint."},
 			s.findUnauthenticated),
 		newTool(toolSpec{name: "list_workloads", title: "List workloads",
-			desc: "The services seen: hosts that served calls, with their ports, protocols and call counts, and workload names when the capture source knows them. Use it to resolve a workload name or namespace to IPs (name, name_regex, namespace(s), ip) or to list what serves traffic. Next: get_dependencies on one, or export_snapshot_pcap with bpf \"host IP\"."},
+			desc: "The services seen: hosts that served calls, with their ports, protocols and call counts, and workload names when the capture source knows them. Use it to resolve a workload name or namespace to IPs (name, name_regex, namespace(s), ip, labels, or namespace_labels such as a team's namespaces) or to list what serves traffic. Next: get_dependencies on one, or export_snapshot_pcap with bpf \"host IP\"."},
 			s.listWorkloads),
 		newTool(toolSpec{name: "list_ips", title: "List IPs",
 			desc: "Every IP seen as client or server, with role, call counts, server ports and protocols, first and last seen. Use it to learn who an IP is (ip) or which IPs took part. Next: list_workloads, list_l4_flows with ip."},
