@@ -74,7 +74,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *History, opts Wa
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Watcher{h: h, log: opts.Logger.With("component", "kube"), ctx: ctx, cancel: cancel, done: make(chan struct{}), now: time.Now, nsErr: nsErr}
 	if nsErr != nil {
-		w.log.Warn("records get no namespace labels", "err", nsErr)
+		w.log.Warn("namespaces are not watched: records get no namespace labels from this run", "err", nsErr)
 	}
 	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(Strip))
 

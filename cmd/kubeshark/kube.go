@@ -95,7 +95,7 @@ func startKube(ctx context.Context, g *globals, k *kubeOpts, st *storage.Store, 
 	g.history.Store(h)
 	fmt.Fprintf(stderr, "kubernetes: watching %s: %d address bindings known (listed in %s)\n", desc, h.Len(), time.Since(start).Round(time.Millisecond))
 	if err := w.NamespacesErr(); err != nil {
-		fmt.Fprintf(stderr, "kubernetes: records get no namespace labels (%v); grant list and watch on namespaces to have them\n", err)
+		fmt.Fprintf(stderr, "kubernetes: namespaces are not watched, so records get no namespace labels beyond those already in the store's history (%v); grant list and watch on namespaces to have them\n", err)
 	}
 	return h, func() {
 		w.Stop()

@@ -19,8 +19,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
@@ -264,6 +266,54 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 		want := len(calls(t, data, "--filter", `dst.service.name == "orders"`))
 		if n := len(calls(t, data2, "--filter", `dst.service.name == "orders"`)); n != want || n == 0 {
 			t.Errorf("after the hub stopped: %d named records, want %d (as in the import with --kubeconfig)", n, want)
+		}
+	})
+
+	t.Run("an account that may not list namespaces", func(t *testing.T) {
+		// RBAC written for the other informers: every name still comes,
+		// the import says what is missing, and no namespace has labels.
+		rules := []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods", "services", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}},
+		}
+		if _, err := c.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "no-namespaces"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "no-namespaces"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "no-namespaces"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "shop", Name: "limited"}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range cfg.AuthInfos {
+			a.Impersonate = "system:serviceaccount:shop:limited"
+		}
+		kc := filepath.Join(t.TempDir(), "limited.kubeconfig")
+		if err := clientcmd.WriteToFile(*cfg, kc); err != nil {
+			t.Fatal(err)
+		}
+		var data3 string
+		var r result
+		// The authorizer applies new RBAC within moments.
+		for try := 0; try < 20; try++ {
+			data3 = t.TempDir()
+			if r = ks(t, data3, "import", "--kubeconfig", kc, "--context", "kubetest", pcap); r.code == 0 || !strings.Contains(r.stderr, "may not list") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r.code != 0 || !strings.Contains(r.stderr+r.stdout, "namespaces are not watched") || !strings.Contains(r.stderr+r.stdout, "grant list and watch on namespaces") {
+			t.Fatalf("import as an account without namespaces: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		got := calls(t, data3)
+		named := calls(t, data3, "--filter", `src.pod.name != "" && dst.pod.name != "" && size(src.namespace.labels) == 0 && size(remote_namespace_labels) == 0`)
+		if len(got) != len(all) || len(named) != len(all) {
+			t.Errorf("%d records, %d named without namespace labels; want all %d", len(got), len(named), len(all))
 		}
 	})
 
