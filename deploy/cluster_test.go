@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/kubeshark-wasm/kubeshark/kube"
 	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
 )
 
@@ -294,6 +296,41 @@ func checkRBAC(t *testing.T, env *kubetest.Env, ns string) {
 		if _, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
 			t.Errorf("%s cannot list nodes: %v", name, err)
 		}
+		if _, err := c.CoreV1().Services("").List(ctx, metav1.ListOptions{}); err != nil {
+			t.Errorf("%s cannot list services cluster-wide: %v", name, err)
+		}
+		if _, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{}); err != nil {
+			t.Errorf("%s cannot list namespaces (their labels name records): %v", name, err)
+		}
+		// The informers watch each kind; the authorizer says whether they
+		// may.
+		for _, res := range []struct{ group, resource string }{
+			{"", "pods"}, {"", "services"}, {"", "nodes"}, {"", "namespaces"},
+			{"discovery.k8s.io", "endpointslices"}, {"apps", "replicasets"}, {"batch", "jobs"},
+		} {
+			sar, err := c.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authzv1.SelfSubjectAccessReview{
+				Spec: authzv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authzv1.ResourceAttributes{
+					Verb: "watch", Group: res.group, Resource: res.resource}}}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sar.Status.Allowed {
+				t.Errorf("%s may not watch %s cluster-wide", name, strings.TrimSuffix(res.resource+"."+res.group, "."))
+			}
+		}
+		// What the hub and each worker run with the chart's account: every
+		// informer, namespaces included.
+		wctx, cancel := context.WithCancel(ctx)
+		w, err := kube.Watch(wctx, c, kube.NewHistory(nil, nil), kube.WatchOptions{SyncTimeout: 30 * time.Second})
+		if err != nil {
+			t.Errorf("%s's informers: %v", name, err)
+		} else {
+			if err := w.NamespacesErr(); err != nil {
+				t.Errorf("%s's informers run without namespaces: %v", name, err)
+			}
+			w.Stop()
+		}
+		cancel()
 		// Never secrets.
 		if _, err := c.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 			t.Errorf("%s reading secrets: %v, want forbidden", name, err)

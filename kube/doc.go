@@ -6,14 +6,17 @@
 // cmd → kube → storage/runtime → sdk:
 //
 //   - [Watch] runs client-go informers (pods, services, EndpointSlices,
-//     nodes, and ReplicaSets and Jobs to follow owners to the workload) whose
-//     transform ([Strip]) keeps only names, namespace, labels, IPs, node,
-//     owners, phase, hostNetwork and container ids, and feeds what they see
-//     into a [History];
+//     nodes, namespaces, and ReplicaSets and Jobs to follow owners to the
+//     workload) whose transform ([Strip]) keeps only names, namespace, UID,
+//     labels, IPs, node, owners, phase, hostNetwork and container ids, and
+//     feeds what they see into a [History]; namespaces give their labels
+//     (KFL src.namespace.labels), and are optional: an account that may not
+//     list them still gets every other name;
 //   - a [History] keeps, per address and per cgroup id, bindings with
 //     validity intervals keyed by object UID (IPs are reused: only
 //     Pending/Running pods hold one; hostNetwork pods resolve to their node;
-//     ClusterIPs to their service; EndpointSlices tie pods to services), and
+//     ClusterIPs to their service; EndpointSlices tie pods to services;
+//     namespace names to the labels their namespace carried), and
 //     persists them in the store's aux key space ([storage.Store.PutAux]), so
 //     old records resolve later and snapshots carry the history;
 //   - a History implements [storage.Resolver]: the store names both ends of

@@ -35,6 +35,10 @@ const (
 	KindEndpoint = "endpoint"
 	// KindCgroup: a container's cgroup id (decimal), owned by a pod UID.
 	KindCgroup = "cgroup"
+	// KindNamespace: a namespace name, held by the namespace of that name
+	// (by UID: one deleted and created again is another holder), with its
+	// labels.
+	KindNamespace = "namespace"
 )
 
 // Binding says what held Key from From until To (zero while it holds it).
@@ -444,6 +448,28 @@ func (h *History) lookupAt(kind, key string, t time.Time, earliest bool) []*Bind
 	return out
 }
 
+// latest is lookup's first answer (nil for none) without building the
+// list: what a key with one holder at a time needs.
+func (h *History) latest(kind, key string, t time.Time) *Binding {
+	l := h.byKey[kindKey(kind, key)]
+	if len(l) == 0 {
+		return nil
+	}
+	before := !h.since.IsZero() && t.Before(h.since)
+	if before {
+		t = h.since
+	}
+	for i := len(l) - 1; i >= 0; i-- {
+		if l[i].covers(t) {
+			return l[i]
+		}
+	}
+	if before {
+		return l[0]
+	}
+	return nil
+}
+
 // Lookup is lookup under the lock, for tests and callers outside a query.
 func (h *History) Lookup(kind, key string, t time.Time) []Binding {
 	h.mu.RLock()
@@ -519,6 +545,13 @@ func (h *History) ResolveEndpoint(e *sdk.Endpoint, cgroupID uint64, at time.Time
 	}
 	if k == nil {
 		return
+	}
+	if ns != "" {
+		// The labels the namespace carried at the record's time (the
+		// first known for a record older than the history).
+		if n := h.latest(KindNamespace, ns, at); n != nil {
+			k.NamespaceLabels = n.Labels
+		}
 	}
 	e.K8s = k
 	e.Namespace = ns

@@ -432,3 +432,80 @@ func TestHistoryPrune(t *testing.T) {
 		t.Errorf("resolution changed after reopening:\nbefore %v\nafter  %v", before, after)
 	}
 }
+
+// TestNamespaceLabelsOverTime: a record gets the labels its namespace had
+// at its time — before and after a relabelling, across a namespace deleted
+// and created again under its name (another UID) — also after the history
+// is reloaded from the store, and after pruning up to a time.
+func TestNamespaceLabelsOverTime(t *testing.T) {
+	ctx := context.Background()
+	st, err := storage.Open(ctx, storage.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := NewHistory(st, nil)
+	obs := func(kind, uid string, want map[string]*Binding, from, now time.Time) {
+		t.Helper()
+		if err := h.Observe(ctx, kind, uid, want, from, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	team := func(v string) map[string]*Binding {
+		return map[string]*Binding{"shop": {Name: "shop", Labels: map[string]string{"team": v}}}
+	}
+	// Listed at 100 s: namespace shop (created at 10 s) of team a, a pod
+	// of it, a ClusterIP of it, and a node. Relabelled to team b at 200 s;
+	// deleted at 300 s; created again at 400 s for team c.
+	obs(KindNamespace, "ns-1", team("a"), at(10), at(100))
+	obs(KindPod, "uid-p", map[string]*Binding{"10.0.0.1": podInfo("p")}, at(20), at(100))
+	obs(KindService, "uid-s", map[string]*Binding{"10.96.0.10": {Name: "checkout", Namespace: "shop"}}, at(20), at(100))
+	obs(KindNode, "uid-n", map[string]*Binding{"192.168.1.1": {Name: "n1"}}, at(5), at(100))
+	obs(KindNamespace, "ns-1", team("b"), at(200), at(200))
+	obs(KindNamespace, "ns-1", nil, at(300), at(300))
+	obs(KindNamespace, "ns-2", team("c"), at(400), at(400))
+
+	cases := []struct {
+		ip   string
+		s    int
+		want string
+	}{
+		{"10.0.0.1", 1, "a"}, // before the history: the first labels known
+		{"10.0.0.1", 50, "a"},
+		{"10.0.0.1", 199, "a"},
+		{"10.0.0.1", 250, "b"},
+		{"10.0.0.1", 350, ""}, // no namespace of that name then
+		{"10.0.0.1", 450, "c"},
+		{"10.96.0.10", 250, "b"}, // a service's end too
+		{"192.168.1.1", 250, ""}, // a node has no namespace
+	}
+	check := func(h *History, when string) {
+		t.Helper()
+		for _, c := range cases {
+			e := sdk.Endpoint{IP: c.ip}
+			h.ResolveEndpoint(&e, 0, at(c.s))
+			if e.K8s == nil {
+				t.Fatalf("%s: %s at %d s unresolved", when, c.ip, c.s)
+			}
+			if got := e.NamespaceLabels["team"]; got != c.want {
+				t.Errorf("%s: %s at %d s: team %q, want %q", when, c.ip, c.s, got, c.want)
+			}
+		}
+	}
+	check(h, "live")
+	if got := h.Lookup(KindNamespace, "shop", at(450)); len(got) != 1 || got[0].UID != "ns-2" {
+		t.Errorf("shop at 450 s: %+v, want the namespace of UID ns-2", got)
+	}
+	h2, err := LoadHistory(ctx, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(h2, "reloaded")
+	// Pruning to 250 s drops the team a binding (ended at 200 s) only:
+	// records from 250 s on resolve as before.
+	if n, err := h2.Prune(ctx, at(250)); err != nil || n != 1 {
+		t.Fatalf("pruned %d, %v; want the one namespace binding that ended", n, err)
+	}
+	cases = cases[3:]
+	check(h2, "pruned")
+}

@@ -44,12 +44,17 @@ type Watcher struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	now    func() time.Time
+	// nsErr says why namespaces are not watched (nil when they are).
+	nsErr error
 }
 
-// Watch starts informers on client, records what they list (objects
-// present now bind from their creation time) and what they see change
-// (from the moment they see it) into h, and returns once the first listing
-// is in h. It stops when ctx ends or Stop is called.
+// Watch starts informers on client (pods, services, EndpointSlices, nodes,
+// namespaces, and ReplicaSets and Jobs for owners), records what they list
+// (objects present now bind from their creation time) and what they see
+// change (from the moment they see it) into h, and returns once the first
+// listing is in h. It stops when ctx ends or Stop is called. Without
+// permission to list namespaces it runs without them (NamespacesErr says
+// so); without any other permission it fails with ErrForbidden.
 func Watch(ctx context.Context, client kubernetes.Interface, h *History, opts WatchOptions) (*Watcher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -60,8 +65,17 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *History, opts Wa
 	if err := checkAccess(ctx, client, opts.SyncTimeout); err != nil {
 		return nil, err
 	}
+	// Namespaces only add their labels: an account that may not list them
+	// still gets every name, and the watcher says what is missing.
+	nsErr := checkNamespaces(ctx, client, opts.SyncTimeout)
+	if nsErr != nil && !errors.Is(nsErr, ErrNamespacesForbidden) {
+		return nil, nsErr
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{h: h, log: opts.Logger.With("component", "kube"), ctx: ctx, cancel: cancel, done: make(chan struct{}), now: time.Now}
+	w := &Watcher{h: h, log: opts.Logger.With("component", "kube"), ctx: ctx, cancel: cancel, done: make(chan struct{}), now: time.Now, nsErr: nsErr}
+	if nsErr != nil {
+		w.log.Warn("namespaces are not watched: records get no namespace labels from this run", "err", nsErr)
+	}
 	f := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTransform(Strip))
 
 	// Owners first, so a pod's workload is known when the pod arrives.
@@ -89,6 +103,9 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *History, opts Wa
 		{f.Discovery().V1().EndpointSlices().Informer(), w.slice, []string{KindEndpoint}},
 		{f.Core().V1().Nodes().Informer(), w.node, []string{KindNode}},
 	}
+	if w.nsErr == nil {
+		all = append(all, kinded{f.Core().V1().Namespaces().Informer(), w.namespace, []string{KindNamespace}})
+	}
 	var synced []cache.InformerSynced
 	for _, k := range all {
 		handle := k.handle
@@ -113,7 +130,7 @@ func Watch(ctx context.Context, client kubernetes.Interface, h *History, opts Wa
 	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
 		cancel()
 		f.Shutdown()
-		return nil, fmt.Errorf("kube: listing pods, services, EndpointSlices and nodes: %w", cmpErr(syncCtx.Err()))
+		return nil, fmt.Errorf("kube: listing pods, services, EndpointSlices, nodes and namespaces: %w", cmpErr(syncCtx.Err()))
 	}
 	// What the history holds open but the cluster no longer has ended
 	// while nobody watched: now is the best bound known.
@@ -175,6 +192,31 @@ func checkAccess(ctx context.Context, c kubernetes.Interface, timeout time.Durat
 	}
 	return nil
 }
+
+// ErrNamespacesForbidden is what Watcher.NamespacesErr wraps when the
+// account may not list and watch namespaces: records then get every name
+// but no namespace labels.
+var ErrNamespacesForbidden = errors.New("the account may not list and watch namespaces, which namespace labels need")
+
+// checkNamespaces is checkAccess for namespaces, apart because they are
+// optional.
+func checkNamespaces(ctx context.Context, c kubernetes.Interface, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, min(timeout, 20*time.Second))
+	defer cancel()
+	_, err := c.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: 1})
+	switch {
+	case err == nil:
+		return nil
+	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
+		return fmt.Errorf("kube: listing namespaces: %w: %w", ErrNamespacesForbidden, err)
+	}
+	return fmt.Errorf("kube: listing namespaces (is the API server reachable?): %w", err)
+}
+
+// NamespacesErr says why namespaces are not watched, so records carry no
+// namespace labels (errors.Is ErrNamespacesForbidden when RBAC refused
+// them); nil when they are watched.
+func (w *Watcher) NamespacesErr() error { return w.nsErr }
 
 func cmpErr(err error) error {
 	if err == nil {
@@ -346,6 +388,21 @@ func (w *Watcher) node(obj any, initial, deleted bool) {
 		}
 	}
 	w.observe(KindNode, n, want, initial)
+}
+
+func (w *Watcher) namespace(obj any, initial, deleted bool) {
+	n, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return
+	}
+	want := map[string]*Binding{}
+	if !deleted {
+		// Held by name, so that a pod's namespace finds it; a namespace
+		// deleted and created again under the same name is a new UID and
+		// a new binding, and older records keep the labels of theirs.
+		want[n.Name] = &Binding{Name: n.Name, Labels: n.Labels}
+	}
+	w.observe(KindNamespace, n, want, initial)
 }
 
 // Strip is the informers' transform: it keeps only what resolution needs

@@ -12,6 +12,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -79,6 +81,14 @@ func pod(e sdk.Endpoint) string {
 	return e.Namespace + "/" + e.Pod
 }
 
+// nsLabels are the labels of e's namespace as resolved, nil without any.
+func nsLabels(e sdk.Endpoint) map[string]string {
+	if e.K8s == nil {
+		return nil
+	}
+	return e.NamespaceLabels
+}
+
 // eventually polls cond for up to 10 s: informers see changes shortly after
 // the API server makes them.
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -112,6 +122,47 @@ func TestWorkloadHistory(t *testing.T) {
 		_, err := kube.Watch(ctx, env.AsServiceAccount(t, "shop", "nobody"), kube.NewHistory(nil, nil), kube.WatchOptions{})
 		if !errors.Is(err, kube.ErrForbidden) {
 			t.Fatalf("err = %v, want ErrForbidden", err)
+		}
+	})
+
+	t.Run("an account that may not list namespaces", func(t *testing.T) {
+		// Everything but namespaces: the names still come, without the
+		// namespaces' labels, and the watcher says why.
+		_, err := env.Client.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{
+			ObjectMeta: metav1.ObjectMeta{Name: "names-without-namespaces"},
+			Rules: []rbacv1.PolicyRule{
+				{APIGroups: []string{""}, Resources: []string{"pods", "services", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+				{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+				{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"get", "list", "watch"}},
+				{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}},
+			}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = env.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "names-without-namespaces"},
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "names-without-namespaces"},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "shop", Name: "limited"}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lh := kube.NewHistory(nil, nil)
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var w *kube.Watcher
+		// RBAC reaches the authorizer's cache shortly after it is written.
+		eventually(t, "the role to apply", func() bool {
+			w, err = kube.Watch(wctx, env.AsServiceAccount(t, "shop", "limited"), lh, kube.WatchOptions{SyncTimeout: 30 * time.Second})
+			return err == nil
+		})
+		defer w.Stop()
+		if !errors.Is(w.NamespacesErr(), kube.ErrNamespacesForbidden) {
+			t.Errorf("NamespacesErr() = %v, want ErrNamespacesForbidden", w.NamespacesErr())
+		}
+		e := resolve(lh, "10.244.9.9", time.Now())
+		if pod(e) != "shop/early" || nsLabels(e) != nil {
+			t.Errorf("without namespaces: %q with namespace labels %v, want shop/early and none", pod(e), nsLabels(e))
 		}
 	})
 
@@ -212,6 +263,60 @@ func TestWorkloadHistory(t *testing.T) {
 		}
 	})
 
+	t.Run("namespace labels", func(t *testing.T) {
+		const ip = "10.244.4.1"
+		env.CreatePod(t, newPod("ledger-0", "shop", map[string]string{"app": "ledger"}, nil), corev1.PodRunning, ip)
+		eventually(t, "ledger-0 with its namespace's labels", func() bool { return nsLabels(resolve(h, ip, time.Now()))["team"] == "checkout" })
+		if got := nsLabels(resolve(h, "10.244.9.9", since.Add(-time.Hour))); got["team"] != "checkout" {
+			t.Errorf("a record from before the history: namespace labels %v, want the first known (team=checkout)", got)
+		}
+		svc, err := env.Client.CoreV1().Services("shop").Create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "ledger"},
+			Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the service's ClusterIP", func() bool { return nsLabels(resolve(h, svc.Spec.ClusterIP, time.Now()))["team"] == "checkout" })
+		if e := resolve(h, "192.168.50.10", time.Now()); e.K8s != nil && e.NamespaceLabels != nil {
+			t.Errorf("a node has no namespace, yet got namespace labels %v", e.NamespaceLabels)
+		}
+
+		// Relabelled: records keep the labels of their own time.
+		before := time.Now()
+		ns, err := env.Client.CoreV1().Namespaces().Get(ctx, "shop", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Labels["team"] = "payments"
+		if _, err := env.Client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the new label", func() bool { return nsLabels(resolve(h, ip, time.Now()))["team"] == "payments" })
+		if got := nsLabels(resolve(h, ip, before)); got["team"] != "checkout" {
+			t.Errorf("before the relabelling: %v, want team=checkout", got)
+		}
+
+		// Deleted and created again under its name: another UID, and a
+		// record of each time gets its own namespace's labels.
+		env.CreateNamespace(t, "ledger", map[string]string{"env": "old"})
+		const ip2 = "10.244.4.2"
+		env.CreatePod(t, newPod("books-0", "ledger", nil, nil), corev1.PodRunning, ip2)
+		eventually(t, "the first ledger namespace", func() bool { return nsLabels(resolve(h, ip2, time.Now()))["env"] == "old" })
+		during := time.Now()
+		deleteNamespace(t, env, "ledger")
+		eventually(t, "the namespace to go", func() bool { return nsLabels(resolve(h, ip2, time.Now())) == nil })
+		env.CreateNamespace(t, "ledger", map[string]string{"env": "new"})
+		eventually(t, "the second ledger namespace", func() bool { return nsLabels(resolve(h, ip2, time.Now()))["env"] == "new" })
+		if got := nsLabels(resolve(h, ip2, during)); got["env"] != "old" {
+			t.Errorf("a record of the first ledger namespace: %v, want env=old", got)
+		}
+		if n := h.Lookup(kube.KindNamespace, "ledger", time.Now()); len(n) != 1 || len(h.Lookup(kube.KindNamespace, "ledger", during)) != 1 ||
+			n[0].UID == h.Lookup(kube.KindNamespace, "ledger", during)[0].UID {
+			t.Errorf("the two ledger namespaces are not told apart by UID: %+v", n)
+		}
+	})
+
 	t.Run("owner chains", func(t *testing.T) {
 		dep, err := env.Client.AppsV1().Deployments("shop").Create(ctx, &appsv1.Deployment{
 			ObjectMeta: metav1.ObjectMeta{Name: "frontend"},
@@ -276,6 +381,10 @@ func TestWorkloadHistory(t *testing.T) {
 		// What the history saw is read back from the store alone, with no
 		// cluster: records keep resolving as they did.
 		at := time.Now()
+		wantTeam := nsLabels(resolve(h, "10.244.3.1", at))["team"]
+		if wantTeam == "" {
+			t.Fatal("the frontend pod has no namespace labels")
+		}
 		want := map[string]string{"10.244.1.5": pod(resolve(h, "10.244.1.5", at)), "10.244.3.1": pod(resolve(h, "10.244.3.1", at)), "10.244.9.9": pod(resolve(h, "10.244.9.9", at))}
 		if err := st.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: at, Src: sdk.Endpoint{IP: "10.244.3.1", Port: 40000}, Dst: sdk.Endpoint{IP: "10.244.2.1", Port: 80}, Method: "GET", Path: "/"}}); err != nil {
 			t.Fatal(err)
@@ -307,5 +416,34 @@ func TestWorkloadHistory(t *testing.T) {
 		if r.Src.Workload != "frontend" || r.Dst.Service != "checkout" || r.Dst.Pod != "checkout-1" {
 			t.Errorf("stored record read back with %+v → %+v", r.Src.K8s, r.Dst.K8s)
 		}
+		if r.Src.K8s == nil || r.Src.NamespaceLabels["team"] != wantTeam {
+			t.Errorf("stored record's namespace labels read back as %+v, want team=%s", r.Src.K8s, wantTeam)
+		}
+	})
+}
+
+// deleteNamespace deletes a namespace as the namespace controller would
+// (none runs here): its "kubernetes" finalizer is removed, then it goes.
+func deleteNamespace(t *testing.T, env *kubetest.Env, name string) {
+	t.Helper()
+	ctx := context.Background()
+	nss := env.Client.CoreV1().Namespaces()
+	if err := nss.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := nss.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Spec.Finalizers = nil
+	if _, err := nss.Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nss.Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	eventually(t, "namespace "+name+" to be deleted", func() bool {
+		_, err := nss.Get(ctx, name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
 	})
 }

@@ -127,10 +127,13 @@ type workloadFilter struct {
 	Namespaces []string          `json:"namespaces,omitempty" jsonschema:"only workloads in one of these namespaces"`
 	IP         string            `json:"ip,omitempty" jsonschema:"one IP address"`
 	Labels     map[string]string `json:"labels,omitempty" jsonschema:"Kubernetes labels the workload must carry (known when the store has a workload history: import --kubeconfig, tap/hub --kubernetes)"`
+	// NamespaceLabels selects by the namespace's labels (team, tenant,
+	// environment), which is how clusters shared by teams are divided.
+	NamespaceLabels map[string]string `json:"namespace_labels,omitempty" jsonschema:"Kubernetes labels the workload's namespace must carry (e.g. {\"team\": \"payments\"}; known as labels are)"`
 }
 
 func (f workloadFilter) empty() bool {
-	return f.Name == "" && f.NameRegex == "" && f.Namespace == "" && len(f.Namespaces) == 0 && f.IP == "" && len(f.Labels) == 0
+	return f.Name == "" && f.NameRegex == "" && f.Namespace == "" && len(f.Namespaces) == 0 && f.IP == "" && len(f.Labels) == 0 && len(f.NamespaceLabels) == 0
 }
 
 // hasLabels reports whether have carries every label of want.
@@ -174,7 +177,8 @@ func (f workloadFilter) apply(hosts []analysis.Host) ([]analysis.Host, string, e
 			re != nil && !re.MatchString(name),
 			len(ns) > 0 && !ns[h.Namespace],
 			f.IP != "" && f.IP != h.IP,
-			!hasLabels(h.Labels, f.Labels):
+			!hasLabels(h.Labels, f.Labels),
+			!hasLabels(h.NamespaceLabels, f.NamespaceLabels):
 			continue
 		}
 		out = append(out, h)
@@ -182,6 +186,8 @@ func (f workloadFilter) apply(hosts []analysis.Host) ([]analysis.Host, string, e
 	note := ""
 	if len(f.Labels) > 0 && len(out) == 0 && !slices.ContainsFunc(hosts, func(h analysis.Host) bool { return len(h.Labels) > 0 }) {
 		note = "; no workload labels are known to this store (an import without --kubeconfig, a tap without --kubernetes), so a labels filter matches nothing: filter by name, name_regex or namespace"
+	} else if len(f.NamespaceLabels) > 0 && len(out) == 0 && !slices.ContainsFunc(hosts, func(h analysis.Host) bool { return len(h.NamespaceLabels) > 0 }) {
+		note = "; no namespace labels are known to this store (no workload history, or its account may not list namespaces), so a namespace_labels filter matches nothing: filter by namespace"
 	} else if len(ns) > 0 && len(out) == 0 {
 		note = "; no workload with a known namespace matched (an imported pcap has IPs only: drop namespace(s) to list them)"
 	}
@@ -215,7 +221,7 @@ func (s *Server) analysisTools() []tool {
 			desc: "HTTP endpoints that usually carry credentials (Authorization, cookies, API keys) but were also called without them, with the share and example calls. Use it in a security audit. Next: get_api_call on the example ids, list_api_calls on the endpoint."},
 			s.findUnauthenticated),
 		newTool(toolSpec{name: "list_workloads", title: "List workloads",
-			desc: "The services seen: hosts that served calls, with their ports, protocols and call counts, and workload names when the capture source knows them. Use it to resolve a workload name or namespace to IPs (name, name_regex, namespace(s), ip) or to list what serves traffic. Next: get_dependencies on one, or export_snapshot_pcap with bpf \"host IP\"."},
+			desc: "The services seen: hosts that served calls, with their ports, protocols and call counts, and workload names when the capture source knows them. Use it to resolve a workload name or namespace to IPs (name, name_regex, namespace(s), ip, labels, or namespace_labels such as a team's namespaces) or to list what serves traffic. Next: get_dependencies on one, or export_snapshot_pcap with bpf \"host IP\"."},
 			s.listWorkloads),
 		newTool(toolSpec{name: "list_ips", title: "List IPs",
 			desc: "Every IP seen as client or server, with role, call counts, server ports and protocols, first and last seen. Use it to learn who an IP is (ip) or which IPs took part. Next: list_workloads, list_l4_flows with ip."},

@@ -93,19 +93,34 @@ func appendProcess(b []byte, p *sdk.Process) []byte {
 }
 
 // appendK8s writes a presence byte and, when present, the context, its
-// labels in key order so that equal records encode alike.
+// labels in key order so that equal records encode alike. The presence
+// byte is 2 when the namespace's labels follow the labels (1 without
+// them, as written before namespaces were watched, so a hub reads what an
+// older worker sends).
 func appendK8s(b []byte, k *sdk.K8s) []byte {
 	if k == nil {
 		return append(b, 0)
 	}
-	b = append(b, 1)
+	if len(k.NamespaceLabels) == 0 {
+		b = append(b, 1)
+	} else {
+		b = append(b, 2)
+	}
 	for _, s := range []string{k.Pod, k.Service, k.Node, k.WorkloadKind, k.Workload} {
 		b = appendStr(b, s)
 	}
-	b = binary.AppendUvarint(b, uint64(len(k.Labels)))
-	for _, key := range slices.Sorted(maps.Keys(k.Labels)) {
+	b = appendLabels(b, k.Labels)
+	if len(k.NamespaceLabels) != 0 {
+		b = appendLabels(b, k.NamespaceLabels)
+	}
+	return b
+}
+
+func appendLabels(b []byte, l map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(l)))
+	for _, key := range slices.Sorted(maps.Keys(l)) {
 		b = appendStr(b, key)
-		b = appendStr(b, k.Labels[key])
+		b = appendStr(b, l[key])
 	}
 	return b
 }
@@ -289,24 +304,35 @@ func (r *valueReader) process(what string) *sdk.Process {
 }
 
 func (r *valueReader) k8s(what string) *sdk.K8s {
-	if r.byte1(what) == 0 {
+	present := r.byte1(what)
+	if present == 0 {
 		return nil
 	}
 	k := &sdk.K8s{Pod: r.str(what + " pod"), Service: r.str(what + " service"), Node: r.str(what + " node"),
 		WorkloadKind: r.str(what + " workload kind"), Workload: r.str(what + " workload")}
-	n := r.uvarint(what + " label count")
-	if n > uint64(len(r.s)) {
-		r.fail(what + " label count")
-		return nil
-	}
-	if n > 0 {
-		k.Labels = make(map[string]string, n)
-		for range n {
-			key := r.str(what + " label")
-			k.Labels[key] = r.str(what + " label value")
-		}
+	k.Labels = r.labels(what + " label")
+	if present == 2 {
+		k.NamespaceLabels = r.labels(what + " namespace label")
 	}
 	return k
+}
+
+// labels reads what appendLabels wrote; nil when there are none.
+func (r *valueReader) labels(what string) map[string]string {
+	n := r.uvarint(what + " count")
+	if n > uint64(len(r.s)) {
+		r.fail(what + " count")
+		return nil
+	}
+	if n == 0 {
+		return nil
+	}
+	l := make(map[string]string, n)
+	for range n {
+		key := r.str(what)
+		l[key] = r.str(what + " value")
+	}
+	return l
 }
 
 // maxHeaders bounds the header count a corrupt value can claim.

@@ -94,6 +94,9 @@ func startKube(ctx context.Context, g *globals, k *kubeOpts, st *storage.Store, 
 	st.SetResolver(h)
 	g.history.Store(h)
 	fmt.Fprintf(stderr, "kubernetes: watching %s: %d address bindings known (listed in %s)\n", desc, h.Len(), time.Since(start).Round(time.Millisecond))
+	if err := w.NamespacesErr(); err != nil {
+		fmt.Fprintf(stderr, "kubernetes: namespaces are not watched, so records get no namespace labels beyond those already in the store's history (%v); grant list and watch on namespaces to have them\n", err)
+	}
 	return h, func() {
 		w.Stop()
 		g.history.Store(nil)

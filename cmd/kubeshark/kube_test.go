@@ -19,8 +19,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeshark-wasm/kubeshark/kube/kubetest"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
@@ -93,7 +95,7 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 	env := kubetest.Start(t)
 	ctx := context.Background()
 	c := env.Client
-	env.CreateNamespace(t, "shop", nil)
+	env.CreateNamespace(t, "shop", map[string]string{"team": "commerce"})
 	yes := true
 	owner := func(kind, name string, uid string, api string) []metav1.OwnerReference {
 		return []metav1.OwnerReference{{APIVersion: api, Kind: kind, Name: name, UID: types.UID(uid), Controller: &yes}}
@@ -214,6 +216,12 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 	check(`node.name == "node-1"`, func(n int) bool { return n == len(all) })
 	check(`local_labels["app"] == "loadgen" && remote_labels["app"] == "frontend"`, func(n int) bool { return n > 0 && n < len(all) })
 	check(`src.pod.name == "no-such-pod"`, func(n int) bool { return n == 0 })
+	// Namespace labels (not in KFL2): from the namespaces informer.
+	check(`src.namespace.labels["team"] == "commerce" && remote_namespace_labels["team"] == "commerce"`, func(n int) bool { return n == len(all) })
+	check(`map_get(dst.namespace.labels, "team", "") == "payments"`, func(n int) bool { return n == 0 })
+	if all[0].Src.NamespaceLabels["team"] != "commerce" {
+		t.Errorf("record JSON lacks the namespace's labels: %+v", all[0].Src.K8s)
+	}
 
 	// The table gets a workloads column.
 	tbl := ks(t, data, "calls", "--filter", `dst.service.name == "payments"`, "--limit", "3")
@@ -261,6 +269,54 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 		}
 	})
 
+	t.Run("an account that may not list namespaces", func(t *testing.T) {
+		// RBAC written for the other informers: every name still comes,
+		// the import says what is missing, and no namespace has labels.
+		rules := []rbacv1.PolicyRule{
+			{APIGroups: []string{""}, Resources: []string{"pods", "services", "nodes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"apps"}, Resources: []string{"replicasets"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}},
+		}
+		if _, err := c.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "no-namespaces"}, Rules: rules}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "no-namespaces"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "no-namespaces"},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "shop", Name: "limited"}}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := clientcmd.LoadFromFile(env.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range cfg.AuthInfos {
+			a.Impersonate = "system:serviceaccount:shop:limited"
+		}
+		kc := filepath.Join(t.TempDir(), "limited.kubeconfig")
+		if err := clientcmd.WriteToFile(*cfg, kc); err != nil {
+			t.Fatal(err)
+		}
+		var data3 string
+		var r result
+		// The authorizer applies new RBAC within moments.
+		for try := 0; try < 20; try++ {
+			data3 = t.TempDir()
+			if r = ks(t, data3, "import", "--kubeconfig", kc, "--context", "kubetest", pcap); r.code == 0 || !strings.Contains(r.stderr, "may not list") {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r.code != 0 || !strings.Contains(r.stderr+r.stdout, "namespaces are not watched") || !strings.Contains(r.stderr+r.stdout, "grant list and watch on namespaces") {
+			t.Fatalf("import as an account without namespaces: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		got := calls(t, data3)
+		named := calls(t, data3, "--filter", `src.pod.name != "" && dst.pod.name != "" && size(src.namespace.labels) == 0 && size(remote_namespace_labels) == 0`)
+		if len(got) != len(all) || len(named) != len(all) {
+			t.Errorf("%d records, %d named without namespace labels; want all %d", len(got), len(named), len(all))
+		}
+	})
+
 	// MCP, with no cluster: the history is in the store.
 	if err := os.Remove(env.Kubeconfig); err != nil {
 		t.Fatal(err)
@@ -274,11 +330,23 @@ func TestImportResolvesAgainstACluster(t *testing.T) {
 		Hosts []struct {
 			IP, Name, Namespace, Pod, Service, Workload, WorkloadKind string
 			Labels                                                    map[string]string
+			NamespaceLabels                                           map[string]string `json:"namespace_labels"`
 		} `json:"hosts"`
 	}
 	s.Get(t, "list_workloads", map[string]any{"namespace": "shop", "labels": map[string]string{"app": "payments"}}, &wl)
-	if len(wl.Hosts) != 1 || wl.Hosts[0].Name != "payments" || wl.Hosts[0].Pod != "payments-6f7c9-xyz12" || wl.Hosts[0].IP != "10.244.3.30" {
+	if len(wl.Hosts) != 1 || wl.Hosts[0].Name != "payments" || wl.Hosts[0].Pod != "payments-6f7c9-xyz12" || wl.Hosts[0].IP != "10.244.3.30" ||
+		wl.Hosts[0].NamespaceLabels["team"] != "commerce" {
 		t.Errorf("list_workloads by label: %+v", wl.Hosts)
+	}
+	s.Get(t, "list_workloads", map[string]any{"namespace": "shop"}, &wl)
+	inShop := len(wl.Hosts)
+	s.Get(t, "list_workloads", map[string]any{"namespace_labels": map[string]string{"team": "commerce"}}, &wl)
+	if len(wl.Hosts) != inShop || inShop == 0 {
+		t.Errorf("list_workloads by namespace label: %d hosts, want those of shop (%d): %+v", len(wl.Hosts), inShop, wl.Hosts)
+	}
+	s.Get(t, "list_workloads", map[string]any{"namespace_labels": map[string]string{"team": "payments"}}, &wl)
+	if len(wl.Hosts) != 0 {
+		t.Errorf("list_workloads by another team's label: %+v", wl.Hosts)
 	}
 	var sm struct {
 		Edges []struct {

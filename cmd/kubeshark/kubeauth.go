@@ -36,7 +36,7 @@ func (o kubeAuthOptions) authorizer(log *slog.Logger) (func(*http.Request) error
 	case "", "token":
 		// --kubeconfig and --context also serve --worker-pods.
 		if o.namespace != "" {
-			return nil, "", fmt.Errorf("hub: --namespace: the flags of the hub's namespace apply to --auth kubernetes, not --auth %s", o.mode)
+			return nil, "", errors.New("hub: --namespace is only used with --auth kubernetes (it names the namespace of the hub's Service, where callers' RBAC is checked), and this hub checks its own token (--auth token, the default): add --auth kubernetes, or drop --namespace")
 		}
 		return nil, "", nil
 	case "kubernetes":

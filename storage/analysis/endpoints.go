@@ -46,15 +46,17 @@ type Host struct {
 	// to the IP, when it did.
 	Name      string `json:"name,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
-	// Pod, Service, Node, WorkloadKind, Workload and Labels are what held
-	// the IP when it was first seen in the window, when the store has a
-	// workload history (sdk.K8s).
+	// Pod, Service, Node, WorkloadKind, Workload, Labels and
+	// NamespaceLabels are what held the IP when it was first seen in the
+	// window, when the store has a workload history (sdk.K8s).
 	Pod          string            `json:"pod,omitempty"`
 	Service      string            `json:"service,omitempty"`
 	Node         string            `json:"node,omitempty"`
 	WorkloadKind string            `json:"workload_kind,omitempty"`
 	Workload     string            `json:"workload,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
+	// NamespaceLabels are the labels of its namespace.
+	NamespaceLabels map[string]string `json:"namespace_labels,omitempty"`
 	// Role is client, server or both.
 	Role           string   `json:"role"`
 	CallsAsClient  int      `json:"calls_as_client"`
@@ -106,6 +108,7 @@ func Endpoints(ctx context.Context, src Source, q EndpointsQuery) (EndpointsResu
 			h.Name, h.Namespace = e.Name, e.Namespace
 			if k := e.K8s; k != nil {
 				h.Pod, h.Service, h.Node, h.WorkloadKind, h.Workload, h.Labels = k.Pod, k.Service, k.Node, k.WorkloadKind, k.Workload, k.Labels
+				h.NamespaceLabels = k.NamespaceLabels
 			}
 		}
 		h.first = min(h.first, ts)

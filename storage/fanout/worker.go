@@ -51,11 +51,11 @@ func WorkerHandler(opts WorkerOptions) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+pathRecords, w.records)
 	mux.HandleFunc("POST "+pathFlows, w.flows)
-	mux.HandleFunc("GET "+pathRecord+"{id}", w.record)
-	mux.HandleFunc("GET "+pathFlow+"{id}", w.flow)
-	mux.HandleFunc("GET "+pathSummary, w.summary)
-	mux.HandleFunc("POST "+pathEpochs, w.epochs)
-	mux.HandleFunc("PUT "+pathDisabled, w.setDisabled)
+	mux.HandleFunc("GET "+pathRecord+"{id}", answer(w, w.record))
+	mux.HandleFunc("GET "+pathFlow+"{id}", answer(w, w.flow))
+	mux.HandleFunc("GET "+pathSummary, answer(w, w.summary))
+	mux.HandleFunc("POST "+pathEpochs, answer(w, w.epochs))
+	mux.HandleFunc("PUT "+pathDisabled, answer(w, w.setDisabled))
 	return mux, nil
 }
 
@@ -264,106 +264,97 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Write(mustJSON(v))
 }
 
-func (wk *worker) record(w http.ResponseWriter, r *http.Request) {
-	st, release, ok := wk.store(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	rec, err := st.Get(r.Context(), r.PathValue("id"))
-	if err != nil {
-		wk.fail(w, statusOf(err), err)
-		return
-	}
-	// One record frame: JSON would lose its header order.
-	w.Header().Set("Content-Type", streamType)
-	w.Write(appendFrame(nil, frameRecord, storage.AppendRecord(nil, rec)))
-}
+// noBody is the request of a route that reads no body (a GET).
+type noBody struct{}
 
-func (wk *worker) flow(w http.ResponseWriter, r *http.Request) {
-	st, release, ok := wk.store(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	f, err := st.Flow(r.Context(), r.PathValue("id"))
-	if err != nil {
-		wk.fail(w, statusOf(err), err)
-		return
-	}
-	writeJSON(w, f)
-}
+// recordFrame is an answer sent as one record frame rather than JSON.
+type recordFrame []byte
 
-func (wk *worker) summary(w http.ResponseWriter, r *http.Request) {
-	st, release, ok := wk.store(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	ctx := r.Context()
-	if r.URL.Query().Get("only") == "bounds" {
-		res := summaryResponse{Node: wk.opts.Node}
-		var err error
-		if res.First, res.Last, err = st.Bounds(ctx); err != nil {
+// answer makes the handler of a route that answers once (not a stream):
+// it decodes the JSON body into a Req (none for noBody), holds the store
+// for the request, and writes what do returns — JSON, a recordFrame as
+// itself, nil as 204 No Content — or do's error with statusOf's status.
+func answer[Req any](wk *worker, do func(ctx context.Context, st *storage.Store, r *http.Request, req Req) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if _, none := any(req).(noBody); !none && !decode(w, r, &req) {
+			return
+		}
+		st, release, ok := wk.store(w, r)
+		if !ok {
+			return
+		}
+		defer release()
+		res, err := do(r.Context(), st, r, req)
+		if err != nil {
 			wk.fail(w, statusOf(err), err)
 			return
 		}
-		writeJSON(w, res)
-		return
+		switch v := res.(type) {
+		case nil:
+			w.WriteHeader(http.StatusNoContent)
+		case recordFrame:
+			w.Header().Set("Content-Type", streamType)
+			w.Write(v)
+		default:
+			writeJSON(w, v)
+		}
+	}
+}
+
+func (wk *worker) record(ctx context.Context, st *storage.Store, r *http.Request, _ noBody) (any, error) {
+	rec, err := st.Get(ctx, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	// One record frame: JSON would lose its header order.
+	return recordFrame(appendFrame(nil, frameRecord, storage.AppendRecord(nil, rec))), nil
+}
+
+func (wk *worker) flow(ctx context.Context, st *storage.Store, r *http.Request, _ noBody) (any, error) {
+	f, err := st.Flow(ctx, r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (wk *worker) summary(ctx context.Context, st *storage.Store, r *http.Request, _ noBody) (any, error) {
+	res := summaryResponse{Node: wk.opts.Node}
+	var err error
+	if r.URL.Query().Get("only") == "bounds" {
+		if res.First, res.Last, err = st.Bounds(ctx); err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
 	sum, err := st.Summary(ctx)
 	if err != nil {
-		wk.fail(w, statusOf(err), err)
-		return
+		return nil, err
 	}
-	res := summaryResponse{Node: wk.opts.Node, Total: sum.Total, ByProtocol: sum.ByProtocol, Failed: sum.Failed, First: sum.First, Last: sum.Last}
+	res.Total, res.ByProtocol, res.Failed, res.First, res.Last = sum.Total, sum.ByProtocol, sum.Failed, sum.First, sum.Last
 	if res.FlowFirst, res.FlowLast, res.FlowCount, err = st.FlowBounds(ctx); err != nil {
-		wk.fail(w, statusOf(err), err)
-		return
+		return nil, err
 	}
 	if res.Disabled, err = st.DisabledDissectors(ctx); err != nil {
-		wk.fail(w, statusOf(err), err)
-		return
+		return nil, err
 	}
 	sort.Strings(res.Disabled)
-	writeJSON(w, res)
+	return res, nil
 }
 
-func (wk *worker) epochs(w http.ResponseWriter, r *http.Request) {
-	var req epochsRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	st, release, ok := wk.store(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	ep, err := st.MinuteEpochs(r.Context(), req.From, req.To)
+func (wk *worker) epochs(ctx context.Context, st *storage.Store, _ *http.Request, req epochsRequest) (any, error) {
+	ep, err := st.MinuteEpochs(ctx, req.From, req.To)
 	if err != nil {
-		wk.fail(w, statusOf(err), err)
-		return
+		return nil, err
 	}
 	res := epochsResponse{Epochs: make(map[string]uint64, len(ep))}
 	for m, e := range ep {
 		res.Epochs[strconv.FormatInt(m, 10)] = e
 	}
-	writeJSON(w, res)
+	return res, nil
 }
 
-func (wk *worker) setDisabled(w http.ResponseWriter, r *http.Request) {
-	var req disabledRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	st, release, ok := wk.store(w, r)
-	if !ok {
-		return
-	}
-	defer release()
-	if err := st.SetDisabledDissectors(r.Context(), req.Names); err != nil {
-		wk.fail(w, statusOf(err), err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+func (wk *worker) setDisabled(ctx context.Context, st *storage.Store, _ *http.Request, req disabledRequest) (any, error) {
+	return nil, st.SetDisabledDissectors(ctx, req.Names)
 }

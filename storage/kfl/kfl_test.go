@@ -134,8 +134,12 @@ func TestMatch(t *testing.T) {
 	local.Dst.Process = &sdk.Process{PID: 200, Comm: "redis-server", CgroupID: 9}
 	outbound := httpRec()
 	outbound.Src.Process = &sdk.Process{PID: 300, Comm: "curl", CgroupID: 11}
+	// Named from a workload history, the namespaces with their labels.
+	named := httpRec()
+	named.Src.K8s = &sdk.K8s{Pod: "web-1", Labels: map[string]string{"app": "web"}, NamespaceLabels: map[string]string{"team": "storefront"}}
+	named.Dst.K8s = &sdk.K8s{Service: "users", NamespaceLabels: map[string]string{"team": "payments", "tier": "gold"}}
 	recs := map[string]*sdk.Record{"http": httpRec(), "https": https, "redis": redisRec(), "dns": dnsRec(), "grpc": grpcRec(), "tls": tlsRec(), "noresp": noResp, "empty": {},
-		"local": local, "outbound": outbound}
+		"local": local, "outbound": outbound, "named": named}
 	for _, tc := range []struct {
 		expr string
 		rec  string
@@ -193,6 +197,12 @@ func TestMatch(t *testing.T) {
 		{`src.pod.namespace == "web" && dst.pod.namespace == "prod" && dst.service.namespace == "prod" && src.service.namespace == "web"`, "http", true},
 		{`src.pod.name == "" && dst.pod.name == "" && src.service.name == "" && dst.service.name == ""`, "http", true},
 		{`"prod" in namespaces && "web" in namespaces && size(namespaces) == 2`, "http", true},
+		{`src.namespace.labels["team"] == "storefront" && dst.namespace.labels["team"] == "payments"`, "named", true},
+		{`src.namespace == "web" && src.namespace.startsWith("w") && map_get(dst.namespace.labels, "tier", "") == "gold"`, "named", true},
+		{`local_namespace_labels["team"] == "storefront" && remote_namespace_labels == {"team": "payments", "tier": "gold"}`, "named", true},
+		{`local_labels["app"] == "web" && !("app" in local_namespace_labels)`, "named", true},
+		{`"team" in dst.namespace.labels || "team" in src.namespace.labels`, "http", false}, // no history: no labels
+		{`size(src.namespace.labels) == 0 && map_get(remote_namespace_labels, "team", "none") == "none"`, "http", true},
 		{`size(namespaces) == 0`, "redis", true},
 		// headers: lower-case names, repeated ones joined
 		{`request.headers["user-agent"] == "curl/8.5"`, "http", true},

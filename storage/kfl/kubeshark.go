@@ -533,12 +533,15 @@ func kubesharkVariables() []*variable {
 	add(
 		k8s(sv("src.namespace", "client namespace", func(r *sdk.Record) string { return r.Src.Namespace })),
 		k8s(sv("dst.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
-		k8s(lv("pods", "pod names of both ends", func(r *sdk.Record) []string { return both(r, func(k *sdk.K8s) string { return k.Pod }) })),
-		k8s(lv("services", "service names of both ends", func(r *sdk.Record) []string { return both(r, func(k *sdk.K8s) string { return k.Service }) })),
+		k8s(lv("pods", "pod names of both ends", func(r *sdk.Record) []string { return both(r, func(k sdk.K8s) string { return k.Pod }) })),
+		k8s(lv("services", "service names of both ends", func(r *sdk.Record) []string { return both(r, func(k sdk.K8s) string { return k.Service }) })),
 		k8s(mv("local_labels", "labels of the local peer, the client (src): its pod's, or its service's or node's", func(r *sdk.Record) map[string]string { return k8sOf(&r.Src).Labels })),
 		k8s(mv("local_annotations", "annotations of the local peer (as local_labels)", noMap)),
 		k8s(mv("remote_labels", "labels of the remote peer, the server (dst), as local_labels", func(r *sdk.Record) map[string]string { return k8sOf(&r.Dst).Labels })),
 		k8s(mv("remote_annotations", "annotations of the remote peer (as local_labels)", noMap)),
+		// Not in KFL2: its local_labels are the peer's own.
+		k8s(mv("local_namespace_labels", "labels of the local peer's (client's) namespace at the record's time; same as src.namespace.labels", func(r *sdk.Record) map[string]string { return k8sOf(&r.Src).NamespaceLabels })),
+		k8s(mv("remote_namespace_labels", "labels of the remote peer's (server's) namespace; same as dst.namespace.labels", func(r *sdk.Record) map[string]string { return k8sOf(&r.Dst).NamespaceLabels })),
 		k8s(&variable{name: "node", typ: cel.MapType(cel.StringType, cel.StringType), typeName: "map<string,string>",
 			doc: `node.name (node["name"]): the local peer's node (the client's, else the server's); node["ip"] is empty`,
 			get: func(a *activation) ref.Val {

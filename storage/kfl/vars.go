@@ -136,6 +136,11 @@ func coreVariables() []*variable {
 		k8s(sv("dst.pod.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
 		k8s(sv("dst.service.name", "server service: the ClusterIP called, or a service whose endpoints list the server pod", func(r *sdk.Record) string { return k8sOf(&r.Dst).Service })),
 		k8s(sv("dst.service.namespace", "server namespace", func(r *sdk.Record) string { return r.Dst.Namespace })),
+		// Not in Kubeshark's KFL2, which names no namespace labels: the
+		// directional form beside src.namespace, and the local/remote form
+		// beside local_labels (kubeshark.go).
+		k8s(nsLabels("src.namespace.labels", "labels of the client's namespace at the record's time (src.namespace.labels[\"team\"] == \"payments\"; map_get for absent keys); empty unless the store has a workload history whose account may list namespaces", func(r *sdk.Record) *sdk.Endpoint { return &r.Src })),
+		k8s(nsLabels("dst.namespace.labels", "labels of the server's namespace at the record's time, as src.namespace.labels", func(r *sdk.Record) *sdk.Endpoint { return &r.Dst })),
 		k8s(&variable{name: "namespaces", typ: cel.ListType(cel.StringType), typeName: "list<string>",
 			doc: "the namespaces of both ends (\"production\" in namespaces)",
 			get: func(a *activation) ref.Val {
@@ -446,14 +451,27 @@ func procOf(e sdk.Endpoint) *sdk.Process {
 	return e.Process
 }
 
-var noK8s sdk.K8s
+// nsLabels declares a map variable holding the labels of an end's
+// namespace.
+func nsLabels(name, doc string, end func(*sdk.Record) *sdk.Endpoint) *variable {
+	return &variable{name: name, typ: cel.MapType(cel.StringType, cel.StringType), typeName: "map<string,string>", doc: doc,
+		get: func(a *activation) ref.Val {
+			l := k8sOf(end(a.r)).NamespaceLabels
+			if len(l) == 0 {
+				return emptyStringMap
+			}
+			return types.NewStringStringMap(types.DefaultTypeAdapter, l)
+		}}
+}
 
-// k8sOf is an endpoint's Kubernetes context, empty when it has none.
-func k8sOf(e *sdk.Endpoint) *sdk.K8s {
+// k8sOf is a copy of an endpoint's Kubernetes context, the zero value when
+// it has none: a copy, so that no caller can change what another reads
+// (its label maps are shared, and only read).
+func k8sOf(e *sdk.Endpoint) sdk.K8s {
 	if e.K8s == nil {
-		return &noK8s
+		return sdk.K8s{}
 	}
-	return e.K8s
+	return *e.K8s
 }
 
 // localNode is the node a record was seen on as KFL2 means it: the local
@@ -466,7 +484,7 @@ func localNode(r *sdk.Record) string {
 }
 
 // both lists the non-empty, distinct values f gives for the two ends.
-func both(r *sdk.Record, f func(*sdk.K8s) string) []string {
+func both(r *sdk.Record, f func(sdk.K8s) string) []string {
 	s, d := f(k8sOf(&r.Src)), f(k8sOf(&r.Dst))
 	switch {
 	case s == "" && d == "":

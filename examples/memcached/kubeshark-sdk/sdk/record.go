@@ -62,6 +62,10 @@ type K8s struct {
 	Workload     string `json:"workload,omitempty"`
 	// Labels are the labels of the pod (or service, or node).
 	Labels map[string]string `json:"labels,omitempty"`
+	// NamespaceLabels are the labels the pod's (or service's) namespace
+	// carried at the record's time; empty for a node, and when namespaces
+	// could not be watched.
+	NamespaceLabels map[string]string `json:"namespace_labels,omitempty"`
 }
 
 // String renders the endpoint as ip:port, bracketing IPv6 addresses.
