@@ -64,7 +64,9 @@ type Options struct {
 type Stats struct {
 	// Packets and Bytes are what Next delivered.
 	Packets, Bytes uint64
-	// Duplicates are ingress copies of local-to-local packets dropped.
+	// Duplicates are ingress copies of local-to-local packets dropped
+	// here; the kernel leaves out most of them before (packets.Counters'
+	// Twins), and these are the rest: those whose addresses NAT changed.
 	Duplicates uint64
 	// Incomplete are packets some of whose chunks never came (the ring
 	// buffer filled in the middle of them).
@@ -369,6 +371,16 @@ func (s *Source) packet(now time.Time) (capture.Packet, bool) {
 		}
 	}
 	ts := time.Unix(0, s.bootWall+int64(first.Mono)).UTC()
+	if first.Twin {
+		// Only the headers of a packet already delivered from its egress
+		// copy: what it says is the receiving socket's cgroup.
+		if first.Cgroup != 0 && s.opts.OnSocket != nil {
+			if src, dst, ok := ports(data); ok {
+				s.opts.OnSocket(dst, src, first.Cgroup, ts)
+			}
+		}
+		return capture.Packet{}, false
+	}
 	split := false
 	if !first.L2 && first.Cgroup != 0 && s.opts.OnSocket != nil {
 		if src, dst, ok := ports(data); ok {
