@@ -90,8 +90,12 @@ type Source struct {
 
 	bootWall int64 // wall-clock ns at CLOCK_MONOTONIC 0
 
-	chunk     packets.Chunk // the packet Next is turning into capture.Packets
-	queue     [][]byte      // pieces of a split super-packet still to return
+	chunk packets.Chunk // the packet Next is turning into capture.Packets
+	// held is the large buffer of the packet Next last handled, handed
+	// back to the reader through free once nothing refers to it.
+	held      []byte
+	free      chan []byte
+	queue     [][]byte // pieces of a split super-packet still to return
 	queueMeta capture.Packet
 	dedupe    *Dedupe
 	lastIdle  time.Time
@@ -123,6 +127,26 @@ type assembler struct {
 	room      int // most bytes a packet keeps: the snap length
 	partial   map[uint64]*partial
 	lastSweep time.Time
+	// free holds large packet buffers Next is done with: reused, they
+	// spare the garbage collector 64 KiB a GSO packet.
+	free chan []byte
+}
+
+// recycleMin is the smallest packet buffer worth reusing.
+const recycleMin = 32 << 10
+
+// buffer returns an empty buffer with room for n bytes.
+func (a *assembler) buffer(n int) []byte {
+	if n >= recycleMin {
+		select {
+		case b := <-a.free:
+			if cap(b) >= n {
+				return b[:0]
+			}
+		default:
+		}
+	}
+	return make([]byte, 0, n)
 }
 
 // add takes the chunk just read, whose Data aliases the reader's record,
@@ -143,7 +167,7 @@ func (a *assembler) add(c *packets.Chunk, now time.Time) (pkt packets.Chunk, ok,
 		pt.first.Data = nil
 		// The whole packet's room at once: grown chunk by chunk, a 64
 		// KiB GSO packet was copied several times over.
-		pt.buf = make([]byte, 0, min(int(c.Len), a.room))
+		pt.buf = a.buffer(min(int(c.Len), a.room))
 		a.partial[c.Seq] = pt
 	}
 	pt.lastSeen = now
@@ -215,7 +239,7 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{opts: opts, probe: probe, linkType: map[uint32]layers.LinkType{},
-		dedupe: NewDedupe(opts.DedupeWindow), q: newChunkQueue(opts.QueueBytes)}
+		dedupe: NewDedupe(opts.DedupeWindow), q: newChunkQueue(opts.QueueBytes), free: make(chan []byte, 64)}
 	if len(opts.Interfaces) > 0 {
 		for _, name := range opts.Interfaces {
 			ifc, err := net.InterfaceByName(name)
@@ -326,6 +350,16 @@ func (s *Source) Next(ctx context.Context) (capture.Packet, error) {
 			s.lastIdle = now
 			return capture.Packet{Timestamp: now.UTC()}, capture.ErrIdle
 		}
+		if s.held != nil {
+			// The packet it held was returned by an earlier Next (whose
+			// data is valid only until this one) or dropped, and all its
+			// pieces are out: the reader may refill it.
+			select {
+			case s.free <- s.held:
+			default:
+			}
+			s.held = nil
+		}
 		ok, done, err := s.q.pop(&s.chunk)
 		if err != nil {
 			return capture.Packet{}, err
@@ -362,7 +396,7 @@ func (s *Source) read() {
 	if n := s.opts.Probe.SnapLen; n > 0 {
 		room = n
 	}
-	asm := assembler{room: room, partial: map[uint64]*partial{}}
+	asm := assembler{room: room, partial: map[uint64]*partial{}, free: s.free}
 	incomplete := func(n int) {
 		if n > 0 {
 			s.count(func(st *Stats) { st.Incomplete += uint64(n) })
@@ -407,6 +441,9 @@ func (s *Source) read() {
 func (s *Source) packet() (capture.Packet, bool) {
 	first := &s.chunk
 	data := first.Data
+	if cap(data) >= recycleMin {
+		s.held = data
+	}
 	lt := layers.LinkTypeRaw
 	if first.L2 {
 		if t, ok := s.linkType[first.Ifindex]; ok {
