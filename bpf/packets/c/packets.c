@@ -324,7 +324,9 @@ int cgroup_ingress(struct __sk_buff *skb)
 		struct flow_val *v = bpf_map_lookup_elem(&flows, &k);
 		if (v) {
 			__u64 now = bpf_ktime_get_ns();
-			if (now - v->egress < twin_window_ns) {
+			// Signed: another CPU's egress hook may have stamped a
+			// later packet of the flow after this hook read the clock.
+			if ((__s64)(now - v->egress) < (__s64)twin_window_ns) {
 				count(CNT_PACKETS, 1);
 				count(CNT_TWINS, 1);
 				if (now - v->noted >= twin_note_ns) {
