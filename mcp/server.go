@@ -65,7 +65,8 @@ type CaptureStatus struct {
 	// Snapped is packets longer than the snap length, cut.
 	Snapped uint64 `json:"snapped" jsonschema:"packets cut at the snap length"`
 	// LocalDuplicates is second copies of packets between two local
-	// sockets, dropped by design.
+	// sockets, dropped by design: most by the kernel's ingress hook
+	// before they take ring space, the rest (NAT'd) in user space.
 	LocalDuplicates uint64 `json:"local_duplicates_dropped"`
 	// TLS is the TLS plaintext capture's part, absent when it is off.
 	TLS *TLSCaptureStatus `json:"tls,omitempty"`

@@ -8,9 +8,26 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"structs"
 
 	"github.com/cilium/ebpf"
 )
+
+type packetsFlowKey struct {
+	_     structs.HostLayout
+	Saddr [16]uint8
+	Daddr [16]uint8
+	Sport uint16
+	Dport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
+type packetsFlowVal struct {
+	_      structs.HostLayout
+	Egress uint64
+	Noted  uint64
+}
 
 // Names of all BPF objects in the ELF.
 //
@@ -18,6 +35,7 @@ import (
 const (
 	packetsMapCounters       = "counters"
 	packetsMapEvents         = "events"
+	packetsMapFlows          = "flows"
 	packetsMapPorts          = "ports"
 	packetsProgCgroupEgress  = "cgroup_egress"
 	packetsProgCgroupIngress = "cgroup_ingress"
@@ -27,6 +45,8 @@ const (
 	packetsVarPortFilter     = "port_filter"
 	packetsVarRecordSeq      = "record_seq"
 	packetsVarSnaplen        = "snaplen"
+	packetsVarTwinNoteNs     = "twin_note_ns"
+	packetsVarTwinWindowNs   = "twin_window_ns"
 	packetsVarWakeupBytes    = "wakeup_bytes"
 	packetsVarWakeupEvery    = "wakeup_every"
 )
@@ -85,6 +105,7 @@ type packetsProgramSpecs struct {
 type packetsMapSpecs struct {
 	Counters *ebpf.MapSpec `ebpf:"counters"`
 	Events   *ebpf.MapSpec `ebpf:"events"`
+	Flows    *ebpf.MapSpec `ebpf:"flows"`
 	Ports    *ebpf.MapSpec `ebpf:"ports"`
 }
 
@@ -92,12 +113,14 @@ type packetsMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type packetsVariableSpecs struct {
-	PacketSeq   *ebpf.VariableSpec `ebpf:"packet_seq"`
-	PortFilter  *ebpf.VariableSpec `ebpf:"port_filter"`
-	RecordSeq   *ebpf.VariableSpec `ebpf:"record_seq"`
-	Snaplen     *ebpf.VariableSpec `ebpf:"snaplen"`
-	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
-	WakeupEvery *ebpf.VariableSpec `ebpf:"wakeup_every"`
+	PacketSeq    *ebpf.VariableSpec `ebpf:"packet_seq"`
+	PortFilter   *ebpf.VariableSpec `ebpf:"port_filter"`
+	RecordSeq    *ebpf.VariableSpec `ebpf:"record_seq"`
+	Snaplen      *ebpf.VariableSpec `ebpf:"snaplen"`
+	TwinNoteNs   *ebpf.VariableSpec `ebpf:"twin_note_ns"`
+	TwinWindowNs *ebpf.VariableSpec `ebpf:"twin_window_ns"`
+	WakeupBytes  *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WakeupEvery  *ebpf.VariableSpec `ebpf:"wakeup_every"`
 }
 
 // packetsObjects contains all objects after they have been loaded into the kernel.
@@ -122,6 +145,7 @@ func (o *packetsObjects) Close() error {
 type packetsMaps struct {
 	Counters *ebpf.Map `ebpf:"counters"`
 	Events   *ebpf.Map `ebpf:"events"`
+	Flows    *ebpf.Map `ebpf:"flows"`
 	Ports    *ebpf.Map `ebpf:"ports"`
 }
 
@@ -129,6 +153,7 @@ func (m *packetsMaps) Close() error {
 	return _PacketsClose(
 		m.Counters,
 		m.Events,
+		m.Flows,
 		m.Ports,
 	)
 }
@@ -137,12 +162,14 @@ func (m *packetsMaps) Close() error {
 //
 // It can be passed to loadPacketsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type packetsVariables struct {
-	PacketSeq   *ebpf.Variable `ebpf:"packet_seq"`
-	PortFilter  *ebpf.Variable `ebpf:"port_filter"`
-	RecordSeq   *ebpf.Variable `ebpf:"record_seq"`
-	Snaplen     *ebpf.Variable `ebpf:"snaplen"`
-	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
-	WakeupEvery *ebpf.Variable `ebpf:"wakeup_every"`
+	PacketSeq    *ebpf.Variable `ebpf:"packet_seq"`
+	PortFilter   *ebpf.Variable `ebpf:"port_filter"`
+	RecordSeq    *ebpf.Variable `ebpf:"record_seq"`
+	Snaplen      *ebpf.Variable `ebpf:"snaplen"`
+	TwinNoteNs   *ebpf.Variable `ebpf:"twin_note_ns"`
+	TwinWindowNs *ebpf.Variable `ebpf:"twin_window_ns"`
+	WakeupBytes  *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WakeupEvery  *ebpf.Variable `ebpf:"wakeup_every"`
 }
 
 // packetsPrograms contains all programs after they have been loaded into the kernel.

@@ -116,6 +116,12 @@ type Chunk struct {
 	L2 bool
 	// Last is true for the packet's final chunk.
 	Last bool
+	// Twin marks the headers of an ingress packet whose egress copy the
+	// cgroup hooks already delivered (both ends are local sockets). Data
+	// holds only its first bytes; it is sent at most once a second per
+	// flow so that the receiving socket's Cgroup is known, and is not a
+	// packet to deliver.
+	Twin bool
 	// Data aliases the reader's buffer until the next ReadChunk.
 	Data []byte
 }
@@ -131,6 +137,9 @@ type Counters struct {
 	Snapped uint64
 	// Filtered is packets Config.Ports left out.
 	Filtered uint64
+	// Twins is ingress packets not copied because the egress hook had
+	// copied them (local-to-local traffic whose addresses no NAT changed).
+	Twins uint64
 }
 
 // Probe is the loaded programs, their attachments and the ring's reader.
@@ -335,6 +344,7 @@ func parseChunk(b []byte, c *Chunk) error {
 		Dir:     Direction(b[38]),
 		L2:      b[39]&1 != 0,
 		Last:    b[39]&2 != 0,
+		Twin:    b[39]&4 != 0,
 	}
 	n := int(le.Uint16(b[36:]))
 	if HeaderSize+n > len(b) {
@@ -347,7 +357,7 @@ func parseChunk(b []byte, c *Chunk) error {
 // Counters sums the kernel's per-CPU counters.
 func (p *Probe) Counters() (Counters, error) {
 	var out Counters
-	dst := []*uint64{&out.Packets, &out.Lost, &out.LostBytes, &out.Snapped, &out.Filtered}
+	dst := []*uint64{&out.Packets, &out.Lost, &out.LostBytes, &out.Snapped, &out.Filtered, &out.Twins}
 	for i, d := range dst {
 		var per []uint64
 		if err := p.objs.Counters.Lookup(uint32(i), &per); err != nil {

@@ -56,6 +56,22 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
+/* Wake-ups are batched: a wake-up per record (the default) made every
+ * SSL call wake tap's reader from inside the caller's uprobe. The reader
+ * polls with a short deadline, which picks up records written without
+ * one. Set by the loader. */
+volatile const __u32 wakeup_every = 32;      /* records between forced wake-ups */
+volatile const __u64 wakeup_bytes = 2 << 20; /* pending bytes that force one */
+__u64 record_seq = 0;
+
+static __always_inline __u64 wakeup_flag(void)
+{
+	__u64 n = __sync_fetch_and_add(&record_seq, 1);
+	if (n % wakeup_every == 0 || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, S_MAX);
@@ -255,7 +271,7 @@ static __always_inline void emit(__u64 pid_tgid, __s32 fd, __u64 conn, __u8 dir,
 			count(S_LOST, 1);
 			return;
 		}
-		if (bpf_ringbuf_output(&events, e, HDR + n, 0) != 0)
+		if (bpf_ringbuf_output(&events, e, HDR + n, wakeup_flag()) != 0)
 			count(S_LOST, 1);
 	}
 	if (total > (__u64)MAX_CHUNKS * CHUNK)
@@ -285,7 +301,7 @@ static __always_inline void small_event(__u8 kind, __s32 fd, __u64 conn, struct 
 		e->t = *t;
 	else
 		__builtin_memset(&e->t, 0, sizeof(e->t));
-	if (bpf_ringbuf_output(&events, e, HDR, 0) != 0)
+	if (bpf_ringbuf_output(&events, e, HDR, wakeup_flag()) != 0)
 		count(S_LOST, 1);
 }
 

@@ -116,6 +116,9 @@ const (
 	tlsProbeProgSslWriteExit    = "ssl_write_exit"
 	tlsProbeProgSysEnterClose   = "sys_enter_close"
 	tlsProbeProgSysEnterFd      = "sys_enter_fd"
+	tlsProbeVarRecordSeq        = "record_seq"
+	tlsProbeVarWakeupBytes      = "wakeup_bytes"
+	tlsProbeVarWakeupEvery      = "wakeup_every"
 )
 
 // loadTlsProbe returns the embedded CollectionSpec for tlsProbe.
@@ -195,6 +198,9 @@ type tlsProbeMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type tlsProbeVariableSpecs struct {
+	RecordSeq   *ebpf.VariableSpec `ebpf:"record_seq"`
+	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	WakeupEvery *ebpf.VariableSpec `ebpf:"wakeup_every"`
 }
 
 // tlsProbeObjects contains all objects after they have been loaded into the kernel.
@@ -242,6 +248,9 @@ func (m *tlsProbeMaps) Close() error {
 //
 // It can be passed to loadTlsProbeObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tlsProbeVariables struct {
+	RecordSeq   *ebpf.Variable `ebpf:"record_seq"`
+	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
+	WakeupEvery *ebpf.Variable `ebpf:"wakeup_every"`
 }
 
 // tlsProbePrograms contains all programs after they have been loaded into the kernel.

@@ -87,11 +87,15 @@ type Tracer struct {
 	nbytes    atomic.Uint64
 	nnosocket atomic.Uint64
 
-	stop    chan struct{}              // closed by Close
-	statsOn interface{ Close() error } // holds BPF run-time statistics on
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	once    sync.Once
+	stop chan struct{} // closed by Close
+	// draining tells the reader, once the hooks are gone, to stop at
+	// the first empty read; readDone is closed when it has stopped.
+	draining atomic.Bool
+	readDone chan struct{}
+	statsOn  interface{ Close() error } // holds BPF run-time statistics on
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 // Start loads the BPF program, hooks every libssl and Go binary in use (and
@@ -115,15 +119,19 @@ func Start(ctx context.Context, cfg Config) (*Tracer, error) {
 	if cfg.RingBytes > 0 {
 		spec.Maps["events"].MaxEntries = uint32(cfg.RingBytes)
 	}
+	if err := spec.Variables["wakeup_bytes"].Set(uint64(spec.Maps["events"].MaxEntries / 4)); err != nil {
+		return nil, fmt.Errorf("tls: setting wakeup_bytes: %w", err)
+	}
 	t := &Tracer{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		events:  make(chan Event, cfg.Buffer),
-		hooked:  map[fileID]string{},
-		failed:  map[fileID]bool{},
-		procs:   map[uint32]bool{},
-		rescans: make(chan uint32, 1024),
-		stop:    make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		events:   make(chan Event, cfg.Buffer),
+		hooked:   map[fileID]string{},
+		failed:   map[fileID]bool{},
+		procs:    map[uint32]bool{},
+		rescans:  make(chan uint32, 1024),
+		stop:     make(chan struct{}),
+		readDone: make(chan struct{}),
 	}
 	err = spec.LoadAndAssign(&t.objs, nil)
 	if err != nil && !errors.Is(err, unix.EPERM) {
@@ -265,9 +273,17 @@ func (t *Tracer) kernelStats() [3]uint64 {
 // than once.
 func (t *Tracer) Close() error {
 	t.once.Do(func() {
-		close(t.stop)
 		t.cancel()
 		t.closeLinks()
+		// Records the kernel wrote without waking the reader may still
+		// be in the ring: the reader takes them, then stops, unless
+		// nobody reads Events any more and it is stuck handing one over.
+		t.draining.Store(true)
+		select {
+		case <-t.readDone:
+		case <-time.After(drainWait):
+		}
+		close(t.stop)
 		t.rd.Close()
 		t.wg.Wait()
 		final := t.kernelStats()
@@ -318,12 +334,31 @@ func (t *Tracer) addError(path string, err error) {
 	t.mu.Unlock()
 }
 
+// readPoll is the longest a plaintext record written without a wake-up
+// waits for the reader: well inside the 100 ms the plaintext is reordered
+// in.
+const readPoll = 20 * time.Millisecond
+
+// drainWait bounds how long Close waits for the reader to take the
+// records left in the ring.
+const drainWait = 500 * time.Millisecond
+
 // read turns ring-buffer records into Events until the reader is closed.
 func (t *Tracer) read() {
+	defer close(t.readDone)
 	var rec ringbuf.Record
 	for {
+		// The kernel wakes the reader only every few records (see
+		// wakeup_flag in tls.c): the deadline bounds how long the others
+		// wait. Draining, it reads what is there and stops.
+		draining := t.draining.Load()
+		deadline := time.Now().Add(readPoll)
+		if draining {
+			deadline = time.Now()
+		}
+		t.rd.SetDeadline(deadline)
 		if err := t.rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) {
+			if errors.Is(err, ringbuf.ErrClosed) || (draining && errors.Is(err, os.ErrDeadlineExceeded)) {
 				return
 			}
 			continue

@@ -70,6 +70,8 @@ func main() {
 	tapRates := flag.String("tap-rates", defaultTapRates, "request rates of the tap part, comma-separated (0: unbounded)")
 	tapBodiesFlag := flag.String("tap-bodies", defaultTapBodies, "response bodies of the tap part, comma-separated: small (100-byte JSON), 64k (64 KiB), tls (small over HTTPS, tap with TLS uprobes; not in the default)")
 	tapArgs := flag.String("tap-args", "", "extra arguments for kubeshark tap in the tap part, space-separated (e.g. --ring-size 134217728)")
+	tapRepeats := flag.Int("tap-repeats", 1, "runs of each rate in the tap part, interleaved (client alone, client under tap, client alone, ...); with more than one the client's p99 is reported as the median over the runs with its spread")
+	tapBefore := flag.String("tap-before", "", "a second kubeshark binary (e.g. built from the previous commit) the tap part runs in turn with -bin at every rate and repeat, for before/after figures under the same load")
 	rowsRE := flag.String("rows", "", "run only the pipeline rows whose \"measurement/workers\" matches this regexp (for profiling one of them)")
 	flag.Parse()
 	if *prof != "" {
@@ -146,7 +148,7 @@ func main() {
 		}
 		if os.Geteuid() != 0 && *only == "" {
 			fmt.Println("(skipped: tap needs root; sudo make bench, or -only tap as root)")
-		} else if err := tapBench(ctx, *bin, rates, bodies, strings.Fields(*tapArgs), os.Stdout); err != nil {
+		} else if err := tapBench(ctx, tapConfig{bin: *bin, before: *tapBefore, rates: rates, bodies: bodies, extra: strings.Fields(*tapArgs), repeats: max(*tapRepeats, 1)}, os.Stdout); err != nil {
 			fail(err)
 		}
 	}

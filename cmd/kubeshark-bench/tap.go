@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,6 +116,7 @@ const (
 
 type tapRow struct {
 	rate                 int
+	run                  int // 1, 2, ... of -tap-repeats
 	offered, achieved    float64
 	succeeded            int
 	records, kernelDrops int64
@@ -127,7 +129,19 @@ type tapRow struct {
 	bpfErr               error
 }
 
-func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, extra []string, out io.Writer) error {
+// tapConfig is what the tap part runs.
+type tapConfig struct {
+	bin    string
+	before string // a second binary run in turn with bin, or ""
+	rates  []int
+	bodies []tapBody
+	extra  []string
+	// repeats is how many times each rate runs (each run: the client
+	// alone, then under tap), interleaved with before's runs.
+	repeats int
+}
+
+func tapBench(ctx context.Context, cfg tapConfig, out io.Writer) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("the tap benchmark needs root (tap loads BPF programs; it makes a network namespace)")
 	}
@@ -136,8 +150,14 @@ func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, ex
 			return fmt.Errorf("%s is not installed (make deps installs it)", tool)
 		}
 	}
-	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("%s: %w (make bench builds it)", bin, err)
+	bins := []string{cfg.bin}
+	if cfg.before != "" {
+		bins = []string{cfg.before, cfg.bin}
+	}
+	for _, b := range bins {
+		if _, err := os.Stat(b); err != nil {
+			return fmt.Errorf("%s: %w (make bench builds it)", b, err)
+		}
 	}
 	tmp, err := os.MkdirTemp("", "kubeshark-bench-tap")
 	if err != nil {
@@ -154,7 +174,6 @@ func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, ex
 		return err
 	}
 	defer stopNginx()
-	cache := filepath.Join(tmp, "cache")
 	stats, err := enableBPFStats()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "no BPF program costs: %v\n", err)
@@ -167,22 +186,38 @@ func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, ex
 
 	// A first short run compiles the dissectors into the cache, as a
 	// user's first tap or import does; the measured runs start warm.
-	fmt.Fprintln(os.Stderr, "tap warm-up (compiling the dissectors into the cache)...")
-	if _, err := tapOnce(ctx, bin, cache, tmp, hostIf, fmt.Sprintf("http://%s/item.json", nsIP), tapBodies["small"], 500, 1, extra...); err != nil {
-		return fmt.Errorf("warm-up: %w", err)
-	}
-	for _, body := range bodies {
-		url := body.url(nsIP)
-		var rows []tapRow
-		for _, rate := range rates {
-			fmt.Fprintf(os.Stderr, "tap, %s, at %s...\n", body.desc, rateName(rate))
-			r, err := tapOnce(ctx, bin, cache, tmp, hostIf, url, body, rate, tapSeconds, extra...)
-			if err != nil {
-				return fmt.Errorf("%s, rate %s: %w", body.desc, rateName(rate), err)
-			}
-			rows = append(rows, r)
+	// Each binary has its own cache: their dissectors may differ.
+	cache := map[string]string{}
+	for i, b := range bins {
+		cache[b] = filepath.Join(tmp, fmt.Sprintf("cache%d", i))
+		fmt.Fprintf(os.Stderr, "tap warm-up of %s (compiling the dissectors into the cache)...\n", b)
+		if _, err := tapOnce(ctx, b, cache[b], tmp, hostIf, fmt.Sprintf("http://%s/item.json", nsIP), tapBodies["small"], 500, 1, cfg.extra...); err != nil {
+			return fmt.Errorf("warm-up of %s: %w", b, err)
 		}
-		tapTables(out, body, rows, extra)
+	}
+	for _, body := range cfg.bodies {
+		url := body.url(nsIP)
+		rows := map[string][]tapRow{}
+		for _, rate := range cfg.rates {
+			for i := 0; i < cfg.repeats; i++ {
+				for _, b := range bins {
+					fmt.Fprintf(os.Stderr, "tap (%s), %s, at %s, run %d of %d...\n", b, body.desc, rateName(rate), i+1, cfg.repeats)
+					r, err := tapOnce(ctx, b, cache[b], tmp, hostIf, url, body, rate, tapSeconds, cfg.extra...)
+					if err != nil {
+						return fmt.Errorf("%s, %s, rate %s: %w", b, body.desc, rateName(rate), err)
+					}
+					r.run = i + 1
+					rows[b] = append(rows[b], r)
+				}
+			}
+		}
+		for _, b := range bins {
+			label := ""
+			if len(bins) > 1 {
+				label = fmt.Sprintf("%s (runs interleaved with %s's)", b, bins[1-slices.Index(bins, b)])
+			}
+			tapTables(out, body, rows[b], cfg.extra, label, cfg.repeats)
+		}
 	}
 	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
 		fmt.Fprintf(out, "\n(load average at the end: %s)\n", strings.Join(strings.Fields(string(l))[:3], " "))
@@ -191,12 +226,15 @@ func tapBench(ctx context.Context, bin string, rates []int, bodies []tapBody, ex
 }
 
 // tapTables prints one body's figures: capture, client latency, BPF cost.
-func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string) {
+func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string, label string, repeats int) {
 	n := "-n RATE×8"
 	if body.big {
 		n = fmt.Sprintf("-n min(RATE×8, %d)", tapBigMaxN)
 	}
-	fmt.Fprintf(out, "\n### %s\n\nkubeshark tap (cgroup hooks, every local socket, %s%s) while h2load (%d keep-alive HTTP/1.1 clients, %s, %s) loads nginx across a veth pair at each fixed rate; tcpdump -i VETH in the same run\n\n", body.desc, strings.Join(body.tapArgs(), " "), extraNote(extra), tapClients, body.desc, n)
+	if label != "" {
+		label = " — " + label
+	}
+	fmt.Fprintf(out, "\n### %s%s\n\nkubeshark tap (cgroup hooks, every local socket, %s%s) while h2load (%d keep-alive HTTP/1.1 clients, %s, %s) loads nginx across a veth pair at each fixed rate; tcpdump -i VETH in the same run\n\n", body.desc, label, strings.Join(body.tapArgs(), " "), extraNote(extra), tapClients, body.desc, n)
 	fmt.Fprintln(out, "| offered req/s | achieved req/s | requests done | tap records | missing | kernel drops (ring full) | tap CPU (s, % of one core) | tap peak RSS | tcpdump packets / dropped | tcpdump CPU, RSS | records from importing tcpdump's file |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|---|---|")
 	lossAt := -1
@@ -212,7 +250,7 @@ func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string) {
 			imp = "— (encrypted)"
 		}
 		fmt.Fprintf(out, "| %s | %.0f | %d | %d | %d (%.2f%%) | %d | %.2f s, %.0f%% | %d MB | %d / %d | %.2f s, %d MB | %s |\n",
-			rateName(r.rate), r.achieved, r.succeeded, r.records, missing, 100*float64(missing)/float64(max(r.succeeded, 1)),
+			runName(r, repeats), r.achieved, r.succeeded, r.records, missing, 100*float64(missing)/float64(max(r.succeeded, 1)),
 			r.kernelDrops, r.tap.cpu.Seconds(), 100*r.tap.cpu.Seconds()/r.tapWall.Seconds(), r.tap.rss>>20,
 			r.dumpPackets, r.dumpDrp, r.dump.cpu.Seconds(), r.dump.rss>>20, imp)
 	}
@@ -231,25 +269,29 @@ func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string) {
 		fmt.Fprintf(out, "\nNo loss at any rate: none up to %.0f req/s, the highest achieved.\n", hi)
 	}
 
-	fmt.Fprintln(out, "\nThe client without and with tap (the same h2load run just before tap starts, then under tap; p50/p99 exact over every request of h2load's --log-file; aim: p99 with tap within 10% of without):")
-	fmt.Fprintln(out, "\n| offered req/s | without tap: req/s, p50, p99 | with tap: req/s, p50, p99 | throughput change | p99 change | p99 within 10% |")
-	fmt.Fprintln(out, "|---|---|---|---|---|---|")
-	for _, r := range rows {
-		dp := 100 * (float64(r.with.p99) - float64(r.without.p99)) / float64(max(r.without.p99, 1))
-		dt := 100 * (r.with.reqPerSec - r.without.reqPerSec) / max(r.without.reqPerSec, 1)
-		ok := "yes"
-		if dp > 10 {
-			ok = "no"
+	if repeats > 1 {
+		latencyMedians(out, rows)
+	} else {
+		fmt.Fprintln(out, "\nThe client without and with tap (the same h2load run just before tap starts, then under tap; p50/p99 exact over every request of h2load's --log-file; aim: p99 with tap within 10% of without):")
+		fmt.Fprintln(out, "\n| offered req/s | without tap: req/s, p50, p99 | with tap: req/s, p50, p99 | throughput change | p99 change | p99 within 10% |")
+		fmt.Fprintln(out, "|---|---|---|---|---|---|")
+		for _, r := range rows {
+			dp := 100 * (float64(r.with.p99) - float64(r.without.p99)) / float64(max(r.without.p99, 1))
+			dt := 100 * (r.with.reqPerSec - r.without.reqPerSec) / max(r.without.reqPerSec, 1)
+			ok := "yes"
+			if dp > 10 {
+				ok = "no"
+			}
+			fmt.Fprintf(out, "| %s | %.0f, %s, %s | %.0f, %s, %s | %+.1f%% | %+.1f%% | %s |\n", rateName(r.rate),
+				r.without.reqPerSec, us(r.without.p50), us(r.without.p99), r.with.reqPerSec, us(r.with.p50), us(r.with.p99), dt, dp, ok)
 		}
-		fmt.Fprintf(out, "| %s | %.0f, %s, %s | %.0f, %s, %s | %+.1f%% | %+.1f%% | %s |\n", rateName(r.rate),
-			r.without.reqPerSec, us(r.without.p50), us(r.without.p99), r.with.reqPerSec, us(r.with.p50), us(r.with.p99), dt, dp, ok)
 	}
 
 	fmt.Fprintln(out, "\nCost per BPF program run under the load (bpf_stats: run_time_ns / run_cnt of tap's own programs, found through its file descriptors, from just before h2load starts to just after it ends):")
 	fmt.Fprintf(out, "\n| offered req/s | %s |\n|---|%s\n", strings.Join(hookGroups, " | "), strings.Repeat("---|", len(hookGroups)))
 	for _, r := range rows {
 		if r.bpfErr != nil || r.bpf == nil {
-			fmt.Fprintf(out, "| %s | not measured: %v |\n", rateName(r.rate), r.bpfErr)
+			fmt.Fprintf(out, "| %s | not measured: %v |\n", runName(r, repeats), r.bpfErr)
 			continue
 		}
 		cells := make([]string, len(hookGroups))
@@ -260,8 +302,99 @@ func tapTables(out io.Writer, body tapBody, rows []tapRow, extra []string) {
 				cells[i] = "not loaded"
 			}
 		}
-		fmt.Fprintf(out, "| %s | %s |\n", rateName(r.rate), strings.Join(cells, " | "))
+		fmt.Fprintf(out, "| %s | %s |\n", runName(r, repeats), strings.Join(cells, " | "))
 	}
+}
+
+// runName labels a row: its rate, and its run when a rate ran more than once.
+func runName(r tapRow, repeats int) string {
+	if repeats > 1 {
+		return fmt.Sprintf("%s #%d", rateName(r.rate), r.run)
+	}
+	return rateName(r.rate)
+}
+
+// latencyMedians prints, for each rate run several times, the median of
+// the client's p99 alone and under tap over the runs, with their range:
+// one run's p99 on a busy machine swings by several times on its own.
+func latencyMedians(out io.Writer, rows []tapRow) {
+	fmt.Fprintln(out, "\nThe client without and with tap, runs interleaved (alone, under tap, alone, under tap, ...; p50/p99 exact over every request of each run's h2load --log-file): the median over the runs and, in brackets, the lowest and highest; aim: the median p99 with tap within 10% of without:")
+	fmt.Fprintln(out, "\n| offered req/s | runs | without tap: req/s, p50, p99 [range] | with tap: req/s, p50, p99 [range] | throughput change | p50 change | p99 change (medians) | p99 change, run by run: median [range] | within 10% |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|---|")
+	for _, g := range byRate(rows) {
+		var wo, wi latencies
+		var pair []float64
+		for _, r := range g {
+			wo.add(r.without)
+			wi.add(r.with)
+			pair = append(pair, 100*(float64(r.with.p99)-float64(r.without.p99))/float64(max(r.without.p99, 1)))
+		}
+		dp := 100 * (float64(wi.p99()) - float64(wo.p99())) / float64(max(wo.p99(), 1))
+		d50 := 100 * (float64(wi.p50()) - float64(wo.p50())) / float64(max(wo.p50(), 1))
+		dt := 100 * (wi.rate() - wo.rate()) / max(wo.rate(), 1)
+		ok := "yes"
+		if dp > 10 {
+			ok = "no"
+		}
+		fmt.Fprintf(out, "| %s | %d | %.0f, %s, %s [%s–%s] | %.0f, %s, %s [%s–%s] | %+.1f%% | %+.1f%% | %+.1f%% | %+.0f%% [%+.0f%%, %+.0f%%] | %s |\n",
+			rateName(g[0].rate), len(g), wo.rate(), us(wo.p50()), us(wo.p99()), us(slices.Min(wo.p99s)), us(slices.Max(wo.p99s)),
+			wi.rate(), us(wi.p50()), us(wi.p99()), us(slices.Min(wi.p99s)), us(slices.Max(wi.p99s)),
+			dt, d50, dp, medianF(pair), slices.Min(pair), slices.Max(pair), ok)
+	}
+}
+
+// byRate groups rows by rate, in the order the rates first appear.
+func byRate(rows []tapRow) [][]tapRow {
+	var out [][]tapRow
+	at := map[int]int{}
+	for _, r := range rows {
+		i, ok := at[r.rate]
+		if !ok {
+			i = len(out)
+			at[r.rate] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], r)
+	}
+	return out
+}
+
+// latencies gathers several runs' figures for their medians.
+type latencies struct {
+	rates      []float64
+	p50s, p99s []time.Duration
+}
+
+func (l *latencies) add(x latency) {
+	l.rates = append(l.rates, x.reqPerSec)
+	l.p50s = append(l.p50s, x.p50)
+	l.p99s = append(l.p99s, x.p99)
+}
+
+func (l *latencies) rate() float64      { return medianF(l.rates) }
+func (l *latencies) p50() time.Duration { return medianD(l.p50s) }
+func (l *latencies) p99() time.Duration { return medianD(l.p99s) }
+
+// medianF and medianD are the middle value (the mean of the two middle
+// ones for an even count).
+func medianF(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func medianD(v []time.Duration) time.Duration {
+	f := make([]float64, len(v))
+	for i, d := range v {
+		f[i] = float64(d)
+	}
+	return time.Duration(medianF(f))
 }
 
 func us(d time.Duration) string {

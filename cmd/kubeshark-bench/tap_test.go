@@ -33,3 +33,26 @@ tap: TLS plaintext of 2 libssl, 0 Go binaries (41 processes at the end)
 		}
 	}
 }
+
+// The repeated runs' p99 is judged on medians: an odd count takes the
+// middle run, an even one the mean of the two middle ones, whatever the
+// order the runs came in.
+func TestMedians(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{9, 1, 5}, 5},
+		{[]float64{40, 10, 30, 20}, 25},
+		{[]float64{7}, 7},
+		{nil, 0},
+	} {
+		if got := medianF(tc.in); got != tc.want {
+			t.Errorf("medianF(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	rows := []tapRow{{rate: 5000, run: 1}, {rate: 0, run: 1}, {rate: 5000, run: 2}}
+	if g := byRate(rows); len(g) != 2 || len(g[0]) != 2 || g[0][1].run != 2 || g[1][0].rate != 0 {
+		t.Errorf("byRate grouped %+v", g)
+	}
+}

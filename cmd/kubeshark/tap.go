@@ -482,15 +482,15 @@ func (s *packetSource) CaptureStatus() mcp.CaptureStatus {
 	ls := s.src.Stats()
 	k, _ := s.src.Kernel()
 	return mcp.CaptureStatus{Attached: s.src.Attached(), Since: s.since, Packets: ls.Packets,
-		KernelLost: k.Lost, KernelLostBytes: k.LostBytes, Snapped: k.Snapped, LocalDuplicates: ls.Duplicates}
+		KernelLost: k.Lost, KernelLostBytes: k.LostBytes, Snapped: k.Snapped, LocalDuplicates: ls.Duplicates + k.Twins}
 }
 
 func (s *packetSource) Summary(w io.Writer) {
 	ls := s.src.Stats()
 	k, _ := s.src.Kernel()
 	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats})
-	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped, %d filtered out (%d of them in the kernel); at most %s waited between the ring buffer and dissection\n",
-		ls.Packets, ls.Duplicates, ls.Filtered+k.Filtered, k.Filtered, humanBytes(int64(ls.QueuePeak)))
+	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped (%d of them in the kernel), %d filtered out (%d of them in the kernel); at most %s waited between the ring buffer and dissection\n",
+		ls.Packets, ls.Duplicates+k.Twins, k.Twins, ls.Filtered+k.Filtered, k.Filtered, humanBytes(int64(ls.QueuePeak)))
 	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s; %d of them after some of their chunks), %d cut at the snap length\n",
 		k.Lost, humanBytes(int64(k.LostBytes)), ls.Incomplete, k.Snapped)
 }

@@ -189,6 +189,14 @@ type segBatch struct {
 
 const batchSegs = 128
 
+// arenaBytes is the room a batch's arena takes at once for a payload of
+// bigPayload bytes or more: a batch is sealed past 1 MiB of payload, so
+// this holds it with its last (a 64 KiB GSO packet's) payload.
+const (
+	arenaBytes = 1<<20 + 64<<10
+	bigPayload = 16 << 10
+)
+
 // Run reads src to the end (or until ctx is done), and returns what it did.
 // A truncated capture still flushes and stores everything read before the
 // damage; the error is returned alongside the stats.
@@ -292,6 +300,18 @@ func (p *Pipeline) Run(ctx context.Context, src capture.Source) (Stats, error) {
 		// Keep the payload as an offset into the arena until the batch is
 		// sealed: the arena may still move as it grows.
 		off := len(b.arena)
+		if n := len(seg.Payload); n > cap(b.arena)-off {
+			// Large payloads (live capture's GSO packets) get room for a
+			// whole batch at once: grown payload by payload, their arena
+			// was copied over and over (growslice at a tenth of tap's
+			// CPU with 64 KiB bodies). Small ones grow as append would,
+			// so batches of small packets stay small.
+			want := max(2*cap(b.arena), off+n)
+			if n >= bigPayload {
+				want = max(want, arenaBytes)
+			}
+			b.arena = slices.Grow(b.arena, want-off)
+		}
 		b.arena = append(b.arena, seg.Payload...)
 		s := seg
 		s.Payload = nil

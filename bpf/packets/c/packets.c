@@ -39,6 +39,11 @@ volatile const __u8 port_filter = 0;
 // Flags.
 #define FLAG_L2 1   // data starts at a link-layer header (TC); else at IP
 #define FLAG_LAST 2 // last chunk of the packet
+// An ingress packet whose egress copy the cgroup egress hook already
+// took (a local-to-local exchange): only its headers are sent, at most
+// once per flow per twin_note_ns, so that user space still learns the
+// receiving socket's cgroup.
+#define FLAG_TWIN 4
 
 struct chunk_hdr {
 	__u64 ts;      // bpf_ktime_get_ns: CLOCK_MONOTONIC
@@ -77,8 +82,41 @@ enum {
 	CNT_LOST_BYTES = 2,
 	CNT_SNAPPED = 3,   // packets cut at snaplen
 	CNT_FILTERED = 4,  // packets the port filter left out
+	CNT_TWINS = 5,     // ingress copies of local packets the egress hook took
 	CNT_MAX,
 };
+
+// How long after a flow's last egress copy its ingress packets count as
+// that copy's twins, and how often a twin's headers are sent.
+volatile const __u64 twin_window_ns = 1000000000ULL;
+volatile const __u64 twin_note_ns = 1000000000ULL;
+
+// A flow as one packet names it (addresses, ports, protocol; IPv4
+// addresses in the first four bytes). The same packet has the same key
+// at the sender's egress hook and at the receiver's ingress hook, unless
+// NAT rewrote it between them; then its ingress copy is taken as well and
+// user space drops it (runtime/capture/live's Dedupe).
+struct flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct flow_val {
+	__u64 egress; // when the egress hook last copied one of its packets
+	__u64 noted;  // when a twin's headers were last sent
+};
+
+// Flows the egress hook copied packets of, least recently used first out.
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct flow_key);
+	__type(value, struct flow_val);
+} flows SEC(".maps");
 
 // One byte per port, non-zero for the ports to capture (port_filter).
 struct {
@@ -156,6 +194,42 @@ static __always_inline int wanted(struct __sk_buff *skb)
 	return port_wanted(p[0]) || port_wanted(p[1]);
 }
 
+// flow_of reads a TCP or UDP packet's flow key; it fails on anything else
+// (and on IPv6 extension headers and later IPv4 fragments, which have no
+// ports where it looks).
+static __always_inline int flow_of(struct __sk_buff *skb, struct flow_key *k)
+{
+	__u8 b[40];
+	__u32 l4;
+	if (bpf_skb_load_bytes(skb, 0, b, 20) < 0)
+		return 0;
+	if ((b[0] >> 4) == 4) {
+		if ((b[6] & 0x3f) || b[7])
+			return 0;
+		k->proto = b[9];
+		l4 = (b[0] & 0x0f) * 4;
+		__builtin_memcpy(k->saddr, &b[12], 4);
+		__builtin_memcpy(k->daddr, &b[16], 4);
+	} else if ((b[0] >> 4) == 6) {
+		if (bpf_skb_load_bytes(skb, 0, b, 40) < 0)
+			return 0;
+		k->proto = b[6];
+		l4 = 40;
+		__builtin_memcpy(k->saddr, &b[8], 16);
+		__builtin_memcpy(k->daddr, &b[24], 16);
+	} else {
+		return 0;
+	}
+	if (k->proto != 6 && k->proto != 17)
+		return 0;
+	__u16 p[2];
+	if (bpf_skb_load_bytes(skb, l4, p, 4) < 0)
+		return 0;
+	k->sport = p[0];
+	k->dport = p[1];
+	return 1;
+}
+
 #define EMIT(TYPE, SIZE)                                                        \
 	do {                                                                    \
 		struct TYPE *c = bpf_ringbuf_reserve(&events, sizeof(*c), 0);   \
@@ -211,12 +285,57 @@ lost:
 	count(CNT_LOST_BYTES, len);
 }
 
+// note_twin sends the first bytes of a twin (its IP and transport
+// headers) so that user space can tie the receiving socket's cgroup to
+// the flow.
+static __always_inline void note_twin(struct __sk_buff *skb, __u64 now, __u64 cgroup)
+{
+	__u32 n = skb->len < CHUNK_SMALL ? skb->len : CHUNK_SMALL;
+	struct chunk_hdr h = {
+		.ts = now,
+		.seq = __sync_fetch_and_add(&packet_seq, 1),
+		.cgroup = cgroup,
+		.len = skb->len,
+		.ifindex = skb->ifindex,
+		.cap = n,
+		.dir = DIR_INGRESS,
+		.flags = FLAG_LAST | FLAG_TWIN,
+	};
+	__u32 off = 0;
+	EMIT(chunk_small, CHUNK_SMALL);
+	return;
+lost:
+	// Only a note: losing it loses no packet.
+	return;
+}
+
 SEC("cgroup_skb/ingress")
 int cgroup_ingress(struct __sk_buff *skb)
 {
 	if (port_filter && !wanted(skb)) {
 		count(CNT_FILTERED, 1);
 		return 1;
+	}
+	// A packet between two local sockets passed the sender's egress hook
+	// first, which copied it: copying it again would double the ring's
+	// traffic for local exchanges (a veth into a container, loopback).
+	struct flow_key k = {};
+	if (flow_of(skb, &k)) {
+		struct flow_val *v = bpf_map_lookup_elem(&flows, &k);
+		if (v) {
+			__u64 now = bpf_ktime_get_ns();
+			// Signed: another CPU's egress hook may have stamped a
+			// later packet of the flow after this hook read the clock.
+			if ((__s64)(now - v->egress) < (__s64)twin_window_ns) {
+				count(CNT_PACKETS, 1);
+				count(CNT_TWINS, 1);
+				if (now - v->noted >= twin_note_ns) {
+					v->noted = now;
+					note_twin(skb, now, bpf_skb_cgroup_id(skb));
+				}
+				return 1;
+			}
+		}
 	}
 	capture(skb, DIR_INGRESS, 0, bpf_skb_cgroup_id(skb));
 	return 1;
@@ -230,6 +349,17 @@ int cgroup_egress(struct __sk_buff *skb)
 		return 1;
 	}
 	capture(skb, DIR_EGRESS, 0, bpf_skb_cgroup_id(skb));
+	struct flow_key k = {};
+	if (flow_of(skb, &k)) {
+		__u64 now = bpf_ktime_get_ns();
+		struct flow_val *v = bpf_map_lookup_elem(&flows, &k);
+		if (v) {
+			v->egress = now;
+		} else {
+			struct flow_val nv = {.egress = now};
+			bpf_map_update_elem(&flows, &k, &nv, BPF_ANY);
+		}
+	}
 	return 1;
 }
 

@@ -6,8 +6,8 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/bpf/packets"
 )
 
-// chunkQueue holds chunks read from the ring buffer until Next turns them
-// into packets. A reader goroutine fills it as fast as the ring delivers, so
+// chunkQueue holds packets read from the ring buffer (each a chunk whose
+// Data is the whole packet, see assembler) until Next hands them on. A reader goroutine fills it as fast as the ring delivers, so
 // that a stall downstream (a store write, a busy machine) is absorbed by
 // memory used only while it lasts, not by the fixed ring, whose overrun
 // loses packets. It is bounded in bytes: when full, the reader waits and the
@@ -43,8 +43,9 @@ func (q *chunkQueue) signal() {
 	}
 }
 
-// push queues a copy of c, waiting while the queue is full. It reports
-// false when the consumer is gone.
+// push queues c, which keeps c.Data (the reader allocated it for the
+// queue), waiting while the queue is full. It reports false when the
+// consumer is gone.
 func (q *chunkQueue) push(c *packets.Chunk) bool {
 	n := len(c.Data) + chunkOverhead
 	q.mu.Lock()
@@ -55,12 +56,10 @@ func (q *chunkQueue) push(c *packets.Chunk) bool {
 		q.mu.Unlock()
 		return false
 	}
-	own := *c
-	own.Data = append([]byte(nil), c.Data...)
 	if q.head > 0 && q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 	}
-	q.items = append(q.items, own)
+	q.items = append(q.items, *c)
 	q.bytes += n
 	q.peak = max(q.peak, q.bytes)
 	q.mu.Unlock()

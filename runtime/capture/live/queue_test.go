@@ -8,20 +8,19 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/bpf/packets"
 )
 
-// The queue keeps chunks in order with their own copy of the data, makes
+// The queue keeps chunks in order with the data they were given, makes
 // the reader wait when full (never dropping), lets it go when the consumer
 // closes, and reports the reader's end and error after the last chunk.
 func TestChunkQueue(t *testing.T) {
 	q := newChunkQueue(2 * (100 + chunkOverhead))
-	buf := make([]byte, 100)
 	for i := range 2 {
+		buf := make([]byte, 100)
 		buf[0] = byte(i)
 		c := packets.Chunk{Seq: uint64(i), Data: buf}
 		if !q.push(&c) {
 			t.Fatal("push refused")
 		}
 	}
-	buf[0] = 99 // the queue owns copies
 	third := make(chan bool)
 	go func() {
 		c := packets.Chunk{Seq: 2, Data: make([]byte, 100)}

@@ -64,7 +64,9 @@ type Options struct {
 type Stats struct {
 	// Packets and Bytes are what Next delivered.
 	Packets, Bytes uint64
-	// Duplicates are ingress copies of local-to-local packets dropped.
+	// Duplicates are ingress copies of local-to-local packets dropped
+	// here; the kernel leaves out most of them before (packets.Counters'
+	// Twins), and these are the rest: those whose addresses NAT changed.
 	Duplicates uint64
 	// Incomplete are packets some of whose chunks never came (the ring
 	// buffer filled in the middle of them).
@@ -88,13 +90,15 @@ type Source struct {
 
 	bootWall int64 // wall-clock ns at CLOCK_MONOTONIC 0
 
-	chunk     packets.Chunk
-	partial   map[uint64]*partial
+	chunk packets.Chunk // the packet Next is turning into capture.Packets
+	// held is the large buffer of the packet Next last handled, handed
+	// back to the reader through free once nothing refers to it.
+	held      []byte
+	free      chan []byte
 	queue     [][]byte // pieces of a split super-packet still to return
 	queueMeta capture.Packet
 	dedupe    *Dedupe
 	lastIdle  time.Time
-	lastSweep time.Time
 
 	q          *chunkQueue
 	readerOnce sync.Once
@@ -111,9 +115,99 @@ type Source struct {
 type partial struct {
 	buf      []byte
 	got      int
-	want     int
 	first    packets.Chunk
 	lastSeen time.Time
+}
+
+// assembler joins each packet's chunks in the reader goroutine, copying
+// them from the ring buffer's record straight into the packet's own
+// buffer: one copy from the ring to a whole packet, where queueing the
+// chunks and joining them later took two (and an allocation per chunk).
+type assembler struct {
+	room      int // most bytes a packet keeps: the snap length
+	partial   map[uint64]*partial
+	lastSweep time.Time
+	// free holds large packet buffers Next is done with: reused, they
+	// spare the garbage collector 64 KiB a GSO packet.
+	free chan []byte
+}
+
+// recycleMin is the smallest packet buffer worth reusing.
+const recycleMin = 32 << 10
+
+// buffer returns an empty buffer with room for n bytes.
+func (a *assembler) buffer(n int) []byte {
+	if n >= recycleMin {
+		select {
+		case b := <-a.free:
+			if cap(b) >= n {
+				return b[:0]
+			}
+		default:
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// add takes the chunk just read, whose Data aliases the reader's record,
+// and returns a whole packet (Off 0, Last, Data its own) when the chunk
+// completes one; incomplete reports a packet dropped for missing chunks.
+func (a *assembler) add(c *packets.Chunk, now time.Time) (pkt packets.Chunk, ok, incomplete bool) {
+	if c.Off == 0 && c.Last {
+		pkt = *c
+		pkt.Data = append(make([]byte, 0, len(c.Data)), c.Data...)
+		return pkt, true, false
+	}
+	pt := a.partial[c.Seq]
+	if pt == nil {
+		if c.Off != 0 {
+			return pkt, false, false // its start was lost; counted by the kernel
+		}
+		pt = &partial{first: *c}
+		pt.first.Data = nil
+		// The whole packet's room at once: grown chunk by chunk, a 64
+		// KiB GSO packet was copied several times over.
+		pt.buf = a.buffer(min(int(c.Len), a.room))
+		a.partial[c.Seq] = pt
+	}
+	pt.lastSeen = now
+	end := int(c.Off) + len(c.Data)
+	if end > len(pt.buf) {
+		if end <= cap(pt.buf) {
+			pt.buf = pt.buf[:end]
+		} else {
+			pt.buf = append(pt.buf, make([]byte, end-len(pt.buf))...)
+		}
+	}
+	copy(pt.buf[c.Off:], c.Data)
+	pt.got += len(c.Data)
+	if !c.Last {
+		return pkt, false, false
+	}
+	delete(a.partial, c.Seq)
+	if pt.got != len(pt.buf) {
+		return pkt, false, true
+	}
+	pkt = pt.first
+	pkt.Off, pkt.Last, pkt.Data = 0, true, pt.buf
+	return pkt, true, false
+}
+
+// sweep forgets packets whose remaining chunks will not come, at most
+// once a second, and says how many.
+func (a *assembler) sweep(now time.Time) int {
+	if now.Sub(a.lastSweep) < time.Second {
+		return 0
+	}
+	a.lastSweep = now
+	n := 0
+	for seq, pt := range a.partial {
+		if now.Sub(pt.lastSeen) > time.Second {
+			delete(a.partial, seq)
+			n++
+		}
+	}
+	return n
 }
 
 var _ capture.Source = (*Source)(nil)
@@ -145,7 +239,7 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{opts: opts, probe: probe, linkType: map[uint32]layers.LinkType{},
-		partial: map[uint64]*partial{}, dedupe: NewDedupe(opts.DedupeWindow), q: newChunkQueue(opts.QueueBytes)}
+		dedupe: NewDedupe(opts.DedupeWindow), q: newChunkQueue(opts.QueueBytes), free: make(chan []byte, 64)}
 	if len(opts.Interfaces) > 0 {
 		for _, name := range opts.Interfaces {
 			ifc, err := net.InterfaceByName(name)
@@ -254,8 +348,17 @@ func (s *Source) Next(ctx context.Context) (capture.Packet, error) {
 		now := time.Now()
 		if now.Sub(s.lastIdle) >= s.opts.FlushInterval {
 			s.lastIdle = now
-			s.sweep(now)
 			return capture.Packet{Timestamp: now.UTC()}, capture.ErrIdle
+		}
+		if s.held != nil {
+			// The packet it held was returned by an earlier Next (whose
+			// data is valid only until this one) or dropped, and all its
+			// pieces are out: the reader may refill it.
+			select {
+			case s.free <- s.held:
+			default:
+			}
+			s.held = nil
 		}
 		ok, done, err := s.q.pop(&s.chunk)
 		if err != nil {
@@ -279,23 +382,35 @@ func (s *Source) Next(ctx context.Context) (capture.Packet, error) {
 			s.idle.Stop()
 			continue
 		}
-		if p, ok := s.packet(now); ok {
+		if p, ok := s.packet(); ok {
 			return p, nil
 		}
 	}
 }
 
-// read drains the ring buffer into the queue until Stop has detached the
-// hooks and the ring is empty, or Close.
+// read drains the ring buffer, joining each packet's chunks, into the
+// queue until Stop has detached the hooks and the ring is empty, or Close.
 func (s *Source) read() {
 	var c packets.Chunk
+	room := packets.MaxSnapLen
+	if n := s.opts.Probe.SnapLen; n > 0 {
+		room = n
+	}
+	asm := assembler{room: room, partial: map[uint64]*partial{}, free: s.free}
+	incomplete := func(n int) {
+		if n > 0 {
+			s.count(func(st *Stats) { st.Incomplete += uint64(n) })
+		}
+	}
 	for {
 		stopping := s.stopping.Load()
-		deadline := time.Now().Add(s.opts.PollInterval)
+		now := time.Now()
+		deadline := now.Add(s.opts.PollInterval)
 		if stopping {
 			// Detached: read what is left without waiting for more.
-			deadline = time.Now()
+			deadline = now
 		}
+		incomplete(asm.sweep(now))
 		err := s.probe.ReadChunk(deadline, &c)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
@@ -311,54 +426,23 @@ func (s *Source) read() {
 			s.q.finish(fmt.Errorf("live capture: reading the ring buffer: %w", err))
 			return
 		}
-		if !s.q.push(&c) {
+		pkt, ok, inc := asm.add(&c, now)
+		if inc {
+			incomplete(1)
+		}
+		if ok && !s.q.push(&pkt) {
 			return
 		}
 	}
 }
 
-// packet turns the chunk just read into a packet when it completes one.
-func (s *Source) packet(now time.Time) (capture.Packet, bool) {
-	c := &s.chunk
-	var data []byte
-	first := c
-	if c.Off == 0 && c.Last {
-		data = c.Data
-	} else {
-		pt := s.partial[c.Seq]
-		if pt == nil {
-			if c.Off != 0 {
-				return capture.Packet{}, false // its start was lost; counted by the kernel
-			}
-			pt = &partial{first: *c, want: int(c.Len)}
-			pt.first.Data = nil
-			// The whole packet's room at once: grown chunk by chunk, a
-			// 64 KiB GSO packet was copied several times over
-			// (growslice was a fifth of tap's CPU under 64 KiB bodies).
-			room := packets.MaxSnapLen
-			if n := s.opts.Probe.SnapLen; n > 0 {
-				room = n
-			}
-			pt.buf = make([]byte, 0, min(int(c.Len), room))
-			s.partial[c.Seq] = pt
-		}
-		pt.lastSeen = now
-		end := int(c.Off) + len(c.Data)
-		if end > len(pt.buf) {
-			pt.buf = append(pt.buf, make([]byte, end-len(pt.buf))...)
-		}
-		copy(pt.buf[c.Off:], c.Data)
-		pt.got += len(c.Data)
-		if !c.Last {
-			return capture.Packet{}, false
-		}
-		delete(s.partial, c.Seq)
-		if pt.got != len(pt.buf) {
-			s.count(func(st *Stats) { st.Incomplete++ })
-			return capture.Packet{}, false
-		}
-		data = pt.buf
-		first = &pt.first
+// packet turns the packet just taken from the queue into a capture.Packet,
+// unless it is a local duplicate or a twin note.
+func (s *Source) packet() (capture.Packet, bool) {
+	first := &s.chunk
+	data := first.Data
+	if cap(data) >= recycleMin {
+		s.held = data
 	}
 	lt := layers.LinkTypeRaw
 	if first.L2 {
@@ -369,6 +453,16 @@ func (s *Source) packet(now time.Time) (capture.Packet, bool) {
 		}
 	}
 	ts := time.Unix(0, s.bootWall+int64(first.Mono)).UTC()
+	if first.Twin {
+		// Only the headers of a packet already delivered from its egress
+		// copy: what it says is the receiving socket's cgroup.
+		if first.Cgroup != 0 && s.opts.OnSocket != nil {
+			if src, dst, ok := ports(data); ok {
+				s.opts.OnSocket(dst, src, first.Cgroup, ts)
+			}
+		}
+		return capture.Packet{}, false
+	}
 	split := false
 	if !first.L2 && first.Cgroup != 0 && s.opts.OnSocket != nil {
 		if src, dst, ok := ports(data); ok {
@@ -415,20 +509,6 @@ func (s *Source) keep(p capture.Packet) bool {
 		st.Bytes += uint64(p.Length)
 	})
 	return true
-}
-
-// sweep forgets packets whose remaining chunks will not come.
-func (s *Source) sweep(now time.Time) {
-	if now.Sub(s.lastSweep) < time.Second {
-		return
-	}
-	s.lastSweep = now
-	for seq, pt := range s.partial {
-		if now.Sub(pt.lastSeen) > time.Second {
-			delete(s.partial, seq)
-			s.count(func(st *Stats) { st.Incomplete++ })
-		}
-	}
 }
 
 func (s *Source) count(f func(*Stats)) {
