@@ -325,9 +325,20 @@ func paramCounts(payload []byte) ([]uint32, error) {
 		if form := r.byte(); r.err == nil && form != 0x60 {
 			return nil, fmt.Errorf("%w: type %d of form 0x%02x", ErrUnsupported, i, form)
 		}
+		// Parameter and result types, one byte each: a type of more
+		// (a typed reference) would shift every index after it, and with
+		// them the loop counter's, so it is refused.
 		np := r.u32()
-		r.bytes(np) // parameter types: one byte each
-		r.bytes(r.u32())
+		for _, t := range r.bytes(np) {
+			if !isValType(t) {
+				return nil, fmt.Errorf("%w: type %d has a parameter of type 0x%02x", ErrUnsupported, i, t)
+			}
+		}
+		for _, t := range r.bytes(r.u32()) {
+			if !isValType(t) {
+				return nil, fmt.Errorf("%w: type %d has a result of type 0x%02x", ErrUnsupported, i, t)
+			}
+		}
 		counts = append(counts, np)
 	}
 	return counts, r.err
