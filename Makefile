@@ -54,7 +54,8 @@ test: wasm deps kube-tools
 # live-capture (tap) and TLS tests, and nginx and h2load record the
 # benchmark's small-message capture; clang/lld/wasi-libc and Debian's rustc
 # with the wasm32-wasi standard library build the C and Rust plugins of the
-# SDK tests and `kubeshark plugin build`; memcached and beanstalkd are the
+# SDK tests and `kubeshark plugin build`, and binaryen's wasm-opt optimises
+# them after linking (clang runs it too when it is installed); memcached and beanstalkd are the
 # real servers of the examples/ plugins' tests. Installed when missing on a Debian
 # machine where we are root; elsewhere the tests that need them skip and say
 # so. Each entry is COMMAND-or-FILE:PACKAGE.
@@ -63,7 +64,7 @@ TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker
 	/usr/lib/go-1.19/bin/go:golang-1.19-go \
 	clang-14:clang wasm-ld:lld /usr/lib/wasm32-wasi/libc.a:wasi-libc \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-14-dev-wasm32 \
-	/usr/bin/rustc:rustc /usr/lib/rustlib/wasm32-wasi:libstd-rust-dev-wasm32 \
+	/usr/bin/rustc:rustc /usr/lib/rustlib/wasm32-wasi:libstd-rust-dev-wasm32 wasm-opt:binaryen \
 	memcached:memcached beanstalkd:beanstalkd /usr/lib/postgresql/15/bin/postgres:postgresql unbound:unbound
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || [ -e $${t%%:*} ] || missing="$$missing $${t##*:}"; done; \

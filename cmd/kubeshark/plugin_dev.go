@@ -81,10 +81,13 @@ func newPluginBuildCmd() *cobra.Command {
 		Short: "Build a plugin project to DIR/NAME.wasm with its language's toolchain",
 		Long: `Builds the plugin project in DIR (default .), telling its language from its
 files: go.mod → Go (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared);
-*.c → C (clang --target=wasm32-wasi -mexec-model=reactor with wasi-libc);
-Cargo.toml or src/lib.rs → Rust (Debian's /usr/bin/rustc, wasm32-wasi
-cdylib, the vendored SDK crate; $KUBESHARK_RUSTC picks another rustc,
-$KUBESHARK_CLANG another clang). The module is DIR/BASENAME.wasm.`,
+*.c → C (clang --target=wasm32-wasi -O2 -mbulk-memory -mexec-model=reactor
+with wasi-libc); Cargo.toml or src/lib.rs → Rust (Debian's /usr/bin/rustc,
+wasm32-wasi cdylib at opt-level 3 with bulk memory, the vendored SDK crate;
+$KUBESHARK_RUSTC picks another rustc, $KUBESHARK_CLANG another clang). C and
+Rust modules then go through binaryen's wasm-opt -O3 when it is installed
+($KUBESHARK_WASM_OPT picks another, "none" skips it). The module is
+DIR/BASENAME.wasm.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "."

@@ -117,6 +117,37 @@ func run(ctx context.Context, dir string, env []string, name string, args ...str
 	return nil
 }
 
+// WasmOpt is binaryen's wasm-opt, or "" when it is not installed: the
+// post-pass is worth having but not required. $KUBESHARK_WASM_OPT
+// overrides it ("none" turns it off).
+func WasmOpt() string {
+	if p := os.Getenv("KUBESHARK_WASM_OPT"); p != "" {
+		if p == "none" {
+			return ""
+		}
+		return p
+	}
+	p, _ := exec.LookPath("wasm-opt")
+	return p
+}
+
+// OptimizeWasm runs wasm-opt -O3 over the module at path in place, when
+// wasm-opt is installed, keeping the name section (a trap's stack trace
+// names the guest's functions) and dropping DWARF. It reports whether it
+// ran.
+func OptimizeWasm(ctx context.Context, path string) (bool, error) {
+	wo := WasmOpt()
+	if wo == "" {
+		return false, nil
+	}
+	return true, run(ctx, "", nil, wo, "-O3", "-g", "--strip-dwarf", path, "-o", path)
+}
+
+// CFlags are the flags CompileC gives clang: -mbulk-memory makes memcpy and
+// memset single instructions, which wazero runs as one native copy, where
+// wasi-libc's versions are loops of wasm (RATIONALE.md).
+var CFlags = []string{"--target=wasm32-wasi", "-O2", "-mbulk-memory", "-mexec-model=reactor", "-Wall"}
+
 // CompileC compiles C sources to a wasm32-wasi reactor at out, with
 // include directories (for kubeshark.h).
 func CompileC(ctx context.Context, out string, includes []string, srcs ...string) error {
@@ -124,12 +155,16 @@ func CompileC(ctx context.Context, out string, includes []string, srcs ...string
 	if err != nil {
 		return err
 	}
-	args := []string{"--target=wasm32-wasi", "-O2", "-mexec-model=reactor", "-Wall", "-o", out}
+	args := append(append([]string(nil), CFlags...), "-o", out)
 	for _, inc := range includes {
 		args = append(args, "-I", inc)
 	}
 	return run(ctx, "", nil, cc, append(args, srcs...)...)
 }
+
+// RustFlags are the code generation flags CompileRust gives rustc: the
+// optimisation level a release build uses, and bulk memory as for C.
+var RustFlags = []string{"-C", "opt-level=3", "-C", "target-feature=+bulk-memory"}
 
 // CompileRust builds the Rust SDK crate at sdkSrc (its lib.rs) as an rlib
 // in work, then the plugin crate at src (its lib.rs) against it as a
@@ -140,7 +175,7 @@ func CompileRust(ctx context.Context, out, work, sdkSrc, src string) error {
 	if err != nil {
 		return err
 	}
-	common := []string{"--edition", "2021", "-O", "-C", "strip=debuginfo", "--target", "wasm32-wasi"}
+	common := append([]string{"--edition", "2021", "-C", "strip=debuginfo", "--target", "wasm32-wasi"}, RustFlags...)
 	rlib := filepath.Join(work, "libkubeshark.rlib")
 	if err := run(ctx, "", nil, rc, append(common, "--crate-type", "rlib", "--crate-name", "kubeshark", "-o", rlib, sdkSrc)...); err != nil {
 		return err
@@ -187,6 +222,11 @@ func Build(ctx context.Context, dir string) (string, error) {
 			return "", err
 		}
 		err = CompileRust(ctx, out, work, filepath.Join(dir, "kubeshark-sdk", "lib.rs"), filepath.Join(dir, "src", "lib.rs"))
+	}
+	if err == nil && lang != Go {
+		// Go modules are left as the Go toolchain makes them: 3 MiB that
+		// wasm-opt would take seconds over, for a gain not measured.
+		_, err = OptimizeWasm(ctx, out)
 	}
 	if err != nil {
 		return "", fmt.Errorf("building the %s plugin in %s: %w", lang, dir, err)

@@ -14,7 +14,7 @@ import (
 
 // instrumentVersion names the output of internal/interrupt: bump it when
 // the rewrite changes, so that cached rewrites of the old kind are ignored.
-const instrumentVersion = 1
+const instrumentVersion = 2
 
 // moduleCache keeps, beside wazero's compiled code, what loading a module
 // costs before compiling it: its interrupt-instrumented bytes (the rewrite

@@ -1,25 +1,36 @@
 package interrupt
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Opcodes the rewrite acts on or must parse specially.
 const (
-	opBlock       = 0x02
-	opLoop        = 0x03
-	opIf          = 0x04
-	opEnd         = 0x0b
-	opGlobalGet   = 0x23
-	opGlobalSet   = 0x24
-	opUnreachable = 0x00
-	opDrop        = 0x1a
-	opMemoryGrow  = 0x40
-	opI32Const    = 0x41
-	opI32Eqz      = 0x45
-	opI32Sub      = 0x6b
-	opPrefixFC    = 0xfc
-	opPrefixSIMD  = 0xfd
-	opPrefixAtom  = 0xfe
-	blockEmpty    = 0x40
+	opBlock              = 0x02
+	opLoop               = 0x03
+	opIf                 = 0x04
+	opEnd                = 0x0b
+	opCall               = 0x10
+	opCallIndirect       = 0x11
+	opReturnCall         = 0x12
+	opReturnCallIndirect = 0x13
+	opLocalGet           = 0x20
+	opLocalTee           = 0x22
+	opI32Add             = 0x6a
+	opI32And             = 0x71
+	opGlobalGet          = 0x23
+	opGlobalSet          = 0x24
+	opUnreachable        = 0x00
+	opDrop               = 0x1a
+	opMemoryGrow         = 0x40
+	opI32Const           = 0x41
+	opI32Eqz             = 0x45
+	opI32Sub             = 0x6b
+	opPrefixFC           = 0xfc
+	opPrefixSIMD         = 0xfd
+	opPrefixAtom         = 0xfe
+	blockEmpty           = 0x40
 )
 
 // yieldEvery is how many checks pass between two visits of the slow path,
@@ -63,14 +74,50 @@ func isValType(b byte) bool {
 	return false
 }
 
+// loopCheckCode is what runs at a loop header: a counter in a local of the
+// function's own (one register once compiled, where the budget is a load
+// and a store each time) is counted up, and every yieldEvery iterations
+// the slow path of checkCode runs. A loop that runs for ever passes its
+// header for ever, so the counter alone stops it; recursion is the entry
+// checks' work, which count the global budget.
+//
+//	local.get n; i32.const 1; i32.add; local.tee n
+//	i32.const yieldEvery-1; i32.and; i32.eqz
+//	if
+//	  i32.const 0; memory.grow 0; drop
+//	  global.get flag; if; unreachable; end
+//	end
+//
+// (A br_if over the slow path instead of the if compiled to seven more
+// instructions per iteration.)
+func loopCheckCode(b []byte, flag, counter uint32) []byte {
+	b = appendU32(append(b, opLocalGet), counter)
+	b = append(b, opI32Const, 1, opI32Add)
+	b = appendU32(append(b, opLocalTee), counter)
+	b = appendI32(append(b, opI32Const), yieldEvery-1)
+	b = append(b, opI32And, opI32Eqz, opIf, blockEmpty)
+	b = append(b, opI32Const, 0, opMemoryGrow, 0, opDrop)
+	b = appendU32(append(b, opGlobalGet), flag)
+	return append(b, opIf, blockEmpty, opUnreachable, opEnd, opEnd)
+}
+
 // instrumentBody copies one function body (locals and expression) into out
-// with check inserted after the locals and after every loop's block type.
+// with checks inserted: checkCode after the locals when the function calls
+// another (only calls can recurse; a function that calls nothing runs at
+// most its own length between two loop headers), and loopCheckCode after
+// every loop's block type, counting a local added after the function's
+// own. When a loop comes first (loopComesFirst) and the function calls,
+// that loop's header takes the entry check's place, with checkCode.
 // globals is how many globals the original module has: a reference to any
-// other index would, after the rewrite, reach the flag.
-func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
+// other index would, after the rewrite, reach the flag. params is how many
+// parameters the function has.
+func instrumentBody(out, body, check []byte, globals, flag, params uint32) ([]byte, error) {
 	r := &reader{b: body}
-	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		r.u32()
+	groups := r.u32()
+	start := r.off
+	locals := uint64(params)
+	for n := groups; n > 0 && r.err == nil; n-- {
+		locals += uint64(r.u32())
 		if t := r.byte(); r.err == nil && !isValType(t) {
 			return nil, fmt.Errorf("%w: local of type 0x%02x", ErrUnsupported, t)
 		}
@@ -78,10 +125,18 @@ func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	out = append(out, body[:r.off]...)
-	if !loopComesFirst(body[r.off:]) {
-		out = append(out, check...)
+	if locals >= maxLocals {
+		return nil, fmt.Errorf("%w: %d locals", ErrUnsupported, locals)
 	}
+	counter := uint32(locals)
+	out = appendU32(out, groups+1)
+	out = append(out, body[start:r.off]...)
+	out = append(out, 1, 0x7f) // the counter: one i32
+	entry := len(out)
+	first := loopComesFirst(body[r.off:])
+	firstLoop := -1 // where the first loop's check starts in out
+	var loopCheck []byte
+	calls := false
 	last := r.off
 	for r.off < len(body) && r.err == nil {
 		at := r.off
@@ -91,18 +146,24 @@ func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
 		case opNone:
 		case opOneIndex:
 			r.u32()
+			calls = calls || op == opCall || op == opReturnCall
 		case opMemarg:
 			memarg(r)
 		case opIsLoop:
 			blockType(r)
 			out = append(out, body[last:r.off]...)
-			out = append(out, check...)
+			if firstLoop < 0 {
+				firstLoop = len(out)
+				loopCheck = loopCheckCode(nil, flag, counter)
+			}
+			out = append(out, loopCheck...)
 			last = r.off
 		case opGlobal:
 			if idx := r.u32(); r.err == nil && idx >= globals {
 				return nil, fmt.Errorf("%w: global %d used at byte %d of a function, the module has %d", ErrMalformed, idx, at, globals)
 			}
 		default:
+			calls = calls || op == opCallIndirect || op == opReturnCallIndirect
 			if err := immediates(r, op, at); err != nil {
 				return nil, err
 			}
@@ -111,8 +172,20 @@ func instrumentBody(out, body, check []byte, globals uint32) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	return append(out, body[last:]...), nil
+	out = append(out, body[last:]...)
+	switch {
+	case !calls:
+	case first && firstLoop >= 0:
+		out = slices.Replace(out, firstLoop, firstLoop+len(loopCheck), check...)
+	default:
+		out = slices.Insert(out, entry, check...)
+	}
+	return out, nil
 }
+
+// maxLocals bounds the locals of a function, the counter included; wazero
+// refuses more long before.
+const maxLocals = 1 << 31
 
 // loopComesFirst reports whether code reaches a loop header before it can
 // branch, call or do anything but move values: then the check at the

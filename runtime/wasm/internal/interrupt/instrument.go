@@ -20,14 +20,16 @@ var ErrMalformed = errors.New("malformed WebAssembly module")
 var ErrUnsupported = errors.New("unsupported WebAssembly feature")
 
 const (
-	secCustom = 0
-	secImport = 2
-	secMemory = 5
-	secGlobal = 6
-	secExport = 7
-	secStart  = 8
-	secCode   = 10
-	secTag    = 13
+	secCustom   = 0
+	secType     = 1
+	secImport   = 2
+	secFunction = 3
+	secMemory   = 5
+	secGlobal   = 6
+	secExport   = 7
+	secStart    = 8
+	secCode     = 10
+	secTag      = 13
 
 	kindGlobal = 3
 )
@@ -57,8 +59,9 @@ type section struct {
 }
 
 // Instrument returns a copy of module that checks its interrupt flag at
-// every function entry and loop header, and exports the flag as
-// [ExportName]. Custom sections holding DWARF are dropped: their code
+// every loop header and at the entry of every function that calls another,
+// and exports the flag as [ExportName]. Every function gains one i32 local,
+// its loop counter. Custom sections holding DWARF are dropped: their code
 // offsets no longer hold. A module with a start section is refused: its
 // start function would run inside instantiation, before the host can reach
 // the flag. The input is not modified.
@@ -87,10 +90,15 @@ func Instrument(module []byte) ([]byte, error) {
 	}
 
 	var importedGlobals, definedGlobals uint32
+	var typeParams, funcTypes []uint32
 	hasMemory := false
 	for _, s := range secs {
 		var err error
 		switch s.id {
+		case secType:
+			typeParams, err = paramCounts(s.payload)
+		case secFunction:
+			funcTypes, err = typeIndices(s.payload)
 		case secImport:
 			var memories uint32
 			importedGlobals, memories, err = countImports(s.payload)
@@ -107,6 +115,15 @@ func Instrument(module []byte) ([]byte, error) {
 	globals := importedGlobals + definedGlobals
 	flag, budget := globals, globals+1
 	check := checkCode(flag, budget)
+	// The parameters of each function the module defines, whose count the
+	// index of its loop counter (a local added after its own) depends on.
+	params := make([]uint32, len(funcTypes))
+	for i, t := range funcTypes {
+		if int(t) >= len(typeParams) {
+			return nil, fmt.Errorf("%w: function %d has type %d, the module defines %d", ErrMalformed, i, t, len(typeParams))
+		}
+		params[i] = typeParams[t]
+	}
 
 	out := make([]byte, 0, len(module)+len(module)/8)
 	out = append(out, header...)
@@ -165,7 +182,7 @@ func Instrument(module []byte) ([]byte, error) {
 			out = append(out, s.id, 0x80, 0x80, 0x80, 0x80, 0x00)
 			start := len(out)
 			var err error
-			if out, err = instrumentCode(out, s.payload, check, globals); err != nil {
+			if out, err = instrumentCode(out, s.payload, check, globals, flag, params); err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
 			size := uint32(len(out) - start)
@@ -299,9 +316,51 @@ func exportsWithFlag(payload []byte, flag uint32) ([]byte, error) {
 	return addExport(payload[start:r.off], n, flag), nil
 }
 
-func instrumentCode(out, payload, check []byte, globals uint32) ([]byte, error) {
+// paramCounts reads a type section: how many parameters each type has.
+func paramCounts(payload []byte) ([]uint32, error) {
 	r := &reader{b: payload}
 	n := r.u32()
+	counts := make([]uint32, 0, min(n, uint32(len(payload))))
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		if form := r.byte(); r.err == nil && form != 0x60 {
+			return nil, fmt.Errorf("%w: type %d of form 0x%02x", ErrUnsupported, i, form)
+		}
+		// Parameter and result types, one byte each: a type of more
+		// (a typed reference) would shift every index after it, and with
+		// them the loop counter's, so it is refused.
+		np := r.u32()
+		for _, t := range r.bytes(np) {
+			if !isValType(t) {
+				return nil, fmt.Errorf("%w: type %d has a parameter of type 0x%02x", ErrUnsupported, i, t)
+			}
+		}
+		for _, t := range r.bytes(r.u32()) {
+			if !isValType(t) {
+				return nil, fmt.Errorf("%w: type %d has a result of type 0x%02x", ErrUnsupported, i, t)
+			}
+		}
+		counts = append(counts, np)
+	}
+	return counts, r.err
+}
+
+// typeIndices reads a function section: the type of each function defined.
+func typeIndices(payload []byte) ([]uint32, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	idx := make([]uint32, 0, min(n, uint32(len(payload))))
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		idx = append(idx, r.u32())
+	}
+	return idx, r.err
+}
+
+func instrumentCode(out, payload, check []byte, globals, flag uint32, params []uint32) ([]byte, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	if n != uint32(len(params)) {
+		return nil, fmt.Errorf("%w: %d function bodies for %d functions", ErrMalformed, n, len(params))
+	}
 	out = appendU32(out, n)
 	var body []byte
 	for i := uint32(0); i < n; i++ {
@@ -310,7 +369,7 @@ func instrumentCode(out, payload, check []byte, globals uint32) ([]byte, error) 
 			return nil, fmt.Errorf("function body %d: %w", i, r.err)
 		}
 		var err error
-		body, err = instrumentBody(body[:0], b, check, globals)
+		body, err = instrumentBody(body[:0], b, check, globals, flag, params[i])
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}

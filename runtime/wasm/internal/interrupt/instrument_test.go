@@ -241,6 +241,11 @@ func TestInstrumentRefuses(t *testing.T) {
 		// Found by FuzzInstrument: wazero allocated 7 GiB for this one.
 		{"more entries than bytes", []byte("\x00asm\x01\x00\x00\x00\t\x04\xb4\xb4\xb40"), interrupt.ErrMalformed, "declares"},
 		{"code section with trailing bytes", module(append(body(0x0b), 0x00)), interrupt.ErrMalformed, "after the last function body"},
+		// A typed reference is more than one byte and would shift the
+		// index of every function's loop counter computed after it.
+		{"typed reference parameter", []byte("\x00asm\x01\x00\x00\x00\x01\x06\x01\x60\x01\x63\x70\x00"), interrupt.ErrUnsupported, "parameter of type 0x63"},
+		{"more functions than bodies", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x03\x02\x00\x00\x0a\x04\x01\x02\x00\x0b"), interrupt.ErrMalformed, "1 function bodies for 2 functions"},
+		{"function of a type that does not exist", []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x02\x01\x01\x0a\x04\x01\x02\x00\x0b"), interrupt.ErrMalformed, "has type 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := interrupt.Instrument(tc.code)
