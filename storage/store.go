@@ -25,10 +25,6 @@ const (
 	DefaultMaxBodyBytes   = 64 << 10
 )
 
-// formatVersion is stored under the 'V' key; a store written by an
-// incompatible layout refuses to open rather than returning garbage.
-const formatVersion = 1
-
 // Options configures Open.
 type Options struct {
 	// Dir is the badger directory, created if missing. Ignored when
@@ -123,7 +119,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", desc, err)
 	}
 	s := &Store{db: db, opts: opts, log: log, ids: ids, codec: wireCodec, dirDesc: desc}
-	if err := s.checkVersion(); err != nil {
+	if err := s.openFormat(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -251,24 +247,6 @@ func checkDir(dir string) error {
 	return nil
 }
 
-func (s *Store) checkVersion() error {
-	return s.db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte{prefixVersion})
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set([]byte{prefixVersion}, []byte{formatVersion})
-		}
-		if err != nil {
-			return fmt.Errorf("storage: open %s: read format version: %w", s.dirDesc, err)
-		}
-		return item.Value(func(v []byte) error {
-			if len(v) != 1 || v[0] != formatVersion {
-				return fmt.Errorf("storage: open %s: %w: format version %v, want %d", s.dirDesc, ErrNotStore, v, formatVersion)
-			}
-			return nil
-		})
-	})
-}
-
 // Close stops background retention and closes the database. It is safe to
 // call more than once.
 func (s *Store) Close() error {
@@ -327,9 +305,9 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		ids[i] = id
 		given = append(given, i)
 	}
-	// A replaced record may have had other index entries; find them so
-	// they do not outlive it.
-	stale, err := s.staleIndexKeys(ctx, recs, ids, given)
+	// A replaced record's body must not outlive it when the new version
+	// has none; its index entry and record are simply overwritten.
+	stored, err := s.storedIDs(ctx, ids, given)
 	if err != nil {
 		return err
 	}
@@ -351,7 +329,7 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	var buf []byte
 	// The ops slice is reused: badger keeps the keys and values it points
 	// to until commit, never the slice itself.
-	ops := make([]op, 0, 9)
+	ops := make([]op, 0, 3)
 	for i, r := range recs {
 		if i&255 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -361,21 +339,23 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		id := ids[i]
 		summary, req, resp := splitBodies(r, s.opts.MaxBodyBytes)
 		// Each value gets its own slice: badger keeps references until
-		// commit.
+		// commit. The index entry and both keys share one allocation.
 		buf = s.codec.encode(make([]byte, 0, len(buf)), summary)
+		kb := make([]byte, 0, 2*(1+idLen)+64)
+		kb = append(kb, prefixIndex)
+		kb = append(kb, id[:]...)
+		kb = append(kb, prefixRecord)
+		kb = append(kb, id[:]...)
+		kb = appendIndexValue(kb, summary)
+		n := 1 + idLen
 		ops = ops[:0]
-		for _, k := range stale[id] {
-			ops = append(ops, op{key: k, del: true})
-		}
-		for _, k := range indexKeys(summary, id) {
-			ops = append(ops, op{key: k, val: []byte{}})
-		}
+		ops = append(ops, op{key: kb[:n:n], val: kb[2*n : len(kb) : len(kb)]})
 		if b := appendBodies(nil, req, resp); b != nil {
 			ops = append(ops, op{key: bodyKey(id), val: b})
-		} else if stale[id] != nil {
+		} else if stored[id] {
 			ops = append(ops, op{key: bodyKey(id), del: true})
 		}
-		ops = append(ops, op{key: recordKey(id), val: buf})
+		ops = append(ops, op{key: kb[n : 2*n : 2*n], val: buf})
 		if err := w.add(ops); err != nil {
 			return fmt.Errorf("storage: put: %w", err)
 		}
@@ -388,7 +368,7 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		if r.ID == "" {
 			r.ID = ids[i].String()
 		}
-		if stale[ids[i]] != nil {
+		if stored[ids[i]] {
 			replaced++
 		}
 	}
@@ -397,36 +377,27 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	return nil
 }
 
-// staleIndexKeys returns, for each given id already stored, its current
-// index keys that the new version does not have.
-func (s *Store) staleIndexKeys(ctx context.Context, recs []*sdk.Record, ids []rawID, given []int) (map[rawID][][]byte, error) {
+// storedIDs reports which of the given ids are already stored.
+func (s *Store) storedIDs(ctx context.Context, ids []rawID, given []int) (map[rawID]bool, error) {
 	if len(given) == 0 {
 		return nil, nil
 	}
-	out := make(map[rawID][][]byte)
+	out := make(map[rawID]bool)
 	err := s.db.View(func(txn *badger.Txn) error {
-		for _, i := range given {
-			if err := ctx.Err(); err != nil {
-				return err
+		for n, i := range given {
+			if n&255 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 			}
-			old, err := s.getSummary(txn, ids[i])
-			if errors.Is(err, ErrNotFound) {
+			_, err := txn.Get(recordKey(ids[i]))
+			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			keep := make(map[string]bool)
-			for _, k := range indexKeys(recs[i], ids[i]) {
-				keep[string(k)] = true
-			}
-			list := [][]byte{}
-			for _, k := range indexKeys(old, ids[i]) {
-				if !keep[string(k)] {
-					list = append(list, k)
-				}
-			}
-			out[ids[i]] = list
+			out[ids[i]] = true
 		}
 		return nil
 	})
@@ -544,6 +515,28 @@ func (s *Store) CountIn(ctx context.Context, from, to time.Time) (int, error) {
 		return 0, fmt.Errorf("storage: count records in [%s, %s): %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
 	}
 	return n, nil
+}
+
+// scanValues calls fn with the value of each key under prefix; for small
+// values kept in the LSM (index entries), which need no value-log read.
+func scanValues(ctx context.Context, txn *badger.Txn, prefix []byte, fn func(v []byte) error) error {
+	o := badger.DefaultIteratorOptions
+	o.PrefetchValues = false
+	o.Prefix = prefix
+	it := txn.NewIterator(o)
+	defer it.Close()
+	n := 0
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if n++; n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := it.Item().Value(fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanKeys calls fn with each key under prefix, without reading values.
