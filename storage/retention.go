@@ -282,6 +282,9 @@ func (s *Store) runValueLogGC() {
 	if s.opts.InMemory {
 		return
 	}
+	// GC deletes, and so unmaps, value-log files (resident.go).
+	s.vlogMu.Lock()
+	defer s.vlogMu.Unlock()
 	for i := 0; i < 16; i++ {
 		if err := s.db.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
