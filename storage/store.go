@@ -193,16 +193,17 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	// a fraction of the data, so level-0 flushes and compaction rewrite
 	// little (most of a million-record import's compaction was rewriting
 	// summaries), and a time-ordered scan reads values from the
-	// append-only log in the order they were written. 128 bytes rather
+	// append-only log in the order they were written. 64 bytes rather
 	// than 256 sends small-message bodies (a 100-byte JSON reply) there
-	// too, while index entries (~35 bytes for IPv4, at most ~115 for two
-	// IPv6 addresses) stay in the tables, where an index walk reads them
-	// without touching the log: BenchmarkPut at 500,000 records took 30%
-	// less CPU and 160 MB less peak RSS (the tables are mapped and
-	// resident as well; BENCHMARKS.md). An in-memory store
-	// has no value log, and badger refuses values above the threshold
-	// there, so it keeps everything in its tables.
-	threshold := int64(128)
+	// too, while index entries (~30 bytes for two IPv4 endpoints, ~45 for
+	// short IPv6 ones) stay in the tables, where an index walk reads them
+	// without touching the log (an entry with two long IPv6 addresses can
+	// exceed it and is then read from the log: slower, still right). At a
+	// million small exchanges the tables went from 229 to ~130 MB; they
+	// are mapped and resident, and compaction rewrites them (BENCHMARKS.md).
+	// An in-memory store has no value log, and badger refuses values above
+	// the threshold there, so it keeps everything in its tables.
+	threshold := int64(64)
 	if opts.InMemory {
 		threshold = 1 << 20
 	}
