@@ -39,9 +39,14 @@ import (
 //	flags                           1 byte: failed, has src, has dst
 //	uvarint(len) protocol           lower-cased
 //	varint status
-//	uvarint(len) src ip             canonical text form, when has src
-//	uvarint(len) dst ip, dst port   canonical text form then 2 bytes
-//	                                big-endian port, when has dst
+//	addr src                        when has src
+//	addr dst, dst port              when has dst; port 2 bytes big-endian
+//
+// An addr is 4 then the 4 bytes of an IPv4 address, 16 then the 16 bytes
+// of an IPv6 one (IPv4-mapped ones included, as their text differs), or 0,
+// uvarint(len) and the text for anything else (a zoned address, a name):
+// an entry stays under ~60 bytes whatever the addresses, so it is always
+// kept in the tables (the value threshold in store.go).
 //
 // A query with equality terms on these fields walks the index entries of
 // its time range in time order, tests every term on each, and reads only
@@ -101,17 +106,31 @@ func appendIndexValue(b []byte, rec *sdk.Record) []byte {
 	b = append(b, p...)
 	b = binary.AppendVarint(b, int64(rec.Status))
 	if rec.Src.IP != "" {
-		ip := canonIP(rec.Src.IP)
-		b = binary.AppendUvarint(b, uint64(len(ip)))
-		b = append(b, ip...)
+		b = appendAddr(b, rec.Src.IP)
 	}
 	if rec.Dst.IP != "" {
-		ip := canonIP(rec.Dst.IP)
-		b = binary.AppendUvarint(b, uint64(len(ip)))
-		b = append(b, ip...)
+		b = appendAddr(b, rec.Dst.IP)
 		b = binary.BigEndian.AppendUint16(b, rec.Dst.Port)
 	}
 	return b
+}
+
+// appendAddr appends an index entry's form of an address (layout above);
+// two spellings of one address get the same bytes.
+func appendAddr(b []byte, s string) []byte {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil || a.Zone() != "":
+		s = canonIP(s)
+		b = append(b, 0)
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		return append(b, s...)
+	case a.Is4():
+		v := a.As4()
+		return append(append(b, 4), v[:]...)
+	}
+	v := a.As16()
+	return append(append(b, 16), v[:]...)
 }
 
 // indexEntry is a decoded index entry; its byte fields point into the
@@ -120,7 +139,7 @@ type indexEntry struct {
 	flags    byte
 	protocol []byte
 	status   int64
-	src, dst []byte
+	src, dst []byte // address fields (appendAddr), kind byte included
 	dstPort  uint16
 }
 
@@ -151,14 +170,39 @@ func decodeIndexValue(v []byte, e *indexEntry) error {
 		return errBadIndex
 	}
 	v = v[k:]
+	// addr returns an address field whole, its kind byte included.
+	addr := func() ([]byte, bool) {
+		if len(v) < 1 {
+			return nil, false
+		}
+		n := 0
+		switch v[0] {
+		case 4, 16:
+			n = 1 + int(v[0])
+		case 0:
+			l, k := binary.Uvarint(v[1:])
+			if k <= 0 || l > uint64(len(v)-1-k) {
+				return nil, false
+			}
+			n = 1 + k + int(l)
+		default:
+			return nil, false
+		}
+		if n > len(v) {
+			return nil, false
+		}
+		a := v[:n]
+		v = v[n:]
+		return a, true
+	}
 	e.src, e.dst, e.dstPort = nil, nil, 0
 	if e.flags&idxHasSrc != 0 {
-		if e.src, ok = str(); !ok {
+		if e.src, ok = addr(); !ok {
 			return errBadIndex
 		}
 	}
 	if e.flags&idxHasDst != 0 {
-		if e.dst, ok = str(); !ok || len(v) < 2 {
+		if e.dst, ok = addr(); !ok || len(v) < 2 {
 			return errBadIndex
 		}
 		e.dstPort, v = binary.BigEndian.Uint16(v), v[2:]

@@ -62,7 +62,7 @@ type plan struct {
 // indexTest is one equality an index entry is tested against.
 type indexTest struct {
 	kind IndexKind
-	str  string // protocol lower-cased, or canonical ip
+	str  string // protocol lower-cased, or an address as appendAddr encodes it
 	num  int
 }
 
@@ -147,10 +147,10 @@ func matcherTests(m Matcher) []indexTest {
 		switch t.Kind {
 		case IndexDstIPPort:
 			if t.Num >= 0 && t.Num <= 0xFFFF {
-				out = append(out, indexTest{kind: t.Kind, str: canonIP(t.Str), num: t.Num})
+				out = append(out, indexTest{kind: t.Kind, str: string(appendAddr(nil, t.Str)), num: t.Num})
 			}
 		case IndexSrcIP, IndexDstIP:
-			out = append(out, indexTest{kind: t.Kind, str: canonIP(t.Str)})
+			out = append(out, indexTest{kind: t.Kind, str: string(appendAddr(nil, t.Str))})
 		case IndexFailed:
 			out = append(out, indexTest{kind: t.Kind})
 		case IndexStatus:
@@ -168,11 +168,11 @@ func filterTests(f Filter) []indexTest {
 	for _, t := range f.terms {
 		switch {
 		case t.field == fDst && t.op == opEq && t.has:
-			out = append(out, indexTest{kind: IndexDstIPPort, str: t.ip, num: int(t.port)})
+			out = append(out, indexTest{kind: IndexDstIPPort, str: string(appendAddr(nil, t.ip)), num: int(t.port)})
 		case t.field == fSrc && t.op == opEq:
-			out = append(out, indexTest{kind: IndexSrcIP, str: t.ip})
+			out = append(out, indexTest{kind: IndexSrcIP, str: string(appendAddr(nil, t.ip))})
 		case t.field == fDst && t.op == opEq:
-			out = append(out, indexTest{kind: IndexDstIP, str: t.ip})
+			out = append(out, indexTest{kind: IndexDstIP, str: string(appendAddr(nil, t.ip))})
 		case t.field == fFailed && (t.op == opEq) == t.bool:
 			out = append(out, indexTest{kind: IndexFailed})
 		case t.field == fStatus && t.op == opEq:

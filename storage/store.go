@@ -195,10 +195,11 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	// summaries), and a time-ordered scan reads values from the
 	// append-only log in the order they were written. 64 bytes rather
 	// than 256 sends small-message bodies (a 100-byte JSON reply) there
-	// too, while index entries (~30 bytes for two IPv4 endpoints, ~45 for
-	// short IPv6 ones) stay in the tables, where an index walk reads them
-	// without touching the log (an entry with two long IPv6 addresses can
-	// exceed it and is then read from the log: slower, still right). At a
+	// too, while index entries (~25 bytes with IPv4 endpoints, ~50 with
+	// IPv6 ones: addresses are kept in binary) stay in the tables, where
+	// an index walk reads them without touching the log (only an entry
+	// with long non-address endpoint text could exceed it: slower, still
+	// right). At a
 	// million small exchanges the tables went from 229 to ~130 MB; they
 	// are mapped and resident, and compaction rewrites them (BENCHMARKS.md).
 	// An in-memory store has no value log, and badger refuses values above
