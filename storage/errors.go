@@ -17,6 +17,9 @@ var (
 	// ErrNotStore reports a directory that holds something other than a
 	// record store.
 	ErrNotStore = errors.New("not a record store")
+	// ErrFormatTooNew reports a store written by a newer build, in a format
+	// this one cannot read.
+	ErrFormatTooNew = errors.New("store format too new")
 	// ErrClosed reports use of a Store after Close.
 	ErrClosed = errors.New("store closed")
 )

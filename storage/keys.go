@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"strings"
 
@@ -15,9 +16,10 @@ import (
 //	'r' id                          -> record without bodies (codec.go)
 //	'b' id                          -> request and response bodies; absent
 //	                                   when the record has no body
-//	'x' kind uvarint(len) value id  -> empty; one secondary index entry
+//	'i' id                          -> the record's index entry: what the
+//	                                   equality filters test (below)
 //	'm' name                        -> small caller metadata (PutMeta)
-//	'V'                             -> on-disk format version
+//	'V'                             -> on-disk format version (migrate.go)
 //	'l' ..., 'L' ...                -> flows (flows.go)
 //	'e' minute                      -> the minute's epoch, 8 bytes big-endian
 //	'E' 'c'                         -> the epoch clock: the last epoch handed out
@@ -31,37 +33,41 @@ import (
 // derived values sit together and retention drops a range of minutes with
 // one seek. Epochs are explained in epochs.go.
 //
-// Index kinds and their values:
+// The index entry is one small value per record (a few dozen bytes, kept
+// in the LSM tables beside its key, not in the value log):
 //
-//	'p' protocol, lower-cased
-//	's' status, 8 bytes big-endian (two's complement)
-//	'f' failed (only failed records get an entry; the value is empty)
-//	'S' src ip, canonical text form
-//	'D' dst ip, canonical text form
-//	'P' dst ip:port, canonical ip text form then 2 bytes big-endian port
+//	flags                           1 byte: failed, has src, has dst
+//	uvarint(len) protocol           lower-cased
+//	varint status
+//	addr src                        when has src
+//	addr dst, dst port              when has dst; port 2 bytes big-endian
 //
-// The length before an index value keeps one value from being a prefix of
-// another (protocol "http" vs "http2"), and putting the id last means a
-// prefix scan of one value yields its records in time order, so an index
-// scan can seek to a time bound or a cursor the same way a primary scan
-// does. The primary key is the only one a reader trusts: Put writes it last
-// and retention deletes it last, so a record is never visible half-written.
+// An addr is 4 then the 4 bytes of an IPv4 address, 16 then the 16 bytes
+// of an IPv6 one (IPv4-mapped ones included, as their text differs), or 0,
+// uvarint(len) and the text for anything else (a zoned address, a name):
+// an entry stays under ~60 bytes whatever the addresses, so it is always
+// kept in the tables (the value threshold in store.go).
+//
+// A query with equality terms on these fields walks the index entries of
+// its time range in time order, tests every term on each, and reads only
+// the records that pass. One entry per record instead of one key per
+// indexed field (format version 1 wrote six) is what makes a Put cheap:
+// badger's write path costs per key, not per byte (RATIONALE.md). The
+// primary key is the only one a reader trusts: Put writes it last and
+// retention deletes it last, so a record is never visible half-written.
 const (
 	prefixRecord  = 'r'
 	prefixBody    = 'b'
-	prefixIndex   = 'x'
+	prefixIndex   = 'i'
 	prefixMeta    = 'm'
 	prefixVersion = 'V'
 )
 
-// Index kinds.
+// Flags of an index entry.
 const (
-	idxProtocol = 'p'
-	idxStatus   = 's'
-	idxFailed   = 'f'
-	idxSrcIP    = 'S'
-	idxDstIP    = 'D'
-	idxDstPort  = 'P'
+	idxFailed = 1 << iota
+	idxHasSrc
+	idxHasDst
 )
 
 func recordKey(id rawID) []byte { return append([]byte{prefixRecord}, id[:]...) }
@@ -70,23 +76,7 @@ func bodyKey(id rawID) []byte { return append([]byte{prefixBody}, id[:]...) }
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
 
-// indexPrefix is the key prefix shared by all index entries of one value.
-func indexPrefix(kind byte, value []byte) []byte {
-	b := make([]byte, 0, 2+binary.MaxVarintLen32+len(value)+idLen)
-	b = append(b, prefixIndex, kind)
-	b = binary.AppendUvarint(b, uint64(len(value)))
-	return append(b, value...)
-}
-
-func indexKey(kind byte, value []byte, id rawID) []byte {
-	return append(indexPrefix(kind, value), id[:]...)
-}
-
-func statusValue(status int) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(int64(status)))
-}
-
-func protocolValue(p string) []byte { return []byte(strings.ToLower(p)) }
+func indexKey(id rawID) []byte { return append([]byte{prefixIndex}, id[:]...) }
 
 // canonIP returns the canonical text of an ip so that the index and the
 // filter agree whatever spelling the capture used; non-ip text is kept as is.
@@ -98,56 +88,129 @@ func canonIP(s string) string {
 	return a.String()
 }
 
-func ipPortValue(ip string, port uint16) []byte {
-	return binary.BigEndian.AppendUint16([]byte(ip), port)
-}
-
-// indexKeys lists every index key of rec, in a fixed order. The keys share
-// one backing array (one allocation per record instead of one per key and
-// value: Put calls this for every record it stores); each key is a full
-// slice of its own bytes, so appending to one cannot overwrite another.
-func indexKeys(rec *sdk.Record, id rawID) [][]byte {
-	src, dst := "", ""
+// appendIndexValue appends rec's index entry (layout above) to b.
+func appendIndexValue(b []byte, rec *sdk.Record) []byte {
+	var flags byte
+	if rec.Failed {
+		flags |= idxFailed
+	}
 	if rec.Src.IP != "" {
-		src = canonIP(rec.Src.IP)
+		flags |= idxHasSrc
 	}
 	if rec.Dst.IP != "" {
-		dst = canonIP(rec.Dst.IP)
+		flags |= idxHasDst
 	}
-	// Per key: prefix and kind, a uvarint length, the value, the id.
-	const over = 2 + binary.MaxVarintLen32 + idLen
-	size := 5*over + len(rec.Protocol) + 8 + len(src) + 2*len(dst) + 2
-	buf := make([]byte, 0, size)
-	keys := make([][]byte, 0, 6)
-	add := func(kind byte, value ...string) {
+	b = append(b, flags)
+	p := lowerASCII(rec.Protocol)
+	b = binary.AppendUvarint(b, uint64(len(p)))
+	b = append(b, p...)
+	b = binary.AppendVarint(b, int64(rec.Status))
+	if rec.Src.IP != "" {
+		b = appendAddr(b, rec.Src.IP)
+	}
+	if rec.Dst.IP != "" {
+		b = appendAddr(b, rec.Dst.IP)
+		b = binary.BigEndian.AppendUint16(b, rec.Dst.Port)
+	}
+	return b
+}
+
+// appendAddr appends an index entry's form of an address (layout above);
+// two spellings of one address get the same bytes.
+func appendAddr(b []byte, s string) []byte {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil || a.Zone() != "":
+		s = canonIP(s)
+		b = append(b, 0)
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		return append(b, s...)
+	case a.Is4():
+		v := a.As4()
+		return append(append(b, 4), v[:]...)
+	}
+	v := a.As16()
+	return append(append(b, 16), v[:]...)
+}
+
+// indexEntry is a decoded index entry; its byte fields point into the
+// stored value and are valid only while it is.
+type indexEntry struct {
+	flags    byte
+	protocol []byte
+	status   int64
+	src, dst []byte // address fields (appendAddr), kind byte included
+	dstPort  uint16
+}
+
+// errBadIndex reports an index entry that does not parse.
+var errBadIndex = errors.New("bad index entry")
+
+// decodeIndexValue parses an index entry.
+func decodeIndexValue(v []byte, e *indexEntry) error {
+	if len(v) < 1 {
+		return errBadIndex
+	}
+	e.flags, v = v[0], v[1:]
+	str := func() ([]byte, bool) {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || n > uint64(len(v)-k) {
+			return nil, false
+		}
+		s := v[k : k+int(n)]
+		v = v[k+int(n):]
+		return s, true
+	}
+	var ok bool
+	if e.protocol, ok = str(); !ok {
+		return errBadIndex
+	}
+	var k int
+	if e.status, k = binary.Varint(v); k <= 0 {
+		return errBadIndex
+	}
+	v = v[k:]
+	// addr returns an address field whole, its kind byte included.
+	addr := func() ([]byte, bool) {
+		if len(v) < 1 {
+			return nil, false
+		}
 		n := 0
-		for _, v := range value {
-			n += len(v)
+		switch v[0] {
+		case 4, 16:
+			n = 1 + int(v[0])
+		case 0:
+			l, k := binary.Uvarint(v[1:])
+			if k <= 0 || l > uint64(len(v)-1-k) {
+				return nil, false
+			}
+			n = 1 + k + int(l)
+		default:
+			return nil, false
 		}
-		start := len(buf)
-		buf = append(buf, prefixIndex, kind)
-		buf = binary.AppendUvarint(buf, uint64(n))
-		for _, v := range value {
-			buf = append(buf, v...)
+		if n > len(v) {
+			return nil, false
 		}
-		buf = append(buf, id[:]...)
-		keys = append(keys, buf[start:len(buf):len(buf)])
+		a := v[:n]
+		v = v[n:]
+		return a, true
 	}
-	add(idxProtocol, lowerASCII(rec.Protocol))
-	add(idxStatus, string(statusValue(rec.Status)))
-	if rec.Failed {
-		add(idxFailed)
+	e.src, e.dst, e.dstPort = nil, nil, 0
+	if e.flags&idxHasSrc != 0 {
+		if e.src, ok = addr(); !ok {
+			return errBadIndex
+		}
 	}
-	if src != "" {
-		add(idxSrcIP, src)
+	if e.flags&idxHasDst != 0 {
+		if e.dst, ok = addr(); !ok || len(v) < 2 {
+			return errBadIndex
+		}
+		e.dstPort, v = binary.BigEndian.Uint16(v), v[2:]
 	}
-	if dst != "" {
-		add(idxDstIP, dst)
-		var port [2]byte
-		binary.BigEndian.PutUint16(port[:], rec.Dst.Port)
-		add(idxDstPort, dst, string(port[:]))
+	if len(v) != 0 {
+		return errBadIndex
 	}
-	return keys
+	return nil
 }
 
 // lowerASCII is strings.ToLower without an allocation for the usual
@@ -169,16 +232,4 @@ func idFromKey(k []byte) (rawID, bool) {
 	}
 	copy(id[:], k[len(k)-idLen:])
 	return id, true
-}
-
-// indexValueOf parses the kind and value of an index key.
-func indexValueOf(k []byte) (kind byte, value []byte, ok bool) {
-	if len(k) < 2+1+idLen || k[0] != prefixIndex {
-		return 0, nil, false
-	}
-	n, w := binary.Uvarint(k[2:])
-	if w <= 0 || uint64(len(k)-2-w-idLen) != n {
-		return 0, nil, false
-	}
-	return k[1], k[2+w : 2+w+int(n)], true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -49,16 +50,39 @@ type Page struct {
 	Next string
 }
 
-// indexEstimateCap bounds how many index keys Query counts per candidate
-// index when choosing between several; beyond it the static order decides.
-const indexEstimateCap = 4096
-
-// plan is how Query walks the keys: a prefix (the primary family or one
-// index value) whose keys end in time-ordered ids.
+// plan is how Query walks the keys: the primary family, or the index
+// entries with the tests each must pass before its record is read. Both
+// families' keys end in time-ordered ids.
 type plan struct {
 	prefix  []byte
 	primary bool
-	rank    int // static preference when estimates tie or overflow; lower wins
+	tests   []indexTest
+}
+
+// indexTest is one equality an index entry is tested against.
+type indexTest struct {
+	kind IndexKind
+	str  string // protocol lower-cased, or an address as appendAddr encodes it
+	num  int
+}
+
+// match reports whether e passes t.
+func (t indexTest) match(e *indexEntry) bool {
+	switch t.kind {
+	case IndexProtocol:
+		return string(e.protocol) == t.str
+	case IndexStatus:
+		return e.status == int64(t.num)
+	case IndexFailed:
+		return e.flags&idxFailed != 0
+	case IndexSrcIP:
+		return e.flags&idxHasSrc != 0 && string(e.src) == t.str
+	case IndexDstIP:
+		return e.flags&idxHasDst != 0 && string(e.dst) == t.str
+	case IndexDstIPPort:
+		return e.flags&idxHasDst != 0 && string(e.dst) == t.str && int(e.dstPort) == t.num
+	}
+	return true
 }
 
 // Query returns the records matching q in time order, one page at a time.
@@ -73,7 +97,7 @@ func (s *Store) Query(ctx context.Context, q Query) (Page, error) {
 	}
 	var page Page
 	err := s.db.View(func(txn *badger.Txn) error {
-		p := s.choosePlan(ctx, txn, q)
+		p := s.choosePlan(q)
 		var last *sdk.Record
 		return s.walk(ctx, txn, p, q, cursor, func(id rawID, rec *sdk.Record) (bool, error) {
 			if q.Limit > 0 && len(page.Records) == q.Limit {
@@ -113,83 +137,62 @@ func matcherReads(q Query, p RecordParts) bool {
 	return q.Match != nil && q.Match.Reads()&p != 0
 }
 
-// matcherCandidates lists the index plans a Matcher's index terms allow.
-func matcherCandidates(m Matcher) []plan {
+// matcherTests lists the index tests a Matcher's index terms imply.
+func matcherTests(m Matcher) []indexTest {
 	if m == nil {
 		return nil
 	}
-	var out []plan
+	var out []indexTest
 	for _, t := range m.IndexTerms() {
 		switch t.Kind {
 		case IndexDstIPPort:
 			if t.Num >= 0 && t.Num <= 0xFFFF {
-				out = append(out, plan{prefix: indexPrefix(idxDstPort, ipPortValue(canonIP(t.Str), uint16(t.Num))), rank: 0})
+				out = append(out, indexTest{kind: t.Kind, str: string(appendAddr(nil, t.Str)), num: t.Num})
 			}
-		case IndexSrcIP:
-			out = append(out, plan{prefix: indexPrefix(idxSrcIP, []byte(canonIP(t.Str))), rank: 1})
-		case IndexDstIP:
-			out = append(out, plan{prefix: indexPrefix(idxDstIP, []byte(canonIP(t.Str))), rank: 2})
+		case IndexSrcIP, IndexDstIP:
+			out = append(out, indexTest{kind: t.Kind, str: string(appendAddr(nil, t.Str))})
 		case IndexFailed:
-			out = append(out, plan{prefix: indexPrefix(idxFailed, nil), rank: 3})
+			out = append(out, indexTest{kind: t.Kind})
 		case IndexStatus:
-			out = append(out, plan{prefix: indexPrefix(idxStatus, statusValue(t.Num)), rank: 4})
+			out = append(out, indexTest{kind: t.Kind, num: t.Num})
 		case IndexProtocol:
-			out = append(out, plan{prefix: indexPrefix(idxProtocol, protocolValue(t.Str)), rank: 5})
+			out = append(out, indexTest{kind: t.Kind, str: strings.ToLower(t.Str)})
 		}
 	}
 	return out
 }
 
-// candidates lists the index plans the filter's equality terms allow.
-func candidates(f Filter) []plan {
-	var out []plan
+// filterTests lists the index tests the filter's equality terms imply.
+func filterTests(f Filter) []indexTest {
+	var out []indexTest
 	for _, t := range f.terms {
 		switch {
 		case t.field == fDst && t.op == opEq && t.has:
-			out = append(out, plan{prefix: indexPrefix(idxDstPort, ipPortValue(t.ip, t.port)), rank: 0})
+			out = append(out, indexTest{kind: IndexDstIPPort, str: string(appendAddr(nil, t.ip)), num: int(t.port)})
 		case t.field == fSrc && t.op == opEq:
-			out = append(out, plan{prefix: indexPrefix(idxSrcIP, []byte(t.ip)), rank: 1})
+			out = append(out, indexTest{kind: IndexSrcIP, str: string(appendAddr(nil, t.ip))})
 		case t.field == fDst && t.op == opEq:
-			out = append(out, plan{prefix: indexPrefix(idxDstIP, []byte(t.ip)), rank: 2})
+			out = append(out, indexTest{kind: IndexDstIP, str: string(appendAddr(nil, t.ip))})
 		case t.field == fFailed && (t.op == opEq) == t.bool:
-			out = append(out, plan{prefix: indexPrefix(idxFailed, nil), rank: 3})
+			out = append(out, indexTest{kind: IndexFailed})
 		case t.field == fStatus && t.op == opEq:
-			out = append(out, plan{prefix: indexPrefix(idxStatus, statusValue(int(t.num))), rank: 4})
+			out = append(out, indexTest{kind: IndexStatus, num: int(t.num)})
 		case t.field == fProtocol && t.op == opEq:
-			out = append(out, plan{prefix: indexPrefix(idxProtocol, protocolValue(t.str)), rank: 5})
+			out = append(out, indexTest{kind: IndexProtocol, str: strings.ToLower(t.str)})
 		}
 	}
 	return out
 }
 
-// choosePlan picks the most selective index for q: with several
-// candidates it counts each one's keys in the time range, up to a cap, and
-// takes the smallest; without any it scans the primary keys.
-func (s *Store) choosePlan(ctx context.Context, txn *badger.Txn, q Query) plan {
-	cands := append(candidates(q.Filter), matcherCandidates(q.Match)...)
-	if len(cands) == 0 {
+// choosePlan walks the index entries when q has equality terms they can
+// test, testing all of them on each entry, and the records themselves
+// otherwise.
+func (s *Store) choosePlan(q Query) plan {
+	tests := append(filterTests(q.Filter), matcherTests(q.Match)...)
+	if len(tests) == 0 {
 		return plan{prefix: []byte{prefixRecord}, primary: true}
 	}
-	if len(cands) == 1 {
-		return cands[0]
-	}
-	best, bestN := cands[0], -1
-	for _, c := range cands {
-		limit := indexEstimateCap
-		if bestN >= 0 && bestN < limit {
-			limit = bestN
-		}
-		n := 0
-		_ = s.walkKeys(ctx, txn, c.prefix, q, nil, false, func(rawID, *badger.Item) (bool, error) {
-			n++
-			return n <= limit, nil
-		})
-		switch {
-		case bestN < 0, n < bestN, n == bestN && c.rank < best.rank:
-			best, bestN = c, n
-		}
-	}
-	return best
+	return plan{prefix: []byte{prefixIndex}, tests: tests}
 }
 
 // bounds returns the seek keys for the time range under prefix.
@@ -243,7 +246,7 @@ func (s *Store) walkKeys(ctx context.Context, txn *badger.Txn, prefix []byte, q 
 		item := it.Item()
 		k := item.Key()
 		if len(k) != len(prefix)+idLen {
-			continue // a longer index value sharing the prefix bytes
+			continue // not a key of this family
 		}
 		id, _ := idFromKey(k)
 		if cursor != nil && id == *cursor {
@@ -269,6 +272,28 @@ func (s *Store) walkKeys(ctx context.Context, txn *badger.Txn, prefix []byte, q 
 func (s *Store) walk(ctx context.Context, txn *badger.Txn, p plan, q Query, cursor *rawID, fn func(rawID, *sdk.Record) (bool, error)) error {
 	return s.walkKeys(ctx, txn, p.prefix, q, cursor, p.primary, func(id rawID, item *badger.Item) (bool, error) {
 		if !p.primary {
+			if len(p.tests) > 0 {
+				pass := true
+				err := item.Value(func(v []byte) error {
+					var e indexEntry
+					if decodeIndexValue(v, &e) != nil {
+						return nil // the filters decide on the record itself
+					}
+					for _, t := range p.tests {
+						if !t.match(&e) {
+							pass = false
+							return nil
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					return false, fmt.Errorf("index entry %s: %w", id, err)
+				}
+				if !pass {
+					return true, nil
+				}
+			}
 			var err error
 			if item, err = txn.Get(recordKey(id)); errors.Is(err, badger.ErrKeyNotFound) {
 				return true, nil // index entry of a record being deleted

@@ -170,7 +170,7 @@ func TestQueryFiltersIndexAndScanAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := len(candidates(f)) > 0; got != tt.indexed {
+		if got := len(filterTests(f)) > 0; got != tt.indexed {
 			t.Errorf("%s: indexed = %v, want %v", tt.filter, got, tt.indexed)
 		}
 		for _, q := range []Query{

@@ -222,15 +222,13 @@ func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (to
 		err := s.db.View(func(txn *badger.Txn) error {
 			q := Query{}
 			return s.walk(ctx, txn, plan{prefix: []byte{prefixRecord}, primary: true}, q, nil, func(id rawID, rec *sdk.Record) (bool, error) {
-				idx := indexKeys(rec, id)
-				cost := recordCost{nanos: id.nanos(), bytes: int64(len(idx)) * (1 + 1 + idLen + entryOverhead)}
-				if item, err := txn.Get(recordKey(id)); err == nil {
-					cost.bytes += item.EstimatedSize() + entryOverhead
-				}
-				if item, err := txn.Get(bodyKey(id)); err == nil {
-					cost.bytes += item.EstimatedSize() + entryOverhead
-				} else if !errors.Is(err, badger.ErrKeyNotFound) {
-					return false, err
+				cost := recordCost{nanos: id.nanos()}
+				for _, k := range [][]byte{indexKey(id), recordKey(id), bodyKey(id)} {
+					if item, err := txn.Get(k); err == nil {
+						cost.bytes += item.EstimatedSize() + entryOverhead
+					} else if !errors.Is(err, badger.ErrKeyNotFound) {
+						return false, err
+					}
 				}
 				if !del(cost) {
 					done = true
@@ -239,11 +237,7 @@ func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (to
 				// Index and body first, primary last: a pass cut short
 				// leaves a record that is still listed and will be deleted
 				// next time, never an index entry without its record.
-				ops := make([]op, 0, len(idx)+2)
-				for _, k := range idx {
-					ops = append(ops, op{key: k, del: true})
-				}
-				ops = append(ops, op{key: bodyKey(id), del: true}, op{key: recordKey(id), del: true})
+				ops := []op{{key: indexKey(id), del: true}, {key: bodyKey(id), del: true}, {key: recordKey(id), del: true}}
 				groups = append(groups, ops)
 				if m := int64(id.nanos() / minuteNanos); len(mins) == 0 || mins[len(mins)-1] != m {
 					mins = append(mins, m)
@@ -288,6 +282,9 @@ func (s *Store) runValueLogGC() {
 	if s.opts.InMemory {
 		return
 	}
+	// GC deletes, and so unmaps, value-log files (resident.go).
+	s.vlogMu.Lock()
+	defer s.vlogMu.Unlock()
 	for i := 0; i < 16; i++ {
 		if err := s.db.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {

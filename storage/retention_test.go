@@ -16,11 +16,10 @@ func checkKeys(t *testing.T, s *Store, kept []*sdk.Record) {
 	t.Helper()
 	wantIdx, wantBody := 0, 0
 	for _, r := range kept {
-		id, err := parseID(r.ID)
-		if err != nil {
+		if _, err := parseID(r.ID); err != nil {
 			t.Fatal(err)
 		}
-		wantIdx += len(indexKeys(r, id))
+		wantIdx++
 		if r.Request != nil && r.Request.Body != "" || r.Response != nil && r.Response.Body != "" {
 			wantBody++
 		}

@@ -25,10 +25,6 @@ const (
 	DefaultMaxBodyBytes   = 64 << 10
 )
 
-// formatVersion is stored under the 'V' key; a store written by an
-// incompatible layout refuses to open rather than returning garbage.
-const formatVersion = 1
-
 // Options configures Open.
 type Options struct {
 	// Dir is the badger directory, created if missing. Ignored when
@@ -82,10 +78,19 @@ type Store struct {
 	// resolver names endpoints as they are read (resolve.go).
 	resolver atomic.Pointer[resolverBox]
 
-	stop      context.CancelFunc
-	loopDone  chan struct{}
-	closeOnce sync.Once
-	closeErr  error
+	stop     context.CancelFunc
+	loopDone chan struct{}
+
+	// realDir is Dir, absolute with symlinks resolved, as /proc/self/maps
+	// names the store's files; "" for an in-memory store. vlogMu is held
+	// while value-log files may be unmapped (value-log GC, Close) and
+	// while their pages are released (resident.go).
+	realDir     string
+	vlogMu      sync.Mutex
+	releaseStop context.CancelFunc
+	releaseDone chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // Open opens (or creates) the store described by opts and starts background
@@ -123,7 +128,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", desc, err)
 	}
 	s := &Store{db: db, opts: opts, log: log, ids: ids, codec: wireCodec, dirDesc: desc}
-	if err := s.checkVersion(); err != nil {
+	if err := s.openFormat(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -132,6 +137,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if !opts.InMemory {
+		if abs, err := filepath.Abs(opts.Dir); err == nil {
+			if real, err := filepath.EvalSymlinks(abs); err == nil {
+				s.realDir = real
+			}
+		}
+		relCtx, cancel := context.WithCancel(context.Background())
+		s.releaseStop, s.releaseDone = cancel, make(chan struct{})
+		go s.releaseLoop(relCtx, s.releaseDone)
 		// Best effort: the record only improves what waiting readers say.
 		if err := writeHolder(opts.Dir); err != nil {
 			log.Debug("recording the store's holder", "err", err)
@@ -180,10 +193,18 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 	// a fraction of the data, so level-0 flushes and compaction rewrite
 	// little (most of a million-record import's compaction was rewriting
 	// summaries), and a time-ordered scan reads values from the
-	// append-only log in the order they were written. An in-memory store
-	// has no value log, and badger refuses values above the threshold
-	// there, so it keeps everything in its tables.
-	threshold := int64(256)
+	// append-only log in the order they were written. 64 bytes rather
+	// than 256 sends small-message bodies (a 100-byte JSON reply) there
+	// too, while index entries (~25 bytes with IPv4 endpoints, ~50 with
+	// IPv6 ones: addresses are kept in binary) stay in the tables, where
+	// an index walk reads them without touching the log (only an entry
+	// with long non-address endpoint text could exceed it: slower, still
+	// right). At a
+	// million small exchanges the tables went from 229 to ~130 MB; they
+	// are mapped and resident, and compaction rewrites them (BENCHMARKS.md).
+	// An in-memory store has no value log, and badger refuses values above
+	// the threshold there, so it keeps everything in its tables.
+	threshold := int64(64)
 	if opts.InMemory {
 		threshold = 1 << 20
 	}
@@ -203,7 +224,11 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		WithBlockCacheSize(cache).
 		WithNumVersionsToKeep(1).
 		WithValueThreshold(threshold).
-		WithValueLogFileSize(128 << 20).
+		// The file being appended to stays resident whole until badger
+		// moves on to the next (finished ones are released, resident.go),
+		// so smaller files mean less resident memory; 32 MiB files are
+		// still few (about 30 per million records).
+		WithValueLogFileSize(32 << 20).
 		// Snappy saved disk but cost memory more than CPU: a table builder
 		// starts with an arena of twice the table's size (32 MiB for a
 		// 16 MiB memtable's level-0 table) and keeps each compressed
@@ -251,24 +276,6 @@ func checkDir(dir string) error {
 	return nil
 }
 
-func (s *Store) checkVersion() error {
-	return s.db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte{prefixVersion})
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set([]byte{prefixVersion}, []byte{formatVersion})
-		}
-		if err != nil {
-			return fmt.Errorf("storage: open %s: read format version: %w", s.dirDesc, err)
-		}
-		return item.Value(func(v []byte) error {
-			if len(v) != 1 || v[0] != formatVersion {
-				return fmt.Errorf("storage: open %s: %w: format version %v, want %d", s.dirDesc, ErrNotStore, v, formatVersion)
-			}
-			return nil
-		})
-	})
-}
-
 // Close stops background retention and closes the database. It is safe to
 // call more than once.
 func (s *Store) Close() error {
@@ -277,6 +284,12 @@ func (s *Store) Close() error {
 			s.stop()
 			<-s.loopDone
 		}
+		if s.releaseStop != nil {
+			s.releaseStop()
+			<-s.releaseDone
+		}
+		s.vlogMu.Lock()
+		defer s.vlogMu.Unlock()
 		if !s.opts.InMemory {
 			// While the lock is still held, so that no other holder's
 			// record can be there yet.
@@ -327,9 +340,9 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		ids[i] = id
 		given = append(given, i)
 	}
-	// A replaced record may have had other index entries; find them so
-	// they do not outlive it.
-	stale, err := s.staleIndexKeys(ctx, recs, ids, given)
+	// A replaced record's body must not outlive it when the new version
+	// has none; its index entry and record are simply overwritten.
+	stored, err := s.storedIDs(ctx, ids, given)
 	if err != nil {
 		return err
 	}
@@ -351,7 +364,7 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	var buf []byte
 	// The ops slice is reused: badger keeps the keys and values it points
 	// to until commit, never the slice itself.
-	ops := make([]op, 0, 9)
+	ops := make([]op, 0, 3)
 	for i, r := range recs {
 		if i&255 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -361,21 +374,23 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		id := ids[i]
 		summary, req, resp := splitBodies(r, s.opts.MaxBodyBytes)
 		// Each value gets its own slice: badger keeps references until
-		// commit.
+		// commit. The index entry and both keys share one allocation.
 		buf = s.codec.encode(make([]byte, 0, len(buf)), summary)
+		kb := make([]byte, 0, 2*(1+idLen)+64)
+		kb = append(kb, prefixIndex)
+		kb = append(kb, id[:]...)
+		kb = append(kb, prefixRecord)
+		kb = append(kb, id[:]...)
+		kb = appendIndexValue(kb, summary)
+		n := 1 + idLen
 		ops = ops[:0]
-		for _, k := range stale[id] {
-			ops = append(ops, op{key: k, del: true})
-		}
-		for _, k := range indexKeys(summary, id) {
-			ops = append(ops, op{key: k, val: []byte{}})
-		}
+		ops = append(ops, op{key: kb[:n:n], val: kb[2*n : len(kb) : len(kb)]})
 		if b := appendBodies(nil, req, resp); b != nil {
 			ops = append(ops, op{key: bodyKey(id), val: b})
-		} else if stale[id] != nil {
+		} else if stored[id] {
 			ops = append(ops, op{key: bodyKey(id), del: true})
 		}
-		ops = append(ops, op{key: recordKey(id), val: buf})
+		ops = append(ops, op{key: kb[n : 2*n : 2*n], val: buf})
 		if err := w.add(ops); err != nil {
 			return fmt.Errorf("storage: put: %w", err)
 		}
@@ -388,7 +403,7 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		if r.ID == "" {
 			r.ID = ids[i].String()
 		}
-		if stale[ids[i]] != nil {
+		if stored[ids[i]] {
 			replaced++
 		}
 	}
@@ -397,36 +412,27 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	return nil
 }
 
-// staleIndexKeys returns, for each given id already stored, its current
-// index keys that the new version does not have.
-func (s *Store) staleIndexKeys(ctx context.Context, recs []*sdk.Record, ids []rawID, given []int) (map[rawID][][]byte, error) {
+// storedIDs reports which of the given ids are already stored.
+func (s *Store) storedIDs(ctx context.Context, ids []rawID, given []int) (map[rawID]bool, error) {
 	if len(given) == 0 {
 		return nil, nil
 	}
-	out := make(map[rawID][][]byte)
+	out := make(map[rawID]bool)
 	err := s.db.View(func(txn *badger.Txn) error {
-		for _, i := range given {
-			if err := ctx.Err(); err != nil {
-				return err
+		for n, i := range given {
+			if n&255 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
 			}
-			old, err := s.getSummary(txn, ids[i])
-			if errors.Is(err, ErrNotFound) {
+			_, err := txn.Get(recordKey(ids[i]))
+			if errors.Is(err, badger.ErrKeyNotFound) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			keep := make(map[string]bool)
-			for _, k := range indexKeys(recs[i], ids[i]) {
-				keep[string(k)] = true
-			}
-			list := [][]byte{}
-			for _, k := range indexKeys(old, ids[i]) {
-				if !keep[string(k)] {
-					list = append(list, k)
-				}
-			}
-			out[ids[i]] = list
+			out[ids[i]] = true
 		}
 		return nil
 	})
@@ -544,6 +550,28 @@ func (s *Store) CountIn(ctx context.Context, from, to time.Time) (int, error) {
 		return 0, fmt.Errorf("storage: count records in [%s, %s): %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
 	}
 	return n, nil
+}
+
+// scanValues calls fn with the value of each key under prefix; for small
+// values kept in the LSM (index entries), which need no value-log read.
+func scanValues(ctx context.Context, txn *badger.Txn, prefix []byte, fn func(v []byte) error) error {
+	o := badger.DefaultIteratorOptions
+	o.PrefetchValues = false
+	o.Prefix = prefix
+	it := txn.NewIterator(o)
+	defer it.Close()
+	n := 0
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if n++; n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if err := it.Item().Value(fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanKeys calls fn with each key under prefix, without reading values.

@@ -24,7 +24,7 @@ type Summary struct {
 }
 
 // Summary counts the records without decoding them: totals come from the
-// key families and the protocol and failed indexes, and only the oldest
+// record keys and the index entries, and only the oldest
 // and newest records are read.
 func (s *Store) Summary(ctx context.Context) (Summary, error) {
 	sum := Summary{ByProtocol: map[string]int{}}
@@ -33,16 +33,17 @@ func (s *Store) Summary(ctx context.Context) (Summary, error) {
 		if err != nil {
 			return err
 		}
-		err = scanKeys(ctx, txn, []byte{prefixIndex, idxProtocol}, func(k []byte) error {
-			if _, v, ok := indexValueOf(k); ok {
-				sum.ByProtocol[string(v)]++
+		err = scanValues(ctx, txn, []byte{prefixIndex}, func(v []byte) error {
+			var e indexEntry
+			if err := decodeIndexValue(v, &e); err != nil {
+				return err
+			}
+			sum.ByProtocol[string(e.protocol)]++
+			if e.flags&idxFailed != 0 {
+				sum.Failed++
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		err = scanKeys(ctx, txn, indexPrefix(idxFailed, nil), func([]byte) error { sum.Failed++; return nil })
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,70 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// releaseValueLogs releases the pages of the store's value-log files that
+// badger has finished writing (every file but the newest, which it is
+// appending to) and that are not in released yet, adding them (resident.go).
+func (s *Store) releaseValueLogs(released map[string]bool) error {
+	if s.realDir == "" {
+		return nil
+	}
+	s.vlogMu.Lock()
+	defer s.vlogMu.Unlock()
+	if s.db.IsClosed() {
+		return nil
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return err
+	}
+	type span struct{ start, end uintptr }
+	files := map[string][]span{}
+	newest := ""
+	sc := bufio.NewScanner(bytes.NewReader(maps))
+	for sc.Scan() {
+		// start-end perms offset dev inode path
+		f := strings.Fields(sc.Text())
+		if len(f) != 6 || !strings.HasSuffix(f[5], ".vlog") || filepath.Dir(f[5]) != s.realDir {
+			continue // not one of ours, or " (deleted)"
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if !ok || err1 != nil || err2 != nil || end <= start {
+			return fmt.Errorf("parse /proc/self/maps line %q", sc.Text())
+		}
+		name := filepath.Base(f[5])
+		files[name] = append(files[name], span{uintptr(start), uintptr(end)})
+		// Value-log files are named by a zero-padded, increasing number.
+		if len(name) > len(newest) || len(name) == len(newest) && name > newest {
+			newest = name
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	for name, spans := range files {
+		if name == newest || released[name] {
+			continue
+		}
+		for _, sp := range spans {
+			// The raw call: the range is not Go memory, so no slice of it.
+			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, sp.start, sp.end-sp.start, unix.MADV_DONTNEED); errno != 0 {
+				return fmt.Errorf("madvise %s: %w", name, errno)
+			}
+		}
+		released[name] = true
+	}
+	return nil
+}
