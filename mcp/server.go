@@ -23,6 +23,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
+	"github.com/kubeshark-wasm/kubeshark/storage/analysis"
 	"github.com/kubeshark-wasm/kubeshark/storage/fanout"
 	"github.com/kubeshark-wasm/kubeshark/storage/kfl"
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
@@ -163,6 +164,9 @@ type Server struct {
 	order []string
 	mcp   *server.MCPServer
 	log   *slog.Logger
+	// templates remembers the endpoint templates learned for the calls
+	// tools until the stored data changes.
+	templates analysis.TemplateMemo
 }
 
 // New builds the server. It fails when the dissectors' manifests declare

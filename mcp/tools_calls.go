@@ -112,7 +112,7 @@ func (s *Server) kflMatcher(ctx context.Context, expr string, src analysis.Sourc
 		return nil, err
 	}
 	if src != nil && p.ReadsTemplates() {
-		set, err := analysis.Templates(ctx, src)
+		set, err := s.templates.Templates(ctx, src)
 		if err != nil {
 			return nil, err
 		}
@@ -168,7 +168,7 @@ func (s *Server) listCalls(ctx context.Context, a listCallsArgs) (ListCallsResul
 	// the last call kept.
 	budget := s.opts.MaxResultBytes - 1024 - 2*len(a.KFL)
 	size := 0
-	set, err := callTemplates(ctx, st, m)
+	set, err := s.callTemplates(ctx, st, m)
 	if err != nil {
 		return res, "", err
 	}
@@ -212,11 +212,11 @@ func callsText(res ListCallsResult) string {
 
 // callTemplates is the templates calls of st are shown with: those the
 // filter m learned when it has them, else learned now.
-func callTemplates(ctx context.Context, st analysis.Source, m storage.Matcher) (*templates.Set, error) {
+func (s *Server) callTemplates(ctx context.Context, st analysis.Source, m storage.Matcher) (*templates.Set, error) {
 	if p, ok := m.(*kfl.Program); ok && p.Templates() != nil {
 		return p.Templates(), nil
 	}
-	set, err := analysis.Templates(ctx, st)
+	set, err := s.templates.Templates(ctx, st)
 	if err != nil {
 		return nil, fmt.Errorf("learning the endpoint templates: %w", err)
 	}
@@ -262,7 +262,7 @@ func (s *Server) getCall(ctx context.Context, a getCallArgs) (GetCallResult, str
 	if a.IncludePayload != nil && !*a.IncludePayload {
 		view.body = 0
 	}
-	set, err := callTemplates(ctx, st, nil)
+	set, err := s.callTemplates(ctx, st, nil)
 	if err != nil {
 		return res, "", err
 	}
