@@ -786,7 +786,13 @@ func protocolOf(m sdk.Manifest) string {
 	return m.Name
 }
 
+// TakesEncodedFields makes the worker an engine.EncodedFieldsSink: records
+// pass through it to the pipeline's sink untouched, so it takes encoded
+// fields when that sink does.
+func (w *worker) TakesEncodedFields() bool { return w.p.encodedFields }
+
 // Record implements engine.Sink: the host's part of the record contract.
+
 func (w *worker) Record(_ uint64, r *sdk.Record) {
 	st := w.cur
 	if st == nil {
