@@ -124,7 +124,9 @@ func (m *Message) EncodedFields() (js string, ok bool) {
 // was decoded, so an error here means a change of encoding/json, not of
 // the input.
 func (m *Message) DecodeFields() error {
-	if m == nil || m.encoded == "" {
+	// A guest never holds encoded fields (it decodes no records), and the
+	// constant keeps the decoder out of its module.
+	if guestFieldList || m == nil || m.encoded == "" {
 		return nil
 	}
 	fields, err := decodeFields([]byte(m.encoded))
@@ -174,7 +176,7 @@ func (m *Message) Reset() {
 
 // encodedMap is the map encoded fields stand for, or nil.
 func (m *Message) encodedMap() map[string]any {
-	if m.encoded == "" {
+	if guestFieldList || m.encoded == "" {
 		return nil
 	}
 	fields, _ := decodeFields([]byte(m.encoded))
