@@ -219,3 +219,173 @@ func (d *fieldsDecoder) digits() bool {
 	}
 	return d.i > start
 }
+
+// checkFields reports whether b is a fields value the host accepts as it
+// stands, without building it: a JSON object json.Unmarshal takes into a
+// map[string]any, in the plain subset decodeFields reads (no escapes, no
+// control characters, valid UTF-8, nesting below 100; numbers within
+// float64's range). empty reports an object without members, or null.
+// ok false says only that this check cannot vouch for b: decodeFields
+// decides then, and gives encoding/json's verdict.
+func checkFields(b []byte) (empty, ok bool) {
+	d := fieldsDecoder{b: b}
+	d.space()
+	if len(b)-d.i >= 4 && string(b[d.i:d.i+4]) == "null" {
+		d.i += 4
+		d.space()
+		return true, d.i == len(b)
+	}
+	n, ok := d.skipObject(1)
+	if !ok {
+		return false, false
+	}
+	d.space()
+	return n == 0, d.i == len(b)
+}
+
+// skipObject checks an object and returns how many members it has.
+func (d *fieldsDecoder) skipObject(depth int) (int, bool) {
+	if depth > maxFieldsDepth || d.peek() != '{' {
+		return 0, false
+	}
+	d.i++
+	d.space()
+	if d.peek() == '}' {
+		d.i++
+		return 0, true
+	}
+	for n := 1; ; n++ {
+		d.space()
+		if !d.skipStr() {
+			return 0, false
+		}
+		d.space()
+		if d.peek() != ':' {
+			return 0, false
+		}
+		d.i++
+		d.space()
+		if !d.skipValue(depth) {
+			return 0, false
+		}
+		d.space()
+		switch d.peek() {
+		case ',':
+			d.i++
+		case '}':
+			d.i++
+			return n, true
+		default:
+			return 0, false
+		}
+	}
+}
+
+func (d *fieldsDecoder) skipValue(depth int) bool {
+	switch c := d.peek(); {
+	case c == '{':
+		_, ok := d.skipObject(depth + 1)
+		return ok
+	case c == '[':
+		if depth+1 > maxFieldsDepth {
+			return false
+		}
+		d.i++
+		d.space()
+		if d.peek() == ']' {
+			d.i++
+			return true
+		}
+		for {
+			d.space()
+			if !d.skipValue(depth + 1) {
+				return false
+			}
+			d.space()
+			switch d.peek() {
+			case ',':
+				d.i++
+			case ']':
+				d.i++
+				return true
+			default:
+				return false
+			}
+		}
+	case c == '"':
+		return d.skipStr()
+	case c == '-' || c >= '0' && c <= '9':
+		return d.skipNumber()
+	}
+	for _, lit := range [...]string{"true", "false", "null"} {
+		if len(d.b)-d.i >= len(lit) && string(d.b[d.i:d.i+len(lit)]) == lit {
+			d.i += len(lit)
+			return true
+		}
+	}
+	return false
+}
+
+// skipStr is str without making the string.
+func (d *fieldsDecoder) skipStr() bool {
+	if d.peek() != '"' {
+		return false
+	}
+	start := d.i + 1
+	ascii := true
+	for j := start; j < len(d.b); j++ {
+		switch c := d.b[j]; {
+		case c == '"':
+			if !ascii && !utf8.Valid(d.b[start:j]) {
+				return false
+			}
+			d.i = j + 1
+			return true
+		case c == '\\' || c < 0x20:
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return false
+}
+
+// skipNumber is number without converting it. Only a number with an
+// exponent or very many digits can fall outside float64's range, and only
+// such a number is parsed.
+func (d *fieldsDecoder) skipNumber() bool {
+	start := d.i
+	if d.peek() == '-' {
+		d.i++
+	}
+	switch c := d.peek(); {
+	case c == '0':
+		d.i++
+	case c >= '1' && c <= '9':
+		d.digits()
+	default:
+		return false
+	}
+	if d.peek() == '.' {
+		d.i++
+		if !d.digits() {
+			return false
+		}
+	}
+	exp := false
+	if c := d.peek(); c == 'e' || c == 'E' {
+		exp = true
+		d.i++
+		if c := d.peek(); c == '+' || c == '-' {
+			d.i++
+		}
+		if !d.digits() {
+			return false
+		}
+	}
+	if exp || d.i-start > 300 {
+		_, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
+		return err == nil
+	}
+	return true
+}

@@ -36,6 +36,79 @@ func checkFieldsDecode(t *testing.T, in []byte) {
 	if err == nil && !reflect.DeepEqual(got, want) {
 		t.Fatalf("decodeFields(%q) = %#v, encoding/json %#v", in, got, want)
 	}
+	// checkFields may vouch only for what encoding/json takes, and must
+	// call it empty exactly when the map is.
+	if empty, ok := checkFields(in); ok {
+		if wantErr != nil {
+			t.Fatalf("checkFields(%q) accepts what encoding/json rejects: %v", in, wantErr)
+		}
+		if empty != (len(want) == 0) {
+			t.Fatalf("checkFields(%q) empty %v, map %#v", in, empty, want)
+		}
+	}
+}
+
+// The lazy decoding accepts and rejects exactly what the eager one does,
+// with the same error, and its fields decode to the same map.
+func TestDecodeRecordLazy(t *testing.T) {
+	for _, c := range fieldsJSONCases {
+		b := AppendRecord(nil, &Record{Protocol: "p", Request: &Message{Body: "x"}})
+		// Replace the request's empty fields (the last byte before the
+		// absent response) with c.
+		b = append(b[:len(b)-2], byte(len(c)))
+		b = append(append(b, c...), 0)
+		if len(c) >= 0x80 {
+			continue
+		}
+		eager, eerr := DecodeRecord(b)
+		lazy, lerr := DecodeRecordLazy(b)
+		if (eerr == nil) != (lerr == nil) || eerr != nil && eerr.Error() != lerr.Error() {
+			t.Fatalf("%q: eager error %v, lazy %v", c, eerr, lerr)
+		}
+		if eerr != nil {
+			continue
+		}
+		if _, ok := lazy.Request.EncodedFields(); ok {
+			if got := AppendRecord(nil, lazy); string(got) != string(b) {
+				t.Errorf("%q: a lazy record re-encodes as %q, want %q", c, got, b)
+			}
+			if lazy.Request.Fields != nil {
+				t.Errorf("%q: both encoded and decoded fields", c)
+			}
+		}
+		if err := lazy.DecodeFields(); err != nil {
+			t.Fatalf("%q: %v", c, err)
+		}
+		if !reflect.DeepEqual(lazy.Request.Fields, eager.Request.Fields) && len(eager.Request.Fields)+len(lazy.Request.Fields) > 0 {
+			t.Errorf("%q: lazy fields %#v, eager %#v", c, lazy.Request.Fields, eager.Request.Fields)
+		}
+		if _, ok := lazy.Request.EncodedFields(); ok {
+			t.Errorf("%q: still encoded after DecodeFields", c)
+		}
+	}
+}
+
+// Get, Set and JSON output see encoded fields as if they were decoded.
+func TestEncodedFieldsRead(t *testing.T) {
+	b := AppendRecord(nil, &Record{Protocol: "p", Response: (&Message{}).Set("a", "x").Set("n", 2)})
+	r, err := DecodeRecordLazy(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if js, ok := r.Response.EncodedFields(); !ok || js != `{"a":"x","n":2}` {
+		t.Fatalf("encoded fields %q %v", js, ok)
+	}
+	if v, ok := r.Response.Get("n"); !ok || v != float64(2) {
+		t.Errorf("Get(n) = %v, %v", v, ok)
+	}
+	out, err := json.Marshal(r.Response)
+	if err != nil || !strings.Contains(string(out), `"a":"x"`) {
+		t.Errorf("JSON %s, %v", out, err)
+	}
+	r.Response.Set("b", true)
+	if _, ok := r.Response.EncodedFields(); ok || len(r.Response.Fields) != 3 {
+		t.Errorf("after Set: fields %v", r.Response.Fields)
+	}
 }
 
 func TestDecodeFieldsMatchesEncodingJSON(t *testing.T) {
@@ -56,6 +129,11 @@ func BenchmarkDecodeFields(b *testing.B) {
 	b.Run("fast", func(b *testing.B) {
 		for b.Loop() {
 			decodeFields(in)
+		}
+	})
+	b.Run("check", func(b *testing.B) {
+		for b.Loop() {
+			checkFields(in)
 		}
 	})
 	b.Run("encoding/json", func(b *testing.B) {

@@ -108,6 +108,46 @@ type Message struct {
 	// set holds the fields Set adds inside a wasm guest, in order; it
 	// encodes as the Object it is.
 	set Object
+	// encoded holds the fields as a guest encoded them (a JSON object),
+	// when DecodeRecordLazy left them so; Fields is then nil.
+	encoded string
+}
+
+// EncodedFields returns the message's fields as the JSON object a guest
+// encoded, when DecodeRecordLazy kept them encoded and nothing decoded
+// them since; ok is false otherwise (read Fields then).
+func (m *Message) EncodedFields() (js string, ok bool) {
+	if m == nil || m.encoded == "" {
+		return "", false
+	}
+	return m.encoded, true
+}
+
+// DecodeFields builds Fields from fields DecodeRecordLazy kept encoded; it
+// does nothing when there are none. The text was checked when the record
+// was decoded, so an error here means a change of encoding/json, not of
+// the input.
+func (m *Message) DecodeFields() error {
+	// A guest never holds encoded fields (it decodes no records), and the
+	// constant keeps the decoder out of its module.
+	if guestFieldList || m == nil || m.encoded == "" {
+		return nil
+	}
+	fields, err := decodeFields([]byte(m.encoded))
+	if err != nil {
+		return fmt.Errorf("%w: fields: %v", ErrBadRecord, err)
+	}
+	m.Fields, m.encoded = fields, ""
+	return nil
+}
+
+// DecodeFields decodes the fields of both messages (Message.DecodeFields),
+// for code that reads Fields of a record decoded by DecodeRecordLazy.
+func (r *Record) DecodeFields() error {
+	if err := r.Request.DecodeFields(); err != nil {
+		return err
+	}
+	return r.Response.DecodeFields()
 }
 
 // Set records a protocol-specific field and returns m for chaining.
@@ -138,7 +178,19 @@ func (m *Message) Reset() {
 	*m = Message{set: m.set[:0], Fields: m.Fields}
 }
 
+// encodedMap is the map encoded fields stand for, or nil.
+func (m *Message) encodedMap() map[string]any {
+	if guestFieldList || m.encoded == "" {
+		return nil
+	}
+	fields, _ := decodeFields([]byte(m.encoded))
+	return fields
+}
+
 func (m *Message) setMap(key string, v any) {
+	if m.encoded != "" {
+		m.Fields, m.encoded = m.encodedMap(), ""
+	}
 	if m.Fields == nil {
 		m.Fields = make(map[string]any, 4)
 	}
@@ -153,6 +205,10 @@ func (m *Message) Get(key string) (any, bool) {
 	if v, ok := m.set.Get(key); ok {
 		return v, true
 	}
+	if m.encoded != "" {
+		v, ok := m.encodedMap()[key]
+		return v, ok
+	}
 	v, ok := m.Fields[key]
 	return v, ok
 }
@@ -160,6 +216,9 @@ func (m *Message) Get(key string) (any, bool) {
 // fieldMap is every field as one map: Fields with the listed fields over
 // it. It allocates only when there is a list.
 func (m *Message) fieldMap() map[string]any {
+	if m.encoded != "" {
+		return m.encodedMap()
+	}
 	if len(m.set) == 0 {
 		return m.Fields
 	}

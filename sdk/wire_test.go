@@ -160,3 +160,26 @@ func BenchmarkJSONEncodeDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeRecord is the host's share: a record with a few fields
+// (an HTTP response's version and a DNS-like list) decoded with its fields
+// built into maps, and with them kept encoded (DecodeRecordLazy, what the
+// pipeline does for the store).
+func BenchmarkDecodeRecord(b *testing.B) {
+	r := sampleRecord()
+	r.Request.Set("version", "HTTP/1.1").Set("answers", []any{map[string]any{"name": "a.example", "ttl": 300}})
+	buf := AppendRecord(nil, r)
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte) (*Record, error)
+	}{{"maps", DecodeRecord}, {"encoded", DecodeRecordLazy}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.decode(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -203,6 +203,11 @@ func appendMessage(b []byte, m *sdk.Message) []byte {
 	}
 	b = binary.AppendVarint(b, m.BodySize)
 	b = binary.AppendVarint(b, m.Size)
+	if js, ok := m.EncodedFields(); ok {
+		// Checked as JSON json.Unmarshal takes when the guest emitted it
+		// (sdk.DecodeRecordLazy): stored as it came.
+		return appendStr(b, js)
+	}
 	if len(m.Fields) == 0 {
 		return append(b, 0)
 	}

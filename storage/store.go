@@ -302,6 +302,12 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// TakesEncodedFields says that Put takes records whose fields are still
+// encoded (sdk.DecodeRecordLazy): it stores the text as it is, where it
+// would otherwise encode the maps to JSON that reads back the same
+// (pipeline.EncodedFieldsSink).
+func (s *Store) TakesEncodedFields() bool { return true }
+
 // Put stores recs in one batch, assigning an ID (from the record's
 // Timestamp) to each record that has none. A record that already has an ID
 // must carry one from NewID whose time part is its Timestamp; storing it

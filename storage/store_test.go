@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -273,5 +274,42 @@ func TestClosedStore(t *testing.T) {
 	s.Close()
 	if err := s.Put(context.Background(), synthN(0, 1)); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Put after Close: %v", err)
+	}
+}
+
+// A record whose fields stay as the guest encoded them (the pipeline's
+// records for a store) reads back as the record with decoded fields would.
+func TestPutEncodedFields(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	for i, js := range []string{
+		`{"version":"HTTP/1.1","n":2}`,
+		` { "q" : [ {"name":"a.example","ttl":300} ] , "flags" : {"rd":true}, "x":null } `, // as a C guest might space it
+		`{"dup":1,"dup":2}`,
+	} {
+		b := sdk.AppendRecord(nil, &sdk.Record{Protocol: "p", Timestamp: base.Add(time.Duration(i)), Request: &sdk.Message{Body: "x", Size: 9}})
+		b = append(b[:len(b)-2], byte(len(js)))
+		b = append(append(b, js...), 0)
+		lazy, err := sdk.DecodeRecordLazy(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := lazy.Request.EncodedFields(); !ok {
+			t.Fatalf("%s: fields were decoded", js)
+		}
+		want, err := sdk.DecodeRecord(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPut(t, s, []*sdk.Record{lazy})
+		got, err := s.Get(ctx, lazy.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.ID, want.Src, want.Dst, want.Stream, want.Dissector, want.ElapsedMs = got.ID, got.Src, got.Dst, got.Stream, got.Dissector, got.ElapsedMs
+		sameRecord(t, want, got)
+		if len(got.Request.Fields) == 0 {
+			t.Errorf("%s: no fields read back", js)
+		}
 	}
 }

@@ -40,6 +40,10 @@ func (c *countSink) Put(_ context.Context, recs []*sdk.Record) error {
 	return nil
 }
 
+// TakesEncodedFields: like the store, the counter reads no fields, so the
+// pipeline leaves them encoded (pipeline.EncodedFieldsSink).
+func (c *countSink) TakesEncodedFields() bool { return true }
+
 type result struct {
 	name    string
 	workers int

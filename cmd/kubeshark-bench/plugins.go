@@ -255,7 +255,8 @@ func cpuNow() time.Duration {
 // the fastest of runs runs of passes lasting at least workload.MinRun of
 // CPU, each pass checked for the workload's records.
 func timeCPU(ctx context.Context, d engine.Dissector, w *workload.Workload, runs int) (time.Duration, error) {
-	sink := &workload.Counter{}
+	// As the pipeline does for a store: fields stay encoded.
+	sink := &workload.Counter{EncodedFields: true}
 	inst, err := d.NewInstance(ctx, sink)
 	if err != nil {
 		return 0, fmt.Errorf("new instance: %w", err)

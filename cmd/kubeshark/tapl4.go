@@ -101,6 +101,13 @@ func newL4Sink(store interface {
 	return s
 }
 
+// TakesEncodedFields passes on the store's answer: annotating reads no
+// fields.
+func (s *l4Sink) TakesEncodedFields() bool {
+	es, ok := s.store.(pipeline.EncodedFieldsSink)
+	return ok && es.TakesEncodedFields()
+}
+
 func (s *l4Sink) Put(ctx context.Context, recs []*sdk.Record) error {
 	for _, r := range recs {
 		s.tab.AnnotateRecord(r)

@@ -23,6 +23,24 @@ type Sink interface {
 	Switch(conn uint64, hint string)
 }
 
+// EncodedFieldsSink is a Sink that takes records whose messages may still
+// hold their fields as the guest encoded them (sdk.Message.EncodedFields,
+// sdk.DecodeRecordLazy), because what it hands them to keeps the text as
+// it is (a store) or decodes only what it reads. An instance gives every
+// other Sink, and this one when TakesEncodedFields is false, decoded
+// Fields maps.
+type EncodedFieldsSink interface {
+	Sink
+	TakesEncodedFields() bool
+}
+
+// TakesEncodedFields reports whether sink accepts records with encoded
+// fields (EncodedFieldsSink).
+func TakesEncodedFields(sink Sink) bool {
+	s, ok := sink.(EncodedFieldsSink)
+	return ok && s.TakesEncodedFields()
+}
+
 // Dissector is one loaded dissector, able to make instances.
 type Dissector interface {
 	Manifest() sdk.Manifest

@@ -41,17 +41,37 @@ func connHash(c *reassembly.Conn, salt string) uint64 {
 // copy of a capture imported again) a different record, never a
 // replacement for the complete one already stored.
 func recordKey(stream string, n uint64, r *sdk.Record) uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	h.Write([]byte(stream))
-	binary.BigEndian.PutUint64(b[:], n)
-	h.Write(b[:])
-	h.Write([]byte(r.Protocol))
+	// FNV-1a as hash/fnv computes it, inline: the hasher and the byte
+	// slices cost allocations per record (the ids must stay what they were,
+	// and TestRecordKeyIsFNV holds them to it).
+	h := fnvString(fnvOffset64, stream)
+	h = fnvUint64(h, n)
+	h = fnvString(h, r.Protocol)
 	end := int64(-1)
 	if r.Response != nil {
 		end = r.End.UnixNano()
 	}
-	binary.BigEndian.PutUint64(b[:], uint64(end))
-	h.Write(b[:])
-	return h.Sum64()
+	return fnvUint64(h, uint64(end))
+}
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime64
+	}
+	return h
+}
+
+// fnvUint64 hashes v's eight bytes, big-endian.
+func fnvUint64(h, v uint64) uint64 {
+	for i := 56; i >= 0; i -= 8 {
+		h ^= v >> i & 0xff
+		h *= fnvPrime64
+	}
+	return h
 }

@@ -26,6 +26,14 @@ type Sink interface {
 	Put(ctx context.Context, recs []*sdk.Record) error
 }
 
+// EncodedFieldsSink is implemented by sinks that take records whose
+// messages may keep their fields as the guest encoded them
+// (sdk.Message.EncodedFields) when TakesEncodedFields is true: a store
+// that keeps the text as it is. Other sinks get decoded Fields maps.
+type EncodedFieldsSink interface {
+	TakesEncodedFields() bool
+}
+
 // FlowSink is implemented by sinks that also store L4 flows.
 type FlowSink interface {
 	PutFlows(ctx context.Context, flows []*sdk.Flow) error
@@ -97,6 +105,9 @@ type Pipeline struct {
 	seenMu sync.Mutex
 	seen   []engine.Dissector
 	sink   Sink
+	// encodedFields: the sink takes records with encoded fields, and so
+	// do the workers from the instances (engine.EncodedFieldsSink).
+	encodedFields bool
 	// flows is the sink as a FlowSink, nil when it stores no flows; the
 	// workers then do not track them.
 	flows FlowSink
@@ -130,6 +141,9 @@ func New(cfg Config, dissectors []engine.Dissector, sink Sink) *Pipeline {
 	cfg.defaults()
 	fs, _ := sink.(FlowSink)
 	p := &Pipeline{cfg: cfg, sink: sink, flows: fs}
+	if es, ok := sink.(EncodedFieldsSink); ok {
+		p.encodedFields = es.TakesEncodedFields()
+	}
 	p.SetDissectors(dissectors)
 	p.SetDecodeAs(cfg.DecodeAs)
 	return p

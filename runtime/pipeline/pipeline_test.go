@@ -334,3 +334,54 @@ func TestStatsJSONIsSnakeCase(t *testing.T) {
 		}
 	}
 }
+
+// encodedSink is a memSink that takes records with encoded fields, as the
+// store does.
+type encodedSink struct{ memSink }
+
+func (*encodedSink) TakesEncodedFields() bool { return true }
+
+// A sink that takes encoded fields gets them as the guest wrote them; any
+// other gets the same fields decoded.
+func TestEncodedFieldsOnlyForSinksThatTakeThem(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := synth.HTTPSample(context.Background(), &buf, 50); err != nil {
+		t.Fatal(err)
+	}
+	decoded, _ := run(t, buf.Bytes(), pipeline.Config{Workers: 1}, wasmHTTP(t))
+	src, err := capture.NewSource("test.pcap", bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sink := &encodedSink{}
+	if _, err := pipeline.New(pipeline.Config{Workers: 1}, []engine.Dissector{wasmHTTP(t)}, sink).Run(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.recs) != len(decoded) || len(decoded) == 0 {
+		t.Fatalf("%d records with encoded fields, %d decoded", len(sink.recs), len(decoded))
+	}
+	byTime := map[time.Time]*sdk.Record{}
+	for _, r := range decoded {
+		if _, ok := r.Request.EncodedFields(); ok {
+			t.Fatalf("%s: a plain sink got encoded fields", r.Summary)
+		}
+		if r.Request.Fields["version"] == nil {
+			t.Fatalf("%s: request fields %v, want a version", r.Summary, r.Request.Fields)
+		}
+		byTime[r.Timestamp] = r
+	}
+	for _, r := range sink.recs {
+		js, ok := r.Request.EncodedFields()
+		if !ok || r.Request.Fields != nil {
+			t.Fatalf("%s: encoded %q (%v), decoded %v", r.Summary, js, ok, r.Request.Fields)
+		}
+		want := byTime[r.Timestamp]
+		if err := r.DecodeFields(); err != nil {
+			t.Fatal(err)
+		}
+		if want == nil || fmt.Sprint(r.Request.Fields, r.Response.Fields) != fmt.Sprint(want.Request.Fields, want.Response.Fields) {
+			t.Fatalf("%s: fields %v %v, decoded sink %v", r.Summary, r.Request.Fields, r.Response.Fields, want)
+		}
+	}
+}

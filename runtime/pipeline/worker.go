@@ -58,9 +58,12 @@ type stream struct {
 	refault  bool
 	closing  bool
 	id       string // stream id in records and of the flow
-	plain    bool   // plaintext from a tracer (RunPlaintext), not packets
-	records  uint64 // emitted so far, for record ids
-	proto    string // protocol of the dissector that last claimed it
+	// ips are the addresses of conn's A and B as records show them, made
+	// at the stream's first record instead of at each.
+	ips     [2]string
+	plain   bool   // plaintext from a tracer (RunPlaintext), not packets
+	records uint64 // emitted so far, for record ids
+	proto   string // protocol of the dissector that last claimed it
 	// flow follows the connection's segments when the sink stores flows;
 	// it lives inside the stream so that tracking costs no allocation of
 	// its own.
@@ -786,7 +789,13 @@ func protocolOf(m sdk.Manifest) string {
 	return m.Name
 }
 
+// TakesEncodedFields makes the worker an engine.EncodedFieldsSink: records
+// pass through it to the pipeline's sink untouched, so it takes encoded
+// fields when that sink does.
+func (w *worker) TakesEncodedFields() bool { return w.p.encodedFields }
+
 // Record implements engine.Sink: the host's part of the record contract.
+
 func (w *worker) Record(_ uint64, r *sdk.Record) {
 	st := w.cur
 	if st == nil {
@@ -800,15 +809,19 @@ func (w *worker) Record(_ uint64, r *sdk.Record) {
 		w.stats.PlaintextSuppressed++
 		return
 	}
+	if st.ips[0] == "" {
+		st.ips = [2]string{c.A.Addr().Unmap().String(), c.B.Addr().Unmap().String()}
+	}
 	client, server := c.A, c.B
+	cip, sip := st.ips[0], st.ips[1]
 	if st.flip {
-		client, server = server, client
+		client, server, cip, sip = server, client, sip, cip
 	}
 	if r.RequestDir == sdk.DirB {
-		client, server = server, client
+		client, server, cip, sip = server, client, sip, cip
 	}
-	r.Src = sdk.Endpoint{IP: client.Addr().Unmap().String(), Port: client.Port()}
-	r.Dst = sdk.Endpoint{IP: server.Addr().Unmap().String(), Port: server.Port()}
+	r.Src = sdk.Endpoint{IP: cip, Port: client.Port()}
+	r.Dst = sdk.Endpoint{IP: sip, Port: server.Port()}
 	if st.id == "" {
 		if st.plain {
 			st.id = plainStreamID(c)

@@ -30,6 +30,8 @@ type instance struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	sink   engine.Sink
+	// lazyFields: the sink takes records whose fields stay encoded.
+	lazyFields bool
 
 	fnProbe, fnOpen, fnFeed, fnGap, fnClose, fnDescribe api.Function
 	stack                                               [6]uint64
@@ -54,7 +56,7 @@ type instance struct {
 
 func (m *Module) instantiate(ctx context.Context, sink engine.Sink) (*instance, error) {
 	r := m.r
-	in := &instance{m: m, sink: sink}
+	in := &instance{m: m, sink: sink, lazyFields: engine.TakesEncodedFields(sink)}
 	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), ctxKey{}, in))
 	r.track(in)
 	mod, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(in.ctx, memoryAllocator()), m.compiled, r.moduleConfig())
@@ -298,7 +300,13 @@ func hostEmit(ctx context.Context, mod api.Module, stack []uint64) {
 			in.limitErr = fmt.Errorf("guest emitted more than %d records in one call", cfg.MaxRecordsPerCall)
 			panic(in.limitErr)
 		}
-		rec, err := sdk.DecodeRecord(b)
+		var rec *sdk.Record
+		var err error
+		if in.lazyFields {
+			rec, err = sdk.DecodeRecordLazy(b)
+		} else {
+			rec, err = sdk.DecodeRecord(b)
+		}
 		if err != nil {
 			in.limitErr = fmt.Errorf("guest emitted a bad record: %w", err)
 			panic(in.limitErr)

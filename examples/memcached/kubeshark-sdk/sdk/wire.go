@@ -81,6 +81,9 @@ func appendMessage(b []byte, m *Message) []byte {
 	b = binary.AppendVarint(b, m.BodySize)
 	b = binary.AppendVarint(b, m.Size)
 	switch {
+	case m.encoded != "":
+		b = binary.AppendUvarint(b, uint64(len(m.encoded)))
+		return append(b, m.encoded...)
 	case len(m.set) > 0 && len(m.Fields) == 0:
 		return appendFieldList(b, m.set)
 	case len(m.set) > 0:
@@ -131,10 +134,11 @@ func appendFieldList(b []byte, set Object) []byte {
 // of the whole record, so decoding costs one allocation for all of them,
 // not one per header name and value.
 type wireReader struct {
-	b   []byte
-	all string // the record as a string; b is its tail
-	msg string // the message being read, for errors
-	err error
+	b    []byte
+	all  string // the record as a string; b is its tail
+	msg  string // the message being read, for errors
+	err  error
+	lazy bool // keep fields encoded (DecodeRecordLazy)
 }
 
 func (r *wireReader) fail(what string) {
@@ -211,11 +215,33 @@ func (r *wireReader) time(what string) time.Time {
 // DecodeRecord parses one record produced by AppendRecord. It never panics on
 // hostile input; errors wrap ErrBadRecord.
 func DecodeRecord(b []byte) (*Record, error) {
-	r := &wireReader{b: b, all: string(b)}
+	return decodeRecord(b, false)
+}
+
+// DecodeRecordLazy is DecodeRecord that leaves each message's fields as
+// the guest encoded them: checked as DecodeRecord checks them, so the same
+// input fails with the same error, but not built into a map. Fields stays
+// nil until DecodeFields; EncodedFields returns the text, which a store
+// can keep as it is. The host decodes every record a guest emits, and
+// building the maps was most of that cost for records nobody filters
+// before they are stored (RATIONALE.md).
+func DecodeRecordLazy(b []byte) (*Record, error) {
+	return decodeRecord(b, true)
+}
+
+// decodedRecord holds a record and both its messages in one allocation.
+type decodedRecord struct {
+	rec       Record
+	req, resp Message
+}
+
+func decodeRecord(b []byte, lazy bool) (*Record, error) {
+	r := &wireReader{b: b, all: string(b), lazy: lazy}
 	if v := r.byte1("version"); r.err == nil && v != WireVersion {
 		return nil, fmt.Errorf("%w: wire version %d, want %d", ErrBadRecord, v, WireVersion)
 	}
-	rec := &Record{}
+	all := &decodedRecord{}
+	rec := &all.rec
 	rec.Protocol = r.str("protocol")
 	rec.Method = r.str("method")
 	rec.Path = r.str("path")
@@ -227,8 +253,8 @@ func DecodeRecord(b []byte) (*Record, error) {
 	rec.Timestamp = r.time("timestamp")
 	rec.End = r.time("end")
 	rec.RequestDir = Direction(r.byte1("request_dir") & 1)
-	rec.Request = r.message("request")
-	rec.Response = r.message("response")
+	rec.Request = r.message("request", &all.req)
+	rec.Response = r.message("response", &all.resp)
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -238,13 +264,12 @@ func DecodeRecord(b []byte) (*Record, error) {
 	return rec, nil
 }
 
-func (r *wireReader) message(what string) *Message {
+func (r *wireReader) message(what string, m *Message) *Message {
 	if r.byte1(what) == 0 || r.err != nil {
 		return nil
 	}
 	r.msg = what
 	defer func() { r.msg = "" }()
-	m := &Message{}
 	n := r.uvarint("header count")
 	if n > maxWireHeaders || n > uint64(len(r.b)) {
 		r.fail("header count")
@@ -262,6 +287,15 @@ func (r *wireReader) message(what string) *Message {
 	m.BodySize = r.varint("body size")
 	m.Size = r.varint("size")
 	if js := r.bytes("fields"); len(js) > 0 && r.err == nil {
+		if r.lazy {
+			if empty, ok := checkFields(js); ok {
+				if !empty {
+					end := len(r.all) - len(r.b)
+					m.encoded = r.all[end-len(js) : end]
+				}
+				return m
+			}
+		}
 		fields, err := decodeFields(js)
 		if err != nil {
 			r.fail("fields: " + err.Error())
