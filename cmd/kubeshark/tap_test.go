@@ -317,7 +317,10 @@ func TestTapLive(t *testing.T) {
 
 	pcap := filepath.Join(t.TempDir(), "veth.pcap")
 	dumpErr := &watchWriter{changed: make(chan struct{})}
-	dump := n.start(t, dumpErr, "tcpdump", "-i", n.nsIf, "-s", "0", "-U", "-w", pcap)
+	// --immediate-mode: without it libpcap hands packets over a block at a
+	// time, and the packets of a block not yet full when tcpdump is
+	// interrupted are never written.
+	dump := n.start(t, dumpErr, "tcpdump", "-i", n.nsIf, "--immediate-mode", "-s", "0", "-U", "-w", pcap)
 	filter := fmt.Sprintf("host %s or tcp port %s", n.nsIP, loopbackPort)
 	tap := startTap(t, data, "--filter", filter)
 	for {
