@@ -41,7 +41,8 @@ func newCallCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set, err := analysis.Templates(cmd.Context(), st)
+			var memo analysis.TemplateMemo // reads the set cached in the store
+			set, err := memo.Templates(cmd.Context(), st)
 			if err != nil {
 				return fmt.Errorf("learning the endpoint templates: %w", err)
 			}

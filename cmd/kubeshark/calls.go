@@ -125,7 +125,8 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 	// Each call is shown with its endpoint template, learned over the
 	// store (the rollups make that cheap after the first time), and a
 	// filter on templates reads the same ones.
-	set, err := analysis.Templates(ctx, st)
+	var memo analysis.TemplateMemo // reads the set cached in the store
+	set, err := memo.Templates(ctx, st)
 	if err != nil {
 		return fmt.Errorf("learning the endpoint templates: %w", err)
 	}

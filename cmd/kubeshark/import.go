@@ -245,6 +245,12 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		if err == nil {
 			err = analysis.WarmRollups(ctx, st, analysis.Window{})
 		}
+		if err == nil {
+			// The endpoint templates every listing shows, cached in the
+			// store for the hub and the CLI that read it next.
+			var memo analysis.TemplateMemo
+			_, err = memo.Templates(ctx, st)
+		}
 		if sink.err != nil {
 			g.logger().Warn("statistics built while storing (the scan built them instead)", "err", sink.err)
 		}

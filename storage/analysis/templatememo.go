@@ -33,7 +33,7 @@ func (m *TemplateMemo) Templates(ctx context.Context, src Source) (*templates.Se
 	if m == nil || !ok {
 		return Templates(ctx, src)
 	}
-	key, err := templatesKey(ctx, mc)
+	key, newest, err := templatesKey(ctx, mc)
 	if err != nil {
 		return nil, err
 	}
@@ -44,11 +44,14 @@ func (m *TemplateMemo) Templates(ctx context.Context, src Source) (*templates.Se
 		return set, nil
 	}
 	m.mu.Unlock()
-	// Learned outside the lock: two callers that miss at once both learn,
-	// which costs what a memo-less call did and blocks nobody.
-	set, err := Templates(ctx, src)
-	if err != nil {
-		return nil, err
+	set, ok := loadTemplates(ctx, mc, key, newest)
+	if !ok {
+		// Learned outside the lock: two callers that miss at once both
+		// learn, which costs what a memo-less call did and blocks nobody.
+		if set, err = Templates(ctx, src); err != nil {
+			return nil, err
+		}
+		storeTemplates(ctx, mc, key, newest, set)
 	}
 	m.mu.Lock()
 	m.key, m.set = key, set
@@ -60,15 +63,15 @@ func (m *TemplateMemo) Templates(ctx context.Context, src Source) (*templates.Se
 // stored records and the epochs of the minutes it covers. The epochs are
 // read before Templates reads the records, so a change in between gives a
 // key that no longer matches the next time.
-func templatesKey(ctx context.Context, mc MinuteCache) (uint64, error) {
+func templatesKey(ctx context.Context, mc MinuteCache) (key uint64, newest minuteEpoch, err error) {
 	w, err := resolve(ctx, mc, Window{})
 	if err != nil {
-		return 0, err
+		return 0, newest, err
 	}
 	h := fnv.New64a()
 	var b [16]byte
 	if w.Start.IsZero() {
-		return h.Sum64(), nil
+		return h.Sum64(), newest, nil
 	}
 	binary.LittleEndian.PutUint64(b[:8], uint64(w.Start.UnixNano()))
 	binary.LittleEndian.PutUint64(b[8:], uint64(w.End.UnixNano()))
@@ -79,7 +82,7 @@ func templatesKey(ctx context.Context, mc MinuteCache) (uint64, error) {
 	}
 	epochs, err := mc.MinuteEpochs(ctx, from, w.End.Add(time.Nanosecond))
 	if err != nil {
-		return 0, err
+		return 0, newest, err
 	}
 	mins := make([]int64, 0, len(epochs))
 	for m := range epochs {
@@ -91,5 +94,53 @@ func templatesKey(ctx context.Context, mc MinuteCache) (uint64, error) {
 		binary.LittleEndian.PutUint64(b[8:], epochs[m])
 		h.Write(b[:])
 	}
-	return h.Sum64(), nil
+	if len(mins) > 0 {
+		last := mins[len(mins)-1]
+		newest = minuteEpoch{minute: last, epoch: epochs[last], ok: true}
+	}
+	return h.Sum64(), newest, nil
+}
+
+// minuteEpoch is a minute and its epoch; ok is false for a store with no
+// minute.
+type minuteEpoch struct {
+	minute int64
+	epoch  uint64
+	ok     bool
+}
+
+// templatesName is the derived value the learned set is cached under, in
+// the newest minute of the data it was learned from (so it goes when that
+// minute changes or retention drops it), with the key of the whole span
+// in front, so a process that starts on an unchanged store (a hub after
+// an import, each `kubeshark calls`) does not learn again.
+const templatesName = "analysis/templates/v1"
+
+func loadTemplates(ctx context.Context, mc MinuteCache, key uint64, newest minuteEpoch) (*templates.Set, bool) {
+	if !newest.ok {
+		return nil, false
+	}
+	epoch, val, err := mc.GetDerived(ctx, templatesName, newest.minute)
+	if err != nil || epoch != newest.epoch || len(val) < 8 || binary.LittleEndian.Uint64(val) != key {
+		return nil, false
+	}
+	set := &templates.Set{}
+	if set.UnmarshalBinary(val[8:]) != nil {
+		return nil, false // learned again, and overwritten
+	}
+	return set, true
+}
+
+// storeTemplates caches set; a failure only means the next process
+// learns again, so it is not an error of the query.
+func storeTemplates(ctx context.Context, mc MinuteCache, key uint64, newest minuteEpoch, set *templates.Set) {
+	if !newest.ok {
+		return
+	}
+	enc, err := set.MarshalBinary()
+	if err != nil {
+		return
+	}
+	val := binary.LittleEndian.AppendUint64(make([]byte, 0, 8+len(enc)), key)
+	_, _ = mc.PutDerived(ctx, templatesName, newest.minute, newest.epoch, append(val, enc...))
 }

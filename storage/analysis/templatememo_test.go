@@ -33,6 +33,15 @@ func TestTemplateMemoFollowsTheData(t *testing.T) {
 	if a != b {
 		t.Error("an unchanged store was learned again")
 	}
+	// Another process (a new memo) finds the set cached in the store.
+	key, newest, err := templatesKey(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, ok := loadTemplates(ctx, st, key, newest)
+	if !ok || cached.OfRecord(last) != a.OfRecord(last) || cached.Servers() != a.Servers() {
+		t.Errorf("the learned set is not cached in the store (found %v)", ok)
+	}
 
 	var more []*sdk.Record
 	for i, u := range []string{"carol", "dave", "erin", "frank", "grace", "heidi"} {
@@ -47,5 +56,13 @@ func TestTemplateMemoFollowsTheData(t *testing.T) {
 	}
 	if got := c.OfRecord(first); got != "/users/{param}" {
 		t.Errorf("after six more users inside the same span: template %q, want /users/{param} (a stale memo?)", got)
+	}
+	var fresh TemplateMemo
+	d, err := fresh.Templates(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.OfRecord(first); got != "/users/{param}" {
+		t.Errorf("a new memo on the changed store: template %q, want /users/{param} (a stale cached set?)", got)
 	}
 }

@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -146,4 +148,35 @@ func (s *Set) Servers() int {
 		return 0
 	}
 	return len(s.learned)
+}
+
+// setEntry is one server's learned templates in a Set's encoding.
+type setEntry struct {
+	Server
+	Templates map[string]string `json:"templates"`
+}
+
+// MarshalBinary encodes the set, so that it can be cached beside the data
+// it was learned from.
+func (s *Set) MarshalBinary() ([]byte, error) {
+	var es []setEntry
+	if s != nil {
+		for srv, m := range s.learned {
+			es = append(es, setEntry{srv, m})
+		}
+	}
+	return json.Marshal(es)
+}
+
+// UnmarshalBinary decodes what MarshalBinary encoded.
+func (s *Set) UnmarshalBinary(b []byte) error {
+	var es []setEntry
+	if err := json.Unmarshal(b, &es); err != nil {
+		return fmt.Errorf("templates: decode a learned set: %w", err)
+	}
+	s.learned = make(map[Server]map[string]string, len(es))
+	for _, e := range es {
+		s.learned[e.Server] = e.Templates
+	}
+	return nil
 }

@@ -147,3 +147,41 @@ func TestSetOnStripeShapedPaths(t *testing.T) {
 		}
 	}
 }
+
+// A set survives its encoding: every server's templates, and a path it
+// never saw still gets its shape.
+func TestSetRoundTrip(t *testing.T) {
+	var l Learner
+	for _, u := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"} {
+		l.Add("http", "10.0.0.9", 8080, "/users/"+u)
+		l.Add("redis", "cache", 6379, "GET user:"+u)
+	}
+	set := l.Learn()
+	b, err := set.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Set
+	if err := got.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		proto, host string
+		port        uint16
+		path        string
+	}{
+		{"http", "10.0.0.9", 8080, "/users/alice"},
+		{"redis", "cache", 6379, "GET user:bob"},
+		{"http", "10.0.0.9", 8080, "/orders/7"},
+	} {
+		if w, g := set.Of(c.proto, c.host, c.port, c.path), got.Of(c.proto, c.host, c.port, c.path); w != g {
+			t.Errorf("%s %s: %q after the round trip, want %q", c.proto, c.path, g, w)
+		}
+	}
+	if got.Servers() != set.Servers() || set.Servers() != 2 {
+		t.Errorf("servers: %d after the round trip, %d before, want 2", got.Servers(), set.Servers())
+	}
+	if err := got.UnmarshalBinary([]byte("{")); err == nil {
+		t.Error("a damaged encoding decoded")
+	}
+}
