@@ -28,23 +28,36 @@ func name(h *History, ip string, cg uint64, t time.Time) string {
 	return e.Pod + "|" + e.Service + "|" + e.Node
 }
 
-// TestHistoryIntervals drives the history with explicit times: the
-// informer tests (watch_test.go) cover the same rules against a real API
-// server, where times are the moments events arrive.
-func TestHistoryIntervals(t *testing.T) {
-	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Options{InMemory: true})
+// openStore opens a store for one test and closes it when the test ends.
+func openStore(t *testing.T, o storage.Options) *storage.Store {
+	t.Helper()
+	st, err := storage.Open(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// observer gives a history over st and a function that feeds it one
+// observation, failing the test on an error.
+func observer(ctx context.Context, t *testing.T, st *storage.Store) (*History, func(kind, uid string, want map[string]*Binding, from, now time.Time)) {
 	h := NewHistory(st, nil)
-	obs := func(kind, uid string, want map[string]*Binding, from, now time.Time) {
+	return h, func(kind, uid string, want map[string]*Binding, from, now time.Time) {
 		t.Helper()
 		if err := h.Observe(ctx, kind, uid, want, from, now); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestHistoryIntervals drives the history with explicit times: the
+// informer tests (watch_test.go) cover the same rules against a real API
+// server, where times are the moments events arrive.
+func TestHistoryIntervals(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, storage.Options{InMemory: true})
+	h, obs := observer(ctx, t, st)
 	// Listed at 100 s: pod a, created at 10 s, holds X.
 	obs(KindPod, "uid-a", map[string]*Binding{"10.0.0.1": podInfo("a")}, at(10), at(100))
 	// Pod a is deleted at 200 s; pod b takes X at 300 s.
@@ -192,11 +205,7 @@ func TestHistoryWaitsForAStore(t *testing.T) {
 // named; the per-minute statistics are kept per history generation.
 func TestStoreResolves(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, storage.Options{InMemory: true})
 	ts := time.Now().Add(-time.Hour)
 	if err := st.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: ts, Stream: "f1", Method: "GET", Path: "/",
 		Src: sdk.Endpoint{IP: "10.0.0.1", Port: 5000}, Dst: sdk.Endpoint{IP: "10.96.0.10", Port: 80}}}); err != nil {
@@ -249,11 +258,7 @@ func TestStoreResolves(t *testing.T) {
 // both pods send from the node's address (hostNetwork).
 func TestStoreResolvesByCgroup(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, storage.Options{Dir: t.TempDir()})
 	ts := time.Now().Add(-time.Minute)
 	node := func(cg uint64) sdk.Endpoint {
 		return sdk.Endpoint{IP: "192.168.1.1", Port: 40000 + uint16(cg%1000), Process: &sdk.Process{PID: 7, Comm: "curl", CgroupID: cg}}
@@ -301,11 +306,7 @@ func TestStoreResolvesByCgroup(t *testing.T) {
 // snapshot store opened with the history it holds names its records.
 func TestSnapshotCarriesHistory(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t, storage.Options{Dir: t.TempDir()})
 	ts := time.Now().Add(-time.Minute)
 	if err := st.Put(ctx, []*sdk.Record{{Protocol: "http", Timestamp: ts, Method: "GET", Path: "/",
 		Src: sdk.Endpoint{IP: "10.0.0.1", Port: 5000}, Dst: sdk.Endpoint{IP: "10.0.0.2", Port: 80}}}); err != nil {
@@ -350,18 +351,8 @@ func TestSnapshotCarriesHistory(t *testing.T) {
 // every record from then on resolves as before.
 func TestHistoryPrune(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h := NewHistory(st, nil)
-	obs := func(kind, uid string, want map[string]*Binding, from, now time.Time) {
-		t.Helper()
-		if err := h.Observe(ctx, kind, uid, want, from, now); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := openStore(t, storage.Options{InMemory: true})
+	h, obs := observer(ctx, t, st)
 	// a holds X over [10 s, 200 s), b from 300 s on; e holds Z over
 	// [100 s, 300 s); X is in checkout's endpoints over [150 s, 250 s).
 	obs(KindPod, "uid-a", map[string]*Binding{"10.0.0.1": podInfo("a")}, at(10), at(100))
@@ -439,18 +430,8 @@ func TestHistoryPrune(t *testing.T) {
 // is reloaded from the store, and after pruning up to a time.
 func TestNamespaceLabelsOverTime(t *testing.T) {
 	ctx := context.Background()
-	st, err := storage.Open(ctx, storage.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	h := NewHistory(st, nil)
-	obs := func(kind, uid string, want map[string]*Binding, from, now time.Time) {
-		t.Helper()
-		if err := h.Observe(ctx, kind, uid, want, from, now); err != nil {
-			t.Fatal(err)
-		}
-	}
+	st := openStore(t, storage.Options{InMemory: true})
+	h, obs := observer(ctx, t, st)
 	team := func(v string) map[string]*Binding {
 		return map[string]*Binding{"shop": {Name: "shop", Labels: map[string]string{"team": v}}}
 	}
