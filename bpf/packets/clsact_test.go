@@ -3,7 +3,6 @@ package packets
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os/exec"
 	"strings"
@@ -27,20 +26,7 @@ func vethPair(t *testing.T) (hostIf, peer string) {
 	if _, err := exec.LookPath("tc"); err != nil {
 		t.Skip("tc is not installed (make deps installs iproute2)")
 	}
-	id := rand.IntN(1 << 20)
-	ns, nsIf := fmt.Sprintf("pkc%05x", id), fmt.Sprintf("pkc%05xn", id)
-	hostIf = fmt.Sprintf("pkc%05xh", id)
-	sub := 1 + id%250
-	host, peer := fmt.Sprintf("10.232.%d.1", sub), fmt.Sprintf("10.232.%d.2", sub)
-	sh(t, "ip", "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	sh(t, "ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
-	t.Cleanup(func() { exec.Command("ip", "link", "del", hostIf).Run() })
-	sh(t, "ip", "link", "set", nsIf, "netns", ns)
-	sh(t, "ip", "addr", "add", host+"/30", "dev", hostIf)
-	sh(t, "ip", "link", "set", hostIf, "up")
-	sh(t, "ip", "netns", "exec", ns, "ip", "addr", "add", peer+"/30", "dev", nsIf)
-	sh(t, "ip", "netns", "exec", ns, "ip", "link", "set", nsIf, "up")
+	_, hostIf, peer = vethNamespace(t, "pkc", 232)
 	return hostIf, peer
 }
 

@@ -36,14 +36,7 @@ func TestLoopbackChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Load(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if err := p.AttachCgroup(root); err != nil {
-		t.Fatal(err)
-	}
+	p := loadAttached(t, Config{}, root)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,17 +68,10 @@ func TestTwinsAcrossVeth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, peer := netnsPair(t)
+	ns, _, peer := vethNamespace(t, "tp", 236)
 	ln := listenIn(t, ns, peer+":0")
 	defer ln.Close()
-	p, err := Load(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if err := p.AttachCgroup(root); err != nil {
-		t.Fatal(err)
-	}
+	p := loadAttached(t, Config{}, root)
 	marker := []byte("kubeshark-bpf-packets-veth-marker-0123456789")
 	got := sendMarker(t, p, ln, ln.Addr().String(), marker)
 	if got.full[Egress] != 1 || got.full[Ingress] != 0 {
@@ -117,19 +103,12 @@ func TestIngressOnlyCopyOutsideCgroup(t *testing.T) {
 	enter(t, sub)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	enter(t, home)
-	defer os.Remove(sub)
+	t.Cleanup(func() { os.Remove(sub) }) // after the probe detaches (cleanups run last-first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	p, err := Load(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if err := p.AttachCgroup(sub); err != nil {
-		t.Fatal(err)
-	}
+	p := loadAttached(t, Config{}, sub)
 	marker := []byte("kubeshark-bpf-packets-subcgroup-marker-0123456789")
 	got := sendMarker(t, p, ln, ln.Addr().String(), marker)
 	if got.full[Egress] != 0 || got.full[Ingress] != 1 {
@@ -223,14 +202,17 @@ func enter(t *testing.T, dir string) {
 	}
 }
 
-// netnsPair makes a namespace joined to the host by a veth pair and
-// returns its name and its address.
-func netnsPair(t *testing.T) (ns, peer string) {
+// vethNamespace makes a namespace joined to the host by a veth pair, named
+// with prefix and addressed in 10.octet.x.0/30, and returns the namespace,
+// the host's interface and the namespace's address. Everything it makes is
+// removed when the test ends.
+func vethNamespace(t *testing.T, prefix string, octet int) (ns, hostIf, peer string) {
 	t.Helper()
 	id := rand.IntN(1 << 20)
-	ns, nsIf, hostIf := fmt.Sprintf("tp%05x", id), fmt.Sprintf("tp%05xn", id), fmt.Sprintf("tp%05xh", id)
+	ns, nsIf := fmt.Sprintf("%s%05x", prefix, id), fmt.Sprintf("%s%05xn", prefix, id)
+	hostIf = fmt.Sprintf("%s%05xh", prefix, id)
 	sub := 1 + id%250
-	host, peer := fmt.Sprintf("10.236.%d.1", sub), fmt.Sprintf("10.236.%d.2", sub)
+	host, peer := fmt.Sprintf("10.%d.%d.1", octet, sub), fmt.Sprintf("10.%d.%d.2", octet, sub)
 	sh(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	sh(t, "ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
@@ -240,7 +222,22 @@ func netnsPair(t *testing.T) (ns, peer string) {
 	sh(t, "ip", "link", "set", hostIf, "up")
 	sh(t, "ip", "netns", "exec", ns, "ip", "addr", "add", peer+"/30", "dev", nsIf)
 	sh(t, "ip", "netns", "exec", ns, "ip", "link", "set", nsIf, "up")
-	return ns, peer
+	return ns, hostIf, peer
+}
+
+// loadAttached loads the probe with cfg, attaches it to the cgroup, and
+// closes it when the test ends.
+func loadAttached(t *testing.T, cfg Config, cgroup string) *Probe {
+	t.Helper()
+	p, err := Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.AttachCgroup(cgroup); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // listenIn opens a TCP listener inside the named network namespace: a
