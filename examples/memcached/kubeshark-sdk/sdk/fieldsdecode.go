@@ -178,7 +178,21 @@ func (d *fieldsDecoder) str() (any, bool) {
 // number reads a JSON number as encoding/json does into an interface: a
 // float64.
 func (d *fieldsDecoder) number() (any, bool) {
-	start := d.i
+	start, _, ok := d.scanNumber()
+	if !ok {
+		return nil, false
+	}
+	f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
+	if err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+// scanNumber moves past one number of JSON's grammar and returns where it
+// began and whether it had an exponent.
+func (d *fieldsDecoder) scanNumber() (start int, exp, ok bool) {
+	start = d.i
 	if d.peek() == '-' {
 		d.i++
 	}
@@ -188,28 +202,25 @@ func (d *fieldsDecoder) number() (any, bool) {
 	case c >= '1' && c <= '9':
 		d.digits()
 	default:
-		return nil, false
+		return start, false, false
 	}
 	if d.peek() == '.' {
 		d.i++
 		if !d.digits() {
-			return nil, false
+			return start, false, false
 		}
 	}
 	if c := d.peek(); c == 'e' || c == 'E' {
+		exp = true
 		d.i++
 		if c := d.peek(); c == '+' || c == '-' {
 			d.i++
 		}
 		if !d.digits() {
-			return nil, false
+			return start, exp, false
 		}
 	}
-	f, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
-	if err != nil {
-		return nil, false
-	}
-	return f, true
+	return start, exp, true
 }
 
 func (d *fieldsDecoder) digits() bool {
@@ -354,34 +365,9 @@ func (d *fieldsDecoder) skipStr() bool {
 // exponent or very many digits can fall outside float64's range, and only
 // such a number is parsed.
 func (d *fieldsDecoder) skipNumber() bool {
-	start := d.i
-	if d.peek() == '-' {
-		d.i++
-	}
-	switch c := d.peek(); {
-	case c == '0':
-		d.i++
-	case c >= '1' && c <= '9':
-		d.digits()
-	default:
+	start, exp, ok := d.scanNumber()
+	if !ok {
 		return false
-	}
-	if d.peek() == '.' {
-		d.i++
-		if !d.digits() {
-			return false
-		}
-	}
-	exp := false
-	if c := d.peek(); c == 'e' || c == 'E' {
-		exp = true
-		d.i++
-		if c := d.peek(); c == '+' || c == '-' {
-			d.i++
-		}
-		if !d.digits() {
-			return false
-		}
 	}
 	if exp || d.i-start > 300 {
 		_, err := strconv.ParseFloat(string(d.b[start:d.i]), 64)
