@@ -423,7 +423,7 @@ func WarmRollups(ctx context.Context, mc MinuteCache, w Window) error {
 // buildRollup aggregates the records of w.
 func buildRollup(ctx context.Context, src Source, by GroupBy, w Window) (*rollup, error) {
 	a := newAggregator(aggOptions{by: by, statusCap: minuteStatuses})
-	if err := scanSizes(ctx, src, w, func(r *sdk.Record) bool { a.add(r); return true }); err != nil {
+	if err := scanSizes(ctx, src, w, nil, func(r *sdk.Record) bool { a.add(r); return true }); err != nil {
 		return nil, err
 	}
 	r := &rollup{groups: a.order, total: a.total, untracked: a.untracked}
