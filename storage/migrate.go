@@ -31,7 +31,6 @@ const (
 // prefixBodyV2 is the family of format 2's body values ('b' id).
 const prefixBodyV2 = 'b'
 
-
 // prefixIndexV1 is the family of format 1's secondary index keys.
 const prefixIndexV1 = 'x'
 
