@@ -166,8 +166,14 @@ func Compare(ctx context.Context, src Source, q CompareQuery) (CompareResult, er
 // aggregate groups the records of w (asked as asked) without a time series:
 // from rollups when they apply, else by a scan.
 func aggregate(ctx context.Context, src Source, asked, w Window, m storage.Matcher, by GroupBy) (*aggregator, error) {
+	return aggregateMin(ctx, src, asked, w, m, by, rollupMinMinutes)
+}
+
+// aggregateMin is aggregate taking rollups for spans of at least
+// minMinutes whole minutes (planSpanMin).
+func aggregateMin(ctx context.Context, src Source, asked, w Window, m storage.Matcher, by GroupBy, minMinutes int64) (*aggregator, error) {
 	a := newAggregator(aggOptions{by: by})
-	sp, roll := planSpan(asked, w, m, by)
+	sp, roll := planSpanMin(asked, w, m, by, minMinutes)
 	if mc, ok := src.(MinuteCache); roll && ok {
 		if err := a.readSpan(ctx, mc, sp); err != nil {
 			return nil, err
