@@ -29,7 +29,6 @@ var bin embed.FS
 // Module is one embedded dissector build.
 type Module struct {
 	Name string // source directory, e.g. "http1"
-	Wasm []byte
 	// Manifest is what the module's describe export returns, known
 	// without running it: it comes from the same source, compiled into
 	// this binary (natives below). A host that trusts it compiles a
@@ -41,6 +40,19 @@ type Module struct {
 	// need not compile or start it to hear it. Any other answer is asked
 	// of the module itself, which alone decides.
 	Probe func(dir sdk.Direction, data []byte) sdk.Probe
+}
+
+// Wasm reads the module's code, a copy of the bytes embedded in the
+// executable. It is read on demand rather than by Builtin because most
+// commands compile one or two built-ins: reading all twelve (44 MB) put
+// a copy of each on the heap and their pages of the executable in the
+// resident set (wasm.Runtime.LoadDescribedFunc).
+func (m Module) Wasm() ([]byte, error) {
+	b, err := bin.ReadFile(path.Join("bin", m.Name+".wasm"))
+	if err != nil {
+		return nil, fmt.Errorf("embedded dissector %s: %w", m.Name, err)
+	}
+	return b, nil
 }
 
 // natives gives each built-in's Go source compiled into the host, by
@@ -81,16 +93,12 @@ func Builtin() ([]Module, error) {
 		if !strings.HasSuffix(e.Name(), ".wasm") {
 			continue
 		}
-		b, err := bin.ReadFile(path.Join("bin", e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("embedded dissector %s: %w", e.Name(), err)
-		}
 		name := strings.TrimSuffix(e.Name(), ".wasm")
 		native, ok := natives[name]
 		if !ok {
 			return nil, fmt.Errorf("embedded dissector %s is missing from dissectors.natives (add it there)", e.Name())
 		}
-		mods = append(mods, Module{Name: name, Wasm: b, Manifest: native.Manifest(), Probe: native.Probe})
+		mods = append(mods, Module{Name: name, Manifest: native.Manifest(), Probe: native.Probe})
 	}
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("this kubeshark binary has no built-in dissectors: build it with `make build`, which compiles them to WebAssembly first")

@@ -44,7 +44,12 @@ func TestBuiltinManifests(t *testing.T) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			m, err := rt.Load(ctx, "built-in", b.Wasm)
+			code, err := b.Wasm()
+			if err != nil {
+				t.Errorf("%s: %v", b.Name, err)
+				return
+			}
+			m, err := rt.Load(ctx, "built-in", code)
 			if err != nil {
 				t.Errorf("%s: %v", b.Name, err)
 				return
@@ -106,7 +111,7 @@ func TestBuiltinPrefilters(t *testing.T) {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			m, err := rt.LoadDescribed(ctx, "built-in", b.Wasm, b.Manifest, nil)
+			m, err := rt.LoadDescribedFunc(ctx, "built-in", b.Wasm, b.Manifest, nil)
 			if err != nil {
 				t.Errorf("%s: %v", b.Name, err)
 				return

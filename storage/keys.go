@@ -13,9 +13,8 @@ import (
 // inside keys are the raw 16 bytes (8 bytes big-endian Unix nanoseconds, then
 // 8 bytes of uniqueness), so within a family keys sort by record time.
 //
-//	'r' id                          -> record without bodies (codec.go)
-//	'b' id                          -> request and response bodies; absent
-//	                                   when the record has no body
+//	'r' id                          -> the record: its summary, then its
+//	                                   bodies (codec.go, storedTag)
 //	'i' id                          -> the record's index entry: what the
 //	                                   equality filters test (below)
 //	'm' name                        -> small caller metadata (PutMeta)
@@ -57,7 +56,6 @@ import (
 // retention deletes it last, so a record is never visible half-written.
 const (
 	prefixRecord  = 'r'
-	prefixBody    = 'b'
 	prefixIndex   = 'i'
 	prefixMeta    = 'm'
 	prefixVersion = 'V'
@@ -71,8 +69,6 @@ const (
 )
 
 func recordKey(id rawID) []byte { return append([]byte{prefixRecord}, id[:]...) }
-
-func bodyKey(id rawID) []byte { return append([]byte{prefixBody}, id[:]...) }
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
 

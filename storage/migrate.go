@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -20,10 +21,15 @@ import (
 //
 //	1  six secondary index keys per record under 'x' (kind, value, id)
 //	2  one index entry per record under 'i' (keys.go)
+//	3  a record's bodies inside its value (codec.go, storedTag) instead
+//	   of under a 'b' key of their own
 const (
-	formatVersion    = 2
+	formatVersion    = 3
 	oldestMigratable = 1
 )
+
+// prefixBodyV2 is the family of format 2's body values ('b' id).
+const prefixBodyV2 = 'b'
 
 // prefixIndexV1 is the family of format 1's secondary index keys.
 const prefixIndexV1 = 'x'
@@ -53,7 +59,10 @@ func (s *Store) openFormat(ctx context.Context) error {
 	case len(v) == 1 && v[0] > formatVersion, len(v) == 2 && v[1] > formatVersion:
 		return fmt.Errorf("storage: open %s: %w: the store has format version %d and this build reads versions %d to %d; use a newer kubeshark",
 			s.dirDesc, ErrFormatTooNew, v[len(v)-1], oldestMigratable, formatVersion)
-	case len(v) == 1 && v[0] >= oldestMigratable, len(v) == 2 && v[0] >= oldestMigratable && v[1] == formatVersion:
+	case len(v) == 1 && v[0] >= oldestMigratable,
+		// Cut short, by this build or by an older one on its way to an
+		// older version.
+		len(v) == 2 && v[0] >= oldestMigratable && v[0] < v[1] && v[1] <= formatVersion:
 		return s.migrate(ctx, v[0])
 	}
 	return fmt.Errorf("storage: open %s: %w: unknown format version %v (this build reads versions %d to %d)",
@@ -68,7 +77,14 @@ func (s *Store) migrate(ctx context.Context, from byte) error {
 	if err := s.setVersion(from, formatVersion); err != nil {
 		return err
 	}
-	n, err := s.migrateIndexV1(ctx)
+	var n int
+	var err error
+	if from < 2 {
+		n, err = s.migrateIndexV1(ctx)
+	}
+	if err == nil {
+		n, err = s.migrateBodiesV2(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: open %s: migrate from format %d to %d (run again to resume): %w", s.dirDesc, from, formatVersion, err)
 	}
@@ -113,7 +129,12 @@ func (s *Store) migrateIndexV1(ctx context.Context) (int, error) {
 			}
 			var rec *sdk.Record
 			err := it.Item().Value(func(v []byte) error {
-				var err error
+				// A migration to format 3 cut short left some values in
+				// its layout.
+				v, _, err := splitStored(v)
+				if err != nil {
+					return err
+				}
 				if s.codec.head != nil {
 					rec, _, err = s.codec.head(v)
 				} else {
@@ -139,6 +160,79 @@ func (s *Store) migrateIndexV1(ctx context.Context) (int, error) {
 	}
 	if err := s.db.DropPrefix([]byte{prefixIndexV1}); err != nil {
 		return n, fmt.Errorf("drop format %d index keys: %w", 1, err)
+	}
+	return n, nil
+}
+
+// migrateBodiesV2 moves each record's bodies from its 'b' key into its
+// value (format 3), a record at a time: the new value and the body key's
+// deletion commit together, and a value already in format 3 is left as
+// it is, so a migration cut short resumes where it stopped.
+func (s *Store) migrateBodiesV2(ctx context.Context) (int, error) {
+	w := newBatchWriter(s.db)
+	defer w.discard()
+	n := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		o := badger.DefaultIteratorOptions
+		o.Prefix = []byte{prefixRecord}
+		it := txn.NewIterator(o)
+		defer it.Close()
+		for it.Seek(o.Prefix); it.ValidForPrefix(o.Prefix); it.Next() {
+			if n&1023 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			id, ok := idFromKey(it.Item().Key())
+			if !ok || len(it.Item().Key()) != 1+idLen {
+				continue
+			}
+			n++
+			var val []byte
+			err := it.Item().Value(func(v []byte) error {
+				if len(v) > 0 && v[0] == storedTag {
+					return nil
+				}
+				val = append([]byte{storedTag}, binary.AppendUvarint(nil, uint64(len(v)))...)
+				val = append(val, v...)
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("record %s: %w", id, err)
+			}
+			if val == nil {
+				continue
+			}
+			bk := append([]byte{prefixBodyV2}, id[:]...)
+			ops := []op{{key: recordKey(id)}, {key: bk, del: true}}
+			item, err := txn.Get(bk)
+			switch {
+			case errors.Is(err, badger.ErrKeyNotFound):
+			case err != nil:
+				return fmt.Errorf("record %s: bodies: %w", id, err)
+			default:
+				b, err := item.ValueCopy(nil)
+				if err != nil {
+					return fmt.Errorf("record %s: bodies: %w", id, err)
+				}
+				val = append(val, b...)
+			}
+			ops[0].val = val
+			if err := w.add(ops); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.commit()
+	}
+	if err != nil {
+		return n, err
+	}
+	// Bodies whose record is gone (none should be) go with the family.
+	if err := s.db.DropPrefix([]byte{prefixBodyV2}); err != nil {
+		return n, fmt.Errorf("drop format %d body keys: %w", 2, err)
 	}
 	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -40,6 +41,61 @@ func v1IndexKeys(rec *sdk.Record, id rawID) [][]byte {
 	return keys
 }
 
+// toV2Layout rewrites recs, as stored, into format 2's layout: the
+// summary alone under the record's key, the bodies under a 'b' key of
+// their own when there are any. Only the records given are rewritten.
+func toV2Layout(t *testing.T, s *Store, recs []*sdk.Record) {
+	t.Helper()
+	w := newBatchWriter(s.db)
+	defer w.discard()
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, r := range recs {
+			id, err := parseID(r.ID)
+			if err != nil {
+				return err
+			}
+			item, err := txn.Get(recordKey(id))
+			if err != nil {
+				return err
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			sum, bodies, err := splitStored(v)
+			if err != nil || len(v) == 0 || v[0] != storedTag {
+				return fmt.Errorf("record %s is not in format 3: %v", r.ID, err)
+			}
+			ops := []op{{key: recordKey(id), val: sum}}
+			if len(bodies) > 0 {
+				ops = append(ops, op{key: append([]byte{prefixBodyV2}, id[:]...), val: bodies})
+			}
+			if err := w.add(ops); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.commit()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeV2Store writes recs into a new store at dir in format 2.
+func writeV2Store(t *testing.T, dir string, recs []*sdk.Record) {
+	t.Helper()
+	s := openDir(t, dir, Options{})
+	defer s.Close()
+	mustPut(t, s, recs)
+	toV2Layout(t, s, recs)
+	if err := s.setVersion(2); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeV1Store writes recs into a new store at dir in format 1: the
 // records, bodies and flows as format 2 writes them (unchanged between the
 // two), format 1's index keys instead of the index entries, version 1.
@@ -49,6 +105,7 @@ func writeV1Store(t *testing.T, dir string, recs []*sdk.Record) {
 	s := openDir(t, dir, Options{})
 	defer s.Close()
 	mustPut(t, s, recs)
+	toV2Layout(t, s, recs)
 	w := newBatchWriter(s.db)
 	defer w.discard()
 	for _, r := range recs {
@@ -103,6 +160,9 @@ func migrationRecords() []*sdk.Record {
 	recs[7].Protocol = "HTTP"
 	recs[8].Dst.IP = "0:0:0:0:0:ffff:a00:102" // 10.0.1.2 as IPv4-mapped IPv6
 	recs[9].Src.IP = ""
+	recs[10].Request.Body, recs[10].Response.Body = "", ""
+	recs[11].Response.Body = ""
+	recs[12].Response = nil
 	for i, r := range recs {
 		r.ID = NewID(r.Timestamp, uint64(i))
 	}
@@ -154,6 +214,90 @@ func TestMigrateFromV1(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("summary after migration %+v, want %+v", got, want)
+	}
+	sameRecords(t, s, ref, migrationRecords())
+}
+
+// sameRecords checks that Get, bodies included, and a query with bodies
+// answer alike from a migrated store and from ref, and that no format 2
+// body keys are left.
+func sameRecords(t *testing.T, s, ref *Store, recs []*sdk.Record) {
+	t.Helper()
+	ctx := context.Background()
+	if n := countKeys(t, s, prefixBodyV2); n != 0 {
+		t.Errorf("%d format 2 body keys left", n)
+	}
+	for _, r := range recs {
+		got, err := s.Get(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ref.Get(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("record %s after migration:\n%+v\nwant\n%+v", r.ID, got, want)
+		}
+	}
+	q := Query{WithBodies: true}
+	if got, want := queryAll(t, s, q), queryAll(t, ref, q); !slices.Equal(got, want) || len(got) != len(recs) {
+		t.Errorf("query with bodies: %d records, want %d", len(got), len(want))
+	}
+}
+
+// TestMigrateFromV2 opens a format 2 store: every record's bodies move
+// into its value, and every record, bodies included, reads as one written
+// in format 3 does.
+func TestMigrateFromV2(t *testing.T) {
+	dir := t.TempDir()
+	recs := migrationRecords()
+	writeV2Store(t, dir, recs)
+	ref := openMem(t)
+	mustPut(t, ref, migrationRecords())
+
+	s := openDir(t, dir, Options{})
+	defer s.Close()
+	if v := storedVersion(t, s); !slices.Equal(v, []byte{formatVersion}) {
+		t.Errorf("version after migration %v, want [%d]", v, formatVersion)
+	}
+	sameRecords(t, s, ref, recs)
+}
+
+// TestMigrateV2Resumes: a migration from format 2 cut short (version "2
+// to 3", half the records moved) completes on the next open, as does one
+// an older build left on its way from 1 to 2.
+func TestMigrateV2Resumes(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		version []byte
+	}{{"2 to 3", []byte{2, formatVersion}}, {"1 to 2, by an older build", []byte{1, 2}}} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			recs := migrationRecords()
+			s := openDir(t, dir, Options{})
+			mustPut(t, s, recs)
+			var half []*sdk.Record
+			for i, r := range recs {
+				if i%2 == 0 {
+					half = append(half, r)
+				}
+			}
+			toV2Layout(t, s, half)
+			if err := s.setVersion(tt.version...); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+
+			ref := openMem(t)
+			mustPut(t, ref, migrationRecords())
+			s = openDir(t, dir, Options{})
+			defer s.Close()
+			if v := storedVersion(t, s); !slices.Equal(v, []byte{formatVersion}) {
+				t.Errorf("version after resumed migration %v", v)
+			}
+			sameRecords(t, s, ref, recs)
+		})
 	}
 }
 
@@ -218,8 +362,9 @@ func TestFormatVersionRefused(t *testing.T) {
 		want    error
 		says    []string
 	}{
-		{"newer", []byte{formatVersion + 1}, ErrFormatTooNew, []string{"format version 3", "versions 1 to 2", "newer kubeshark"}},
-		{"migrating to newer", []byte{formatVersion, formatVersion + 1}, ErrFormatTooNew, []string{"format version 3"}},
+		{"newer", []byte{formatVersion + 1}, ErrFormatTooNew, []string{"format version 4", "versions 1 to 3", "newer kubeshark"}},
+		{"migrating to newer", []byte{formatVersion, formatVersion + 1}, ErrFormatTooNew, []string{"format version 4"}},
+		{"migrating backwards", []byte{formatVersion, 2}, ErrNotStore, []string{"unknown format version [3 2]"}},
 		{"zero", []byte{0}, ErrNotStore, []string{"unknown format version [0]"}},
 		{"empty", []byte{}, ErrNotStore, []string{"unknown format version []"}},
 	} {

@@ -355,6 +355,10 @@ func dropBodies(rec *sdk.Record) {
 // only for records the filter keeps; a Matcher that reads no message is
 // evaluated by the caller on the same record after that.
 func (s *Store) decodeMatching(v []byte, id rawID, q Query) (*sdk.Record, error) {
+	v, _, err := splitStored(v)
+	if err != nil {
+		return nil, err
+	}
 	f := q.Filter
 	if s.codec.head == nil {
 		rec, err := s.codec.decode(v)

@@ -223,7 +223,7 @@ func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (to
 			q := Query{}
 			return s.walk(ctx, txn, plan{prefix: []byte{prefixRecord}, primary: true}, q, nil, func(id rawID, rec *sdk.Record) (bool, error) {
 				cost := recordCost{nanos: id.nanos()}
-				for _, k := range [][]byte{indexKey(id), recordKey(id), bodyKey(id)} {
+				for _, k := range [][]byte{indexKey(id), recordKey(id)} {
 					if item, err := txn.Get(k); err == nil {
 						cost.bytes += item.EstimatedSize() + entryOverhead
 					} else if !errors.Is(err, badger.ErrKeyNotFound) {
@@ -234,10 +234,10 @@ func (s *Store) deleteOldest(ctx context.Context, del func(recordCost) bool) (to
 					done = true
 					return false, nil
 				}
-				// Index and body first, primary last: a pass cut short
-				// leaves a record that is still listed and will be deleted
-				// next time, never an index entry without its record.
-				ops := []op{{key: indexKey(id), del: true}, {key: bodyKey(id), del: true}, {key: recordKey(id), del: true}}
+				// Index first, primary last: a pass cut short leaves a
+				// record that is still listed and will be deleted next
+				// time, never an index entry without its record.
+				ops := []op{{key: indexKey(id), del: true}, {key: recordKey(id), del: true}}
 				groups = append(groups, ops)
 				if m := int64(id.nanos() / minuteNanos); len(mins) == 0 || mins[len(mins)-1] != m {
 					mins = append(mins, m)

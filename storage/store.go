@@ -346,8 +346,8 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		ids[i] = id
 		given = append(given, i)
 	}
-	// A replaced record's body must not outlive it when the new version
-	// has none; its index entry and record are simply overwritten.
+	// A replaced record is overwritten whole (index entry, summary and
+	// bodies); which ones were stored is counted for Writes.
 	stored, err := s.storedIDs(ctx, ids, given)
 	if err != nil {
 		return err
@@ -367,10 +367,10 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	defer func() { err = errors.Join(err, endMinutes()) }()
 	w := newBatchWriter(s.db)
 	defer w.discard()
-	var buf []byte
+	var buf, bodies []byte
 	// The ops slice is reused: badger keeps the keys and values it points
 	// to until commit, never the slice itself.
-	ops := make([]op, 0, 3)
+	ops := make([]op, 0, 2)
 	for i, r := range recs {
 		if i&255 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -380,8 +380,11 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		id := ids[i]
 		summary, req, resp := splitBodies(r, s.opts.MaxBodyBytes)
 		// Each value gets its own slice: badger keeps references until
-		// commit. The index entry and both keys share one allocation.
-		buf = s.codec.encode(make([]byte, 0, len(buf)), summary)
+		// commit (buf and bodies are scratch). The index entry and both
+		// keys share one allocation.
+		buf = s.codec.encode(buf[:0], summary)
+		bodies = appendBodies(bodies[:0], req, resp)
+		val := appendStored(make([]byte, 0, len(buf)+len(bodies)+4), buf, bodies)
 		kb := make([]byte, 0, 2*(1+idLen)+64)
 		kb = append(kb, prefixIndex)
 		kb = append(kb, id[:]...)
@@ -391,12 +394,7 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		n := 1 + idLen
 		ops = ops[:0]
 		ops = append(ops, op{key: kb[:n:n], val: kb[2*n : len(kb) : len(kb)]})
-		if b := appendBodies(nil, req, resp); b != nil {
-			ops = append(ops, op{key: bodyKey(id), val: b})
-		} else if stored[id] {
-			ops = append(ops, op{key: bodyKey(id), del: true})
-		}
-		ops = append(ops, op{key: kb[n : 2*n : 2*n], val: buf})
+		ops = append(ops, op{key: kb[n : 2*n : 2*n], val: val})
 		if err := w.add(ops); err != nil {
 			return fmt.Errorf("storage: put: %w", err)
 		}
@@ -483,8 +481,11 @@ func (s *Store) getSummary(txn *badger.Txn, id rawID) (*sdk.Record, error) {
 	}
 	var rec *sdk.Record
 	err = item.Value(func(v []byte) error {
-		var err error
-		rec, err = s.codec.decode(v)
+		sum, _, err := splitStored(v)
+		if err != nil {
+			return err
+		}
+		rec, err = s.codec.decode(sum)
 		return err
 	})
 	if err != nil {
@@ -495,16 +496,21 @@ func (s *Store) getSummary(txn *badger.Txn, id rawID) (*sdk.Record, error) {
 	return rec, nil
 }
 
+// attachBodies sets rec's bodies from its stored value.
 func (s *Store) attachBodies(txn *badger.Txn, id rawID, rec *sdk.Record) error {
-	item, err := txn.Get(bodyKey(id))
+	item, err := txn.Get(recordKey(id))
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil
+		return nil // deleted since its summary was read
 	}
 	if err != nil {
 		return err
 	}
 	return item.Value(func(v []byte) error {
-		req, resp, err := decodeBodies(v)
+		_, b, err := splitStored(v)
+		if err != nil || len(b) == 0 {
+			return err
+		}
+		req, resp, err := decodeBodies(b)
 		if err != nil {
 			return fmt.Errorf("record %s: %w", id, err)
 		}

@@ -303,7 +303,7 @@ func dissectOnly(ctx context.Context, path, cache string, runs int) (time.Durati
 	var ds []engine.Dissector
 	for _, m := range mods {
 		// As the CLI loads them: known manifests, probes as prefilters.
-		d, err := rt.LoadDescribed(ctx, "built-in", m.Wasm, m.Manifest, m.Probe)
+		d, err := rt.LoadDescribedFunc(ctx, "built-in", m.Wasm, m.Manifest, m.Probe)
 		if err != nil {
 			return 0, 0, err
 		}

@@ -35,7 +35,9 @@ func dissectorBench(ctx context.Context, runs int, out io.Writer) error {
 	}
 	code := map[string][]byte{}
 	for _, m := range mods {
-		code[m.Name] = m.Wasm
+		if code[m.Name], err = m.Wasm(); err != nil {
+			return err
+		}
 	}
 	ws, err := workload.All()
 	if err != nil {

@@ -214,7 +214,11 @@ func run(ctx context.Context, n int, keep string, runs int, match *regexp.Regexp
 	var httpWasm engine.Dissector
 	for _, m := range mods {
 		if m.Name == "http1" {
-			if httpWasm, err = rt.Load(ctx, "built-in", m.Wasm); err != nil {
+			code, err := m.Wasm()
+			if err != nil {
+				return err
+			}
+			if httpWasm, err = rt.Load(ctx, "built-in", code); err != nil {
 				return err
 			}
 		}

@@ -157,12 +157,13 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 	type source struct {
 		name     string
 		code     []byte
-		manifest *sdk.Manifest // known without running the module
+		read     func() ([]byte, error) // a built-in's code, read when first compiled
+		manifest *sdk.Manifest          // known without running the module
 		probe    func(sdk.Direction, []byte) sdk.Probe
 	}
 	var srcs []source
 	for _, b := range builtin {
-		srcs = append(srcs, source{"built-in", b.Wasm, &b.Manifest, b.Probe})
+		srcs = append(srcs, source{"built-in", nil, b.Wasm, &b.Manifest, b.Probe})
 	}
 	nBuiltin := len(srcs)
 	var gen string
@@ -182,7 +183,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			return nil, fmt.Errorf("installed plugins: %w", err)
 		}
 		for i, p := range ps {
-			srcs = append(srcs, source{pluginSource(p), as[i].Code, nil, nil})
+			srcs = append(srcs, source{pluginSource(p), as[i].Code, nil, nil, nil})
 			digests = append(digests, p.Digest)
 		}
 		pins = pluginPins(g, ps)
@@ -193,7 +194,7 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 			rt.Close(ctx)
 			return nil, fmt.Errorf("dissector %s: %w", path, err)
 		}
-		srcs = append(srcs, source{path, code, nil, nil})
+		srcs = append(srcs, source{path, code, nil, nil, nil})
 	}
 	// A plugin not yet in the cache is instrumented, compiled and started
 	// to read its manifest: seconds each. They are independent, so they
@@ -205,6 +206,10 @@ func loadSet(ctx context.Context, g *globals, extra []string, withPlugins bool) 
 	for range min(runtime.GOMAXPROCS(0), len(srcs)) {
 		wg.Go(func() {
 			for i := range next {
+				if srcs[i].read != nil {
+					mods[i], errs[i] = rt.LoadDescribedFunc(ctx, srcs[i].name, srcs[i].read, *srcs[i].manifest, srcs[i].probe)
+					continue
+				}
 				if srcs[i].manifest != nil {
 					mods[i], errs[i] = rt.LoadDescribed(ctx, srcs[i].name, srcs[i].code, *srcs[i].manifest, srcs[i].probe)
 					continue

@@ -262,6 +262,62 @@ func TestLoadDescribedCompilesOnFirstUse(t *testing.T) {
 	}
 }
 
+// LoadDescribedFunc reads a module's code only when it first compiles,
+// once; a module never used is never read, and a read that fails
+// quarantines the module at its first use, as code that does not compile
+// does.
+func TestLoadDescribedFuncReadsOnFirstUse(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, wasm.Config{})
+	manifest := http1.New().Manifest()
+	code := dissectortest.Wasm(t, "http1")
+	reads := 0
+	mod, err := rt.LoadDescribedFunc(ctx, "built-in", func() ([]byte, error) { reads++; return code, nil }, manifest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With a prefilter that rules everything out, as a built-in for
+	// other traffic has (without one, the first stream would compile it
+	// in the background).
+	none := func(sdk.Direction, []byte) sdk.Probe { return sdk.Probe{} }
+	unused, err := rt.LoadDescribedFunc(ctx, "built-in", func() ([]byte, error) { t.Error("an unused module was read"); return nil, nil }, manifest, none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 0 || wasm.Compiled(mod) {
+		t.Fatalf("at load: %d reads, compiled %v", reads, wasm.Compiled(mod))
+	}
+	s := &sink{}
+	in, err := mod.NewInstance(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy(ctx)
+	if p, err := in.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); err != nil || p.Confidence < 50 {
+		t.Fatalf("probe %+v, %v", p, err)
+	}
+	exchange(t, in)
+	if len(s.recs) != 1 || s.recs[0].Status != 200 || reads != 1 {
+		t.Fatalf("records %+v, %d reads; want one record and one read", s.recs, reads)
+	}
+	if err := unused.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	errRead := errors.New("the embedded file is gone")
+	bad, err := rt.LoadDescribedFunc(ctx, "built-in", func() ([]byte, error) { return nil, errRead }, manifest, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := bad.NewInstance(ctx, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bin.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); !errors.Is(err, engine.ErrFault) || !bad.Health().Quarantined {
+		t.Errorf("probing a module whose code cannot be read: %v, health %+v; want a fault and quarantine", err, bad.Health())
+	}
+}
+
 // A prefilter that rules a stream out keeps the module from compiling; one
 // that lets it through, or panics, leaves the answer to the module.
 func TestPrefilterRulesOutWithoutCompiling(t *testing.T) {

@@ -37,6 +37,9 @@ type Module struct {
 	manifest sdk.Manifest
 	digest   [32]byte
 	code     []byte // as given; dropped once compiled
+	// read gives the code of a module loaded by LoadDescribedFunc, whose
+	// digest is then taken when it first compiles.
+	read func() ([]byte, error)
 	// prefilter rules streams out without the module (LoadDescribed).
 	prefilter func(sdk.Direction, []byte) sdk.Probe
 
@@ -117,11 +120,36 @@ func (r *Runtime) LoadDescribed(ctx context.Context, source string, code []byte,
 	return m, nil
 }
 
+// LoadDescribedFunc is LoadDescribed with the code read by read, and its
+// digest taken, only when the module first compiles: a built-in whose
+// traffic never comes is never read at all. The built-ins are embedded in
+// the executable, and reading all twelve (44 MB) to digest them copied
+// them onto the heap and faulted their pages in, ~75 MB of an import's
+// resident set for the one or two it compiles (BENCHMARKS.md). An error
+// from read fails the module as a bad module does, when first used.
+func (r *Runtime) LoadDescribedFunc(ctx context.Context, source string, read func() ([]byte, error), manifest sdk.Manifest, prefilter func(sdk.Direction, []byte) sdk.Probe) (*Module, error) {
+	if err := validateManifest(manifest); err != nil {
+		return nil, fmt.Errorf("%w %s: %w", ErrLoad, source, err)
+	}
+	m := &Module{r: r, source: source, read: read, manifest: manifest, prefilter: prefilter}
+	r.register(m)
+	return m, nil
+}
+
 // compile instruments and compiles the module, once; later calls return
 // the first call's error.
 func (m *Module) compile(ctx context.Context) error {
 	m.compileOnce.Do(func() {
 		ctx := context.WithoutCancel(ctx)
+		if m.read != nil {
+			code, err := m.read()
+			m.read = nil
+			if err != nil {
+				m.compileErr = fmt.Errorf("%w %s: %w", ErrLoad, m.source, err)
+				return
+			}
+			m.code, m.digest = code, sha256.Sum256(code)
+		}
 		m.compiled, m.compileErr = m.r.compile(ctx, m.source, m.digest, m.code)
 		m.code = nil
 		m.isCompiled.Store(m.compiled != nil)
@@ -312,7 +340,7 @@ func (m *Module) Close(ctx context.Context) error {
 		m.prober = nil
 	}
 	m.probeMu.Unlock()
-	m.compileOnce.Do(func() { m.code = nil })
+	m.compileOnce.Do(func() { m.code, m.read = nil, nil })
 	if m.compiled == nil {
 		return nil
 	}

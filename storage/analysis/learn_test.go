@@ -2,10 +2,12 @@ package analysis
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage"
 )
 
 // TestLearnedTemplatesGroupAFailingDependency is the case: a
@@ -106,4 +108,55 @@ func TestTemplatesLearnFromTheNewestDay(t *testing.T) {
 	if got := set.OfRecord(recs[0]); got != "/old/alice" {
 		t.Errorf("a path seen only before the newest day: %q, want its shape /old/alice", got)
 	}
+}
+
+// TestTemplatesOfAShortCaptureFromRollups: the templates of a capture
+// shorter than a minute come from its minute's rollup once warmed, with
+// no record read, and are those learned from its records.
+func TestTemplatesOfAShortCaptureFromRollups(t *testing.T) {
+	ctx := context.Background()
+	users := []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"}
+	var recs []*sdk.Record
+	for i, u := range users {
+		recs = append(recs,
+			call{at: 10*time.Second + time.Duration(i)*time.Second, src: "10.0.0.5", dst: "10.0.0.9:8080", proto: "http", method: "GET", path: "/users/" + u, status: 200, ms: 1}.rec(),
+			call{at: 10*time.Second + time.Duration(i)*time.Second, src: "10.0.0.5", dst: "10.0.0.7:6379", proto: "redis", method: "GET", path: "key:" + u, status: 0, ms: 1}.rec())
+	}
+	st := openStore(t, recs)
+	want, err := Templates(ctx, scanOnly{st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WarmRollups(ctx, st, Window{}); err != nil {
+		t.Fatal(err)
+	}
+	src := &countingQueries{Store: st}
+	got, err := Templates(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two records bound the data's span (resolve); no other is read.
+	if n := src.records.Load(); n > 2 {
+		t.Errorf("learning read %d records; want the minute's rollup only", n)
+	}
+	for _, r := range recs {
+		if g, w := got.OfRecord(r), want.OfRecord(r); g != w {
+			t.Errorf("%s %s: %q from the rollup, %q from the records", r.Protocol, r.Path, g, w)
+		}
+	}
+	if g := got.OfRecord(recs[0]); g != "/users/{param}" {
+		t.Errorf("template %q, want /users/{param}", g)
+	}
+}
+
+// countingQueries counts the records read from a store.
+type countingQueries struct {
+	*storage.Store
+	records atomic.Int64
+}
+
+func (c *countingQueries) Query(ctx context.Context, q storage.Query) (storage.Page, error) {
+	p, err := c.Store.Query(ctx, q)
+	c.records.Add(int64(len(p.Records)))
+	return p, err
 }

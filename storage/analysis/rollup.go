@@ -140,6 +140,12 @@ func ceilMinute(t time.Time) int64 {
 // the caller left open was closed at the oldest or newest record, so it
 // can be widened to the minute boundary without taking in any record.
 func planSpan(asked, w Window, m storage.Matcher, by GroupBy) (span, bool) {
+	return planSpanMin(asked, w, m, by, rollupMinMinutes)
+}
+
+// planSpanMin is planSpan for a caller that takes rollups over a span of
+// at least minMinutes whole minutes.
+func planSpanMin(asked, w Window, m storage.Matcher, by GroupBy, minMinutes int64) (span, bool) {
 	if m != nil || by == ByClient || w.Start.IsZero() || w.End.IsZero() || w.Start.Before(time.Unix(0, 0)) {
 		return span{}, false
 	}
@@ -151,7 +157,7 @@ func planSpan(asked, w Window, m storage.Matcher, by GroupBy) (span, bool) {
 		end = minuteTime(ceilMinute(end))
 	}
 	sp := span{lo: ceilMinute(start), hi: floorMinute(end)}
-	if sp.hi-sp.lo < rollupMinMinutes {
+	if sp.hi-sp.lo < minMinutes {
 		return span{}, false
 	}
 	if t := minuteTime(sp.lo); start.Before(t) {
@@ -423,7 +429,7 @@ func WarmRollups(ctx context.Context, mc MinuteCache, w Window) error {
 // buildRollup aggregates the records of w.
 func buildRollup(ctx context.Context, src Source, by GroupBy, w Window) (*rollup, error) {
 	a := newAggregator(aggOptions{by: by, statusCap: minuteStatuses})
-	if err := scanSizes(ctx, src, w, func(r *sdk.Record) bool { a.add(r); return true }); err != nil {
+	if err := scanSizes(ctx, src, w, nil, func(r *sdk.Record) bool { a.add(r); return true }); err != nil {
 		return nil, err
 	}
 	r := &rollup{groups: a.order, total: a.total, untracked: a.untracked}

@@ -110,9 +110,10 @@ func scan(ctx context.Context, src Source, w Window, m storage.Matcher, bodies b
 }
 
 // scanSizes is scan for callers that read no message headers nor fields,
-// only sizes: decoding those was most of a rollup's cost.
-func scanSizes(ctx context.Context, src Source, w Window, fn func(*sdk.Record) bool) error {
-	return each(ctx, src, w, storage.Query{Since: w.Start, Until: w.End, Limit: pageSize, SizesOnly: true}, fn)
+// only sizes: decoding those was most of a rollup's cost. m may still read
+// them: the store then decodes them for m (storage.Query.SizesOnly).
+func scanSizes(ctx context.Context, src Source, w Window, m storage.Matcher, fn func(*sdk.Record) bool) error {
+	return each(ctx, src, w, storage.Query{Match: m, Since: w.Start, Until: w.End, Limit: pageSize, SizesOnly: true}, fn)
 }
 
 func each(ctx context.Context, src Source, w Window, q storage.Query, fn func(*sdk.Record) bool) error {

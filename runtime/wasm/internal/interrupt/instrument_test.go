@@ -284,7 +284,11 @@ func TestInstrumentBuiltinDissectors(t *testing.T) {
 	rt := wazero.NewRuntime(ctx)
 	defer rt.Close(ctx)
 	for _, m := range mods {
-		code, err := interrupt.Instrument(m.Wasm)
+		wasm, err := m.Wasm()
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := interrupt.Instrument(wasm)
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
@@ -298,7 +302,7 @@ func TestInstrumentBuiltinDissectors(t *testing.T) {
 		if _, ok := c.ExportedFunctions()["kubeshark_feed"]; !ok {
 			t.Fatalf("%s: instrumented module lost its exports", m.Name)
 		}
-		t.Logf("%s: %d → %d bytes", m.Name, len(m.Wasm), len(code))
+		t.Logf("%s: %d → %d bytes", m.Name, len(wasm), len(code))
 		c.Close(ctx)
 	}
 }
