@@ -1,0 +1,114 @@
+package http1_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
+	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// source is the C dissector, relative to the module root.
+const source = "dissectors/http1/c/http1.c"
+
+type keepSink struct {
+	mu   sync.Mutex
+	recs []*sdk.Record
+}
+
+func (s *keepSink) Put(_ context.Context, recs []*sdk.Record) error {
+	s.mu.Lock()
+	s.recs = append(s.recs, recs...)
+	s.mu.Unlock()
+	return nil
+}
+
+// TakesEncodedFields keeps each record's fields as its module wrote them,
+// so that the comparison is of the modules' own bytes.
+func (s *keepSink) TakesEncodedFields() bool { return true }
+
+// lines renders a capture's records through one module, one line each:
+// the host's view (stream, endpoints, dissector) and the record's wire
+// encoding, which holds everything the module said (summary, fields as
+// written, bodies, timestamps, direction).
+func lines(t *testing.T, d engine.Dissector, path string) []string {
+	t.Helper()
+	src, err := capture.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sink := &keepSink{}
+	p := pipeline.New(pipeline.Config{Workers: 1}, []engine.Dissector{d}, sink)
+	if _, err := p.Run(context.Background(), src); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	out := make([]string, len(sink.recs))
+	for i, r := range sink.recs {
+		out[i] = fmt.Sprintf("%s %s→%s %s %q", r.Stream, r.Src, r.Dst, r.Dissector, sdk.AppendRecord(nil, r))
+	}
+	return out
+}
+
+// TestCorpusCMatchesGo is the differential test of the two HTTP/1
+// dissectors: every capture of the shared corpus (HTTP or not: detection
+// and rejection count too) through the real pipeline, once with the Go
+// guest and once with the C guest, must give the same records.
+func TestCorpusCMatchesGo(t *testing.T) {
+	cmod := dissectortest.CModule(t, source)
+	corpus := filepath.Join(dissectortest.SharedDir(), "corpus")
+	if _, err := os.Stat(corpus); err != nil {
+		t.Skipf("shared corpus not found at %s", corpus)
+	}
+	ctx := context.Background()
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(os.TempDir(), "kubeshark-test-wazero-cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	goMod, err := rt.Load(ctx, "built-in", dissectortest.Wasm(t, "http1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cMod, err := rt.Load(ctx, "built-in", cmod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	filepath.WalkDir(corpus, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && (strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	sort.Strings(files)
+	if len(files) == 0 {
+		t.Fatalf("no captures under %s", corpus)
+	}
+	total := 0
+	for _, f := range files {
+		rel, _ := filepath.Rel(corpus, f)
+		want, got := lines(t, goMod, f), lines(t, cMod, f)
+		total += len(want)
+		if len(want) != len(got) {
+			t.Errorf("%s: Go made %d records, C %d", rel, len(want), len(got))
+		}
+		for i := range min(len(want), len(got)) {
+			if want[i] != got[i] {
+				t.Errorf("%s: record %d differs:\nGo %s\nC  %s", rel, i, want[i], got[i])
+				break
+			}
+		}
+	}
+	t.Logf("%d captures, %d records alike", len(files), total)
+}
