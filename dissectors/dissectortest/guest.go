@@ -167,10 +167,17 @@ func (t tee) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
 // recorder keeps what one side emitted since the last comparison.
 type recorder struct {
 	recs     [][]byte
+	orig     []*sdk.Record
 	switches []string
 }
 
-func (r *recorder) Emit(rec *sdk.Record) { r.recs = append(r.recs, sdk.AppendRecord(nil, rec)) }
+// Emit encodes the record at once (its dissector may reuse its memory)
+// and keeps a copy to pass on as it was.
+func (r *recorder) Emit(rec *sdk.Record) {
+	cp := *rec
+	r.recs = append(r.recs, sdk.AppendRecord(nil, rec))
+	r.orig = append(r.orig, &cp)
+}
 func (r *recorder) Switch(hint string)   { r.switches = append(r.switches, hint) }
 
 type teeConn struct {
@@ -190,11 +197,7 @@ func (c *teeConn) settle(call string) {
 			c.tb.Errorf("after %s: %v", call, err)
 		}
 	}
-	for _, b := range c.w.recs {
-		r, err := sdk.DecodeRecord(b)
-		if err != nil {
-			c.tb.Fatalf("a record does not decode: %v", err)
-		}
+	for _, r := range c.w.orig {
 		c.out.Emit(r)
 	}
 	for _, h := range c.w.switches {

@@ -13,7 +13,7 @@ import (
 
 // checked wraps the dissector to police every Feed the driver makes.
 type checked struct {
-	*Dissector
+	sdk.Dissector
 	t     *testing.T
 	feeds *int
 }
@@ -53,10 +53,13 @@ func FuzzHTTP(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte, oriented bool) {
 		feeds := 0
-		dr := sdktest.Open(checked{New(), t, &feeds}, sdk.ConnInfo{ID: 1, Oriented: oriented})
+		// under(t) has the C module follow every call when it is built:
+		// the seeds and whatever the fuzzer finds are also inputs of the
+		// differential test.
+		dr := sdktest.Open(checked{under(t), t, &feeds}, sdk.ConnInfo{ID: 1, Oriented: oriented})
 		// The same deliveries again, each one byte at a time: segmentation
 		// must not change the records.
-		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
+		bytewise := sdktest.Open(under(t), sdk.ConnInfo{ID: 1, Oriented: oriented})
 		// And whole to an emitter that copies, as a wasm guest's does, so
 		// the dissector reuses each record's memory for the next: the
 		// records must be the same.
