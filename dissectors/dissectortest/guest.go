@@ -178,7 +178,7 @@ func (r *recorder) Emit(rec *sdk.Record) {
 	r.recs = append(r.recs, sdk.AppendRecord(nil, rec))
 	r.orig = append(r.orig, &cp)
 }
-func (r *recorder) Switch(hint string)   { r.switches = append(r.switches, hint) }
+func (r *recorder) Switch(hint string) { r.switches = append(r.switches, hint) }
 
 type teeConn struct {
 	tb        testing.TB
