@@ -168,6 +168,7 @@ func (t tee) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
 type recorder struct {
 	recs     [][]byte
 	orig     []*sdk.Record
+	decoded  []bool // the host decoded the record's fields (the text was not kept)
 	switches []string
 }
 
@@ -177,6 +178,23 @@ func (r *recorder) Emit(rec *sdk.Record) {
 	cp := *rec
 	r.recs = append(r.recs, sdk.AppendRecord(nil, rec))
 	r.orig = append(r.orig, &cp)
+	decoded := false
+	for _, m := range []*sdk.Message{rec.Request, rec.Response} {
+		if _, enc := m.EncodedFields(); m != nil && !enc && len(m.Fields) > 0 {
+			decoded = true
+		}
+	}
+	r.decoded = append(r.decoded, decoded)
+}
+
+// canonical is a record's encoding with its fields decoded and encoded
+// again, as the host's store would hold them.
+func canonical(b []byte) []byte {
+	r, err := sdk.DecodeRecord(b)
+	if err != nil {
+		return append([]byte("undecodable: "), b...)
+	}
+	return sdk.AppendRecord(nil, r)
 }
 func (r *recorder) Switch(hint string) { r.switches = append(r.switches, hint) }
 
@@ -211,6 +229,12 @@ func sameOutput(w, g *recorder) error {
 		return fmt.Errorf("want %d records, got %d\nwant %q\ngot  %q", len(w.recs), len(g.recs), w.recs, g.recs)
 	}
 	for i := range w.recs {
+		// Where the host decoded got's fields (its lazy check vouches only
+		// for plain texts; escapes send it to the decoder), its text is
+		// gone and the fields are compared as the store would keep them.
+		if g.decoded[i] && bytes.Equal(canonical(w.recs[i]), canonical(g.recs[i])) {
+			continue
+		}
 		if !bytes.Equal(w.recs[i], g.recs[i]) {
 			return fmt.Errorf("record %d differs:\nwant %q\ngot  %q", i, w.recs[i], g.recs[i])
 		}

@@ -56,7 +56,12 @@ func FuzzHTTP(f *testing.F) {
 		// under(t) has the C module follow every call when it is built:
 		// the seeds and whatever the fuzzer finds are also inputs of the
 		// differential test.
-		dr := sdktest.Open(checked{under(t), t, &feeds}, sdk.ConnInfo{ID: 1, Oriented: oriented})
+		d := under(t)
+		// Probes too: a tee compares the two answers.
+		for _, p := range [][]byte{client, server, client[:len(client)/2], server[:len(server)/3]} {
+			d.Probe(sdk.DirA, p)
+		}
+		dr := sdktest.Open(checked{d, t, &feeds}, sdk.ConnInfo{ID: 1, Oriented: oriented})
 		// The same deliveries again, each one byte at a time: segmentation
 		// must not change the records.
 		bytewise := sdktest.Open(under(t), sdk.ConnInfo{ID: 1, Oriented: oriented})
