@@ -41,23 +41,41 @@ type Guest struct {
 // when the test ends.
 func NewGuest(tb testing.TB, module []byte) *Guest {
 	tb.Helper()
+	g, release, err := NewSharedGuest(module)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(release)
+	g.Use(tb)
+	return g
+}
+
+// NewSharedGuest is NewGuest for a guest that outlives one test (the
+// tests of a package, or a fuzzer's runs, share it: starting an instance
+// costs more than most of them). Use says which test a call's failure is
+// reported to; release frees the instance.
+func NewSharedGuest(module []byte) (g *Guest, release func(), err error) {
 	ctx := context.Background()
 	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(os.TempDir(), "kubeshark-test-wazero-cache")})
 	if err != nil {
-		tb.Fatal(err)
+		return nil, nil, err
 	}
-	tb.Cleanup(func() { rt.Close(ctx) })
 	mod, err := rt.Load(ctx, "test", module)
 	if err != nil {
-		tb.Fatal(err)
+		rt.Close(ctx)
+		return nil, nil, err
 	}
-	g := &Guest{tb: tb, outs: map[uint64]sdk.Emitter{}}
+	g = &Guest{outs: map[uint64]sdk.Emitter{}}
 	if g.inst, err = mod.NewInstance(ctx, guestSink{g}); err != nil {
-		tb.Fatal(err)
+		rt.Close(ctx)
+		return nil, nil, err
 	}
-	tb.Cleanup(func() { g.inst.Destroy(ctx) })
-	return g
+	return g, func() { g.inst.Destroy(ctx); rt.Close(ctx) }, nil
 }
+
+// Use makes tb the test that the guest's failures are reported to. Tests
+// that share a guest must not run in parallel.
+func (g *Guest) Use(tb testing.TB) { g.tb = tb }
 
 type guestSink struct{ g *Guest }
 

@@ -16,7 +16,9 @@ var (
 	cOnce   sync.Once
 	cModule []byte
 	cErr    error
-	guests  sync.Map // testing.TB → *dissectortest.Guest
+	gOnce   sync.Once
+	guest   *dissectortest.Guest
+	gErr    error
 )
 
 func cBuild() ([]byte, error) {
@@ -39,6 +41,8 @@ func cBuild() ([]byte, error) {
 // with the C module run by the host when clang is installed, so that each
 // test's vectors are also the differential test's (every call's records
 // must be alike, byte for byte). Without clang the Go dissector alone.
+// The package's tests and the fuzzer's runs share one instance of the
+// module (none of them runs in parallel).
 func under(t testing.TB) sdk.Dissector {
 	t.Helper()
 	mod, err := cBuild()
@@ -48,13 +52,16 @@ func under(t testing.TB) sdk.Dissector {
 		}
 		t.Fatal(err)
 	}
-	g, ok := guests.Load(t)
-	if !ok {
-		ng := dissectortest.NewGuest(t, mod)
-		ng.RawFields = true
-		g = ng
-		guests.Store(t, g)
-		t.Cleanup(func() { guests.Delete(t) })
+	gOnce.Do(func() {
+		// Released when the test process exits.
+		guest, _, gErr = dissectortest.NewSharedGuest(mod)
+		if gErr == nil {
+			guest.RawFields = true
+		}
+	})
+	if gErr != nil {
+		t.Fatal(gErr)
 	}
-	return dissectortest.Tee(t, New(), g.(*dissectortest.Guest))
+	guest.Use(t)
+	return dissectortest.Tee(t, New(), guest)
 }
