@@ -317,8 +317,9 @@ func CModule(tb testing.TB, src string) []byte {
 
 // BuildC compiles one C source with the C SDK (sdk/c) to a wasm32-wasi
 // reactor at out: clang -O2 with bulk memory, then binaryen's wasm-opt -O3
-// without debug sections, so that the bytes depend only on the source and
-// the two tools' versions.
+// keeping the name section (a trap's stack trace names the functions) and
+// dropping DWARF and the producers section, so that the bytes depend only
+// on the source and the two tools' versions, not on paths or the machine.
 func BuildC(src, out string) error {
 	cc := ""
 	for _, name := range []string{"clang-14", "clang"} {
@@ -339,7 +340,7 @@ func BuildC(src, out string) error {
 	if err != nil {
 		return fmt.Errorf("wasm-opt (binaryen) not installed: %w", ErrNoClang)
 	}
-	cmd = exec.Command(wo, "-O3", "--strip-debug", "--strip-producers", out, "-o", out)
+	cmd = exec.Command(wo, "-O3", "-g", "--strip-dwarf", "--strip-producers", out, "-o", out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("wasm-opt %s: %w\n%s", out, err, msg)
 	}

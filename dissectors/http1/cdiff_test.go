@@ -1,7 +1,9 @@
 package http1_test
 
 import (
+	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -170,4 +172,29 @@ func BenchmarkHTTP1Guests(b *testing.B) {
 	b.ReportMetric(took[2]/took[0], "c/native-x")
 	b.ReportMetric(took[1]/took[0], "go/native-x")
 	b.ReportMetric(float64(len(cmod)), "c-module-bytes")
+}
+
+var updateC = flag.Bool("update-c", false, "write the fresh C build over dissectors/http1/c/http1.wasm (make wasm-c)")
+
+// TestCModuleFresh holds the committed C module (dissectors/http1/c/
+// http1.wasm, generated like bpf2go's objects so that building needs no
+// clang) to a fresh build of its source with dissectortest.BuildC's fixed
+// command: a change to http1.c or kubeshark.h without `make wasm-c` fails
+// here wherever clang, wasi-libc and binaryen are installed (CI: make deps).
+func TestCModuleFresh(t *testing.T) {
+	fresh := dissectortest.CModule(t, source)
+	committed := filepath.Join("c", "http1.wasm")
+	if *updateC {
+		if err := os.WriteFile(committed, fresh, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	old, err := os.ReadFile(committed)
+	if err != nil {
+		t.Fatalf("%v (make wasm-c generates it)", err)
+	}
+	if !bytes.Equal(old, fresh) {
+		t.Fatalf("%s (%d bytes) differs from a fresh build of %s (%d bytes): run make wasm-c and commit it", committed, len(old), source, len(fresh))
+	}
 }
