@@ -426,10 +426,7 @@ typedef struct msg {
 
 #define S(m, sp) ((const uint8_t *)(m)->text.b + (sp).off)
 
-static msg *msg_new(void) { return calloc(1, sizeof(msg)); }
-
-static void msg_free(msg *m) {
-	if (!m) return;
+static void msg_destroy(msg *m) {
 	ks_buf_free(&m->text);
 	ks_buf_free(&m->body);
 	ks_buf_free(&m->problem);
@@ -437,6 +434,36 @@ static void msg_free(msg *m) {
 	free(m->trailers);
 	free(m->interim);
 	free(m);
+}
+
+/* Messages done with are kept for the next ones, with their buffers
+ * unless these grew large: each malloc saved is worth more inside wasm
+ * than parsing a header line (the Go dissector recycles for the same
+ * reason). The instance is never called concurrently. */
+#define MAX_FREE 4
+static msg *free_msgs[MAX_FREE];
+static int nfree;
+
+static msg *msg_new(void) {
+	if (nfree > 0) return free_msgs[--nfree];
+	return calloc(1, sizeof(msg));
+}
+
+static void msg_free(msg *m) {
+	if (!m) return;
+	if (nfree == MAX_FREE || m->text.cap > (8 << 10) || m->body.cap > (4 << 10) || m->caph > 64 || m->capt > 64 ||
+	    m->problem.cap > 1024) {
+		msg_destroy(m);
+		return;
+	}
+	free(m->interim);
+	msg keep = {0};
+	keep.text = m->text, keep.body = m->body, keep.problem = m->problem;
+	ks_buf_reset(&keep.text), ks_buf_reset(&keep.body), ks_buf_reset(&keep.problem);
+	keep.headers = m->headers, keep.caph = m->caph;
+	keep.trailers = m->trailers, keep.capt = m->capt;
+	*m = keep;
+	free_msgs[nfree++] = m;
 }
 
 /* adds bytes to the text buffer and returns their span */
@@ -748,8 +775,22 @@ static int parse_chunk_size(const uint8_t *line, size_t n, int64_t *size, ks_buf
 
 /* ---------------------------------------------------------------- preview */
 
+/* IsText: valid UTF-8 without control characters but tab, CR and LF.
+ * Eight bytes at a time while they are plain ASCII (no byte with the high
+ * bit, below 0x20 or equal to 0x7f: the usual has-zero-byte tests), as the
+ * Go version does; a body preview is mostly that. */
 static int is_text(const uint8_t *b, size_t n) {
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
 	for (size_t i = 0; i < n;) {
+		if (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, b + i, 8);
+			uint64_t below = (w - 0x20 * ones) & ~w, x = w ^ (0x7f * ones), del = (x - ones) & ~x;
+			if (((w | below | del) & highs) == 0) {
+				i += 8;
+				continue;
+			}
+		}
 		uint8_t c = b[i];
 		if (c < 0x80) {
 			if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return 0;
