@@ -827,6 +827,33 @@ func TestObsFoldAndBareLF(t *testing.T) {
 	}
 }
 
+// A head of thousands of folded lines, two headers folded in turn and a
+// fold after the header limit: the value grows line by line, and neither
+// time nor memory may grow with the square of the lines.
+func TestManyFoldedLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("GET /fold HTTP/1.1\r\nX-A: a\r\n")
+	for i := range 12000 {
+		fmt.Fprintf(&b, " %d\r\n", i%10)
+	}
+	b.WriteString("X-B: b\r\n\t1\r\n\t 2 \r\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "H%d: v\r\n", i)
+	}
+	b.WriteString(" after-limit\r\n\r\n")
+	dr := open(t, true)
+	dr.Feed(cli, []byte(b.String()), 1)
+	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
+	wantBriefs(t, dr, "GET /fold -> 200 failed")
+	req := dr.Records[0].Request
+	if v := hdr(req, "x-a"); len(v) != 1+2*12000 || !strings.HasPrefix(v, "a 0 1 2") {
+		t.Errorf("folded X-A is %d bytes: %.20q", len(v), v)
+	}
+	if v := hdr(req, "x-b"); v != "b 1 2" {
+		t.Errorf("folded X-B %q", v)
+	}
+}
+
 func TestGarbageNoHang(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	junk := make([]byte, 1<<20)

@@ -604,8 +604,21 @@ static void parse_head(msg *m, const uint8_t *block, size_t n, int request, ks_b
 				span add = line;
 				trim_space(m->text.b, &add.off, &add.len);
 				size_t at = m->text.len;
+				if (h->value.off + h->value.len == at && at > n) {
+					/* Folded before: the value ends the buffer, so it
+					 * grows in place (copying it for every line would
+					 * keep a copy per line: quadratic memory). */
+					/* Room first: the addition is read from the buffer
+					 * that would move. */
+					if (!ks__grow(&m->text, 1 + add.len)) continue;
+					uint8_t sp = ' ';
+					ks_buf_put(&m->text, &sp, 1);
+					ks_buf_put(&m->text, S(m, add), add.len);
+					if (!m->text.failed) h->value.len += 1 + add.len;
+					continue;
+				}
 				/* value + " " + addition, appended whole: the pieces may
-				 * move while the buffer grows, so copy through offsets. */
+				 * move while the buffer grows, so copy through a buffer. */
 				size_t need = h->value.len + 1 + add.len;
 				uint8_t *tmp = malloc(need ? need : 1);
 				if (!tmp) continue;
