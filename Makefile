@@ -24,7 +24,7 @@ dissectors/bin/%.wasm: FORCE
 # (clang-14 -O2 for wasm32-wasi, then wasm-opt -O3); TestCModuleFresh holds
 # the committed bytes to a fresh build.
 wasm-c:
-	$(GO) test -count=1 -run '^TestCModuleFresh$$' ./dissectors/http1/ -update-c
+	$(GO) test -count=1 -run '^(TestIsPrintTable|TestCModuleFresh)$$' ./dissectors/http1/ -update-c
 
 # Regenerates the eBPF programs' objects and Go bindings (bpf/*/), which are
 # committed so that building needs no clang. Installs clang-14, llvm and

@@ -854,6 +854,20 @@ func TestManyFoldedLines(t *testing.T) {
 	}
 }
 
+// A malformed line is quoted in the record's error as Go's %q quotes it:
+// printable runes as they are, others escaped (unassigned, format, space
+// and control characters, invalid bytes), cut at 64 bytes.
+func TestQuotedProblem(t *testing.T) {
+	dr := open(t, true)
+	dr.Feed(cli, []byte("GET / HTTP/1.1\r\nBad \u0378\u00ad\u00a0\u2028\U000E0001\x85\xff\u00e9\u4e16 \"q\"\\ \x01\t"+strings.Repeat("\u00e9", 20)+"\r\n\r\n"), 1)
+	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
+	wantBriefs(t, dr, "GET / -> 200 failed")
+	want := `request: malformed: header line without a colon: "Bad \u0378\u00ad\u00a0\u2028\U000e0001\x85\xffé世 \"q\"\\ \x01\té`
+	if e := dr.Records[0].Error; !strings.HasPrefix(e, want) || !strings.HasSuffix(e, "…\"") {
+		t.Errorf("error %q\nwant it to start %q", e, want)
+	}
+}
+
 func TestGarbageNoHang(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	junk := make([]byte, 1<<20)
