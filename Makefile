@@ -5,7 +5,7 @@ DISSECTORS := $(patsubst dissectors/%/wasm/main.go,%,$(wildcard dissectors/*/was
 WASM       := $(DISSECTORS:%=dissectors/bin/%.wasm)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build wasm bpf demo deps kube-tools test bench fuzz clean FORCE
+.PHONY: all build wasm wasm-c bpf demo deps kube-tools test bench fuzz clean FORCE
 
 all: build
 
@@ -17,6 +17,14 @@ wasm: $(WASM)
 # Always handed to go build, whose cache makes an up-to-date module cheap.
 dissectors/bin/%.wasm: FORCE
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./dissectors/$*/wasm
+
+# Regenerates the C dissectors' modules (dissectors/http1/c/http1.wasm, the
+# candidate C build of the HTTP/1 dissector), which are committed so that
+# building needs no clang, with the fixed command of dissectortest.BuildC
+# (clang-14 -O2 for wasm32-wasi, then wasm-opt -O3); TestCModuleFresh holds
+# the committed bytes to a fresh build.
+wasm-c:
+	$(GO) test -count=1 -run '^(TestIsPrintTable|TestCModuleFresh)$$' ./dissectors/http1/ -update-c
 
 # Regenerates the eBPF programs' objects and Go bindings (bpf/*/), which are
 # committed so that building needs no clang. Installs clang-14, llvm and

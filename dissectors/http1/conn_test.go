@@ -23,8 +23,8 @@ const (
 	srv = sdk.DirB
 )
 
-func open(oriented bool) *sdktest.Driver {
-	return sdktest.Open(New(), sdk.ConnInfo{ID: 1, PortA: 40000, PortB: 80, Oriented: oriented})
+func open(t testing.TB, oriented bool) *sdktest.Driver {
+	return sdktest.Open(under(t), sdk.ConnInfo{ID: 1, PortA: 40000, PortB: 80, Oriented: oriented})
 }
 
 // brief renders the fields most tests care about in one comparable line.
@@ -79,7 +79,7 @@ func gz(t testing.TB, b []byte) []byte {
 }
 
 func TestSimpleGet(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	req := "GET /api/v1/items?limit=10&x=%20 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Dup: 1\r\nX-Dup: 2\r\n\r\n"
 	resp := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"ok\": true}\n"
 	dr.Feed(cli, []byte(req), 1000)
@@ -115,7 +115,7 @@ func TestSimpleGet(t *testing.T) {
 }
 
 func TestKeepAlive(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	for i := range 3 {
 		ts := int64(i+1) * 1000
 		dr.Feed(cli, fmt.Appendf(nil, "GET /%d HTTP/1.1\r\nHost: h\r\n\r\n", i), ts)
@@ -132,7 +132,7 @@ func TestKeepAlive(t *testing.T) {
 }
 
 func TestPipelining(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	var reqs, resps string
 	for i := range 3 {
 		reqs += fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: h\r\n\r\n", i)
@@ -149,7 +149,7 @@ func TestPipelining(t *testing.T) {
 }
 
 func TestContentLengthBodies(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	body := `{"name":"x","values":[1,2,3]}`
 	dr.Feed(cli, []byte(fmt.Sprintf("POST /items HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 201 Created\r\nContent-Length: 7\r\n\r\ncreated"), 2)
@@ -163,7 +163,7 @@ func TestContentLengthBodies(t *testing.T) {
 }
 
 func TestChunked(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	reqWire := "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n" +
 		"5;name=value\r\nhello\r\n" +
 		"6\r\n world\r\n" +
@@ -190,7 +190,7 @@ func TestChunked(t *testing.T) {
 }
 
 func TestResponseUntilClose(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /old HTTP/1.0\r\n\r\n"), 1000)
 	dr.Feed(srv, []byte("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nfirst part "), 2000)
 	dr.Feed(srv, []byte("second part"), 3000)
@@ -212,7 +212,7 @@ func TestResponseUntilClose(t *testing.T) {
 }
 
 func TestNoBodyResponses(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("HEAD /file HTTP/1.1\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 12345\r\n\r\n"), 2)
 	dr.Feed(cli, []byte("DELETE /x HTTP/1.1\r\n\r\n"), 3)
@@ -232,7 +232,7 @@ func TestNoBodyResponses(t *testing.T) {
 }
 
 func TestContinue(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("PUT /big HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 100 Continue\r\n\r\n"), 2)
 	dr.Feed(cli, []byte("data"), 3)
@@ -248,7 +248,7 @@ func TestContinue(t *testing.T) {
 }
 
 func TestUpgradeWebSocket(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n"), 1)
 	// A client that does not wait sends a frame right away.
 	dr.Feed(cli, []byte("\x81\x85GET / HTTP/1.1\r\n\r\n"), 2)
@@ -266,7 +266,7 @@ func TestUpgradeWebSocket(t *testing.T) {
 }
 
 func TestUpgradeDeclined(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"), 2)
 	dr.Feed(cli, []byte("GET /plain HTTP/1.1\r\n\r\n"), 3)
@@ -278,7 +278,7 @@ func TestUpgradeDeclined(t *testing.T) {
 }
 
 func TestUpgradeH2C(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"), 2)
 	if dr.Switched() != "http2" {
@@ -288,7 +288,7 @@ func TestUpgradeH2C(t *testing.T) {
 }
 
 func TestConnect(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01\x00\x05hello"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 200 Connection Established\r\n\r\n\x16\x03\x03\x00\x02hi"), 2)
 	if dr.Switched() != "tls" {
@@ -301,7 +301,7 @@ func TestConnect(t *testing.T) {
 }
 
 func TestStartsWithResponse(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(srv, []byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 3\r\n\r\nerr"), 1)
 	dr.Feed(cli, []byte("GET /b HTTP/1.1\r\n\r\n"), 2)
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 3)
@@ -313,7 +313,7 @@ func TestStartsWithResponse(t *testing.T) {
 }
 
 func TestUnorientedResponseFirst(t *testing.T) {
-	dr := open(false)
+	dr := open(t, false)
 	// The capture joined mid-connection: DirA's first bytes are a response,
 	// so DirA is the server.
 	dr.Feed(sdk.DirA, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"), 1)
@@ -328,7 +328,7 @@ func TestUnorientedResponseFirst(t *testing.T) {
 }
 
 func TestUnorientedRequestOnB(t *testing.T) {
-	dr := open(false)
+	dr := open(t, false)
 	dr.Feed(sdk.DirB, []byte("GET /x HTTP/1.1\r\n\r\n"), 1)
 	dr.Feed(sdk.DirA, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
 	wantBriefs(t, dr, "GET /x -> 200")
@@ -359,7 +359,7 @@ func TestCompressedBodies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dr := open(true)
+			dr := open(t, true)
 			dr.Feed(cli, []byte("GET /c HTTP/1.1\r\nAccept-Encoding: gzip, deflate\r\n\r\n"), 1)
 			resp := fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n", tt.encoding, len(tt.body))
 			dr.Feed(srv, append(resp, tt.body...), 2)
@@ -379,7 +379,7 @@ func TestCompressedBodies(t *testing.T) {
 }
 
 func TestCompressedUnknownCoding(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /c HTTP/1.1\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nContent-Length: 4\r\n\r\n\x8b\x01\x80\x00"), 2)
 	m := dr.Records[0].Response
@@ -390,7 +390,7 @@ func TestCompressedUnknownCoding(t *testing.T) {
 
 func TestBinaryBody(t *testing.T) {
 	bin := []byte{0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0xff}
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /img.png HTTP/1.1\r\n\r\n"), 1)
 	dr.Feed(srv, append(fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: %d\r\n\r\n", len(bin)), bin...), 2)
 	m := dr.Records[0].Response
@@ -402,7 +402,7 @@ func TestBinaryBody(t *testing.T) {
 func TestBodyPreviewCap(t *testing.T) {
 	big := strings.Repeat("0123456789abcdef", 5000) // 80000 bytes
 	t.Run("plain", func(t *testing.T) {
-		dr := open(true)
+		dr := open(t, true)
 		dr.Feed(cli, []byte(fmt.Sprintf("POST /up HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s", len(big), big)), 1)
 		dr.Feed(srv, []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(big), big)), 2)
 		wantBriefs(t, dr, "POST /up -> 200")
@@ -414,7 +414,7 @@ func TestBodyPreviewCap(t *testing.T) {
 	})
 	t.Run("gzip", func(t *testing.T) {
 		z := gz(t, []byte(big))
-		dr := open(true)
+		dr := open(t, true)
 		dr.Feed(cli, []byte("GET /big HTTP/1.1\r\n\r\n"), 1)
 		dr.Feed(srv, append(fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n", len(z)), z...), 2)
 		m := dr.Records[0].Response
@@ -424,7 +424,7 @@ func TestBodyPreviewCap(t *testing.T) {
 	})
 	t.Run("chunked exactly at cap", func(t *testing.T) {
 		body := big[:bodyPreview]
-		dr := open(true)
+		dr := open(t, true)
 		dr.Feed(cli, []byte("GET /big HTTP/1.1\r\n\r\n"), 1)
 		dr.Feed(srv, []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)), 2)
 		m := dr.Records[0].Response
@@ -465,7 +465,7 @@ func feedSplit(dr *sdktest.Driver, dir sdk.Direction, data []byte, sizes func() 
 func TestEveryByteSplit(t *testing.T) {
 	client, server := conversation(t)
 	run := func(sizes func() int) []*sdk.Record {
-		dr := open(true)
+		dr := open(t, true)
 		// All requests first, then all responses: the pipelined worst case.
 		feedSplit(dr, cli, client, sizes)
 		feedSplit(dr, srv, server, sizes)
@@ -496,7 +496,7 @@ func TestEveryByteSplit(t *testing.T) {
 		check(fmt.Sprintf("random %d", i), run(func() int { return 1 + rng.IntN(limit) }))
 	}
 	// Interleaved exchange by exchange, one byte at a time.
-	dr := open(true)
+	dr := open(t, true)
 	for _, ex := range [][2]string{
 		{"GET /a HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"},
 		{"GET /b HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\ny\r\n0\r\n\r\n"},
@@ -515,7 +515,7 @@ func at(rs []*sdk.Record, i int) any {
 }
 
 func TestTimestamps(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	// The request line arrives in two segments: the first byte's time wins.
 	dr.Feed(cli, []byte("GET /slow HT"), 100)
 	dr.Feed(cli, []byte("TP/1.1\r\nHost: h\r\n\r\n"), 200)
@@ -536,7 +536,7 @@ func TestTimestamps(t *testing.T) {
 }
 
 func TestRequestWithoutResponse(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 10\r\n\r\n12345"), 1)
 	dr.Close(2)
 	wantBriefs(t, dr, "GET /a -> none", "POST /b -> none")
@@ -551,7 +551,7 @@ func TestRequestWithoutResponse(t *testing.T) {
 func TestGapInBody(t *testing.T) {
 	for _, dir := range []sdk.Direction{cli, srv} {
 		t.Run(fmt.Sprint(dir), func(t *testing.T) {
-			dr := open(true)
+			dr := open(t, true)
 			reqHead, respHead := "GET /a HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"
 			if dir == cli {
 				reqHead = "POST /a HTTP/1.1\r\nContent-Length: 10\r\n\r\n"
@@ -591,7 +591,7 @@ func TestGapInBody(t *testing.T) {
 }
 
 func TestGapEndsBody(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /a HTTP/1.1\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"), 2)
 	dr.Gap(srv, 5, 3)
@@ -602,7 +602,7 @@ func TestGapEndsBody(t *testing.T) {
 }
 
 func TestGapInHeaders(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /a HTTP/1.1\r\nHost: h\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
 	dr.Feed(cli, []byte("GET /b HTTP/1.1\r\nHo"), 3)
@@ -617,7 +617,7 @@ func TestGapInHeaders(t *testing.T) {
 
 func TestGapSwallowsRequest(t *testing.T) {
 	t.Run("sequential", func(t *testing.T) {
-		dr := open(true)
+		dr := open(t, true)
 		dr.Feed(cli, []byte("GET /a HTTP/1.1\r\n\r\n"), 1)
 		dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
 		dr.Gap(cli, len("GET /b HTTP/1.1\r\n\r\n"), 3)
@@ -628,7 +628,7 @@ func TestGapSwallowsRequest(t *testing.T) {
 		wantBriefs(t, dr, "GET /a -> 200", " -> 201", "GET /c -> 202")
 	})
 	t.Run("pipelined", func(t *testing.T) {
-		dr := open(true)
+		dr := open(t, true)
 		dr.Feed(cli, []byte("GET /a HTTP/1.1\r\n\r\n"), 1)
 		dr.Gap(cli, len("GET /b HTTP/1.1\r\n\r\n"), 2)
 		dr.Feed(cli, []byte("GET /c HTTP/1.1\r\n\r\n"), 3)
@@ -637,7 +637,7 @@ func TestGapSwallowsRequest(t *testing.T) {
 		wantBriefs(t, dr, "GET /a -> 200", " -> 201", "GET /c -> 202")
 	})
 	t.Run("lost response", func(t *testing.T) {
-		dr := open(true)
+		dr := open(t, true)
 		dr.Feed(cli, []byte("GET /a HTTP/1.1\r\n\r\n"), 1)
 		dr.Gap(srv, len("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
 		dr.Feed(cli, []byte("GET /b HTTP/1.1\r\n\r\n"), 3)
@@ -732,7 +732,7 @@ func TestMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dr := open(true)
+			dr := open(t, true)
 			dr.Feed(cli, []byte(tt.client), 1)
 			dr.Feed(srv, []byte(tt.server), 2)
 			dr.Close(3)
@@ -762,7 +762,7 @@ func TestHugeHeaderBlock(t *testing.T) {
 	huge := "GET /a HTTP/1.1\r\n" + strings.Repeat("X-Filler: "+strings.Repeat("y", 100)+"\r\n", 700) + "\r\n"
 	for _, piece := range []int{len(huge), 1460, 1} {
 		t.Run(fmt.Sprint(piece), func(t *testing.T) {
-			dr := open(true)
+			dr := open(t, true)
 			feedSplit(dr, cli, []byte(huge), func() int { return piece })
 			dr.Feed(srv, []byte("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n\r\n"), 2)
 			dr.Feed(cli, []byte("GET /b HTTP/1.1\r\n\r\n"), 3)
@@ -782,7 +782,7 @@ func TestHugeHeaderBlock(t *testing.T) {
 func TestLongChunkLine(t *testing.T) {
 	wire := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;" + strings.Repeat("e", 2000) + "\r\nx\r\n0\r\n\r\n"
 	for _, piece := range []int{len(wire), 100, 1} {
-		dr := open(true)
+		dr := open(t, true)
 		dr.Feed(cli, []byte("GET /a HTTP/1.1\r\n\r\n"), 1)
 		feedSplit(dr, srv, []byte(wire), func() int { return piece })
 		dr.Close(2)
@@ -791,7 +791,7 @@ func TestLongChunkLine(t *testing.T) {
 }
 
 func TestManyHeaders(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	var b strings.Builder
 	b.WriteString("POST /a HTTP/1.1\r\nContent-Length: 4\r\n")
 	for i := range 300 {
@@ -808,14 +808,14 @@ func TestManyHeaders(t *testing.T) {
 
 func TestLongRequestTarget(t *testing.T) {
 	target := "/search?q=" + strings.Repeat("x", 12<<10)
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET "+target+" HTTP/1.1\r\nHost: h\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
 	wantBriefs(t, dr, "GET "+clip([]byte(target))+" -> 200")
 }
 
 func TestObsFoldAndBareLF(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /lf HTTP/1.1\nX-Long: first\n  second\n\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\nContent-Length: 2\n\nok"), 2)
 	wantBriefs(t, dr, "GET /lf -> 200")
@@ -827,13 +827,54 @@ func TestObsFoldAndBareLF(t *testing.T) {
 	}
 }
 
+// A head of thousands of folded lines, two headers folded in turn and a
+// fold after the header limit: the value grows line by line, and neither
+// time nor memory may grow with the square of the lines.
+func TestManyFoldedLines(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("GET /fold HTTP/1.1\r\nX-A: a\r\n")
+	for i := range 12000 {
+		fmt.Fprintf(&b, " %d\r\n", i%10)
+	}
+	b.WriteString("X-B: b\r\n\t1\r\n\t 2 \r\n")
+	for i := range 300 {
+		fmt.Fprintf(&b, "H%d: v\r\n", i)
+	}
+	b.WriteString(" after-limit\r\n\r\n")
+	dr := open(t, true)
+	dr.Feed(cli, []byte(b.String()), 1)
+	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
+	wantBriefs(t, dr, "GET /fold -> 200 failed")
+	req := dr.Records[0].Request
+	if v := hdr(req, "x-a"); len(v) != 1+2*12000 || !strings.HasPrefix(v, "a 0 1 2") {
+		t.Errorf("folded X-A is %d bytes: %.20q", len(v), v)
+	}
+	if v := hdr(req, "x-b"); v != "b 1 2" {
+		t.Errorf("folded X-B %q", v)
+	}
+}
+
+// A malformed line is quoted in the record's error as Go's %q quotes it:
+// printable runes as they are, others escaped (unassigned, format, space
+// and control characters, invalid bytes), cut at 64 bytes.
+func TestQuotedProblem(t *testing.T) {
+	dr := open(t, true)
+	dr.Feed(cli, []byte("GET / HTTP/1.1\r\nBad \u0378\u00ad\u00a0\u2028\U000E0001\x85\xff\u00e9\u4e16 \"q\"\\ \x01\t"+strings.Repeat("\u00e9", 20)+"\r\n\r\n"), 1)
+	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 2)
+	wantBriefs(t, dr, "GET / -> 200 failed")
+	want := `request: malformed: header line without a colon: "Bad \u0378\u00ad\u00a0\u2028\U000e0001\x85\xffé世 \"q\"\\ \x01\té`
+	if e := dr.Records[0].Error; !strings.HasPrefix(e, want) || !strings.HasSuffix(e, "…\"") {
+		t.Errorf("error %q\nwant it to start %q", e, want)
+	}
+}
+
 func TestGarbageNoHang(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	junk := make([]byte, 1<<20)
 	for i := range junk {
 		junk[i] = byte(rng.Uint32())
 	}
-	dr := open(false)
+	dr := open(t, false)
 	dr.Feed(sdk.DirA, junk, 1)
 	dr.Feed(sdk.DirB, junk, 2)
 	dr.Close(3)
@@ -844,7 +885,7 @@ func TestGarbageNoHang(t *testing.T) {
 
 func TestJSONRoundTrip(t *testing.T) {
 	client, server := conversation(t)
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, client, 1)
 	dr.Feed(srv, server, 2)
 	dr.Close(3)
@@ -888,7 +929,7 @@ func TestPreviewText(t *testing.T) {
 }
 
 func TestUpgradeResponseLost(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), 1)
 	dr.Gap(srv, 100, 2)
 	dr.Feed(cli, []byte("GET /next HTTP/1.1\r\n\r\n"), 3)
@@ -897,7 +938,7 @@ func TestUpgradeResponseLost(t *testing.T) {
 }
 
 func TestEarlyResponse(t *testing.T) {
-	dr := open(true)
+	dr := open(t, true)
 	dr.Feed(cli, []byte("POST /upload HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n"), 1)
 	dr.Feed(srv, []byte("HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n"), 2)
 	dr.Feed(cli, []byte("0123456789GET /next HTTP/1.1\r\n\r\n"), 3)

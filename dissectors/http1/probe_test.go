@@ -44,7 +44,7 @@ func TestProbe(t *testing.T) {
 		{"smtp", "220 mail.example.com ESMTP\r\n", false, false, false},
 		{"wrong version", "GET / FTP/1.0\r\n", false, false, false},
 	}
-	d := New()
+	d := under(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, dir := range []sdk.Direction{sdk.DirA, sdk.DirB} {

@@ -135,8 +135,21 @@ void ks_plugin_close(void *conn, int64_t ts_ns);
 
 /* What the SDK gives you. */
 void ks_emit_record(const ks_record *r);
+/* Emits a record already in the wire encoding (ABI.md, "Record wire
+ * encoding"), for a dissector that writes it itself: strings with NUL
+ * bytes, or exactly the bytes another implementation writes. */
+void ks_emit_encoded(const void *rec, size_t n);
 void ks_log(const char *msg);
 void ks_switch(const char *hint);
+
+/* Formats of ks_inflate (ABI.md, the inflate import). */
+#define KS_INFLATE_GZIP 1
+#define KS_INFLATE_ZLIB 2
+#define KS_INFLATE_RAW 3
+/* Has the host decompress one layer of src into dst, stopping when dst is
+ * full; returns the bytes written, or -1 when nothing decoded. A module
+ * that never calls it does not import it. */
+int32_t ks_inflate(int format, const void *src, size_t src_len, void *dst, size_t dst_cap);
 
 void ks_buf_reset(ks_buf *b);
 void ks_buf_free(ks_buf *b);
@@ -172,6 +185,12 @@ void ks_encode_manifest(ks_buf *b, const ks_manifest *m);
 
 KS_IMPORT("register_buffer") void ks__register_buffer(uint8_t *ptr, uint32_t len);
 KS_IMPORT("emit") void ks__emit(uint32_t kind, const void *ptr, uint32_t len);
+KS_IMPORT("inflate") int32_t ks__inflate(uint32_t format, const void *src, uint32_t src_len, void *dst, uint32_t dst_cap);
+
+int32_t ks_inflate(int format, const void *src, size_t src_len, void *dst, size_t dst_cap) {
+	if (dst_cap == 0) return 0;
+	return ks__inflate((uint32_t)format, src_len ? src : 0, (uint32_t)src_len, dst, (uint32_t)dst_cap);
+}
 
 void ks_buf_reset(ks_buf *b) { b->len = 0; b->failed = 0; }
 void ks_buf_free(ks_buf *b) { free(b->b); b->b = 0; b->len = b->cap = 0; b->failed = 0; }
@@ -362,6 +381,8 @@ void ks_emit_record(const ks_record *r) {
 	if (!ks__rec.failed) ks__emit(KS_EMIT_RECORD, ks__rec.b, (uint32_t)ks__rec.len);
 	else ks_log("kubeshark.h: out of memory encoding a record");
 }
+
+void ks_emit_encoded(const void *rec, size_t n) { ks__emit(KS_EMIT_RECORD, rec, (uint32_t)n); }
 
 void ks_log(const char *msg) { ks__emit(KS_EMIT_LOG, msg, (uint32_t)strlen(msg)); }
 void ks_switch(const char *hint) { ks__emit(KS_EMIT_SWITCH, hint, (uint32_t)strlen(hint)); }

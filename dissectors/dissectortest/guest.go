@@ -1,0 +1,348 @@
+package dissectortest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
+	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+)
+
+// Guest is a WebAssembly dissector module run by the host's runtime and
+// seen as an sdk.Dissector, so that tests written for sdktest's driver (a
+// dissector's unit tests) run the module exactly as the host does: every
+// record goes through the ABI's wire encoding and back.
+//
+// All connections share one instance, each with its own connection id, as
+// a pipeline worker's connections do. A call the host fails (a fault, a
+// rejection) fails the test.
+type Guest struct {
+	// RawFields leaves each record's fields as the module encoded them
+	// (sdk.Message.EncodedFields), so that sdk.AppendRecord gives back the
+	// module's exact bytes; otherwise Fields is decoded, as readers expect.
+	RawFields bool
+
+	tb   testing.TB
+	inst engine.Instance
+	mu   sync.Mutex
+	next uint64
+	outs map[uint64]sdk.Emitter
+}
+
+// NewGuest loads module and makes the instance Guest uses; it is destroyed
+// when the test ends.
+func NewGuest(tb testing.TB, module []byte) *Guest {
+	tb.Helper()
+	g, release, err := NewSharedGuest(module)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(release)
+	g.Use(tb)
+	return g
+}
+
+// NewSharedGuest is NewGuest for a guest that outlives one test (the
+// tests of a package, or a fuzzer's runs, share it: starting an instance
+// costs more than most of them). Use says which test a call's failure is
+// reported to; release frees the instance.
+func NewSharedGuest(module []byte) (g *Guest, release func(), err error) {
+	ctx := context.Background()
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(os.TempDir(), "kubeshark-test-wazero-cache")})
+	if err != nil {
+		return nil, nil, err
+	}
+	mod, err := rt.Load(ctx, "test", module)
+	if err != nil {
+		rt.Close(ctx)
+		return nil, nil, err
+	}
+	g = &Guest{outs: map[uint64]sdk.Emitter{}}
+	if g.inst, err = mod.NewInstance(ctx, guestSink{g}); err != nil {
+		rt.Close(ctx)
+		return nil, nil, err
+	}
+	return g, func() { g.inst.Destroy(ctx); rt.Close(ctx) }, nil
+}
+
+// Use makes tb the test that the guest's failures are reported to. Tests
+// that share a guest must not run in parallel.
+func (g *Guest) Use(tb testing.TB) { g.tb = tb }
+
+type guestSink struct{ g *Guest }
+
+func (s guestSink) Record(conn uint64, r *sdk.Record) {
+	if !s.g.RawFields {
+		if err := r.DecodeFields(); err != nil {
+			s.g.tb.Errorf("guest record: %v", err)
+		}
+	}
+	if out := s.g.outs[conn]; out != nil {
+		out.Emit(r)
+	}
+}
+
+func (guestSink) TakesEncodedFields() bool { return true }
+
+func (s guestSink) Switch(conn uint64, hint string) {
+	if out := s.g.outs[conn]; out != nil {
+		out.Switch(hint)
+	}
+}
+
+// Probe asks the module.
+func (g *Guest) Probe(dir sdk.Direction, data []byte) sdk.Probe {
+	p, err := g.inst.Probe(context.Background(), dir, data)
+	if err != nil {
+		g.tb.Errorf("guest probe: %v", err)
+	}
+	return p
+}
+
+// Manifest is not asked of a Guest; tests read the module's with the runtime.
+func (g *Guest) Manifest() sdk.Manifest { return sdk.Manifest{} }
+
+// Open starts a connection of the instance with a fresh id.
+func (g *Guest) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
+	g.mu.Lock()
+	g.next++
+	id := g.next
+	g.mu.Unlock()
+	info.ID = id
+	g.outs[id] = out
+	if err := g.inst.Open(context.Background(), info); err != nil {
+		g.tb.Errorf("guest open: %v", err)
+	}
+	return &guestConn{g: g, id: id}
+}
+
+type guestConn struct {
+	g  *Guest
+	id uint64
+}
+
+func (c *guestConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
+	n, need, err := c.g.inst.Feed(context.Background(), c.id, dir, data, first, last)
+	if err != nil {
+		c.g.tb.Errorf("guest feed: %v", err)
+		return -1, 0
+	}
+	return n, need
+}
+
+func (c *guestConn) Gap(dir sdk.Direction, n int, ts int64) {
+	if err := c.g.inst.Gap(context.Background(), c.id, dir, n, ts); err != nil {
+		c.g.tb.Errorf("guest gap: %v", err)
+	}
+}
+
+func (c *guestConn) Close(ts int64) {
+	if err := c.g.inst.Close(context.Background(), c.id, ts); err != nil {
+		c.g.tb.Errorf("guest close: %v", err)
+	}
+	delete(c.g.outs, c.id)
+}
+
+// Tee runs two dissectors side by side on the same calls and fails the
+// test at the first call after which they disagree: bytes consumed, the
+// records emitted (compared in the wire encoding) or a protocol switch.
+// What the caller sees is want's. It is the differential test of two
+// implementations of one dissector, driven by tests written for either.
+func Tee(tb testing.TB, want, got sdk.Dissector) sdk.Dissector {
+	return tee{tb, want, got}
+}
+
+type tee struct {
+	tb        testing.TB
+	want, got sdk.Dissector
+}
+
+func (t tee) Manifest() sdk.Manifest { return t.want.Manifest() }
+
+func (t tee) Probe(dir sdk.Direction, data []byte) sdk.Probe {
+	w, g := t.want.Probe(dir, data), t.got.Probe(dir, data)
+	if w != g {
+		t.tb.Errorf("probe of %q: want %+v, got %+v", clipped(data), w, g)
+	}
+	return w
+}
+
+func (t tee) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
+	tc := &teeConn{tb: t.tb, out: out}
+	tc.want = t.want.Open(info, &tc.w)
+	tc.got = t.got.Open(info, &tc.g)
+	return tc
+}
+
+// recorder keeps what one side emitted since the last comparison.
+type recorder struct {
+	recs     [][]byte
+	orig     []*sdk.Record
+	decoded  []bool // the host decoded the record's fields (the text was not kept)
+	switches []string
+}
+
+// Emit encodes the record at once (its dissector may reuse its memory)
+// and keeps a copy to pass on as it was.
+func (r *recorder) Emit(rec *sdk.Record) {
+	cp := *rec
+	r.recs = append(r.recs, sdk.AppendRecord(nil, rec))
+	r.orig = append(r.orig, &cp)
+	decoded := false
+	for _, m := range []*sdk.Message{rec.Request, rec.Response} {
+		if _, enc := m.EncodedFields(); m != nil && !enc && len(m.Fields) > 0 {
+			decoded = true
+		}
+	}
+	r.decoded = append(r.decoded, decoded)
+}
+
+// canonical is a record's encoding with its fields decoded and encoded
+// again, as the host's store would hold them.
+func canonical(b []byte) []byte {
+	r, err := sdk.DecodeRecord(b)
+	if err != nil {
+		return append([]byte("undecodable: "), b...)
+	}
+	return sdk.AppendRecord(nil, r)
+}
+func (r *recorder) Switch(hint string) { r.switches = append(r.switches, hint) }
+
+type teeConn struct {
+	tb        testing.TB
+	out       sdk.Emitter
+	want, got sdk.Conn
+	w, g      recorder
+	failed    bool
+}
+
+// settle compares what both sides emitted during a call, then passes
+// want's on.
+func (c *teeConn) settle(call string) {
+	if !c.failed {
+		if err := sameOutput(&c.w, &c.g); err != nil {
+			c.failed = true
+			c.tb.Errorf("after %s: %v", call, err)
+		}
+	}
+	for _, r := range c.w.orig {
+		c.out.Emit(r)
+	}
+	for _, h := range c.w.switches {
+		c.out.Switch(h)
+	}
+	c.w, c.g = recorder{}, recorder{}
+}
+
+func sameOutput(w, g *recorder) error {
+	if len(w.recs) != len(g.recs) {
+		return fmt.Errorf("want %d records, got %d\nwant %q\ngot  %q", len(w.recs), len(g.recs), w.recs, g.recs)
+	}
+	for i := range w.recs {
+		// Where the host decoded got's fields (its lazy check vouches only
+		// for plain texts; escapes send it to the decoder), its text is
+		// gone and the fields are compared as the store would keep them.
+		if g.decoded[i] && bytes.Equal(canonical(w.recs[i]), canonical(g.recs[i])) {
+			continue
+		}
+		if !bytes.Equal(w.recs[i], g.recs[i]) {
+			return fmt.Errorf("record %d differs:\nwant %q\ngot  %q", i, w.recs[i], g.recs[i])
+		}
+	}
+	if fmt.Sprint(w.switches) != fmt.Sprint(g.switches) {
+		return fmt.Errorf("switches: want %q, got %q", w.switches, g.switches)
+	}
+	return nil
+}
+
+func (c *teeConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
+	n, need := c.want.Feed(dir, data, first, last)
+	gn, _ := c.got.Feed(dir, data, first, last)
+	if gn != n && !c.failed {
+		c.failed = true
+		c.tb.Errorf("feed of %d bytes (dir %d) %q: want %d consumed, got %d", len(data), dir, clipped(data), n, gn)
+	}
+	c.settle(fmt.Sprintf("feed of %q", clipped(data)))
+	return n, need
+}
+
+func (c *teeConn) Gap(dir sdk.Direction, n int, ts int64) {
+	c.want.Gap(dir, n, ts)
+	c.got.Gap(dir, n, ts)
+	c.settle(fmt.Sprintf("gap of %d", n))
+}
+
+func (c *teeConn) Close(ts int64) {
+	c.want.Close(ts)
+	c.got.Close(ts)
+	c.settle("close")
+}
+
+func clipped(b []byte) []byte {
+	if len(b) > 80 {
+		return b[:80]
+	}
+	return b
+}
+
+// ErrNoClang says that the C toolchain for wasm32-wasi is not installed.
+var ErrNoClang = errors.New("clang for wasm32-wasi not installed (make deps)")
+
+// CModule builds a C dissector with the C SDK, as the Makefile's wasm-c
+// target does, and returns the module; it skips the test when clang and
+// wasi-libc are missing.
+func CModule(tb testing.TB, src string) []byte {
+	tb.Helper()
+	out := filepath.Join(tb.TempDir(), "module.wasm")
+	if err := BuildC(filepath.Join(repoRoot(), src), out); err != nil {
+		if errors.Is(err, ErrNoClang) {
+			tb.Skip(err)
+		}
+		tb.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// BuildC compiles one C source with the C SDK (sdk/c) to a wasm32-wasi
+// reactor at out: clang -O2 with bulk memory, then binaryen's wasm-opt -O3
+// keeping the name section (a trap's stack trace names the functions) and
+// dropping DWARF and the producers section, so that the bytes depend only
+// on the source and the two tools' versions, not on paths or the machine.
+func BuildC(src, out string) error {
+	cc := ""
+	for _, name := range []string{"clang-14", "clang"} {
+		if p, err := exec.LookPath(name); err == nil {
+			cc = p
+			break
+		}
+	}
+	if _, err := os.Stat("/usr/lib/wasm32-wasi/libc.a"); cc == "" || err != nil {
+		return ErrNoClang
+	}
+	cmd := exec.Command(cc, "--target=wasm32-wasi", "-O2", "-mbulk-memory", "-mexec-model=reactor", "-Wall", "-Werror",
+		"-I", filepath.Join(repoRoot(), "sdk", "c"), "-o", out, src)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("clang %s: %w\n%s", src, err, msg)
+	}
+	wo, err := exec.LookPath("wasm-opt")
+	if err != nil {
+		return fmt.Errorf("wasm-opt (binaryen) not installed: %w", ErrNoClang)
+	}
+	cmd = exec.Command(wo, "-O3", "-g", "--strip-dwarf", "--strip-producers", out, "-o", out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("wasm-opt %s: %w\n%s", out, err, msg)
+	}
+	return nil
+}
