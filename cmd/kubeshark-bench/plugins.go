@@ -125,7 +125,7 @@ func writeWorkload(path string, w *workload.Workload) error {
 var harnessOut = regexp.MustCompile(`records=(-?\d+) consumed=(\d+) ns=(\d+)`)
 
 // pluginBench builds each example both ways and prints a Markdown table.
-func pluginBench(ctx context.Context, runs int, out io.Writer) error {
+func pluginBench(ctx context.Context, runs int, split bool, out io.Writer) error {
 	runs = max(runs, 1)
 	root, err := repoRoot()
 	if err != nil {
@@ -140,6 +140,7 @@ func pluginBench(ctx context.Context, runs int, out io.Writer) error {
 	fmt.Fprintf(out, "one goroutine; process CPU time (user+system), the fastest of %d runs of at least %s per mode; %s %s/%s\n\n", runs, workload.MinRun, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintln(out, "| example (language) | workload | native records/s | wasm records/s | wasm/native | module | compile, cold | load from cache |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|")
+	built := map[string]string{}
 	for _, pw := range pluginWorkloads() {
 		w := &pw.w
 		// A copy of the project: building writes into it.
@@ -155,6 +156,7 @@ func pluginBench(ctx context.Context, runs int, out io.Writer) error {
 		if err != nil {
 			return err
 		}
+		built[pw.example] = wasmPath
 		cold, warm, was, err := timeWasm(ctx, cache, pw.example, code, w, runs)
 		if err != nil {
 			return fmt.Errorf("%s, wasm: %w", pw.example, err)
@@ -172,6 +174,16 @@ func pluginBench(ctx context.Context, runs int, out io.Writer) error {
 			pw.example, pw.lang, w.What, len(w.Conns), float64(w.Bytes())/1e6, w.Records,
 			float64(w.Records)/nsec, float64(w.Records)/wsec, wsec/nsec, humanSize(len(code)),
 			cold.Round(time.Millisecond), float64(warm.Microseconds())/1000)
+	}
+	if split {
+		fmt.Fprintln(out, "\nWhere the wasm side's time goes per record (perf record -g on the CPU clock, the module alone in a child process)")
+		for _, pw := range pluginWorkloads() {
+			if err := pluginSplit(ctx, tmp, cache, pw, built[pw.example], out); err != nil {
+				// A benchmark without perf (or without the right to
+				// use it) still has its table.
+				fmt.Fprintf(out, "\n%s: no split: %v\n", pw.example, err)
+			}
+		}
 	}
 	return nil
 }
