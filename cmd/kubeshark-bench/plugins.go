@@ -138,7 +138,7 @@ func pluginBench(ctx context.Context, runs int, split bool, out io.Writer) error
 	defer os.RemoveAll(tmp)
 	cache := filepath.Join(tmp, "cache")
 	fmt.Fprintf(out, "one goroutine; process CPU time (user+system), the fastest of %d runs of at least %s per mode; %s %s/%s\n\n", runs, workload.MinRun, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintln(out, "| example (language) | workload | native records/s | wasm records/s | wasm/native | module | compile, cold | load from cache |")
+	fmt.Fprintln(out, "| example (language) | workload | native records/s | wasm records/s | wasm/native | module | compile, cold (wall / CPU) | load from cache |")
 	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|")
 	built := map[string]string{}
 	for _, pw := range pluginWorkloads() {
@@ -157,7 +157,7 @@ func pluginBench(ctx context.Context, runs int, split bool, out io.Writer) error
 			return err
 		}
 		built[pw.example] = wasmPath
-		cold, warm, was, err := timeWasm(ctx, cache, pw.example, code, w, runs)
+		cold, coldCPU, warm, was, err := timeWasm(ctx, cache, pw.example, code, w, runs)
 		if err != nil {
 			return fmt.Errorf("%s, wasm: %w", pw.example, err)
 		}
@@ -170,10 +170,10 @@ func pluginBench(ctx context.Context, runs int, split bool, out io.Writer) error
 			return fmt.Errorf("%s, native %s: %w", pw.example, pw.lang, err)
 		}
 		nsec, wsec := nat.Seconds(), was.Seconds()
-		fmt.Fprintf(out, "| %s (%s) | %s: %d conns, %.2f MB, %d records | %.0f | %.0f | %.1f× | %s | %s | %.1f ms |\n",
+		fmt.Fprintf(out, "| %s (%s) | %s: %d conns, %.2f MB, %d records | %.0f | %.0f | %.1f× | %s | %s / %s | %.1f ms |\n",
 			pw.example, pw.lang, w.What, len(w.Conns), float64(w.Bytes())/1e6, w.Records,
 			float64(w.Records)/nsec, float64(w.Records)/wsec, wsec/nsec, humanSize(len(code)),
-			cold.Round(time.Millisecond), float64(warm.Microseconds())/1000)
+			cold.Round(time.Millisecond), coldCPU.Round(time.Millisecond), float64(warm.Microseconds())/1000)
 	}
 	if split {
 		fmt.Fprintln(out, "\nWhere the wasm side's time goes per record (perf record -g on the CPU clock, the module alone in a child process)")
@@ -215,8 +215,10 @@ func repoRoot() (string, error) {
 
 // timeWasm loads the module into an empty cache (cold: instrument and
 // compile), then again through a new runtime over the same cache (warm:
-// what every later command pays), and times the workload.
-func timeWasm(ctx context.Context, cache, name string, code []byte, w *workload.Workload, runs int) (cold, warm, per time.Duration, err error) {
+// what every later command pays), and times the workload. The cold load
+// is also given in process CPU time, which a loaded machine inflates less
+// than wall time.
+func timeWasm(ctx context.Context, cache, name string, code []byte, w *workload.Workload, runs int) (cold, coldCPU, warm, per time.Duration, err error) {
 	load := func() (*wasm.Runtime, *wasm.Module, time.Duration, error) {
 		rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(cache, name), BufferSize: workload.MaxFeed})
 		if err != nil {
@@ -231,16 +233,18 @@ func timeWasm(ctx context.Context, cache, name string, code []byte, w *workload.
 		}
 		return rt, m, el, nil
 	}
+	c0 := cpuNow()
 	rt, _, cold, err := load()
+	coldCPU = cpuNow() - c0
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	rt.Close(ctx)
 	warm = time.Duration(1<<63 - 1)
 	for range 3 {
 		rt2, m2, el, err := load()
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 		warm = min(warm, el)
 		if per == 0 {
@@ -248,10 +252,10 @@ func timeWasm(ctx context.Context, cache, name string, code []byte, w *workload.
 		}
 		rt2.Close(ctx)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 	}
-	return cold, warm, per, nil
+	return cold, coldCPU, warm, per, nil
 }
 
 // cpuNow is the process's CPU time (user and system), what the figures
@@ -267,11 +271,17 @@ func cpuNow() time.Duration {
 // the fastest of runs runs of passes lasting at least workload.MinRun of
 // CPU, each pass checked for the workload's records.
 func timeCPU(ctx context.Context, d engine.Dissector, w *workload.Workload, runs int) (time.Duration, error) {
+	per, _, err := timeCPUCount(ctx, d, w, runs)
+	return per, err
+}
+
+// timeCPUCount is timeCPU that also says how many records it saw in all.
+func timeCPUCount(ctx context.Context, d engine.Dissector, w *workload.Workload, runs int) (time.Duration, int, error) {
 	// As the pipeline does for a store: fields stay encoded.
 	sink := &workload.Counter{EncodedFields: true}
 	inst, err := d.NewInstance(ctx, sink)
 	if err != nil {
-		return 0, fmt.Errorf("new instance: %w", err)
+		return 0, 0, fmt.Errorf("new instance: %w", err)
 	}
 	defer inst.Destroy(ctx)
 	next := uint64(1)
@@ -290,11 +300,11 @@ func timeCPU(ctx context.Context, d engine.Dissector, w *workload.Workload, runs
 		return el, nil
 	}
 	if _, err := pass(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	one, err := pass()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	passes := max(1, int(workload.MinRun/max(one, time.Microsecond)))
 	var best time.Duration
@@ -303,7 +313,7 @@ func timeCPU(ctx context.Context, d engine.Dissector, w *workload.Workload, runs
 		for range passes {
 			el, err := pass()
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			run += el
 		}
@@ -311,7 +321,7 @@ func timeCPU(ctx context.Context, d engine.Dissector, w *workload.Workload, runs
 			best = per
 		}
 	}
-	return best, nil
+	return best, sink.Records, nil
 }
 
 // timeNative builds the language's harness and runs it on the workload

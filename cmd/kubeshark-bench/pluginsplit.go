@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ import (
 // bucket whose rule matches (classify).
 var splitBuckets = []struct{ key, what string }{
 	{"guest", "guest code (wazero's compiled module, incl. memory.copy/fill)"},
-	{"decode", "host: record decode and check (sdk.DecodeRecordLazy)"},
+	{"decode", "host: record decode and check, copy out of guest memory (sdk.RecordDecoder)"},
 	{"emit", "host: emit call, the rest (limits, guest memory view, sink)"},
 	{"calls", "host↔guest calls (wazero call and host-function exits, deadline clock)"},
 	{"copyin", "host: stream bytes copied into guest memory"},
@@ -74,7 +75,7 @@ func classify(st []splitFrame) string {
 		return "guest"
 	}
 	switch {
-	case has("sdk.decodeRecord", "sdk.DecodeRecord", "sdk.checkFields", "sdk.(*wireReader)", "sdk.(*fieldsDecoder)"):
+	case has("sdk.decodeRecord", "sdk.DecodeRecord", "sdk.(*RecordDecoder)", "sdk.decodeFast", "sdk.wire", "sdk.checkFields", "sdk.checkFlat", "sdk.flatStr", "sdk.(*wireReader)", "sdk.(*fieldsDecoder)"):
 		return "decode"
 	case has("wasm.hostEmit", "wasm.hostInflate"):
 		return "emit"
@@ -144,7 +145,7 @@ func pluginSplit(ctx context.Context, tmp, cache string, pw pluginWorkload, wasm
 	if err := rec.Run(); err != nil {
 		return fmt.Errorf("perf record: %v\n%s", err, childOut.Bytes())
 	}
-	m := regexp.MustCompile(`ns_per_record=(\d+)`).FindSubmatch(childOut.Bytes())
+	m := regexp.MustCompile(`ns_per_record=(\d+) allocs_per_record=([\d.]+) bytes_per_record=(\d+)`).FindSubmatch(childOut.Bytes())
 	if m == nil {
 		return fmt.Errorf("the profiled child printed no result:\n%s", childOut.Bytes())
 	}
@@ -169,7 +170,8 @@ func pluginSplit(ctx context.Context, tmp, cache string, pw pluginWorkload, wasm
 	if total == 0 {
 		return fmt.Errorf("perf recorded no samples of %s", pw.example)
 	}
-	fmt.Fprintf(out, "\n%s (%s), wasm: %.2f µs per record (this child's own timing), %d samples\n\n", pw.example, pw.lang, nsPer/1000, total)
+	fmt.Fprintf(out, "\n%s (%s), wasm: %.2f µs per record (this child's own timing), %s allocations and %s bytes allocated per record (Go heap, the whole process), %d samples\n\n",
+		pw.example, pw.lang, nsPer/1000, m[2], m[3], total)
 	fmt.Fprintln(out, "| where | share | µs/record |")
 	fmt.Fprintln(out, "|---|---|---|")
 	for _, b := range splitBuckets {
@@ -210,13 +212,19 @@ func pluginChild(ctx context.Context, spec, cache string, out io.Writer) error {
 		return err
 	}
 	best := time.Duration(1<<63 - 1)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	records := 0
 	for t0 := cpuNow(); cpuNow()-t0 < 3*time.Second; {
-		per, err := timeCPU(ctx, m, w, 3)
+		per, n, err := timeCPUCount(ctx, m, w, 3)
 		if err != nil {
 			return err
 		}
 		best = min(best, per)
+		records += n
 	}
-	fmt.Fprintf(out, "ns_per_record=%d\n", best.Nanoseconds()/int64(w.Records))
+	runtime.ReadMemStats(&after)
+	fmt.Fprintf(out, "ns_per_record=%d allocs_per_record=%.2f bytes_per_record=%.0f\n", best.Nanoseconds()/int64(w.Records),
+		float64(after.Mallocs-before.Mallocs)/float64(records), float64(after.TotalAlloc-before.TotalAlloc)/float64(records))
 	return nil
 }
