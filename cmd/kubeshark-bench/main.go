@@ -80,9 +80,10 @@ func main() {
 	split := flag.Bool("split", true, "the plugins part also profiles each example's wasm side under perf and prints where the time goes per record (guest code, host↔guest calls, record decode, feed loop)")
 	pluginChildSpec := flag.String("plugin-child", "", "internal: the process -split profiles (EXAMPLE=FILE.wasm)")
 	childCache := flag.String("child-cache", "", "internal: the compiled-module cache of -plugin-child")
+	childPasses := flag.Int("child-passes", 0, "-plugin-child plays the workload this many times, untimed, instead of timing it for 3 s (for instruction counts: run it under valgrind --tool=cachegrind with 1 and with N passes)")
 	flag.Parse()
 	if *pluginChildSpec != "" {
-		if err := pluginChild(context.Background(), *pluginChildSpec, *childCache, os.Stdout); err != nil {
+		if err := pluginChild(context.Background(), *pluginChildSpec, *childCache, *childPasses, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
 			os.Exit(1)
 		}

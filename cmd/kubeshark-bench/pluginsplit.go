@@ -183,8 +183,10 @@ func pluginSplit(ctx context.Context, tmp, cache string, pw pluginWorkload, wasm
 
 // pluginChild is the profiled process: it loads one example's module (the
 // compiled code from the parent's cache) and plays its workload for a few
-// seconds of CPU, then prints its time per record.
-func pluginChild(ctx context.Context, spec, cache string, out io.Writer) error {
+// seconds of CPU, then prints its time per record; with passes > 0 it
+// plays it that many times and prints the record count, for counting
+// instructions under valgrind.
+func pluginChild(ctx context.Context, spec, cache string, passes int, out io.Writer) error {
 	name, path, ok := strings.Cut(spec, "=")
 	if !ok {
 		return fmt.Errorf("-plugin-child %q: want EXAMPLE=FILE.wasm", spec)
@@ -210,6 +212,24 @@ func pluginChild(ctx context.Context, spec, cache string, out io.Writer) error {
 	m, err := rt.Load(ctx, "plugin "+name, code)
 	if err != nil {
 		return err
+	}
+	if passes > 0 {
+		sink := &workload.Counter{EncodedFields: true}
+		inst, err := m.NewInstance(ctx, sink)
+		if err != nil {
+			return err
+		}
+		defer inst.Destroy(ctx)
+		for p := range passes {
+			if err := workload.Feed(ctx, inst, sink, w, uint64(1+p*len(w.Conns))); err != nil {
+				return err
+			}
+		}
+		if sink.Records != passes*w.Records {
+			return fmt.Errorf("%d records from %d passes of %d", sink.Records, passes, w.Records)
+		}
+		fmt.Fprintf(out, "passes=%d records=%d\n", passes, sink.Records)
+		return nil
 	}
 	best := time.Duration(1<<63 - 1)
 	var before, after runtime.MemStats
