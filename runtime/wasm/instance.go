@@ -66,7 +66,13 @@ type instance struct {
 func (m *Module) instantiate(ctx context.Context, sink engine.Sink) (*instance, error) {
 	r := m.r
 	in := &instance{m: m, sink: sink, lazyFields: engine.TakesEncodedFields(sink)}
-	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), ctxKey{}, in))
+	// Only the interpreter watches the context (NewRuntime); the compiler's
+	// calls are stopped by the interrupt flag.
+	parent, cancel := context.Background(), context.CancelFunc(func() {})
+	if r.cfg.Interpreter {
+		parent, cancel = context.WithCancel(parent)
+	}
+	in.ctx, in.cancel = &instanceCtx{Context: parent, in: in}, cancel
 	r.track(in)
 	mod, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(in.ctx, memoryAllocator()), m.compiled, r.moduleConfig())
 	if err != nil {
@@ -265,7 +271,27 @@ func (in *instance) Close(_ context.Context, conn uint64, ts int64) error {
 	return in.call(in.fnClose)
 }
 
+// instanceCtx is the context of an instance's calls. It answers the host
+// functions' question (which instance is calling) and wazero's (once per
+// call, whether snapshots are on) without walking a chain of contexts:
+// those walks were 200 instructions a record (BENCHMARKS.md).
+type instanceCtx struct {
+	context.Context
+	in *instance
+}
+
+// Value implements context.Context.
+func (c *instanceCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c.in
+	}
+	return c.Context.Value(key)
+}
+
 func callerOf(ctx context.Context) *instance {
+	if c, ok := ctx.(*instanceCtx); ok {
+		return c.in
+	}
 	in, _ := ctx.Value(ctxKey{}).(*instance)
 	return in
 }
