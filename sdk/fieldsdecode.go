@@ -160,15 +160,9 @@ func (d *fieldsDecoder) str() (any, bool) {
 	start := d.i + 1
 	ascii := true
 	j := start
-	// Eight bytes at a time while none needs a look: no '"', no '\\', no
-	// control character and no byte of a multi-byte UTF-8 sequence (the
-	// usual has-zero-byte tests; a word that fails goes byte by byte).
-	for ; j+8 <= len(d.b); j += 8 {
-		w := binary.LittleEndian.Uint64(d.b[j:])
-		q, bs := w^(lsb*'"'), w^(lsb*'\\')
-		if ((q-lsb)&^q|(bs-lsb)&^bs|(w-lsb*0x20)&^w|w)&msb != 0 {
-			break
-		}
+	// Eight bytes at a time while none needs a look; a word with one goes
+	// byte by byte.
+	for ; j+8 <= len(d.b) && specialBytes(binary.LittleEndian.Uint64(d.b[j:])) == 0; j += 8 {
 	}
 	for ; j < len(d.b); j++ {
 		switch c := d.b[j]; {
@@ -335,11 +329,7 @@ func flatStr(b []byte, i int) int {
 	}
 	j := i + 1
 	for ; j+8 <= len(b); j += 8 {
-		w := binary.LittleEndian.Uint64(b[j:])
-		q, bs := w^(lsb*'"'), w^(lsb*'\\')
-		if t := ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w | w) & msb; t != 0 {
-			// The lowest flagged byte is a true one: the tests' false
-			// positives only follow a true byte.
+		if t := specialBytes(binary.LittleEndian.Uint64(b[j:])); t != 0 {
 			if k := j + bits.TrailingZeros64(t)/8; b[k] == '"' {
 				return k + 1
 			}
@@ -445,6 +435,17 @@ const (
 	msb = 0x8080808080808080
 )
 
+// specialBytes flags, by the high bit of each byte, the bytes of the
+// little-endian word w that a scan of a JSON string must look at: '"',
+// '\\', control characters and bytes of multi-byte UTF-8 sequences. These
+// are the usual has-zero-byte and has-less-than tests; their false
+// positives only ever follow a true one (a borrow runs upwards), so the
+// lowest flag is exact and a word without flags needs no look.
+func specialBytes(w uint64) uint64 {
+	q, bs := w^(lsb*'"'), w^(lsb*'\\')
+	return ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w | w) & msb
+}
+
 // skipStr is str without making the string.
 func (d *fieldsDecoder) skipStr() bool {
 	if d.peek() != '"' {
@@ -453,15 +454,9 @@ func (d *fieldsDecoder) skipStr() bool {
 	start := d.i + 1
 	ascii := true
 	j := start
-	// Eight bytes at a time while none needs a look: no '"', no '\\', no
-	// control character and no byte of a multi-byte UTF-8 sequence (the
-	// usual has-zero-byte tests; a word that fails goes byte by byte).
-	for ; j+8 <= len(d.b); j += 8 {
-		w := binary.LittleEndian.Uint64(d.b[j:])
-		q, bs := w^(lsb*'"'), w^(lsb*'\\')
-		if ((q-lsb)&^q|(bs-lsb)&^bs|(w-lsb*0x20)&^w|w)&msb != 0 {
-			break
-		}
+	// Eight bytes at a time while none needs a look; a word with one goes
+	// byte by byte.
+	for ; j+8 <= len(d.b) && specialBytes(binary.LittleEndian.Uint64(d.b[j:])) == 0; j += 8 {
 	}
 	for ; j < len(d.b); j++ {
 		switch c := d.b[j]; {
