@@ -153,12 +153,6 @@ func (r *wireReader) fail(what string) {
 }
 
 func (r *wireReader) uvarint(what string) uint64 {
-	// Most are one byte: lengths of short strings, small counts.
-	if len(r.b) > 0 && r.b[0] < 0x80 {
-		v := uint64(r.b[0])
-		r.b = r.b[1:]
-		return v
-	}
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.fail(what)
@@ -169,11 +163,6 @@ func (r *wireReader) uvarint(what string) uint64 {
 }
 
 func (r *wireReader) varint(what string) int64 {
-	if len(r.b) > 0 && r.b[0] < 0x80 {
-		u := int64(r.b[0])
-		r.b = r.b[1:]
-		return u>>1 ^ -(u & 1) // zig-zag
-	}
 	v, n := binary.Varint(r.b)
 	if n <= 0 {
 		r.fail(what)
