@@ -64,7 +64,8 @@ test: wasm deps kube-tools
 # with the wasm32-wasi standard library build the C and Rust plugins of the
 # SDK tests and `kubeshark plugin build`, and binaryen's wasm-opt optimises
 # them after linking (clang runs it too when it is installed); memcached and beanstalkd are the
-# real servers of the examples/ plugins' tests. Installed when missing on a Debian
+# real servers of the examples/ plugins' tests; perf (linux-perf) profiles the
+# plugin benchmark's guest-vs-host split (kubeshark-bench -only plugins -split). Installed when missing on a Debian
 # machine where we are root; elsewhere the tests that need them skip and say
 # so. Each entry is COMMAND-or-FILE:PACKAGE.
 TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker-registry \
@@ -73,7 +74,8 @@ TEST_TOOLS := tshark:tshark wat2wasm:wabt tcpdump:tcpdump docker-registry:docker
 	clang-14:clang wasm-ld:lld /usr/lib/wasm32-wasi/libc.a:wasi-libc \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a:libclang-rt-14-dev-wasm32 \
 	/usr/bin/rustc:rustc /usr/lib/rustlib/wasm32-wasi:libstd-rust-dev-wasm32 wasm-opt:binaryen \
-	memcached:memcached beanstalkd:beanstalkd /usr/lib/postgresql/15/bin/postgres:postgresql unbound:unbound
+	memcached:memcached beanstalkd:beanstalkd /usr/lib/postgresql/15/bin/postgres:postgresql unbound:unbound \
+	perf:linux-perf
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $${t%%:*} >/dev/null 2>&1 || [ -e $${t%%:*} ] || missing="$$missing $${t##*:}"; done; \
 	if [ -n "$$missing" ]; then \

@@ -1,7 +1,9 @@
 package sdk
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -157,7 +159,12 @@ func (d *fieldsDecoder) str() (any, bool) {
 	}
 	start := d.i + 1
 	ascii := true
-	for j := start; j < len(d.b); j++ {
+	j := start
+	// Eight bytes at a time while none needs a look; a word with one goes
+	// byte by byte.
+	for ; j+8 <= len(d.b) && specialBytes(binary.LittleEndian.Uint64(d.b[j:])) == 0; j += 8 {
+	}
+	for ; j < len(d.b); j++ {
 		switch c := d.b[j]; {
 		case c == '"':
 			s := d.b[start:j]
@@ -239,6 +246,9 @@ func (d *fieldsDecoder) digits() bool {
 // ok false says only that this check cannot vouch for b: decodeFields
 // decides then, and gives encoding/json's verdict.
 func checkFields(b []byte) (empty, ok bool) {
+	if n, ok := checkFlat(b); ok {
+		return n == 0, true
+	}
 	d := fieldsDecoder{b: b}
 	d.space()
 	if len(b)-d.i >= 4 && string(b[d.i:d.i+4]) == "null" {
@@ -252,6 +262,100 @@ func checkFields(b []byte) (empty, ok bool) {
 	}
 	d.space()
 	return n == 0, d.i == len(b)
+}
+
+// checkFlat is checkFields' quick look at the objects guests usually
+// write: no white space, ASCII strings without escapes, integers of up to
+// 15 digits, true, false and null, anything nested checked by skipValue.
+// It returns the object's member count, or ok false whenever it is not
+// sure (which checkFields then decides the careful way): it accepts
+// nothing skipObject rejects.
+func checkFlat(b []byte) (n int, ok bool) {
+	if len(b) < 2 || b[0] != '{' {
+		return 0, false
+	}
+	if len(b) == 2 && b[1] == '}' {
+		return 0, true
+	}
+	i := 1
+	for n = 1; ; n++ {
+		if i = flatStr(b, i); i < 0 || i >= len(b) || b[i] != ':' {
+			return 0, false
+		}
+		i++
+		if i >= len(b) {
+			return 0, false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			i = flatStr(b, i)
+		case c >= '1' && c <= '9':
+			start := i
+			i++
+			for i < len(b) && b[i]-'0' < 10 {
+				i++
+			}
+			if i-start > 15 || i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+				d := fieldsDecoder{b: b, i: start}
+				if !d.skipNumber() {
+					return 0, false
+				}
+				i = d.i
+			}
+		case c == '0':
+			i++
+			if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+				d := fieldsDecoder{b: b, i: i - 1}
+				if !d.skipNumber() {
+					return 0, false
+				}
+				i = d.i
+			}
+		default:
+			d := fieldsDecoder{b: b, i: i}
+			if !d.skipValue(1) {
+				return 0, false
+			}
+			i = d.i
+		}
+		if i < 0 || i >= len(b) {
+			return 0, false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			return n, i+1 == len(b)
+		default:
+			return 0, false
+		}
+	}
+}
+
+// flatStr returns the offset after the ASCII string without escapes at
+// b[i], or -1.
+func flatStr(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	j := i + 1
+	for ; j+8 <= len(b); j += 8 {
+		if t := specialBytes(binary.LittleEndian.Uint64(b[j:])); t != 0 {
+			if k := j + bits.TrailingZeros64(t)/8; b[k] == '"' {
+				return k + 1
+			}
+			return -1
+		}
+	}
+	for ; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1
+		case c == '\\' || c < 0x20 || c >= 0x80:
+			return -1
+		}
+	}
+	return -1
 }
 
 // skipObject checks an object and returns how many members it has.
@@ -337,6 +441,22 @@ func (d *fieldsDecoder) skipValue(depth int) bool {
 	return false
 }
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// specialBytes flags, by the high bit of each byte, the bytes of the
+// little-endian word w that a scan of a JSON string must look at: '"',
+// '\\', control characters and bytes of multi-byte UTF-8 sequences. These
+// are the usual has-zero-byte and has-less-than tests; their false
+// positives only ever follow a true one (a borrow runs upwards), so the
+// lowest flag is exact and a word without flags needs no look.
+func specialBytes(w uint64) uint64 {
+	q, bs := w^(lsb*'"'), w^(lsb*'\\')
+	return ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w | w) & msb
+}
+
 // skipStr is str without making the string.
 func (d *fieldsDecoder) skipStr() bool {
 	if d.peek() != '"' {
@@ -344,7 +464,12 @@ func (d *fieldsDecoder) skipStr() bool {
 	}
 	start := d.i + 1
 	ascii := true
-	for j := start; j < len(d.b); j++ {
+	j := start
+	// Eight bytes at a time while none needs a look; a word with one goes
+	// byte by byte.
+	for ; j+8 <= len(d.b) && specialBytes(binary.LittleEndian.Uint64(d.b[j:])) == 0; j += 8 {
+	}
+	for ; j < len(d.b); j++ {
 		switch c := d.b[j]; {
 		case c == '"':
 			if !ascii && !utf8.Valid(d.b[start:j]) {

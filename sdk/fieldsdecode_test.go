@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,4 +144,58 @@ func BenchmarkDecodeFields(b *testing.B) {
 			json.Unmarshal(in, &m)
 		}
 	})
+}
+
+// skipStr looks at eight bytes at a time: every byte that needs a look
+// (quote, backslash escape, control character, UTF-8, valid or not) must
+// be seen at every offset within and across those words.
+func TestCheckFieldsStringsAtEveryOffset(t *testing.T) {
+	for _, special := range []string{`\"`, `\\`, `\n`, "\x01", "\x1f", "é", "✓", "\xff", "\xc3", " ", "~", "\x7f"} {
+		for n := range 20 {
+			s := strings.Repeat("a", n) + special + strings.Repeat("b", 20-n)
+			checkFieldsDecode(t, []byte(`{"k`+s+`":"`+s+`"}`))
+		}
+	}
+}
+
+// A RecordDecoder gives what DecodeRecord and DecodeRecordLazy give, and
+// its records stay intact while later records are decoded into the same
+// chunk, or into a new one.
+func TestRecordDecoder(t *testing.T) {
+	var d RecordDecoder
+	var recs []*Record
+	var want []string
+	for i := range 2000 {
+		r := &Record{Protocol: "p", Method: fmt.Sprint("m", i), Path: strings.Repeat("x", i%300),
+			Request: (&Message{Body: fmt.Sprint(i)}).Set("n", i)}
+		if i%500 == 0 {
+			r.Path = strings.Repeat("y", recordChunk) // a record of its own
+		}
+		b := AppendRecord(nil, r)
+		var got *Record
+		var err error
+		if i%2 == 0 {
+			got, err = d.DecodeLazy(b)
+		} else {
+			got, err = d.Decode(b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		clear(b) // the guest's memory is reused at once
+		recs = append(recs, got)
+		want = append(want, string(AppendRecord(nil, r)))
+	}
+	for i, r := range recs {
+		if got := string(AppendRecord(nil, r)); got != want[i] {
+			t.Fatalf("record %d changed after later decodes", i)
+		}
+	}
+	bad := smallRecord()
+	bad = bad[:len(bad)-3]
+	_, err := d.DecodeLazy(bad)
+	_, want1 := DecodeRecordLazy(bad)
+	if err == nil || !errors.Is(err, ErrBadRecord) || err.Error() != want1.Error() {
+		t.Errorf("truncated record: %v, DecodeRecordLazy says %v", err, want1)
+	}
 }

@@ -183,3 +183,108 @@ func BenchmarkDecodeRecord(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeSmallRecord is the host's share for a small record of
+// the kind the example plugins emit (a beanstalk put and its reply, the
+// fields as the C SDK writes them), where the per-record fixed costs show.
+func BenchmarkDecodeSmallRecord(b *testing.B) {
+	buf := smallRecord()
+	var d RecordDecoder
+	for _, bc := range []struct {
+		name   string
+		decode func([]byte) (*Record, error)
+	}{{"DecodeRecordLazy", DecodeRecordLazy}, {"RecordDecoder", d.DecodeLazy}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bc.decode(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func smallRecord() []byte {
+	r := &Record{
+		Protocol: "beanstalk", Method: "put", Path: "default", StatusText: "INSERTED",
+		Timestamp: time.Unix(1700000000, 1), End: time.Unix(1700000000, 250001),
+		Request:  &Message{Size: 58, BodySize: 40},
+		Response: &Message{Size: 13},
+	}
+	r.Request.encoded = `{"beanstalk_command":"put","beanstalk_tube":"default","beanstalk_priority":0,"beanstalk_delay":0,"beanstalk_ttr":60,"beanstalk_bytes":40}`
+	r.Response.encoded = `{"beanstalk_result":"INSERTED","beanstalk_job":12345}`
+	return AppendRecord(nil, r)
+}
+
+// checkDecodeFast: where decodeFast takes a record, the careful reader
+// takes it too and makes the same record of it.
+func checkDecodeFast(t *testing.T, b []byte) {
+	t.Helper()
+	for _, lazy := range []bool{false, true} {
+		fast := decodeFast(b, string(b), lazy)
+		if fast == nil {
+			continue
+		}
+		careful, err := decodeCareful(b, string(b), lazy)
+		if err != nil {
+			t.Fatalf("%q (lazy %v): decodeFast takes it, the careful reader says %v", b, lazy, err)
+		}
+		if !reflect.DeepEqual(fast, careful) {
+			t.Fatalf("%q (lazy %v): decodeFast %+v, careful %+v", b, lazy, fast, careful)
+		}
+	}
+}
+
+// decodeFastSeeds are well-formed records and every way of cutting or
+// changing one byte of one.
+func decodeFastSeeds() [][]byte {
+	full := sampleRecord()
+	full.Request.Set("version", "HTTP/1.1").Set("n", -3).Set("x", 1.5).Set("ok", true).Set("l", []any{1, "a"})
+	var out [][]byte
+	for _, b := range [][]byte{smallRecord(), AppendRecord(nil, full), AppendRecord(nil, &Record{})} {
+		out = append(out, b)
+		for i := range b {
+			out = append(out, b[:i])
+			for _, c := range []byte{0, 1, 0x7f, 0x80, 0xff, '"', '\\', '-', '0', '{', '}', ' '} {
+				m := append([]byte(nil), b...)
+				m[i] = c
+				out = append(out, m)
+			}
+		}
+	}
+	for _, c := range fieldsJSONCases {
+		if len(c) < 0x80 {
+			b := AppendRecord(nil, &Record{Protocol: "p", Request: &Message{Body: "x"}})
+			b = append(b[:len(b)-2], byte(len(c)))
+			out = append(out, append(append(b, c...), 0))
+		}
+	}
+	return out
+}
+
+func TestDecodeFast(t *testing.T) {
+	taken := 0
+	for _, b := range decodeFastSeeds() {
+		checkDecodeFast(t, b)
+		if decodeFast(b, string(b), true) != nil {
+			taken++
+		}
+	}
+	// The fast path must be the usual one, or it is no use.
+	for _, b := range [][]byte{smallRecord(), AppendRecord(nil, sampleRecord())} {
+		if decodeFast(b, string(b), true) == nil {
+			t.Errorf("decodeFast does not take %q", b)
+		}
+	}
+	if taken == 0 {
+		t.Error("decodeFast took no record")
+	}
+}
+
+func FuzzDecodeFast(f *testing.F) {
+	for _, b := range decodeFastSeeds() {
+		f.Add(b)
+	}
+	f.Fuzz(checkDecodeFast)
+}

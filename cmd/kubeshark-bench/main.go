@@ -77,7 +77,18 @@ func main() {
 	tapRepeats := flag.Int("tap-repeats", 1, "runs of each rate in the tap part, interleaved (client alone, client under tap, client alone, ...); with more than one the client's p99 is reported as the median over the runs with its spread")
 	tapBefore := flag.String("tap-before", "", "a second kubeshark binary (e.g. built from the previous commit) the tap part runs in turn with -bin at every rate and repeat, for before/after figures under the same load")
 	rowsRE := flag.String("rows", "", "run only the pipeline rows whose \"measurement/workers\" matches this regexp (for profiling one of them)")
+	split := flag.Bool("split", true, "the plugins part also profiles each example's wasm side under perf and prints where the time goes per record (guest code, host↔guest calls, record decode, feed loop)")
+	pluginChildSpec := flag.String("plugin-child", "", "internal: the process -split profiles (EXAMPLE=FILE.wasm)")
+	childCache := flag.String("child-cache", "", "internal: the compiled-module cache of -plugin-child")
+	childPasses := flag.Int("child-passes", 0, "-plugin-child plays the workload this many times, untimed, instead of timing it for 3 s (for instruction counts: run it under valgrind --tool=cachegrind with 1 and with N passes)")
 	flag.Parse()
+	if *pluginChildSpec != "" {
+		if err := pluginChild(context.Background(), *pluginChildSpec, *childCache, *childPasses, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *prof != "" {
 		f, err := os.Create(*prof)
 		if err == nil {
@@ -124,7 +135,7 @@ func main() {
 	}
 	if *only == "" || *only == "plugins" {
 		fmt.Println("\nExample plugins (Go, C, Rust): wasm vs the same source compiled for the host")
-		if err := pluginBench(ctx, *runs, os.Stdout); err != nil {
+		if err := pluginBench(ctx, *runs, *split, os.Stdout); err != nil {
 			fail(err)
 		}
 	}

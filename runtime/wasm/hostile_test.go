@@ -338,3 +338,22 @@ func (s *recSink) Put(_ context.Context, recs []*sdk.Record) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// The interpreter keeps wazero's own context check, so its instances'
+// contexts must be cancellable (the compiler's need not be): a loop under
+// the interpreter is stopped by the deadline too.
+func TestInterpreterLoopMeetsTheDeadline(t *testing.T) {
+	rt := newRuntime(t, wasm.Config{CallTimeout: 200 * time.Millisecond, Interpreter: true})
+	mod, err := rt.Load(context.Background(), "loop", hostile(t, map[string]string{"FEED": "(loop $l (br $l)) (i64.const 0)"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = feedOnce(t, mod)
+	if !errors.Is(err, engine.ErrFault) || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("err = %v, want a deadline fault", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("containment took %s", d)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -38,14 +37,24 @@ type instance struct {
 
 	bufPtr, bufLen uint32
 
-	flag      api.MutableGlobal
-	callStart atomic.Int64
-	timedOut  atomic.Bool
-	dead      error
+	flag api.MutableGlobal
+	// calls counts call starts and ends, so it is odd during a call. The
+	// watchdog times a call by seeing the same odd count tick after tick
+	// (watchSeq, watchSince: the watchdog's alone, under the runtime's
+	// lock): reading the clock at every call cost more than the call's
+	// bookkeeping put together (BENCHMARKS.md, the plugins' split).
+	calls      atomic.Uint64
+	watchSeq   uint64
+	watchSince int64
+	timedOut   atomic.Bool
+	dead       error
 
 	// inflater serves the inflate import with decompressors kept between
 	// calls.
 	inflater preview.Decoder
+	// dec decodes the guest's records, copying them out of guest memory
+	// into chunks shared between records.
+	dec sdk.RecordDecoder
 
 	// Per-call state for the emit import.
 	conn     uint64
@@ -57,7 +66,13 @@ type instance struct {
 func (m *Module) instantiate(ctx context.Context, sink engine.Sink) (*instance, error) {
 	r := m.r
 	in := &instance{m: m, sink: sink, lazyFields: engine.TakesEncodedFields(sink)}
-	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), ctxKey{}, in))
+	// Only the interpreter watches the context (NewRuntime); the compiler's
+	// calls are stopped by the interrupt flag.
+	parent, cancel := context.Background(), context.CancelFunc(func() {})
+	if r.cfg.Interpreter {
+		parent, cancel = context.WithCancel(parent)
+	}
+	in.ctx, in.cancel = &instanceCtx{Context: parent, in: in}, cancel
 	r.track(in)
 	mod, err := r.rt.InstantiateModule(experimental.WithMemoryAllocator(in.ctx, memoryAllocator()), m.compiled, r.moduleConfig())
 	if err != nil {
@@ -135,9 +150,9 @@ func (in *instance) interrupt() {
 func (in *instance) invoke(fn api.Function) error {
 	in.emitted = 0
 	in.limitErr = nil
-	in.callStart.Store(time.Now().UnixNano())
+	in.calls.Add(1)
 	err := fn.CallWithStack(in.ctx, in.stack[:])
-	in.callStart.Store(0)
+	in.calls.Add(1)
 	if err == nil && in.limitErr != nil {
 		err = in.limitErr
 	}
@@ -256,7 +271,27 @@ func (in *instance) Close(_ context.Context, conn uint64, ts int64) error {
 	return in.call(in.fnClose)
 }
 
+// instanceCtx is the context of an instance's calls. It answers the host
+// functions' question (which instance is calling) and wazero's (once per
+// call, whether snapshots are on) without walking a chain of contexts:
+// those walks were 200 instructions a record (BENCHMARKS.md).
+type instanceCtx struct {
+	context.Context
+	in *instance
+}
+
+// Value implements context.Context.
+func (c *instanceCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c.in
+	}
+	return c.Context.Value(key)
+}
+
 func callerOf(ctx context.Context) *instance {
+	if c, ok := ctx.(*instanceCtx); ok {
+		return c.in
+	}
 	in, _ := ctx.Value(ctxKey{}).(*instance)
 	return in
 }
@@ -303,9 +338,9 @@ func hostEmit(ctx context.Context, mod api.Module, stack []uint64) {
 		var rec *sdk.Record
 		var err error
 		if in.lazyFields {
-			rec, err = sdk.DecodeRecordLazy(b)
+			rec, err = in.dec.DecodeLazy(b)
 		} else {
-			rec, err = sdk.DecodeRecord(b)
+			rec, err = in.dec.Decode(b)
 		}
 		if err != nil {
 			in.limitErr = fmt.Errorf("guest emitted a bad record: %w", err)

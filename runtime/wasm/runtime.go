@@ -149,7 +149,9 @@ func (r *Runtime) Close(ctx context.Context) error {
 
 // watchdog stops calls that run past their deadline. One timer for all
 // instances is far cheaper than a context.WithTimeout per call, and a
-// guest's calls are microseconds long, so a coarse tick is precise enough.
+// guest's calls are microseconds long, so a coarse tick is precise enough:
+// a call is timed from the first tick that sees it running, so it is
+// stopped between its deadline and two ticks (a quarter of it) later.
 func (r *Runtime) watchdog() {
 	defer close(r.done)
 	tick := time.NewTicker(max(r.cfg.CallTimeout/8, 10*time.Millisecond))
@@ -161,7 +163,12 @@ func (r *Runtime) watchdog() {
 		case now := <-tick.C:
 			r.mu.Lock()
 			for in := range r.instances {
-				if s := in.callStart.Load(); s != 0 && now.UnixNano()-s > int64(r.cfg.CallTimeout) {
+				switch seq := in.calls.Load(); {
+				case seq%2 == 0:
+					// Not in a call.
+				case seq != in.watchSeq:
+					in.watchSeq, in.watchSince = seq, now.UnixNano()
+				case now.UnixNano()-in.watchSince >= int64(r.cfg.CallTimeout):
 					in.interrupt()
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // WireVersion is the first byte of every encoded record.
@@ -229,6 +230,47 @@ func DecodeRecordLazy(b []byte) (*Record, error) {
 	return decodeRecord(b, true)
 }
 
+// RecordDecoder decodes the records of one guest, as DecodeRecord and
+// DecodeRecordLazy do, with the same results and errors, but copies their
+// bytes into chunks it shares between records instead of allocating a
+// string per record: the host decodes every record a guest emits, and for
+// small records the allocation and the garbage collector's share of it
+// cost as much as decoding (BENCHMARKS.md, the plugins' split). A chunk
+// lives as long as any record decoded into it. The zero value is ready;
+// a RecordDecoder is not safe for concurrent use.
+type RecordDecoder struct {
+	chunk []byte
+}
+
+// recordChunk is the size of a RecordDecoder's chunks; a record larger
+// than an eighth of it gets its own allocation, so one long-lived small
+// record holds at most this much.
+const recordChunk = 16 << 10
+
+// Decode is DecodeRecord.
+func (d *RecordDecoder) Decode(b []byte) (*Record, error) {
+	return decodeRecordFrom(b, d.copy(b), false)
+}
+
+// DecodeLazy is DecodeRecordLazy.
+func (d *RecordDecoder) DecodeLazy(b []byte) (*Record, error) {
+	return decodeRecordFrom(b, d.copy(b), true)
+}
+
+// copy returns b's bytes as a string in the current chunk. The chunk is
+// only ever appended to, so the bytes under a string never change.
+func (d *RecordDecoder) copy(b []byte) string {
+	if len(b) == 0 || len(b) > recordChunk/8 {
+		return string(b)
+	}
+	if cap(d.chunk)-len(d.chunk) < len(b) {
+		d.chunk = make([]byte, 0, recordChunk)
+	}
+	off := len(d.chunk)
+	d.chunk = append(d.chunk, b...)
+	return unsafe.String(&d.chunk[off], len(b))
+}
+
 // decodedRecord holds a record and both its messages in one allocation.
 type decodedRecord struct {
 	rec       Record
@@ -236,7 +278,22 @@ type decodedRecord struct {
 }
 
 func decodeRecord(b []byte, lazy bool) (*Record, error) {
-	r := &wireReader{b: b, all: string(b), lazy: lazy}
+	return decodeRecordFrom(b, string(b), lazy)
+}
+
+// decodeRecordFrom decodes b; text holds the same bytes, and the record's
+// strings are slices of it.
+func decodeRecordFrom(b []byte, text string, lazy bool) (*Record, error) {
+	if rec := decodeFast(b, text, lazy); rec != nil {
+		return rec, nil
+	}
+	return decodeCareful(b, text, lazy)
+}
+
+// decodeCareful is decodeRecordFrom's careful reader, which names what is
+// wrong and where.
+func decodeCareful(b []byte, text string, lazy bool) (*Record, error) {
+	r := &wireReader{b: b, all: text, lazy: lazy}
 	if v := r.byte1("version"); r.err == nil && v != WireVersion {
 		return nil, fmt.Errorf("%w: wire version %d, want %d", ErrBadRecord, v, WireVersion)
 	}
@@ -303,4 +360,137 @@ func (r *wireReader) message(what string, m *Message) *Message {
 		m.Fields = fields
 	}
 	return m
+}
+
+// decodeFast decodes a well-formed record in one pass, with no error
+// bookkeeping: the host decodes every record a guest emits, and the
+// careful reader's calls per field cost more than the record's bytes. It
+// returns nil wherever it is not sure (malformed input, fields its quick
+// check does not vouch for), and decodeRecordFrom then reads the record
+// again with wireReader, which gives the error, or the same record: the
+// two accept exactly the same input (FuzzDecodeFast).
+func decodeFast(b []byte, text string, lazy bool) *Record {
+	if len(b) == 0 || b[0] != WireVersion {
+		return nil
+	}
+	all := &decodedRecord{}
+	rec := &all.rec
+	i := 1
+	rec.Protocol, i = wireStr(b, text, i)
+	rec.Method, i = wireStr(b, text, i)
+	rec.Path, i = wireStr(b, text, i)
+	var v int64
+	v, i = wireVarint(b, i)
+	rec.Status = int(v)
+	rec.StatusText, i = wireStr(b, text, i)
+	var c byte
+	c, i = wireByte(b, i)
+	rec.Failed = c != 0
+	rec.Error, i = wireStr(b, text, i)
+	rec.Summary, i = wireStr(b, text, i)
+	v, i = wireVarint(b, i)
+	if v != 0 {
+		rec.Timestamp = time.Unix(0, v).UTC()
+	}
+	v, i = wireVarint(b, i)
+	if v != 0 {
+		rec.End = time.Unix(0, v).UTC()
+	}
+	c, i = wireByte(b, i)
+	rec.RequestDir = Direction(c & 1)
+	rec.Request, i = wireMessage(b, text, i, lazy, &all.req)
+	rec.Response, i = wireMessage(b, text, i, lazy, &all.resp)
+	if i != len(b) {
+		return nil
+	}
+	return rec
+}
+
+// The readers of decodeFast take the offset to read at and return the
+// offset after what they read, or -1, which every later read passes on.
+
+func wireUvarint(b []byte, i int) (uint64, int) {
+	if uint(i) < uint(len(b)) && b[i] < 0x80 {
+		return uint64(b[i]), i + 1
+	}
+	return wireUvarintLong(b, i)
+}
+
+// wireUvarintLong is wireUvarint past its first byte, apart so that the
+// one-byte case inlines.
+func wireUvarintLong(b []byte, i int) (uint64, int) {
+	if i < 0 || i >= len(b) {
+		return 0, -1
+	}
+	v, n := binary.Uvarint(b[i:])
+	if n <= 0 {
+		return 0, -1
+	}
+	return v, i + n
+}
+
+func wireVarint(b []byte, i int) (int64, int) {
+	u, i := wireUvarint(b, i)
+	return int64(u>>1) ^ -int64(u&1), i
+}
+
+func wireByte(b []byte, i int) (byte, int) {
+	if uint(i) < uint(len(b)) {
+		return b[i], i + 1
+	}
+	return 0, -1
+}
+
+func wireStr(b []byte, text string, i int) (string, int) {
+	n, i := wireUvarint(b, i)
+	if i < 0 || n > uint64(len(b)-i) {
+		return "", -1
+	}
+	return text[i : i+int(n)], i + int(n)
+}
+
+func wireMessage(b []byte, text string, i int, lazy bool, m *Message) (*Message, int) {
+	present, i := wireByte(b, i)
+	if i < 0 || present == 0 {
+		return nil, i
+	}
+	n, i := wireUvarint(b, i)
+	if i < 0 || n > maxWireHeaders || n > uint64(len(b)-i) {
+		return nil, -1
+	}
+	if n > 0 {
+		m.Headers = make([]Header, n)
+		for k := range m.Headers {
+			m.Headers[k].Name, i = wireStr(b, text, i)
+			m.Headers[k].Value, i = wireStr(b, text, i)
+		}
+	}
+	m.Body, i = wireStr(b, text, i)
+	m.Encoding, i = wireStr(b, text, i)
+	var c byte
+	c, i = wireByte(b, i)
+	m.BodyTruncated = c != 0
+	m.BodySize, i = wireVarint(b, i)
+	m.Size, i = wireVarint(b, i)
+	var js string
+	js, i = wireStr(b, text, i)
+	if i < 0 || len(js) == 0 {
+		return m, i
+	}
+	if !lazy {
+		fields, err := decodeFields(b[i-len(js) : i])
+		if err != nil {
+			return nil, -1
+		}
+		m.Fields = fields
+		return m, i
+	}
+	empty, ok := checkFields(b[i-len(js) : i])
+	if !ok {
+		return nil, -1
+	}
+	if !empty {
+		m.encoded = js
+	}
+	return m, i
 }
