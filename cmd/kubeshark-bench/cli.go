@@ -282,7 +282,7 @@ func cliBench(ctx context.Context, o cliOptions, out io.Writer) error {
 	}
 	fmt.Fprintln(out, "\n(ratio > 1: kubeshark faster. Cold cache: a new user cache directory, every dissector the traffic needs compiled; warm: a new data directory, compiled code from the user cache.)")
 	if o.soak > 0 {
-		return tapSoak(ctx, bin, warm, o.soak, out)
+		return tapSoak(ctx, bin, warm, o.soak, nil, out)
 	}
 	return nil
 }

@@ -65,10 +65,11 @@ func main() {
 	runs := flag.Int("runs", 3, "runs per measurement; the fastest is reported")
 	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run here")
 	mcpRecords := flag.Int("mcp-records", 1_000_000, "records in the store the MCP tools are timed over")
-	only := flag.String("only", "", "run only one part: pipeline, dissectors, plugins, cli, mcp or tap")
+	only := flag.String("only", "", "run only one part: pipeline, dissectors, plugins, cli, mcp or tap; or soak: only the tap soak of -tap (default 30m), without the cli part's imports")
 	smallN := flag.Int("small", 100000, "exchanges in the recorded small-message (nginx/h2load) capture of the cli part")
 	repeat := flag.Int("repeat", 10, "the cli part also imports the small capture repeated this many times (client ports and times shifted; 10 × 100,000 = the 1M-record import); 0 or 1 skips it")
 	soak := flag.Duration("tap", 0, "the cli part also runs `kubeshark tap` this long on steady nginx/h2load traffic and reports its memory over time (needs root; e.g. 2m, or 30m for the soak of issue 12); 0 skips it")
+	soakLog := flag.String("tap-log", "", "the tap soak also writes every second's sample to this file as it runs (seconds, RSS MB, anonymous MB, tap CPU seconds)")
 	profDir := flag.String("profile", "", "the cli part writes CPU and heap profiles of each warm import into this directory (KUBESHARK_CPUPROFILE, KUBESHARK_MEMPROFILE)")
 	bin := flag.String("bin", "bin/kubeshark", "the kubeshark binary the cli part runs")
 	tapRates := flag.String("tap-rates", defaultTapRates, "request rates of the tap part, comma-separated (0: unbounded)")
@@ -97,9 +98,9 @@ func main() {
 		}
 	}
 	switch *only {
-	case "", "pipeline", "dissectors", "plugins", "cli", "mcp", "tap":
+	case "", "pipeline", "dissectors", "plugins", "cli", "mcp", "tap", "soak":
 	default:
-		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, plugins, cli, mcp or tap\n", *only)
+		fmt.Fprintf(os.Stderr, "kubeshark-bench: -only %q: want pipeline, dissectors, plugins, cli, mcp, tap or soak\n", *only)
 		os.Exit(2)
 	}
 	ctx := context.Background()
@@ -148,6 +149,16 @@ func main() {
 		if err := cliBench(ctx, cliOptions{soak: *soak, bin: *bin, smallN: *smallN, repeat: *repeat, largePath: large, runs: *runs, profDir: *profDir}, os.Stdout); err != nil {
 			fail(err)
 		}
+	}
+	if *only == "soak" {
+		d := *soak
+		if d == 0 {
+			d = 30 * time.Minute
+		}
+		if err := soakOnly(ctx, *bin, d, *soakLog, os.Stdout); err != nil {
+			fail(err)
+		}
+		return
 	}
 	if *only == "" || *only == "tap" {
 		fmt.Println("\nLive capture: kubeshark tap under h2load at rising rates, tcpdump in the same run")

@@ -18,8 +18,11 @@ import (
 // one after another (so connections come and go), 10 clients at 50
 // requests/s each. It reports tap's resident set over the run, to show a
 // steady state or its growth: the peak, and the samples at each tenth of
-// the run. It needs root (tap's eBPF hooks).
-func tapSoak(ctx context.Context, bin, cache string, d time.Duration, out io.Writer) error {
+// the run, and at 1, 5, 10, 20 and 30 minutes. With a non-nil log every
+// second's sample is written to it as it is taken (elapsed seconds, RSS,
+// anonymous RSS in MB, tap's CPU seconds so far), so a long soak can be
+// followed while it runs. It needs root (tap's eBPF hooks).
+func tapSoak(ctx context.Context, bin, cache string, d time.Duration, log io.Writer, out io.Writer) error {
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(out, "\ntap soak: skipped, needs root")
 		return nil
@@ -55,15 +58,18 @@ func tapSoak(ctx context.Context, bin, cache string, d time.Duration, out io.Wri
 		summary <- string(b)
 	}()
 	status := fmt.Sprintf("/proc/%d/status", tap.Process.Pid)
+	stat := fmt.Sprintf("/proc/%d/stat", tap.Process.Pid)
 	// Give tap its start (hooks attached) before the traffic.
 	time.Sleep(3 * time.Second)
 	type sample struct {
 		at        time.Duration
 		rss, anon int64
+		cpu       time.Duration
 	}
 	var samples []sample
 	var peak, peakAnon int64
 	trafficDone := make(chan error, 1)
+	var sent int64 // requests h2load saw succeed
 	url := fmt.Sprintf("http://127.0.0.1:%d/item.json", port)
 	go func() {
 		end := time.Now().Add(d)
@@ -72,10 +78,12 @@ func tapSoak(ctx context.Context, bin, cache string, d time.Duration, out io.Wri
 			if run < time.Second {
 				break
 			}
-			if msg, err := exec.CommandContext(ctx, "h2load", "--h1", "-c", "10", "--rps", "50", "-D", fmt.Sprint(int(run.Seconds())), url).CombinedOutput(); err != nil {
+			msg, err := exec.CommandContext(ctx, "h2load", "--h1", "-c", "10", "--rps", "50", "-D", fmt.Sprint(int(run.Seconds())), url).CombinedOutput()
+			if err != nil {
 				trafficDone <- fmt.Errorf("h2load: %w: %s", err, msg)
 				return
 			}
+			sent += max(atoi64(reH2Done, string(msg)), 0)
 		}
 		trafficDone <- nil
 	}()
@@ -89,7 +97,11 @@ loop:
 			break loop
 		case <-tick.C:
 			rss, anon := statusKB(status, "VmRSS:"), statusKB(status, "RssAnon:")
-			samples = append(samples, sample{time.Since(t0), rss, anon})
+			s := sample{time.Since(t0), rss, anon, procCPU(stat)}
+			samples = append(samples, s)
+			if log != nil {
+				fmt.Fprintf(log, "%.0f %d %d %.2f\n", s.at.Seconds(), s.rss>>20, s.anon>>20, s.cpu.Seconds())
+			}
 			peak, peakAnon = max(peak, statusKB(status, "VmHWM:")), max(peakAnon, anon)
 		}
 	}
@@ -102,25 +114,83 @@ loop:
 	if werr != nil {
 		return fmt.Errorf("tap: %w: %s", werr, stderr.String())
 	}
-	records := ""
-	for _, l := range strings.Split(sum+"\n"+stderr.String(), "\n") {
-		if strings.Contains(l, "records:") {
-			records = strings.TrimSpace(l)
-			break
+	all := sum + "\n" + stderr.String()
+	records, drops := atoi64(reRecords, all), atoi64(reKernelLoss, all)
+	cpu := tap.ProcessState.UserTime() + tap.ProcessState.SystemTime()
+	fmt.Fprintf(out, "\n`kubeshark tap`, every built-in loaded, %s of nginx/h2load (10 clients × 50 req/s, new connections every 10 s): %d requests succeeded, %d records stored, %d packets lost in the kernel; tap's CPU %.1f s in %s (%.1f%% of a core)\n\n",
+		d, sent, records, drops, cpu.Seconds(), time.Since(t0).Round(time.Second), 100*cpu.Seconds()/time.Since(t0).Seconds())
+	fmt.Fprintf(out, "peak RSS %d MB (anonymous %d MB)\n\n", peak>>20, peakAnon>>20)
+	fmt.Fprintln(out, "| time | RSS | anonymous | tap CPU so far |")
+	fmt.Fprintln(out, "|---|---|---|---|")
+	row := func(s sample, note string) {
+		fmt.Fprintf(out, "| %s%s | %d MB | %d MB | %.1f s |\n", s.at.Round(time.Second), note, s.rss>>20, s.anon>>20, s.cpu.Seconds())
+	}
+	marks := []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 30 * time.Minute}
+	if d < 5*time.Minute {
+		marks = nil
+		for i := 1; i <= 10; i++ {
+			marks = append(marks, d*time.Duration(i)/10)
 		}
 	}
-	fmt.Fprintf(out, "\n`kubeshark tap`, every built-in loaded, %s of nginx/h2load (10 clients × 50 req/s, new connections every 10 s): %s\n\n", d, records)
-	fmt.Fprintf(out, "peak RSS %d MB (anonymous %d MB)\n\n", peak>>20, peakAnon>>20)
-	fmt.Fprintln(out, "| time | RSS | anonymous |")
-	fmt.Fprintln(out, "|---|---|---|")
-	step := max(len(samples)/10, 1)
-	for i := 0; i < len(samples); i += step {
-		s := samples[i]
-		fmt.Fprintf(out, "| %s | %d MB | %d MB |\n", s.at.Round(time.Second), s.rss>>20, s.anon>>20)
+	next := 0
+	for _, s := range samples {
+		if next < len(marks) && s.at >= marks[next] {
+			row(s, "")
+			for next < len(marks) && s.at >= marks[next] {
+				next++
+			}
+		}
 	}
 	if n := len(samples); n > 0 {
-		s := samples[n-1]
-		fmt.Fprintf(out, "| %s (last) | %d MB | %d MB |\n", s.at.Round(time.Second), s.rss>>20, s.anon>>20)
+		row(samples[n-1], " (last)")
 	}
 	return nil
+}
+
+// procCPU is a process's user and system CPU time so far, from its
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux);
+// 0 if it cannot be read.
+func procCPU(stat string) time.Duration {
+	b, err := os.ReadFile(stat)
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; the fields after its
+	// closing parenthesis start at field 3.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// soakOnly runs the tap soak alone (-only soak), with a compile cache of
+// its own, so tap's first start compiles every built-in as a new user's
+// does; logPath, when set, receives every sample as it is taken.
+func soakOnly(ctx context.Context, bin string, d time.Duration, logPath string, out io.Writer) error {
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("%s: %w (make build builds it)", bin, err)
+	}
+	cache, err := os.MkdirTemp("", "kubeshark-bench-soak-cache")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(cache)
+	var log io.Writer
+	if logPath != "" {
+		f, err := os.Create(logPath)
+		if err != nil {
+			return fmt.Errorf("soak log: %w", err)
+		}
+		defer f.Close()
+		log = f
+	}
+	return tapSoak(ctx, bin, cache, d, log, out)
 }

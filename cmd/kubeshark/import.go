@@ -176,7 +176,7 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		return err
 	}
 
-	plog, closeLog, err := openPacketLog(ctx, g, o.packetsSize)
+	plog, closeLog, err := openPacketLog(ctx, g, o.packetsSize, false)
 	if err != nil {
 		return err
 	}

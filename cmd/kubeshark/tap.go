@@ -194,7 +194,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	plog, closeLog, err := openPacketLog(ctx, g, o.packetsSize)
+	plog, closeLog, err := openPacketLog(ctx, g, o.packetsSize, true)
 	if err != nil {
 		return err
 	}

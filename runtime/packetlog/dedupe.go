@@ -174,6 +174,9 @@ func (w *Writer) holds(ctx context.Context, k packetKey) bool {
 func (w *Writer) loadKeys(ctx context.Context, c chunkInfo) (ks sortedKeys) {
 	ks = make(sortedKeys, 0, c.packets)
 	defer func() { slices.SortFunc(ks, cmpKey) }()
+	if w.ops != nil {
+		w.ops.drain() // the chunk's writes and rename may still be queued
+	}
 	cr, err := openChunk(c.path)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {

@@ -163,10 +163,26 @@ func crash(t *testing.T, w *Writer) {
 		if err := w.cur.bw.Flush(); err != nil {
 			t.Fatal(err)
 		}
+		// What the process had handed to its writing goroutine reaches
+		// the file; a real crash may lose that too, as it may lose
+		// what bufio held.
+		if err := w.ops.close(); err != nil {
+			t.Fatal(err)
+		}
 		w.cur.f.Close()
 		w.cur = nil
 	}
 	w.closed = true
+}
+
+// settle waits for the file work w has queued (writes, seals, evictions).
+func settle(t *testing.T, w *Writer) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ops != nil {
+		w.ops.drain()
+	}
 }
 
 func fileSize(t *testing.T, path string) int64 {

@@ -22,7 +22,8 @@ type Options struct {
 	// deleted to stay below it. It must be at least ChunkSize.
 	MaxBytes int64
 	// NoSync skips the fsync when a chunk is sealed, trading durability of
-	// the sealed chunks on power loss for speed (tests, tmpfs).
+	// the sealed chunks on power loss for speed (tests, tmpfs, and live
+	// capture, whose log turns over in seconds under load).
 	NoSync bool
 	// Logger receives recovery and eviction notices and damaged-chunk
 	// warnings; nil discards them.

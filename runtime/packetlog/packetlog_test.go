@@ -159,7 +159,9 @@ func TestEviction(t *testing.T) {
 	ps := mixed(1000, 50)
 	for _, p := range ps {
 		write(t, w, p)
-		// The cap holds after every write, counting the open chunk.
+		// The cap holds after every write, counting the open chunk, once
+		// the file work it queued (sealing, evicting) is done.
+		settle(t, w)
 		var got int64
 		for _, c := range chunkFiles(t, dir) {
 			if c.open {

@@ -28,7 +28,7 @@ func (t *teeSource) Next(ctx context.Context) (capture.Packet, error) {
 	if errors.Is(err, capture.ErrIdle) {
 		// A live source is idle: make what it captured so far readable
 		// by snapshots and other processes.
-		if ferr := t.w.Flush(); ferr != nil && !errors.Is(ferr, ErrClosed) {
+		if ferr := t.w.Push(); ferr != nil && !errors.Is(ferr, ErrClosed) {
 			return capture.Packet{}, ferr
 		}
 		return p, err

@@ -43,6 +43,9 @@ type Writer struct {
 	closed      bool
 	dedupe      dedupe
 	counts      Counts
+	// ops does the file work off the caller's goroutine (fileops.go);
+	// started with the first chunk, stopped by Close.
+	ops *fileOps
 }
 
 // Counts says what a Writer was given since it was opened.
@@ -65,7 +68,8 @@ func (w *Writer) Counts() Counts {
 	return w.counts
 }
 
-// activeChunk is the open chunk file and its pcapng writer.
+// activeChunk is the open chunk file and its pcapng writer. Its buffered
+// bytes reach the file through the Writer's fileOps.
 type activeChunk struct {
 	info   chunkInfo
 	f      *os.File
@@ -163,12 +167,19 @@ func (w *Writer) Dir() string { return w.dir }
 // Write appends one packet, unless the log already holds it. p.Data is
 // copied into the write buffer, so it may be reused as soon as Write
 // returns. A Length below the captured length (some writers leave it zero)
-// is raised to it.
+// is raised to it. The file is written by another goroutine; a failure to
+// write an earlier packet, or to seal or evict a chunk, is returned by the
+// next Write (or Flush, or Close).
 func (w *Writer) Write(p capture.Packet) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
+	}
+	if w.ops != nil {
+		if err := w.ops.failed(); err != nil {
+			return fmt.Errorf("packetlog: %w", err)
+		}
 	}
 	k := w.dedupe.key(p)
 	if w.holds(context.Background(), k) {
@@ -225,12 +236,18 @@ func (w *Writer) startChunk(lt layers.LinkType) error {
 		return fmt.Errorf("packetlog: creating chunk: %w", err)
 	}
 	a := &activeChunk{info: chunkInfo{seq: seq, path: path, open: true}, f: f, ifaces: map[layers.LinkType]int{lt: 0}}
-	a.cw = &countingWriter{w: f}
+	if w.ops == nil {
+		w.ops = newFileOps(maxQueuedWrites)
+	}
+	a.cw = &countingWriter{w: queuedFile{q: w.ops, f: f}}
 	a.bw = bufio.NewWriterSize(a.cw, writeBufferSize)
 	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "kubeshark packetlog"}}
 	if a.ng, err = pcapgo.NewNgWriterInterface(a.bw, ngInterface(lt), opts); err != nil {
-		f.Close()
-		os.Remove(path)
+		w.ops.do(func() error {
+			f.Close()
+			os.Remove(path)
+			return nil
+		})
 		return fmt.Errorf("packetlog: %s: writing pcapng header: %w", path, err)
 	}
 	w.nextSeq++
@@ -238,28 +255,40 @@ func (w *Writer) startChunk(lt layers.LinkType) error {
 	return nil
 }
 
-// seal flushes, syncs and closes the open chunk and renames it to carry
-// its time range. The chunk is dropped from the writer even on error, so
-// that a failing disk does not make every later Write fail on it again.
+// seal flushes the open chunk and queues its fsync, close and rename to
+// a name carrying its time range; they happen in order with the chunk's
+// writes and the file work queued after them (the next chunk's writes,
+// evictions), so that the caller does not wait for the disk. A failure is
+// reported by a later call (see Write). The chunk is dropped from the
+// writer even on error, so that a failing disk does not make every later
+// Write fail on it again.
 func (w *Writer) seal() error {
 	a := w.cur
 	w.cur = nil
-	err := a.bw.Flush()
-	if err == nil && !w.opts.NoSync {
-		err = a.f.Sync()
-	}
-	if cerr := a.f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := a.bw.Flush(); err != nil {
+		a.f.Close()
 		return fmt.Errorf("packetlog: sealing %s: %w", a.info.path, err)
 	}
 	info := a.info
 	info.open, info.size = false, a.cw.n
 	info.path = filepath.Join(w.dir, sealedName(info))
-	if err := os.Rename(a.info.path, info.path); err != nil {
-		return fmt.Errorf("packetlog: sealing %s: %w", a.info.path, err)
-	}
+	noSync := w.opts.NoSync
+	w.ops.do(func() error {
+		var err error
+		if !noSync {
+			err = a.f.Sync()
+		}
+		if cerr := a.f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(a.info.path, info.path)
+		}
+		if err != nil {
+			return fmt.Errorf("sealing %s: %w", a.info.path, err)
+		}
+		return nil
+	})
 	w.sealed = append(w.sealed, info)
 	w.sealedBytes += info.size
 	w.dedupe.sealed(info.seq)
@@ -275,8 +304,19 @@ func (w *Writer) evict() error {
 	}
 	for total > w.opts.MaxBytes && len(w.sealed) > 0 {
 		c := w.sealed[0]
-		if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("packetlog: evicting %s: %w", c.path, err)
+		remove := func() error {
+			if err := os.Remove(c.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("evicting %s: %w", c.path, err)
+			}
+			return nil
+		}
+		if w.ops == nil {
+			// Open trimming what an earlier writer left.
+			if err := remove(); err != nil {
+				return fmt.Errorf("packetlog: %w", err)
+			}
+		} else {
+			w.ops.do(remove)
 		}
 		w.log.Debug("packetlog: evicted chunk", "path", c.path, "bytes", c.size, "packets", c.packets)
 		w.sealed = w.sealed[1:]
@@ -310,6 +350,11 @@ func (w *Writer) DropBefore(cutoff time.Time) (Dropped, error) {
 		if err := w.seal(); err != nil {
 			return d, err
 		}
+	}
+	// The sealed chunks are read and removed here: their files must be
+	// as the queue leaves them.
+	if err := w.settled(); err != nil {
+		return d, err
 	}
 	kept := w.sealed[:0]
 	var err error
@@ -431,16 +476,24 @@ func (w *Writer) trim(c chunkInfo, cutoff time.Time) (chunkInfo, error) {
 	return info, nil
 }
 
-// Flush writes buffered packets to the open chunk file, so that readers
-// (including ones in other processes) see them and a crash cannot lose
-// them.
+// Flush writes buffered packets to the open chunk file, and waits for
+// the file work queued before (sealed chunks renamed, evicted ones
+// removed), so that readers (including ones in other processes) see them
+// and a crash cannot lose them.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.flushLocked()
 }
 
-func (w *Writer) flushLocked() error {
+// Push hands the buffered packets to the goroutine that writes the file,
+// without waiting for them to reach it: readers see them moments later.
+// A live source's tee pushes whenever the source is idle, which under
+// load is several times a second; waiting there for the disk would stop
+// the reading of packets each time.
+func (w *Writer) Push() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.closed {
 		return ErrClosed
 	}
@@ -449,6 +502,33 @@ func (w *Writer) flushLocked() error {
 	}
 	if err := w.cur.bw.Flush(); err != nil {
 		return fmt.Errorf("packetlog: flushing %s: %w", w.cur.info.path, err)
+	}
+	if err := w.ops.failed(); err != nil {
+		return fmt.Errorf("packetlog: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) flushLocked() error {
+	if w.closed {
+		return ErrClosed
+	}
+	if w.cur != nil {
+		if err := w.cur.bw.Flush(); err != nil {
+			return fmt.Errorf("packetlog: flushing %s: %w", w.cur.info.path, err)
+		}
+	}
+	return w.settled()
+}
+
+// settled waits for the queued file work and returns its unreported
+// failure.
+func (w *Writer) settled() error {
+	if w.ops == nil {
+		return nil
+	}
+	if err := w.ops.wait(); err != nil {
+		return fmt.Errorf("packetlog: %w", err)
 	}
 	return nil
 }
@@ -462,10 +542,16 @@ func (w *Writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	if w.cur == nil {
-		return nil
+	var err error
+	if w.cur != nil {
+		err = w.seal()
 	}
-	return w.seal()
+	if w.ops != nil {
+		if cerr := w.ops.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("packetlog: %w", cerr))
+		}
+	}
+	return err
 }
 
 // snapshot flushes and returns the chunks as they are now, the open one

@@ -15,7 +15,7 @@ import (
 type chunkQueue struct {
 	mu     sync.Mutex
 	space  *sync.Cond // signalled when chunks leave or the queue closes
-	items  []packets.Chunk
+	items  []queued
 	head   int
 	bytes  int
 	max    int
@@ -25,6 +25,12 @@ type chunkQueue struct {
 	closed bool  // the consumer is gone: the reader must not wait
 	// ready has a value when chunks (or the end) may be waiting.
 	ready chan struct{}
+}
+
+// queued is a packet and the arena block its data was carved from.
+type queued struct {
+	c   packets.Chunk
+	blk *block
 }
 
 // chunkOverhead is what a queued chunk costs besides its data.
@@ -44,9 +50,9 @@ func (q *chunkQueue) signal() {
 }
 
 // push queues c, which keeps c.Data (the reader allocated it for the
-// queue), waiting while the queue is full. It reports false when the
-// consumer is gone.
-func (q *chunkQueue) push(c *packets.Chunk) bool {
+// queue, from blk), waiting while the queue is full. It reports false when
+// the consumer is gone.
+func (q *chunkQueue) push(c *packets.Chunk, blk *block) bool {
 	n := len(c.Data) + chunkOverhead
 	q.mu.Lock()
 	for q.bytes > 0 && q.bytes+n > q.max && !q.closed {
@@ -59,7 +65,7 @@ func (q *chunkQueue) push(c *packets.Chunk) bool {
 	if q.head > 0 && q.head == len(q.items) {
 		q.items, q.head = q.items[:0], 0
 	}
-	q.items = append(q.items, *c)
+	q.items = append(q.items, queued{*c, blk})
 	q.bytes += n
 	q.peak = max(q.peak, q.bytes)
 	q.mu.Unlock()
@@ -75,20 +81,20 @@ func (q *chunkQueue) finish(err error) {
 	q.signal()
 }
 
-// pop takes the oldest chunk. Without one it says whether the reader has
-// finished (and why).
-func (q *chunkQueue) pop(c *packets.Chunk) (ok, done bool, err error) {
+// pop takes the oldest chunk and the block its data is in. Without one
+// it says whether the reader has finished (and why).
+func (q *chunkQueue) pop(c *packets.Chunk) (blk *block, ok, done bool, err error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.head == len(q.items) {
-		return false, q.done, q.err
+		return nil, false, q.done, q.err
 	}
-	*c = q.items[q.head]
-	q.items[q.head] = packets.Chunk{}
+	*c, blk = q.items[q.head].c, q.items[q.head].blk
+	q.items[q.head] = queued{}
 	q.head++
 	q.bytes -= len(c.Data) + chunkOverhead
 	q.space.Signal()
-	return true, false, nil
+	return blk, true, false, nil
 }
 
 // close releases a reader waiting for space: the consumer is gone.

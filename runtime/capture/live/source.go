@@ -91,10 +91,10 @@ type Source struct {
 	bootWall int64 // wall-clock ns at CLOCK_MONOTONIC 0
 
 	chunk packets.Chunk // the packet Next is turning into capture.Packets
-	// held is the large buffer of the packet Next last handled, handed
-	// back to the reader through free once nothing refers to it.
-	held      []byte
-	free      chan []byte
+	// held is the arena block of the packet Next last handled, released
+	// once nothing refers to its buffer (at the following Next).
+	held      *block
+	arena     *arena
 	queue     [][]byte // pieces of a split super-packet still to return
 	queueMeta capture.Packet
 	dedupe    *Dedupe
@@ -114,6 +114,7 @@ type Source struct {
 
 type partial struct {
 	buf      []byte
+	blk      *block // buf's arena block
 	got      int
 	first    packets.Chunk
 	lastSeen time.Time
@@ -121,53 +122,38 @@ type partial struct {
 
 // assembler joins each packet's chunks in the reader goroutine, copying
 // them from the ring buffer's record straight into the packet's own
-// buffer: one copy from the ring to a whole packet, where queueing the
-// chunks and joining them later took two (and an allocation per chunk).
+// buffer, carved from the arena: one copy from the ring to a whole packet,
+// where queueing the chunks and joining them later took two (and an
+// allocation per chunk).
 type assembler struct {
 	room      int // most bytes a packet keeps: the snap length
 	partial   map[uint64]*partial
 	lastSweep time.Time
-	// free holds large packet buffers Next is done with: reused, they
-	// spare the garbage collector 64 KiB a GSO packet.
-	free chan []byte
-}
-
-// recycleMin is the smallest packet buffer worth reusing.
-const recycleMin = 32 << 10
-
-// buffer returns an empty buffer with room for n bytes.
-func (a *assembler) buffer(n int) []byte {
-	if n >= recycleMin {
-		select {
-		case b := <-a.free:
-			if cap(b) >= n {
-				return b[:0]
-			}
-		default:
-		}
-	}
-	return make([]byte, 0, n)
+	arena     *arena
 }
 
 // add takes the chunk just read, whose Data aliases the reader's record,
-// and returns a whole packet (Off 0, Last, Data its own) when the chunk
-// completes one; incomplete reports a packet dropped for missing chunks.
-func (a *assembler) add(c *packets.Chunk, now time.Time) (pkt packets.Chunk, ok, incomplete bool) {
+// and returns a whole packet (Off 0, Last, Data its own, from blk) when
+// the chunk completes one; incomplete reports a packet dropped for missing
+// chunks.
+func (a *assembler) add(c *packets.Chunk, now time.Time) (pkt packets.Chunk, blk *block, ok, incomplete bool) {
 	if c.Off == 0 && c.Last {
 		pkt = *c
-		pkt.Data = append(make([]byte, 0, len(c.Data)), c.Data...)
-		return pkt, true, false
+		pkt.Data, blk = a.arena.alloc(len(c.Data))
+		copy(pkt.Data, c.Data)
+		return pkt, blk, true, false
 	}
 	pt := a.partial[c.Seq]
 	if pt == nil {
 		if c.Off != 0 {
-			return pkt, false, false // its start was lost; counted by the kernel
+			return pkt, nil, false, false // its start was lost; counted by the kernel
 		}
 		pt = &partial{first: *c}
 		pt.first.Data = nil
 		// The whole packet's room at once: grown chunk by chunk, a 64
 		// KiB GSO packet was copied several times over.
-		pt.buf = a.buffer(min(int(c.Len), a.room))
+		pt.buf, pt.blk = a.arena.alloc(min(int(c.Len), a.room))
+		pt.buf = pt.buf[:0]
 		a.partial[c.Seq] = pt
 	}
 	pt.lastSeen = now
@@ -176,21 +162,25 @@ func (a *assembler) add(c *packets.Chunk, now time.Time) (pkt packets.Chunk, ok,
 		if end <= cap(pt.buf) {
 			pt.buf = pt.buf[:end]
 		} else {
-			pt.buf = append(pt.buf, make([]byte, end-len(pt.buf))...)
+			// More than the first chunk announced: out of the arena.
+			pt.buf = append(append(make([]byte, 0, end), pt.buf...), make([]byte, end-len(pt.buf))...)
+			a.arena.release(pt.blk)
+			pt.blk = nil
 		}
 	}
 	copy(pt.buf[c.Off:], c.Data)
 	pt.got += len(c.Data)
 	if !c.Last {
-		return pkt, false, false
+		return pkt, nil, false, false
 	}
 	delete(a.partial, c.Seq)
 	if pt.got != len(pt.buf) {
-		return pkt, false, true
+		a.arena.release(pt.blk)
+		return pkt, nil, false, true
 	}
 	pkt = pt.first
 	pkt.Off, pkt.Last, pkt.Data = 0, true, pt.buf
-	return pkt, true, false
+	return pkt, pt.blk, true, false
 }
 
 // sweep forgets packets whose remaining chunks will not come, at most
@@ -204,6 +194,7 @@ func (a *assembler) sweep(now time.Time) int {
 	for seq, pt := range a.partial {
 		if now.Sub(pt.lastSeen) > time.Second {
 			delete(a.partial, seq)
+			a.arena.release(pt.blk)
 			n++
 		}
 	}
@@ -239,7 +230,7 @@ func Open(ctx context.Context, opts Options) (*Source, error) {
 		return nil, err
 	}
 	s := &Source{opts: opts, probe: probe, linkType: map[uint32]layers.LinkType{},
-		dedupe: NewDedupe(opts.DedupeWindow), q: newChunkQueue(opts.QueueBytes), free: make(chan []byte, 64)}
+		dedupe: NewDedupe(opts.DedupeWindow), q: newChunkQueue(opts.QueueBytes), arena: &arena{}}
 	if len(opts.Interfaces) > 0 {
 		for _, name := range opts.Interfaces {
 			ifc, err := net.InterfaceByName(name)
@@ -353,14 +344,11 @@ func (s *Source) Next(ctx context.Context) (capture.Packet, error) {
 		if s.held != nil {
 			// The packet it held was returned by an earlier Next (whose
 			// data is valid only until this one) or dropped, and all its
-			// pieces are out: the reader may refill it.
-			select {
-			case s.free <- s.held:
-			default:
-			}
+			// pieces are out: its buffer may be reused.
+			s.arena.release(s.held)
 			s.held = nil
 		}
-		ok, done, err := s.q.pop(&s.chunk)
+		blk, ok, done, err := s.q.pop(&s.chunk)
 		if err != nil {
 			return capture.Packet{}, err
 		}
@@ -382,6 +370,7 @@ func (s *Source) Next(ctx context.Context) (capture.Packet, error) {
 			s.idle.Stop()
 			continue
 		}
+		s.held = blk
 		if p, ok := s.packet(); ok {
 			return p, nil
 		}
@@ -396,7 +385,8 @@ func (s *Source) read() {
 	if n := s.opts.Probe.SnapLen; n > 0 {
 		room = n
 	}
-	asm := assembler{room: room, partial: map[uint64]*partial{}, free: s.free}
+	asm := assembler{room: room, partial: map[uint64]*partial{}, arena: s.arena}
+	defer s.arena.retire()
 	incomplete := func(n int) {
 		if n > 0 {
 			s.count(func(st *Stats) { st.Incomplete += uint64(n) })
@@ -426,11 +416,12 @@ func (s *Source) read() {
 			s.q.finish(fmt.Errorf("live capture: reading the ring buffer: %w", err))
 			return
 		}
-		pkt, ok, inc := asm.add(&c, now)
+		pkt, blk, ok, inc := asm.add(&c, now)
 		if inc {
 			incomplete(1)
 		}
-		if ok && !s.q.push(&pkt) {
+		if ok && !s.q.push(&pkt, blk) {
+			s.arena.release(blk)
 			return
 		}
 	}
@@ -441,9 +432,6 @@ func (s *Source) read() {
 func (s *Source) packet() (capture.Packet, bool) {
 	first := &s.chunk
 	data := first.Data
-	if cap(data) >= recycleMin {
-		s.held = data
-	}
 	lt := layers.LinkTypeRaw
 	if first.L2 {
 		if t, ok := s.linkType[first.Ifindex]; ok {
@@ -543,7 +531,9 @@ func (s *Source) Stop() error {
 // Close detaches the hooks and frees the kernel objects.
 func (s *Source) Close() error {
 	s.q.close()
-	return s.probe.Close()
+	err := s.probe.Close()
+	s.arena.close()
+	return err
 }
 
 // ports reads the addresses and ports of a TCP or UDP packet that starts at
