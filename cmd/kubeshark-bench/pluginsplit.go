@@ -36,7 +36,7 @@ var splitBuckets = []struct{ key, what string }{
 	{"guest", "guest code (wazero's compiled module, incl. memory.copy/fill)"},
 	{"decode", "host: record decode and check, copy out of guest memory (sdk.RecordDecoder)"},
 	{"emit", "host: emit call, the rest (limits, guest memory view, sink)"},
-	{"calls", "host↔guest calls (wazero call and host-function exits, deadline clock)"},
+	{"calls", "host↔guest calls (wazero's call path, host-function exits, call bookkeeping)"},
 	{"copyin", "host: stream bytes copied into guest memory"},
 	{"pipeline", "host: feed loop (workload.Feed, the pipeline worker's loop)"},
 	{"gc", "host: GC and allocation outside the above"},
