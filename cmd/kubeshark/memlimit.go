@@ -15,7 +15,14 @@ import (
 // within the noise. It is a soft limit: a command that needs more live
 // heap gets it, at the price of more frequent collection, which Go caps
 // at about half the CPU. GOMEMLIMIT (e.g. GOMEMLIMIT=1GiB) overrides it.
-const defaultMemoryLimit = 256 << 20
+//
+// 224 MiB rather than 256 since built-in modules are no longer read whole
+// and a record is two store keys, not three: a million-record import's
+// live heap peaks at ~150-200 MB (badger's compaction arenas, the packet
+// log's duplicate index, memtables), and 224 took 30 MB off its peak RSS
+// (476-478 -> 445-446 MB) at the same CPU in two pairs of runs, as for
+// the small import (BENCHMARKS.md); 192 took 35 MB more for ~9% more CPU.
+const defaultMemoryLimit = 224 << 20
 
 // setMemoryLimit applies defaultMemoryLimit unless the user chose one.
 func setMemoryLimit() {
