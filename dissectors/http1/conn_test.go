@@ -868,6 +868,27 @@ func TestQuotedProblem(t *testing.T) {
 	}
 }
 
+// The hint of a 101's protocol switch is the Upgrade value trimmed and
+// lower-cased as strings.ToLower does it (Unicode, invalid bytes as
+// U+FFFD), websocket, h2c and HTTP/2 named as the host's dissectors are.
+func TestUpgradeHint(t *testing.T) {
+	for _, tt := range []struct{ upgrade, want string }{
+		{"WebSocket", "websocket"},
+		{"H2C", "http2"},
+		{"HTTP/2.0", "http2"},
+		{" \u00c9T\u00c9\x00/1 ", "\u00e9t\u00e9\x00/1"},
+		{"\xffX\u0130\u212a", "\ufffdxi\u006b"},
+		{"", ""},
+	} {
+		dr := open(t, true)
+		dr.Feed(cli, []byte("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: "+tt.upgrade+"\r\n\r\n"), 1)
+		dr.Feed(srv, []byte("HTTP/1.1 101 Switching\r\nUpgrade: "+tt.upgrade+"\r\n\r\n"), 2)
+		if got := dr.Switched(); got != tt.want {
+			t.Errorf("Upgrade %q: hint %q, want %q", tt.upgrade, got, tt.want)
+		}
+	}
+}
+
 func TestGarbageNoHang(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	junk := make([]byte, 1<<20)
