@@ -356,6 +356,9 @@ func TestCompressedBodies(t *testing.T) {
 		{"deflate raw", "deflate", fbuf.Bytes()},
 		{"gzip gzip", "gzip, gzip", gz(t, gz(t, text))},
 		{"identity gzip", "identity, gzip", gz(t, text)},
+		// Codings are compared lower-cased as strings.ToLower does it,
+		// which turns U+0130 into i.
+		{"unicode case", "X-GZ\u0130P ,  \u0130DENTITY", gz(t, text)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

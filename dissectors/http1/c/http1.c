@@ -846,6 +846,8 @@ static size_t trim_cut_rune(const uint8_t *b, size_t n) {
 }
 
 static uint8_t layer[2][BODY_PREVIEW + 1];
+static ks_buf coding; /* one Content-Encoding coding, lowered */
+static void go_to_lower(ks_buf *b, const uint8_t *s, size_t n);
 
 /* Decode undoes the Content-Encoding codings, last applied first. 1 with
  * the result in *out and *outn, 0 when a coding is unknown or undecodable. */
@@ -861,10 +863,16 @@ static int decode_codings(const uint8_t *body, size_t n, const uint8_t *enc, siz
 		uint32_t off = (uint32_t)a, len = (uint32_t)(e - a);
 		trim_space(enc, &off, &len);
 		const uint8_t *t = enc + off;
+		/* strings.ToLower, not EqualFold: it lowers U+0130 to i, so
+		 * "GZ\u0130P" is gzip here. */
+		ks_buf_reset(&coding);
+		go_to_lower(&coding, t, len);
+		const uint8_t *lc = coding.b;
+		size_t ln = coding.failed ? 0 : coding.len;
 		int kind = 0;
-		if (len == 0 || (len == 8 && fold_eq(t, len, "identity"))) kind = 0;
-		else if (fold_eq(t, len, "gzip") || fold_eq(t, len, "x-gzip")) kind = KS_INFLATE_GZIP;
-		else if (fold_eq(t, len, "deflate")) kind = KS_INFLATE_ZLIB;
+		if (ln == 0 || equals(lc, ln, "identity")) kind = 0;
+		else if (equals(lc, ln, "gzip") || equals(lc, ln, "x-gzip")) kind = KS_INFLATE_GZIP;
+		else if (equals(lc, ln, "deflate")) kind = KS_INFLATE_ZLIB;
 		else return 0;
 		if (kind) {
 			uint8_t *buf = layer[layers % 2];
