@@ -356,6 +356,9 @@ func TestCompressedBodies(t *testing.T) {
 		{"deflate raw", "deflate", fbuf.Bytes()},
 		{"gzip gzip", "gzip, gzip", gz(t, gz(t, text))},
 		{"identity gzip", "identity, gzip", gz(t, text)},
+		// Codings are compared lower-cased as strings.ToLower does it,
+		// which turns U+0130 into i.
+		{"unicode case", "X-GZ\u0130P ,  \u0130DENTITY", gz(t, text)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -865,6 +868,27 @@ func TestQuotedProblem(t *testing.T) {
 	want := `request: malformed: header line without a colon: "Bad \u0378\u00ad\u00a0\u2028\U000e0001\x85\xffé世 \"q\"\\ \x01\té`
 	if e := dr.Records[0].Error; !strings.HasPrefix(e, want) || !strings.HasSuffix(e, "…\"") {
 		t.Errorf("error %q\nwant it to start %q", e, want)
+	}
+}
+
+// The hint of a 101's protocol switch is the Upgrade value trimmed and
+// lower-cased as strings.ToLower does it (Unicode, invalid bytes as
+// U+FFFD), websocket, h2c and HTTP/2 named as the host's dissectors are.
+func TestUpgradeHint(t *testing.T) {
+	for _, tt := range []struct{ upgrade, want string }{
+		{"WebSocket", "websocket"},
+		{"H2C", "http2"},
+		{"HTTP/2.0", "http2"},
+		{" \u00c9T\u00c9\x00/1 ", "\u00e9t\u00e9\x00/1"},
+		{"\xffX\u0130\u212a", "\ufffdxi\u006b"},
+		{"", ""},
+	} {
+		dr := open(t, true)
+		dr.Feed(cli, []byte("GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: "+tt.upgrade+"\r\n\r\n"), 1)
+		dr.Feed(srv, []byte("HTTP/1.1 101 Switching\r\nUpgrade: "+tt.upgrade+"\r\n\r\n"), 2)
+		if got := dr.Switched(); got != tt.want {
+			t.Errorf("Upgrade %q: hint %q, want %q", tt.upgrade, got, tt.want)
+		}
 	}
 }
 

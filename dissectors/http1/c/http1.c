@@ -846,6 +846,8 @@ static size_t trim_cut_rune(const uint8_t *b, size_t n) {
 }
 
 static uint8_t layer[2][BODY_PREVIEW + 1];
+static ks_buf coding; /* one Content-Encoding coding, lowered */
+static void go_to_lower(ks_buf *b, const uint8_t *s, size_t n);
 
 /* Decode undoes the Content-Encoding codings, last applied first. 1 with
  * the result in *out and *outn, 0 when a coding is unknown or undecodable. */
@@ -861,10 +863,16 @@ static int decode_codings(const uint8_t *body, size_t n, const uint8_t *enc, siz
 		uint32_t off = (uint32_t)a, len = (uint32_t)(e - a);
 		trim_space(enc, &off, &len);
 		const uint8_t *t = enc + off;
+		/* strings.ToLower, not EqualFold: it lowers U+0130 to i, so
+		 * "GZ\u0130P" is gzip here. */
+		ks_buf_reset(&coding);
+		go_to_lower(&coding, t, len);
+		const uint8_t *lc = coding.b;
+		size_t ln = coding.failed ? 0 : coding.len;
 		int kind = 0;
-		if (len == 0 || (len == 8 && fold_eq(t, len, "identity"))) kind = 0;
-		else if (fold_eq(t, len, "gzip") || fold_eq(t, len, "x-gzip")) kind = KS_INFLATE_GZIP;
-		else if (fold_eq(t, len, "deflate")) kind = KS_INFLATE_ZLIB;
+		if (ln == 0 || equals(lc, ln, "identity")) kind = 0;
+		else if (equals(lc, ln, "gzip") || equals(lc, ln, "x-gzip")) kind = KS_INFLATE_GZIP;
+		else if (equals(lc, ln, "deflate")) kind = KS_INFLATE_ZLIB;
 		else return 0;
 		if (kind) {
 			uint8_t *buf = layer[layers % 2];
@@ -993,6 +1001,7 @@ static ks_buf rec;   /* the record being encoded */
 static ks_buf ebuf;  /* an error message being built */
 static ks_buf ftmp;  /* a message's fields */
 static ks_buf extra; /* a preview's message field */
+static ks_buf hintbuf; /* a protocol switch's hint */
 
 void *ks_plugin_open(const ks_conn_info *info) {
 	conn *c = calloc(1, sizeof(conn));
@@ -1262,28 +1271,78 @@ static void queue(conn *c, msg *req) {
 	c->pending[c->npending++] = req;
 }
 
-static void leave(conn *c, const char *hint) {
+/* leave hands the connection back to the host: what follows is not
+ * HTTP/1. The hint goes with its length (a NUL in an Upgrade header is
+ * part of it, as in Go), so not through ks_switch. */
+static void leave(conn *c, const char *hint, size_t n) {
 	for (size_t i = 0; i < c->npending; i++) unanswered(c, c->pending[i]);
 	c->npending = 0;
 	c->done = 1;
-	ks_switch(hint);
+	ks__emit(KS_EMIT_SWITCH, n ? hint : "", (uint32_t)n);
 }
 
-/* upgradeHint, written into buf */
-static const char *upgrade_hint(const msg *resp, const msg *req, char *buf, size_t cap) {
+#include "tolower.h"
+
+static uint32_t to_lower_rune(uint32_t r) {
+	size_t lo = 0, hi = sizeof lower_ranges / sizeof lower_ranges[0];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const int32_t *e = lower_ranges[mid];
+		if ((int32_t)r < e[0]) hi = mid;
+		else if ((int32_t)r > e[1]) lo = mid + 1;
+		else return ((int32_t)r - e[0]) % e[2] == 0 ? (uint32_t)((int32_t)r + e[3]) : r;
+	}
+	return r;
+}
+
+static void put_rune(ks_buf *b, uint32_t r) {
+	uint8_t t[4];
+	size_t n;
+	if (r < 0x80) t[0] = (uint8_t)r, n = 1;
+	else if (r < 0x800) t[0] = 0xc0 | r >> 6, t[1] = 0x80 | (r & 0x3f), n = 2;
+	else if (r < 0x10000) t[0] = 0xe0 | r >> 12, t[1] = 0x80 | (r >> 6 & 0x3f), t[2] = 0x80 | (r & 0x3f), n = 3;
+	else t[0] = 0xf0 | r >> 18, t[1] = 0x80 | (r >> 12 & 0x3f), t[2] = 0x80 | (r >> 6 & 0x3f), t[3] = 0x80 | (r & 0x3f), n = 4;
+	ks_buf_put(b, t, n);
+}
+
+/* strings.ToLower: ASCII bytes lowered; otherwise rune by rune with
+ * unicode.ToLower (tolower.h), invalid bytes becoming U+FFFD as
+ * strings.Map makes them. */
+static void go_to_lower(ks_buf *b, const uint8_t *s, size_t n) {
+	for (size_t i = 0; i < n;) {
+		if (s[i] < 0x80) {
+			uint8_t c = lower(s[i++]);
+			ks_buf_put(b, &c, 1);
+			continue;
+		}
+		size_t w;
+		uint32_t r = decode_rune(s + i, n - i, &w);
+		put_rune(b, r == 0xfffd ? r : to_lower_rune(r));
+		i += w;
+	}
+}
+
+/* upgradeHint: the protocol an upgrade's 101 switches to, in hint. */
+static void upgrade_hint(const msg *resp, const msg *req, ks_buf *hint) {
 	const hdr *h = header(resp, "Upgrade");
 	const uint8_t *u = h ? S(resp, h->value) : 0;
 	size_t n = h ? h->value.len : 0;
 	if (n == 0 && req) u = S(req, req->upgrade), n = req->upgrade.len;
-	uint32_t off = 0, len = (uint32_t)n;
-	if (n) trim_space(u, &off, &len);
-	u += off;
-	if (len >= 9 && fold_eq(u, 9, "websocket")) return "websocket";
-	if ((len >= 3 && fold_eq(u, 3, "h2c")) || (len >= 6 && fold_eq(u, 6, "http/2"))) return "http2";
-	size_t k = 0;
-	for (; k < len && k + 1 < cap; k++) buf[k] = (char)lower(u[k]);
-	buf[k] = 0;
-	return buf;
+	ks_buf_reset(hint);
+	if (n) {
+		uint32_t off = 0, len = (uint32_t)n;
+		trim_space(u, &off, &len);
+		go_to_lower(hint, u + off, len);
+	}
+	const uint8_t *l = hint->b;
+	size_t ln = hint->failed ? 0 : hint->len;
+	const char *known = 0;
+	if (has_prefix(l, ln, "websocket")) known = "websocket";
+	else if (has_prefix(l, ln, "h2c") || has_prefix(l, ln, "http/2")) known = "http2";
+	if (known) {
+		ks_buf_reset(hint);
+		put_str(hint, known);
+	}
 }
 
 static void finish(conn *c, int dir, msg *m) {
@@ -1329,10 +1388,11 @@ static void finish(conn *c, int dir, msg *m) {
 	emit(c, req, m);
 	half *rh = &c->h[c->client_dir];
 	if (m->status == 101) {
-		char buf[256];
-		leave(c, upgrade_hint(m, req, buf, sizeof buf));
+		/* its own buffer: leave emits the unanswered requests first */
+		upgrade_hint(m, req, &hintbuf);
+		leave(c, (const char *)hintbuf.b, hintbuf.failed ? 0 : hintbuf.len);
 	} else if (req && equals(S(req, req->method), req->method.len, "CONNECT") && m->status >= 200 && m->status < 300) {
-		leave(c, "tls");
+		leave(c, "tls", 3);
 	} else if (rh->st == ST_PAUSED && c->npending == 0) {
 		rh->st = ST_START;
 	}
