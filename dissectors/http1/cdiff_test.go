@@ -79,7 +79,7 @@ func bothModules(t *testing.T) (goMod, cMod engine.Dissector) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
-	if goMod, err = rt.Load(ctx, "built-in", dissectortest.Wasm(t, "http1")); err != nil {
+	if goMod, err = rt.Load(ctx, "built-in", dissectortest.BuildDir(t, "dissectors/http1/wasm")); err != nil {
 		t.Fatal(err)
 	}
 	if cMod, err = rt.Load(ctx, "built-in", cmod); err != nil {
@@ -207,7 +207,7 @@ func BenchmarkHTTP1Guests(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	goMod, err := rt.Load(ctx, "built-in", dissectortest.Wasm(b, "http1"))
+	goMod, err := rt.Load(ctx, "built-in", dissectortest.BuildDir(b, "dissectors/http1/wasm"))
 	if err != nil {
 		b.Fatal(err)
 	}
