@@ -1,7 +1,10 @@
 # kubeshark: `make build` compiles the built-in dissectors to WebAssembly,
 # then the binary that embeds them (bin/kubeshark).
 GO        ?= go
-DISSECTORS := $(patsubst dissectors/%/wasm/main.go,%,$(wildcard dissectors/*/wasm/main.go))
+# The built-in dissectors: Go guests (dissectors/NAME/wasm/main.go) and
+# committed C modules (dissectors/NAME/c/NAME.wasm).
+DISSECTORS := $(sort $(patsubst dissectors/%/wasm/main.go,%,$(wildcard dissectors/*/wasm/main.go)) \
+	$(foreach m,$(wildcard dissectors/*/c/*.wasm),$(word 2,$(subst /, ,$(m)))))
 WASM       := $(DISSECTORS:%=dissectors/bin/%.wasm)
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
@@ -14,12 +17,16 @@ build: wasm
 
 wasm: $(WASM)
 
-# Always handed to go build, whose cache makes an up-to-date module cheap.
+# A dissector written in C (dissectors/NAME/c/NAME.wasm, committed: see
+# wasm-c) is copied, so that building needs no clang; a Go one is always
+# handed to go build, whose cache makes an up-to-date module cheap.
 dissectors/bin/%.wasm: FORCE
-	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./dissectors/$*/wasm
+	@if [ -f dissectors/$*/c/$*.wasm ]; then echo "cp dissectors/$*/c/$*.wasm $@"; cp dissectors/$*/c/$*.wasm $@; \
+	else echo "GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./dissectors/$*/wasm"; \
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./dissectors/$*/wasm; fi
 
 # Regenerates the C dissectors' modules (dissectors/http1/c/http1.wasm, the
-# candidate C build of the HTTP/1 dissector), which are committed so that
+# built-in HTTP/1 dissector), which are committed so that
 # building needs no clang, with the fixed command of dissectortest.BuildC
 # (clang-14 -O2 for wasm32-wasi, then wasm-opt -O3); TestCModuleFresh holds
 # the committed bytes to a fresh build.

@@ -35,7 +35,7 @@ type Module struct {
 	// built-in only when traffic needs it, even with nothing cached.
 	Manifest sdk.Manifest
 	// Probe is the module's probe compiled into the host from the same
-	// source, for use as a prefilter: where it says no (confidence 0,
+	// source, for use as a prefilter, or nil where the source is not Go: where it says no (confidence 0,
 	// nothing more wanted), the module would say the same, so the host
 	// need not compile or start it to hear it. Any other answer is asked
 	// of the module itself, which alone decides.
@@ -58,18 +58,17 @@ func (m Module) Wasm() ([]byte, error) {
 // natives gives each built-in's Go source compiled into the host, by
 // source directory, for two things that must not wait for its module to
 // compile: its manifest (reading it from the module means compiling it
-// first, seconds) and a prefilter of its probe. Only the Manifest and
-// Probe methods and what they call are linked into the host.
-// TestBuiltinManifests holds each manifest equal to its module's describe
-// and checks that every module has an entry; TestBuiltinPrefilters holds
-// the probes equal.
-var natives = map[string]interface {
-	Manifest() sdk.Manifest
-	Probe(dir sdk.Direction, data []byte) sdk.Probe
-}{
+// first, seconds) and, where the source is Go, a prefilter of its probe
+// (a Probe method). Only the Manifest and Probe methods and what they
+// call are linked into the host. A built-in written in another language
+// (http1, in C) gives its committed manifest alone, and its module is
+// asked every probe. TestBuiltinManifests holds each manifest equal to
+// its module's describe and checks that every module has an entry;
+// TestBuiltinPrefilters holds the probes equal.
+var natives = map[string]interface{ Manifest() sdk.Manifest }{
 	"amqp":      amqp.New(),
 	"dns":       dns.New(),
-	"http1":     http1.New(),
+	"http1":     manifestOnly(http1.Manifest),
 	"http2":     http2.New(),
 	"kafka":     kafka.New(),
 	"mongodb":   mongodb.New(),
@@ -98,7 +97,7 @@ func Builtin() ([]Module, error) {
 		if !ok {
 			return nil, fmt.Errorf("embedded dissector %s is missing from dissectors.natives (add it there)", e.Name())
 		}
-		mods = append(mods, Module{Name: name, Manifest: native.Manifest(), Probe: native.Probe})
+		mods = append(mods, Module{Name: name, Manifest: native.Manifest(), Probe: prefilter(native)})
 	}
 	if len(mods) == 0 {
 		return nil, fmt.Errorf("this kubeshark binary has no built-in dissectors: build it with `make build`, which compiles them to WebAssembly first")
@@ -107,4 +106,20 @@ func Builtin() ([]Module, error) {
 	// matters.
 	sort.Slice(mods, func(i, j int) bool { return mods[i].Name < mods[j].Name })
 	return mods, nil
+}
+
+// manifestOnly is the natives entry of a built-in whose source is not Go:
+// its committed manifest, and no prefilter.
+type manifestOnly func() sdk.Manifest
+
+func (m manifestOnly) Manifest() sdk.Manifest { return m() }
+
+// prefilter is a native's probe, or nil when it has none.
+func prefilter(native any) func(sdk.Direction, []byte) sdk.Probe {
+	if p, ok := native.(interface {
+		Probe(dir sdk.Direction, data []byte) sdk.Probe
+	}); ok {
+		return p.Probe
+	}
+	return nil
 }

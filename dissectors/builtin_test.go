@@ -108,6 +108,9 @@ func TestBuiltinPrefilters(t *testing.T) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 2)
 	for _, b := range mods {
+		if b.Probe == nil {
+			continue // no prefilter: the module alone is asked
+		}
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()

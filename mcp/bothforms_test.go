@@ -69,7 +69,7 @@ func bothForms(t *testing.T, c *mcptest.Session, name string, args map[string]an
 // the cascade and audit captures.
 func TestEveryToolAnswersTheSameInTextAndStructuredContent(t *testing.T) {
 	sc := newScenario(t)
-	s, err := mcp.New(mcp.Options{Store: sc.store, Dissectors: dissectorList(), Snapshots: sc.snaps, ExportDir: filepath.Join(sc.dir, "exports"), Version: "test", AllowDestructive: true, Dissect: dissectHTTP})
+	s, err := mcp.New(mcp.Options{Store: sc.store, Dissectors: dissectorList(), Snapshots: sc.snaps, ExportDir: filepath.Join(sc.dir, "exports"), Version: "test", AllowDestructive: true, Dissect: dissectHTTP(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

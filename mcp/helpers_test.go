@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -68,14 +68,14 @@ func importPCAP(t testing.TB, store *storage.Store, pcap []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{native.New(http1.New())}, store)
+	p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, store)
 	if _, err := p.Run(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func dissectorList() []mcp.Dissector {
-	return []mcp.Dissector{{Manifest: http1.New().Manifest(), Source: "native", ABIVersion: sdk.ABIVersion}}
+	return []mcp.Dissector{{Manifest: http1.Manifest(), Source: "native", ABIVersion: sdk.ABIVersion}}
 }
 
 func (f *fixture) server(t testing.TB, allowDestructive bool) *mcp.Server {

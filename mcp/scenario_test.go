@@ -19,13 +19,12 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
@@ -117,7 +116,7 @@ func newScenario(t *testing.T) *scenario {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{native.New(http1.New())}, store)
+		p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, store)
 		if _, err := p.Run(ctx, packetlog.Tee(src, plog)); err != nil {
 			t.Fatal(err)
 		}

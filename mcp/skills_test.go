@@ -7,12 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
@@ -35,11 +34,14 @@ type skillCall struct {
 // the order the skills make them. Time windows the skills leave to the
 // user are the cascade's incident; workload names and IPs are the skills'
 // own examples where they give them.
-// dissectHTTP is the import pipeline with the HTTP dissector, compiled
-// natively (the same code as its wasm build), as Options.Dissect.
-func dissectHTTP(ctx context.Context, src capture.Source, dst *storage.Store, disabled []string) error {
-	_, err := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{native.New(http1.New())}, dst).Run(ctx, src)
-	return err
+// dissectHTTP is the import pipeline with the built-in HTTP dissector, as
+// Options.Dissect.
+func dissectHTTP(t testing.TB) func(ctx context.Context, src capture.Source, dst *storage.Store, disabled []string) error {
+	d := dissectortest.Builtin(t, "http1")
+	return func(ctx context.Context, src capture.Source, dst *storage.Store, disabled []string) error {
+		_, err := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{d}, dst).Run(ctx, src)
+		return err
+	}
 }
 
 var skillCalls = []skillCall{
@@ -123,7 +125,7 @@ var skillCalls = []skillCall{
 func TestKubesharkSkillsRunUnchanged(t *testing.T) {
 	sc := newScenario(t)
 	s, err := mcp.New(mcp.Options{Store: sc.store, Dissectors: dissectorList(), Snapshots: sc.snaps, ExportDir: filepath.Join(sc.dir, "exports"),
-		Version: "test", AllowDestructive: true, Dissect: dissectHTTP})
+		Version: "test", AllowDestructive: true, Dissect: dissectHTTP(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

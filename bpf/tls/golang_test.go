@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 )
 
@@ -147,7 +146,7 @@ func TestGoCryptoTLS(t *testing.T) {
 	// The same events through the pipeline: HTTP records with tls set,
 	// client → server, for both builds.
 	sink := &recSink{}
-	p := pipeline.New(pipeline.Config{Workers: 1}, []engine.Dissector{native.New(http1.New())}, sink)
+	p := pipeline.New(pipeline.Config{Workers: 1}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, sink)
 	in := make(chan pipeline.Plaintext, len(c.seen))
 	SortEvents(c.seen)
 	for _, e := range c.seen {
@@ -297,7 +296,7 @@ func TestGoClientWriteReturnsAfterRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recSink{}
-	p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{native.New(http1.New())}, sink)
+	p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, sink)
 	// Which came first on each connection of the client, as delivered.
 	var mu sync.Mutex
 	first := map[netip.AddrPort]Direction{}

@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -43,7 +42,7 @@ func TestPlaintextPipelineRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &recSink{}
-	p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{native.New(http1.New())}, sink)
+	p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, sink)
 	done := make(chan pipeline.Stats)
 	go func() {
 		st, _ := p.RunPlaintext(ctx, Plaintext(ctx, tr.Events()))

@@ -54,7 +54,7 @@ func mcpBench(ctx context.Context, n, runs int, dir string, out io.Writer) error
 	}
 	fmt.Fprintf(out, "Rollups and endpoint templates precomputed in %s (as after an import).\n\n", time.Since(t0).Round(time.Millisecond))
 
-	s, err := mcp.New(mcp.Options{Store: st, Dissectors: []mcp.Dissector{{Manifest: http1.New().Manifest(), Source: "native", ABIVersion: sdk.ABIVersion}}, Logger: log})
+	s, err := mcp.New(mcp.Options{Store: st, Dissectors: []mcp.Dissector{{Manifest: http1.Manifest(), Source: "native", ABIVersion: sdk.ABIVersion}}, Logger: log})
 	if err != nil {
 		return err
 	}

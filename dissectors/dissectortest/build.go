@@ -23,31 +23,58 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Sources lists the built-in dissectors: the directories under
-// dissectors/ with a wasm/main.go.
+// Sources lists the built-in dissectors, as the Makefile does: the
+// directories under dissectors/ with a Go guest (wasm/main.go) or a
+// committed C module (c/NAME.wasm).
 func Sources(tb testing.TB) []string {
 	tb.Helper()
-	mains, err := filepath.Glob(filepath.Join(repoRoot(), "dissectors", "*", "wasm", "main.go"))
+	root := repoRoot()
+	mains, err := filepath.Glob(filepath.Join(root, "dissectors", "*", "wasm", "main.go"))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var out []string
+	seen := map[string]bool{}
 	for _, m := range mains {
-		out = append(out, filepath.Base(filepath.Dir(filepath.Dir(m))))
+		seen[filepath.Base(filepath.Dir(filepath.Dir(m)))] = true
+	}
+	cmods, err := filepath.Glob(filepath.Join(root, "dissectors", "*", "c", "*.wasm"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, m := range cmods {
+		if name := filepath.Base(filepath.Dir(filepath.Dir(m))); filepath.Base(m) == name+".wasm" {
+			seen[name] = true
+		}
+	}
+	var out []string
+	for name := range seen {
+		out = append(out, name)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// Wasm returns the WebAssembly build of the built-in dissector in
-// dissectors/<name>, built once per test process; Go's build cache makes
-// repeated builds cheap.
+// cModule is where a built-in written in C keeps its committed module.
+func cModule(name string) string {
+	return filepath.Join(repoRoot(), "dissectors", name, "c", name+".wasm")
+}
+
+// Wasm returns the WebAssembly module of the built-in dissector in
+// dissectors/<name>, as `make wasm` embeds it: the committed C module
+// (c/<name>.wasm) where there is one, else the Go guest built once per
+// test process (Go's build cache makes repeated builds cheap).
 func Wasm(tb testing.TB, name string) []byte {
 	tb.Helper()
 	mu.Lock()
 	defer mu.Unlock()
 	if b, ok := built[name]; ok {
 		return b
+	}
+	if b, err := os.ReadFile(cModule(name)); err == nil {
+		built[name] = b
+		return b
+	} else if !os.IsNotExist(err) {
+		tb.Fatal(err)
 	}
 	root := repoRoot()
 	out := filepath.Join(tb.TempDir(), name+".wasm")

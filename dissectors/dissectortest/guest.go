@@ -346,3 +346,23 @@ func BuildC(src, out string) error {
 	}
 	return nil
 }
+
+// Builtin loads the built-in dissector in dissectors/<name> (Wasm) into a
+// runtime of its own, as the host runs it, for tests of other packages
+// that need a real dissector; the runtime is closed when the test ends.
+// Every instance the pipeline makes of it is fresh, so tests share
+// nothing through it.
+func Builtin(tb testing.TB, name string) engine.Dissector {
+	tb.Helper()
+	ctx := context.Background()
+	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(os.TempDir(), "kubeshark-test-wazero-cache")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { rt.Close(ctx) })
+	m, err := rt.Load(ctx, "built-in", Wasm(tb, name))
+	if err != nil {
+		tb.Fatalf("loading built-in %s: %v", name, err)
+	}
+	return m
+}

@@ -181,7 +181,7 @@ func TestChunked(t *testing.T) {
 	if r.Request.Body != "hello world" || r.Request.BodySize != 11 || r.Request.Size != int64(len(reqWire)) {
 		t.Errorf("request body %q size %d wire %d/%d", r.Request.Body, r.Request.BodySize, r.Request.Size, len(reqWire))
 	}
-	if tr, _ := r.Request.Fields["trailers"].(map[string]string); tr["X-Checksum"] != "abc" {
+	if tr, _ := r.Request.Fields["trailers"].(map[string]any); tr["X-Checksum"] != "abc" {
 		t.Errorf("trailers %v", r.Request.Fields["trailers"])
 	}
 	if r.Response.Body != "0123456789abcdefghij" || r.Response.BodySize != 20 || r.Response.Size != int64(len(respWire)) {
@@ -239,7 +239,7 @@ func TestContinue(t *testing.T) {
 	dr.Feed(srv, []byte("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), 4)
 	wantBriefs(t, dr, "PUT /big -> 200")
 	r := dr.Records[0]
-	if !reflect.DeepEqual(r.Response.Fields["interim"], []int{100, 103}) {
+	if !reflect.DeepEqual(r.Response.Fields["interim"], []any{float64(100), float64(103)}) {
 		t.Errorf("interim %v", r.Response.Fields["interim"])
 	}
 	if r.Request.Body != "data" {
@@ -410,7 +410,7 @@ func TestBodyPreviewCap(t *testing.T) {
 		dr.Feed(srv, []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(big), big)), 2)
 		wantBriefs(t, dr, "POST /up -> 200")
 		for _, m := range []*sdk.Message{dr.Records[0].Request, dr.Records[0].Response} {
-			if len(m.Body) != bodyPreview || m.Body != big[:bodyPreview] || !m.BodyTruncated || m.BodySize != int64(len(big)) {
+			if len(m.Body) != preview.MaxBytes || m.Body != big[:preview.MaxBytes] || !m.BodyTruncated || m.BodySize != int64(len(big)) {
 				t.Errorf("preview %d truncated %v size %d", len(m.Body), m.BodyTruncated, m.BodySize)
 			}
 		}
@@ -421,12 +421,12 @@ func TestBodyPreviewCap(t *testing.T) {
 		dr.Feed(cli, []byte("GET /big HTTP/1.1\r\n\r\n"), 1)
 		dr.Feed(srv, append(fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n", len(z)), z...), 2)
 		m := dr.Records[0].Response
-		if len(m.Body) != bodyPreview || m.Body != big[:bodyPreview] || !m.BodyTruncated || m.BodySize != int64(len(z)) {
+		if len(m.Body) != preview.MaxBytes || m.Body != big[:preview.MaxBytes] || !m.BodyTruncated || m.BodySize != int64(len(z)) {
 			t.Errorf("preview %d truncated %v size %d", len(m.Body), m.BodyTruncated, m.BodySize)
 		}
 	})
 	t.Run("chunked exactly at cap", func(t *testing.T) {
-		body := big[:bodyPreview]
+		body := big[:preview.MaxBytes]
 		dr := open(t, true)
 		dr.Feed(cli, []byte("GET /big HTTP/1.1\r\n\r\n"), 1)
 		dr.Feed(srv, []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n", len(body), body)), 2)
@@ -583,7 +583,7 @@ func TestGapInBody(t *testing.T) {
 			if dir == cli {
 				m = dr.Records[0].Request
 			}
-			if m.Fields["missing_bytes"] != int64(4) || m.BodySize != 10 || !m.BodyTruncated {
+			if m.Fields["missing_bytes"] != float64(4) || m.BodySize != 10 || !m.BodyTruncated {
 				t.Errorf("message %+v", m)
 			}
 			if dr.Records[1].Response.Body != "ok" || dr.Records[1].Error != "" {
@@ -599,7 +599,7 @@ func TestGapEndsBody(t *testing.T) {
 	dr.Feed(srv, []byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"), 2)
 	dr.Gap(srv, 5, 3)
 	wantBriefs(t, dr, "GET /a -> 200")
-	if r := dr.Records[0]; r.Response.Fields["missing_bytes"] != int64(5) || r.End.UnixNano() != 3 || r.Error == "" {
+	if r := dr.Records[0]; r.Response.Fields["missing_bytes"] != float64(5) || r.End.UnixNano() != 3 || r.Error == "" {
 		t.Errorf("record %+v", r)
 	}
 }
@@ -972,3 +972,15 @@ func TestEarlyResponse(t *testing.T) {
 	dr.Close(7)
 	wantBriefs(t, dr, "POST /upload -> 413 failed", "GET /next -> 200", "PUT /cut -> 401 failed")
 }
+
+// clip shortens a message for a test's failure.
+func clip(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
+}
+
+// maxHeaders is the C dissector's MAX_HEADERS (c/http1.c): header lines
+// kept per message.
+const maxHeaders = 256

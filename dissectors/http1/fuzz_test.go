@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/preview"
 	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
 )
 
@@ -53,25 +53,19 @@ func FuzzHTTP(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte, oriented bool) {
 		feeds := 0
-		// under(t) has the C module follow every call when it is built:
-		// the seeds and whatever the fuzzer finds are also inputs of the
-		// differential test.
+		// The built-in module through the host (under): a fault, a trap or
+		// a call the host rejects fails the run.
 		d := under(t)
-		// Probes too: a tee compares the two answers.
 		for _, p := range [][]byte{client, server, client[:len(client)/2], server[:len(server)/3]} {
 			d.Probe(sdk.DirA, p)
 		}
 		dr := sdktest.Open(checked{d, t, &feeds}, sdk.ConnInfo{ID: 1, Oriented: oriented})
 		// The same deliveries again, each one byte at a time: segmentation
 		// must not change the records.
-		// (The Go dissector alone: byte by byte through the host, the C
-		// module's turn, costs a fuzzer most of its executions; the unit
-		// tests' every-byte splits run it.)
-		bytewise := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
-		// And whole to an emitter that copies, as a wasm guest's does, so
-		// the dissector reuses each record's memory for the next: the
+		bytewise := sdktest.Open(d, sdk.ConnInfo{ID: 1, Oriented: oriented})
+		// And whole to an emitter that copies each record at once: the
 		// records must be the same.
-		copying := sdktest.OpenCopying(New(), sdk.ConnInfo{ID: 1, Oriented: oriented})
+		copying := sdktest.OpenCopying(d, sdk.ConnInfo{ID: 1, Oriented: oriented})
 		drives := 0
 		ts := sdktest.Schedule(client, server, chunks, func(dir sdk.Direction, data []byte, lost bool, ts int64) {
 			drives++
@@ -121,28 +115,13 @@ func FuzzHTTP(f *testing.F) {
 				if m == nil {
 					continue
 				}
-				if m.Size < 0 || m.BodySize < 0 || len(m.Body) > 4*bodyPreview/3+4 {
+				if m.Size < 0 || m.BodySize < 0 || len(m.Body) > 4*preview.MaxBytes/3+4 {
 					t.Fatalf("message sizes %d %d preview %d", m.Size, m.BodySize, len(m.Body))
 				}
 			}
 			if _, err := json.Marshal(r); err != nil {
 				t.Fatalf("marshal: %v", err)
 			}
-		}
-	})
-}
-
-// FuzzTrim holds the parser's inline trimming to the strings package's.
-func FuzzTrim(f *testing.F) {
-	for _, s := range []string{"", " a ", "\t\r\n", "a\r\r", "\u00a0x\u2003", " \u0085", "x\xff ", "\r"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := trimSpace(s), strings.TrimSpace(s); got != want {
-			t.Errorf("trimSpace(%q) = %q, want %q", s, got, want)
-		}
-		if got, want := trimCR(s), strings.TrimRight(s, "\r"); got != want {
-			t.Errorf("trimCR(%q) = %q, want %q", s, got, want)
 		}
 	})
 }

@@ -67,21 +67,8 @@ func TestProbe(t *testing.T) {
 }
 
 func TestManifest(t *testing.T) {
-	m := New().Manifest()
+	m := Manifest()
 	if m.Name != "http" || !m.HasTransport("tcp") || m.HasTransport("udp") || len(m.Protocols) != 1 || m.Protocols[0] != "http" {
 		t.Fatalf("manifest %+v", m)
-	}
-}
-
-func TestTokenChars(t *testing.T) {
-	if len(tokenChars) != 256 {
-		t.Fatalf("table has %d entries", len(tokenChars))
-	}
-	for c := 0; c < 256; c++ {
-		want := 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
-			c < 0x80 && strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0
-		if got := isTokenChar(byte(c)); got != want {
-			t.Errorf("isTokenChar(%#x) = %v, want %v", c, got, want)
-		}
 	}
 }

@@ -24,7 +24,6 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/amqp"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dns"
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http2"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/kafka"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/mongodb"
@@ -51,9 +50,9 @@ type Seg struct {
 
 // Workload is what one dissector is timed on.
 type Workload struct {
-	Name    string // dissectors/<name>, as dissectors.Builtin names the module
-	What    string // the traffic, for the table
-	Native  sdk.Dissector
+	Name    string        // dissectors/<name>, as dissectors.Builtin names the module
+	What    string        // the traffic, for the table
+	Native  sdk.Dissector // the Go source compiled natively; nil for a dissector written in C (http1)
 	UDP     bool
 	Port    uint16 // the server's port, DirB's
 	Conns   [][]Seg
@@ -279,7 +278,7 @@ func http1Workload() Workload {
 		reqs[i] = fmt.Appendf(nil, "GET /api/v1/items/%d?expand=true HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: bench/1.0\r\nAccept: application/json\r\nAccept-Encoding: identity\r\nConnection: keep-alive\r\n\r\n", i)
 		resps[i] = fmt.Appendf(nil, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nDate: Mon, 02 Jan 2006 15:04:05 GMT\r\nServer: bench\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	}
-	return Workload{Name: "http1", What: "1000 keep-alive GET → 200 JSON (1 KiB)", Native: http1.New(), Port: 80,
+	return Workload{Name: "http1", What: "1000 keep-alive GET → 200 JSON (1 KiB)", Port: 80,
 		Conns: exchanges(reqs, resps), Records: benchExchanges}
 }
 

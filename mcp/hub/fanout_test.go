@@ -24,13 +24,13 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -136,7 +136,7 @@ func openStore(t *testing.T, pcaps ...[]byte) *storage.Store {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{native.New(http1.New())}, st)
+		p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, st)
 		if _, err := p.Run(ctx, src); err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +145,7 @@ func openStore(t *testing.T, pcaps ...[]byte) *storage.Store {
 }
 
 func dissectors() []mcp.Dissector {
-	return []mcp.Dissector{{Manifest: http1.New().Manifest(), Source: "native", ABIVersion: sdk.ABIVersion}}
+	return []mcp.Dissector{{Manifest: http1.Manifest(), Source: "native", ABIVersion: sdk.ABIVersion}}
 }
 
 var testNow = func() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }

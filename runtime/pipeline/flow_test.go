@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -96,7 +95,7 @@ func TestFlowsOfRealTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, st := runFlows(t, buf.Bytes(), pipeline.Config{Workers: 2, BatchSize: 7}, native.New(http1.New()))
+	sink, st := runFlows(t, buf.Bytes(), pipeline.Config{Workers: 2, BatchSize: 7}, dissectortest.Builtin(t, "http1"))
 	if len(sink.flows) != want.Conns || st.TCPStreams != int64(want.Conns) {
 		t.Fatalf("%d flows, %d streams, generator made %d connections", len(sink.flows), st.TCPStreams, want.Conns)
 	}
@@ -159,7 +158,7 @@ func TestFlowCountsWhatWasSent(t *testing.T) {
 	for i, s := range turns {
 		sent[i%2] += uint64(len(s))
 	}
-	sink, st := runFlows(t, writeConv(t, turns, true), pipeline.Config{}, native.New(http1.New()))
+	sink, st := runFlows(t, writeConv(t, turns, true), pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if len(sink.flows) != 1 || len(sink.recs) != 2 || st.Flows != 1 {
 		t.Fatalf("%d flows, %d records", len(sink.flows), len(sink.recs))
 	}
@@ -216,7 +215,7 @@ func TestFlowsWithoutRecords(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	sink, st := runFlows(t, buf.Bytes(), pipeline.Config{Workers: 1}, native.New(http1.New()))
+	sink, st := runFlows(t, buf.Bytes(), pipeline.Config{Workers: 1}, dissectortest.Builtin(t, "http1"))
 	if len(sink.flows) != 2 || len(sink.recs) != 0 || st.Flows != 2 {
 		t.Fatalf("%d flows, %d records, stats %d", len(sink.flows), len(sink.recs), st.Flows)
 	}
@@ -250,7 +249,7 @@ func TestFlowOrientedLikeItsRecords(t *testing.T) {
 		"GET /second HTTP/1.1\r\nHost: x\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 	}, false))
-	sink, _ := runFlows(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	sink, _ := runFlows(t, pcap, pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if len(sink.flows) != 1 || len(sink.recs) != 2 {
 		t.Fatalf("%d flows, %d records", len(sink.flows), len(sink.recs))
 	}
@@ -275,7 +274,7 @@ func TestFlowOrientedLikeItsRecords(t *testing.T) {
 
 func TestFlowSinkOptional(t *testing.T) {
 	pcap := writeConv(t, []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 204 No Content\r\n\r\n"}, true)
-	recs, st := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	recs, st := run(t, pcap, pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if len(recs) != 1 || st.Flows != 0 {
 		t.Fatalf("%d records, %d flows to a sink that stores none", len(recs), st.Flows)
 	}
@@ -290,7 +289,7 @@ func TestFlowSinkError(t *testing.T) {
 	defer src.Close()
 	boom := errors.New("disk full")
 	sink := &flowSink{err: boom}
-	_, err = pipeline.New(pipeline.Config{}, []engine.Dissector{native.New(http1.New())}, sink).Run(context.Background(), src)
+	_, err = pipeline.New(pipeline.Config{}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, sink).Run(context.Background(), src)
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "flows") {
 		t.Fatalf("Run = %v, want the sink's error on flows", err)
 	}
@@ -326,7 +325,7 @@ func TestFlowsBatched(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	sink, st := runFlows(t, buf.Bytes(), pipeline.Config{Workers: 3, BatchSize: 2}, native.New(http1.New()))
+	sink, st := runFlows(t, buf.Bytes(), pipeline.Config{Workers: 3, BatchSize: 2}, dissectortest.Builtin(t, "http1"))
 	flows := flowsByID(t, sink.flows)
 	// Connection i made i%3 requests: 39 in all.
 	if len(flows) != conns || st.Records != 39 {

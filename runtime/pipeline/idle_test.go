@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 )
 
@@ -52,7 +51,7 @@ func TestIdleStoresWhileCaptureGoesOn(t *testing.T) {
 	sink := &memSink{}
 	done := make(chan error, 1)
 	go func() {
-		_, err := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{native.New(http1.New())}, sink).Run(context.Background(), src)
+		_, err := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, sink).Run(context.Background(), src)
 		done <- err
 	}()
 	stored := func() int {

@@ -18,7 +18,6 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
@@ -85,7 +84,7 @@ func TestRealHTTPTrafficWasmMatchesNativeAndGenerator(t *testing.T) {
 		t.Fatal(err)
 	}
 	wasmRecs, st := run(t, buf.Bytes(), pipeline.Config{Workers: 2}, wasmHTTP(t))
-	nativeRecs, _ := run(t, buf.Bytes(), pipeline.Config{Workers: 1}, native.New(http1.New()))
+	nativeRecs, _ := run(t, buf.Bytes(), pipeline.Config{Workers: 1}, dissectortest.Builtin(t, "http1"))
 
 	if len(wasmRecs) != want.Requests {
 		t.Fatalf("wasm pipeline: %d records, generator made %d requests", len(wasmRecs), want.Requests)
@@ -131,7 +130,7 @@ func TestIDsAreDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	newID := func(ts time.Time, u uint64) string { return fmt.Sprintf("%d-%x", ts.UnixNano(), u) }
-	d := native.New(http1.New())
+	d := dissectortest.Builtin(t, "http1")
 	ids := func(workers int) map[string]bool {
 		recs, _ := run(t, buf.Bytes(), pipeline.Config{Workers: workers, NewID: newID}, d)
 		m := map[string]bool{}
@@ -196,7 +195,7 @@ func TestUpgradeHandsTheStreamBack(t *testing.T) {
 		"\x81\x05Hello",
 		"GET /not-http-any-more HTTP/1.1\r\n\r\n",
 	}, true)
-	recs, st := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	recs, st := run(t, pcap, pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if len(recs) != 1 || recs[0].Status != 101 || recs[0].Path != "/chat" {
 		t.Fatalf("records after an upgrade: %v", summary(recs))
 	}
@@ -210,7 +209,7 @@ func TestTimestampsAndElapsed(t *testing.T) {
 		"GET /a HTTP/1.1\r\nHost: x\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 	}, true)
-	recs, _ := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	recs, _ := run(t, pcap, pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if len(recs) != 1 {
 		t.Fatalf("%d records", len(recs))
 	}
@@ -232,7 +231,7 @@ func TestMidStreamCaptureIsOrientedByContent(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
 	}, false)
 	pcap = dropFirstData(t, pcap)
-	recs, _ := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	recs, _ := run(t, pcap, pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if len(recs) != 2 {
 		t.Fatalf("records: %v", summary(recs))
 	}
@@ -248,7 +247,7 @@ func TestMidStreamCaptureIsOrientedByContent(t *testing.T) {
 
 func TestUnknownProtocolIsCountedNotDissected(t *testing.T) {
 	pcap := writeConv(t, []string{"\x00\x01\x02binary hello\xff", "\xfe\xfdreply"}, true)
-	recs, st := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	recs, st := run(t, pcap, pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if len(recs) != 0 || st.Undetected != 1 || st.TCPStreams != 1 {
 		t.Fatalf("records %v stats %+v", summary(recs), st)
 	}
@@ -262,7 +261,7 @@ func TestDissectorErrorsAreDescribed(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
 	}, true)
-	recs, st := run(t, pcap, pipeline.Config{}, native.New(http1.New()))
+	recs, st := run(t, pcap, pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	if st.DissectorErrors == 0 {
 		t.Fatalf("a malformed chunked request without a response raised no dissector error (records %v)", summary(recs))
 	}
@@ -303,7 +302,7 @@ func TestDissectorErrorExamplesAreBounded(t *testing.T) {
 // included (issue 15, item 11).
 func TestStatsJSONIsSnakeCase(t *testing.T) {
 	_, st := run(t, writeConv(t, []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}, true),
-		pipeline.Config{}, native.New(http1.New()))
+		pipeline.Config{}, dissectortest.Builtin(t, "http1"))
 	st.ErrorsByDissector = map[string]*pipeline.DissectorErrors{"http": {Count: 1, Examples: []pipeline.DissectorError{{Kind: "fault", Error: "x"}}}}
 	b, err := json.Marshal(st)
 	if err != nil {

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -87,7 +86,7 @@ func TestPlaintextRecords(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := &memSink{}
-			p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{native.New(http1.New())}, sink)
+			p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, sink)
 			st := feed(t, p, sink, tc.chunks)
 			if len(sink.recs) != 2 || st.Records != 2 || st.PlaintextDuplicates != tc.dups {
 				t.Fatalf("%d records (stats %d), %d duplicates dropped, want 2 and %d: %v", len(sink.recs), st.Records, st.PlaintextDuplicates, tc.dups, summary(sink.recs))
@@ -156,7 +155,7 @@ func TestPlaintextSuppressesPacketRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &memSink{}
-	p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{native.New(http1.New())}, sink)
+	p := pipeline.New(pipeline.Config{Workers: 2}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, sink)
 	feed(t, p, sink, exchange(tlsClient, tlsServer, 200, true, t0))
 	src, err := capture.NewSource("test.pcap", bytes.NewReader(buf.Bytes()))
 	if err != nil {

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -66,7 +65,7 @@ func (i *countedInstance) Destroy(ctx context.Context) {
 // it, whose instance is released when that stream ends.
 func TestSetDissectorsWhileRunning(t *testing.T) {
 	t0 := time.Date(2026, 12, 6, 4, 0, 0, 0, time.UTC)
-	http := &counted{Dissector: native.New(http1.New())}
+	http := &counted{Dissector: dissectortest.Builtin(t, "http1")}
 	sink := &memSink{}
 	p := pipeline.New(pipeline.Config{Workers: 1}, nil, sink)
 	in := make(chan pipeline.Plaintext)
@@ -183,7 +182,7 @@ func TestFaultedStreamsAreRedetected(t *testing.T) {
 	}
 	g := &greedy{}
 	// The plugin first, so that its probe is asked first.
-	recs, st := run(t, buf.Bytes(), pipeline.Config{Workers: 2}, g, native.New(http1.New()))
+	recs, st := run(t, buf.Bytes(), pipeline.Config{Workers: 2}, g, dissectortest.Builtin(t, "http1"))
 	if len(recs) != want.Requests {
 		t.Fatalf("%d records of %d exchanges with a faulting plugin loaded (stats %+v)", len(recs), want.Requests, st)
 	}
@@ -223,9 +222,9 @@ func TestProbeTiesAndDecodeAs(t *testing.T) {
 		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 	}, true)
 	impostor := func() *counted {
-		return &counted{Dissector: native.New(http1.New()), name: "impostor", source: "plugin sha256:4567 from impostor.wasm"}
+		return &counted{Dissector: dissectortest.Builtin(t, "http1"), name: "impostor", source: "plugin sha256:4567 from impostor.wasm"}
 	}
-	recs, st := run(t, pcap, pipeline.Config{}, impostor(), native.New(http1.New()))
+	recs, st := run(t, pcap, pipeline.Config{}, impostor(), dissectortest.Builtin(t, "http1"))
 	if len(recs) != 1 || !strings.HasPrefix(recs[0].Dissector, "http@") {
 		t.Fatalf("a plugin tying with a built-in took the connection: %v %+v", summary(recs), recs)
 	}
@@ -237,16 +236,16 @@ func TestProbeTiesAndDecodeAs(t *testing.T) {
 		t.Errorf("a contest counted as a dissector error: %d", st.DissectorErrors)
 	}
 	// Two built-ins tying is no news.
-	_, st = run(t, pcap, pipeline.Config{}, &counted{Dissector: native.New(http1.New()), name: "http-too"}, native.New(http1.New()))
+	_, st = run(t, pcap, pipeline.Config{}, &counted{Dissector: dissectortest.Builtin(t, "http1"), name: "http-too"}, dissectortest.Builtin(t, "http1"))
 	if st.Contested != 0 {
 		t.Errorf("a tie between built-ins reported: %+v", st.ErrorsByDissector)
 	}
 	// Pinned by port, by name or by protocol.
 	for _, pin := range []string{"impostor", "http"} {
 		imp := impostor()
-		ds := []engine.Dissector{native.New(http1.New()), imp}
+		ds := []engine.Dissector{dissectortest.Builtin(t, "http1"), imp}
 		if pin == "http" {
-			ds = []engine.Dissector{imp, native.New(http1.New())}
+			ds = []engine.Dissector{imp, dissectortest.Builtin(t, "http1")}
 		}
 		recs, _ = run(t, pcap, pipeline.Config{DecodeAs: map[uint16]string{8080: pin}}, ds...)
 		wantDis := pin

@@ -9,10 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/runtime/synth"
@@ -21,12 +20,14 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/storage/snapshot"
 )
 
-// dissectHTTP is the import pipeline with the HTTP dissector (compiled
-// natively, the same code as its wasm build).
-func dissectHTTP(ctx context.Context, src capture.Source, dst *storage.Store) error {
-	p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{native.New(http1.New())}, dst)
-	_, err := p.Run(ctx, src)
-	return err
+// dissectHTTP is the import pipeline with the built-in HTTP dissector.
+func dissectHTTP(t testing.TB) func(ctx context.Context, src capture.Source, dst *storage.Store) error {
+	d := dissectortest.Builtin(t, "http1")
+	return func(ctx context.Context, src capture.Source, dst *storage.Store) error {
+		p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{d}, dst)
+		_, err := p.Run(ctx, src)
+		return err
+	}
 }
 
 // TestDissectionOfASnapshotCapturedWithoutDissection imports the cascade
@@ -75,7 +76,7 @@ func TestDissectionOfASnapshotCapturedWithoutDissection(t *testing.T) {
 		t.Fatalf("a new snapshot has a dissection: %v %v", ok, err)
 	}
 
-	d, err := m.StartDissection(ctx, info.ID, []string{"http"}, dissectHTTP)
+	d, err := m.StartDissection(ctx, info.ID, []string{"http"}, dissectHTTP(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestDissectionOfASnapshotCapturedWithoutDissection(t *testing.T) {
 	}
 	defer ref.Close()
 	src, _ = capture.NewSource("cascade.pcap", bytes.NewReader(buf.Bytes()))
-	if err := dissectHTTP(ctx, src, ref); err != nil {
+	if err := dissectHTTP(t)(ctx, src, ref); err != nil {
 		t.Fatal(err)
 	}
 	want, err := ref.Summary(ctx)
@@ -150,17 +151,17 @@ func TestDissectionOfASnapshotCapturedWithoutDissection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bare.Close()
-	if err := dissectHTTP(ctx, mustSource(t, buf.Bytes()), live); err != nil {
+	if err := dissectHTTP(t)(ctx, mustSource(t, buf.Bytes()), live); err != nil {
 		t.Fatal(err)
 	}
 	nopk, err := bare.Create(ctx, live, "no packets", start, start.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bare.StartDissection(ctx, nopk.ID, nil, dissectHTTP); !errors.Is(err, snapshot.ErrNoPackets) {
+	if _, err := bare.StartDissection(ctx, nopk.ID, nil, dissectHTTP(t)); !errors.Is(err, snapshot.ErrNoPackets) {
 		t.Fatalf("dissecting a snapshot without packets: %v", err)
 	}
-	if _, err := m.StartDissection(ctx, "snap-0000000000000000", nil, dissectHTTP); !errors.Is(err, snapshot.ErrNotFound) {
+	if _, err := m.StartDissection(ctx, "snap-0000000000000000", nil, dissectHTTP(t)); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Fatalf("unknown snapshot: %v", err)
 	}
 }

@@ -14,11 +14,10 @@ import (
 
 	"github.com/gopacket/gopacket/pcapgo"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/http1"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/decode"
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
-	"github.com/kubeshark-wasm/kubeshark/runtime/native"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packet"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
@@ -58,7 +57,7 @@ func setup(t *testing.T) (*snapshot.Manager, *storage.Store, synth.CascadeStats)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{native.New(http1.New())}, store)
+	p := pipeline.New(pipeline.Config{NewID: storage.NewID}, []engine.Dissector{dissectortest.Builtin(t, "http1")}, store)
 	if _, err := p.Run(ctx, packetlog.Tee(src, plog)); err != nil {
 		t.Fatal(err)
 	}
