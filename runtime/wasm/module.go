@@ -387,6 +387,22 @@ func (l *lazyInstance) Probe(ctx context.Context, dir sdk.Direction, data []byte
 	return l.m.probe(ctx, dir, data)
 }
 
+// ProbeBound implements engine.ProbeBounder: the prefilter's answer,
+// which is the module's probe compiled into the host from the same source
+// (LoadDescribed); 100, the most any probe answers, without a prefilter or
+// when it panics.
+func (l *lazyInstance) ProbeBound(dir sdk.Direction, data []byte) (bound uint8) {
+	if l.m.prefilter == nil {
+		return 100
+	}
+	defer func() {
+		if recover() != nil {
+			bound = 100
+		}
+	}()
+	return l.m.prefilter(dir, data).Confidence
+}
+
 // Open implements engine.Instance.
 func (l *lazyInstance) Open(ctx context.Context, info sdk.ConnInfo) error {
 	in, err := l.own(ctx)
