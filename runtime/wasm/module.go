@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm/internal/interrupt"
@@ -189,7 +191,7 @@ func (r *Runtime) compile(ctx context.Context, source string, digest [32]byte, c
 			return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
 		}
 	}
-	compiled, err := r.rt.CompileModule(ctx, instrumented)
+	compiled, err := r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
 	}
