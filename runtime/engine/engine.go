@@ -71,3 +71,14 @@ type Instance interface {
 	// Destroy releases the instance.
 	Destroy(ctx context.Context)
 }
+
+// ProbeBounder is an Instance that can say, without running its dissector,
+// the highest confidence its Probe could answer on data: a built-in whose
+// probe is also compiled into the host (a prefilter). Detection does not
+// ask an instance whose bound cannot beat the claim it already has, so
+// that a module is not compiled and started to give an answer that would
+// change nothing. An Instance that is not a ProbeBounder may answer
+// anything up to 100.
+type ProbeBounder interface {
+	ProbeBound(dir sdk.Direction, data []byte) uint8
+}

@@ -22,5 +22,7 @@
 // their dissector. A stream whose dissector faults goes back to detection
 // without it; ties between probes go to built-ins, and a plugin claiming
 // what another dissector claims is reported; Config.DecodeAs and
-// SetDecodeAs pin ports to a dissector without probing.
+// SetDecodeAs pin ports to a dissector without probing. Among built-ins
+// alone, a probe whose bound (engine.ProbeBounder, a prefilter) cannot
+// beat a claim already made is not asked, so its module is not compiled.
 package pipeline

@@ -35,6 +35,11 @@ type Stats struct {
 	// confidence as the dissector that took them (examples under
 	// ErrorsByDissector, kind "contested").
 	Contested int64 `json:"streams_contested"`
+	// ProbesSkipped counts probes detection did not ask because their
+	// dissector's bound (its prefilter) could not beat a claim already
+	// made: modules not compiled nor run for an answer that changed
+	// nothing.
+	ProbesSkipped int64 `json:"probes_skipped,omitempty"`
 	// PlaintextDuplicates counts plaintext chunks dropped because the
 	// other end of the same connection was traced first;
 	// PlaintextSuppressed counts packet records dropped because the
@@ -97,6 +102,7 @@ func (s *Stats) add(o *Stats) {
 	s.DroppedAfterFault += o.DroppedAfterFault
 	s.Redetected += o.Redetected
 	s.Contested += o.Contested
+	s.ProbesSkipped += o.ProbesSkipped
 	s.PlaintextDuplicates += o.PlaintextDuplicates
 	s.PlaintextSuppressed += o.PlaintextSuppressed
 	for k, v := range o.ByProtocol {

@@ -82,10 +82,12 @@ type worker struct {
 	// and setGen that set's generation.
 	order  []int
 	setGen uint64
-	batch  []*sdk.Record
-	flows  []*sdk.Flow
-	stats  Stats
-	ctx    context.Context
+	// cands is rankBounded's scratch.
+	cands []candidate
+	batch []*sdk.Record
+	flows []*sdk.Flow
+	stats Stats
+	ctx   context.Context
 
 	// cur is the stream whose instance call is in progress, for Record and
 	// Switch, which the instance calls back synchronously.
@@ -307,9 +309,17 @@ func (w *worker) rank(st *stream, dir sdk.Direction) (best, rival int, pr sdk.Pr
 	if len(data) > w.p.cfg.BufferSize {
 		data = data[:w.p.cfg.BufferSize]
 	}
+	transport := st.conn.Transport.String()
+	if w.builtinsOnly(st, transport) {
+		return w.rankBounded(st, dir, data, transport)
+	}
+	return w.rankAll(st, dir, data, transport)
+}
+
+// rankAll is rank asking every dissector, in order.
+func (w *worker) rankAll(st *stream, dir sdk.Direction, data []byte, transport string) (best, rival int, pr sdk.Probe, wait bool) {
 	best, rival = -1, -1
 	var rivalConf uint8
-	transport := st.conn.Transport.String()
 	for _, i := range w.order {
 		sl := w.slots[i]
 		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) || slices.Contains(st.excluded, i) {
@@ -336,6 +346,119 @@ func (w *worker) rank(st *stream, dir sdk.Direction) (best, rival int, pr sdk.Pr
 		}
 	}
 	return best, rival, pr, wait
+}
+
+// builtinsOnly reports whether every dissector that would probe the stream
+// is a built-in. Then no contest is ever reported (contested), so only the
+// winner matters and rankBounded may leave out probes that cannot change
+// it; with a plugin among them, every probe is heard, since which built-in
+// a plugin contests depends on all their answers.
+func (w *worker) builtinsOnly(st *stream, transport string) bool {
+	for _, i := range w.order {
+		sl := w.slots[i]
+		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) || slices.Contains(st.excluded, i) {
+			continue
+		}
+		if !sl.builtin {
+			return false
+		}
+	}
+	return true
+}
+
+// candidate is a dissector rankBounded may probe: its slot, its place in
+// the probe order (which breaks ties) and the most it could answer.
+type candidate struct {
+	slot, pos int
+	bound     uint8
+}
+
+// rankBounded is rank when only built-ins probe the stream. It returns the
+// same winner as probing them all in order, but asks them most promising
+// first (by the bound a ProbeBounder gives, such as a built-in's prefilter)
+// and skips those whose bound cannot beat a claim already made: a module
+// is compiled (seconds for a Go guest) only when its answer could change
+// which dissector takes the stream. On plain HTTP/1 the Redis module, whose
+// probe gives "GET /" a low score as an inline command, is no longer
+// compiled to lose. Ties go as rank breaks them: port hints, then order.
+// A skipped probe can neither want more bytes (wait) nor fault, but both
+// matter only when nothing claims the stream, and then nothing is skipped.
+// rival is -1 or a built-in, which contested does not report.
+func (w *worker) rankBounded(st *stream, dir sdk.Direction, data []byte, transport string) (best, rival int, pr sdk.Probe, wait bool) {
+	cands := w.cands[:0]
+	for pos, i := range w.order {
+		sl := w.slots[i]
+		if sl.off || sl.inst == nil || !sl.m.HasTransport(transport) || slices.Contains(st.excluded, i) {
+			continue
+		}
+		bound := uint8(100)
+		if b, ok := sl.inst.(engine.ProbeBounder); ok {
+			bound = b.ProbeBound(dir, data)
+		}
+		if w.hinted(st, sl) && bound > 0 {
+			bound = min(bound+20, 100)
+		}
+		cands = append(cands, candidate{slot: i, pos: pos, bound: bound})
+	}
+	w.cands = cands
+	slices.SortStableFunc(cands, func(a, b candidate) int { return int(b.bound) - int(a.bound) })
+	best, rival = -1, -1
+	var bestPos int
+	var rivalConf uint8
+	for _, c := range cands {
+		sl := w.slots[c.slot]
+		if best >= 0 && pr.Confidence >= w.p.cfg.MinConfidence && !w.outranks(st, c, c.bound, best, bestPos, pr.Confidence) {
+			w.stats.ProbesSkipped++
+			continue
+		}
+		if sl.off || sl.inst == nil {
+			continue
+		}
+		p, err := sl.inst.Probe(w.ctx, dir, data)
+		if err != nil {
+			w.fault(c.slot, st, err)
+			continue
+		}
+		if p.NeedMore {
+			wait = true
+		}
+		if w.hinted(st, sl) && p.Confidence > 0 {
+			p.Confidence = min(p.Confidence+20, 100)
+		}
+		loser, loserConf := c.slot, p.Confidence
+		if w.outranks(st, c, p.Confidence, best, bestPos, pr.Confidence) {
+			loser, loserConf = best, pr.Confidence
+			best, bestPos, pr = c.slot, c.pos, p
+		}
+		if loser >= 0 && loserConf >= w.p.cfg.MinConfidence && loserConf >= rivalConf {
+			rival, rivalConf = loser, loserConf
+		}
+	}
+	return best, rival, pr, wait
+}
+
+// outranks reports whether built-in candidate c answering conf takes the
+// stream from best (at bestPos, answering bestConf): as rank decides when
+// it asks them in order, more confidence wins, then a port hint, then the
+// earlier place in the order.
+func (w *worker) outranks(st *stream, c candidate, conf uint8, best, bestPos int, bestConf uint8) bool {
+	if conf != bestConf {
+		return conf > bestConf
+	}
+	if conf == 0 || best < 0 {
+		return false
+	}
+	ch, bh := w.portHint(st, w.slots[c.slot]), w.portHint(st, w.slots[best])
+	if ch != bh {
+		return ch
+	}
+	return c.pos < bestPos
+}
+
+// hinted reports whether the stream's protocol hint (a Switch) names one
+// of the dissector's protocols, which adds 20 to its probe's confidence.
+func (w *worker) hinted(st *stream, sl *slot) bool {
+	return st.hint != "" && containsProto(sl.m.Protocols, st.hint)
 }
 
 // beats breaks a tie between two dissectors whose probes claimed a stream

@@ -359,3 +359,57 @@ func TestPrefilterRulesOutWithoutCompiling(t *testing.T) {
 		t.Fatalf("probe of a request: %+v, %v", p, err)
 	}
 }
+
+// A module's bound is its prefilter's answer, known without compiling it;
+// without a prefilter, or when it panics, it is 100.
+func TestProbeBoundIsThePrefilters(t *testing.T) {
+	ctx := context.Background()
+	rt := newRuntime(t, wasm.Config{})
+	native := http1.New()
+	with, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, "http1"), native.Manifest(), func(dir sdk.Direction, data []byte) sdk.Probe {
+		if string(data) == "panic" {
+			panic("prefilter bug")
+		}
+		return native.Probe(dir, data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := rt.LoadDescribed(ctx, "built-in", dissectortest.Wasm(t, "http1"), native.Manifest(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := func(m *wasm.Module, data string) uint8 {
+		in, err := m.NewInstance(ctx, &sink{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer in.Destroy(ctx)
+		b, ok := in.(engine.ProbeBounder)
+		if !ok {
+			t.Fatalf("%T is not an engine.ProbeBounder", in)
+		}
+		return b.ProbeBound(sdk.DirA, []byte(data))
+	}
+	want := native.Probe(sdk.DirA, []byte(httpExchangeReq)).Confidence
+	if want < 50 || want == 100 {
+		t.Fatalf("HTTP/1 probes a request at %d: pick another example", want)
+	}
+	for _, c := range []struct {
+		m    *wasm.Module
+		data string
+		want uint8
+	}{
+		{with, httpExchangeReq, want},
+		{with, "\x16\x03\x01\x02\x00\x01", 0},
+		{with, "panic", 100},
+		{without, "\x16\x03\x01\x02\x00\x01", 100},
+	} {
+		if got := bound(c.m, c.data); got != c.want {
+			t.Errorf("bound on %q = %d, want %d", c.data, got, c.want)
+		}
+	}
+	if wasm.Compiled(with) || wasm.Compiled(without) {
+		t.Fatal("bounds compiled a module")
+	}
+}

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/engine"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm/internal/interrupt"
@@ -189,7 +191,7 @@ func (r *Runtime) compile(ctx context.Context, source string, digest [32]byte, c
 			return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
 		}
 	}
-	compiled, err := r.rt.CompileModule(ctx, instrumented)
+	compiled, err := r.rt.CompileModule(experimental.WithCompilationWorkers(ctx, runtime.GOMAXPROCS(0)), instrumented)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: not a valid WebAssembly module: %w", ErrLoad, source, err)
 	}
@@ -385,6 +387,22 @@ func (l *lazyInstance) Probe(ctx context.Context, dir sdk.Direction, data []byte
 		return sdk.Probe{}, l.dead
 	}
 	return l.m.probe(ctx, dir, data)
+}
+
+// ProbeBound implements engine.ProbeBounder: the prefilter's answer,
+// which is the module's probe compiled into the host from the same source
+// (LoadDescribed); 100, the most any probe answers, without a prefilter or
+// when it panics.
+func (l *lazyInstance) ProbeBound(dir sdk.Direction, data []byte) (bound uint8) {
+	if l.m.prefilter == nil {
+		return 100
+	}
+	defer func() {
+		if recover() != nil {
+			bound = 100
+		}
+	}()
+	return l.m.prefilter(dir, data).Confidence
 }
 
 // Open implements engine.Instance.
