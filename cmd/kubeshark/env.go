@@ -315,12 +315,13 @@ func enabledEngines(ctx context.Context, st *storage.Store, l *loaded, g *global
 // writes: both survive tap being killed, not a power loss. An fsync per
 // 16 MiB chunk held the log, and with it the pipeline, to the disk's
 // speed (about 130 MB/s here) under 64 KiB-body traffic, for packets
-// that a ring of the default size evicts within seconds.
+// that a ring of the default size evicts within seconds. Nor does it look
+// for duplicates: a live packet is newer than anything the log holds.
 func openPacketLog(ctx context.Context, g *globals, size int64, live bool) (*packetlog.Writer, func(), error) {
 	if size <= 0 {
 		return nil, func() {}, nil
 	}
-	plog, err := packetlog.Open(ctx, filepath.Join(g.dataDir, "packets"), packetlog.Options{MaxBytes: size, ChunkSize: min(packetlog.DefaultChunkSize, size), NoSync: live, Logger: g.logger()})
+	plog, err := packetlog.Open(ctx, filepath.Join(g.dataDir, "packets"), packetlog.Options{MaxBytes: size, ChunkSize: min(packetlog.DefaultChunkSize, size), NoSync: live, NoDedupe: live, Logger: g.logger()})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -18,7 +18,8 @@ import (
 //
 // A failure is reported once, by the next call that checks (Writer.Write,
 // Flush, Close); the work queued after it still runs, as it would have if
-// the failing call had returned its error synchronously.
+// the failing call had returned its error synchronously. Work is queued
+// only under the Writer's mutex, so the queue's order is the Writer's.
 type fileOps struct {
 	mu      sync.Mutex
 	changed *sync.Cond // signalled when an op finishes or is queued

@@ -82,3 +82,29 @@ func TestQueuedWriteFailureIsReported(t *testing.T) {
 		t.Error("Close sealed a chunk whose file was closed underneath it without an error")
 	}
 }
+
+// A live capture's log skips the duplicate check: the same packet written
+// twice is kept twice, and no key is held for any chunk.
+func TestNoDedupeKeepsEveryPacketAndNoKeys(t *testing.T) {
+	dir := t.TempDir()
+	w := openLog(t, dir, Options{ChunkSize: 2 << 10, MaxBytes: 1 << 30, NoDedupe: true})
+	p := pkt(1, layers.LinkTypeEthernet, 300)
+	for range 20 {
+		write(t, w, p)
+	}
+	if c := w.Counts(); c.Written != 20 || c.Duplicates != 0 {
+		t.Errorf("counts %+v, want 20 written, no duplicates", c)
+	}
+	w.mu.Lock()
+	keys := len(w.dedupe.cur) + w.dedupe.nkeys
+	w.mu.Unlock()
+	if keys != 0 {
+		t.Errorf("%d duplicate-check keys held", keys)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, NewReader(dir, Options{}), Window{}); len(got) != 20 {
+		t.Errorf("%d packets read back, want 20", len(got))
+	}
+}

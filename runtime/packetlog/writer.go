@@ -181,10 +181,13 @@ func (w *Writer) Write(p capture.Packet) error {
 			return fmt.Errorf("packetlog: %w", err)
 		}
 	}
-	k := w.dedupe.key(p)
-	if w.holds(context.Background(), k) {
-		w.counts.Duplicates++
-		return nil
+	var k packetKey
+	if !w.opts.NoDedupe {
+		k = w.dedupe.key(p)
+		if w.holds(context.Background(), k) {
+			w.counts.Duplicates++
+			return nil
+		}
 	}
 	ci := gopacket.CaptureInfo{Timestamp: p.Timestamp, CaptureLength: len(p.Data), Length: max(p.Length, len(p.Data))}
 	// An enhanced packet block without options: 32 bytes around the
@@ -214,7 +217,9 @@ func (w *Writer) Write(p capture.Packet) error {
 		return fmt.Errorf("packetlog: %s: writing packet: %w", a.info.path, err)
 	}
 	a.info.add(p.Timestamp)
-	w.dedupe.cur[k] = struct{}{}
+	if !w.opts.NoDedupe {
+		w.dedupe.cur[k] = struct{}{}
+	}
 	w.counts.Written++
 	return w.evict()
 }
