@@ -251,7 +251,10 @@ func TestWorkloadHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "the service and its endpoints", func() bool {
-			return resolve(h, svc.Spec.ClusterIP, time.Now()).K8s != nil && resolve(h, "10.244.2.1", time.Now()).Service == "checkout"
+			// The endpoint slice may reach the informers after the service:
+			// until then the pod's address has no workload at all.
+			ep := resolve(h, "10.244.2.1", time.Now())
+			return resolve(h, svc.Spec.ClusterIP, time.Now()).K8s != nil && ep.K8s != nil && ep.Service == "checkout"
 		})
 		c := resolve(h, svc.Spec.ClusterIP, time.Now())
 		if c.Service != "checkout" || c.Pod != "" || c.Namespace != "shop" || c.Name != "checkout" || c.Labels["tier"] != "api" {

@@ -68,8 +68,12 @@ func bothForms(t *testing.T, c *mcptest.Session, name string, args map[string]an
 // Code, Copilot CLI). Both must get the same data from every tool, over
 // the cascade and audit captures.
 func TestEveryToolAnswersTheSameInTextAndStructuredContent(t *testing.T) {
+	// Before the scenario: cleanups run last-first, so the snapshot
+	// manager stops its background dissection before the dissector's
+	// runtime closes under it.
+	dissect := dissectHTTP(t)
 	sc := newScenario(t)
-	s, err := mcp.New(mcp.Options{Store: sc.store, Dissectors: dissectorList(), Snapshots: sc.snaps, ExportDir: filepath.Join(sc.dir, "exports"), Version: "test", AllowDestructive: true, Dissect: dissectHTTP(t)})
+	s, err := mcp.New(mcp.Options{Store: sc.store, Dissectors: dissectorList(), Snapshots: sc.snaps, ExportDir: filepath.Join(sc.dir, "exports"), Version: "test", AllowDestructive: true, Dissect: dissect})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,9 +123,13 @@ var skillCalls = []skillCall{
 // which say they are not available. The snapshot is dissected again in the
 // background and its answers then come from that dissection.
 func TestKubesharkSkillsRunUnchanged(t *testing.T) {
+	// Before the scenario: cleanups run last-first, so the snapshot
+	// manager stops its background dissection before the dissector's
+	// runtime closes under it.
+	dissect := dissectHTTP(t)
 	sc := newScenario(t)
 	s, err := mcp.New(mcp.Options{Store: sc.store, Dissectors: dissectorList(), Snapshots: sc.snaps, ExportDir: filepath.Join(sc.dir, "exports"),
-		Version: "test", AllowDestructive: true, Dissect: dissectHTTP(t)})
+		Version: "test", AllowDestructive: true, Dissect: dissect})
 	if err != nil {
 		t.Fatal(err)
 	}
