@@ -154,32 +154,11 @@ func (d *fieldsDecoder) array(depth int) (any, bool) {
 // str reads a string without escapes or control characters, valid UTF-8;
 // anything else is left to encoding/json.
 func (d *fieldsDecoder) str() (any, bool) {
-	if d.peek() != '"' {
+	start := d.i + 1
+	if !d.skipStr() {
 		return nil, false
 	}
-	start := d.i + 1
-	ascii := true
-	j := start
-	// Eight bytes at a time while none needs a look; a word with one goes
-	// byte by byte.
-	for ; j+8 <= len(d.b) && specialBytes(binary.LittleEndian.Uint64(d.b[j:])) == 0; j += 8 {
-	}
-	for ; j < len(d.b); j++ {
-		switch c := d.b[j]; {
-		case c == '"':
-			s := d.b[start:j]
-			if !ascii && !utf8.Valid(s) {
-				return nil, false
-			}
-			d.i = j + 1
-			return string(s), true
-		case c == '\\' || c < 0x20:
-			return nil, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return nil, false
+	return string(d.b[start : d.i-1]), true
 }
 
 // number reads a JSON number as encoding/json does into an interface: a
