@@ -113,22 +113,9 @@ func (s *Store) migrateIndexV1(ctx context.Context) (int, error) {
 	defer w.discard()
 	n := 0
 	err := s.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = []byte{prefixRecord}
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Seek(o.Prefix); it.ValidForPrefix(o.Prefix); it.Next() {
-			if n&1023 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			id, ok := idFromKey(it.Item().Key())
-			if !ok || len(it.Item().Key()) != 1+idLen {
-				continue
-			}
+		return eachRecordKey(ctx, txn, func(id rawID, item *badger.Item) error {
 			var rec *sdk.Record
-			err := it.Item().Value(func(v []byte) error {
+			err := item.Value(func(v []byte) error {
 				// A migration to format 3 cut short left some values in
 				// its layout.
 				v, _, err := splitStored(v)
@@ -149,8 +136,8 @@ func (s *Store) migrateIndexV1(ctx context.Context) (int, error) {
 				return err
 			}
 			n++
-		}
-		return nil
+			return nil
+		})
 	})
 	if err == nil {
 		err = w.commit()
@@ -173,23 +160,10 @@ func (s *Store) migrateBodiesV2(ctx context.Context) (int, error) {
 	defer w.discard()
 	n := 0
 	err := s.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.Prefix = []byte{prefixRecord}
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Seek(o.Prefix); it.ValidForPrefix(o.Prefix); it.Next() {
-			if n&1023 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			id, ok := idFromKey(it.Item().Key())
-			if !ok || len(it.Item().Key()) != 1+idLen {
-				continue
-			}
+		return eachRecordKey(ctx, txn, func(id rawID, item *badger.Item) error {
 			n++
 			var val []byte
-			err := it.Item().Value(func(v []byte) error {
+			err := item.Value(func(v []byte) error {
 				if len(v) > 0 && v[0] == storedTag {
 					return nil
 				}
@@ -201,28 +175,25 @@ func (s *Store) migrateBodiesV2(ctx context.Context) (int, error) {
 				return fmt.Errorf("record %s: %w", id, err)
 			}
 			if val == nil {
-				continue
+				return nil
 			}
 			bk := append([]byte{prefixBodyV2}, id[:]...)
 			ops := []op{{key: recordKey(id)}, {key: bk, del: true}}
-			item, err := txn.Get(bk)
+			body, err := txn.Get(bk)
 			switch {
 			case errors.Is(err, badger.ErrKeyNotFound):
 			case err != nil:
 				return fmt.Errorf("record %s: bodies: %w", id, err)
 			default:
-				b, err := item.ValueCopy(nil)
+				b, err := body.ValueCopy(nil)
 				if err != nil {
 					return fmt.Errorf("record %s: bodies: %w", id, err)
 				}
 				val = append(val, b...)
 			}
 			ops[0].val = val
-			if err := w.add(ops); err != nil {
-				return err
-			}
-		}
-		return nil
+			return w.add(ops)
+		})
 	})
 	if err == nil {
 		err = w.commit()
@@ -235,4 +206,31 @@ func (s *Store) migrateBodiesV2(ctx context.Context) (int, error) {
 		return n, fmt.Errorf("drop format %d body keys: %w", 2, err)
 	}
 	return n, nil
+}
+
+// eachRecordKey calls fn with the id and item of every record key in txn,
+// in key order, checking ctx every 1024 keys. Keys of the record family
+// that are not a record's own (longer ones) are passed over.
+func eachRecordKey(ctx context.Context, txn *badger.Txn, fn func(id rawID, item *badger.Item) error) error {
+	o := badger.DefaultIteratorOptions
+	o.Prefix = []byte{prefixRecord}
+	it := txn.NewIterator(o)
+	defer it.Close()
+	seen := 0
+	for it.Seek(o.Prefix); it.ValidForPrefix(o.Prefix); it.Next() {
+		if seen&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		seen++
+		id, ok := idFromKey(it.Item().Key())
+		if !ok || len(it.Item().Key()) != 1+idLen {
+			continue
+		}
+		if err := fn(id, it.Item()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
