@@ -253,13 +253,7 @@ func TestLoadDescribedCompilesOnFirstUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := bad.NewInstance(ctx, &sink{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bin.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); !errors.Is(err, engine.ErrFault) || !bad.Health().Quarantined {
-		t.Errorf("probing a module that does not compile: %v, health %+v; want a fault and quarantine", err, bad.Health())
-	}
+	wantQuarantinedAtProbe(ctx, t, bad, "a module that does not compile")
 }
 
 // LoadDescribedFunc reads a module's code only when it first compiles,
@@ -309,13 +303,7 @@ func TestLoadDescribedFuncReadsOnFirstUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := bad.NewInstance(ctx, &sink{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := bin.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); !errors.Is(err, engine.ErrFault) || !bad.Health().Quarantined {
-		t.Errorf("probing a module whose code cannot be read: %v, health %+v; want a fault and quarantine", err, bad.Health())
-	}
+	wantQuarantinedAtProbe(ctx, t, bad, "a module whose code cannot be read")
 }
 
 // A prefilter that rules a stream out keeps the module from compiling; one
@@ -414,5 +402,18 @@ func TestProbeBoundIsThePrefilters(t *testing.T) {
 	}
 	if wasm.Compiled(with) || wasm.Compiled(without) {
 		t.Fatal("bounds compiled a module")
+	}
+}
+
+// wantQuarantinedAtProbe probes a new instance of mod, whose code is
+// unusable, and wants a fault and the module quarantined.
+func wantQuarantinedAtProbe(ctx context.Context, t *testing.T, mod *wasm.Module, what string) {
+	t.Helper()
+	in, err := mod.NewInstance(ctx, &sink{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Probe(ctx, sdk.DirA, []byte(httpExchangeReq)); !errors.Is(err, engine.ErrFault) || !mod.Health().Quarantined {
+		t.Errorf("probing %s: %v, health %+v; want a fault and quarantine", what, err, mod.Health())
 	}
 }
