@@ -222,8 +222,14 @@ func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) 
 	mb := b.minutes[m]
 	delete(b.minutes, m)
 	b.done[m] = true
-	if mb == nil || m >= storage.MinuteOf(time.Now()) {
-		// The current minute is never cached (buildCached).
+	// Unlike a query's rollup (buildCached), the current minute's (or a
+	// later one's, for records stamped ahead of this clock) is cached too:
+	// it costs no scan, the epoch makes it stale as soon as a record is
+	// added, and leaving it out made the endpoint templates learned right
+	// after the import read the minute's every record back, faulting the
+	// value log into memory (RATIONALE.md, "The builder's rollups of the
+	// current minute").
+	if mb == nil {
 		return false, nil
 	}
 	for _, a := range mb.aggs {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,4 +122,102 @@ func TestRollupBuilderMatchesScan(t *testing.T) {
 	if n := cache.puts.Load() - cache.slices.Load(); n != 0 {
 		t.Errorf("%d whole-minute rollups rebuilt by the queries", n)
 	}
+}
+
+// recordReads counts the records its store's queries return: what a pass
+// over the store reads from the value log.
+type recordReads struct {
+	*storage.Store
+	records atomic.Int64
+}
+
+func (c *recordReads) Query(ctx context.Context, q storage.Query) (storage.Page, error) {
+	p, err := c.Store.Query(ctx, q)
+	c.records.Add(int64(len(p.Records)))
+	return p, err
+}
+
+// TestRollupBuilderCachesTheNewestMinutes imports records of the current
+// minute and of later ones (records stamped ahead of this clock, which
+// keep the test independent of the minute turning): the builder caches
+// their rollups too, so that neither warming nor learning the endpoint
+// templates after the import reads a record back beyond the window's
+// ends, and both give what a scan gives.
+func TestRollupBuilderCachesTheNewestMinutes(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	rng := rand.New(rand.NewPCG(3, 4))
+	st := openStore(t, nil)
+	b, err := NewRollupBuilder(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []*sdk.Record
+	for m := range 3 {
+		for range 150 {
+			ts := now.Truncate(time.Minute).Add(time.Duration(m)*time.Minute + time.Duration(rng.Int64N(int64(time.Minute))))
+			recs = append(recs, rollupRecord(rng, ts, rng.IntN(100)))
+		}
+	}
+	all := slices.Clone(recs)
+	for len(recs) > 0 {
+		batch := recs[:min(97, len(recs))]
+		recs = recs[len(batch):]
+		if err := st.Put(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, err := b.Store(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != 3 {
+		t.Errorf("builder cached %d minutes, want 3", stored)
+	}
+	cache := &countingCache{Store: st}
+	if err := WarmRollups(ctx, cache, Window{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := cache.puts.Load(); n != 0 {
+		t.Errorf("warming after the builder cached %d rollups, want none", n)
+	}
+
+	reads := &recordReads{Store: st}
+	var memo TemplateMemo
+	got, err := memo.Templates(ctx, reads)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The memo's key and the learning each find the window's two ends.
+	if n := reads.records.Load(); n > 4 {
+		t.Errorf("learning the templates after the import read %d records, want the window's two ends (twice) at most", n)
+	}
+	want, err := Templates(ctx, scanOnly{st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Servers() != want.Servers() {
+		t.Errorf("templates of %d servers, a scan learns %d", got.Servers(), want.Servers())
+	}
+	for _, r := range all {
+		if g, w := got.OfRecord(r), want.OfRecord(r); g != w {
+			t.Errorf("%s %s: template %q, a scan learns %q", r.Method, r.Path, g, w)
+		}
+	}
+	if !slices.ContainsFunc(all, func(r *sdk.Record) bool { return want.OfRecord(r) != r.Path }) {
+		t.Error("a scan learns no template: the comparison above compares paths only")
+	}
+	q := StatsQuery{Buckets: 3}
+	gotStats, err := Stats(ctx, cache, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStats, err := Stats(ctx, scanOnly{st}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameStats(t, "stats of the newest minutes", gotStats, wantStats)
 }
