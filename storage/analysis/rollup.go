@@ -43,11 +43,12 @@ import (
 // A rollup is computed on first use by scanning its minute (or slice),
 // and cached with the store (storage.Store.PutDerived) under the minute's
 // epoch; the store changes that epoch whenever a Put or retention changes
-// the minute's records, which makes every rollup of the minute stale. The
-// current minute is never cached, as a capture is still writing it: a
-// live window's newest minute is always scanned. A cold cache costs about
-// the scan it replaces (missing minutes are built two at a time);
-// WarmRollups builds them ahead of the queries.
+// the minute's records, which makes every rollup of the minute stale. A
+// query never caches the current minute, as a capture is still writing
+// it: a live window's newest minute is scanned unless an import's
+// RollupBuilder, whose rollups cost no scan, cached it. A cold cache
+// costs about the scan it replaces (missing minutes are built two at a
+// time); WarmRollups builds them ahead of the queries.
 //
 // The time series of a query served by rollups has buckets of whole
 // minutes, aligned on the minute the window starts in; see minuteGrid.
