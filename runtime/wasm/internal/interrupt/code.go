@@ -48,22 +48,32 @@ const yieldEvery = 1 << 14
 // never left it would stall every stop-the-world (garbage collection
 // included) until it returned, and with it the watchdog meant to stop it.
 //
-//	global.get budget; i32.eqz
-//	if
-//	  i32.const 0; memory.grow 0; drop
-//	  global.get flag; if; unreachable; end
-//	  i32.const yieldEvery; global.set budget
+//	block
+//	  loop
+//	    global.get budget; br_if 1
+//	    i32.const 0; memory.grow 0; drop
+//	    global.get flag; if; unreachable; end
+//	    i32.const yieldEvery; global.set budget
+//	    br 0
+//	  end
 //	end
 //	global.get budget; i32.const 1; i32.sub; global.set budget
+//
+// The slow path is a loop of its own that the fast path branches over
+// rather than an if it enters: wazero then keeps the function's
+// parameters in registers on the fast path, where after an if holding a
+// call it reloaded them from memory (RATIONALE.md, "Loop checks out of
+// the loop").
 func checkCode(flag, budget uint32) []byte {
-	b := appendU32([]byte{opGlobalGet}, budget)
-	b = append(b, opI32Eqz, opIf, blockEmpty)
+	b := []byte{opBlock, blockEmpty, opLoop, blockEmpty}
+	b = appendU32(append(b, opGlobalGet), budget)
+	b = append(b, opBrIf, 1)
 	b = append(b, opI32Const, 0, opMemoryGrow, 0, opDrop)
 	b = appendU32(append(b, opGlobalGet), flag)
 	b = append(b, opIf, blockEmpty, opUnreachable, opEnd)
 	b = appendU32(append(b, opI32Const), yieldEvery)
 	b = appendU32(append(b, opGlobalSet), budget)
-	b = append(b, opEnd)
+	b = append(b, opBr, 0, opEnd, opEnd)
 	b = appendU32(append(b, opGlobalGet), budget)
 	b = append(b, opI32Const, 1, opI32Sub)
 	return appendU32(append(b, opGlobalSet), budget)
