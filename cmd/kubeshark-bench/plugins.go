@@ -450,6 +450,7 @@ const cHarness = `#include <stdint.h>
 static uint8_t *gbuf; static uint32_t gcap; static long nrec;
 void ks__register_buffer(uint8_t *p, uint32_t n) { gbuf = p; gcap = n; }
 void ks__emit(uint32_t kind, const void *p, uint32_t n) { (void)p; (void)n; if (kind == 1) nrec++; }
+int32_t ks__inflate(uint32_t f, const void *s, uint32_t sn, void *d, uint32_t dn) { (void)f; (void)s; (void)sn; (void)d; (void)dn; return -1; }
 
 typedef struct { uint32_t conn; int dir; uint32_t len; const uint8_t *data; } seg;
 static double now(void) { struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t); return t.tv_sec * 1e9 + t.tv_nsec; }

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
 	"github.com/kubeshark-wasm/kubeshark/plugins/devkit"
 )
 
@@ -46,5 +49,40 @@ func TestSDKs(t *testing.T) {
 			sameRecords(t, res.Records)
 			t.Logf("%s module: %d bytes", tc.lang, len(code))
 		})
+	}
+}
+
+// TestCStrings runs the C SDK's own strlen, memchr and memcmp (which
+// replace wasi-libc's in every C plugin) and its short-copy appends
+// against byte-at-a-time references inside wasm, at every alignment.
+func TestCStrings(t *testing.T) {
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "cstrings.wasm")
+	skipWithout(t, devkit.CompileC(ctx, out, []string{"../../sdk/c"}, "../testdata/cstrings/cstrings.c"))
+	code, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	if _, err := rt.NewHostModuleBuilder("kubeshark").
+		NewFunctionBuilder().WithFunc(func(uint32, uint32) {}).Export("register_buffer").
+		NewFunctionBuilder().WithFunc(func(uint32, uint32, uint32) {}).Export("emit").
+		Instantiate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mod, err := rt.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"check", "check_copy"} {
+		res, err := mod.ExportedFunction(fn).Call(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		if wrong := int32(res[0]); wrong != 0 {
+			t.Errorf("%s: %d wrong answers", fn, wrong)
+		}
 	}
 }

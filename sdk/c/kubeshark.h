@@ -180,6 +180,93 @@ void ks_encode_manifest(ks_buf *b, const ks_manifest *m);
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__wasm__) && !defined(KS_LIBC_STRINGS)
+/* strlen, memchr and memcmp eight bytes at a time, in place of
+ * wasi-libc's, which go a byte (memcmp) or four (strlen, memchr, after
+ * aligning a byte at a time) per step: in wasm every step also pays a
+ * bounds check and the host's interruption check, and clang turns a
+ * strcmp with a literal into memcmp. Defined here, the module links these
+ * and not libc's. An aligned eight-byte load never crosses a 64 KiB page,
+ * so reading the whole word that holds a string's first or last byte
+ * stays inside memory; bytes outside the string are masked off. Define
+ * KS_LIBC_STRINGS to keep libc's. (RATIONALE.md, "C SDK string
+ * functions".) */
+typedef uint64_t __attribute__((__may_alias__, __aligned__(8))) ks__word;
+#define KS__ONES 0x0101010101010101ULL
+#define KS__HIGHS 0x8080808080808080ULL
+/* The high bit of each zero byte of w (and maybe of bytes above the first
+ * zero: only the lowest set bit is exact). */
+static inline uint64_t ks__zeros(uint64_t w) { return (w - KS__ONES) & ~w & KS__HIGHS; }
+/* w with its first k bytes (k < 8) made non-zero. */
+static inline uint64_t ks__skip(uint64_t w, unsigned k) { return k ? w | (~0ULL >> (64 - 8 * k)) : w; }
+
+size_t strlen(const char *s) {
+	unsigned k = (unsigned)((uintptr_t)s & 7);
+	const ks__word *p = (const ks__word *)(s - k);
+	uint64_t z = ks__zeros(ks__skip(*p, k));
+	while (!z) z = ks__zeros(*++p);
+	return (size_t)((const char *)p - s) + (__builtin_ctzll(z) >> 3);
+}
+
+void *memchr(const void *src, int c, size_t n) {
+	if (!n) return 0;
+	const unsigned char *s = (const unsigned char *)src;
+	unsigned k = (unsigned)((uintptr_t)s & 7);
+	const ks__word *p = (const ks__word *)(s - k);
+	uint64_t pat = KS__ONES * (unsigned char)c;
+	/* left: the bytes of interest from p on. */
+	size_t left = n > (size_t)-1 - 8 ? (size_t)-1 : n + k;
+	uint64_t z = ks__zeros(ks__skip(*p ^ pat, k));
+	for (;;) {
+		if (z) {
+			size_t i = (size_t)__builtin_ctzll(z) >> 3;
+			return i < left ? (void *)((const unsigned char *)p + i) : 0;
+		}
+		if (left <= 8) return 0;
+		left -= 8;
+		z = ks__zeros(*++p ^ pat);
+	}
+}
+
+/* The difference of the first bytes that differ in two little-endian
+ * words that do. */
+static inline int ks__worddiff(uint64_t u, uint64_t v) {
+	unsigned sh = (unsigned)__builtin_ctzll(u ^ v) & 56;
+	return (int)((u >> sh) & 255) - (int)((v >> sh) & 255);
+}
+
+int memcmp(const void *a, const void *b, size_t n) {
+	const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+	uint64_t u, v;
+	if (n >= 8) {
+		for (; n > 8; x += 8, y += 8, n -= 8) {
+			__builtin_memcpy(&u, x, 8);
+			__builtin_memcpy(&v, y, 8);
+			if (u != v) return ks__worddiff(u, v);
+		}
+		/* The last eight bytes, overlapping what is known equal. */
+		__builtin_memcpy(&u, x + n - 8, 8);
+		__builtin_memcpy(&v, y + n - 8, 8);
+		return u == v ? 0 : ks__worddiff(u, v);
+	}
+	if (n >= 4) {
+		uint32_t u1, v1, u2, v2;
+		__builtin_memcpy(&u1, x, 4);
+		__builtin_memcpy(&v1, y, 4);
+		__builtin_memcpy(&u2, x + n - 4, 4);
+		__builtin_memcpy(&v2, y + n - 4, 4);
+		u = (uint64_t)u2 << 32 | u1;
+		v = (uint64_t)v2 << 32 | v1;
+		return u == v ? 0 : ks__worddiff(u, v);
+	}
+	for (; n; n--, x++, y++)
+		if (*x != *y) return *x - *y;
+	return 0;
+}
+
+int bcmp(const void *a, const void *b, size_t n) { return memcmp(a, b, n); }
+#endif
+
 #define KS_IMPORT(n) __attribute__((import_module("kubeshark"), import_name(n)))
 #define KS_EXPORT(n) __attribute__((export_name(n)))
 
@@ -207,14 +294,55 @@ static int ks__grow(ks_buf *b, size_t n) {
 	return 1;
 }
 
+/* ks__copy is memcpy for the SDK's own appends, most of them a few bytes:
+ * in wasm, memory.copy (what memcpy is, built with -mbulk-memory) is a
+ * call out of compiled code into the host's memmove, which costs more than
+ * moving a short string in two to four overlapping word loads and stores.
+ * Longer copies still take memory.copy. */
+static inline void ks__copy(uint8_t *d, const void *src, size_t n) {
+#if defined(__wasm__)
+	const uint8_t *s = (const uint8_t *)src;
+	if (n <= 32) {
+		uint64_t w0, w1, w2, w3;
+		if (n >= 16) {
+			__builtin_memcpy(&w0, s, 8);
+			__builtin_memcpy(&w1, s + 8, 8);
+			__builtin_memcpy(&w2, s + n - 16, 8);
+			__builtin_memcpy(&w3, s + n - 8, 8);
+			__builtin_memcpy(d, &w0, 8);
+			__builtin_memcpy(d + 8, &w1, 8);
+			__builtin_memcpy(d + n - 16, &w2, 8);
+			__builtin_memcpy(d + n - 8, &w3, 8);
+		} else if (n >= 8) {
+			__builtin_memcpy(&w0, s, 8);
+			__builtin_memcpy(&w1, s + n - 8, 8);
+			__builtin_memcpy(d, &w0, 8);
+			__builtin_memcpy(d + n - 8, &w1, 8);
+		} else if (n >= 4) {
+			uint32_t h0, h1;
+			__builtin_memcpy(&h0, s, 4);
+			__builtin_memcpy(&h1, s + n - 4, 4);
+			__builtin_memcpy(d, &h0, 4);
+			__builtin_memcpy(d + n - 4, &h1, 4);
+		} else if (n) {
+			uint8_t b0 = s[0], b1 = s[n / 2], b2 = s[n - 1];
+			d[0] = b0;
+			d[n / 2] = b1;
+			d[n - 1] = b2;
+		}
+		return;
+	}
+#endif
+	memcpy(d, src, n);
+}
+
 /* The buffer's fast paths write in place and call nothing while there is
  * room: in wasm every call and every libc loop also pays the host's
  * interruption check, so a byte appended through memcpy cost ten times one
- * stored directly. Built with -mbulk-memory (kubeshark plugin build passes
- * it), memcpy here is one memory.copy instruction. */
+ * stored directly. */
 void ks_buf_put(ks_buf *b, const void *p, size_t n) {
 	if (n == 0 || (b->len + n > b->cap && !ks__grow(b, n)) || b->failed) return;
-	memcpy(b->b + b->len, p, n);
+	ks__copy(b->b + b->len, p, n);
 	b->len += n;
 }
 
@@ -223,20 +351,29 @@ static inline void ks__byte(ks_buf *b, uint8_t c) {
 	else ks_buf_put(b, &c, 1);
 }
 
+/* ks__varint writes v at p, which has room for ten bytes, and returns the
+ * end. */
+static inline uint8_t *ks__varint(uint8_t *p, uint64_t v) {
+	while (v >= 0x80) {
+		*p++ = (uint8_t)v | 0x80;
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
 void ks_buf_uvarint(ks_buf *b, uint64_t v) {
-	if (v < 0x80) { ks__byte(b, (uint8_t)v); return; }
-	uint8_t t[10];
-	size_t n = 0;
-	while (v >= 0x80) { t[n++] = (uint8_t)v | 0x80; v >>= 7; }
-	t[n++] = (uint8_t)v;
-	ks_buf_put(b, t, n);
+	if ((b->len + 10 > b->cap && !ks__grow(b, 10)) || b->failed) return;
+	b->len = (size_t)(ks__varint(b->b + b->len, v) - b->b);
 }
 
 void ks_buf_svarint(ks_buf *b, int64_t v) { ks_buf_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
 
 void ks_buf_string(ks_buf *b, const char *s, size_t n) {
-	ks_buf_uvarint(b, n);
-	ks_buf_put(b, s, n);
+	if ((b->len + n + 10 > b->cap && !ks__grow(b, n + 10)) || b->failed) return;
+	uint8_t *p = ks__varint(b->b + b->len, n);
+	ks__copy(p, s, n);
+	b->len = (size_t)(p + n - b->b);
 }
 
 static void ks__cstr(ks_buf *b, const char *s) { ks_buf_string(b, s ? s : "", s ? strlen(s) : 0); }

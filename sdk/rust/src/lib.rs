@@ -188,7 +188,7 @@ pub fn json_string(s: &mut String, v: &str) {
             continue;
         }
         // c is ASCII, so both ends of the run are character boundaries.
-        s.push_str(&v[run..i - 1]);
+        push_short(s, &v[run..i - 1]);
         run = i;
         match c {
             b'"' => s.push_str("\\\""),
@@ -200,13 +200,72 @@ pub fn json_string(s: &mut String, v: &str) {
             }
         }
     }
-    s.push_str(&v[run..]);
+    push_short(s, &v[run..]);
     s.push('"');
+}
+
+/// Appends v to s, copying a short v itself: in wasm a copy of unknown
+/// length is memory.copy (with bulk memory, which kubeshark plugin build
+/// turns on), a call out of compiled code into the host's memmove, which
+/// costs more than moving a few bytes in two to four overlapping word
+/// loads and stores. Longer strings take push_str.
+#[inline]
+fn push_short(s: &mut String, v: &str) {
+    // Safety: the bytes appended are all of v, a whole str.
+    unsafe { put_short(s.as_mut_vec(), v.as_bytes()) }
+}
+
+/// push_short for bytes: appends v to b.
+#[inline]
+fn put_short(b: &mut Vec<u8>, v: &[u8]) {
+    let n = v.len();
+    if n > 32 || !cfg!(target_arch = "wasm32") {
+        return b.extend_from_slice(v);
+    }
+    b.reserve(n);
+    // Safety: reserve made room for n bytes after len; every load reads
+    // inside v and every store writes inside those n bytes.
+    unsafe {
+        let s = v.as_ptr();
+        let d = b.as_mut_ptr().add(b.len());
+        if n >= 16 {
+            let (w0, w1) = (rd64(s, 0), rd64(s, 8));
+            let (w2, w3) = (rd64(s, n - 16), rd64(s, n - 8));
+            wr64(d, 0, w0);
+            wr64(d, 8, w1);
+            wr64(d, n - 16, w2);
+            wr64(d, n - 8, w3);
+        } else if n >= 8 {
+            let (w0, w1) = (rd64(s, 0), rd64(s, n - 8));
+            wr64(d, 0, w0);
+            wr64(d, n - 8, w1);
+        } else if n >= 4 {
+            let (h0, h1) = ((s as *const u32).read_unaligned(), (s.add(n - 4) as *const u32).read_unaligned());
+            (d as *mut u32).write_unaligned(h0);
+            (d.add(n - 4) as *mut u32).write_unaligned(h1);
+        } else if n > 0 {
+            let (b0, b1, b2) = (*s, *s.add(n / 2), *s.add(n - 1));
+            *d = b0;
+            *d.add(n / 2) = b1;
+            *d.add(n - 1) = b2;
+        }
+        b.set_len(b.len() + n);
+    }
+}
+
+#[inline]
+unsafe fn rd64(p: *const u8, at: usize) -> u64 {
+    (p.add(at) as *const u64).read_unaligned()
+}
+
+#[inline]
+unsafe fn wr64(p: *mut u8, at: usize, v: u64) {
+    (p.add(at) as *mut u64).write_unaligned(v)
 }
 
 /// Appends v in decimal, without the allocation of to_string.
 fn push_int(s: &mut String, v: i64) {
-    let mut t = [0u8; 20];
+    let mut t = [0u8; 21];
     let mut n = t.len();
     let mut u = v.unsigned_abs();
     loop {
@@ -218,11 +277,11 @@ fn push_int(s: &mut String, v: i64) {
         }
     }
     if v < 0 {
-        s.push('-');
+        n -= 1;
+        t[n] = b'-';
     }
-    for &d in &t[n..] {
-        s.push(d as char);
-    }
+    // Safety: ASCII digits and a sign.
+    unsafe { put_short(s.as_mut_vec(), &t[n..]) }
 }
 
 /// A message's protocol-specific fields, built as the JSON object the wire
@@ -234,6 +293,11 @@ pub struct Fields {
 
 impl Fields {
     fn key(&mut self, k: &str) {
+        if self.json.is_empty() {
+            // Room for a typical object at once, instead of growing it
+            // through 8, 16, 32... bytes (each a realloc and a copy).
+            self.json.reserve(128);
+        }
         self.json.push(if self.json.is_empty() { '{' } else { ',' });
         json_string(&mut self.json, k);
         self.json.push(':');
@@ -286,7 +350,7 @@ impl Fields {
             return b.push(0);
         }
         put_uvarint(b, self.json.len() as u64 + 1);
-        b.extend_from_slice(self.json.as_bytes());
+        put_short(b, self.json.as_bytes());
         b.push(b'}');
     }
 }
@@ -344,11 +408,22 @@ impl Default for Record {
 }
 
 fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.push(v as u8 | 0x80);
-        v >>= 7;
+    if v < 0x80 {
+        return b.push(v as u8);
     }
-    b.push(v as u8);
+    b.reserve(10);
+    // Safety: reserve made room for the ten bytes a u64 takes at most.
+    unsafe {
+        let d = b.as_mut_ptr().add(b.len());
+        let mut n = 0;
+        while v >= 0x80 {
+            *d.add(n) = v as u8 | 0x80;
+            v >>= 7;
+            n += 1;
+        }
+        *d.add(n) = v as u8;
+        b.set_len(b.len() + n + 1);
+    }
 }
 
 fn put_svarint(b: &mut Vec<u8>, v: i64) {
@@ -357,7 +432,7 @@ fn put_svarint(b: &mut Vec<u8>, v: i64) {
 
 fn put_bytes(b: &mut Vec<u8>, s: &[u8]) {
     put_uvarint(b, s.len() as u64);
-    b.extend_from_slice(s);
+    put_short(b, s);
 }
 
 fn put_message(b: &mut Vec<u8>, m: &Option<Message>) {

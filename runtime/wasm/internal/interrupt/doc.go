@@ -20,5 +20,8 @@
 // on almost every branch and made Go dissectors 4× slower. The checks this
 // package inserts are a load, a decrement, a store and a branch the CPU
 // predicts at a function's entry, and an increment, a mask and a branch on
-// a register at a loop header. RATIONALE.md has the figures.
+// a register at a loop header; a loop's slow path runs outside the loop
+// (the loop is wrapped in three blocks to get there), so that the call it
+// makes does not make wazero keep the loop's values in memory.
+// RATIONALE.md has the figures.
 package interrupt

@@ -182,7 +182,7 @@ func Instrument(module []byte) ([]byte, error) {
 			out = append(out, s.id, 0x80, 0x80, 0x80, 0x80, 0x00)
 			start := len(out)
 			var err error
-			if out, err = instrumentCode(out, s.payload, check, globals, flag, params); err != nil {
+			if out, err = instrumentCode(out, s.payload, check, globals, flag, params, typeParams); err != nil {
 				return nil, fmt.Errorf("code section: %w", err)
 			}
 			size := uint32(len(out) - start)
@@ -355,7 +355,7 @@ func typeIndices(payload []byte) ([]uint32, error) {
 	return idx, r.err
 }
 
-func instrumentCode(out, payload, check []byte, globals, flag uint32, params []uint32) ([]byte, error) {
+func instrumentCode(out, payload, check []byte, globals, flag uint32, params, typeParams []uint32) ([]byte, error) {
 	r := &reader{b: payload}
 	n := r.u32()
 	if n != uint32(len(params)) {
@@ -369,7 +369,7 @@ func instrumentCode(out, payload, check []byte, globals, flag uint32, params []u
 			return nil, fmt.Errorf("function body %d: %w", i, r.err)
 		}
 		var err error
-		body, err = instrumentBody(body[:0], b, check, globals, flag, params[i])
+		body, err = instrumentBody(body[:0], b, check, globals, flag, params[i], typeParams)
 		if err != nil {
 			return nil, fmt.Errorf("function body %d: %w", i, err)
 		}

@@ -116,3 +116,23 @@ func appendI32(b []byte, v int32) []byte {
 func appendName(b []byte, s string) []byte {
 	return append(appendU32(b, uint32(len(s))), s...)
 }
+
+// s33 reads a signed LEB128 of at most 33 bits, a block type's type index.
+func (r *reader) s33() int64 {
+	var v int64
+	for i := 0; i < 5; i++ {
+		c := r.byte()
+		if r.err != nil {
+			return 0
+		}
+		v |= int64(c&0x7f) << (7 * i)
+		if c&0x80 == 0 {
+			if shift := 7 * (i + 1); shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			return v
+		}
+	}
+	r.failf("LEB128 at byte %d is longer than 5 bytes", r.off-5)
+	return 0
+}
