@@ -36,7 +36,7 @@ func TestRecordFromMessages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dr := sdktest.Open(New(), sdk.ConnInfo{UDP: true, Oriented: true})
+			dr := sdktest.Open(under(t), sdk.ConnInfo{UDP: true, Oriented: true})
 			if tt.query != nil && len(tt.query) >= 12 {
 				dr.Feed(sdk.DirA, tt.query, 1)
 			}

@@ -19,9 +19,14 @@ func FuzzDNS(f *testing.F) {
 	f.Add(tcpFrame(q), append(tcpFrame(r), tcpFrame(r)...), []byte{0x05, 0x85, 0x45}, false)
 	f.Add([]byte{0xff, 0xff, 0, 1}, []byte{0, 12, 0, 0, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0xc0, 0x0c}, []byte{0x3f}, false)
 	f.Fuzz(func(t *testing.T, client, server, chunks []byte, udp bool) {
-		New().Probe(0, client)
-		New().Probe(1, server)
-		dr := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: true, UDP: udp})
+		// under(t) has the C module follow every call when it is built:
+		// the seeds and whatever the fuzzer finds are also inputs of the
+		// differential test, probes (of whole inputs and prefixes) too.
+		d := under(t)
+		for _, p := range [][]byte{client, server, client[:len(client)/2], server[:len(server)/3]} {
+			d.Probe(0, p)
+		}
+		dr := sdktest.Open(d, sdk.ConnInfo{ID: 1, Oriented: true, UDP: udp})
 		ts := sdktest.Schedule(client, server, chunks, func(dir sdk.Direction, data []byte, lost bool, ts int64) {
 			if lost {
 				dr.Gap(dir, len(data), ts)

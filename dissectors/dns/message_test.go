@@ -3,6 +3,9 @@ package dns
 import (
 	"testing"
 
+	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
+
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -98,5 +101,18 @@ func TestParseErrorsMatchParser(t *testing.T) {
 	}
 	if checked < 100 {
 		t.Fatalf("only %d messages checked", checked)
+	}
+	// The same messages as records: each damaged one as the response to
+	// its query, and alone as a query never answered, through the
+	// dissector the unit tests drive (with the C module beside it where it
+	// is built).
+	dr := sdktest.Open(under(t), sdk.ConnInfo{ID: 1, Oriented: true, UDP: true})
+	for i, msg := range append(msgs, damaged...) {
+		dr.Feed(0, msg, int64(2*i+1))
+		dr.Feed(1, msg, int64(2*i+2))
+	}
+	dr.Close(1 << 40)
+	if dr.Misbehaved != "" {
+		t.Fatal(dr.Misbehaved)
 	}
 }
