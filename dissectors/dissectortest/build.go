@@ -15,9 +15,6 @@ import (
 var (
 	mu    sync.Mutex
 	built = map[string][]byte{}
-
-	cMu    sync.Mutex
-	cBuilt = map[string][]byte{} // TryCModule's builds, by source
 )
 
 // repoRoot finds the module root from this file's location.

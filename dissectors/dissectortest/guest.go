@@ -151,148 +151,6 @@ func (c *guestConn) Close(ts int64) {
 	delete(c.g.outs, c.id)
 }
 
-// Tee runs two dissectors side by side on the same calls and fails the
-// test at the first call after which they disagree: bytes consumed, the
-// records emitted (compared in the wire encoding) or a protocol switch.
-// What the caller sees is want's. It is the differential test of two
-// implementations of one dissector, driven by tests written for either.
-func Tee(tb testing.TB, want, got sdk.Dissector) sdk.Dissector {
-	return tee{tb, want, got}
-}
-
-type tee struct {
-	tb        testing.TB
-	want, got sdk.Dissector
-}
-
-func (t tee) Manifest() sdk.Manifest { return t.want.Manifest() }
-
-func (t tee) Probe(dir sdk.Direction, data []byte) sdk.Probe {
-	w, g := t.want.Probe(dir, data), t.got.Probe(dir, data)
-	if w != g {
-		t.tb.Errorf("probe of %q: want %+v, got %+v", clipped(data), w, g)
-	}
-	return w
-}
-
-func (t tee) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
-	tc := &teeConn{tb: t.tb, out: out}
-	tc.want = t.want.Open(info, &tc.w)
-	tc.got = t.got.Open(info, &tc.g)
-	return tc
-}
-
-// recorder keeps what one side emitted since the last comparison.
-type recorder struct {
-	recs     [][]byte
-	orig     []*sdk.Record
-	decoded  []bool // the host decoded the record's fields (the text was not kept)
-	switches []string
-}
-
-// Emit encodes the record at once (its dissector may reuse its memory)
-// and keeps a copy to pass on as it was.
-func (r *recorder) Emit(rec *sdk.Record) {
-	cp := *rec
-	r.recs = append(r.recs, sdk.AppendRecord(nil, rec))
-	r.orig = append(r.orig, &cp)
-	decoded := false
-	for _, m := range []*sdk.Message{rec.Request, rec.Response} {
-		if _, enc := m.EncodedFields(); m != nil && !enc && len(m.Fields) > 0 {
-			decoded = true
-		}
-	}
-	r.decoded = append(r.decoded, decoded)
-}
-
-// canonical is a record's encoding with its fields decoded and encoded
-// again, as the host's store would hold them.
-func canonical(b []byte) []byte {
-	r, err := sdk.DecodeRecord(b)
-	if err != nil {
-		return append([]byte("undecodable: "), b...)
-	}
-	return sdk.AppendRecord(nil, r)
-}
-func (r *recorder) Switch(hint string) { r.switches = append(r.switches, hint) }
-
-type teeConn struct {
-	tb        testing.TB
-	out       sdk.Emitter
-	want, got sdk.Conn
-	w, g      recorder
-	failed    bool
-}
-
-// settle compares what both sides emitted during a call, then passes
-// want's on.
-func (c *teeConn) settle(call string) {
-	if !c.failed {
-		if err := sameOutput(&c.w, &c.g); err != nil {
-			c.failed = true
-			c.tb.Errorf("after %s: %v", call, err)
-		}
-	}
-	for _, r := range c.w.orig {
-		c.out.Emit(r)
-	}
-	for _, h := range c.w.switches {
-		c.out.Switch(h)
-	}
-	c.w, c.g = recorder{}, recorder{}
-}
-
-func sameOutput(w, g *recorder) error {
-	if len(w.recs) != len(g.recs) {
-		return fmt.Errorf("want %d records, got %d\nwant %q\ngot  %q", len(w.recs), len(g.recs), w.recs, g.recs)
-	}
-	for i := range w.recs {
-		// Where the host decoded got's fields (its lazy check vouches only
-		// for plain texts; escapes send it to the decoder), its text is
-		// gone and the fields are compared as the store would keep them.
-		if g.decoded[i] && bytes.Equal(canonical(w.recs[i]), canonical(g.recs[i])) {
-			continue
-		}
-		if !bytes.Equal(w.recs[i], g.recs[i]) {
-			return fmt.Errorf("record %d differs:\nwant %q\ngot  %q", i, w.recs[i], g.recs[i])
-		}
-	}
-	if fmt.Sprint(w.switches) != fmt.Sprint(g.switches) {
-		return fmt.Errorf("switches: want %q, got %q", w.switches, g.switches)
-	}
-	return nil
-}
-
-func (c *teeConn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int) {
-	n, need := c.want.Feed(dir, data, first, last)
-	gn, gneed := c.got.Feed(dir, data, first, last)
-	if (gn != n || gneed != need) && !c.failed {
-		c.failed = true
-		c.tb.Errorf("feed of %d bytes (dir %d) %q: want %d consumed and %d needed, got %d and %d", len(data), dir, clipped(data), n, need, gn, gneed)
-	}
-	c.settle(fmt.Sprintf("feed of %q", clipped(data)))
-	return n, need
-}
-
-func (c *teeConn) Gap(dir sdk.Direction, n int, ts int64) {
-	c.want.Gap(dir, n, ts)
-	c.got.Gap(dir, n, ts)
-	c.settle(fmt.Sprintf("gap of %d", n))
-}
-
-func (c *teeConn) Close(ts int64) {
-	c.want.Close(ts)
-	c.got.Close(ts)
-	c.settle("close")
-}
-
-func clipped(b []byte) []byte {
-	if len(b) > 80 {
-		return b[:80]
-	}
-	return b
-}
-
 // ErrNoClang says that the C toolchain for wasm32-wasi is not installed.
 var ErrNoClang = errors.New("clang for wasm32-wasi not installed (make deps)")
 
@@ -315,31 +173,27 @@ func CModule(tb testing.TB, src string) []byte {
 	return b
 }
 
-// TryCModule builds a C dissector (src relative to the module root) once
-// per test process, as CModule does, and returns the module or the error
-// (ErrNoClang where the toolchain is missing), for callers that fall back
-// instead of skipping.
-func TryCModule(src string) ([]byte, error) {
-	cMu.Lock()
-	defer cMu.Unlock()
-	if b, ok := cBuilt[src]; ok {
-		return b, nil
+// FreshCModule holds a committed C module (committed, relative to the
+// test's directory) to a fresh build of its source (src, relative to the
+// module root) with BuildC's fixed command; with update it writes the
+// fresh build over the committed one instead (make wasm-c). It skips
+// where clang, wasi-libc and binaryen are missing.
+func FreshCModule(t *testing.T, src, committed string, update bool) {
+	t.Helper()
+	fresh := CModule(t, src)
+	if update {
+		if err := os.WriteFile(committed, fresh, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
 	}
-	dir, err := os.MkdirTemp("", "kubeshark-c-module")
+	old, err := os.ReadFile(committed)
 	if err != nil {
-		return nil, err
+		t.Fatalf("%v (make wasm-c generates it)", err)
 	}
-	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "module.wasm")
-	if err := BuildC(filepath.Join(repoRoot(), src), out); err != nil {
-		return nil, err
+	if !bytes.Equal(old, fresh) {
+		t.Fatalf("%s (%d bytes) differs from a fresh build of %s (%d bytes): run make wasm-c and commit it", committed, len(old), src, len(fresh))
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		return nil, err
-	}
-	cBuilt[src] = b
-	return b, nil
 }
 
 // BuildC compiles one C source with the C SDK (sdk/c) to a wasm32-wasi

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"unicode"
+
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 )
 
 // cSource is the C dissector, relative to the module root.
@@ -53,4 +55,13 @@ func TestFoldTable(t *testing.T) {
 	if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, fresh) {
 		t.Fatalf("%s is not the table of this Go's unicode (%v): run make wasm-c and commit it", path, err)
 	}
+}
+
+// TestCModuleFresh holds the committed module (c/dns.wasm, the built-in,
+// generated like bpf2go's objects so that building needs no clang) to a
+// fresh build of c/dns.c: a change to it, gotext.h or kubeshark.h without
+// `make wasm-c` fails here wherever clang, wasi-libc and binaryen are
+// installed (CI: make deps).
+func TestCModuleFresh(t *testing.T) {
+	dissectortest.FreshCModule(t, cSource, filepath.Join("c", "dns.wasm"), *updateC)
 }

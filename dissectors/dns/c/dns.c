@@ -1,15 +1,17 @@
 /*
  * dns.c — the DNS dissector in C, through the C SDK (sdk/c/kubeshark.h).
  *
- * A line-by-line port of the Go dissector in dissectors/dns (conn.go,
- * message.go, names.go, probe.go, record.go) and of the parts of
- * golang.org/x/net/dns/dnsmessage it relies on (name decompression, the
- * typed resource parsers and their error texts), written so that every
- * record is byte for byte the record the Go guest emits: the wire encoding
+ * A line-by-line port of the Go dissector that was built in before it
+ * (dissectors/dns: conn.go and probe.go, gone; message.go, names.go and
+ * record.go, still there for RecordFromMessages and held equal to this) and
+ * of the parts of golang.org/x/net/dns/dnsmessage it relied on (name
+ * decompression, the typed resource parsers and their error texts),
+ * written so that every record is byte for byte the record the Go guest
+ * emitted: the wire encoding
  * is written here directly (names may hold NUL bytes, which ks_record's
  * strings cannot), and the fields' JSON as the Go SDK writes it (keys
  * sorted, HTML characters and invalid UTF-8 escaped as encoding/json does).
- * The differential test (dissectors/dns/cdiff_test.go) holds the two equal.
+ * It is the built-in module's only source (c/README.md).
  *
  * Build: make wasm-c (dissectortest.BuildC's fixed command).
  */
