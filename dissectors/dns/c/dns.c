@@ -507,6 +507,26 @@ static void clip(ks_buf *b) {
 	}
 }
 
+/* unpackOPTResource's checks of an OPT body at off (rdlength rdlen): its
+ * options may run past rdlen but not past the message. *nopt is how many
+ * there are; the error as rdata_text returns one, or NULL. */
+static const char *unpack_opt(const uint8_t *msg, size_t len, size_t off, uint16_t rdlen, int *nopt, const char **e2) {
+	size_t o = off;
+	*nopt = 0;
+	*e2 = 0;
+	while (o < off + rdlen) {
+		if (o + 2 > len) return *e2 = E_BASE_LEN, "Code";
+		o += 2;
+		if (o + 2 > len) return *e2 = E_BASE_LEN, "Data";
+		size_t l = be16(msg + o);
+		o += 2;
+		if (len - o < l) return *e2 = E_CALC_LEN, "Data";
+		o += l;
+		(*nopt)++;
+	}
+	return 0;
+}
+
 /* rdataText: reads the body of a resource of type t whose body starts at
  * off (rdlength rdlen) into rdata, as zone files write it, bounded.
  * Returns the error, or NULL; a nested one (dnsmessage's nestedError)
@@ -642,17 +662,8 @@ static const char *rdata_text(const uint8_t *msg, size_t len, size_t off, uint16
 		break;
 	}
 	case 41: { /* OPT outside the additional section: checked, no text */
-		size_t o = off;
-		while (o < off + rdlen) {
-			if (o + 2 > len) return *e2 = E_BASE_LEN, "Code";
-			o += 2;
-			if (o + 2 > len) return *e2 = E_BASE_LEN, "Data";
-			size_t l = be16(msg + o);
-			o += 2;
-			if (len - o < l) return *e2 = E_CALC_LEN, "Data";
-			o += l;
-		}
-		return 0;
+		int nopt;
+		return unpack_opt(msg, len, off, rdlen, &nopt, e2);
 	}
 	default: {
 		if (off + rdlen > len) return E_BASE_LEN;
@@ -673,18 +684,10 @@ static const char *edns_fields(const uint8_t *msg, size_t len, size_t off, uint1
 			       const char **e2) {
 	*e2 = 0;
 	/* unpackOPTResource first: it fails before anything is kept. */
-	size_t o = off;
-	int nopt = 0;
-	while (o < off + rdlen) {
-		if (o + 2 > len) return *e2 = E_BASE_LEN, "Code";
-		o += 2;
-		if (o + 2 > len) return *e2 = E_BASE_LEN, "Data";
-		size_t l = be16(msg + o);
-		o += 2;
-		if (len - o < l) return *e2 = E_CALC_LEN, "Data";
-		o += l;
-		nopt++;
-	}
+	int nopt;
+	const char *e = unpack_opt(msg, len, off, rdlen, &nopt, e2);
+	if (e) return e;
+	size_t o;
 	ks_buf *b = &jedns;
 	ks_buf_reset(b);
 	int n = 0;
