@@ -32,6 +32,7 @@ dissectors/bin/%.wasm: FORCE
 # the committed bytes to a fresh build.
 wasm-c:
 	$(GO) test -count=1 -run '^(TestIsPrintTable|TestCModuleFresh)$$' ./dissectors/http1/ -update-c
+	$(GO) test -count=1 -run '^(TestFoldTable|TestCModuleFresh)$$' ./dissectors/dns/ -update-c
 
 # Regenerates the eBPF programs' objects and Go bindings (bpf/*/), which are
 # committed so that building needs no clang. Installs clang-14, llvm and

@@ -1,6 +1,7 @@
 package dissectortest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -170,6 +171,29 @@ func CModule(tb testing.TB, src string) []byte {
 		tb.Fatal(err)
 	}
 	return b
+}
+
+// FreshCModule holds a committed C module (committed, relative to the
+// test's directory) to a fresh build of its source (src, relative to the
+// module root) with BuildC's fixed command; with update it writes the
+// fresh build over the committed one instead (make wasm-c). It skips
+// where clang, wasi-libc and binaryen are missing.
+func FreshCModule(t *testing.T, src, committed string, update bool) {
+	t.Helper()
+	fresh := CModule(t, src)
+	if update {
+		if err := os.WriteFile(committed, fresh, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	old, err := os.ReadFile(committed)
+	if err != nil {
+		t.Fatalf("%v (make wasm-c generates it)", err)
+	}
+	if !bytes.Equal(old, fresh) {
+		t.Fatalf("%s (%d bytes) differs from a fresh build of %s (%d bytes): run make wasm-c and commit it", committed, len(old), src, len(fresh))
+	}
 }
 
 // BuildC compiles one C source with the C SDK (sdk/c) to a wasm32-wasi

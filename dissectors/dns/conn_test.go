@@ -60,7 +60,7 @@ func TestConn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dr := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: true, UDP: tt.udp})
+			dr := sdktest.Open(under(t), sdk.ConnInfo{ID: 1, Oriented: true, UDP: tt.udp})
 			ts := int64(1000)
 			for _, f := range tt.feeds {
 				if f.gap > 0 {
@@ -95,7 +95,7 @@ func TestConn(t *testing.T) {
 }
 
 func TestFields(t *testing.T) {
-	dr := sdktest.Open(New(), sdk.ConnInfo{ID: 1, Oriented: true, UDP: true})
+	dr := sdktest.Open(under(t), sdk.ConnInfo{ID: 1, Oriented: true, UDP: true})
 	dr.Feed(0, buildQuery(t, 9, "example.com.", dnsmessage.TypeA), 10)
 	dr.Feed(1, buildResponse(t, 9, "example.com.", dnsmessage.TypeA, 0, "192.0.2.7"), 20)
 	dr.Close(30)
@@ -126,7 +126,7 @@ func TestFields(t *testing.T) {
 }
 
 func TestPendingBounded(t *testing.T) {
-	dr := sdktest.Open(New(), sdk.ConnInfo{ID: 1, UDP: true})
+	dr := sdktest.Open(under(t), sdk.ConnInfo{ID: 1, UDP: true})
 	for i := range 3 * maxPending {
 		dr.Feed(0, buildQuery(t, uint16(i), "example.com.", dnsmessage.TypeA), int64(i+1))
 	}

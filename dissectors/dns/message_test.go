@@ -37,11 +37,9 @@ func referenceError(msg []byte) string {
 	return ""
 }
 
-// TestParseErrorsMatchParser damages well-formed messages of several record
-// types (every truncation, every byte one up and one down) and
-// checks that parse reports each one as dnsmessage's resource parser does.
-func TestParseErrorsMatchParser(t *testing.T) {
-	var msgs [][]byte
+// parseVectors are well-formed messages of several record types and the
+// same damaged: every truncation, every byte one up and one down.
+func parseVectors(t testing.TB) (msgs, damaged [][]byte) {
 	msgs = append(msgs, buildResponse(t, 1, "a.example.", dnsmessage.TypeA, 0, "10.0.0.1", "10.0.0.2"))
 	msgs = append(msgs, buildResponse(t, 2, "b.example.", dnsmessage.TypeAAAA, 0, "fd00::1"))
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 3, Response: true})
@@ -65,7 +63,6 @@ func TestParseErrorsMatchParser(t *testing.T) {
 	must(t, err)
 	msgs = append(msgs, full)
 
-	var damaged [][]byte
 	for _, msg := range msgs {
 		for n := 12; n < len(msg); n++ {
 			damaged = append(damaged, msg[:n])
@@ -80,6 +77,14 @@ func TestParseErrorsMatchParser(t *testing.T) {
 			}
 		}
 	}
+	return msgs, damaged
+}
+
+// TestParseErrorsMatchParser damages well-formed messages of several record
+// types (every truncation, every byte one up and one down) and
+// checks that parse reports each one as dnsmessage's resource parser does.
+func TestParseErrorsMatchParser(t *testing.T) {
+	msgs, damaged := parseVectors(t)
 	checked, failed := 0, 0
 	for _, msg := range append(msgs, damaged...) {
 		want := referenceError(msg)

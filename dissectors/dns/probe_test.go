@@ -37,7 +37,7 @@ func TestProbe(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := New().Probe(0, tt.data)
+			p := under(t).Probe(0, tt.data)
 			if got := p.Confidence >= 50; got != tt.confident {
 				t.Errorf("confidence %d", p.Confidence)
 			}

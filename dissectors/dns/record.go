@@ -3,18 +3,30 @@ package dns
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
-// emit hands over the record of one exchange. q or resp may be nil (a
-// query never answered, a response whose query the capture missed), not
-// both.
-func (c *conn) emit(q, resp *query, end int64, respSize int, note string) {
-	c.out.Emit(build(q, resp, end, respSize, note))
+// query is one side of an exchange: a message, the direction it went,
+// when it began and its size on the wire.
+type query struct {
+	msg  *parsed
+	dir  sdk.Direction
+	ts   int64
+	size int
 }
 
-// build is the record of one exchange, as emit describes it.
+func nanos(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// build is the record of one exchange, as the DNS module (c/dns.c) makes
+// it: q or resp may be nil (a query never answered, a response whose query
+// the capture missed), not both.
 func build(q, resp *query, end int64, respSize int, note string) *sdk.Record {
 	r := &sdk.Record{Protocol: "dns"}
 	head := q

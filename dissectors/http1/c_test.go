@@ -110,19 +110,5 @@ var updateC = flag.Bool("update-c", false, "write c/isprint.h and the fresh C bu
 // command: a change to http1.c or kubeshark.h without `make wasm-c` fails
 // here wherever clang, wasi-libc and binaryen are installed (CI: make deps).
 func TestCModuleFresh(t *testing.T) {
-	fresh := dissectortest.CModule(t, source)
-	committed := filepath.Join("c", "http1.wasm")
-	if *updateC {
-		if err := os.WriteFile(committed, fresh, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	old, err := os.ReadFile(committed)
-	if err != nil {
-		t.Fatalf("%v (make wasm-c generates it)", err)
-	}
-	if !bytes.Equal(old, fresh) {
-		t.Fatalf("%s (%d bytes) differs from a fresh build of %s (%d bytes): run make wasm-c and commit it", committed, len(old), source, len(fresh))
-	}
+	dissectortest.FreshCModule(t, source, filepath.Join("c", "http1.wasm"), *updateC)
 }

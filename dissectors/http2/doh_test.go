@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
-	"github.com/kubeshark-wasm/kubeshark/dissectors/dns"
+	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/sdk/sdktest"
 )
@@ -56,11 +56,12 @@ func dnsAnswer(t *testing.T, name string, typ dnsmessage.Type, rcode dnsmessage.
 	return out
 }
 
-// viaDNS is the record the DNS dissector itself emits for query and
-// response carried over UDP.
+// viaDNS is the record the DNS dissector itself (the built-in module,
+// c/dns.wasm, run by the host) emits for query and response carried over
+// UDP.
 func viaDNS(t *testing.T, query, response []byte) *sdk.Record {
 	t.Helper()
-	dr := sdktest.Open(dns.New(), sdk.ConnInfo{ID: 9, PortA: 40000, PortB: 53, UDP: true, Oriented: true})
+	dr := sdktest.Open(dissectortest.NewGuest(t, dissectortest.Wasm(t, "dns")), sdk.ConnInfo{ID: 9, PortA: 40000, PortB: 53, UDP: true, Oriented: true})
 	if query != nil {
 		dr.Feed(cli, query, 10)
 	}

@@ -23,7 +23,6 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/amqp"
-	"github.com/kubeshark-wasm/kubeshark/dissectors/dns"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/http2"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/kafka"
 	"github.com/kubeshark-wasm/kubeshark/dissectors/mongodb"
@@ -52,7 +51,7 @@ type Seg struct {
 type Workload struct {
 	Name    string        // dissectors/<name>, as dissectors.Builtin names the module
 	What    string        // the traffic, for the table
-	Native  sdk.Dissector // the Go source compiled natively; nil for a dissector written in C (http1)
+	Native  sdk.Dissector // the Go source compiled natively; nil for a dissector written in C (http1, dns)
 	UDP     bool
 	Port    uint16 // the server's port, DirB's
 	Conns   [][]Seg
@@ -425,7 +424,7 @@ func dnsWorkload() (Workload, error) {
 			return Workload{}, err
 		}
 	}
-	return Workload{Name: "dns", What: "1000 UDP A queries → 2 answers", Native: dns.New(), UDP: true, Port: 53,
+	return Workload{Name: "dns", What: "1000 UDP A queries → 2 answers", UDP: true, Port: 53,
 		Conns: exchanges(qs, rs), Records: benchExchanges}, nil
 }
 

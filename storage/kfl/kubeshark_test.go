@@ -115,7 +115,7 @@ var kfl2Filters = []string{
 }
 
 func builtinManifests() []sdk.Manifest {
-	return []sdk.Manifest{http1.Manifest(), http2.New().Manifest(), dns.New().Manifest(), redis.New().Manifest(), kafka.New().Manifest(),
+	return []sdk.Manifest{http1.Manifest(), http2.New().Manifest(), dns.Manifest(), redis.New().Manifest(), kafka.New().Manifest(),
 		amqp.New().Manifest(), mongodb.New().Manifest(), mysql.New().Manifest(), postgres.New().Manifest(), tls.New().Manifest(),
 		websocket.New().Manifest(), mqtt.New().Manifest()}
 }

@@ -1,28 +1,22 @@
 package dns
 
-import (
-	"github.com/kubeshark-wasm/kubeshark/sdk"
-)
+import "github.com/kubeshark-wasm/kubeshark/sdk"
 
 // Version is the dissector's version.
 const Version = "1.0.0"
 
-// Limits that keep hostile traffic from growing a connection's memory.
+// Limits that keep hostile traffic from growing a record (c/dns.c has the
+// same, and one more: 256 queries waiting for a response per connection).
 const (
-	maxPending  = 256 // queries waiting for a response per connection
 	maxRecords  = 64  // resource records rendered per section
 	maxRDText   = 512 // bytes of one rendered rdata string
 	maxQuestion = 64  // questions a plausible message carries
 )
 
-// Dissector implements sdk.Dissector for DNS.
-type Dissector struct{}
-
-// New returns the DNS dissector.
-func New() *Dissector { return &Dissector{} }
-
-// Manifest describes the dissector.
-func (*Dissector) Manifest() sdk.Manifest {
+// Manifest is the manifest of the built-in DNS module (c/dns.wasm), what
+// its describe export returns, known to the host without compiling the
+// module. dissectors.TestBuiltinManifests holds the two equal.
+func Manifest() sdk.Manifest {
 	return sdk.Manifest{
 		Name:        "dns",
 		Version:     Version,
@@ -32,16 +26,6 @@ func (*Dissector) Manifest() sdk.Manifest {
 		PortHints:   []uint16{53, 5353, 5355, 853},
 		Fields:      FieldSpecs(),
 	}
-}
-
-// Probe recognises a DNS message, bare (UDP) or length-prefixed (TCP).
-func (*Dissector) Probe(_ sdk.Direction, data []byte) sdk.Probe {
-	return probe(data)
-}
-
-// Open starts a connection or UDP flow.
-func (*Dissector) Open(info sdk.ConnInfo, out sdk.Emitter) sdk.Conn {
-	return newConn(info, out)
 }
 
 // fieldSpecs documents the fields of DNS records.
