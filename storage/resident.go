@@ -36,7 +36,7 @@ import (
 const (
 	releaseEvery    = 250 * time.Millisecond
 	releaseAllEvery = 30 * time.Second
-	releaseGrowth   = 64 << 20
+	releaseGrowth   = 32 << 20
 )
 
 // releaseState is what releaseLoop keeps between passes.
