@@ -24,33 +24,67 @@ import (
 // releaseEvery is how often new finished value-log files are released (a
 // pass reads /proc/self/maps, ~0.1 ms; an import fills a file in ~1 s);
 // every releaseAllEvery all finished files are released again, dropping
-// what reads brought back in.
+// what reads brought back in. Reads can bring pages back much faster than
+// that: a scan over old records (rebuilding the statistics of every
+// minute a second import of the same capture touched, an MCP question
+// over a whole store) faults the value log in at read speed, and the
+// second import of a million records peaked at 922 MB, 741 MB of it
+// file-backed. So all finished files are also released again as soon as
+// the process's file-backed resident memory has grown releaseGrowth since
+// the last such pass (RATIONALE.md, "Releasing value-log pages behind
+// reads").
 const (
 	releaseEvery    = 250 * time.Millisecond
 	releaseAllEvery = 30 * time.Second
+	releaseGrowth   = 32 << 20
 )
+
+// releaseState is what releaseLoop keeps between passes.
+type releaseState struct {
+	// released names the finished files released since the last pass
+	// over all of them.
+	released map[string]bool
+	// last is when all finished files were last released; base is the
+	// file-backed resident bytes right after that pass (or the lowest
+	// seen after a pass since), growth how far above base a pass
+	// releases all again.
+	last         time.Time
+	base, growth int64
+}
 
 // releaseLoop releases finished value-log files until ctx ends.
 func (s *Store) releaseLoop(ctx context.Context, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(releaseEvery)
 	defer t.Stop()
-	released := map[string]bool{}
-	last := time.Now()
+	st := &releaseState{released: map[string]bool{}, last: time.Now(), base: fileResident(), growth: releaseGrowth}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		all := time.Since(last) >= releaseAllEvery
-		if all {
-			last = time.Now()
-			clear(released)
-		}
-		if err := s.releaseValueLogs(released); err != nil {
+		if err := s.releasePass(st, time.Now()); err != nil {
 			s.log.Debug("releasing value-log pages", "err", err)
 			return
 		}
 	}
+}
+
+// releasePass releases the finished value-log files not released yet, or
+// all of them when releaseAllEvery has passed or reads have brought
+// st.growth of file pages back in.
+func (s *Store) releasePass(st *releaseState, now time.Time) error {
+	all := now.Sub(st.last) >= releaseAllEvery || fileResident()-st.base >= st.growth
+	if all {
+		st.last = now
+		clear(st.released)
+	}
+	if err := s.releaseValueLogs(st.released); err != nil {
+		return err
+	}
+	if after := fileResident(); all || after < st.base {
+		st.base = after
+	}
+	return nil
 }

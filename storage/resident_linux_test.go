@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
@@ -97,5 +98,86 @@ func TestReleaseValueLogs(t *testing.T) {
 		if got.Summary != r.Summary || got.Response.Body != r.Response.Body || !reflect.DeepEqual(got.Request.Headers, r.Request.Headers) {
 			t.Fatalf("record %s changed after its pages were released", r.ID)
 		}
+	}
+}
+
+// TestReleaseAfterReads: pages a scan of old records brings back into
+// the resident set leave it at the next release pass once they add up to
+// the growth allowed, long before the periodic pass over all files, and
+// not while they do not.
+func TestReleaseAfterReads(t *testing.T) {
+	ctx := context.Background()
+	s := openDir(t, t.TempDir(), Options{})
+	defer s.Close()
+	s.releaseStop()
+	<-s.releaseDone
+
+	total := 0
+	for ; len(vlogResident(t, s.realDir)) < 3; total += 1000 {
+		if total > 400_000 {
+			t.Fatalf("no third value-log file after %d records", total)
+		}
+		mustPut(t, s, synthN(total, 1000))
+	}
+	start := time.Now()
+	st := &releaseState{released: map[string]bool{}, last: start, base: fileResident()}
+	finished := func() (names []string, kb int) {
+		res := vlogResident(t, s.realDir)
+		newest := ""
+		for name := range res {
+			newest = max(newest, name)
+		}
+		for name, k := range res {
+			if name != newest {
+				names, kb = append(names, name), kb+k
+			}
+		}
+		return names, kb
+	}
+	// The first pass releases the finished files as writes leave them.
+	st.growth = 1 << 40
+	if err := s.releasePass(st, start.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	names, kb := finished()
+	if len(names) < 2 || kb != 0 {
+		t.Fatalf("finished files %v hold %d KB after the first pass", names, kb)
+	}
+
+	// A scan reads every record back: their value-log pages return.
+	read := 0
+	q := Query{Limit: 5000}
+	for {
+		p, err := s.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read += len(p.Records)
+		if p.Next == "" {
+			break
+		}
+		q.Cursor = p.Next
+	}
+	if read != total {
+		t.Fatalf("scan read %d records, want %d", read, total)
+	}
+	_, kb = finished()
+	if kb < 1024 {
+		t.Fatalf("the scan brought back only %d KB of finished files", kb)
+	}
+	// Within the growth allowed (and well within the periodic pass), a
+	// pass leaves them; beyond it, the next pass releases them all.
+	if err := s.releasePass(st, start.Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, after := finished(); after < kb/2 {
+		t.Errorf("a pass within the growth allowed released %d of %d KB", kb-after, kb)
+	}
+	st.growth = int64(kb) << 10 / 2
+	if err := s.releasePass(st, start.Add(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if names, after := finished(); after != 0 {
+		t.Errorf("finished files %v still hold %d KB (%d after the scan)", names, after, kb)
 	}
 }
