@@ -21,7 +21,7 @@ var jsonCodec = valueCodec{
 }
 
 func BenchmarkCodec(b *testing.B) {
-	summary, _, _ := splitBodies(synth(1), DefaultMaxBodyBytes)
+	summary, _, _ := splitBodies(new(summaryScratch), synth(1), DefaultMaxBodyBytes)
 	for _, c := range []valueCodec{wireCodec, jsonCodec} {
 		b.Run(c.name, func(b *testing.B) {
 			var buf []byte

@@ -309,6 +309,10 @@ func (s *Store) Close() error {
 // (pipeline.EncodedFieldsSink).
 func (s *Store) TakesEncodedFields() bool { return true }
 
+// putChunk is the size of the chunks Put cuts a batch's keys and values
+// from.
+const putChunk = 64 << 10
+
 // Put stores recs in one batch, assigning an ID (from the record's
 // Timestamp) to each record that has none. A record that already has an ID
 // must carry one from NewID whose time part is its Timestamp; storing it
@@ -369,6 +373,19 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	w := newBatchWriter(s.db)
 	defer w.discard()
 	var buf, bodies []byte
+	var sc summaryScratch
+	// Keys and values are cut from shared chunks (arena) rather than
+	// allocated two a record: badger keeps references to them until the
+	// commit, never after, so a chunk is garbage once the batch is in.
+	var arena []byte
+	take := func(n int) []byte {
+		if cap(arena)-len(arena) < n {
+			arena = make([]byte, 0, max(putChunk, n))
+		}
+		l := len(arena)
+		arena = arena[:l+n]
+		return arena[l : l : l+n]
+	}
 	// The ops slice is reused: badger keeps the keys and values it points
 	// to until commit, never the slice itself.
 	ops := make([]op, 0, 2)
@@ -379,14 +396,15 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 			}
 		}
 		id := ids[i]
-		summary, req, resp := splitBodies(r, s.opts.MaxBodyBytes)
-		// Each value gets its own slice: badger keeps references until
-		// commit (buf and bodies are scratch). The index entry and both
-		// keys share one allocation.
+		summary, req, resp := splitBodies(&sc, r, s.opts.MaxBodyBytes)
+		// Each value gets its own slice of the arena (buf and bodies are
+		// scratch). The index entry and both keys share one; an index
+		// entry longer than its room (endpoint text, not addresses)
+		// moves out to a slice of its own.
 		buf = s.codec.encode(buf[:0], summary)
 		bodies = appendBodies(bodies[:0], req, resp)
-		val := appendStored(make([]byte, 0, len(buf)+len(bodies)+4), buf, bodies)
-		kb := make([]byte, 0, 2*(1+idLen)+64)
+		val := appendStored(take(1+binary.MaxVarintLen64+len(buf)+len(bodies)), buf, bodies)
+		kb := take(2*(1+idLen) + 64)
 		kb = append(kb, prefixIndex)
 		kb = append(kb, id[:]...)
 		kb = append(kb, prefixRecord)
