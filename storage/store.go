@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -308,6 +309,10 @@ func (s *Store) Close() error {
 // (pipeline.EncodedFieldsSink).
 func (s *Store) TakesEncodedFields() bool { return true }
 
+// putChunk is the size of the chunks Put cuts a batch's keys and values
+// from.
+const putChunk = 64 << 10
+
 // Put stores recs in one batch, assigning an ID (from the record's
 // Timestamp) to each record that has none. A record that already has an ID
 // must carry one from NewID whose time part is its Timestamp; storing it
@@ -368,6 +373,19 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	w := newBatchWriter(s.db)
 	defer w.discard()
 	var buf, bodies []byte
+	var sc summaryScratch
+	// Keys and values are cut from shared chunks (arena) rather than
+	// allocated two a record: badger keeps references to them until the
+	// commit, never after, so a chunk is garbage once the batch is in.
+	var arena []byte
+	take := func(n int) []byte {
+		if cap(arena)-len(arena) < n {
+			arena = make([]byte, 0, max(putChunk, n))
+		}
+		l := len(arena)
+		arena = arena[:l+n]
+		return arena[l : l : l+n]
+	}
 	// The ops slice is reused: badger keeps the keys and values it points
 	// to until commit, never the slice itself.
 	ops := make([]op, 0, 2)
@@ -378,14 +396,15 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 			}
 		}
 		id := ids[i]
-		summary, req, resp := splitBodies(r, s.opts.MaxBodyBytes)
-		// Each value gets its own slice: badger keeps references until
-		// commit (buf and bodies are scratch). The index entry and both
-		// keys share one allocation.
+		summary, req, resp := splitBodies(&sc, r, s.opts.MaxBodyBytes)
+		// Each value gets its own slice of the arena (buf and bodies are
+		// scratch). The index entry and both keys share one; an index
+		// entry longer than its room (endpoint text, not addresses)
+		// moves out to a slice of its own.
 		buf = s.codec.encode(buf[:0], summary)
 		bodies = appendBodies(bodies[:0], req, resp)
-		val := appendStored(make([]byte, 0, len(buf)+len(bodies)+4), buf, bodies)
-		kb := make([]byte, 0, 2*(1+idLen)+64)
+		val := appendStored(take(1+binary.MaxVarintLen64+len(buf)+len(bodies)), buf, bodies)
+		kb := take(2*(1+idLen) + 64)
 		kb = append(kb, prefixIndex)
 		kb = append(kb, id[:]...)
 		kb = append(kb, prefixRecord)
@@ -417,26 +436,57 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 }
 
 // storedIDs reports which of the given ids are already stored.
+//
+// It walks the record keys in id order with one iterator instead of a
+// Get per id: a batch's ids sit close together in time (one worker's
+// stretch of the capture), so after one seek the keys between them are
+// few, and stepping over them costs less than looking each id up through
+// every memtable and table (Gets were 4% of a small import's CPU, all of
+// it on the sink's goroutine; BENCHMARKS.md). Past maxSteps keys between
+// two ids (a batch spanning much stored traffic) it seeks again, so no id
+// costs more than a few steps and a seek.
 func (s *Store) storedIDs(ctx context.Context, ids []rawID, given []int) (map[rawID]bool, error) {
 	if len(given) == 0 {
 		return nil, nil
 	}
+	sorted := make([]rawID, len(given))
+	for n, i := range given {
+		sorted[n] = ids[i]
+	}
+	slices.SortFunc(sorted, func(a, b rawID) int { return bytes.Compare(a[:], b[:]) })
+	const maxSteps = 8
 	out := make(map[rawID]bool)
 	err := s.db.View(func(txn *badger.Txn) error {
-		for n, i := range given {
+		o := badger.DefaultIteratorOptions
+		o.PrefetchValues = false
+		o.Prefix = []byte{prefixRecord}
+		it := txn.NewIterator(o)
+		defer it.Close()
+		key := make([]byte, 1+idLen)
+		key[0] = prefixRecord
+		for n, id := range sorted {
 			if n&255 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
 			}
-			_, err := txn.Get(recordKey(ids[i]))
-			if errors.Is(err, badger.ErrKeyNotFound) {
-				continue
+			copy(key[1:], id[:])
+			if n == 0 {
+				it.Seek(key)
 			}
-			if err != nil {
-				return err
+			for step := 0; it.Valid() && bytes.Compare(it.Item().Key(), key) < 0; step++ {
+				if step == maxSteps {
+					it.Seek(key)
+					break
+				}
+				it.Next()
 			}
-			out[ids[i]] = true
+			if !it.Valid() {
+				return nil // past the last record: the rest are new
+			}
+			if bytes.Equal(it.Item().Key(), key) {
+				out[id] = true
+			}
 		}
 		return nil
 	})

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 )
 
@@ -312,4 +314,84 @@ func TestPutEncodedFields(t *testing.T) {
 			t.Errorf("%s: no fields read back", js)
 		}
 	}
+}
+
+// TestPutCountsReplaced checks Writes against what the store holds when a
+// batch mixes stored and new ids: new ones before, between (alone, and
+// past long runs of stored keys) and after the stored ones, ids stored
+// and then deleted, and an id given twice in the batch.
+func TestPutCountsReplaced(t *testing.T) {
+	ctx := context.Background()
+	withID := func(i int) *sdk.Record {
+		r := synth(i)
+		r.ID = NewID(r.Timestamp, uint64(i))
+		return r
+	}
+	tests := []struct {
+		name      string
+		stored    func(i int) bool // which of 0..299 are stored first
+		deleted   func(i int) bool // of those, whose record key is deleted
+		batch     []int
+		wantNew   int64
+		wantAgain int64
+	}{
+		{"interleaved", func(i int) bool { return i%2 == 0 }, nil, seq(0, 300), 150, 150},
+		{"long runs stored between new ones", func(i int) bool { return i%50 != 0 }, nil, seq(0, 300), 6, 294},
+		{"new before and after the stored", func(i int) bool { return i >= 100 && i < 200 }, nil, seq(0, 300), 200, 100},
+		{"sparse batch over many stored", func(i int) bool { return true }, nil, []int{0, 37, 38, 150, 299}, 0, 5},
+		{"deleted count as new", func(i int) bool { return i%3 == 0 }, func(i int) bool { return i%6 == 0 }, seq(0, 300), 250, 50},
+		{"an id twice in the batch", func(i int) bool { return i == 5 }, nil, []int{4, 5, 5, 6, 6}, 3, 2},
+		{"nothing stored", func(i int) bool { return false }, nil, seq(0, 300), 300, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openMem(t)
+			var first []*sdk.Record
+			for i := range 300 {
+				if tt.stored(i) {
+					first = append(first, withID(i))
+				}
+			}
+			if len(first) > 0 {
+				mustPut(t, s, first)
+			}
+			if tt.deleted != nil {
+				err := s.db.Update(func(txn *badger.Txn) error {
+					for i := range 300 {
+						if tt.stored(i) && tt.deleted(i) {
+							id, _ := parseID(withID(i).ID)
+							if err := txn.Delete(recordKey(id)); err != nil {
+								return err
+							}
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := s.Writes()
+			var batch []*sdk.Record
+			for _, i := range tt.batch {
+				batch = append(batch, withID(i))
+			}
+			if err := s.Put(ctx, batch); err != nil {
+				t.Fatal(err)
+			}
+			got := s.Writes().Sub(before)
+			if got.Records != tt.wantNew || got.RecordsReplaced != tt.wantAgain {
+				t.Fatalf("%d new, %d replaced; want %d new, %d replaced", got.Records, got.RecordsReplaced, tt.wantNew, tt.wantAgain)
+			}
+		})
+	}
+}
+
+// seq is from, from+1, ..., to-1.
+func seq(from, to int) []int {
+	out := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
 }

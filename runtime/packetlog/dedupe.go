@@ -29,8 +29,90 @@ type packetKey struct {
 	hash  uint64
 }
 
-// keySet is the keys of the packets of the open chunk.
+// keySet is a set of packet keys.
 type keySet map[packetKey]struct{}
+
+// openKeys is the keys of the packets of the open chunk. Packets come in
+// time order from nearly every capture, so the keys are kept as a list in
+// the order written, which is then ordered by time: a key newer than the
+// last is new without a lookup, one at the same nanosecond is looked for
+// among the last few, and sealing the chunk sorts only the runs of keys
+// at one nanosecond. A hash set cost a map insertion and lookup for every
+// packet and a full sort at each seal (5% of a small-message import's CPU,
+// on the reader's goroutine; BENCHMARKS.md). The first key out of time
+// order turns the list into that set, which then serves the chunk's
+// remaining packets.
+type openKeys struct {
+	keys []packetKey
+	// set holds every key of keys once they left time order; nil while
+	// they are in it.
+	set keySet
+}
+
+// has reports whether k is among the keys.
+func (o *openKeys) has(k packetKey) bool {
+	if o.set != nil {
+		_, ok := o.set[k]
+		return ok
+	}
+	n := len(o.keys)
+	if n == 0 || k.nanos > o.keys[n-1].nanos {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(o.keys, k.nanos, func(e packetKey, t int64) int { return cmp.Compare(e.nanos, t) })
+	for ; i < n && o.keys[i].nanos == k.nanos; i++ {
+		if o.keys[i].hash == k.hash {
+			return true
+		}
+	}
+	return false
+}
+
+// add adds a key that has reported absent.
+func (o *openKeys) add(k packetKey) {
+	if o.set == nil && len(o.keys) > 0 && k.nanos < o.keys[len(o.keys)-1].nanos {
+		o.set = make(keySet, len(o.keys)+1)
+		for _, k := range o.keys {
+			o.set[k] = struct{}{}
+		}
+	}
+	if o.set != nil {
+		o.set[k] = struct{}{}
+	}
+	o.keys = append(o.keys, k)
+}
+
+// len is the number of keys.
+func (o *openKeys) len() int { return len(o.keys) }
+
+// take returns the keys sorted and empties o.
+func (o *openKeys) take() sortedKeys {
+	ks := sortedKeys(o.keys)
+	if o.set != nil {
+		slices.SortFunc(ks, cmpKey)
+	} else {
+		// In time order already: sort each run of one nanosecond by hash.
+		for i := 0; i < len(ks); {
+			j := i + 1
+			for j < len(ks) && ks[j].nanos == ks[i].nanos {
+				j++
+			}
+			if j-i > 1 {
+				slices.SortFunc(ks[i:j], cmpKey)
+			}
+			i = j
+		}
+	}
+	// The list is cached while the chunk's time range is imported into:
+	// no room to spare in it. The next chunk's list starts with room for
+	// as many keys as this one held, so that it seldom grows.
+	n := len(ks)
+	if cap(ks) > n+n/8 {
+		ks = slices.Clone(ks)
+	}
+	*o = openKeys{keys: make([]packetKey, 0, n+n/8)}
+	return ks
+}
 
 // sortedKeys is the keys of a sealed chunk, sorted: 16 bytes a packet.
 type sortedKeys []packetKey
@@ -52,7 +134,7 @@ func (ks sortedKeys) has(k packetKey) bool {
 // nothing derived from it is stored.
 type dedupe struct {
 	seed   maphash.Seed
-	cur    keySet
+	cur    openKeys
 	cached map[uint64]sortedKeys // by chunk seq
 	lru    []uint64              // cached seqs, least recently used first
 	nkeys  int                   // keys in cached
@@ -66,7 +148,7 @@ type dedupe struct {
 }
 
 func newDedupe() dedupe {
-	return dedupe{seed: maphash.MakeSeed(), cur: keySet{}, cached: map[uint64]sortedKeys{}, maxKeys: maxCachedKeys}
+	return dedupe{seed: maphash.MakeSeed(), cached: map[uint64]sortedKeys{}, maxKeys: maxCachedKeys}
 }
 
 func (d *dedupe) key(p capture.Packet) packetKey {
@@ -105,13 +187,7 @@ func (d *dedupe) bounds(sealed []chunkInfo) {
 
 // sealed moves the open chunk's keys to the cache under its seq.
 func (d *dedupe) sealed(seq uint64) {
-	ks := make(sortedKeys, 0, len(d.cur))
-	for k := range d.cur {
-		ks = append(ks, k)
-	}
-	slices.SortFunc(ks, cmpKey)
-	d.put(seq, ks)
-	d.cur = keySet{}
+	d.put(seq, d.cur.take())
 }
 
 // evicted forgets a chunk that left the log.
@@ -144,7 +220,7 @@ func (d *dedupe) touch(seq uint64) {
 // open chunk, or in a sealed chunk whose time range covers it.
 func (w *Writer) holds(ctx context.Context, k packetKey) bool {
 	d := &w.dedupe
-	if _, ok := d.cur[k]; ok {
+	if d.cur.has(k) {
 		return true
 	}
 	if !d.any || k.nanos < d.lo || k.nanos > d.hi {

@@ -225,3 +225,58 @@ func BenchmarkWrite(b *testing.B) {
 		})
 	}
 }
+
+// TestOpenKeys holds the open chunk's key list to a set: for keys in time
+// order, with runs at one nanosecond in any hash order, and leaving time
+// order part way, each key is found once added and not before, and the
+// sealed list is every key once, sorted.
+func TestOpenKeys(t *testing.T) {
+	k := func(nanos int64, hash uint64) packetKey { return packetKey{nanos: nanos, hash: hash} }
+	tests := []struct {
+		name string
+		keys []packetKey // in the order written; repeats are duplicates
+	}{
+		{"in order", []packetKey{k(1, 5), k(2, 1), k(3, 9), k(10, 0)}},
+		{"one nanosecond, hashes descending", []packetKey{k(1, 1), k(2, 9), k(2, 5), k(2, 7), k(2, 1), k(3, 0)}},
+		{"repeats at one nanosecond", []packetKey{k(2, 9), k(2, 5), k(2, 9), k(2, 5), k(3, 1), k(2, 5)}},
+		{"leaves time order", []packetKey{k(5, 1), k(6, 2), k(4, 3), k(6, 2), k(4, 3), k(7, 1), k(1, 1), k(5, 1)}},
+		{"first key older than all later", []packetKey{k(9, 9), k(1, 1), k(2, 2), k(9, 9)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o openKeys
+			want := keySet{}
+			for i, key := range tt.keys {
+				_, held := want[key]
+				if got := o.has(key); got != held {
+					t.Fatalf("key %d %+v: has %v, want %v", i, key, got, held)
+				}
+				// Same time, another hash: never held.
+				if o.has(packetKey{nanos: key.nanos, hash: 1 << 63}) {
+					t.Fatalf("key %d: a key never added is held", i)
+				}
+				if !held {
+					o.add(key)
+					want[key] = struct{}{}
+				}
+			}
+			if o.len() != len(want) {
+				t.Fatalf("len %d, want %d", o.len(), len(want))
+			}
+			got := o.take()
+			sorted := make(sortedKeys, 0, len(want))
+			for key := range want {
+				sorted = append(sorted, key)
+			}
+			slices.SortFunc(sorted, cmpKey)
+			if !slices.Equal(got, sorted) {
+				t.Fatalf("sealed %v, want %v", got, sorted)
+			}
+			for key := range want {
+				if !got.has(key) || o.has(key) {
+					t.Fatalf("%+v: in the sealed list %v, still open %v", key, got.has(key), o.has(key))
+				}
+			}
+		})
+	}
+}

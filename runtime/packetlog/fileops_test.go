@@ -96,7 +96,7 @@ func TestNoDedupeKeepsEveryPacketAndNoKeys(t *testing.T) {
 		t.Errorf("counts %+v, want 20 written, no duplicates", c)
 	}
 	w.mu.Lock()
-	keys := len(w.dedupe.cur) + w.dedupe.nkeys
+	keys := w.dedupe.cur.len() + w.dedupe.nkeys
 	w.mu.Unlock()
 	if keys != 0 {
 		t.Errorf("%d duplicate-check keys held", keys)

@@ -218,7 +218,7 @@ func (w *Writer) Write(p capture.Packet) error {
 	}
 	a.info.add(p.Timestamp)
 	if !w.opts.NoDedupe {
-		w.dedupe.cur[k] = struct{}{}
+		w.dedupe.cur.add(k)
 	}
 	w.counts.Written++
 	return w.evict()

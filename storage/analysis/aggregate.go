@@ -274,6 +274,9 @@ type aggregator struct {
 	// order of their first records; rollups keep it so that merging them
 	// tracks the same groups under maxGroups as one scan would.
 	order []*agg
+	// last and lastProto are the group and protocol row of the last
+	// record added (addRows).
+	last, lastProto *agg
 }
 
 func newAggregator(opt aggOptions) *aggregator {
@@ -318,26 +321,42 @@ func (a *aggregator) keyOf(r *sdk.Record) groupKey {
 	return groupKey{proto: r.Protocol, method: r.Method, path: a.tmpl.get(r.Protocol, r.Path), srv: nodeOf(&r.Dst), port: r.Dst.Port}
 }
 
-func (a *aggregator) add(r *sdk.Record) {
+func (a *aggregator) add(r *sdk.Record) { a.addRows(r) }
+
+// addRows adds r and returns the rows it went to besides the total: its
+// group (nil when maxGroups left it untracked) and its protocol's.
+func (a *aggregator) addRows(r *sdk.Record) (g, p *agg) {
 	k := a.keyOf(r)
-	g := a.groups[k]
-	if g == nil && len(a.groups) < maxGroups {
-		g = a.newAgg(k)
-		a.groups[k] = g
-		a.order = append(a.order, g)
+	// Records of one group come in runs (a connection's calls, a batch
+	// of one stream): comparing with the last group's key is cheaper than
+	// hashing it.
+	if g = a.last; g == nil || g.key != k {
+		g = a.groups[k]
+		if g == nil && len(a.groups) < maxGroups {
+			g = a.newAgg(k)
+			a.groups[k] = g
+			a.order = append(a.order, g)
+		}
+		if g != nil {
+			a.last = g
+		}
 	}
 	if g == nil {
 		a.untracked++
 	} else {
 		a.addTo(g, r)
 	}
-	p := a.protos[r.Protocol]
-	if p == nil {
-		p = a.newAgg(groupKey{proto: r.Protocol})
-		a.protos[r.Protocol] = p
+	if p = a.lastProto; p == nil || p.key.proto != r.Protocol {
+		p = a.protos[r.Protocol]
+		if p == nil {
+			p = a.newAgg(groupKey{proto: r.Protocol})
+			a.protos[r.Protocol] = p
+		}
+		a.lastProto = p
 	}
 	a.addTo(p, r)
 	a.addTo(a.total, r)
+	return g, p
 }
 
 func (a *aggregator) addTo(g *agg, r *sdk.Record) {

@@ -55,18 +55,28 @@ type RollupBuilder struct {
 var rollupGroupings = [...]GroupBy{ByEndpoint, ByServer, ByProtocol}
 
 type minuteBuild struct {
-	aggs  [len(rollupGroupings)]*aggregator
-	first map[*agg]firstRecord
-	// statusFirst is the first record of each status code of a row, whose
-	// order the rollup keeps (countStatus appends codes as they come).
-	statusFirst map[rowStatus]firstRecord
-	count       int
+	aggs [len(rollupGroupings)]*aggregator
+	// rows holds, for each row, its first record and the first record
+	// of each of its status codes, whose order the rollup keeps
+	// (countStatus appends codes as they come). One lookup by the row's
+	// pointer per note: two maps, one keyed by row, protocol and status,
+	// were a third of Add's time.
+	rows  map[*agg]*rowFirsts
+	count int
 }
 
-type rowStatus struct {
-	g      *agg
+// rowFirsts is the first record of a row, and of each of its status
+// codes, up to minuteStatuses of them: a row with more is never cached
+// (scanOrder), so the rest need no order.
+type rowFirsts struct {
+	first    firstRecord
+	statuses []statusFirst
+}
+
+type statusFirst struct {
 	proto  string
 	status int
+	first  firstRecord
 }
 
 // firstRecord is the earliest record of a group by the store's key order.
@@ -91,16 +101,47 @@ func (f firstRecord) cmp(o firstRecord) int {
 
 // note keeps the first record of row g and of its status code.
 func (mb *minuteBuild) note(g *agg, f firstRecord, answered bool, r *sdk.Record) {
-	if old, ok := mb.first[g]; !ok || f.before(old) {
-		mb.first[g] = f
+	rf := mb.rows[g]
+	if rf == nil {
+		rf = &rowFirsts{first: f}
+		mb.rows[g] = rf
+	} else if f.before(rf.first) {
+		rf.first = f
 	}
 	if !answered {
 		return
 	}
-	k := rowStatus{g, r.Protocol, r.Status}
-	if old, ok := mb.statusFirst[k]; !ok || f.before(old) {
-		mb.statusFirst[k] = f
+	for i := range rf.statuses {
+		if s := &rf.statuses[i]; s.status == r.Status && s.proto == r.Protocol {
+			if f.before(s.first) {
+				s.first = f
+			}
+			return
+		}
 	}
+	if len(rf.statuses) < minuteStatuses {
+		rf.statuses = append(rf.statuses, statusFirst{proto: r.Protocol, status: r.Status, first: f})
+	}
+}
+
+// firstOf is the first record of row g, and statusFirstOf that of its
+// status code; zero when none was noted.
+func (mb *minuteBuild) firstOf(g *agg) firstRecord {
+	if rf := mb.rows[g]; rf != nil {
+		return rf.first
+	}
+	return firstRecord{}
+}
+
+func (mb *minuteBuild) statusFirstOf(g *agg, proto string, status int) firstRecord {
+	if rf := mb.rows[g]; rf != nil {
+		for _, s := range rf.statuses {
+			if s.status == status && s.proto == proto {
+				return s.first
+			}
+		}
+	}
+	return firstRecord{}
 }
 
 // scanOrder puts a minute's rows and their status codes in the order a
@@ -116,11 +157,11 @@ func (mb *minuteBuild) scanOrder(a *aggregator) ([]*agg, bool) {
 			return nil, false
 		}
 		slices.SortFunc(g.statuses, func(x, y statusTally) int {
-			return mb.statusFirst[rowStatus{g, x.proto, x.status}].cmp(mb.statusFirst[rowStatus{g, y.proto, y.status}])
+			return mb.statusFirstOf(g, x.proto, x.status).cmp(mb.statusFirstOf(g, y.proto, y.status))
 		})
 	}
 	order := slices.Clone(a.order)
-	slices.SortFunc(order, func(x, y *agg) int { return mb.first[x].cmp(mb.first[y]) })
+	slices.SortFunc(order, func(x, y *agg) int { return mb.firstOf(x).cmp(mb.firstOf(y)) })
 	return order, true
 }
 
@@ -151,7 +192,7 @@ func (b *RollupBuilder) Add(ctx context.Context, recs []*sdk.Record) error {
 		}
 		mb := b.minutes[m]
 		if mb == nil {
-			mb = &minuteBuild{first: map[*agg]firstRecord{}, statusFirst: map[rowStatus]firstRecord{}}
+			mb = &minuteBuild{rows: map[*agg]*rowFirsts{}}
 			for i, by := range rollupGroupings {
 				mb.aggs[i] = newAggregator(aggOptions{by: by, statusCap: minuteStatuses})
 			}
@@ -162,12 +203,11 @@ func (b *RollupBuilder) Add(ctx context.Context, recs []*sdk.Record) error {
 		f := firstRecord{ts: r.Timestamp.UnixNano(), id: r.ID}
 		answered := hasResponse(r)
 		for _, a := range mb.aggs {
-			k := a.keyOf(r)
-			a.add(r)
-			if g := a.groups[k]; g != nil {
+			g, p := a.addRows(r)
+			if g != nil {
 				mb.note(g, f, answered, r)
 			}
-			mb.note(a.protos[r.Protocol], f, answered, r)
+			mb.note(p, f, answered, r)
 			mb.note(a.total, f, answered, r)
 		}
 	}

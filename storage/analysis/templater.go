@@ -9,6 +9,12 @@ import "github.com/kubeshark-wasm/kubeshark/storage/templates"
 // practice).
 type templater struct {
 	memo map[[2]string]string
+	// last is the last protocol and path asked and lastV its template:
+	// records repeat a path in runs, and comparing is cheaper than
+	// hashing.
+	last   [2]string
+	lastV  string
+	lastOK bool
 }
 
 const templateMemoCap = 50000
@@ -17,12 +23,16 @@ func newTemplater() *templater { return &templater{memo: make(map[[2]string]stri
 
 func (t *templater) get(protocol, path string) string {
 	k := [2]string{protocol, path}
-	if v, ok := t.memo[k]; ok {
-		return v
+	if t.lastOK && k == t.last {
+		return t.lastV
 	}
-	v := templates.Template(protocol, path)
-	if len(t.memo) < templateMemoCap {
-		t.memo[k] = v
+	v, ok := t.memo[k]
+	if !ok {
+		v = templates.Template(protocol, path)
+		if len(t.memo) < templateMemoCap {
+			t.memo[k] = v
+		}
 	}
+	t.last, t.lastV, t.lastOK = k, v, true
 	return v
 }

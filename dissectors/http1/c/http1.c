@@ -1481,8 +1481,11 @@ static void preview_cap(msg *m) {
 	m->body_cap = BODY_PREVIEW;
 }
 
-static int request_body(half *h, msg *m) {
-	preview_cap(m);
+/* body_framing: how the body after a head is framed, the tail of both
+ * request_body and response_body: chunked, by Content-Length or, with
+ * neither, empty (a request) or read until the connection closes (a
+ * response: until_close). Returns 1 when the message is complete now. */
+static int body_framing(half *h, msg *m, int until_close) {
 	const hdr *te = header(m, "Transfer-Encoding");
 	if (te && last_coding_chunked(m, te)) {
 		h->st = ST_CHUNK_SIZE;
@@ -1491,14 +1494,25 @@ static int request_body(half *h, msg *m) {
 	int64_t n;
 	ks_buf_reset(&ebuf);
 	int r = content_length(m, &n, &ebuf);
+	h->st = ST_START;
 	if (r < 0) {
 		set_problem(m, "malformed: ", ebuf.b, ebuf.len);
-	} else if (r > 0 && n > 0) {
+		return 1;
+	}
+	if (r > 0 && n > 0) {
 		h->st = ST_BODY, h->remaining = n;
 		return 0;
 	}
-	h->st = ST_START;
+	if (r == 0 && until_close) {
+		h->st = ST_UNTIL_CLOSE;
+		return 0;
+	}
 	return 1;
+}
+
+static int request_body(half *h, msg *m) {
+	preview_cap(m);
+	return body_framing(h, m, 0);
 }
 
 static int response_body(conn *c, half *h, msg *m) {
@@ -1508,25 +1522,7 @@ static int response_body(conn *c, half *h, msg *m) {
 	if ((m->status >= 100 && m->status < 200) || m->status == 204 || m->status == 304) return 1;
 	if (req && equals(S(req, req->method), req->method.len, "HEAD")) return 1;
 	if (req && equals(S(req, req->method), req->method.len, "CONNECT") && m->status >= 200 && m->status < 300) return 1;
-	const hdr *te = header(m, "Transfer-Encoding");
-	if (te && last_coding_chunked(m, te)) {
-		h->st = ST_CHUNK_SIZE;
-		return 0;
-	}
-	int64_t n;
-	ks_buf_reset(&ebuf);
-	int r = content_length(m, &n, &ebuf);
-	if (r < 0) {
-		set_problem(m, "malformed: ", ebuf.b, ebuf.len);
-		return 1;
-	}
-	if (r > 0) {
-		if (n == 0) return 1;
-		h->st = ST_BODY, h->remaining = n;
-		return 0;
-	}
-	h->st = ST_UNTIL_CLOSE;
-	return 0;
+	return body_framing(h, m, 1);
 }
 
 static size_t start_line(conn *c, int dir, half *h, const uint8_t *data, size_t n, int64_t ts, int *complete) {
