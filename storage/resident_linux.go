@@ -30,13 +30,18 @@ func (s *Store) releaseValueLogs(released map[string]bool) error {
 	}
 	type span struct{ start, end uintptr }
 	files := map[string][]span{}
+	tables := map[string][]span{}
 	newest := ""
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
 		// start-end perms offset dev inode path
 		f := strings.Fields(sc.Text())
-		if len(f) != 6 || !strings.HasSuffix(f[5], ".vlog") || filepath.Dir(f[5]) != s.realDir {
+		if len(f) != 6 || filepath.Dir(f[5]) != s.realDir {
 			continue // not one of ours, or " (deleted)"
+		}
+		isTable := strings.HasSuffix(f[5], ".sst")
+		if !strings.HasSuffix(f[5], ".vlog") && (!isTable || !s.opts.ReleaseTables) {
+			continue
 		}
 		lo, hi, ok := strings.Cut(f[0], "-")
 		start, err1 := strconv.ParseUint(lo, 16, 64)
@@ -45,6 +50,10 @@ func (s *Store) releaseValueLogs(released map[string]bool) error {
 			return fmt.Errorf("parse /proc/self/maps line %q", sc.Text())
 		}
 		name := filepath.Base(f[5])
+		if isTable {
+			tables[name] = append(tables[name], span{uintptr(start), uintptr(end)})
+			continue
+		}
 		files[name] = append(files[name], span{uintptr(start), uintptr(end)})
 		// Value-log files are named by a zero-padded, increasing number.
 		if len(name) > len(newest) || len(name) == len(newest) && name > newest {
@@ -61,6 +70,29 @@ func (s *Store) releaseValueLogs(released map[string]bool) error {
 		for _, sp := range spans {
 			// The raw call: the range is not Go memory, so no slice of it.
 			if _, _, errno := unix.Syscall(unix.SYS_MADVISE, sp.start, sp.end-sp.start, unix.MADV_DONTNEED); errno != 0 {
+				return fmt.Errorf("madvise %s: %w", name, errno)
+			}
+		}
+		released[name] = true
+	}
+	for name, spans := range tables {
+		if released[name] || s.tablesKept.Load() {
+			continue
+		}
+		for _, sp := range spans {
+			// MADV_PAGEOUT, not DONTNEED: badger may unmap a table
+			// (compaction deleting it) at any moment without a lock to
+			// hold, and the range be reused, by anonymous memory where
+			// this is a no-op without swap, or by another file's mapping,
+			// whose pages it only writes back early. ENOMEM: the range
+			// went meanwhile.
+			_, _, errno := unix.Syscall(unix.SYS_MADVISE, sp.start, sp.end-sp.start, unix.MADV_PAGEOUT)
+			if errno == unix.EINVAL {
+				s.tablesKept.Store(true) // a kernel before 5.4
+				s.log.Debug("tables' pages cannot be released on this kernel", "err", errno)
+				break
+			}
+			if errno != 0 && errno != unix.ENOMEM {
 				return fmt.Errorf("madvise %s: %w", name, errno)
 			}
 		}

@@ -56,6 +56,11 @@ type Options struct {
 	// then mostly read (a snapshot): 8 MiB memtables and block cache
 	// instead of 64 MiB, so that many can be open at once.
 	Small bool
+	// ReleaseTables also takes badger's tables out of the resident set
+	// (resident.go): for a store that runs for hours (tap), whose tables
+	// otherwise stay resident whole from the moment they are written,
+	// at the price of reading them from disk again.
+	ReleaseTables bool
 }
 
 // Store is a record store. Its methods are safe for concurrent use.
@@ -89,6 +94,8 @@ type Store struct {
 	realDir     string
 	vlogMu      sync.Mutex
 	releaseStop context.CancelFunc
+	// tablesKept is set when the kernel cannot release tables' pages.
+	tablesKept  atomic.Bool
 	releaseDone chan struct{}
 	closeOnce   sync.Once
 	closeErr    error

@@ -39,7 +39,7 @@ func plaintext(ctx context.Context, events <-chan Event, window time.Duration, n
 		release := func(all bool) bool {
 			limit := now().Add(-window)
 			for h.Len() > 0 && (all || !h.items[0].e.Time.After(limit)) {
-				it := heap.Pop(&h).(heldEvent)
+				it := heap.Pop(&h).(*heldEvent)
 				select {
 				case out <- ToPlaintext(it.e):
 				case <-ctx.Done():
@@ -56,7 +56,7 @@ func plaintext(ctx context.Context, events <-chan Event, window time.Duration, n
 					return
 				}
 				seq++
-				heap.Push(&h, heldEvent{e: e, seq: seq})
+				heap.Push(&h, &heldEvent{e: e, seq: seq})
 			case <-tick.C:
 				if !release(false) {
 					return
@@ -70,27 +70,30 @@ func plaintext(ctx context.Context, events <-chan Event, window time.Duration, n
 }
 
 // heldEvent is an event waiting in Plaintext; seq keeps events with equal
-// stamps in arrival order.
+// stamps in arrival order. The heap holds pointers: an Event is ~200
+// bytes, and the heap's swaps and its Push and Pop through interfaces
+// copied and boxed it on every move.
 type heldEvent struct {
 	e   Event
 	seq uint64
 }
 
-type eventHeap struct{ items []heldEvent }
+type eventHeap struct{ items []*heldEvent }
 
 func (h eventHeap) Len() int { return len(h.items) }
 func (h eventHeap) Less(i, j int) bool {
-	a, b := &h.items[i], &h.items[j]
+	a, b := h.items[i], h.items[j]
 	if !a.e.Time.Equal(b.e.Time) {
 		return a.e.Time.Before(b.e.Time)
 	}
 	return a.seq < b.seq
 }
 func (h eventHeap) Swap(i, j int) { h.items[i], h.items[j] = h.items[j], h.items[i] }
-func (h *eventHeap) Push(x any)   { h.items = append(h.items, x.(heldEvent)) }
+func (h *eventHeap) Push(x any)   { h.items = append(h.items, x.(*heldEvent)) }
 func (h *eventHeap) Pop() any {
 	n := len(h.items) - 1
 	x := h.items[n]
+	h.items[n] = nil
 	h.items = h.items[:n]
 	return x
 }

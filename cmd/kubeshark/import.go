@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
+	"github.com/kubeshark-wasm/kubeshark/runtime/diskguard"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -378,17 +379,7 @@ func printSummary(w io.Writer, r fileResult) {
 	printRetention(w, r.Retention)
 }
 
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+func humanBytes(n int64) string { return diskguard.Human(uint64(max(n, 0))) }
 
 // printDissectorErrors lists each dissector's errors with their examples:
 // which connection, which record, what went wrong.

@@ -28,6 +28,7 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture"
 	"github.com/kubeshark-wasm/kubeshark/runtime/capture/live"
+	"github.com/kubeshark-wasm/kubeshark/runtime/diskguard"
 	"github.com/kubeshark-wasm/kubeshark/runtime/l4"
 	"github.com/kubeshark-wasm/kubeshark/runtime/packetlog"
 	"github.com/kubeshark-wasm/kubeshark/runtime/pipeline"
@@ -55,6 +56,9 @@ type tapOpts struct {
 	// install, enable, disable, remove; enable/disable_dissection).
 	allowDestructive bool
 	decodeAs         []string
+	// diskReserve is the space tap keeps free on the data directory's
+	// file system (runtime/diskguard).
+	diskReserve int64
 }
 
 func newTapCmd(g *globals) *cobra.Command {
@@ -121,6 +125,7 @@ found under /sys/fs/cgroup to containers and pods.`,
 	f.BoolVar(&o.allowDestructive, "allow-destructive", false, "let the hub change state: plugin install/enable/disable/remove through it (kubeshark plugin install --url), enable_dissection, disable_dissection")
 	f.StringArrayVar(&o.decodeAs, "decode-as", nil, "dissect connections on PORT with the dissector (or protocol) NAME, without probing, as tshark's decode-as: PORT=NAME; repeatable")
 	o.kube.addFlags(f, true)
+	f.Int64Var(&o.diskReserve, "disk-reserve", defaultDiskReserve, "stop capturing, store what is in flight and exit with an error when less than this many bytes are left on the --data file system")
 	f.BoolVar(&o.tls, "tls", true, "also capture TLS plaintext (uprobes on OpenSSL's libssl and Go crypto/tls); --tls=false captures packets only")
 	f.BoolVar(&o.tcClsact, "tc-clsact", false, "with -i, attach with a TC clsact qdisc and filters (the fallback for kernels without TCX) even where TCX exists")
 	f.MarkHidden("tc-clsact")
@@ -128,6 +133,17 @@ found under /sys/fs/cgroup to containers and pods.`,
 	co = addClusterTapFlags(cmd)
 	return cmd
 }
+
+// defaultDiskReserve is the room tap keeps on the data directory's file
+// system: what it may still write once the guard stops it (the records in
+// flight, the store's memtables flushed to tables, the value log's and the
+// packet log's buffers) with a wide margin.
+const defaultDiskReserve = 128 << 20
+
+// diskGuardEvery is how often tap measures the room left: tap's own writes
+// at 64 KiB bodies and 2,000 requests/s (~250 MB/s with the packet log)
+// take a fraction of the reserve between two looks.
+const diskGuardEvery = 100 * time.Millisecond
 
 // tapSource is one kind of live capture that tap runs into the store: the
 // packet hooks and the TLS plaintext hooks. Each feeds its own run of the
@@ -150,6 +166,10 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	if o.duration < 0 {
 		return fmt.Errorf("--duration %s: must be positive", o.duration)
 	}
+	if o.diskReserve < 0 {
+		return fmt.Errorf("--disk-reserve %d: must not be negative", o.diskReserve)
+	}
+	reserve := uint64(o.diskReserve)
 	var keep func(capture.Packet) bool
 	probe := packets.Config{SnapLen: o.snapLen, RingBytes: o.ringSize, ForceTC: o.tcClsact}
 	if o.filter != "" {
@@ -177,11 +197,20 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, g, storage.Options{})
+	// tap's store runs for hours: its tables leave the resident set as
+	// its value log does, or RSS grows with every table compaction writes.
+	st, err := openStore(ctx, g, storage.Options{ReleaseTables: true})
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	// The store writes through memory mappings, which fault (SIGBUS)
+	// instead of failing when the disk is full: tap stops while there is
+	// still room to store what it holds (runtime/diskguard).
+	if err := diskguard.Check(g.dataDir, reserve); err != nil {
+		return fmt.Errorf("tap: not starting: %w; free some space there, or point --data at a larger file system (--disk-reserve sets the room kept)", err)
+	}
+	writesBefore := st.Writes()
 	if o.kube.on() {
 		o.kube.cgroupRoot = cgroupV2Root()
 		_, stopKube, err := startKube(ctx, g, &o.kube, st, stderr)
@@ -358,12 +387,44 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 			return lerr
 		})
 	}()
+	// A full disk stops every source, whether the guard saw it coming or
+	// a write (the packet log's) failed first; then what they hold is
+	// stored in the room the guard kept.
+	var diskMu sync.Mutex
+	var diskErr error
+	diskFull := func(err error) {
+		diskMu.Lock()
+		first := diskErr == nil
+		if first {
+			diskErr = err
+		}
+		diskMu.Unlock()
+		if first {
+			fmt.Fprintf(stderr, "tap: %v: stopping capture and storing what is in flight\n", err)
+		}
+		stopAll()
+	}
+	guardCtx, stopGuard := context.WithCancel(runCtx)
+	guarded := make(chan struct{})
+	go func() {
+		defer close(guarded)
+		if reserve > 0 {
+			diskguard.Watch(guardCtx, g.dataDir, reserve, diskGuardEvery, diskFull)
+		}
+	}()
 	errs := make([]error, len(sources))
 	var wg sync.WaitGroup
 	for i, s := range sources {
-		wg.Go(func() { errs[i] = s.Run(runCtx) })
+		wg.Go(func() {
+			errs[i] = s.Run(runCtx)
+			if errors.Is(errs[i], syscall.ENOSPC) {
+				diskFull(errs[i])
+			}
+		})
 	}
 	wg.Wait()
+	stopGuard()
+	<-guarded
 	stopWatch()
 	<-watched
 	close(done)
@@ -421,6 +482,10 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		g.logger().Warn("applying retention", "err", err)
 	} else {
 		printRetention(stderr, res)
+	}
+	if diskErr != nil {
+		stored := st.Writes().Sub(writesBefore)
+		return &exitError{code: 1, msg: fmt.Sprintf("tap stopped: %v. The %d records it stored (and any stored before) are kept. Free some space there, or point --data at a larger file system (--disk-reserve sets the room kept)", diskErr, stored.Records)}
 	}
 	if err := errors.Join(errs...); err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
+	"github.com/kubeshark-wasm/kubeshark/runtime/diskguard/diskguardtest"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage"
 )
@@ -887,5 +888,63 @@ func TestTapAppliesSavedRetention(t *testing.T) {
 	}
 	if n := len(calls(t, data)); n != 0 {
 		t.Fatalf("%d calls left after tap applied the limit", n)
+	}
+}
+
+// TestTapDiskFull: tap on a file system that fills up stops before the
+// store's memory-mapped writes would fault (SIGBUS), stores what it held,
+// says what is wrong and exits 1; every record it says it stored is there.
+// On a file system already below the reserve it does not start.
+func TestTapDiskFull(t *testing.T) {
+	requireTap(t)
+	n := newTestNet(t)
+	n.servers(t)
+	fs := diskguardtest.SmallFS(t, "160m")
+	data := filepath.Join(fs, "data")
+	const reserve = 48 << 20
+	tap := startTap(t, data, "--filter", "host "+n.nsIP+" and tcp port 80", "--tls=false",
+		"--disk-reserve", strconv.Itoa(reserve))
+	// 1 MiB answers, each logged in the packet log and stored as a body,
+	// until tap stops.
+	timeout := time.After(2 * time.Minute)
+	fetched := 0
+fill:
+	for {
+		select {
+		case <-tap.done:
+			break fill
+		case <-timeout:
+			t.Fatalf("tap still running after %d answers of 1 MiB on a 160 MiB file system:\n%s", fetched, tap.out)
+		default:
+		}
+		if exec.Command("curl", "-sf", "-o", "/dev/null", "http://"+n.nsIP+"/t/big").Run() == nil {
+			fetched++
+		}
+	}
+	out := tap.out.String()
+	ee, ok := tap.err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 1 || strings.Contains(out, "SIGBUS") || strings.Contains(out, "fatal error") {
+		t.Fatalf("tap on a full disk: %v, want exit code 1 without a fault:\n%s", tap.err, out)
+	}
+	m := regexp.MustCompile(`kubeshark: tap stopped: the file system of ` + regexp.QuoteMeta(data) + ` has [0-9.]+ MiB left of 160.0 MiB, less than the 48.0 MiB kept to store what is in flight\. The (\d+) records it stored \(and any stored before\) are kept\.`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("tap's error does not say the disk is full and what was kept:\n%s", out)
+	}
+	stored, _ := strconv.Atoi(m[1])
+	recs := calls(t, data, "--filter", `path == "/t/big"`)
+	if stored == 0 || len(recs) != stored || len(recs) > fetched {
+		t.Fatalf("after the disk filled: %d records stored, tap said %d, curl fetched %d", len(recs), stored, fetched)
+	}
+	for _, r := range recs {
+		if r.Status != 200 || r.Method != "GET" {
+			t.Fatalf("stored record %s %s %d, want GET /t/big 200", r.Method, r.Path, r.Status)
+		}
+	}
+
+	// The file system is now below a 128 MiB reserve (the default):
+	// tap refuses to start, and says why.
+	r := ks(t, data, "tap", "--no-hub", "--tls=false", "--filter", "tcp port 9")
+	if r.code == 0 || !strings.Contains(r.stderr, "tap: not starting: the file system of "+data+" has ") || !strings.Contains(r.stderr, "--disk-reserve") {
+		t.Fatalf("tap on a file system below its reserve: %+v", r)
 	}
 }

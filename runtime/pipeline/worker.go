@@ -246,7 +246,11 @@ func (w *worker) Data(c *reassembly.Conn, dir sdk.Direction, data []byte, ts tim
 		w.datagram(st, dir, data, ns)
 		return
 	}
-	st.buf[dir].append(data, ns)
+	// data is the batch's, and only for this call: what the dissector
+	// leaves of it is copied into the stream's buffer on the way out.
+	b := &st.buf[dir]
+	b.lend(data, ns)
+	defer b.settle()
 	if st.dis == undecided {
 		if !w.detect(st, dir) {
 			return
