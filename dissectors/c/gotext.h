@@ -6,8 +6,7 @@
  * includes it once, after kubeshark.h. Static functions: nothing here is
  * exported, and what a module does not call is not linked.
  *
- * Used by dissectors/dns/c/dns.c. (dissectors/http1/c/http1.c holds its
- * own copies from before this header; they are the same code.)
+ * Used by dissectors/dns/c/dns.c and dissectors/http1/c/http1.c.
  */
 #ifndef KUBESHARK_GOTEXT_H
 #define KUBESHARK_GOTEXT_H

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../c/gotext.h" /* decode_rune, go_quote, json_string */
+
 #define VERSION "1.0.0"
 
 /* Limits, as dissector.go has them. */
@@ -115,34 +117,6 @@ static int fold_eq(const uint8_t *p, size_t n, const char *want) {
 	return i == n;
 }
 
-/* UTF-8 decoding as Go's utf8.DecodeRune: (rune, width); an invalid
- * encoding is (0xFFFD, 1). */
-static uint32_t decode_rune(const uint8_t *p, size_t n, size_t *w) {
-	uint8_t c = p[0];
-	*w = 1;
-	if (c < 0x80) return c;
-	if (c < 0xc2 || c > 0xf4) return 0xfffd;
-	uint8_t lo = 0x80, hi = 0xbf;
-	size_t size;
-	if (c < 0xe0) size = 2;
-	else if (c < 0xf0) {
-		size = 3;
-		if (c == 0xe0) lo = 0xa0;
-		if (c == 0xed) hi = 0x9f;
-	} else {
-		size = 4;
-		if (c == 0xf0) lo = 0x90;
-		if (c == 0xf4) hi = 0x8f;
-	}
-	if (n < size || p[1] < lo || p[1] > hi) return 0xfffd;
-	for (size_t i = 2; i < size; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf) return 0xfffd;
-	*w = size;
-	if (size == 2) return (uint32_t)(c & 0x1f) << 6 | (p[1] & 0x3f);
-	if (size == 3) return (uint32_t)(c & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
-	return (uint32_t)(c & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 | (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
-}
-
 /* The last rune of p[:n] as utf8.DecodeLastRune: (rune, width). */
 static uint32_t decode_last_rune(const uint8_t *p, size_t n, size_t *w) {
 	if (p[n - 1] < 0x80) {
@@ -202,70 +176,6 @@ static void trim_space(const uint8_t *base, uint32_t *off, uint32_t *n) {
 	}
 	*off += (uint32_t)a;
 	*n = (uint32_t)(b - a);
-}
-
-#include "isprint.h"
-
-/* strconv.IsPrint for a rune outside ASCII: a binary search of Go's own
- * answers (isprint.h, generated from the Go toolchain). */
-static int is_print_rune(uint32_t r) {
-	size_t lo = 0, hi = sizeof print_ranges / sizeof print_ranges[0];
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (r < print_ranges[mid][0]) hi = mid;
-		else if (r > print_ranges[mid][1]) lo = mid + 1;
-		else return 1;
-	}
-	return 0;
-}
-
-static const char hexd[] = "0123456789abcdef";
-
-/* strconv.Quote */
-static void go_quote(ks_buf *b, const uint8_t *s, size_t n) {
-	ks_buf_put(b, "\"", 1);
-	for (size_t i = 0; i < n;) {
-		size_t w;
-		uint32_t r = decode_rune(s + i, n - i, &w);
-		if (w == 1 && r == 0xfffd) {
-			char e[4] = {'\\', 'x', hexd[s[i] >> 4], hexd[s[i] & 15]};
-			ks_buf_put(b, e, 4);
-			i++;
-			continue;
-		}
-		if (r == '"' || r == '\\') {
-			char e[2] = {'\\', (char)r};
-			ks_buf_put(b, e, 2);
-		} else if (r < 0x80 ? (r >= 0x20 && r < 0x7f) : is_print_rune(r)) {
-			ks_buf_put(b, s + i, w);
-		} else {
-			const char *esc = 0;
-			switch (r) {
-			case '\a': esc = "\\a"; break;
-			case '\b': esc = "\\b"; break;
-			case '\f': esc = "\\f"; break;
-			case '\n': esc = "\\n"; break;
-			case '\r': esc = "\\r"; break;
-			case '\t': esc = "\\t"; break;
-			case '\v': esc = "\\v"; break;
-			}
-			if (esc) {
-				ks_buf_put(b, esc, 2);
-			} else if (r < ' ' || r == 0x7f) {
-				char e[4] = {'\\', 'x', hexd[r >> 4], hexd[r & 15]};
-				ks_buf_put(b, e, 4);
-			} else if (r < 0x10000) {
-				char e[6] = {'\\', 'u', hexd[r >> 12 & 15], hexd[r >> 8 & 15], hexd[r >> 4 & 15], hexd[r & 15]};
-				ks_buf_put(b, e, 6);
-			} else {
-				char e[10] = {'\\', 'U'};
-				for (int k = 0; k < 8; k++) e[2 + k] = hexd[r >> (28 - 4 * k) & 15];
-				ks_buf_put(b, e, 10);
-			}
-		}
-		i += w;
-	}
-	ks_buf_put(b, "\"", 1);
 }
 
 /* %q of clip(b): at most 64 bytes, then an ellipsis. */
@@ -908,70 +818,6 @@ static void put_base64(ks_buf *b, const uint8_t *p, size_t n) {
 		q[3] = '=';
 		ks_buf_put(b, q, 4);
 	}
-}
-
-/* ------------------------------------------------------------------- JSON */
-
-static const uint8_t json_plain[256] = {
-#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-    R16(0), R16(0),
-    /* 0x20 */ 1, 1, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    /* 0x30 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1,
-    /* 0x40 */ R16(1),
-    /* 0x50 */ 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    /* 0x60 */ R16(1),
-    /* 0x70 */ R16(1),
-#undef R16
-};
-
-/* appendJSONString: as encoding/json writes a string. */
-static void json_string(ks_buf *b, const uint8_t *s, size_t n) {
-	ks_buf_put(b, "\"", 1);
-	size_t start = 0, i = 0;
-	while (i < n) {
-		uint8_t c = s[i];
-		if (json_plain[c]) {
-			i++;
-			continue;
-		}
-		if (c < 0x80) {
-			ks_buf_put(b, s + start, i - start);
-			char e[6] = {'\\', 0};
-			size_t k = 2;
-			switch (c) {
-			case '\\': case '"': e[1] = (char)c; break;
-			case '\b': e[1] = 'b'; break;
-			case '\f': e[1] = 'f'; break;
-			case '\n': e[1] = 'n'; break;
-			case '\r': e[1] = 'r'; break;
-			case '\t': e[1] = 't'; break;
-			default:
-				e[1] = 'u', e[2] = '0', e[3] = '0', e[4] = hexd[c >> 4], e[5] = hexd[c & 15];
-				k = 6;
-			}
-			ks_buf_put(b, e, k);
-			start = ++i;
-			continue;
-		}
-		size_t w;
-		uint32_t r = decode_rune(s + i, n - i, &w);
-		if (r == 0xfffd && w == 1) {
-			ks_buf_put(b, s + start, i - start);
-			put_str(b, "\\ufffd");
-			start = ++i;
-			continue;
-		}
-		if (r == 0x2028 || r == 0x2029) {
-			ks_buf_put(b, s + start, i - start);
-			put_str(b, r == 0x2028 ? "\\u2028" : "\\u2029");
-			i += w;
-			start = i;
-			continue;
-		}
-		i += w;
-	}
-	ks_buf_put(b, s + start, n - start);
-	ks_buf_put(b, "\"", 1);
 }
 
 /* ------------------------------------------------------------- connection */
