@@ -77,6 +77,36 @@ func NewSharedGuest(module []byte) (g *Guest, release func(), err error) {
 // that share a guest must not run in parallel.
 func (g *Guest) Use(tb testing.TB) { g.tb = tb }
 
+// SharedBuiltin is the guest of a built-in dissector's module (Wasm) that
+// the tests of one package and a fuzzer's runs share: starting an instance
+// costs more than most of them. The first Get starts it; it is released
+// when the test process exits. Tests that share it must not run in
+// parallel.
+type SharedBuiltin struct {
+	Name string // the built-in, as Wasm names it: "http1", "dns"
+
+	once  sync.Once
+	guest *Guest
+	err   error
+}
+
+// Get returns the shared guest with tb as the test its failures are
+// reported to, starting it on the first call.
+func (s *SharedBuiltin) Get(tb testing.TB) *Guest {
+	tb.Helper()
+	mod := Wasm(tb, s.Name)
+	s.once.Do(func() {
+		if s.guest, _, s.err = NewSharedGuest(mod); s.err != nil {
+			s.err = fmt.Errorf("starting the built-in %s: %w", s.Name, s.err)
+		}
+	})
+	if s.err != nil {
+		tb.Fatal(s.err)
+	}
+	s.guest.Use(tb)
+	return s.guest
+}
+
 type guestSink struct{ g *Guest }
 
 func (s guestSink) Record(conn uint64, r *sdk.Record) {
@@ -193,6 +223,25 @@ func FreshCModule(t *testing.T, src, committed string, update bool) {
 	}
 	if !bytes.Equal(old, fresh) {
 		t.Fatalf("%s (%d bytes) differs from a fresh build of %s (%d bytes): run make wasm-c and commit it", committed, len(old), src, len(fresh))
+	}
+}
+
+// FreshFiles holds generated files (path, relative to the test's
+// directory, to the contents the test generates now) to what is committed;
+// with update it writes them instead (make wasm-c). A table generated from
+// the Go toolchain's Unicode data goes stale with a newer Go.
+func FreshFiles(t *testing.T, files map[string][]byte, update bool) {
+	t.Helper()
+	for path, fresh := range files {
+		if update {
+			if err := os.WriteFile(path, fresh, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, fresh) {
+			t.Fatalf("%s is not the table this Go toolchain generates (%v): run make wasm-c and commit it", path, err)
+		}
 	}
 }
 

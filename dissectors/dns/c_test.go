@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"unicode"
@@ -44,17 +43,7 @@ func foldTable() []byte {
 // TestFoldTable holds c/fold.h to the Go toolchain's unicode tables (a
 // newer Unicode version changes it: make wasm-c).
 func TestFoldTable(t *testing.T) {
-	path := filepath.Join("c", "fold.h")
-	fresh := foldTable()
-	if *updateC {
-		if err := os.WriteFile(path, fresh, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, fresh) {
-		t.Fatalf("%s is not the table of this Go's unicode (%v): run make wasm-c and commit it", path, err)
-	}
+	dissectortest.FreshFiles(t, map[string][]byte{filepath.Join("c", "fold.h"): foldTable()}, *updateC)
 }
 
 // TestCModuleFresh holds the committed module (c/dns.wasm, the built-in,

@@ -1,7 +1,6 @@
 package dns
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
@@ -11,11 +10,7 @@ import (
 // The built-in module (c/dns.wasm, as `make wasm` embeds it), one instance
 // shared by the package's tests and the fuzzer's runs: starting an
 // instance costs more than most of them. None of them runs in parallel.
-var (
-	gOnce sync.Once
-	guest *dissectortest.Guest
-	gErr  error
-)
+var shared = dissectortest.SharedBuiltin{Name: "dns"}
 
 // maxPending is the module's bound on queries waiting for a response per
 // connection (c/dns.c, MAX_PENDING).
@@ -27,14 +22,5 @@ const maxPending = 256
 // []any, map[string]any).
 func under(t testing.TB) sdk.Dissector {
 	t.Helper()
-	mod := dissectortest.Wasm(t, "dns")
-	gOnce.Do(func() {
-		// Released when the test process exits.
-		guest, _, gErr = dissectortest.NewSharedGuest(mod)
-	})
-	if gErr != nil {
-		t.Fatal(gErr)
-	}
-	guest.Use(t)
-	return guest
+	return shared.Get(t)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -86,20 +85,10 @@ func toLowerTable() []byte {
 // and c/tolower.h to its unicode.ToLower (a newer Unicode version changes
 // them: make wasm-c).
 func TestIsPrintTable(t *testing.T) {
-	for path, fresh := range map[string][]byte{
+	dissectortest.FreshFiles(t, map[string][]byte{
 		filepath.Join("c", "isprint.h"): isPrintTable(),
 		filepath.Join("c", "tolower.h"): toLowerTable(),
-	} {
-		if *updateC {
-			if err := os.WriteFile(path, fresh, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if old, err := os.ReadFile(path); err != nil || !bytes.Equal(old, fresh) {
-			t.Fatalf("%s is not the table of this Go's strconv and unicode (%v): run make wasm-c and commit it", path, err)
-		}
-	}
+	}, *updateC)
 }
 
 var updateC = flag.Bool("update-c", false, "write c/isprint.h and the fresh C build over c/http1.wasm (make wasm-c)")

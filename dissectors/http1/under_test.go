@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/dissectortest"
@@ -12,11 +11,7 @@ import (
 // instance shared by the package's tests and the fuzzer's runs: starting
 // an instance costs more than most of them. None of them runs in
 // parallel.
-var (
-	gOnce sync.Once
-	guest *dissectortest.Guest
-	gErr  error
-)
+var shared = dissectortest.SharedBuiltin{Name: "http1"}
 
 // under is the dissector the unit tests drive: the built-in module run by
 // the host, so that every record goes through the ABI's wire encoding and
@@ -24,14 +19,5 @@ var (
 // []any, map[string]any).
 func under(t testing.TB) sdk.Dissector {
 	t.Helper()
-	mod := dissectortest.Wasm(t, "http1")
-	gOnce.Do(func() {
-		// Released when the test process exits.
-		guest, _, gErr = dissectortest.NewSharedGuest(mod)
-	})
-	if gErr != nil {
-		t.Fatal(gErr)
-	}
-	guest.Use(t)
-	return guest
+	return shared.Get(t)
 }
