@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,16 +59,7 @@ func TestRollupBuilderMatchesScan(t *testing.T) {
 		rng.Shuffle(len(minute), func(i, j int) { minute[i], minute[j] = minute[j], minute[i] })
 		recs = append(recs, minute...)
 	}
-	for len(recs) > 0 {
-		batch := recs[:min(97, len(recs))]
-		recs = recs[len(batch):]
-		if err := st.Put(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Add(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAndAdd(ctx, t, st, b, recs)
 	// A record the builder never saw, in minute 8.
 	if err := st.Put(ctx, []*sdk.Record{rollupRecord(rng, at(8.2), 50)}); err != nil {
 		t.Fatal(err)
@@ -124,17 +114,20 @@ func TestRollupBuilderMatchesScan(t *testing.T) {
 	}
 }
 
-// recordReads counts the records its store's queries return: what a pass
-// over the store reads from the value log.
-type recordReads struct {
-	*storage.Store
-	records atomic.Int64
-}
-
-func (c *recordReads) Query(ctx context.Context, q storage.Query) (storage.Page, error) {
-	p, err := c.Store.Query(ctx, q)
-	c.records.Add(int64(len(p.Records)))
-	return p, err
+// putAndAdd stores recs and hands them to the builder as an import does:
+// in batches (of 97, so that batches do not line up with minutes).
+func putAndAdd(ctx context.Context, t *testing.T, st *storage.Store, b *RollupBuilder, recs []*sdk.Record) {
+	t.Helper()
+	for len(recs) > 0 {
+		batch := recs[:min(97, len(recs))]
+		recs = recs[len(batch):]
+		if err := st.Put(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Add(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestRollupBuilderCachesTheNewestMinutes imports records of the current
@@ -160,16 +153,7 @@ func TestRollupBuilderCachesTheNewestMinutes(t *testing.T) {
 		}
 	}
 	all := slices.Clone(recs)
-	for len(recs) > 0 {
-		batch := recs[:min(97, len(recs))]
-		recs = recs[len(batch):]
-		if err := st.Put(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Add(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putAndAdd(ctx, t, st, b, recs)
 	stored, err := b.Store(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +169,7 @@ func TestRollupBuilderCachesTheNewestMinutes(t *testing.T) {
 		t.Errorf("warming after the builder cached %d rollups, want none", n)
 	}
 
-	reads := &recordReads{Store: st}
+	reads := &countingQueries{Store: st}
 	var memo TemplateMemo
 	got, err := memo.Templates(ctx, reads)
 	if err != nil {
