@@ -17,25 +17,31 @@
 
 static const char hexd[] = "0123456789abcdef";
 
+/* The length of the rune a UTF-8 lead byte starts, and the range its
+ * second byte must fall in (Go's utf8 first-byte table and accept
+ * ranges); 0 for ASCII or a byte that cannot start a multi-byte rune. */
+static size_t rune_lead(uint8_t c, uint8_t *lo, uint8_t *hi) {
+	*lo = 0x80, *hi = 0xbf;
+	if (c < 0xc2 || c > 0xf4) return 0;
+	if (c < 0xe0) return 2;
+	if (c < 0xf0) {
+		if (c == 0xe0) *lo = 0xa0;
+		if (c == 0xed) *hi = 0x9f;
+		return 3;
+	}
+	if (c == 0xf0) *lo = 0x90;
+	if (c == 0xf4) *hi = 0x8f;
+	return 4;
+}
+
 /* UTF-8 decoding as Go's utf8.DecodeRune: (rune, width); an invalid
  * encoding is (0xFFFD, 1). */
 static uint32_t decode_rune(const uint8_t *p, size_t n, size_t *w) {
-	uint8_t c = p[0];
+	uint8_t c = p[0], lo, hi;
 	*w = 1;
 	if (c < 0x80) return c;
-	if (c < 0xc2 || c > 0xf4) return 0xfffd;
-	uint8_t lo = 0x80, hi = 0xbf;
-	size_t size;
-	if (c < 0xe0) size = 2;
-	else if (c < 0xf0) {
-		size = 3;
-		if (c == 0xe0) lo = 0xa0;
-		if (c == 0xed) hi = 0x9f;
-	} else {
-		size = 4;
-		if (c == 0xf0) lo = 0x90;
-		if (c == 0xf4) hi = 0x8f;
-	}
+	size_t size = rune_lead(c, &lo, &hi);
+	if (size == 0) return 0xfffd;
 	if (n < size || p[1] < lo || p[1] > hi) return 0xfffd;
 	for (size_t i = 2; i < size; i++)
 		if (p[i] < 0x80 || p[i] > 0xbf) return 0xfffd;

@@ -724,21 +724,9 @@ static int is_text(const uint8_t *b, size_t n) {
 /* utf8.FullRune */
 static int full_rune(const uint8_t *p, size_t n) {
 	if (n == 0) return 0;
-	uint8_t c = p[0];
-	size_t size;
-	uint8_t lo = 0x80, hi = 0xbf;
-	if (c < 0xc2 || c > 0xf4) return 1; /* ASCII or invalid: one byte */
-	if (c < 0xe0) size = 2;
-	else if (c < 0xf0) {
-		size = 3;
-		if (c == 0xe0) lo = 0xa0;
-		if (c == 0xed) hi = 0x9f;
-	} else {
-		size = 4;
-		if (c == 0xf0) lo = 0x90;
-		if (c == 0xf4) hi = 0x8f;
-	}
-	if (n >= size) return 1;
+	uint8_t lo, hi;
+	size_t size = rune_lead(p[0], &lo, &hi);
+	if (size == 0 || n >= size) return 1; /* ASCII or invalid: one byte */
 	if (n > 1 && (p[1] < lo || hi < p[1])) return 1;
 	if (n > 2 && (p[2] < 0x80 || 0xbf < p[2])) return 1;
 	return 0;
