@@ -111,13 +111,11 @@ func (mb *minuteBuild) note(g *agg, f firstRecord, answered bool, r *sdk.Record)
 	if !answered {
 		return
 	}
-	for i := range rf.statuses {
-		if s := &rf.statuses[i]; s.status == r.Status && s.proto == r.Protocol {
-			if f.before(s.first) {
-				s.first = f
-			}
-			return
+	if s := rf.status(r.Protocol, r.Status); s != nil {
+		if f.before(s.first) {
+			s.first = f
 		}
+		return
 	}
 	if len(rf.statuses) < minuteStatuses {
 		rf.statuses = append(rf.statuses, statusFirst{proto: r.Protocol, status: r.Status, first: f})
@@ -135,13 +133,22 @@ func (mb *minuteBuild) firstOf(g *agg) firstRecord {
 
 func (mb *minuteBuild) statusFirstOf(g *agg, proto string, status int) firstRecord {
 	if rf := mb.rows[g]; rf != nil {
-		for _, s := range rf.statuses {
-			if s.status == status && s.proto == proto {
-				return s.first
-			}
+		if s := rf.status(proto, status); s != nil {
+			return s.first
 		}
 	}
 	return firstRecord{}
+}
+
+// status is the row's entry for a protocol's status code, nil when none
+// was noted.
+func (rf *rowFirsts) status(proto string, status int) *statusFirst {
+	for i := range rf.statuses {
+		if s := &rf.statuses[i]; s.status == status && s.proto == proto {
+			return s
+		}
+	}
+	return nil
 }
 
 // scanOrder puts a minute's rows and their status codes in the order a
