@@ -194,6 +194,7 @@ func TestBadInputIsAClearErrorAndLosesNothing(t *testing.T) {
 	if r := ks(t, data, "import", pcap); r.code != 0 {
 		t.Fatal(r)
 	}
+	before := calls(t, data)
 	dir := t.TempDir()
 	text := filepath.Join(dir, "notes.txt")
 	os.WriteFile(text, []byte("hello world, not a capture"), 0o644)
@@ -206,9 +207,12 @@ func TestBadInputIsAClearErrorAndLosesNothing(t *testing.T) {
 	binary.LittleEndian.PutUint32(hdr[16:], 65535)
 	binary.LittleEndian.PutUint32(hdr[20:], 147)
 	os.WriteFile(odd, hdr, 0o644)
+	// Cut in the middle of a packet halfway through the capture by packet
+	// count, not by bytes: the sample's one 64 KiB response can fill the
+	// last third of its bytes, and a cut inside it would lose no call.
 	whole, _ := os.ReadFile(sample(t, 60))
 	cut := filepath.Join(dir, "cut.pcap")
-	os.WriteFile(cut, whole[:len(whole)*2/3], 0o644)
+	os.WriteFile(cut, whole[:midPacket(t, whole)], 0o644)
 
 	for _, tc := range []struct {
 		args []string
@@ -248,6 +252,30 @@ func TestBadInputIsAClearErrorAndLosesNothing(t *testing.T) {
 	if len(recs) <= 40 || len(recs) >= 100 {
 		t.Fatalf("after the failed imports: %d calls, want the 40 from before plus part of the cut capture", len(recs))
 	}
+	have := map[string]bool{}
+	for _, r := range recs {
+		have[r.ID] = true
+	}
+	for _, r := range before {
+		if !have[r.ID] {
+			t.Fatalf("call %s from before the failed imports is gone", r.ID)
+		}
+	}
+}
+
+// midPacket returns an offset ten bytes into the record of the classic pcap
+// capture b that starts its second half by packet count.
+func midPacket(t *testing.T, b []byte) int {
+	t.Helper()
+	var offs []int
+	for off := 24; off+16 <= len(b); {
+		offs = append(offs, off)
+		off += 16 + int(binary.LittleEndian.Uint32(b[off+8:]))
+	}
+	if len(offs) < 4 {
+		t.Fatalf("sample capture has %d packets", len(offs))
+	}
+	return offs[len(offs)/2] + 10
 }
 
 func TestDissectorsListing(t *testing.T) {
