@@ -80,6 +80,9 @@ type Store struct {
 
 	// writes counts what Put and PutFlows stored, new and replaced.
 	writes writeCounters
+	// putChunks holds the chunks Put cuts keys and values from, for the
+	// next Put once badger has written them (*[putChunk]byte).
+	putChunks sync.Pool
 
 	// resolver names endpoints as they are read (resolve.go).
 	resolver atomic.Pointer[resolverBox]
@@ -316,6 +319,11 @@ func (s *Store) Close() error {
 // (pipeline.EncodedFieldsSink).
 func (s *Store) TakesEncodedFields() bool { return true }
 
+// putTxnRecords is how many records Put commits at once: badger writes
+// them (value log, memtable) on its own goroutine while Put encodes the
+// next ones, instead of after Put has encoded the whole batch.
+const putTxnRecords = 256
+
 // putChunk is the size of the chunks Put cuts a batch's keys and values
 // from.
 const putChunk = 64 << 10
@@ -377,17 +385,33 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 		return fmt.Errorf("storage: put: %w", err)
 	}
 	defer func() { err = errors.Join(err, endMinutes()) }()
-	w := newBatchWriter(s.db)
-	defer w.discard()
-	var buf, bodies []byte
-	var sc summaryScratch
 	// Keys and values are cut from shared chunks (arena) rather than
 	// allocated two a record: badger keeps references to them until the
-	// commit, never after, so a chunk is garbage once the batch is in.
+	// commit, never after, so once the batch is in (discard waits for
+	// every commit handed to badger) its chunks serve the next Put.
 	var arena []byte
+	var used []*[putChunk]byte
+	w := newPipelinedWriter(s.db)
+	defer func() {
+		w.discard()
+		for _, c := range used {
+			s.putChunks.Put(c)
+		}
+	}()
+	var buf, bodies []byte
+	var sc summaryScratch
 	take := func(n int) []byte {
 		if cap(arena)-len(arena) < n {
-			arena = make([]byte, 0, max(putChunk, n))
+			if n > putChunk {
+				arena = make([]byte, 0, n)
+			} else {
+				c, _ := s.putChunks.Get().(*[putChunk]byte)
+				if c == nil {
+					c = new([putChunk]byte)
+				}
+				used = append(used, c)
+				arena = c[:0]
+			}
 		}
 		l := len(arena)
 		arena = arena[:l+n]
@@ -399,6 +423,11 @@ func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	for i, r := range recs {
 		if i&255 == 0 {
 			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("storage: put: %w", err)
+			}
+		}
+		if i > 0 && i%putTxnRecords == 0 {
+			if err := w.cut(); err != nil {
 				return fmt.Errorf("storage: put: %w", err)
 			}
 		}
