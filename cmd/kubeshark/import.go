@@ -204,7 +204,9 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 		}
 		spanned := &spanSource{Source: in}
 		before := st.Writes()
+		sink.start(ctx)
 		stats, err := p.Run(ctx, spanned)
+		sink.wait()
 		stopBar()
 		res := fileResult{File: files[i], Stats: stats}
 		w := st.Writes().Sub(before)
@@ -415,18 +417,48 @@ func printDissectorErrors(w io.Writer, indent string, errs map[string]*pipeline.
 // rollup builder. A failure of the builder never fails the import: the
 // records are stored, and the minutes it could not cache are left to
 // WarmRollups' scan; the first such error is reported with the rest.
+//
+// The builder aggregates on a goroutine of its own (between start and
+// wait), in the order the batches were stored, while the pipeline's sink
+// stores the next batch: storing waits for badger's writer, and the two in
+// turn on one goroutine were the longest chain of the import
+// (BENCHMARKS.md, issue 12). A batch is aggregated after its Put returned,
+// as before, so what the builder checks against the store (the records
+// of a minute, its epoch) is the same.
 type rollupSink struct {
 	*storage.Store
-	b   *analysis.RollupBuilder
-	err error // the builder's first error; Put is called from one goroutine
+	b    *analysis.RollupBuilder
+	adds chan []*sdk.Record
+	done chan struct{}
+	err  error // the builder's first error; read after wait
 }
 
+// start starts the goroutine that aggregates stored batches.
+func (s *rollupSink) start(ctx context.Context) {
+	s.adds, s.done = make(chan []*sdk.Record, 4), make(chan struct{})
+	go func() {
+		defer close(s.done)
+		for recs := range s.adds {
+			if err := s.b.Add(ctx, recs); err != nil && s.err == nil {
+				s.err = err
+			}
+		}
+	}()
+}
+
+// wait returns once every batch stored since start is aggregated; Put
+// must not be called after it until start is called again.
+func (s *rollupSink) wait() {
+	close(s.adds)
+	<-s.done
+}
+
+// Put stores recs and queues them for the builder; the pipeline calls it
+// from one goroutine.
 func (s *rollupSink) Put(ctx context.Context, recs []*sdk.Record) error {
 	if err := s.Store.Put(ctx, recs); err != nil {
 		return err
 	}
-	if err := s.b.Add(ctx, recs); err != nil && s.err == nil {
-		s.err = err
-	}
+	s.adds <- recs
 	return nil
 }
