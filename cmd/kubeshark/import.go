@@ -152,6 +152,16 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	if err != nil {
 		return err
 	}
+	// The packet log is closed (its last chunk sealed and synced) on a
+	// goroutine of its own once the last file is read, while the
+	// statistics are built and the store closes, which wait for the disk
+	// too; logClosed is closed when it is done, and waited for last.
+	var logClosed chan struct{}
+	defer func() {
+		if logClosed != nil {
+			<-logClosed
+		}
+	}()
 	st, err := openStore(ctx, g, storage.Options{RetentionAge: o.retentionAge, RetentionBytes: o.retentionSize})
 	if err != nil {
 		return err
@@ -181,7 +191,16 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 	if err != nil {
 		return err
 	}
-	defer closeLog()
+	closeLogAside := func() {
+		if logClosed == nil {
+			logClosed = make(chan struct{})
+			go func() {
+				defer close(logClosed)
+				closeLog()
+			}()
+		}
+	}
+	defer closeLogAside()
 
 	// The per-minute statistics are aggregated as the records are stored
 	// (analysis.RollupBuilder) instead of read back afterwards.
@@ -238,6 +257,10 @@ func runImport(ctx context.Context, g *globals, o *importOpts, files []string, s
 			break
 		}
 	}
+	closeLogAside()
+	// The value log's pages start for the disk now, so that closing the
+	// store, which syncs them, waits less.
+	st.StartWriteback()
 	if failed == nil {
 		// Write the per-minute statistics built while storing, and build
 		// the rest (minutes that held records before, or that retention
