@@ -333,10 +333,13 @@ const putChunk = 64 << 10
 // must carry one from NewID whose time part is its Timestamp; storing it
 // again replaces the earlier version.
 //
-// The batch is one badger transaction, so it lands as a whole, unless it
-// exceeds badger's transaction size (about 15% of the 64 MiB memtable, some
-// thousands of records with full bodies); then it is split into several
-// commits, each holding whole records only.
+// The batch is committed putTxnRecords records at a time (sooner when a
+// transaction reaches badger's size limit, about 15% of the memtable),
+// each commit holding whole records only, badger writing one while Put
+// fills the next; Put returns once all are written. A reader may see part
+// of a batch before the rest, as it may see one batch before the next;
+// a Put that fails (or whose ctx ends) may have stored some of its
+// records, and counts none of them in Writes.
 func (s *Store) Put(ctx context.Context, recs []*sdk.Record) (err error) {
 	if len(recs) == 0 {
 		return nil
