@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -18,7 +17,6 @@ func TestPutAcrossTransactions(t *testing.T) {
 	sizes := []int{1, putTxnRecords - 1, putTxnRecords, putTxnRecords + 1, 3*putTxnRecords + 5}
 	for _, disk := range []bool{false, true} {
 		t.Run(fmt.Sprintf("disk=%v", disk), func(t *testing.T) {
-			ctx := context.Background()
 			var s *Store
 			if disk {
 				s = openDir(t, t.TempDir(), Options{})
@@ -36,30 +34,10 @@ func TestPutAcrossTransactions(t *testing.T) {
 				if got := s.Writes().Sub(before); got.Records != int64(n) || got.RecordsReplaced != 0 {
 					t.Fatalf("batch of %d: writes %+v, want %d new", n, got, n)
 				}
-				for _, r := range batch {
-					got, err := s.Get(ctx, r.ID)
-					if err != nil {
-						t.Fatalf("batch of %d: get %s right after Put: %v", n, r.ID, err)
-					}
-					sameRecord(t, r, got)
-				}
+				// Every record so far, whole: the chunks of the
+				// earlier batches were reused by this one.
 				stored = append(stored, batch)
-			}
-			// The chunks of the first batches were reused by the later
-			// ones: what the first stored must be intact.
-			total := 0
-			for _, b := range stored {
-				for _, r := range b {
-					got, err := s.Get(ctx, r.ID)
-					if err != nil {
-						t.Fatalf("get %s after later batches: %v", r.ID, err)
-					}
-					sameRecord(t, r, got)
-					total++
-				}
-			}
-			if n, err := s.Count(ctx); err != nil || n != total {
-				t.Fatalf("count %d (%v), want %d", n, err, total)
+				holdsExactly(t, s, stored...)
 			}
 			// The same records again: every one replaced, none added.
 			for _, recs := range stored {
@@ -69,9 +47,7 @@ func TestPutAcrossTransactions(t *testing.T) {
 					t.Fatalf("batch of %d stored again: writes %+v, want %d replaced", len(recs), got, len(recs))
 				}
 			}
-			if n, err := s.Count(ctx); err != nil || n != total {
-				t.Fatalf("count after storing again %d (%v), want %d", n, err, total)
-			}
+			holdsExactly(t, s, stored...)
 		})
 	}
 }

@@ -112,6 +112,27 @@ func mustPut(t testing.TB, s *Store, recs []*sdk.Record) {
 	}
 }
 
+// holdsExactly checks that s holds every record of batches, each as it was
+// put (sameRecord, bodies included), and nothing else.
+func holdsExactly(t *testing.T, s *Store, batches ...[]*sdk.Record) {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	for _, b := range batches {
+		for _, r := range b {
+			got, err := s.Get(ctx, r.ID)
+			if err != nil {
+				t.Fatalf("get %s: %v", r.ID, err)
+			}
+			sameRecord(t, r, got)
+			n++
+		}
+	}
+	if c, err := s.Count(ctx); err != nil || c != n {
+		t.Fatalf("count %d (%v), want %d", c, err, n)
+	}
+}
+
 func ids(recs []*sdk.Record) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {

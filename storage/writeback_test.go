@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"context"
 	"testing"
 
 	"github.com/kubeshark-wasm/kubeshark/sdk"
@@ -11,7 +10,6 @@ import (
 // are still being stored, and again before closing, changes nothing they
 // read back as, before and after the store is opened again.
 func TestStartWriteback(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	s := openDir(t, dir, Options{})
 	var all [][]*sdk.Record
@@ -21,29 +19,12 @@ func TestStartWriteback(t *testing.T) {
 		s.StartWriteback()
 		all = append(all, batch)
 	}
-	check := func(s *Store) {
-		t.Helper()
-		n := 0
-		for _, b := range all {
-			for _, r := range b {
-				got, err := s.Get(ctx, r.ID)
-				if err != nil {
-					t.Fatalf("get %s: %v", r.ID, err)
-				}
-				sameRecord(t, r, got)
-				n++
-			}
-		}
-		if c, err := s.Count(ctx); err != nil || c != n {
-			t.Fatalf("count %d (%v), want %d", c, err, n)
-		}
-	}
-	check(s)
+	holdsExactly(t, s, all...)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openDir(t, dir, Options{})
 	defer s.Close()
-	check(s)
+	holdsExactly(t, s, all...)
 	openMem(t).StartWriteback() // no value log: nothing to do
 }
