@@ -23,13 +23,20 @@ import (
 // A rollup built this way is only cached when it is certainly the one a
 // scan would build, and the minute is left to WarmRollups' scan otherwise:
 //
-//   - the minute held no record before the builder started (else its
-//     older records are not in the aggregate);
-//   - the store holds exactly as many records in the minute as the
-//     builder saw, counted after reading the minute's epoch: records are
-//     only ever added by the Puts the builder sees or removed, so equal
-//     counts mean the same records (a record stored twice, or dropped by
-//     retention, makes them differ);
+//   - for a minute that held no record before the builder started, the
+//     store holds exactly as many records in it as the builder saw,
+//     counted after reading the minute's epoch: records are only ever
+//     added by the Puts the builder sees or removed, so equal counts mean
+//     the same records (a record stored twice, or dropped by retention,
+//     makes them differ);
+//   - for a minute that held records before (a capture imported again,
+//     or one overlapping an earlier one), the store holds exactly the
+//     records the builder saw, compared id by id (storage.Store.
+//     HoldsExactly) after reading the epoch: every older record was then
+//     replaced by one the builder saw, identical or not, and the store's
+//     version of each record is the one the builder aggregated, as Put
+//     overwrites a record whole; a minute where any older record is left
+//     is left to the scan;
 //   - no minute reached maxGroups groups, where the groups tracked depend
 //     on the order records come in.
 //
@@ -63,6 +70,12 @@ type minuteBuild struct {
 	// were a third of Add's time.
 	rows  map[*agg]*rowFirsts
 	count int
+	// ids are the ids of the records added to a minute that held records
+	// before the builder started (nil for others), which storeMinute
+	// compares with the store's; unsound is set when one could not be
+	// kept.
+	ids     *storage.IDList
+	unsound bool
 }
 
 // rowFirsts is the first record of a row, and of each of its status
@@ -194,12 +207,15 @@ func (b *RollupBuilder) Add(ctx context.Context, recs []*sdk.Record) error {
 	defer b.mu.Unlock()
 	for _, r := range recs {
 		m := storage.MinuteOf(r.Timestamp)
-		if _, old := b.before[m]; old || b.done[m] {
+		if b.done[m] {
 			continue
 		}
 		mb := b.minutes[m]
 		if mb == nil {
 			mb = &minuteBuild{rows: map[*agg]*rowFirsts{}}
+			if _, old := b.before[m]; old {
+				mb.ids = &storage.IDList{}
+			}
 			for i, by := range rollupGroupings {
 				mb.aggs[i] = newAggregator(aggOptions{by: by, statusCap: minuteStatuses})
 			}
@@ -207,6 +223,9 @@ func (b *RollupBuilder) Add(ctx context.Context, recs []*sdk.Record) error {
 			b.newest = max(b.newest, m)
 		}
 		mb.count++
+		if mb.ids != nil && mb.ids.Add(r.ID) != nil {
+			mb.unsound = true
+		}
 		f := firstRecord{ts: r.Timestamp.UnixNano(), id: r.ID}
 		answered := hasResponse(r)
 		for _, a := range mb.aggs {
@@ -258,9 +277,11 @@ func (b *RollupBuilder) storeLocked(ctx context.Context, mins []int64) error {
 	return nil
 }
 
-// recordCounter is what the count check needs; *storage.Store has it.
-type recordCounter interface {
+// recordChecker is what the checks of a minute's records need;
+// *storage.Store has it.
+type recordChecker interface {
 	CountIn(ctx context.Context, from, to time.Time) (int, error)
+	HoldsExactly(ctx context.Context, from, to time.Time, ids *storage.IDList) (bool, error)
 }
 
 // storeMinute caches minute m's rollups when they are sound, and forgets
@@ -276,7 +297,7 @@ func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) 
 	// after the import read the minute's every record back, faulting the
 	// value log into memory (RATIONALE.md, "The builder's rollups of the
 	// current minute").
-	if mb == nil {
+	if mb == nil || mb.unsound {
 		return false, nil
 	}
 	for _, a := range mb.aggs {
@@ -292,16 +313,25 @@ func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) 
 	if !ok {
 		return false, nil
 	}
-	counter, ok := b.mc.(recordCounter)
+	checker, ok := b.mc.(recordChecker)
 	if !ok {
 		return false, nil
 	}
-	n, err := counter.CountIn(ctx, minuteTime(m), minuteTime(m+1))
-	if err != nil {
-		return false, err
-	}
-	if n != mb.count {
-		return false, nil
+	if mb.ids != nil {
+		// The minute held records before: its rollup is the builder's
+		// only if the import replaced every one of them.
+		same, err := checker.HoldsExactly(ctx, minuteTime(m), minuteTime(m+1), mb.ids)
+		if err != nil || !same {
+			return false, err
+		}
+	} else {
+		n, err := checker.CountIn(ctx, minuteTime(m), minuteTime(m+1))
+		if err != nil {
+			return false, err
+		}
+		if n != mb.count {
+			return false, nil
+		}
 	}
 	orders := make([][]*agg, len(mb.aggs))
 	for i, a := range mb.aggs {
