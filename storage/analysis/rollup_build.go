@@ -2,9 +2,9 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,8 +35,9 @@ import (
 //     HoldsExactly) after reading the epoch: every older record was then
 //     replaced by one the builder saw, identical or not, and the store's
 //     version of each record is the one the builder aggregated, as Put
-//     overwrites a record whole; a minute where any older record is left
-//     is left to the scan;
+//     overwrites a record whole; else, if the import only added records
+//     after the older ones, the older rollup continued with the import's
+//     rows (storeAppended); else the minute is left to the scan;
 //   - no minute reached maxGroups groups, where the groups tracked depend
 //     on the order records come in.
 //
@@ -319,10 +320,14 @@ func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) 
 	}
 	if mb.ids != nil {
 		// The minute held records before: its rollup is the builder's
-		// only if the import replaced every one of them.
+		// only if the import replaced every one of them, or follows
+		// from the older rollup if it only added records after them.
 		same, err := checker.HoldsExactly(ctx, minuteTime(m), minuteTime(m+1), mb.ids)
-		if err != nil || !same {
+		if err != nil {
 			return false, err
+		}
+		if !same {
+			return b.storeAppended(ctx, m, mb, epoch, checker)
 		}
 	} else {
 		n, err := checker.CountIn(ctx, minuteTime(m), minuteTime(m+1))
@@ -333,22 +338,88 @@ func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) 
 			return false, nil
 		}
 	}
-	orders := make([][]*agg, len(mb.aggs))
+	blobs := make([][]byte, len(mb.aggs))
 	for i, a := range mb.aggs {
-		if orders[i], ok = mb.scanOrder(a); !ok {
+		order, ok := mb.scanOrder(a)
+		if !ok {
 			return false, nil
 		}
+		blobs[i] = encodeRollup(rollupOf(a, order), m)
 	}
+	return true, b.putRollups(ctx, m, epoch, blobs)
+}
+
+// putRollups caches minute m's rollups, one per grouping, at epoch.
+func (b *RollupBuilder) putRollups(ctx context.Context, m int64, epoch uint64, blobs [][]byte) error {
+	for i, blob := range blobs {
+		if _, err := b.mc.PutDerived(ctx, pieceName(rollupGroupings[i], wholeMinute), m, epoch, blob); err != nil {
+			return fmt.Errorf("analysis: cache rollup %s of %s: %w", pieceName(rollupGroupings[i], wholeMinute), minuteTime(m).Format(time.RFC3339), err)
+		}
+	}
+	return nil
+}
+
+// storeAppended caches the rollups of minute m, which held records
+// before the builder started, when the import only added records to it,
+// all of them later than the older ones: a scan of the minute then reads
+// the older records first, so its rollup is the older rollup continued
+// with the import's rows in their scan order (mergeRows, as a query
+// merges minutes): older groups and status codes first, in their order,
+// then the new ones in theirs, the caps applied in that order. It holds
+// when
+//
+//   - the older rollups of every grouping were current when the builder
+//     started (their epoch is the one it read then), so they are the
+//     older records' exactly;
+//   - every record the builder saw in the minute is later than the older
+//     rollups' last call: the import replaced none of the older records
+//     (an id names its record's time), and nothing ties in scan order;
+//   - the store holds as many records in the minute as the older rollup
+//     counted plus the builder saw, counted after the epoch was read: as
+//     nothing replaced an older record, a deleted record or a record the
+//     builder saw twice would make the store hold fewer.
+func (b *RollupBuilder) storeAppended(ctx context.Context, m int64, mb *minuteBuild, epoch uint64, checker recordChecker) (bool, error) {
+	olds := make([]rollupRows, len(rollupGroupings))
+	for i, by := range rollupGroupings {
+		got, val, err := b.mc.GetDerived(ctx, pieceName(by, wholeMinute), m)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("analysis: read rollup %s of %s: %w", pieceName(by, wholeMinute), minuteTime(m).Format(time.RFC3339), err)
+		case got != b.before[m]:
+			return false, nil
+		}
+		if decodeRollup(val, m, &olds[i]) != nil {
+			return false, nil // damaged: the scan rebuilds it
+		}
+	}
+	older := olds[0].rows[0] // the total row
+	if mb.aggs[0].total.first <= older.last {
+		return false, nil
+	}
+	n, err := checker.CountIn(ctx, minuteTime(m), minuteTime(m+1))
+	if err != nil {
+		return false, err
+	}
+	if n != older.count+mb.count {
+		return false, nil
+	}
+	blobs := make([][]byte, len(mb.aggs))
+	var added rollupRows
 	for i, a := range mb.aggs {
-		order := orders[i]
-		r := &rollup{groups: order, total: a.total, untracked: a.untracked}
-		for _, p := range a.protos {
-			r.protos = append(r.protos, p)
+		order, ok := mb.scanOrder(a)
+		if !ok {
+			return false, nil
 		}
-		slices.SortFunc(r.protos, func(x, y *agg) int { return strings.Compare(x.key.proto, y.key.proto) })
-		if _, err := b.mc.PutDerived(ctx, pieceName(rollupGroupings[i], wholeMinute), m, epoch, encodeRollup(r, m)); err != nil {
-			return false, fmt.Errorf("analysis: cache rollup %s of %s: %w", pieceName(rollupGroupings[i], wholeMinute), minuteTime(m).Format(time.RFC3339), err)
+		if err := decodeRollup(encodeRollup(rollupOf(a, order), m), m, &added); err != nil {
+			return false, err
 		}
+		merged := newAggregator(aggOptions{by: rollupGroupings[i], statusCap: minuteStatuses})
+		merged.mergeRows(&olds[i], 0)
+		merged.mergeRows(&added, 0)
+		merged.settle()
+		blobs[i] = encodeRollup(rollupOf(merged, merged.order), m)
 	}
-	return true, nil
+	return true, b.putRollups(ctx, m, epoch, blobs)
 }

@@ -235,10 +235,25 @@ func TestReimportsMatchARebuild(t *testing.T) {
 		return slices.DeleteFunc(recs, func(r *sdk.Record) bool { return r.Timestamp.Before(start.Add(minutes(m))) })
 	}
 	join := func(parts ...[]*sdk.Record) []*sdk.Record { return slices.Concat(parts...) }
-	type imp struct {
-		recs    func() []*sdk.Record
-		rebuilt int // minutes WarmRollups rebuilds after it
+	// c adds records to a's last minute, after a's, and to the next two,
+	// a quarter of them with thirty status codes a's never had: the rows
+	// of minute 6 then track more codes than a query does.
+	c := func() []*sdk.Record {
+		recs := capture(3, 6.5, 9, 400)
+		for i, r := range recs {
+			if i%4 == 0 && r.Response != nil {
+				r.Status = 600 + i%30
+			}
+		}
+		return recs
 	}
+	type imp struct {
+		recs func() []*sdk.Record
+		// rebuilt is how many minutes WarmRollups rebuilds after it;
+		// raw: the records are stored without a builder, and not warmed.
+		rebuilt int
+	}
+	const raw = -1
 	for _, tc := range []struct {
 		name    string
 		imports []imp
@@ -266,8 +281,26 @@ func TestReimportsMatchARebuild(t *testing.T) {
 		// Minute 3 keeps a's records before 3:30, which b does not hold;
 		// b replaces all of minutes 4 to 6 and adds records to 6 and on.
 		{"an overlapping capture", []imp{{a, 0}, {func() []*sdk.Record { return join(from(a(), 3.5), capture(2, 6.5, 9, 400)) }, 1}}},
-		// Minute 6 keeps a's records, and c adds to it.
-		{"records added to a minute present", []imp{{a, 0}, {func() []*sdk.Record { return capture(3, 6.5, 9, 400) }, 1}}},
+		// Minute 6 keeps a's records, and c adds to it, after them: the
+		// older rollup continued with c's rows.
+		{"records added to a minute present", []imp{{a, 0}, {c, 0}}},
+		{"records added to a minute present, twice", []imp{{a, 0}, {func() []*sdk.Record { return capture(3, 6.5, 6.7, 100) }, 0}, {func() []*sdk.Record { return capture(5, 6.7, 9, 400) }, 0}}},
+		// Added before the older records, or with one of them replaced,
+		// the minute's scan order is not the older rollup's then c's.
+		{"records added before a minute's older ones", []imp{{func() []*sdk.Record { return from(a(), 0.5) }, 0}, {func() []*sdk.Record { return capture(3, 0, 0.4, 100) }, 1}}},
+		{"records added to a minute present, an older one replaced", []imp{{a, 0}, {func() []*sdk.Record { return join(c(), from(a(), 6.4)[:1]) }, 1}}},
+		{"records added to a minute present twice in one import", []imp{{a, 0}, {func() []*sdk.Record { return join(c(), c()) }, 3}}},
+		// Records stored without a builder nor warming (as a store written
+		// by another command): no older rollup to continue.
+		{"records added to a minute without rollups", []imp{{a, raw}, {c, 7}}},
+		// One of minute 6's records changed since its rollup was cached:
+		// the rollup is stale.
+		{"records added to a minute whose rollup is stale", []imp{{a, 0}, {func() []*sdk.Record {
+			old := from(a(), 6.4)[0]
+			r := rollupRecord(rand.New(rand.NewPCG(6, 6)), old.Timestamp, 15)
+			r.ID = old.ID
+			return []*sdk.Record{r}
+		}, raw}, {c, 1}}},
 		// Another capture of the same minutes: every minute changes.
 		{"records added to every minute", []imp{{a, 0}, {func() []*sdk.Record { return capture(4, 0, 6.5, 300) }, 7}}},
 		// The second import leaves out a record of minute 2, still stored.
@@ -287,6 +320,12 @@ func TestReimportsMatchARebuild(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t, nil)
 			for i, im := range tc.imports {
+				if im.rebuilt == raw {
+					if err := st.Put(ctx, im.recs()); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
 				b, err := NewRollupBuilder(ctx, st)
 				if err != nil {
 					t.Fatal(err)
