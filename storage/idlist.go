@@ -61,22 +61,39 @@ func (l *IDList) Len() int { return len(l.ids) }
 func (s *Store) HoldsExactly(ctx context.Context, from, to time.Time, ids *IDList) (bool, error) {
 	list := ids.ids
 	slices.SortFunc(list, idWords.cmp)
-	lo := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(from))
-	hi := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(to))
 	n := 0
 	same := true
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.recordKeysIn(ctx, from, to, func(key []byte) bool {
+		// Keys are unique and sorted: the n-th key must be the n-th id,
+		// so an id listed twice, or one missing, shows as the first key
+		// that differs.
+		if n == len(list) || len(key) != 1+idLen || wordsOf(key[1:]) != list[n] {
+			same = false
+			return false
+		}
+		n++
+		return true
+	})
+	if err != nil {
+		return false, fmt.Errorf("storage: compare the records in [%s, %s) with %d ids: %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), len(list), err)
+	}
+	return same && n == len(list), nil
+}
+
+// recordKeysIn calls fn with the key of each record whose time is in
+// [from, to), in order, until fn returns false; it reads keys only.
+func (s *Store) recordKeysIn(ctx context.Context, from, to time.Time, fn func(key []byte) bool) error {
+	lo := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(from))
+	hi := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(to))
+	return s.db.View(func(txn *badger.Txn) error {
 		o := badger.DefaultIteratorOptions
 		o.PrefetchValues = false
 		o.Prefix = []byte{prefixRecord}
 		it := txn.NewIterator(o)
 		defer it.Close()
+		n := 0
 		for it.Seek(lo); it.ValidForPrefix(o.Prefix) && bytes.Compare(it.Item().Key(), hi) < 0; it.Next() {
-			// Keys are unique and sorted: the n-th key must be the n-th
-			// id, so an id listed twice, or one missing, shows as the
-			// first key that differs.
-			if key := it.Item().Key(); n == len(list) || len(key) != 1+idLen || wordsOf(key[1:]) != list[n] {
-				same = false
+			if !fn(it.Item().Key()) {
 				return nil
 			}
 			if n++; n&1023 == 0 {
@@ -87,8 +104,4 @@ func (s *Store) HoldsExactly(ctx context.Context, from, to time.Time, ids *IDLis
 		}
 		return nil
 	})
-	if err != nil {
-		return false, fmt.Errorf("storage: compare the records in [%s, %s) with %d ids: %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), len(list), err)
-	}
-	return same && n == len(list), nil
 }
