@@ -99,15 +99,7 @@ func TestRollupBuilderMatchesScan(t *testing.T) {
 		{Window: w(2.5, 11.2), Buckets: 4},
 		{Window: w(0, 12), Limit: 3},
 	} {
-		got, err := Stats(ctx, cache, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := Stats(ctx, scanOnly{st}, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sameStats(t, fmt.Sprintf("stats %s by %s", q.Window, q.GroupBy), got, want)
+		statsAsScan(ctx, t, cache, fmt.Sprintf("stats %s by %s", q.Window, q.GroupBy), q)
 	}
 	if n := cache.puts.Load() - cache.slices.Load(); n != 0 {
 		t.Errorf("%d whole-minute rollups rebuilt by the queries", n)
@@ -194,16 +186,7 @@ func TestRollupBuilderCachesTheNewestMinutes(t *testing.T) {
 	if !slices.ContainsFunc(all, func(r *sdk.Record) bool { return want.OfRecord(r) != r.Path }) {
 		t.Error("a scan learns no template: the comparison above compares paths only")
 	}
-	q := StatsQuery{Buckets: 3}
-	gotStats, err := Stats(ctx, cache, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantStats, err := Stats(ctx, scanOnly{st}, q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameStats(t, "stats of the newest minutes", gotStats, wantStats)
+	statsAsScan(ctx, t, cache, "stats of the newest minutes", StatsQuery{Buckets: 3})
 }
 
 // TestReimportsMatchARebuild runs sequences of imports into one store, each
@@ -368,22 +351,29 @@ func sameAsRebuild(ctx context.Context, t *testing.T, st *storage.Store, name st
 				t.Fatal(err)
 			}
 			g, w := rollupText(t, val, m), rollupText(t, encodeRollup(r, m), m)
-			if !slices.Equal(g, w) {
-				t.Errorf("%s: %s rollup of %s differs from one rebuilt from the records: %d rows, rebuilt %d; %s", name, by, minuteTime(m), len(g), len(w), firstDiff(g, w))
+			if d := diffJSON(g, w); d != "" {
+				t.Errorf("%s: %s rollup of %s differs from one rebuilt from the records (%d rows, rebuilt %d): %s", name, by, minuteTime(m), len(g), len(w), d)
 			}
 		}
 	}
 	for _, q := range []StatsQuery{{}, {GroupBy: ByServer, Buckets: 5}} {
-		got, err := Stats(ctx, st, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := Stats(ctx, scanOnly{st}, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sameStats(t, fmt.Sprintf("%s: stats by %s", name, q.GroupBy), got, want)
+		statsAsScan(ctx, t, st, fmt.Sprintf("%s: stats by %s", name, q.GroupBy), q)
 	}
+}
+
+// statsAsScan checks that q over src, which reads rollups, gives what a
+// scan of src's records gives.
+func statsAsScan(ctx context.Context, t *testing.T, src MinuteCache, name string, q StatsQuery) {
+	t.Helper()
+	got, err := Stats(ctx, src, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Stats(ctx, scanOnly{src}, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameStats(t, name, got, want)
 }
 
 // rollupText decodes an encoded rollup into comparable lines: the
@@ -407,21 +397,4 @@ func rollupText(t *testing.T, blob []byte, m int64) []string {
 		out = append(out, fmt.Sprintf("%+v latencies %x", r, appendSketch(nil, &s)))
 	}
 	return out
-}
-
-// firstDiff describes the first line where got and want differ.
-func firstDiff(got, want []string) string {
-	for i := range max(len(got), len(want)) {
-		var g, w string
-		if i < len(got) {
-			g = got[i]
-		}
-		if i < len(want) {
-			w = want[i]
-		}
-		if g != w {
-			return fmt.Sprintf("line %d: %.300s, rebuilt %.300s", i, g, w)
-		}
-	}
-	return "none"
 }
