@@ -629,24 +629,8 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // to), reading keys only. Together with the minute epochs it lets a caller
 // that saw every record it stored check that a minute holds exactly those.
 func (s *Store) CountIn(ctx context.Context, from, to time.Time) (int, error) {
-	lo := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(from))
-	hi := binary.BigEndian.AppendUint64([]byte{prefixRecord}, idNanos(to))
 	n := 0
-	err := s.db.View(func(txn *badger.Txn) error {
-		o := badger.DefaultIteratorOptions
-		o.PrefetchValues = false
-		o.Prefix = []byte{prefixRecord}
-		it := txn.NewIterator(o)
-		defer it.Close()
-		for it.Seek(lo); it.ValidForPrefix(o.Prefix) && bytes.Compare(it.Item().Key(), hi) < 0; it.Next() {
-			if n++; n&1023 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	err := s.recordKeysIn(ctx, from, to, func([]byte) bool { n++; return true })
 	if err != nil {
 		return 0, fmt.Errorf("storage: count records in [%s, %s): %w", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), err)
 	}

@@ -547,7 +547,7 @@ func (a *aggregator) bucketAt(ts int64) int {
 // tracked under maxGroups are those a scan of the same records would
 // track.
 func (a *aggregator) mergeRows(r *rollupRows, bucket int) {
-	a.total.mergeRow(&r.rows[0], bucket)
+	a.total.mergeRow(&r.rows[0], bucket, a.opt.statusCap)
 	for i := 1; i <= r.protos; i++ {
 		e := &r.rows[i]
 		p := a.protos[e.key.proto]
@@ -555,7 +555,7 @@ func (a *aggregator) mergeRows(r *rollupRows, bucket int) {
 			p = a.newAgg(groupKey{proto: e.key.proto})
 			a.protos[e.key.proto] = p
 		}
-		p.mergeRow(e, bucket)
+		p.mergeRow(e, bucket, a.opt.statusCap)
 	}
 	for i := 1 + r.protos; i < len(r.rows); i++ {
 		e := &r.rows[i]
@@ -569,7 +569,7 @@ func (a *aggregator) mergeRows(r *rollupRows, bucket int) {
 			a.untracked += e.count
 			continue
 		}
-		g.mergeRow(e, bucket)
+		g.mergeRow(e, bucket, a.opt.statusCap)
 	}
 	a.untracked += r.untracked
 }
@@ -586,9 +586,9 @@ func (a *aggregator) settle() {
 }
 
 // mergeRow adds a row of a rollup to g. The figures equal those of adding
-// the row's records one by one, up to the caps on status codes; the
-// latencies wait in parts (see settle).
-func (g *agg) mergeRow(e *rollRow, bucket int) {
+// the row's records one by one, up to the caps on status codes (g tracks
+// up to statusCap); the latencies wait in parts (see settle).
+func (g *agg) mergeRow(e *rollRow, bucket, statusCap int) {
 	if e.count == 0 {
 		return
 	}
@@ -607,7 +607,7 @@ func (g *agg) mergeRow(e *rollRow, bucket int) {
 		case i >= 0:
 			g.statuses[i].n += t.n
 			g.statuses[i].failed += t.failed
-		case len(g.statuses) < maxStatuses:
+		case len(g.statuses) < statusCap:
 			g.statuses = append(g.statuses, t)
 		}
 	}

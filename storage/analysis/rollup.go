@@ -433,12 +433,17 @@ func buildRollup(ctx context.Context, src Source, by GroupBy, w Window) (*rollup
 	if err := scanSizes(ctx, src, w, nil, func(r *sdk.Record) bool { a.add(r); return true }); err != nil {
 		return nil, err
 	}
-	r := &rollup{groups: a.order, total: a.total, untracked: a.untracked}
+	return rollupOf(a, a.order), nil
+}
+
+// rollupOf is the rollup of a's rows, its groups in the order given.
+func rollupOf(a *aggregator, groups []*agg) *rollup {
+	r := &rollup{groups: groups, total: a.total, untracked: a.untracked}
 	for _, p := range a.protos {
 		r.protos = append(r.protos, p)
 	}
 	slices.SortFunc(r.protos, func(x, y *agg) int { return strings.Compare(x.key.proto, y.key.proto) })
-	return r, nil
+	return r
 }
 
 // Encoding: a version byte; a string table (uvarint count, then each

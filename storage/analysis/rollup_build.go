@@ -2,9 +2,9 @@ package analysis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,13 +23,21 @@ import (
 // A rollup built this way is only cached when it is certainly the one a
 // scan would build, and the minute is left to WarmRollups' scan otherwise:
 //
-//   - the minute held no record before the builder started (else its
-//     older records are not in the aggregate);
-//   - the store holds exactly as many records in the minute as the
-//     builder saw, counted after reading the minute's epoch: records are
-//     only ever added by the Puts the builder sees or removed, so equal
-//     counts mean the same records (a record stored twice, or dropped by
-//     retention, makes them differ);
+//   - for a minute that held no record before the builder started, the
+//     store holds exactly as many records in it as the builder saw,
+//     counted after reading the minute's epoch: records are only ever
+//     added by the Puts the builder sees or removed, so equal counts mean
+//     the same records (a record stored twice, or dropped by retention,
+//     makes them differ);
+//   - for a minute that held records before (a capture imported again,
+//     or one overlapping an earlier one), the store holds exactly the
+//     records the builder saw, compared id by id (storage.Store.
+//     HoldsExactly) after reading the epoch: every older record was then
+//     replaced by one the builder saw, identical or not, and the store's
+//     version of each record is the one the builder aggregated, as Put
+//     overwrites a record whole; else, if the import only added records
+//     after the older ones, the older rollup continued with the import's
+//     rows (storeAppended); else the minute is left to the scan;
 //   - no minute reached maxGroups groups, where the groups tracked depend
 //     on the order records come in.
 //
@@ -63,6 +71,12 @@ type minuteBuild struct {
 	// were a third of Add's time.
 	rows  map[*agg]*rowFirsts
 	count int
+	// ids are the ids of the records added to a minute that held records
+	// before the builder started (nil for others), which storeMinute
+	// compares with the store's; unsound is set when one could not be
+	// kept.
+	ids     *storage.IDList
+	unsound bool
 }
 
 // rowFirsts is the first record of a row, and of each of its status
@@ -194,12 +208,15 @@ func (b *RollupBuilder) Add(ctx context.Context, recs []*sdk.Record) error {
 	defer b.mu.Unlock()
 	for _, r := range recs {
 		m := storage.MinuteOf(r.Timestamp)
-		if _, old := b.before[m]; old || b.done[m] {
+		if b.done[m] {
 			continue
 		}
 		mb := b.minutes[m]
 		if mb == nil {
 			mb = &minuteBuild{rows: map[*agg]*rowFirsts{}}
+			if _, old := b.before[m]; old {
+				mb.ids = &storage.IDList{}
+			}
 			for i, by := range rollupGroupings {
 				mb.aggs[i] = newAggregator(aggOptions{by: by, statusCap: minuteStatuses})
 			}
@@ -207,6 +224,9 @@ func (b *RollupBuilder) Add(ctx context.Context, recs []*sdk.Record) error {
 			b.newest = max(b.newest, m)
 		}
 		mb.count++
+		if mb.ids != nil && mb.ids.Add(r.ID) != nil {
+			mb.unsound = true
+		}
 		f := firstRecord{ts: r.Timestamp.UnixNano(), id: r.ID}
 		answered := hasResponse(r)
 		for _, a := range mb.aggs {
@@ -258,9 +278,11 @@ func (b *RollupBuilder) storeLocked(ctx context.Context, mins []int64) error {
 	return nil
 }
 
-// recordCounter is what the count check needs; *storage.Store has it.
-type recordCounter interface {
+// recordChecker is what the checks of a minute's records need;
+// *storage.Store has it.
+type recordChecker interface {
 	CountIn(ctx context.Context, from, to time.Time) (int, error)
+	HoldsExactly(ctx context.Context, from, to time.Time, ids *storage.IDList) (bool, error)
 }
 
 // storeMinute caches minute m's rollups when they are sound, and forgets
@@ -276,7 +298,7 @@ func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) 
 	// after the import read the minute's every record back, faulting the
 	// value log into memory (RATIONALE.md, "The builder's rollups of the
 	// current minute").
-	if mb == nil {
+	if mb == nil || mb.unsound {
 		return false, nil
 	}
 	for _, a := range mb.aggs {
@@ -292,33 +314,112 @@ func (b *RollupBuilder) storeMinute(ctx context.Context, m int64) (bool, error) 
 	if !ok {
 		return false, nil
 	}
-	counter, ok := b.mc.(recordCounter)
+	checker, ok := b.mc.(recordChecker)
 	if !ok {
 		return false, nil
 	}
-	n, err := counter.CountIn(ctx, minuteTime(m), minuteTime(m+1))
-	if err != nil {
-		return false, err
-	}
-	if n != mb.count {
-		return false, nil
-	}
-	orders := make([][]*agg, len(mb.aggs))
-	for i, a := range mb.aggs {
-		if orders[i], ok = mb.scanOrder(a); !ok {
+	if mb.ids != nil {
+		// The minute held records before: its rollup is the builder's
+		// only if the import replaced every one of them, or follows
+		// from the older rollup if it only added records after them.
+		same, err := checker.HoldsExactly(ctx, minuteTime(m), minuteTime(m+1), mb.ids)
+		if err != nil {
+			return false, err
+		}
+		if !same {
+			return b.storeAppended(ctx, m, mb, epoch, checker)
+		}
+	} else {
+		n, err := checker.CountIn(ctx, minuteTime(m), minuteTime(m+1))
+		if err != nil {
+			return false, err
+		}
+		if n != mb.count {
 			return false, nil
 		}
 	}
+	blobs := make([][]byte, len(mb.aggs))
 	for i, a := range mb.aggs {
-		order := orders[i]
-		r := &rollup{groups: order, total: a.total, untracked: a.untracked}
-		for _, p := range a.protos {
-			r.protos = append(r.protos, p)
+		order, ok := mb.scanOrder(a)
+		if !ok {
+			return false, nil
 		}
-		slices.SortFunc(r.protos, func(x, y *agg) int { return strings.Compare(x.key.proto, y.key.proto) })
-		if _, err := b.mc.PutDerived(ctx, pieceName(rollupGroupings[i], wholeMinute), m, epoch, encodeRollup(r, m)); err != nil {
-			return false, fmt.Errorf("analysis: cache rollup %s of %s: %w", pieceName(rollupGroupings[i], wholeMinute), minuteTime(m).Format(time.RFC3339), err)
+		blobs[i] = encodeRollup(rollupOf(a, order), m)
+	}
+	return true, b.putRollups(ctx, m, epoch, blobs)
+}
+
+// putRollups caches minute m's rollups, one per grouping, at epoch.
+func (b *RollupBuilder) putRollups(ctx context.Context, m int64, epoch uint64, blobs [][]byte) error {
+	for i, blob := range blobs {
+		if _, err := b.mc.PutDerived(ctx, pieceName(rollupGroupings[i], wholeMinute), m, epoch, blob); err != nil {
+			return fmt.Errorf("analysis: cache rollup %s of %s: %w", pieceName(rollupGroupings[i], wholeMinute), minuteTime(m).Format(time.RFC3339), err)
 		}
 	}
-	return true, nil
+	return nil
+}
+
+// storeAppended caches the rollups of minute m, which held records
+// before the builder started, when the import only added records to it,
+// all of them later than the older ones: a scan of the minute then reads
+// the older records first, so its rollup is the older rollup continued
+// with the import's rows in their scan order (mergeRows, as a query
+// merges minutes): older groups and status codes first, in their order,
+// then the new ones in theirs, the caps applied in that order. It holds
+// when
+//
+//   - the older rollups of every grouping were current when the builder
+//     started (their epoch is the one it read then), so they are the
+//     older records' exactly;
+//   - every record the builder saw in the minute is later than the older
+//     rollups' last call: the import replaced none of the older records
+//     (an id names its record's time), and nothing ties in scan order;
+//   - the store holds as many records in the minute as the older rollup
+//     counted plus the builder saw, counted after the epoch was read: as
+//     nothing replaced an older record, a deleted record or a record the
+//     builder saw twice would make the store hold fewer.
+func (b *RollupBuilder) storeAppended(ctx context.Context, m int64, mb *minuteBuild, epoch uint64, checker recordChecker) (bool, error) {
+	olds := make([]rollupRows, len(rollupGroupings))
+	for i, by := range rollupGroupings {
+		got, val, err := b.mc.GetDerived(ctx, pieceName(by, wholeMinute), m)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			return false, nil
+		case err != nil:
+			return false, fmt.Errorf("analysis: read rollup %s of %s: %w", pieceName(by, wholeMinute), minuteTime(m).Format(time.RFC3339), err)
+		case got != b.before[m]:
+			return false, nil
+		}
+		if decodeRollup(val, m, &olds[i]) != nil {
+			return false, nil // damaged: the scan rebuilds it
+		}
+	}
+	older := olds[0].rows[0] // the total row
+	if mb.aggs[0].total.first <= older.last {
+		return false, nil
+	}
+	n, err := checker.CountIn(ctx, minuteTime(m), minuteTime(m+1))
+	if err != nil {
+		return false, err
+	}
+	if n != older.count+mb.count {
+		return false, nil
+	}
+	blobs := make([][]byte, len(mb.aggs))
+	var added rollupRows
+	for i, a := range mb.aggs {
+		order, ok := mb.scanOrder(a)
+		if !ok {
+			return false, nil
+		}
+		if err := decodeRollup(encodeRollup(rollupOf(a, order), m), m, &added); err != nil {
+			return false, err
+		}
+		merged := newAggregator(aggOptions{by: rollupGroupings[i], statusCap: minuteStatuses})
+		merged.mergeRows(&olds[i], 0)
+		merged.mergeRows(&added, 0)
+		merged.settle()
+		blobs[i] = encodeRollup(rollupOf(merged, merged.order), m)
+	}
+	return true, b.putRollups(ctx, m, epoch, blobs)
 }
