@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // decodeFields parses a record's Fields JSON into what json.Unmarshal would
@@ -312,16 +313,17 @@ func checkFlat(b []byte) (n int, ok bool) {
 }
 
 // flatStr returns the offset after the ASCII string without escapes at
-// b[i], or -1.
+// b[i], or -1. Its eight-byte loads go through word, without the two
+// bounds checks per word an index into b costs (a third of the loop).
 func flatStr(b []byte, i int) int {
-	if i >= len(b) || b[i] != '"' {
+	if uint(i) >= uint(len(b)) || b[i] != '"' {
 		return -1
 	}
 	j := i + 1
-	for ; j+8 <= len(b); j += 8 {
-		if t := specialBytes(binary.LittleEndian.Uint64(b[j:])); t != 0 {
-			if k := j + bits.TrailingZeros64(t)/8; b[k] == '"' {
-				return k + 1
+	for ; j <= len(b)-8; j += 8 {
+		if t := specialBytes(word(b, j)); t != 0 {
+			if j += bits.TrailingZeros64(t) / 8; b[j] == '"' {
+				return j + 1
 			}
 			return -1
 		}
@@ -335,6 +337,12 @@ func flatStr(b []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// word is the little-endian word at b[j:j+8], which the caller has
+// checked is inside b.
+func word(b []byte, j int) uint64 {
+	return binary.LittleEndian.Uint64(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), j)), 8))
 }
 
 // skipObject checks an object and returns how many members it has.
@@ -427,13 +435,18 @@ const (
 
 // specialBytes flags, by the high bit of each byte, the bytes of the
 // little-endian word w that a scan of a JSON string must look at: '"',
-// '\\', control characters and bytes of multi-byte UTF-8 sequences. These
-// are the usual has-zero-byte and has-less-than tests; their false
-// positives only ever follow a true one (a borrow runs upwards), so the
-// lowest flag is exact and a word without flags needs no look.
+// '\\', control characters and bytes of multi-byte UTF-8 sequences. For a
+// byte below 0x80, x-1 has its high bit set only where x (the byte xor
+// '"' or '\\') is zero, and x-0x20 only where x is below 0x20; a byte of
+// 0x80 or more is flagged by | w whatever the rest gives it. A borrow
+// between bytes starts only at a flagged byte and runs upwards, so the
+// lowest flag is exact and a word without flags needs no look. (The
+// textbook has-zero-byte test's &^x terms guard against bytes of 0x80
+// and more, which are flagged here anyway: without them the test is
+// a third fewer instructions.)
 func specialBytes(w uint64) uint64 {
 	q, bs := w^(lsb*'"'), w^(lsb*'\\')
-	return ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w | w) & msb
+	return ((q - lsb) | (bs - lsb) | (w - lsb*0x20) | w) & msb
 }
 
 // skipStr is str without making the string.

@@ -1,9 +1,12 @@
 package sdk
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -197,5 +200,48 @@ func TestRecordDecoder(t *testing.T) {
 	_, want1 := DecodeRecordLazy(bad)
 	if err == nil || !errors.Is(err, ErrBadRecord) || err.Error() != want1.Error() {
 		t.Errorf("truncated record: %v, DecodeRecordLazy says %v", err, want1)
+	}
+}
+
+// TestSpecialBytes holds specialBytes to its promise: no flag exactly when
+// a word has no byte a string scan must look at, and otherwise the lowest
+// flag on the first such byte. Every pair of byte values is tried at every
+// pair of neighbouring places in words of plain bytes, then random words
+// made of the values around the edges.
+func TestSpecialBytes(t *testing.T) {
+	special := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	check := func(w [8]byte) {
+		first := -1
+		for k, c := range w {
+			if special(c) {
+				first = k
+				break
+			}
+		}
+		got := specialBytes(binary.LittleEndian.Uint64(w[:]))
+		switch {
+		case first < 0 && got != 0:
+			t.Fatalf("% x: no special byte, flags %#x", w, got)
+		case first >= 0 && (got == 0 || bits.TrailingZeros64(got)/8 != first):
+			t.Fatalf("% x: first special byte %d, flags %#x", w, first, got)
+		}
+	}
+	for at := range 7 {
+		for x := range 256 {
+			for y := range 256 {
+				w := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+				w[at], w[at+1] = byte(x), byte(y)
+				check(w)
+			}
+		}
+	}
+	edges := []byte{0, 1, 0x1f, 0x20, 0x21, '"', 0x23, 0x5b, '\\', 0x5d, 0x7e, 0x7f, 0x80, 0x81, 0xa1, 0xa2, 0xdc, 0xfe, 0xff, 'a'}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 1 << 20 {
+		var w [8]byte
+		for k := range w {
+			w[k] = edges[rng.IntN(len(edges))]
+		}
+		check(w)
 	}
 }

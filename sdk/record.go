@@ -361,12 +361,21 @@ type Record struct {
 	// TLS marks a record dissected from plaintext captured inside a TLS
 	// library (a decrypted HTTPS call), not from the packets on the wire.
 	TLS bool `json:"tls,omitempty"`
+	// RequestDir is the direction the request travelled in. The host uses it
+	// to say which endpoint is the client (Src) when the capture missed the
+	// handshake. (It and Failed sit beside TLS to share its word: the
+	// record and its two messages then fit the allocator's 640-byte size
+	// class, not 704: RATIONALE.md, "Plugin records: a smaller record,
+	// inlined readers".)
+	RequestDir Direction `json:"-"`
+	// Failed marks an exchange the dissector judged failed; Error may say
+	// how.
+	Failed bool `json:"failed"`
 
 	Method     string `json:"method,omitempty"`
 	Path       string `json:"path,omitempty"`
 	Status     int    `json:"status"`
 	StatusText string `json:"status_text,omitempty"`
-	Failed     bool   `json:"failed"`
 	// Error notes what went wrong in the traffic or in parsing it
 	// (malformed input, a reset, bytes missing from the capture, no
 	// response). It may be set on a record that is not Failed: a response the
@@ -380,10 +389,6 @@ type Record struct {
 	// End is when the last byte of the response was seen; zero without a
 	// response. The host turns it into ElapsedMs.
 	End time.Time `json:"-"`
-	// RequestDir is the direction the request travelled in. The host uses it
-	// to say which endpoint is the client (Src) when the capture missed the
-	// handshake.
-	RequestDir Direction `json:"-"`
 }
 
 // recordJSON fixes the order of a record's JSON fields: identity and time

@@ -1,6 +1,8 @@
 package sdk
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -287,4 +289,44 @@ func FuzzDecodeFast(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(checkDecodeFast)
+}
+
+// TestWireUvarintLong holds decodeFast's varint reader to binary.Uvarint
+// on every length of varint, cut short, with bytes after it, and with the
+// overlong and overflowing forms binary.Uvarint rejects or accepts.
+func TestWireUvarintLong(t *testing.T) {
+	var inputs [][]byte
+	for shift := range 64 {
+		for _, v := range []uint64{1 << shift, 1<<shift - 1, 1<<shift | 0x55, ^uint64(0) >> shift} {
+			enc := binary.AppendUvarint(nil, v)
+			for cut := range len(enc) + 1 {
+				inputs = append(inputs, enc[:cut])
+			}
+			inputs = append(inputs, append(enc, 0x81, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9))
+		}
+	}
+	for n := 1; n <= 12; n++ {
+		for _, last := range []byte{0, 1, 2, 0x7f, 0x80} {
+			b := bytes.Repeat([]byte{0xff}, n)
+			inputs = append(inputs, append(b, last), append(append(b, last), make([]byte, 10)...))
+			b = bytes.Repeat([]byte{0x80}, n)
+			inputs = append(inputs, append(b, last), append(append(b, last), make([]byte, 10)...))
+		}
+	}
+	for _, b := range inputs {
+		for _, at := range []int{0, 3} {
+			in := append(make([]byte, at), b...)
+			want, n := binary.Uvarint(in[at:])
+			got, end := wireUvarintLong(in, at)
+			if n <= 0 {
+				if end != -1 {
+					t.Errorf("% x at %d: binary.Uvarint fails (%d), wireUvarintLong reads %d to %d", in, at, n, got, end)
+				}
+				continue
+			}
+			if got != want || end != at+n {
+				t.Errorf("% x at %d: binary.Uvarint %d to %d, wireUvarintLong %d to %d", in, at, want, at+n, got, end)
+			}
+		}
+	}
 }

@@ -204,7 +204,13 @@ func pluginChild(ctx context.Context, spec, cache string, passes int, out io.Wri
 	if err != nil {
 		return err
 	}
-	rt, err := wasm.NewRuntime(ctx, wasm.Config{CacheDir: filepath.Join(cache, name), BufferSize: workload.MaxFeed})
+	cfg := wasm.Config{CacheDir: filepath.Join(cache, name), BufferSize: workload.MaxFeed}
+	if passes > 0 {
+		// Counted passes run under valgrind, fifty times slower, where a
+		// loaded machine can stretch one call past the 2 s default.
+		cfg.CallTimeout = 10 * time.Minute
+	}
+	rt, err := wasm.NewRuntime(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,11 @@ type instance struct {
 	stack                                               [6]uint64
 
 	bufPtr, bufLen uint32
+	// buf is the registered buffer as a slice of guest memory, where
+	// memoryStays: a feed then copies into it directly instead of through
+	// wazero's Memory().Write (two interface calls and its own bounds
+	// check, twice per plugin record).
+	buf []byte
 
 	flag api.MutableGlobal
 	// calls counts call starts and ends, so it is odd during a call. The
@@ -192,6 +197,10 @@ func (in *instance) describeErr(err error) error {
 
 func (in *instance) write(data []byte) uint32 {
 	n := min(uint32(len(data)), in.bufLen)
+	if memoryStays {
+		copy(in.buf, data[:n])
+		return n
+	}
 	in.mod.Memory().Write(in.bufPtr, data[:n])
 	return n
 }
@@ -303,11 +312,15 @@ func hostRegisterBuffer(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	ptr, size := uint32(stack[0]), uint32(stack[1])
-	if _, ok := mod.Memory().Read(ptr, size); !ok {
+	buf, ok := mod.Memory().Read(ptr, size)
+	if !ok {
 		in.limitErr = fmt.Errorf("register_buffer(%d, %d) is outside guest memory", ptr, size)
 		panic(in.limitErr)
 	}
 	in.bufPtr, in.bufLen = ptr, size
+	if memoryStays {
+		in.buf = buf[:size:size]
+	}
 }
 
 // hostEmit is kubeshark.emit(kind, ptr, len). Limits are enforced here,

@@ -44,3 +44,8 @@ func (m *mmapMemory) Free() {
 
 // memoryAllocator is the allocator instances use on this platform.
 func memoryAllocator() experimental.MemoryAllocator { return mmapAllocator{} }
+
+// memoryStays: a guest's memory never moves while its instance lives (it
+// is one mapping of its cap from the start), so a slice of it stays valid
+// across growth, and the host may keep one (instance.buf).
+const memoryStays = true

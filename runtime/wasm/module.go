@@ -414,8 +414,12 @@ func (l *lazyInstance) Open(ctx context.Context, info sdk.ConnInfo) error {
 	return in.Open(ctx, info)
 }
 
-// Feed implements engine.Instance.
+// Feed implements engine.Instance. An instance of its own, once started,
+// is called directly: Feed runs twice per record.
 func (l *lazyInstance) Feed(ctx context.Context, conn uint64, dir sdk.Direction, data []byte, first, last int64) (int, int, error) {
+	if in := l.in; in != nil {
+		return in.Feed(ctx, conn, dir, data, first, last)
+	}
 	in, err := l.own(ctx)
 	if err != nil {
 		return 0, 0, err
