@@ -1,0 +1,108 @@
+//! The Rust SDK's JSON strings, keys and integers (word-at-a-time scans
+//! and short copies, which differ in wasm) against plain references inside
+//! wasm: every length up to 40, from every alignment, with a byte that
+//! needs an escape (or one that does not) at every place. check() returns
+//! the number of wrong answers.
+
+use kubeshark::Fields;
+
+/// A JSON string, one character at a time.
+fn reference(out: &mut String, v: &str) {
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn field(k: &str, v: &str) -> String {
+    let mut want = String::from("{");
+    reference(&mut want, k);
+    want.push(':');
+    reference(&mut want, v);
+    want
+}
+
+#[no_mangle]
+pub extern "C" fn check() -> i32 {
+    let mut wrong = 0;
+    let specials = ["", "\"", "\\", "\0", "\x1f", " ", "\x7f", "~", "é", "€", "\u{10348}"];
+    for off in 0..8 {
+        for n in 0..=40usize {
+            for (si, sp) in specials.iter().enumerate() {
+                for at in 0..=n {
+                    if sp.is_empty() && at > 0 {
+                        break;
+                    }
+                    // off bytes of padding that the string starts after,
+                    // then n characters with sp at place at.
+                    let mut s = "\"\\\0".repeat(3)[..off].to_string();
+                    for i in 0..n {
+                        if i == at && !sp.is_empty() {
+                            s.push_str(sp);
+                        } else if si % 2 == 0 {
+                            s.push((b'a' + (i % 26) as u8) as char);
+                        } else {
+                            s.push(if i % 3 == 0 { 'ü' } else { (b'A' + (i % 26) as u8) as char });
+                        }
+                    }
+                    let v = &s[off..];
+                    let mut f = Fields::default();
+                    f.str(v, v);
+                    let mut want = field(v, v);
+                    want.push('}');
+                    if f.json() != want {
+                        wrong += 1;
+                    }
+                    // A second field takes the separator path, and a
+                    // string of its own.
+                    f.str("k", v);
+                    want.pop();
+                    want.push_str(",\"k\":");
+                    reference(&mut want, v);
+                    want.push('}');
+                    if f.json() != want {
+                        wrong += 1;
+                    }
+                    let mut js = String::from("x");
+                    kubeshark::json_string(&mut js, v);
+                    let mut want = String::from("x");
+                    reference(&mut want, v);
+                    if js != want {
+                        wrong += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Integers: around every power of ten, both signs, the extremes.
+    let mut vals = vec![0i64, i64::MAX, i64::MIN, i64::MIN + 1, u32::MAX as i64, u32::MAX as i64 + 1, -(u32::MAX as i64), -(u32::MAX as i64) - 1];
+    let mut p = 1i64;
+    for _ in 0..19 {
+        for d in [-1, 0, 1] {
+            vals.push(p + d);
+            vals.push(-(p + d));
+        }
+        p = p.saturating_mul(10);
+    }
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..1000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        vals.push(x as i64 >> (x % 64));
+    }
+    for v in vals {
+        let mut f = Fields::default();
+        f.int("n", v).bool("b", v & 1 == 0).int("m", v);
+        if f.json() != format!("{{\"n\":{},\"b\":{},\"m\":{}}}", v, v & 1 == 0, v) {
+            wrong += 1;
+        }
+    }
+    wrong
+}
