@@ -90,7 +90,7 @@ func TestCStrings(t *testing.T) {
 // TestRustStrings runs the Rust SDK's JSON strings, keys and integers
 // (word-at-a-time scans, short copies and digits written in place, which
 // take other paths in wasm than natively) against plain references inside
-// wasm.
+// wasm, and its wasm allocator under vectors that grow, shrink and die.
 func TestRustStrings(t *testing.T) {
 	ctx := context.Background()
 	out := filepath.Join(t.TempDir(), "ruststrings.wasm")
@@ -106,11 +106,13 @@ func TestRustStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := mod.ExportedFunction("check").Call(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if wrong := int32(res[0]); wrong != 0 {
-		t.Errorf("%d wrong answers", wrong)
+	for _, fn := range []string{"check", "check_alloc"} {
+		res, err := mod.ExportedFunction(fn).Call(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		if wrong := int32(res[0]); wrong != 0 {
+			t.Errorf("%s: %d wrong answers", fn, wrong)
+		}
 	}
 }

@@ -12,6 +12,129 @@
 //! builds with rustc 1.63.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The allocator of a plugin built for wasm: blocks of 16 to 2,048 bytes
+/// in eight size classes, each class a free list, carved from 64 KiB
+/// chunks of the system allocator (wasi-libc's dlmalloc), which keeps
+/// larger blocks. A dissector allocates and frees a few small strings and
+/// vectors per record; dlmalloc's general paths, compiled to wasm where
+/// every memory access is bounds-checked and every loop counted, cost a
+/// few hundred instructions a pair where a free-list pop and push cost a
+/// dozen. Freed small blocks are kept for their class, never returned to
+/// dlmalloc: a plugin's small-block memory is its peak of live small
+/// blocks. wasm32-wasi modules are single-threaded, hence no locks.
+/// Natively the system's allocator is used; a plugin that wants dlmalloc
+/// in wasm, or defines its own #[global_allocator], builds the SDK with
+/// `--cfg kubeshark_system_alloc`.
+#[cfg(all(target_arch = "wasm32", not(kubeshark_system_alloc)))]
+mod small_alloc {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::ptr::null_mut;
+
+    const CLASSES: usize = 8;
+    const MAX: usize = 16 << (CLASSES - 1);
+    const ALIGN: usize = 16;
+    const CHUNK: usize = 64 << 10;
+
+    struct State {
+        free: [*mut u8; CLASSES],
+        next: *mut u8,
+        end: *mut u8,
+    }
+
+    static mut STATE: State = State { free: [null_mut(); CLASSES], next: null_mut(), end: null_mut() };
+
+    pub struct Small;
+
+    #[global_allocator]
+    static ALLOC: Small = Small;
+
+    /// Whether a block of this layout is one of ours.
+    #[inline(always)]
+    fn small(size: usize, align: usize) -> bool {
+        size <= MAX && align <= ALIGN
+    }
+
+    /// The class of a size of 1 to MAX: 16 << class bytes hold it.
+    #[inline(always)]
+    fn class(size: usize) -> usize {
+        let bits = (usize::BITS - (size.max(1) - 1).leading_zeros()) as usize;
+        bits.max(4) - 4
+    }
+
+    #[cold]
+    unsafe fn refill(s: &mut State, n: usize) -> *mut u8 {
+        // What is left of the old chunk (less than n bytes) is dropped.
+        let c = System.alloc(Layout::from_size_align_unchecked(CHUNK, ALIGN));
+        if c.is_null() {
+            return c;
+        }
+        s.next = c.add(n);
+        s.end = c.add(CHUNK);
+        c
+    }
+
+    unsafe impl GlobalAlloc for Small {
+        #[inline]
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            if !small(l.size(), l.align()) {
+                return System.alloc(l);
+            }
+            let s = &mut STATE;
+            let c = class(l.size());
+            let head = s.free[c];
+            if !head.is_null() {
+                s.free[c] = *(head as *mut *mut u8);
+                return head;
+            }
+            let n = 16 << c;
+            if (s.end as usize) - (s.next as usize) < n {
+                return refill(s, n);
+            }
+            let p = s.next;
+            s.next = p.add(n);
+            p
+        }
+        #[inline]
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            if !small(l.size(), l.align()) {
+                return System.dealloc(p, l);
+            }
+            let s = &mut STATE;
+            let c = class(l.size());
+            *(p as *mut *mut u8) = s.free[c];
+            s.free[c] = p;
+        }
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            if !small(l.size(), l.align()) {
+                return System.alloc_zeroed(l);
+            }
+            let p = self.alloc(l);
+            if !p.is_null() {
+                std::ptr::write_bytes(p, 0, l.size());
+            }
+            p
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, size: usize) -> *mut u8 {
+            let was = small(l.size(), l.align());
+            let will = small(size, l.align());
+            if was && will && class(l.size()) == class(size) {
+                return p;
+            }
+            if !was && !will {
+                return System.realloc(p, l, size);
+            }
+            let nl = Layout::from_size_align_unchecked(size, l.align());
+            let q = self.alloc(nl);
+            if !q.is_null() {
+                std::ptr::copy_nonoverlapping(p, q, l.size().min(size));
+                self.dealloc(p, l);
+            }
+            q
+        }
+    }
+}
 
 /// The ABI version this SDK speaks.
 pub const ABI_VERSION: u32 = 1;
@@ -178,7 +301,7 @@ fn needs_escape(w: u64) -> bool {
 /// shorter than eight bytes in two overlapping loads: no loop over bytes,
 /// each of whose steps costs a bounds check and an interruption check in
 /// wasm.
-#[inline]
+#[inline(always)]
 fn clean(b: &[u8]) -> bool {
     let n = b.len();
     let p = b.as_ptr();
@@ -559,13 +682,16 @@ impl Out {
         *self.0 = v;
         self.0 = self.0.add(1);
     }
+    /// A varint: one byte inline (lengths and small numbers), longer
+    /// ones out of line, so that each of a record's dozen varints is not a
+    /// loop (which wasm pays an interruption check for).
     #[inline(always)]
-    unsafe fn uvarint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.byte(v as u8 | 0x80);
-            v >>= 7;
+    unsafe fn uvarint(&mut self, v: u64) {
+        if v < 0x80 {
+            self.byte(v as u8)
+        } else {
+            self.0 = uvarint_long(self.0, v)
         }
-        self.byte(v as u8);
     }
     #[inline(always)]
     unsafe fn svarint(&mut self, v: i64) {
@@ -609,6 +735,20 @@ impl Out {
         self.svarint(m.size);
         self.fields(&m.fields);
     }
+}
+
+/// Writes v, 0x80 or more, as a varint at d and returns its end.
+///
+/// Safety: d has room for VARINT_MAX_LEN bytes.
+#[inline(never)]
+unsafe fn uvarint_long(mut d: *mut u8, mut v: u64) -> *mut u8 {
+    while v >= 0x80 {
+        *d = v as u8 | 0x80;
+        d = d.add(1);
+        v >>= 7;
+    }
+    *d = v as u8;
+    d.add(1)
 }
 
 /// The most bytes a varint takes.
@@ -743,7 +883,30 @@ pub trait Conn {
 #[doc(hidden)]
 pub struct Guest<D: Dissector> {
     buf: Vec<u8>,
-    conns: HashMap<u64, D::Conn>,
+    conns: HashMap<u64, D::Conn, BuildHasherDefault<IdHasher>>,
+}
+
+/// Hashes a connection id with one multiplication (FxHash's), not
+/// SipHash: ids are the host's, not an attacker's, and every feed looks
+/// one up, where SipHash's rounds cost more in wasm than the rest of the
+/// lookup.
+#[derive(Default)]
+#[doc(hidden)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 #[doc(hidden)]
@@ -751,7 +914,7 @@ impl<D: Dissector> Guest<D> {
     pub fn init(g: &mut Option<Guest<D>>, size: u32) -> u32 {
         let mut buf = vec![0u8; size as usize];
         unsafe { host_register_buffer(buf.as_mut_ptr(), size) };
-        *g = Some(Guest { buf, conns: HashMap::new() });
+        *g = Some(Guest { buf, conns: HashMap::default() });
         0
     }
     pub fn describe() {

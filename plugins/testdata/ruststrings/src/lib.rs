@@ -106,3 +106,61 @@ pub extern "C" fn check() -> i32 {
     }
     wrong
 }
+
+/// The SDK's small-block allocator (wasm only): vectors of every size up
+/// to past its largest class grow and shrink through every class and out
+/// of them while others live, each filled with its own pattern; returns
+/// how many bytes were found changed.
+#[no_mangle]
+pub extern "C" fn check_alloc() -> i32 {
+    let mut wrong = 0;
+    let mut live: Vec<(Vec<u8>, u8)> = Vec::new();
+    let fill = |v: &mut Vec<u8>, n: usize, k: u8| {
+        v.clear();
+        v.extend((0..n).map(|i| (i as u8).wrapping_mul(31) ^ k));
+    };
+    let ok = |v: &Vec<u8>, n: usize, k: u8| v.len() == n && v.iter().enumerate().all(|(i, &b)| b == (i as u8).wrapping_mul(31) ^ k);
+    for round in 0..3u8 {
+        for n in (1..=4200).step_by(7) {
+            let k = (n as u8) ^ round;
+            let mut v = Vec::with_capacity(n);
+            fill(&mut v, n, k);
+            live.push((v, k));
+        }
+        // Grow every second one (realloc within and across classes, and
+        // out of them), shrink every third, free every fifth.
+        for (i, (v, k)) in live.iter_mut().enumerate() {
+            let (n, k) = (v.len(), *k);
+            if !ok(v, n, k) {
+                wrong += 1;
+            }
+            if i % 2 == 0 {
+                v.reserve(n * 2 + 1);
+                if !ok(v, n, k) {
+                    wrong += 1;
+                }
+            }
+            if i % 3 == 0 {
+                v.truncate(n / 2);
+                v.shrink_to_fit();
+                if !ok(v, n / 2, k) {
+                    wrong += 1;
+                }
+            }
+        }
+        let mut i = 0;
+        live.retain(|_| {
+            i += 1;
+            i % 5 != 0
+        });
+    }
+    // Zeroed blocks are zero even where a freed block was reused.
+    for n in [1usize, 15, 16, 17, 100, 2048, 2049, 5000] {
+        let a = vec![0xAAu8; n];
+        drop(a);
+        if vec![0u8; n].iter().any(|&b| b != 0) {
+            wrong += 1;
+        }
+    }
+    wrong
+}
