@@ -526,7 +526,7 @@ pub struct Fields {
 impl Fields {
     /// Appends the separator and k as a key, and makes room for `room`
     /// more bytes after it.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self, k: &str, room: usize) {
         let kb = k.as_bytes();
         if !clean(kb) {
@@ -538,12 +538,13 @@ impl Fields {
         unsafe {
             let o = self.json.as_mut_vec();
             let first = o.is_empty();
-            if first {
+            if o.capacity() == 0 {
                 // Room for a typical object at once, instead of growing
                 // it through 8, 16, 32... bytes (each a realloc and a
                 // copy): a field's name carries its protocol's, so five
-                // fields are 150 bytes.
-                o.reserve((n + 4 + room).max(256));
+                // fields are 150 bytes. with_capacity allocates directly,
+                // where reserve goes through the vector's growth path.
+                *o = Vec::with_capacity((n + 4 + room).max(256));
             } else {
                 o.reserve(n + 4 + room);
             }
@@ -564,12 +565,14 @@ impl Fields {
         self.json.reserve(room);
     }
     /// A string field.
+    #[inline]
     pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k, v.len() + 2);
         json_string(&mut self.json, v);
         self
     }
     /// An integer field.
+    #[inline]
     pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
         self.key(k, INT_MAX_LEN);
         // Safety: key made room for the digits.
@@ -581,6 +584,7 @@ impl Fields {
         self
     }
     /// A boolean field.
+    #[inline]
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
         self.key(k, 5);
         push_short(&mut self.json, if v { "true" } else { "false" });
