@@ -291,7 +291,7 @@ impl Connection {
     }
 }
 
-fn record(p: Pending, resp: Option<Message>, summary: &str, end: i64) -> Record {
+fn record(p: Pending, resp: Option<Message>, summary: &'static str, end: i64) -> Record {
     Record {
         protocol: "memcached_binary".into(),
         method: p.op.into(),
@@ -306,7 +306,7 @@ fn record(p: Pending, resp: Option<Message>, summary: &str, end: i64) -> Record 
     }
 }
 
-fn emit(p: Pending, resp: Option<Message>, summary: &str, end: i64) {
+fn emit(p: Pending, resp: Option<Message>, summary: &'static str, end: i64) {
     kubeshark::emit(&record(p, resp, summary, end));
 }
 

@@ -11,6 +11,7 @@
 //! (`kubeshark plugin build` does both.) The crate has no dependencies and
 //! builds with rustc 1.63.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -633,17 +634,22 @@ pub struct Message {
     pub fields: Fields,
 }
 
+/// Text that is usually a literal: `"GET".into()` borrows it where a
+/// String would allocate and copy it for every record, and a String moves
+/// in with `s.into()`.
+pub type Text = Cow<'static, str>;
+
 /// One exchange (ABI.md, "Record wire encoding").
 #[derive(Clone, Debug)]
 pub struct Record {
-    pub protocol: String,
-    pub method: String,
+    pub protocol: Text,
+    pub method: Text,
     pub path: String,
     pub status: i64,
-    pub status_text: String,
+    pub status_text: Text,
     pub failed: bool,
     pub error: String,
-    pub summary: String,
+    pub summary: Text,
     /// Unix nanoseconds; 0 is unknown.
     pub timestamp_ns: i64,
     pub end_ns: i64,
@@ -655,14 +661,14 @@ pub struct Record {
 impl Default for Record {
     fn default() -> Record {
         Record {
-            protocol: String::new(),
-            method: String::new(),
+            protocol: Text::Borrowed(""),
+            method: Text::Borrowed(""),
             path: String::new(),
             status: 0,
-            status_text: String::new(),
+            status_text: Text::Borrowed(""),
             failed: false,
             error: String::new(),
-            summary: String::new(),
+            summary: Text::Borrowed(""),
             timestamp_ns: 0,
             end_ns: 0,
             request_dir: Dir::A,
