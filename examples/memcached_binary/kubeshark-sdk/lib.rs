@@ -476,6 +476,17 @@ unsafe fn write_int(d: *mut u8, v: i64) -> usize {
         return neg + write_u64(d.add(neg), u);
     }
     let mut x = u as u32;
+    // Most of a dissector's numbers (codes, flags, small sizes) have one
+    // or two digits: no loop for them.
+    if x < 10 {
+        *d.add(neg) = b'0' + x as u8;
+        return neg + 1;
+    }
+    if x < 100 {
+        *d.add(neg) = b'0' + (x / 10) as u8;
+        *d.add(neg + 1) = b'0' + (x % 10) as u8;
+        return neg + 2;
+    }
     let mut n = 1;
     let mut t: u64 = 10;
     while x as u64 >= t {
