@@ -135,6 +135,7 @@ struct Plugin;
 /// A request waiting for its response.
 struct Pending {
     op: &'static str,
+    opcode: u8,
     quiet: bool,
     opaque: u32,
     at: i64,
@@ -231,7 +232,7 @@ impl Connection {
             req.fields.int("memcached_binary_value_bytes", value as i64);
             req.body_size = value as i64;
         }
-        self.pending.push_back(Pending { op, quiet, opaque: h.opaque, at, req, key, stats: 0 });
+        self.pending.push_back(Pending { op, opcode: h.opcode, quiet, opaque: h.opaque, at, req, key, stats: 0 });
         true
     }
 
@@ -242,7 +243,7 @@ impl Connection {
     fn response(&mut self, h: &Header, body: &[u8], at: i64) -> Option<bool> {
         // Quiet requests before the one this answers finished silently.
         while let Some(p) = self.pending.front() {
-            if p.opaque == h.opaque && opcode(h.opcode).map(|o| o.0) == Some(p.op) {
+            if p.opaque == h.opaque && h.opcode == p.opcode {
                 break;
             }
             let p = self.pending.pop_front().unwrap();
