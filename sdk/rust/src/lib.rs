@@ -297,13 +297,26 @@ fn needs_escape(w: u64) -> bool {
     ((w.wrapping_sub(ONES * 0x20) & !w) | (q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs)) & HIGHS != 0
 }
 
-/// Whether no byte of b needs an escape in a JSON string. Eight bytes a
-/// step, the last step overlapping the one before it; up to 32 bytes in
-/// two to four overlapping words without a loop, a string shorter than
-/// eight bytes in two overlapping loads: no loop over bytes, each of whose
-/// steps costs a bounds check and an interruption check in wasm.
+/// Whether no byte of b needs an escape in a JSON string (see words).
 #[inline(always)]
 fn clean(b: &[u8]) -> bool {
+    words(b, |w| !needs_escape(w))
+}
+
+/// Whether every byte of b is ASCII (see words).
+#[inline(always)]
+fn ascii(b: &[u8]) -> bool {
+    words(b, |w| w & HIGHS == 0)
+}
+
+/// Whether ok holds for words that cover every byte of b, ok being a
+/// test of each byte of a word that an 'a' passes. Eight bytes a step,
+/// the last step overlapping the one before it; up to 32 bytes in two to
+/// four overlapping words without a loop, a string shorter than eight
+/// bytes in two overlapping loads: no loop over bytes, each of whose steps
+/// costs a bounds check and an interruption check in wasm.
+#[inline(always)]
+fn words(b: &[u8], ok: impl Fn(u64) -> bool) -> bool {
     let n = b.len();
     let p = b.as_ptr();
     // Safety: every load reads inside b.
@@ -311,28 +324,43 @@ fn clean(b: &[u8]) -> bool {
         if n > 32 {
             let mut i = 0;
             while i + 8 < n {
-                if needs_escape(rd64(p, i)) {
+                if !ok(rd64(p, i)) {
                     return false;
                 }
                 i += 8;
             }
-            !needs_escape(rd64(p, n - 8))
+            ok(rd64(p, n - 8))
         } else if n >= 16 {
             // Keys (a field's name carries its protocol's) are mostly 16
-            // to 32 bytes: four overlapping words and no loop.
-            !(needs_escape(rd64(p, 0)) | needs_escape(rd64(p, 8)) | needs_escape(rd64(p, n - 16)) | needs_escape(rd64(p, n - 8)))
+            // to 32 bytes.
+            ok(rd64(p, 0)) & ok(rd64(p, 8)) & ok(rd64(p, n - 16)) & ok(rd64(p, n - 8))
         } else if n >= 8 {
-            !(needs_escape(rd64(p, 0)) | needs_escape(rd64(p, n - 8)))
+            ok(rd64(p, 0)) & ok(rd64(p, n - 8))
         } else if n >= 4 {
-            !needs_escape(rd32(p, 0) as u64 | (rd32(p, n - 4) as u64) << 32)
+            ok(rd32(p, 0) as u64 | (rd32(p, n - 4) as u64) << 32)
         } else if n > 0 {
             // Three bytes that cover every byte of a string of one to
-            // three; the other five are 'a', which needs no escape.
-            !needs_escape(*p as u64 | (*p.add(n / 2) as u64) << 8 | (*p.add(n - 1) as u64) << 16 | (ONES * b'a' as u64) << 24)
+            // three; the other five are 'a'.
+            ok(*p as u64 | (*p.add(n / 2) as u64) << 8 | (*p.add(n - 1) as u64) << 16 | (ONES * b'a' as u64) << 24)
         } else {
             true
         }
     }
+}
+
+/// b as text, invalid UTF-8 replaced by U+FFFD: what
+/// `String::from_utf8_lossy(b).into_owned()` gives, with ASCII (the usual
+/// in a protocol's keys and names) recognised eight bytes at a time first,
+/// where from_utf8_lossy and from_utf8 go a byte at a time through short
+/// strings.
+pub fn text(b: &[u8]) -> String {
+    if !ascii(b) {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    let mut v = Vec::with_capacity(b.len());
+    put_short(&mut v, b);
+    // Safety: ASCII is UTF-8.
+    unsafe { String::from_utf8_unchecked(v) }
 }
 
 /// Appends v to s as a JSON string.

@@ -1,4 +1,4 @@
-//! The Rust SDK's JSON strings, keys and integers (word-at-a-time scans
+//! The Rust SDK's JSON strings, keys, integers and text (word-at-a-time scans
 //! and short copies, which differ in wasm) against plain references inside
 //! wasm: every length up to 40, from every alignment, with a byte that
 //! needs an escape (or one that does not) at every place. check() returns
@@ -74,6 +74,29 @@ pub extern "C" fn check() -> i32 {
                     let mut want = String::from("x");
                     reference(&mut want, v);
                     if js != want {
+                        wrong += 1;
+                    }
+                }
+            }
+        }
+    }
+    // text: ASCII, UTF-8 and invalid bytes (a lone continuation byte, a
+    // truncated sequence, 0xff) at every place, against from_utf8_lossy.
+    let bads: [&[u8]; 5] = [b"x", "é".as_bytes(), b"\x80", b"\xe2\x82", b"\xff"];
+    for off in 0..8 {
+        for n in 0..=40usize {
+            for bad in bads.iter() {
+                for at in 0..=n {
+                    let mut b = vec![b'q'; off];
+                    for i in 0..n {
+                        if i == at {
+                            b.extend_from_slice(bad);
+                        } else {
+                            b.push(b'a' + (i % 26) as u8);
+                        }
+                    }
+                    let v = &b[off..];
+                    if kubeshark::text(v) != String::from_utf8_lossy(v) {
                         wrong += 1;
                     }
                 }
