@@ -754,6 +754,10 @@ impl Out {
     }
     #[inline(always)]
     unsafe fn bytes(&mut self, s: &[u8]) {
+        if s.is_empty() {
+            // A record's error, summary, bodies and encodings mostly are.
+            return self.byte(0);
+        }
         self.uvarint(s.len() as u64);
         copy_to(self.0, s);
         self.0 = self.0.add(s.len());
