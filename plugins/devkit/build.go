@@ -163,8 +163,11 @@ func CompileC(ctx context.Context, out string, includes []string, srcs ...string
 }
 
 // RustFlags are the code generation flags CompileRust gives rustc: the
-// optimisation level a release build uses, and bulk memory as for C.
-var RustFlags = []string{"-C", "opt-level=3", "-C", "target-feature=+bulk-memory"}
+// optimisation level a release build uses, bulk memory as for C, and
+// SIMD128, which wazero compiles (CoreFeaturesV2) and which moves and
+// copies of 16 bytes and more use (RATIONALE.md, "The Rust guest's own
+// code").
+var RustFlags = []string{"-C", "opt-level=3", "-C", "target-feature=+bulk-memory,+simd128"}
 
 // CompileRust builds the Rust SDK crate at sdkSrc (its lib.rs) as an rlib
 // in work, then the plugin crate at src (its lib.rs) against it as a

@@ -86,3 +86,33 @@ func TestCStrings(t *testing.T) {
 		}
 	}
 }
+
+// TestRustStrings runs the Rust SDK's JSON strings, keys and integers
+// (word-at-a-time scans, short copies and digits written in place, which
+// take other paths in wasm than natively) against plain references inside
+// wasm, and its wasm allocator under vectors that grow, shrink and die.
+func TestRustStrings(t *testing.T) {
+	ctx := context.Background()
+	out := filepath.Join(t.TempDir(), "ruststrings.wasm")
+	skipWithout(t, devkit.CompileRust(ctx, out, filepath.Dir(out), "../../sdk/rust/src/lib.rs", "../testdata/ruststrings/src/lib.rs"))
+	code, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := wazero.NewRuntime(ctx)
+	defer rt.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
+	mod, err := rt.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range []string{"check", "check_alloc"} {
+		res, err := mod.ExportedFunction(fn).Call(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", fn, err)
+		}
+		if wrong := int32(res[0]); wrong != 0 {
+			t.Errorf("%s: %d wrong answers", fn, wrong)
+		}
+	}
+}

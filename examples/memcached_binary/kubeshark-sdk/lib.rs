@@ -11,7 +11,131 @@
 //! (`kubeshark plugin build` does both.) The crate has no dependencies and
 //! builds with rustc 1.63.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The allocator of a plugin built for wasm: blocks of 16 to 2,048 bytes
+/// in eight size classes, each class a free list, carved from 64 KiB
+/// chunks of the system allocator (wasi-libc's dlmalloc), which keeps
+/// larger blocks. A dissector allocates and frees a few small strings and
+/// vectors per record; dlmalloc's general paths, compiled to wasm where
+/// every memory access is bounds-checked and every loop counted, cost a
+/// few hundred instructions a pair where a free-list pop and push cost a
+/// dozen. Freed small blocks are kept for their class, never returned to
+/// dlmalloc: a plugin's small-block memory is its peak of live small
+/// blocks. wasm32-wasi modules are single-threaded, hence no locks.
+/// Natively the system's allocator is used; a plugin that wants dlmalloc
+/// in wasm, or defines its own #[global_allocator], builds the SDK with
+/// `--cfg kubeshark_system_alloc`.
+#[cfg(all(target_arch = "wasm32", not(kubeshark_system_alloc)))]
+mod small_alloc {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::ptr::null_mut;
+
+    const CLASSES: usize = 8;
+    const MAX: usize = 16 << (CLASSES - 1);
+    const ALIGN: usize = 16;
+    const CHUNK: usize = 64 << 10;
+
+    struct State {
+        free: [*mut u8; CLASSES],
+        next: *mut u8,
+        end: *mut u8,
+    }
+
+    static mut STATE: State = State { free: [null_mut(); CLASSES], next: null_mut(), end: null_mut() };
+
+    pub struct Small;
+
+    #[global_allocator]
+    static ALLOC: Small = Small;
+
+    /// Whether a block of this layout is one of ours.
+    #[inline(always)]
+    fn small(size: usize, align: usize) -> bool {
+        size <= MAX && align <= ALIGN
+    }
+
+    /// The class of a size of 1 to MAX: 16 << class bytes hold it.
+    #[inline(always)]
+    fn class(size: usize) -> usize {
+        let bits = (usize::BITS - (size.max(1) - 1).leading_zeros()) as usize;
+        bits.max(4) - 4
+    }
+
+    #[cold]
+    unsafe fn refill(s: &mut State, n: usize) -> *mut u8 {
+        // What is left of the old chunk (less than n bytes) is dropped.
+        let c = System.alloc(Layout::from_size_align_unchecked(CHUNK, ALIGN));
+        if c.is_null() {
+            return c;
+        }
+        s.next = c.add(n);
+        s.end = c.add(CHUNK);
+        c
+    }
+
+    unsafe impl GlobalAlloc for Small {
+        #[inline]
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            if !small(l.size(), l.align()) {
+                return System.alloc(l);
+            }
+            let s = &mut STATE;
+            let c = class(l.size());
+            let head = s.free[c];
+            if !head.is_null() {
+                s.free[c] = *(head as *mut *mut u8);
+                return head;
+            }
+            let n = 16 << c;
+            if (s.end as usize) - (s.next as usize) < n {
+                return refill(s, n);
+            }
+            let p = s.next;
+            s.next = p.add(n);
+            p
+        }
+        #[inline]
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            if !small(l.size(), l.align()) {
+                return System.dealloc(p, l);
+            }
+            let s = &mut STATE;
+            let c = class(l.size());
+            *(p as *mut *mut u8) = s.free[c];
+            s.free[c] = p;
+        }
+        unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
+            if !small(l.size(), l.align()) {
+                return System.alloc_zeroed(l);
+            }
+            let p = self.alloc(l);
+            if !p.is_null() {
+                std::ptr::write_bytes(p, 0, l.size());
+            }
+            p
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, size: usize) -> *mut u8 {
+            let was = small(l.size(), l.align());
+            let will = small(size, l.align());
+            if was && will && class(l.size()) == class(size) {
+                return p;
+            }
+            if !was && !will {
+                return System.realloc(p, l, size);
+            }
+            let nl = Layout::from_size_align_unchecked(size, l.align());
+            let q = self.alloc(nl);
+            if !q.is_null() {
+                std::ptr::copy_nonoverlapping(p, q, l.size().min(size));
+                self.dealloc(p, l);
+            }
+            q
+        }
+    }
+}
 
 /// The ABI version this SDK speaks.
 pub const ABI_VERSION: u32 = 1;
@@ -128,7 +252,7 @@ impl Manifest {
             if i > 0 {
                 s.push(',');
             }
-            s.push_str(&p.to_string());
+            push_int(&mut s, *p as i64);
         }
         s.push_str("],\"fields\":[");
         for (i, f) in self.fields.iter().enumerate() {
@@ -159,27 +283,114 @@ fn json_list(s: &mut String, list: &[&str]) {
     s.push(']');
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether a byte of w is below 0x20, a '"' or a '\\', the bytes a JSON
+/// string must escape (the usual has-zero-byte tests; exact as a yes or
+/// no, though not in which byte). Bytes of 0x80 and more never need an
+/// escape, so UTF-8 passes whole.
+#[inline(always)]
+fn needs_escape(w: u64) -> bool {
+    let q = w ^ (ONES * b'"' as u64);
+    let bs = w ^ (ONES * b'\\' as u64);
+    ((w.wrapping_sub(ONES * 0x20) & !w) | (q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs)) & HIGHS != 0
+}
+
+/// Whether no byte of b needs an escape in a JSON string (see words).
+#[inline(always)]
+fn clean(b: &[u8]) -> bool {
+    words(b, |w| !needs_escape(w))
+}
+
+/// Whether every byte of b is ASCII (see words).
+#[inline(always)]
+fn ascii(b: &[u8]) -> bool {
+    words(b, |w| w & HIGHS == 0)
+}
+
+/// Whether ok holds for words that cover every byte of b, ok being a
+/// test of each byte of a word that an 'a' passes. Eight bytes a step,
+/// the last step overlapping the one before it; up to 32 bytes in two to
+/// four overlapping words without a loop, a string shorter than eight
+/// bytes in two overlapping loads: no loop over bytes, each of whose steps
+/// costs a bounds check and an interruption check in wasm.
+#[inline(always)]
+fn words(b: &[u8], ok: impl Fn(u64) -> bool) -> bool {
+    let n = b.len();
+    let p = b.as_ptr();
+    // Safety: every load reads inside b.
+    unsafe {
+        if n > 32 {
+            let mut i = 0;
+            while i + 8 < n {
+                if !ok(rd64(p, i)) {
+                    return false;
+                }
+                i += 8;
+            }
+            ok(rd64(p, n - 8))
+        } else if n >= 16 {
+            // Keys (a field's name carries its protocol's) are mostly 16
+            // to 32 bytes.
+            ok(rd64(p, 0)) & ok(rd64(p, 8)) & ok(rd64(p, n - 16)) & ok(rd64(p, n - 8))
+        } else if n >= 8 {
+            ok(rd64(p, 0)) & ok(rd64(p, n - 8))
+        } else if n >= 4 {
+            ok(rd32(p, 0) as u64 | (rd32(p, n - 4) as u64) << 32)
+        } else if n > 0 {
+            // Three bytes that cover every byte of a string of one to
+            // three; the other five are 'a'.
+            ok(*p as u64 | (*p.add(n / 2) as u64) << 8 | (*p.add(n - 1) as u64) << 16 | (ONES * b'a' as u64) << 24)
+        } else {
+            true
+        }
+    }
+}
+
+/// b as text, invalid UTF-8 replaced by U+FFFD: what
+/// `String::from_utf8_lossy(b).into_owned()` gives, with ASCII (the usual
+/// in a protocol's keys and names) recognised eight bytes at a time first,
+/// where from_utf8_lossy and from_utf8 go a byte at a time through short
+/// strings.
+pub fn text(b: &[u8]) -> String {
+    if !ascii(b) {
+        return String::from_utf8_lossy(b).into_owned();
+    }
+    let mut v = Vec::with_capacity(b.len());
+    put_short(&mut v, b);
+    // Safety: ASCII is UTF-8.
+    unsafe { String::from_utf8_unchecked(v) }
+}
+
 /// Appends v to s as a JSON string.
 pub fn json_string(s: &mut String, v: &str) {
-    // Runs of bytes that need no escape are copied whole, and found eight
-    // bytes at a time: a word with no byte below 0x20, no '"' and no '\\'
-    // is passed over in one step (the usual has-zero-byte tests). In wasm a
-    // push per character cost more than the rest of a record's encoding.
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let b = v.as_bytes();
+    if !clean(b) {
+        return json_string_escaped(s, v);
+    }
+    let n = b.len();
+    // Safety: reserve makes room for the n + 2 bytes written: a quote, v
+    // (a whole str) and a quote.
+    unsafe {
+        let o = s.as_mut_vec();
+        o.reserve(n + 2);
+        let d = o.as_mut_ptr().add(o.len());
+        *d = b'"';
+        copy_to(d.add(1), b);
+        *d.add(n + 1) = b'"';
+        o.set_len(o.len() + n + 2);
+    }
+}
+
+/// json_string for a string that needs escapes: runs of bytes that need
+/// none are copied whole.
+#[cold]
+fn json_string_escaped(s: &mut String, v: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     s.push('"');
     let b = v.as_bytes();
     let mut i = 0;
-    while i + 8 <= b.len() {
-        let w = u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
-        let q = w ^ (ONES * b'"' as u64);
-        let bs = w ^ (ONES * b'\\' as u64);
-        if ((w.wrapping_sub(ONES * 0x20) & !w) | (q.wrapping_sub(ONES) & !q) | (bs.wrapping_sub(ONES) & !bs)) & HIGHS != 0 {
-            break;
-        }
-        i += 8;
-    }
     let mut run = 0;
     while i < b.len() {
         let c = b[i];
@@ -204,70 +415,130 @@ pub fn json_string(s: &mut String, v: &str) {
     s.push('"');
 }
 
-/// Appends v to s, copying a short v itself: in wasm a copy of unknown
-/// length is memory.copy (with bulk memory, which kubeshark plugin build
-/// turns on), a call out of compiled code into the host's memmove, which
-/// costs more than moving a few bytes in two to four overlapping word
-/// loads and stores. Longer strings take push_str.
+/// Appends v to s (see put_short).
 #[inline]
 fn push_short(s: &mut String, v: &str) {
     // Safety: the bytes appended are all of v, a whole str.
     unsafe { put_short(s.as_mut_vec(), v.as_bytes()) }
 }
 
-/// push_short for bytes: appends v to b.
+/// Appends v to b after one reserve (see copy_to).
 #[inline]
 fn put_short(b: &mut Vec<u8>, v: &[u8]) {
-    let n = v.len();
-    if n > 32 || !cfg!(target_arch = "wasm32") {
-        return b.extend_from_slice(v);
-    }
-    b.reserve(n);
-    // Safety: reserve made room for n bytes after len; every load reads
-    // inside v and every store writes inside those n bytes.
+    b.reserve(v.len());
+    // Safety: reserve made room for v's bytes after len.
     unsafe {
-        let s = v.as_ptr();
-        let d = b.as_mut_ptr().add(b.len());
-        if n >= 16 {
-            let (w0, w1) = (rd64(s, 0), rd64(s, 8));
-            let (w2, w3) = (rd64(s, n - 16), rd64(s, n - 8));
-            wr64(d, 0, w0);
-            wr64(d, 8, w1);
-            wr64(d, n - 16, w2);
-            wr64(d, n - 8, w3);
-        } else if n >= 8 {
-            let (w0, w1) = (rd64(s, 0), rd64(s, n - 8));
-            wr64(d, 0, w0);
-            wr64(d, n - 8, w1);
-        } else if n >= 4 {
-            let (h0, h1) = ((s as *const u32).read_unaligned(), (s.add(n - 4) as *const u32).read_unaligned());
-            (d as *mut u32).write_unaligned(h0);
-            (d.add(n - 4) as *mut u32).write_unaligned(h1);
-        } else if n > 0 {
-            let (b0, b1, b2) = (*s, *s.add(n / 2), *s.add(n - 1));
-            *d = b0;
-            *d.add(n / 2) = b1;
-            *d.add(n - 1) = b2;
-        }
-        b.set_len(b.len() + n);
+        copy_to(b.as_mut_ptr().add(b.len()), v);
+        b.set_len(b.len() + v.len());
     }
 }
 
-#[inline]
+/// Copies v to d, which has room for it. In wasm a copy of unknown
+/// length is memory.copy (with bulk memory, which kubeshark plugin build
+/// turns on), a call out of compiled code into the host's memmove, which
+/// costs more than moving a few bytes: up to 32 bytes move in two to four
+/// overlapping word loads and stores. Natively and for longer v it is
+/// copy_nonoverlapping (memcpy).
+///
+/// Safety: d is valid for v.len() bytes of writes and does not overlap v.
+#[inline(always)]
+unsafe fn copy_to(d: *mut u8, v: &[u8]) {
+    let n = v.len();
+    let s = v.as_ptr();
+    if n > 32 || !cfg!(target_arch = "wasm32") {
+        return std::ptr::copy_nonoverlapping(s, d, n);
+    }
+    if n >= 16 {
+        let (w0, w1) = (rd64(s, 0), rd64(s, 8));
+        let (w2, w3) = (rd64(s, n - 16), rd64(s, n - 8));
+        wr64(d, 0, w0);
+        wr64(d, 8, w1);
+        wr64(d, n - 16, w2);
+        wr64(d, n - 8, w3);
+    } else if n >= 8 {
+        let (w0, w1) = (rd64(s, 0), rd64(s, n - 8));
+        wr64(d, 0, w0);
+        wr64(d, n - 8, w1);
+    } else if n >= 4 {
+        let (h0, h1) = (rd32(s, 0), rd32(s, n - 4));
+        (d as *mut u32).write_unaligned(h0);
+        (d.add(n - 4) as *mut u32).write_unaligned(h1);
+    } else if n > 0 {
+        let (b0, b1, b2) = (*s, *s.add(n / 2), *s.add(n - 1));
+        *d = b0;
+        *d.add(n / 2) = b1;
+        *d.add(n - 1) = b2;
+    }
+}
+
+#[inline(always)]
 unsafe fn rd64(p: *const u8, at: usize) -> u64 {
     (p.add(at) as *const u64).read_unaligned()
 }
 
-#[inline]
+#[inline(always)]
+unsafe fn rd32(p: *const u8, at: usize) -> u32 {
+    (p.add(at) as *const u32).read_unaligned()
+}
+
+#[inline(always)]
 unsafe fn wr64(p: *mut u8, at: usize, v: u64) {
     (p.add(at) as *mut u64).write_unaligned(v)
 }
 
-/// Appends v in decimal, without the allocation of to_string.
-fn push_int(s: &mut String, v: i64) {
-    let mut t = [0u8; 21];
+/// The most bytes write_int writes.
+const INT_MAX_LEN: usize = 20;
+
+/// Writes v in decimal at d, which has room for INT_MAX_LEN bytes, and
+/// returns how many it wrote: digits straight to their place, no buffer
+/// on the stack, and for values that fit in 32 bits divisions that wasm
+/// does as a multiplication.
+///
+/// Safety: d is valid for INT_MAX_LEN bytes of writes.
+#[inline]
+unsafe fn write_int(d: *mut u8, v: i64) -> usize {
+    let neg = (v < 0) as usize;
+    *d = b'-';
+    let u = v.unsigned_abs();
+    if u > u32::MAX as u64 {
+        return neg + write_u64(d.add(neg), u);
+    }
+    let mut x = u as u32;
+    // Most of a dissector's numbers (codes, flags, small sizes) have one
+    // or two digits: no loop for them.
+    if x < 10 {
+        *d.add(neg) = b'0' + x as u8;
+        return neg + 1;
+    }
+    if x < 100 {
+        *d.add(neg) = b'0' + (x / 10) as u8;
+        *d.add(neg + 1) = b'0' + (x % 10) as u8;
+        return neg + 2;
+    }
+    let mut n = 1;
+    let mut t: u64 = 10;
+    while x as u64 >= t {
+        t *= 10;
+        n += 1;
+    }
+    let end = neg + n;
+    let mut e = end;
+    loop {
+        e -= 1;
+        *d.add(e) = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    end
+}
+
+/// write_int's long path, for magnitudes over 32 bits.
+#[cold]
+unsafe fn write_u64(d: *mut u8, mut u: u64) -> usize {
+    let mut t = [0u8; 20];
     let mut n = t.len();
-    let mut u = v.unsigned_abs();
     loop {
         n -= 1;
         t[n] = b'0' + (u % 10) as u8;
@@ -276,12 +547,19 @@ fn push_int(s: &mut String, v: i64) {
             break;
         }
     }
-    if v < 0 {
-        n -= 1;
-        t[n] = b'-';
+    std::ptr::copy_nonoverlapping(t[n..].as_ptr(), d, t.len() - n);
+    t.len() - n
+}
+
+/// Appends v in decimal, without the allocation of to_string.
+fn push_int(s: &mut String, v: i64) {
+    // Safety: reserve makes room; the bytes are ASCII digits and a sign.
+    unsafe {
+        let o = s.as_mut_vec();
+        o.reserve(INT_MAX_LEN);
+        let n = write_int(o.as_mut_ptr().add(o.len()), v);
+        o.set_len(o.len() + n);
     }
-    // Safety: ASCII digits and a sign.
-    unsafe { put_short(s.as_mut_vec(), &t[n..]) }
 }
 
 /// A message's protocol-specific fields, built as the JSON object the wire
@@ -292,37 +570,75 @@ pub struct Fields {
 }
 
 impl Fields {
-    fn key(&mut self, k: &str) {
-        if self.json.is_empty() {
-            // Room for a typical object at once, instead of growing it
-            // through 8, 16, 32... bytes (each a realloc and a copy).
-            self.json.reserve(128);
+    /// Appends the separator and k as a key, and makes room for `room`
+    /// more bytes after it.
+    #[inline(always)]
+    fn key(&mut self, k: &str, room: usize) {
+        let kb = k.as_bytes();
+        if !clean(kb) {
+            return self.key_escaped(k, room);
         }
+        let n = kb.len();
+        // Safety: reserve makes room for the n + 4 bytes written (a
+        // separator, quotes, k, a colon); k is a whole str.
+        unsafe {
+            let o = self.json.as_mut_vec();
+            let first = o.is_empty();
+            if o.capacity() == 0 {
+                // Room for a typical object at once, instead of growing
+                // it through 8, 16, 32... bytes (each a realloc and a
+                // copy): a field's name carries its protocol's, so five
+                // fields are 150 bytes. with_capacity allocates directly,
+                // where reserve goes through the vector's growth path.
+                *o = Vec::with_capacity((n + 4 + room).max(256));
+            } else {
+                o.reserve(n + 4 + room);
+            }
+            let d = o.as_mut_ptr().add(o.len());
+            *d = if first { b'{' } else { b',' };
+            *d.add(1) = b'"';
+            copy_to(d.add(2), kb);
+            *d.add(n + 2) = b'"';
+            *d.add(n + 3) = b':';
+            o.set_len(o.len() + n + 4);
+        }
+    }
+    #[cold]
+    fn key_escaped(&mut self, k: &str, room: usize) {
         self.json.push(if self.json.is_empty() { '{' } else { ',' });
         json_string(&mut self.json, k);
         self.json.push(':');
+        self.json.reserve(room);
     }
     /// A string field.
+    #[inline]
     pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
-        self.key(k);
+        self.key(k, v.len() + 2);
         json_string(&mut self.json, v);
         self
     }
     /// An integer field.
+    #[inline]
     pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
-        self.key(k);
-        push_int(&mut self.json, v);
+        self.key(k, INT_MAX_LEN);
+        // Safety: key made room for the digits.
+        unsafe {
+            let o = self.json.as_mut_vec();
+            let n = write_int(o.as_mut_ptr().add(o.len()), v);
+            o.set_len(o.len() + n);
+        }
         self
     }
     /// A boolean field.
+    #[inline]
     pub fn bool(&mut self, k: &str, v: bool) -> &mut Self {
-        self.key(k);
-        self.json.push_str(if v { "true" } else { "false" });
+        self.key(k, 5);
+        push_short(&mut self.json, if v { "true" } else { "false" });
         self
     }
     /// A number field (NaN and infinities become null).
     pub fn float(&mut self, k: &str, v: f64) -> &mut Self {
-        self.key(k);
+        self.key(k, 0);
         if v.is_finite() {
             self.json.push_str(&format!("{:?}", v));
         } else {
@@ -332,9 +648,13 @@ impl Fields {
     }
     /// A value already encoded as JSON (a list or a map).
     pub fn raw(&mut self, k: &str, json: &str) -> &mut Self {
-        self.key(k);
+        self.key(k, json.len());
         self.json.push_str(json);
         self
+    }
+    /// Forgets the fields and keeps the memory, for a Message used again.
+    pub fn clear(&mut self) {
+        self.json.clear();
     }
     /// The JSON object ("" when there are no fields).
     pub fn json(&self) -> String {
@@ -343,15 +663,6 @@ impl Fields {
         } else {
             format!("{}}}", self.json)
         }
-    }
-    /// Appends json() as a length-prefixed string, without building it.
-    fn put(&self, b: &mut Vec<u8>) {
-        if self.json.is_empty() {
-            return b.push(0);
-        }
-        put_uvarint(b, self.json.len() as u64 + 1);
-        put_short(b, self.json.as_bytes());
-        b.push(b'}');
     }
 }
 
@@ -368,17 +679,22 @@ pub struct Message {
     pub fields: Fields,
 }
 
+/// Text that is usually a literal: `"GET".into()` borrows it where a
+/// String would allocate and copy it for every record, and a String moves
+/// in with `s.into()`.
+pub type Text = Cow<'static, str>;
+
 /// One exchange (ABI.md, "Record wire encoding").
 #[derive(Clone, Debug)]
 pub struct Record {
-    pub protocol: String,
-    pub method: String,
+    pub protocol: Text,
+    pub method: Text,
     pub path: String,
     pub status: i64,
-    pub status_text: String,
+    pub status_text: Text,
     pub failed: bool,
     pub error: String,
-    pub summary: String,
+    pub summary: Text,
     /// Unix nanoseconds; 0 is unknown.
     pub timestamp_ns: i64,
     pub end_ns: i64,
@@ -390,14 +706,14 @@ pub struct Record {
 impl Default for Record {
     fn default() -> Record {
         Record {
-            protocol: String::new(),
-            method: String::new(),
+            protocol: Text::Borrowed(""),
+            method: Text::Borrowed(""),
             path: String::new(),
             status: 0,
-            status_text: String::new(),
+            status_text: Text::Borrowed(""),
             failed: false,
             error: String::new(),
-            summary: String::new(),
+            summary: Text::Borrowed(""),
             timestamp_ns: 0,
             end_ns: 0,
             request_dir: Dir::A,
@@ -407,69 +723,146 @@ impl Default for Record {
     }
 }
 
-fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
-    if v < 0x80 {
-        return b.push(v as u8);
+/// The end of the bytes being written: a record is written after one
+/// reserve of a bound on its length (record_bound), so each byte, varint
+/// and string is a store without a capacity check (in wasm every check is
+/// a load, a compare and a branch, and a push that might grow is a call).
+struct Out(*mut u8);
+
+impl Out {
+    /// Safety, for every method: the reserve behind Out has room for what
+    /// is written.
+    #[inline(always)]
+    unsafe fn byte(&mut self, v: u8) {
+        *self.0 = v;
+        self.0 = self.0.add(1);
     }
-    b.reserve(10);
-    // Safety: reserve made room for the ten bytes a u64 takes at most.
-    unsafe {
-        let d = b.as_mut_ptr().add(b.len());
-        let mut n = 0;
-        while v >= 0x80 {
-            *d.add(n) = v as u8 | 0x80;
-            v >>= 7;
-            n += 1;
+    /// A varint: one byte inline (lengths and small numbers), longer
+    /// ones out of line, so that each of a record's dozen varints is not a
+    /// loop (which wasm pays an interruption check for).
+    #[inline(always)]
+    unsafe fn uvarint(&mut self, v: u64) {
+        if v < 0x80 {
+            self.byte(v as u8)
+        } else {
+            self.0 = uvarint_long(self.0, v)
         }
-        *d.add(n) = v as u8;
-        b.set_len(b.len() + n + 1);
+    }
+    #[inline(always)]
+    unsafe fn svarint(&mut self, v: i64) {
+        self.uvarint(((v as u64) << 1) ^ ((v >> 63) as u64));
+    }
+    #[inline(always)]
+    unsafe fn bytes(&mut self, s: &[u8]) {
+        if s.is_empty() {
+            // A record's error, summary, bodies and encodings mostly are.
+            return self.byte(0);
+        }
+        self.uvarint(s.len() as u64);
+        copy_to(self.0, s);
+        self.0 = self.0.add(s.len());
+    }
+    /// A message's fields: json() as a length-prefixed string, without
+    /// building it.
+    #[inline(always)]
+    unsafe fn fields(&mut self, f: &Fields) {
+        let j = f.json.as_bytes();
+        if j.is_empty() {
+            return self.byte(0);
+        }
+        self.uvarint(j.len() as u64 + 1);
+        copy_to(self.0, j);
+        self.0 = self.0.add(j.len());
+        self.byte(b'}');
+    }
+    #[inline(always)]
+    unsafe fn message(&mut self, m: &Option<Message>) {
+        let m = match m {
+            None => return self.byte(0),
+            Some(m) => m,
+        };
+        self.byte(1);
+        self.uvarint(m.headers.len() as u64);
+        for (n, v) in &m.headers {
+            self.bytes(n.as_bytes());
+            self.bytes(v.as_bytes());
+        }
+        self.bytes(&m.body);
+        self.bytes(m.encoding.as_bytes());
+        self.byte(m.body_truncated as u8);
+        self.svarint(m.body_size);
+        self.svarint(m.size);
+        self.fields(&m.fields);
     }
 }
 
-fn put_svarint(b: &mut Vec<u8>, v: i64) {
-    put_uvarint(b, ((v as u64) << 1) ^ ((v >> 63) as u64));
+/// Writes v, 0x80 or more, as a varint at d and returns its end.
+///
+/// Safety: d has room for VARINT_MAX_LEN bytes.
+#[inline(never)]
+unsafe fn uvarint_long(mut d: *mut u8, mut v: u64) -> *mut u8 {
+    while v >= 0x80 {
+        *d = v as u8 | 0x80;
+        d = d.add(1);
+        v >>= 7;
+    }
+    *d = v as u8;
+    d.add(1)
 }
 
-fn put_bytes(b: &mut Vec<u8>, s: &[u8]) {
-    put_uvarint(b, s.len() as u64);
-    put_short(b, s);
-}
+/// The most bytes a varint takes.
+const VARINT_MAX_LEN: usize = 10;
 
-fn put_message(b: &mut Vec<u8>, m: &Option<Message>) {
+/// A bound on the length of m's wire encoding.
+fn message_bound(m: &Option<Message>) -> usize {
     let m = match m {
-        None => return b.push(0),
+        None => return 1,
         Some(m) => m,
     };
-    b.push(1);
-    put_uvarint(b, m.headers.len() as u64);
-    for (n, v) in &m.headers {
-        put_bytes(b, n.as_bytes());
-        put_bytes(b, v.as_bytes());
+    let mut n = 2 + 6 * VARINT_MAX_LEN + m.body.len() + m.encoding.len() + m.fields.json.len();
+    for (k, v) in &m.headers {
+        n += 2 * VARINT_MAX_LEN + k.len() + v.len();
     }
-    put_bytes(b, &m.body);
-    put_bytes(b, m.encoding.as_bytes());
-    b.push(m.body_truncated as u8);
-    put_svarint(b, m.body_size);
-    put_svarint(b, m.size);
-    m.fields.put(b);
+    n
+}
+
+/// A bound on the length of r's wire encoding.
+fn record_bound(r: &Record) -> usize {
+    3 + 9 * VARINT_MAX_LEN
+        + r.protocol.len()
+        + r.method.len()
+        + r.path.len()
+        + r.status_text.len()
+        + r.error.len()
+        + r.summary.len()
+        + message_bound(&r.request)
+        + message_bound(&r.response)
 }
 
 /// Appends r's wire encoding to b.
 pub fn encode_record(b: &mut Vec<u8>, r: &Record) {
-    b.push(1);
-    put_bytes(b, r.protocol.as_bytes());
-    put_bytes(b, r.method.as_bytes());
-    put_bytes(b, r.path.as_bytes());
-    put_svarint(b, r.status);
-    put_bytes(b, r.status_text.as_bytes());
-    b.push(r.failed as u8);
-    put_bytes(b, r.error.as_bytes());
-    put_bytes(b, r.summary.as_bytes());
-    put_svarint(b, r.timestamp_ns);
-    put_svarint(b, r.end_ns);
-    b.push(r.request_dir as u8);
-    put_message(b, &r.request);
-    put_message(b, &r.response);
+    b.reserve(record_bound(r));
+    // Safety: reserve made room for record_bound(r) bytes after len, and
+    // no more than that are written.
+    unsafe {
+        let start = b.as_mut_ptr().add(b.len());
+        let mut o = Out(start);
+        o.byte(1);
+        o.bytes(r.protocol.as_bytes());
+        o.bytes(r.method.as_bytes());
+        o.bytes(r.path.as_bytes());
+        o.svarint(r.status);
+        o.bytes(r.status_text.as_bytes());
+        o.byte(r.failed as u8);
+        o.bytes(r.error.as_bytes());
+        o.bytes(r.summary.as_bytes());
+        o.svarint(r.timestamp_ns);
+        o.svarint(r.end_ns);
+        o.byte(r.request_dir as u8);
+        o.message(&r.request);
+        o.message(&r.response);
+        b.set_len(b.len() + o.0.offset_from(start) as usize);
+    }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -549,7 +942,30 @@ pub trait Conn {
 #[doc(hidden)]
 pub struct Guest<D: Dissector> {
     buf: Vec<u8>,
-    conns: HashMap<u64, D::Conn>,
+    conns: HashMap<u64, D::Conn, BuildHasherDefault<IdHasher>>,
+}
+
+/// Hashes a connection id with one multiplication (FxHash's), not
+/// SipHash: ids are the host's, not an attacker's, and every feed looks
+/// one up, where SipHash's rounds cost more in wasm than the rest of the
+/// lookup.
+#[derive(Default)]
+#[doc(hidden)]
+pub struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
 }
 
 #[doc(hidden)]
@@ -557,7 +973,7 @@ impl<D: Dissector> Guest<D> {
     pub fn init(g: &mut Option<Guest<D>>, size: u32) -> u32 {
         let mut buf = vec![0u8; size as usize];
         unsafe { host_register_buffer(buf.as_mut_ptr(), size) };
-        *g = Some(Guest { buf, conns: HashMap::new() });
+        *g = Some(Guest { buf, conns: HashMap::default() });
         0
     }
     pub fn describe() {

@@ -95,23 +95,23 @@ struct Header {
     opaque: u32,
 }
 
-fn be16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
-}
-
 fn be32(b: &[u8]) -> u32 {
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
+/// The header at the start of b, which holds at least HEADER bytes. Its
+/// fields are read from a fixed-size array: one length check, where
+/// indexing the slice checked each byte.
 fn header(b: &[u8]) -> Option<Header> {
+    let b: &[u8; HEADER] = b[..HEADER].try_into().unwrap();
     let h = Header {
         magic: b[0],
         opcode: b[1],
-        key_len: be16(&b[2..]) as usize,
+        key_len: u16::from_be_bytes([b[2], b[3]]) as usize,
         extras_len: b[4] as usize,
-        status: be16(&b[6..]),
-        body_len: be32(&b[8..]) as usize,
-        opaque: be32(&b[12..]),
+        status: u16::from_be_bytes([b[6], b[7]]),
+        body_len: u32::from_be_bytes([b[8], b[9], b[10], b[11]]) as usize,
+        opaque: u32::from_be_bytes([b[12], b[13], b[14], b[15]]),
     };
     // Data type 0 is the only one defined; key and extras lie in the body.
     if b[5] != 0 || h.key_len + h.extras_len > h.body_len || h.body_len > 64 << 20 {
@@ -125,6 +125,7 @@ struct Plugin;
 /// A request waiting for its response.
 struct Pending {
     op: &'static str,
+    opcode: u8,
     quiet: bool,
     opaque: u32,
     at: i64,
@@ -190,7 +191,7 @@ impl Connection {
             None => return false,
         };
         let extras = &body[..h.extras_len];
-        let key = String::from_utf8_lossy(&body[h.extras_len..h.extras_len + h.key_len]).into_owned();
+        let key = kubeshark::text(&body[h.extras_len..h.extras_len + h.key_len]);
         let value = body.len() - h.extras_len - h.key_len;
         let mut req = Message::default();
         req.fields.int("memcached_binary_opcode", h.opcode as i64);
@@ -221,7 +222,7 @@ impl Connection {
             req.fields.int("memcached_binary_value_bytes", value as i64);
             req.body_size = value as i64;
         }
-        self.pending.push_back(Pending { op, quiet, opaque: h.opaque, at, req, key, stats: 0 });
+        self.pending.push_back(Pending { op, opcode: h.opcode, quiet, opaque: h.opaque, at, req, key, stats: 0 });
         true
     }
 
@@ -232,7 +233,7 @@ impl Connection {
     fn response(&mut self, h: &Header, body: &[u8], at: i64) -> Option<bool> {
         // Quiet requests before the one this answers finished silently.
         while let Some(p) = self.pending.front() {
-            if p.opaque == h.opaque && opcode(h.opcode).map(|o| o.0) == Some(p.op) {
+            if p.opaque == h.opaque && h.opcode == p.opcode {
                 break;
             }
             let p = self.pending.pop_front().unwrap();
@@ -270,7 +271,7 @@ impl Connection {
         if h.opcode == 0x10 {
             resp.fields.int("memcached_binary_stats", p.stats);
         }
-        let error = if failed { String::from_utf8_lossy(value).into_owned() } else { String::new() };
+        let error = if failed { kubeshark::text(value) } else { String::new() };
         let mut r = record(p, Some(resp), "", at);
         r.status = h.status as i64;
         r.status_text = text.into();
@@ -281,7 +282,7 @@ impl Connection {
     }
 }
 
-fn record(p: Pending, resp: Option<Message>, summary: &str, end: i64) -> Record {
+fn record(p: Pending, resp: Option<Message>, summary: &'static str, end: i64) -> Record {
     Record {
         protocol: "memcached_binary".into(),
         method: p.op.into(),
@@ -296,7 +297,7 @@ fn record(p: Pending, resp: Option<Message>, summary: &str, end: i64) -> Record 
     }
 }
 
-fn emit(p: Pending, resp: Option<Message>, summary: &str, end: i64) {
+fn emit(p: Pending, resp: Option<Message>, summary: &'static str, end: i64) {
     kubeshark::emit(&record(p, resp, summary, end));
 }
 
