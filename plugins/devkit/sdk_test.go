@@ -53,8 +53,9 @@ func TestSDKs(t *testing.T) {
 }
 
 // TestCStrings runs the C SDK's own strlen, memchr and memcmp (which
-// replace wasi-libc's in every C plugin) and its short-copy appends
-// against byte-at-a-time references inside wasm, at every alignment.
+// replace wasi-libc's in every C plugin), its short-copy appends and its
+// JSON strings, integers and objects against byte-at-a-time references
+// inside wasm, at every alignment.
 func TestCStrings(t *testing.T) {
 	ctx := context.Background()
 	out := filepath.Join(t.TempDir(), "cstrings.wasm")
@@ -76,7 +77,7 @@ func TestCStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fn := range []string{"check", "check_copy"} {
+	for _, fn := range []string{"check", "check_copy", "check_json"} {
 		res, err := mod.ExportedFunction(fn).Call(ctx)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
