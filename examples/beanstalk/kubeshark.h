@@ -528,23 +528,20 @@ void ks_json_str(ks_json *j, const char *key, const char *s, size_t n) {
 }
 
 void ks_json_int(ks_json *j, const char *key, int64_t v) {
-	/* The digits are written backwards into t, then copied in one piece. */
-	char t[24];
-	size_t i = sizeof t;
 	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	if (u <= 0xFFFFFFFFu) {
-		/* 32-bit division by ten, which wasm does with a multiplication;
-		 * a 64-bit one is a division instruction. */
-		uint32_t w = (uint32_t)u;
-		do { t[--i] = (char)('0' + w % 10); w /= 10; } while (w);
-	} else {
-		do { t[--i] = (char)('0' + u % 10); u /= 10; } while (u);
-	}
-	if (v < 0) t[--i] = '-';
-	uint8_t *p = ks__json_key(j, key, sizeof t - i);
+	size_t nd = 1;
+	for (uint64_t p = 10; nd < 20 && u >= p; p *= 10) nd++;
+	uint8_t *p = ks__json_key(j, key, nd + 1);
 	if (!p) return;
-	ks__copy(p, t + i, sizeof t - i);
-	j->buf.len += sizeof t - i;
+	if (v < 0) *p++ = '-';
+	j->buf.len = (size_t)(p + nd - j->buf.b);
+	/* The digits backwards from the end, in place; by 32-bit division by
+	 * ten once the value fits, which wasm does with a multiplication (a
+	 * 64-bit one is a division instruction). */
+	p += nd;
+	for (; u > 0xFFFFFFFFu; u /= 10) *--p = (uint8_t)('0' + u % 10);
+	uint32_t w = (uint32_t)u;
+	do { *--p = (uint8_t)('0' + w % 10); w /= 10; } while (w);
 }
 
 void ks_json_bool(ks_json *j, const char *key, int v) {
