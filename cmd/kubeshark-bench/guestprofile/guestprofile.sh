@@ -10,6 +10,8 @@
 # wasm-opt -O2 as clang runs it, then -O3), with its functions' names kept
 # through wasm-opt's symbol map. Counts are the C compiler's code for the
 # wasm, not wazero's (which runs ~1.5x as many), but the shares compare.
+# Built without -msimd128 (the SDK's eight-byte paths): wabt 1.0.32's
+# wasm2c output for SIMD does not compile here. CFLAGS adds clang flags.
 # Run from the repository root; DIR is e.g. examples/beanstalk.
 set -e
 DIR=$(cd "$1" && pwd); NAME=$(basename "$DIR"); PASSES=${2:-4}
