@@ -80,7 +80,15 @@ func main() {
 	pluginChildSpec := flag.String("plugin-child", "", "internal: the process -split profiles (EXAMPLE=FILE.wasm)")
 	childCache := flag.String("child-cache", "", "internal: the compiled-module cache of -plugin-child")
 	childPasses := flag.Int("child-passes", 0, "-plugin-child plays the workload this many times, untimed, instead of timing it for 3 s (for instruction counts: run it under valgrind --tool=cachegrind with 1 and with N passes)")
+	workloadSpec := flag.String("plugin-workload", "", "write an example's workload in the native harnesses' format (EXAMPLE=FILE) and exit; for profiling a guest outside wazero (cmd/kubeshark-bench/guestprofile.sh)")
 	flag.Parse()
+	if *workloadSpec != "" {
+		if err := writePluginWorkload(*workloadSpec); err != nil {
+			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *pluginChildSpec != "" {
 		if err := pluginChild(context.Background(), *pluginChildSpec, *childCache, *childPasses, os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "kubeshark-bench:", err)

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -121,6 +122,21 @@ func binPacket(magic, op byte, opaque uint32, extras, key, value []byte, status 
 	h = append(h, extras...)
 	h = append(h, key...)
 	return append(h, value...)
+}
+
+// writePluginWorkload writes the workload of the example spec names
+// (EXAMPLE=FILE) to FILE with writeWorkload.
+func writePluginWorkload(spec string) error {
+	name, path, ok := strings.Cut(spec, "=")
+	if !ok {
+		return fmt.Errorf("-plugin-workload %q: want EXAMPLE=FILE", spec)
+	}
+	for _, pw := range pluginWorkloads() {
+		if pw.example == name {
+			return writeWorkload(path, &pw.w)
+		}
+	}
+	return fmt.Errorf("-plugin-workload: no example %q", name)
 }
 
 // writeWorkload serialises a workload for the native harnesses: per

@@ -81,7 +81,7 @@ func newPluginBuildCmd() *cobra.Command {
 		Short: "Build a plugin project to DIR/NAME.wasm with its language's toolchain",
 		Long: `Builds the plugin project in DIR (default .), telling its language from its
 files: go.mod → Go (GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared);
-*.c → C (clang --target=wasm32-wasi -O2 -mbulk-memory -mexec-model=reactor
+*.c → C (clang --target=wasm32-wasi -O2 -mbulk-memory -msimd128 -mexec-model=reactor
 with wasi-libc); Cargo.toml or src/lib.rs → Rust (Debian's /usr/bin/rustc,
 wasm32-wasi cdylib at opt-level 3 with bulk memory, the vendored SDK crate;
 $KUBESHARK_RUSTC picks another rustc, $KUBESHARK_CLANG another clang). C and

@@ -47,17 +47,36 @@ static const char *const commands[] = {
 	"stats-tube", "stats", "list-tubes", "list-tube-used", "list-tubes-watched", "pause-tube", "quit", 0,
 };
 
+/* A token of a line: where it starts in the stream and its length (not
+ * NUL-terminated; lines are parsed in place, not copied). */
+struct tok {
+	const char *p;
+	uint32_t n;
+};
+
+/* is says whether t is the word lit (of length n). */
+static int is(struct tok t, const char *lit, size_t n) { return t.n == n && memcmp(t.p, lit, n) == 0; }
+#define IS(t, lit) is(t, lit, sizeof lit - 1)
+
+/* copy stores n bytes of src NUL-terminated in dst (of size bytes),
+ * cutting what does not fit, and returns the length stored. */
+static uint32_t copy(char *dst, size_t size, const char *src, size_t n) {
+	if (n >= size) n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+	return (uint32_t)n;
+}
+
 static int known(const char *w, size_t n) {
 	for (int i = 0; commands[i]; i++)
 		if (strlen(commands[i]) == n && memcmp(commands[i], w, n) == 0) return 1;
 	return 0;
 }
 
-static int word(const char *s) {
-	size_t n = strlen(s);
-	if (n == 0 || n > 24) return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || *s == '-')) return 0;
+static int word(struct tok t) {
+	if (t.n == 0 || t.n > 24) return 0;
+	for (uint32_t i = 0; i < t.n; i++)
+		if (!((t.p[i] >= 'a' && t.p[i] <= 'z') || t.p[i] == '-')) return 0;
 	return 1;
 }
 
@@ -80,22 +99,52 @@ uint32_t ks_plugin_probe(int dir, const uint8_t *data, uint32_t len) {
 #define MAXTOK 6
 #define NAMELEN 201 /* a tube name is at most 200 bytes */
 
-/* One command waiting for its reply. Numbers are -1 when absent. */
+/* One command waiting for its reply. Numbers are -1 when absent; the
+ * strings are NUL-terminated, with their lengths. */
 struct req {
 	char cmd[24], path[NAMELEN + 24], tube[NAMELEN];
+	uint32_t cmdn, pathn, tuben;
 	int64_t job, pri, delay, ttr, bytes, at;
 	struct req *next;
 };
 
+/* Requests are taken from and given back to a short free list (a plugin
+ * runs on one thread): a command and its reply are a few hundred bytes of
+ * parsing, and a malloc and a free per command cost a fifth of that in
+ * wasm. */
+#define SPARE 64
+static struct req *spare;
+static int nspare;
+
+static struct req *new_req(int64_t at) {
+	struct req *q = spare;
+	if (q) spare = q->next, nspare--;
+	else if (!(q = malloc(sizeof *q))) return 0;
+	q->cmd[0] = q->path[0] = q->tube[0] = 0;
+	q->cmdn = q->pathn = q->tuben = 0;
+	q->job = q->pri = q->delay = q->ttr = q->bytes = -1;
+	q->at = at;
+	q->next = 0;
+	return q;
+}
+
+static void free_req(struct req *q) {
+	if (nspare >= SPARE) { free(q); return; }
+	q->next = spare;
+	spare = q;
+	nspare++;
+}
+
 struct conn {
 	struct req *head, *tail;
 	char tube[NAMELEN]; /* the tube puts go to: "default" until use */
+	uint32_t tuben;
 };
 
 void *ks_plugin_open(const ks_conn_info *info) {
 	(void)info;
 	struct conn *c = calloc(1, sizeof *c);
-	if (c) strcpy(c->tube, "default");
+	if (c) c->tuben = copy(c->tube, sizeof c->tube, "default", 7);
 	return c;
 }
 
@@ -103,7 +152,7 @@ static void drop(struct conn *c) {
 	while (c->head) {
 		struct req *r = c->head;
 		c->head = r->next;
-		free(r);
+		free_req(r);
 	}
 	c->tail = 0;
 }
@@ -111,10 +160,10 @@ static void drop(struct conn *c) {
 /* Bytes were lost: what we were waiting for can no longer be matched. */
 void ks_plugin_gap(void *conn, int dir, uint32_t n, int64_t ts) { (void)dir; (void)n; (void)ts; drop(conn); }
 
-/* split cuts a line into at most MAXTOK space-separated tokens, each copied
- * NUL-terminated into tok (of NAMELEN bytes); returns how many, or -1 for a
- * token too long to be beanstalk. */
-static int split(const uint8_t *line, uint32_t n, char tok[MAXTOK][NAMELEN]) {
+/* split cuts a line into at most MAXTOK space-separated tokens; returns
+ * how many, or -1 for a token too long to be beanstalk (NAMELEN bytes or
+ * more). */
+static int split(const uint8_t *line, uint32_t n, struct tok tok[MAXTOK]) {
 	int k = 0;
 	uint32_t i = 0;
 	while (i < n && k < MAXTOK) {
@@ -123,41 +172,36 @@ static int split(const uint8_t *line, uint32_t n, char tok[MAXTOK][NAMELEN]) {
 		while (i < n && line[i] != ' ') i++;
 		if (i == s) break;
 		if (i - s >= NAMELEN) return -1;
-		memcpy(tok[k], line + s, i - s);
-		tok[k][i - s] = 0;
+		tok[k].p = (const char *)line + s;
+		tok[k].n = i - s;
 		k++;
 	}
 	return k;
 }
 
 /* num parses a decimal token; -1 when it is not one. */
-static int64_t num(const char *s) {
-	if (!*s) return -1;
+static int64_t num(struct tok t) {
+	if (!t.n) return -1;
 	int64_t v = 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10) return -1;
-		v = v * 10 + (*s - '0');
+	for (uint32_t i = 0; i < t.n; i++) {
+		char c = t.p[i];
+		if (c < '0' || c > '9' || v > (INT64_MAX - 9) / 10) return -1;
+		v = v * 10 + (c - '0');
 	}
 	return v;
 }
 
-/* copy is snprintf(dst, size, "%s", src) without printf's machinery, which
- * in wasm cost more than the rest of a command's parse. */
-static void copy(char *dst, size_t size, const char *src) {
-	size_t n = strlen(src);
-	if (n >= size) n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
 
-static void emit(struct req *q, const char *result, int failed, const char *error, int64_t job, int64_t bytes,
-                 int64_t count, int64_t end) {
+/* emit makes q's record; result (of n bytes) is the reply's keyword, or
+ * NULL when there was none. */
+static void emit(struct req *q, const char *result, size_t n, int failed, int64_t job, int64_t bytes, int64_t count,
+                 int64_t end) {
 	/* One pair of buffers for every record: ks_json_begin empties them and
 	 * keeps their memory (a plugin runs on one thread). */
 	static ks_json rq, rs;
 	ks_json_begin(&rq);
-	ks_json_str(&rq, "beanstalk_command", q->cmd, strlen(q->cmd));
-	if (q->tube[0]) ks_json_str(&rq, "beanstalk_tube", q->tube, strlen(q->tube));
+	ks_json_str(&rq, "beanstalk_command", q->cmd, q->cmdn);
+	if (q->tuben) ks_json_str(&rq, "beanstalk_tube", q->tube, q->tuben);
 	if (q->job >= 0) ks_json_int(&rq, "beanstalk_job", q->job);
 	if (q->pri >= 0) ks_json_int(&rq, "beanstalk_priority", q->pri);
 	if (q->delay >= 0) ks_json_int(&rq, "beanstalk_delay", q->delay);
@@ -168,7 +212,7 @@ static void emit(struct req *q, const char *result, int failed, const char *erro
 	ks_message resp = {0};
 	if (result) {
 		ks_json_begin(&rs);
-		ks_json_str(&rs, "beanstalk_result", result, strlen(result));
+		ks_json_str(&rs, "beanstalk_result", result, n);
 		if (job >= 0 && q->job < 0) ks_json_int(&rs, "beanstalk_job", job);
 		if (bytes >= 0) ks_json_int(&rs, "beanstalk_bytes", bytes);
 		if (count >= 0) ks_json_int(&rs, "beanstalk_count", count);
@@ -179,7 +223,7 @@ static void emit(struct req *q, const char *result, int failed, const char *erro
 	}
 	ks_record r = {
 		.protocol = "beanstalk", .method = q->cmd, .path = q->path, .status_text = result,
-		.failed = failed, .error = error, .summary = result ? 0 : strcmp(q->cmd, "quit") == 0 ? "quit" : "no reply",
+		.failed = failed, .error = failed ? result : 0, .summary = result ? 0 : strcmp(q->cmd, "quit") == 0 ? "quit" : "no reply",
 		.timestamp_ns = q->at, .end_ns = result ? end : q->at, .request_dir = KS_DIR_A,
 		.request = &req, .response = result ? &resp : 0,
 	};
@@ -195,7 +239,7 @@ void ks_plugin_close(void *conn, int64_t ts) {
 }
 
 static int64_t feed_requests(struct conn *c, const uint8_t *data, uint32_t len, int64_t at, uint32_t *need) {
-	char tok[MAXTOK][NAMELEN];
+	struct tok tok[MAXTOK];
 	uint32_t used = 0;
 	for (;;) {
 		const uint8_t *line = data + used;
@@ -209,47 +253,43 @@ static int64_t feed_requests(struct conn *c, const uint8_t *data, uint32_t len, 
 		 * it in step; anything but a short lower-case word is not beanstalk. */
 		if (k <= 0 || !word(tok[0])) return KS_REJECT;
 		uint32_t end = used + ll + 1;
-		struct req *q = calloc(1, sizeof *q);
+		struct req *q = new_req(at);
 		if (!q) return KS_REJECT;
-		q->job = q->pri = q->delay = q->ttr = q->bytes = -1;
-		q->at = at;
-		copy(q->cmd, sizeof q->cmd, tok[0]);
-		const char *c0 = tok[0];
-		if (strcmp(c0, "put") == 0) {
-			if (k < 5 || (q->bytes = num(tok[4])) < 0) { free(q); return KS_REJECT; }
+		struct tok c0 = tok[0];
+		q->cmdn = copy(q->cmd, sizeof q->cmd, c0.p, c0.n);
+		if (IS(c0, "put")) {
+			if (k < 5 || (q->bytes = num(tok[4])) < 0) { free_req(q); return KS_REJECT; }
 			if ((uint64_t)len - end < (uint64_t)q->bytes + 2) {
 				*need = (uint32_t)(end + q->bytes + 2);
-				free(q);
+				free_req(q);
 				return used; /* the job body is not all here yet */
 			}
 			end += (uint32_t)q->bytes + 2;
 			q->pri = num(tok[1]);
 			q->delay = num(tok[2]);
 			q->ttr = num(tok[3]);
-			copy(q->tube, sizeof q->tube, c->tube);
-			copy(q->path, sizeof q->path, c->tube);
-		} else if (strcmp(c0, "use") == 0 || strcmp(c0, "watch") == 0 || strcmp(c0, "ignore") == 0 ||
-		           strcmp(c0, "stats-tube") == 0 || strcmp(c0, "pause-tube") == 0) {
+			q->tuben = copy(q->tube, sizeof q->tube, c->tube, c->tuben);
+			q->pathn = copy(q->path, sizeof q->path, c->tube, c->tuben);
+		} else if (IS(c0, "use") || IS(c0, "watch") || IS(c0, "ignore") || IS(c0, "stats-tube") || IS(c0, "pause-tube")) {
 			if (k >= 2) {
-				copy(q->tube, sizeof q->tube, tok[1]);
-				copy(q->path, sizeof q->path, tok[1]);
-				if (strcmp(c0, "use") == 0) copy(c->tube, sizeof c->tube, tok[1]);
+				q->tuben = copy(q->tube, sizeof q->tube, tok[1].p, tok[1].n);
+				q->pathn = copy(q->path, sizeof q->path, tok[1].p, tok[1].n);
+				if (IS(c0, "use")) c->tuben = copy(c->tube, sizeof c->tube, tok[1].p, tok[1].n);
 			}
-			if (k >= 3 && strcmp(c0, "pause-tube") == 0) q->delay = num(tok[2]);
-		} else if (strcmp(c0, "delete") == 0 || strcmp(c0, "release") == 0 || strcmp(c0, "bury") == 0 ||
-		           strcmp(c0, "touch") == 0 || strcmp(c0, "peek") == 0 || strcmp(c0, "kick-job") == 0 ||
-		           strcmp(c0, "stats-job") == 0 || strcmp(c0, "reserve-job") == 0) {
+			if (k >= 3 && IS(c0, "pause-tube")) q->delay = num(tok[2]);
+		} else if (IS(c0, "delete") || IS(c0, "release") || IS(c0, "bury") || IS(c0, "touch") || IS(c0, "peek") ||
+		           IS(c0, "kick-job") || IS(c0, "stats-job") || IS(c0, "reserve-job")) {
 			if (k >= 2) {
 				q->job = num(tok[1]);
-				copy(q->path, sizeof q->path, tok[1]);
+				q->pathn = copy(q->path, sizeof q->path, tok[1].p, tok[1].n);
 			}
-			if (k >= 3 && (strcmp(c0, "release") == 0 || strcmp(c0, "bury") == 0)) q->pri = num(tok[2]);
-			if (k >= 4 && strcmp(c0, "release") == 0) q->delay = num(tok[3]);
+			if (k >= 3 && (IS(c0, "release") || IS(c0, "bury"))) q->pri = num(tok[2]);
+			if (k >= 4 && IS(c0, "release")) q->delay = num(tok[3]);
 		}
 		used = end;
-		if (strcmp(c0, "quit") == 0) { /* the server closes the connection without a reply */
+		if (IS(c0, "quit")) { /* the server closes the connection without a reply */
 			emit(q, 0, 0, 0, -1, -1, -1, at);
-			free(q);
+			free_req(q);
 			continue;
 		}
 		if (c->tail) c->tail->next = q; else c->head = q;
@@ -257,12 +297,8 @@ static int64_t feed_requests(struct conn *c, const uint8_t *data, uint32_t len, 
 	}
 }
 
-static const char *const errors[] = {
-	"OUT_OF_MEMORY", "INTERNAL_ERROR", "BAD_FORMAT", "UNKNOWN_COMMAND", "EXPECTED_CRLF", "JOB_TOO_BIG", "DRAINING", 0,
-};
-
 static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, int64_t last, uint32_t *need) {
-	char tok[MAXTOK][NAMELEN];
+	struct tok tok[MAXTOK];
 	uint32_t used = 0;
 	while (c->head) {
 		const uint8_t *line = data + used;
@@ -274,18 +310,19 @@ static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, i
 		if (k <= 0) return KS_REJECT;
 		uint32_t end = used + ll + 1;
 		int64_t job = -1, bytes = -1, count = -1;
-		const char *w = tok[0];
-		if ((strcmp(w, "RESERVED") == 0 || strcmp(w, "FOUND") == 0) && k >= 3) {
+		struct tok w = tok[0];
+		int body = IS(w, "RESERVED") || IS(w, "FOUND") || IS(w, "OK");
+		if ((IS(w, "RESERVED") || IS(w, "FOUND")) && k >= 3) {
 			job = num(tok[1]);
 			bytes = num(tok[2]);
-		} else if (strcmp(w, "OK") == 0 && k >= 2) {
+		} else if (IS(w, "OK") && k >= 2) {
 			bytes = num(tok[1]);
-		} else if ((strcmp(w, "INSERTED") == 0 || strcmp(w, "BURIED") == 0) && k >= 2) {
+		} else if ((IS(w, "INSERTED") || IS(w, "BURIED")) && k >= 2) {
 			job = num(tok[1]);
-		} else if ((strcmp(w, "WATCHING") == 0 || strcmp(w, "KICKED") == 0) && k >= 2) {
+		} else if ((IS(w, "WATCHING") || IS(w, "KICKED")) && k >= 2) {
 			count = num(tok[1]);
 		}
-		if (strcmp(w, "RESERVED") == 0 || strcmp(w, "FOUND") == 0 || strcmp(w, "OK") == 0) {
+		if (body) {
 			if (bytes < 0) return KS_REJECT;
 			if ((uint64_t)len - end < (uint64_t)bytes + 2) {
 				*need = (uint32_t)(end + bytes + 2);
@@ -293,13 +330,16 @@ static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, i
 			}
 			end += (uint32_t)bytes + 2;
 		}
-		int failed = 0;
-		for (int i = 0; errors[i]; i++) failed |= strcmp(w, errors[i]) == 0;
+		int failed = IS(w, "OUT_OF_MEMORY") || IS(w, "INTERNAL_ERROR") || IS(w, "BAD_FORMAT") || IS(w, "UNKNOWN_COMMAND") ||
+		             IS(w, "EXPECTED_CRLF") || IS(w, "JOB_TOO_BIG") || IS(w, "DRAINING");
+		/* The keyword NUL-terminated, for the record's status_text. */
+		char result[NAMELEN];
+		uint32_t rn = copy(result, sizeof result, w.p, w.n);
 		struct req *q = c->head;
 		c->head = q->next;
 		if (!c->head) c->tail = 0;
-		emit(q, w, failed, failed ? w : 0, job, bytes, count, last);
-		free(q);
+		emit(q, result, rn, failed, job, bytes, count, last);
+		free_req(q);
 		used = end;
 	}
 	/* Bytes left with no command waiting: the host may offer a reply before

@@ -16,10 +16,12 @@
  * with KUBESHARK_IMPLEMENTATION defined before, in any others without.
  * Build:
  *
- *   clang --target=wasm32-wasi -O2 -mbulk-memory -mexec-model=reactor -o x.wasm x.c
+ *   clang --target=wasm32-wasi -O2 -mbulk-memory -msimd128 -mexec-model=reactor -o x.wasm x.c
  *
  * (kubeshark plugin build does this, then binaryen's wasm-opt -O3 when it is
- * installed; -mbulk-memory turns memcpy and memset into single instructions.)
+ * installed; -mbulk-memory turns memcpy and memset into single instructions,
+ * -msimd128 gives the SDK's string functions sixteen bytes a step; without
+ * it they go eight.)
  *
  * sdk/ABI.md is the contract this implements.
  */
@@ -200,6 +202,43 @@ static inline uint64_t ks__zeros(uint64_t w) { return (w - KS__ONES) & ~w & KS__
 /* w with its first k bytes (k < 8) made non-zero. */
 static inline uint64_t ks__skip(uint64_t w, unsigned k) { return k ? w | (~0ULL >> (64 - 8 * k)) : w; }
 
+#if defined(__wasm_simd128__)
+/* With SIMD128 (kubeshark plugin build enables it), sixteen bytes a step:
+ * aligned loads, and the bytes before the string masked off the first
+ * block's bitmask. */
+#include <wasm_simd128.h>
+size_t strlen(const char *s) {
+	unsigned k = (unsigned)((uintptr_t)s & 15);
+	const char *p = s - k;
+	uint32_t m = (uint32_t)wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(p), wasm_i8x16_splat(0))) >> k << k;
+	while (!m) {
+		p += 16;
+		m = (uint32_t)wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(p), wasm_i8x16_splat(0)));
+	}
+	return (size_t)(p - s) + (size_t)__builtin_ctz(m);
+}
+
+void *memchr(const void *src, int c, size_t n) {
+	if (!n) return 0;
+	const unsigned char *s = (const unsigned char *)src;
+	unsigned k = (unsigned)((uintptr_t)s & 15);
+	const unsigned char *p = s - k;
+	v128_t pat = wasm_i8x16_splat((int8_t)c);
+	/* left: the bytes of interest from p on. */
+	size_t left = n > (size_t)-1 - 16 ? (size_t)-1 : n + k;
+	uint32_t m = (uint32_t)wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(p), pat)) >> k << k;
+	for (;;) {
+		if (m) {
+			size_t i = (size_t)__builtin_ctz(m);
+			return i < left ? (void *)(p + i) : 0;
+		}
+		if (left <= 16) return 0;
+		left -= 16;
+		p += 16;
+		m = (uint32_t)wasm_i8x16_bitmask(wasm_i8x16_eq(wasm_v128_load(p), pat));
+	}
+}
+#else
 size_t strlen(const char *s) {
 	unsigned k = (unsigned)((uintptr_t)s & 7);
 	const ks__word *p = (const ks__word *)(s - k);
@@ -227,6 +266,7 @@ void *memchr(const void *src, int c, size_t n) {
 		z = ks__zeros(*++p ^ pat);
 	}
 }
+#endif
 
 /* The difference of the first bytes that differ in two little-endian
  * words that do. */
@@ -351,6 +391,15 @@ static inline void ks__byte(ks_buf *b, uint8_t c) {
 	else ks_buf_put(b, &c, 1);
 }
 
+/* ks__room is where n more bytes go at the end of b, grown for them; 0
+ * once an allocation failed. The encoders reserve a whole record's or a
+ * whole key and value's room at once and then write with no check per
+ * byte or per piece (RATIONALE.md, "C SDK: one reservation per piece"). */
+static inline uint8_t *ks__room(ks_buf *b, size_t n) {
+	if (b->failed || (b->len + n > b->cap && !ks__grow(b, n))) return 0;
+	return b->b + b->len;
+}
+
 /* ks__varint writes v at p, which has room for ten bytes, and returns the
  * end. */
 static inline uint8_t *ks__varint(uint8_t *p, uint64_t v) {
@@ -362,35 +411,108 @@ static inline uint8_t *ks__varint(uint8_t *p, uint64_t v) {
 	return p;
 }
 
-void ks_buf_uvarint(ks_buf *b, uint64_t v) {
-	if ((b->len + 10 > b->cap && !ks__grow(b, 10)) || b->failed) return;
-	b->len = (size_t)(ks__varint(b->b + b->len, v) - b->b);
+static inline uint64_t ks__zigzag(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+
+/* ks__str writes a length-prefixed string at p (room for n + 10 bytes)
+ * and returns the end. */
+static inline uint8_t *ks__str(uint8_t *p, const char *s, size_t n) {
+	p = ks__varint(p, n);
+	if (n) ks__copy(p, s, n);
+	return p + n;
 }
 
-void ks_buf_svarint(ks_buf *b, int64_t v) { ks_buf_uvarint(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63)); }
+void ks_buf_uvarint(ks_buf *b, uint64_t v) {
+	uint8_t *p = ks__room(b, 10);
+	if (p) b->len = (size_t)(ks__varint(p, v) - b->b);
+}
+
+void ks_buf_svarint(ks_buf *b, int64_t v) { ks_buf_uvarint(b, ks__zigzag(v)); }
 
 void ks_buf_string(ks_buf *b, const char *s, size_t n) {
-	if ((b->len + n + 10 > b->cap && !ks__grow(b, n + 10)) || b->failed) return;
-	uint8_t *p = ks__varint(b->b + b->len, n);
-	ks__copy(p, s, n);
-	b->len = (size_t)(p + n - b->b);
+	uint8_t *p = ks__room(b, n + 10);
+	if (p) b->len = (size_t)(ks__str(p, s, n) - b->b);
 }
 
-static void ks__cstr(ks_buf *b, const char *s) { ks_buf_string(b, s ? s : "", s ? strlen(s) : 0); }
+static inline size_t ks__len(const char *s) { return s ? strlen(s) : 0; }
 
-void ks_buf_json_string(ks_buf *b, const char *s, size_t n) {
+static void ks__cstr(ks_buf *b, const char *s) { ks_buf_string(b, s ? s : "", ks__len(s)); }
+
+#define KS__ONES64 0x0101010101010101ULL
+#define KS__HIGHS64 0x8080808080808080ULL
+/* The high bit of every byte of w that a JSON string must escape (below
+ * 0x20, '"' or '\\'), and maybe of bytes above the first such: non-zero
+ * exactly when there is one (the usual has-zero-byte tests; bytes >= 0x80
+ * never need an escape, so UTF-8 passes whole). */
+static inline uint64_t ks__esc64(uint64_t w) {
+	uint64_t q = w ^ (KS__ONES64 * '"'), bs = w ^ (KS__ONES64 * '\\');
+	return (((w - KS__ONES64 * 0x20) & ~w) | ((q - KS__ONES64) & ~q) | ((bs - KS__ONES64) & ~bs)) & KS__HIGHS64;
+}
+static inline uint32_t ks__esc32(uint32_t w) {
+	const uint32_t ones = 0x01010101u;
+	uint32_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & 0x80808080u;
+}
+
+/* ks__plain copies n bytes from s to d and says whether none of them needs
+ * a JSON escape. Each word is loaded once, checked and stored; short
+ * strings are two overlapping words (or three bytes) and no loop. A string
+ * that needs escapes is written again by the careful path. */
+static inline int ks__plain(uint8_t *d, const char *s, size_t n) {
+#if defined(__wasm_simd128__)
+	if (n >= 16) {
+		const v128_t c20 = wasm_i8x16_splat(0x20), q = wasm_i8x16_splat('"'), bs = wasm_i8x16_splat('\\');
+		v128_t v, bad = wasm_i8x16_splat(0);
+		for (size_t i = 0; i + 16 < n; i += 16) {
+			v = wasm_v128_load(s + i);
+			bad = wasm_v128_or(bad, wasm_v128_or(wasm_u8x16_lt(v, c20), wasm_v128_or(wasm_i8x16_eq(v, q), wasm_i8x16_eq(v, bs))));
+			wasm_v128_store(d + i, v);
+		}
+		v = wasm_v128_load(s + n - 16);
+		bad = wasm_v128_or(bad, wasm_v128_or(wasm_u8x16_lt(v, c20), wasm_v128_or(wasm_i8x16_eq(v, q), wasm_i8x16_eq(v, bs))));
+		wasm_v128_store(d + n - 16, v);
+		return !wasm_v128_any_true(bad);
+	}
+#endif
+	if (n >= 8) {
+		uint64_t w, bad = 0;
+		for (size_t i = 0; i + 8 < n; i += 8) {
+			__builtin_memcpy(&w, s + i, 8);
+			bad |= ks__esc64(w);
+			__builtin_memcpy(d + i, &w, 8);
+		}
+		__builtin_memcpy(&w, s + n - 8, 8);
+		bad |= ks__esc64(w);
+		__builtin_memcpy(d + n - 8, &w, 8);
+		return !bad;
+	}
+	if (n >= 4) {
+		uint32_t u, v;
+		__builtin_memcpy(&u, s, 4);
+		__builtin_memcpy(&v, s + n - 4, 4);
+		__builtin_memcpy(d, &u, 4);
+		__builtin_memcpy(d + n - 4, &v, 4);
+		return !(ks__esc32(u) | ks__esc32(v));
+	}
+	if (n) {
+		uint8_t b0 = (uint8_t)s[0], b1 = (uint8_t)s[n / 2], b2 = (uint8_t)s[n - 1];
+		d[0] = b0;
+		d[n / 2] = b1;
+		d[n - 1] = b2;
+		/* 'A' fills the fourth byte, which needs no escape. */
+		return !ks__esc32((uint32_t)b0 | (uint32_t)b1 << 8 | (uint32_t)b2 << 16 | 0x41000000u);
+	}
+	return 1;
+}
+
+/* ks__json_escaped appends s as a JSON string, escaping what must be. */
+static void ks__json_escaped(ks_buf *b, const char *s, size_t n) {
 	static const char hex[] = "0123456789abcdef";
 	ks__byte(b, '"');
-	/* Runs of bytes that need no escape are copied whole, and found eight
-	 * bytes at a time: a word with no byte below 0x20, no '"' and no '\\'
-	 * is passed over in one step (the usual has-zero-byte tests). */
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
 	size_t run = 0, i = 0;
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
-		memcpy(&w, s + i, 8);
-		uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-		if ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & highs) break;
+		__builtin_memcpy(&w, s + i, 8);
+		if (ks__esc64(w)) break;
 	}
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -409,26 +531,89 @@ void ks_buf_json_string(ks_buf *b, const char *s, size_t n) {
 	ks__byte(b, '"');
 }
 
-static void ks__json_cstr(ks_buf *b, const char *s) { ks_buf_json_string(b, s ? s : "", s ? strlen(s) : 0); }
+void ks_buf_json_string(ks_buf *b, const char *s, size_t n) {
+	uint8_t *d = ks__room(b, n + 2);
+	if (d && ks__plain(d + 1, s, n)) {
+		d[0] = '"';
+		d[n + 1] = '"';
+		b->len += n + 2;
+		return;
+	}
+	ks__json_escaped(b, s, n);
+}
+
+static void ks__json_cstr(ks_buf *b, const char *s) { ks_buf_json_string(b, s ? s : "", ks__len(s)); }
 
 void ks_json_begin(ks_json *j) { ks_buf_reset(&j->buf); j->n = 0; ks__byte(&j->buf, '{'); }
-static void ks__json_key(ks_json *j, const char *key) {
-	if (j->n++) ks__byte(&j->buf, ',');
-	ks__json_cstr(&j->buf, key);
-	ks__byte(&j->buf, ':');
+
+/* ks__json_key writes the comma before a member, its key and the colon,
+ * and returns where the value goes with room for more bytes; 0 once an
+ * allocation failed. */
+static uint8_t *ks__json_key(ks_json *j, const char *key, size_t more) {
+	ks_buf *b = &j->buf;
+	size_t kn = strlen(key);
+	uint8_t *p = ks__room(b, kn + 4 + more);
+	if (p) {
+		uint8_t *q = p + (j->n ? 1 : 0);
+		if (ks__plain(q + 1, key, kn)) {
+			p[0] = ',';
+			q[0] = '"';
+			q[kn + 1] = '"';
+			q[kn + 2] = ':';
+			j->n++;
+			b->len = (size_t)(q + kn + 3 - b->b);
+			return q + kn + 3;
+		}
+	}
+	if (j->n++) ks__byte(b, ',');
+	ks__json_escaped(b, key, kn);
+	ks__byte(b, ':');
+	return ks__room(b, more);
 }
-void ks_json_str(ks_json *j, const char *key, const char *s, size_t n) { ks__json_key(j, key); ks_buf_json_string(&j->buf, s, n); }
+
+void ks_json_str(ks_json *j, const char *key, const char *s, size_t n) {
+	uint8_t *p = ks__json_key(j, key, n + 2);
+	if (p && ks__plain(p + 1, s, n)) {
+		p[0] = '"';
+		p[n + 1] = '"';
+		j->buf.len += n + 2;
+		return;
+	}
+	ks__json_escaped(&j->buf, s, n);
+}
+
 void ks_json_int(ks_json *j, const char *key, int64_t v) {
-	char t[24];
-	int n = 0, neg = v < 0;
-	uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-	do { t[n++] = (char)('0' + u % 10); u /= 10; } while (u);
-	if (neg) t[n++] = '-';
-	ks__json_key(j, key);
-	while (n) ks__byte(&j->buf, (uint8_t)t[--n]);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t nd = 1;
+	for (uint64_t p = 10; nd < 20 && u >= p; p *= 10) nd++;
+	uint8_t *p = ks__json_key(j, key, nd + 1);
+	if (!p) return;
+	if (v < 0) *p++ = '-';
+	j->buf.len = (size_t)(p + nd - j->buf.b);
+	/* The digits backwards from the end, in place; by 32-bit division by
+	 * ten once the value fits, which wasm does with a multiplication (a
+	 * 64-bit one is a division instruction). */
+	p += nd;
+	for (; u > 0xFFFFFFFFu; u /= 10) *--p = (uint8_t)('0' + u % 10);
+	uint32_t w = (uint32_t)u;
+	do { *--p = (uint8_t)('0' + w % 10); w /= 10; } while (w);
 }
-void ks_json_bool(ks_json *j, const char *key, int v) { ks__json_key(j, key); ks_buf_put(&j->buf, v ? "true" : "false", v ? 4 : 5); }
-void ks_json_raw(ks_json *j, const char *key, const char *json) { ks__json_key(j, key); ks_buf_put(&j->buf, json, strlen(json)); }
+
+void ks_json_bool(ks_json *j, const char *key, int v) {
+	uint8_t *p = ks__json_key(j, key, 5);
+	if (!p) return;
+	ks__copy(p, v ? "true" : "false", v ? 4 : 5);
+	j->buf.len += v ? 4 : 5;
+}
+
+void ks_json_raw(ks_json *j, const char *key, const char *json) {
+	size_t n = strlen(json);
+	uint8_t *p = ks__json_key(j, key, n);
+	if (!p) return;
+	ks__copy(p, json, n);
+	j->buf.len += n;
+}
+
 void ks_json_end(ks_json *j) { ks__byte(&j->buf, '}'); }
 void ks_json_free(ks_json *j) { ks_buf_free(&j->buf); }
 
@@ -440,27 +625,39 @@ static void ks__message(ks_buf *b, const ks_message *m) {
 		ks__cstr(b, m->headers[i].name);
 		ks__cstr(b, m->headers[i].value);
 	}
-	ks_buf_string(b, m->body ? m->body : "", m->body ? m->body_len : 0);
-	ks__cstr(b, m->encoding);
-	ks__byte(b, m->body_truncated ? 1 : 0);
-	ks_buf_svarint(b, m->body_size);
-	ks_buf_svarint(b, m->size);
-	ks_buf_string(b, m->fields ? m->fields : "", m->fields ? m->fields_len : 0);
+	/* The rest in one reservation. */
+	size_t bn = m->body ? m->body_len : 0, en = ks__len(m->encoding), fn = m->fields ? m->fields_len : 0;
+	uint8_t *p = ks__room(b, bn + en + fn + 51);
+	if (!p) return;
+	p = ks__str(p, m->body, bn);
+	p = ks__str(p, m->encoding, en);
+	*p++ = m->body_truncated ? 1 : 0;
+	p = ks__varint(p, ks__zigzag(m->body_size));
+	p = ks__varint(p, ks__zigzag(m->size));
+	p = ks__str(p, m->fields, fn);
+	b->len = (size_t)(p - b->b);
 }
 
 void ks_encode_record(ks_buf *b, const ks_record *r) {
-	ks__byte(b, 1); /* wire version */
-	ks__cstr(b, r->protocol);
-	ks__cstr(b, r->method);
-	ks__cstr(b, r->path);
-	ks_buf_svarint(b, r->status);
-	ks__cstr(b, r->status_text);
-	ks__byte(b, r->failed ? 1 : 0);
-	ks__cstr(b, r->error);
-	ks__cstr(b, r->summary);
-	ks_buf_svarint(b, r->timestamp_ns);
-	ks_buf_svarint(b, r->end_ns);
-	ks__byte(b, (uint8_t)(r->request_dir & 1));
+	/* Everything before the messages in one reservation: six strings, three
+	 * varints, three bytes. */
+	size_t n0 = ks__len(r->protocol), n1 = ks__len(r->method), n2 = ks__len(r->path),
+	       n3 = ks__len(r->status_text), n4 = ks__len(r->error), n5 = ks__len(r->summary);
+	uint8_t *p = ks__room(b, n0 + n1 + n2 + n3 + n4 + n5 + 6 * 10 + 3 * 10 + 3);
+	if (!p) return;
+	*p++ = 1; /* wire version */
+	p = ks__str(p, r->protocol, n0);
+	p = ks__str(p, r->method, n1);
+	p = ks__str(p, r->path, n2);
+	p = ks__varint(p, ks__zigzag(r->status));
+	p = ks__str(p, r->status_text, n3);
+	*p++ = r->failed ? 1 : 0;
+	p = ks__str(p, r->error, n4);
+	p = ks__str(p, r->summary, n5);
+	p = ks__varint(p, ks__zigzag(r->timestamp_ns));
+	p = ks__varint(p, ks__zigzag(r->end_ns));
+	*p++ = (uint8_t)(r->request_dir & 1);
+	b->len = (size_t)(p - b->b);
 	ks__message(b, r->request);
 	ks__message(b, r->response);
 }

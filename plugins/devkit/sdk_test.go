@@ -3,6 +3,7 @@ package devkit_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -53,12 +54,37 @@ func TestSDKs(t *testing.T) {
 }
 
 // TestCStrings runs the C SDK's own strlen, memchr and memcmp (which
-// replace wasi-libc's in every C plugin) and its short-copy appends
-// against byte-at-a-time references inside wasm, at every alignment.
+// replace wasi-libc's in every C plugin), its short-copy appends and its
+// JSON strings, integers and objects against byte-at-a-time references
+// inside wasm, at every alignment.
 func TestCStrings(t *testing.T) {
+	// With SIMD128 (kubeshark plugin build's flags) and without (a plugin
+	// built by hand, the built-in dissectors): two versions of the code.
+	var scalar []string
+	for _, f := range devkit.CFlags {
+		if f != "-msimd128" {
+			scalar = append(scalar, f)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+	}{{"simd128", devkit.CFlags}, {"scalar", scalar}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc, err := devkit.Clang()
+			skipWithout(t, err)
+			out := filepath.Join(t.TempDir(), "cstrings.wasm")
+			args := append(append([]string(nil), tc.flags...), "-I", "../../sdk/c", "-o", out, "../testdata/cstrings/cstrings.c")
+			if b, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+				t.Fatalf("%s %v: %v\n%s", cc, args, err, b)
+			}
+			runCStrings(t, out)
+		})
+	}
+}
+
+func runCStrings(t *testing.T, out string) {
 	ctx := context.Background()
-	out := filepath.Join(t.TempDir(), "cstrings.wasm")
-	skipWithout(t, devkit.CompileC(ctx, out, []string{"../../sdk/c"}, "../testdata/cstrings/cstrings.c"))
 	code, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +102,7 @@ func TestCStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fn := range []string{"check", "check_copy"} {
+	for _, fn := range []string{"check", "check_copy", "check_json"} {
 		res, err := mod.ExportedFunction(fn).Call(ctx)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
