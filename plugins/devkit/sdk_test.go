@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/kubeshark-wasm/kubeshark/plugins/devkit"
@@ -102,15 +103,7 @@ func runCStrings(t *testing.T, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fn := range []string{"check", "check_copy", "check_json"} {
-		res, err := mod.ExportedFunction(fn).Call(ctx)
-		if err != nil {
-			t.Fatalf("%s: %v", fn, err)
-		}
-		if wrong := int32(res[0]); wrong != 0 {
-			t.Errorf("%s: %d wrong answers", fn, wrong)
-		}
-	}
+	selfChecks(ctx, t, mod, "check", "check_copy", "check_json")
 }
 
 // TestRustStrings runs the Rust SDK's JSON strings, keys and integers
@@ -132,7 +125,14 @@ func TestRustStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, fn := range []string{"check", "check_alloc"} {
+	selfChecks(ctx, t, mod, "check", "check_alloc")
+}
+
+// selfChecks calls each of a test module's exported check functions, which
+// return how many of their cases gave a wrong answer.
+func selfChecks(ctx context.Context, t *testing.T, mod api.Module, fns ...string) {
+	t.Helper()
+	for _, fn := range fns {
 		res, err := mod.ExportedFunction(fn).Call(ctx)
 		if err != nil {
 			t.Fatalf("%s: %v", fn, err)
