@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,6 +80,7 @@ func (s *Store) releaseValueLogs(released map[string]bool) error {
 		if released[name] || s.tablesKept.Load() {
 			continue
 		}
+		gone := true
 		for _, sp := range spans {
 			// MADV_PAGEOUT, not DONTNEED: badger may unmap a table
 			// (compaction deleting it) at any moment without a lock to
@@ -95,10 +97,37 @@ func (s *Store) releaseValueLogs(released map[string]bool) error {
 			if errno != 0 && errno != unix.ENOMEM {
 				return fmt.Errorf("madvise %s: %w", name, errno)
 			}
+			if errno == 0 && mostlyResident(sp.start, sp.end-sp.start) {
+				gone = false
+			}
 		}
-		released[name] = true
+		// A table badger has just written is dirty until the kernel
+		// writes it back (~30 s), and the pageout leaves dirty pages
+		// where they are: try it again on a later pass instead of
+		// counting it released with its pages still resident.
+		released[name] = gone
 	}
 	return nil
+}
+
+// mostlyResident reports whether more than a quarter of the pages of the
+// mapped range [start, start+n) are resident, by mincore(2); false when it
+// cannot tell (the range went meanwhile).
+func mostlyResident(start, n uintptr) bool {
+	page := uintptr(os.Getpagesize())
+	vec := make([]byte, (n+page-1)/page)
+	if len(vec) == 0 {
+		return false
+	}
+	// The raw call, as for madvise: the range is not Go memory.
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, start, n, uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		return false
+	}
+	in := 0
+	for _, v := range vec {
+		in += int(v & 1)
+	}
+	return in*4 > len(vec)
 }
 
 // fileResident returns the process's file-backed resident bytes (RssFile
