@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/kubeshark-wasm/kubeshark/plugins/devkit"
@@ -79,14 +78,29 @@ func TestCStrings(t *testing.T) {
 			if b, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
 				t.Fatalf("%s %v: %v\n%s", cc, args, err, b)
 			}
-			runCStrings(t, out)
+			selfChecks(context.Background(), t, out, []string{"_initialize"}, "check", "check_copy", "check_json")
 		})
 	}
 }
 
-func runCStrings(t *testing.T, out string) {
+// TestRustStrings runs the Rust SDK's JSON strings, keys and integers
+// (word-at-a-time scans, short copies and digits written in place, which
+// take other paths in wasm than natively) against plain references inside
+// wasm, and its wasm allocator under vectors that grow, shrink and die.
+func TestRustStrings(t *testing.T) {
 	ctx := context.Background()
-	code, err := os.ReadFile(out)
+	out := filepath.Join(t.TempDir(), "ruststrings.wasm")
+	skipWithout(t, devkit.CompileRust(ctx, out, filepath.Dir(out), "../../sdk/rust/src/lib.rs", "../testdata/ruststrings/src/lib.rs"))
+	selfChecks(ctx, t, out, nil, "check", "check_alloc")
+}
+
+// selfChecks instantiates the test module at path (with no-op kubeshark
+// host imports, which a C SDK module links to, and the given start
+// functions) and calls each of its exported check functions, which return
+// how many of their cases gave a wrong answer.
+func selfChecks(ctx context.Context, t *testing.T, path string, start []string, fns ...string) {
+	t.Helper()
+	code, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,39 +113,10 @@ func runCStrings(t *testing.T, out string) {
 		Instantiate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mod, err := rt.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithStartFunctions("_initialize"))
+	mod, err := rt.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithStartFunctions(start...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	selfChecks(ctx, t, mod, "check", "check_copy", "check_json")
-}
-
-// TestRustStrings runs the Rust SDK's JSON strings, keys and integers
-// (word-at-a-time scans, short copies and digits written in place, which
-// take other paths in wasm than natively) against plain references inside
-// wasm, and its wasm allocator under vectors that grow, shrink and die.
-func TestRustStrings(t *testing.T) {
-	ctx := context.Background()
-	out := filepath.Join(t.TempDir(), "ruststrings.wasm")
-	skipWithout(t, devkit.CompileRust(ctx, out, filepath.Dir(out), "../../sdk/rust/src/lib.rs", "../testdata/ruststrings/src/lib.rs"))
-	code, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := wazero.NewRuntime(ctx)
-	defer rt.Close(ctx)
-	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-	mod, err := rt.InstantiateWithConfig(ctx, code, wazero.NewModuleConfig().WithStartFunctions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	selfChecks(ctx, t, mod, "check", "check_alloc")
-}
-
-// selfChecks calls each of a test module's exported check functions, which
-// return how many of their cases gave a wrong answer.
-func selfChecks(ctx context.Context, t *testing.T, mod api.Module, fns ...string) {
-	t.Helper()
 	for _, fn := range fns {
 		res, err := mod.ExportedFunction(fn).Call(ctx)
 		if err != nil {
