@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -203,6 +205,61 @@ func TestRecordDecoder(t *testing.T) {
 	}
 }
 
+// A record that fails to decode leaves nothing behind in the decoder's
+// slab: the record decoded next, into the same place, has only its own
+// fields, whichever way the bad one failed and wherever in a slab it fell.
+func TestRecordDecoderAfterBadRecord(t *testing.T) {
+	full := &Record{Protocol: "bad", Method: "PUT", Path: "/bad", Status: 500, Summary: "s",
+		Request:  (&Message{Body: "req", Headers: []Header{{"a", "b"}}}).Set("k", 1),
+		Response: &Message{Body: "resp"}}
+	fb := AppendRecord(nil, full)
+	plain := &Record{Protocol: "good", Response: &Message{Size: 3}}
+	good := AppendRecord(nil, plain)
+	for _, tc := range []struct {
+		name string
+		bad  []byte
+	}{
+		{"truncated in the response", fb[:len(fb)-2]},
+		{"trailing bytes", append(slices.Clone(fb), 0)},
+		{"bad fields", bytes.Replace(slices.Clone(fb), []byte(`{"k":1}`), []byte(`{"k":1,}`), 1)},
+		{"wrong version", append([]byte{WireVersion + 1}, fb[1:]...)},
+	} {
+		for skip := range recordSlab + 1 {
+			var d RecordDecoder
+			var before []*Record
+			for range skip {
+				r, err := d.DecodeLazy(good)
+				if err != nil {
+					t.Fatal(err)
+				}
+				before = append(before, r)
+			}
+			for _, lazy := range []bool{false, true} {
+				dec := d.Decode
+				if lazy {
+					dec = d.DecodeLazy
+				}
+				if r, err := dec(tc.bad); err == nil || r != nil {
+					t.Fatalf("%s (lazy %v): %v, %v; want an error", tc.name, lazy, r, err)
+				}
+				r, err := dec(good)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := DecodeRecord(good)
+				if !reflect.DeepEqual(r, want) {
+					t.Fatalf("%s (lazy %v) after %d records: %+v, want %+v", tc.name, lazy, skip, r, want)
+				}
+			}
+			for i, r := range before {
+				if got := AppendRecord(nil, r); !bytes.Equal(got, good) {
+					t.Fatalf("%s: record %d changed", tc.name, i)
+				}
+			}
+		}
+	}
+}
+
 // TestSpecialBytes holds specialBytes to its promise: no flag exactly when
 // a word has no byte a string scan must look at, and otherwise the lowest
 // flag on the first such byte. Every pair of byte values is tried at every
@@ -243,5 +300,43 @@ func TestSpecialBytes(t *testing.T) {
 			w[k] = edges[rng.IntN(len(edges))]
 		}
 		check(w)
+	}
+}
+
+// Header lists from a RecordDecoder's slab are each message's own: a
+// header appended to one message does not show in the message decoded
+// after it, and every record reads back as it was encoded, for lists of
+// every length around the slab's limits.
+func TestRecordDecoderHeaderLists(t *testing.T) {
+	var d RecordDecoder
+	var recs []*Record
+	var want [][]byte
+	for _, n := range []int{0, 1, 7, headerSlab/4 - 1, headerSlab / 4, headerSlab/4 + 1, headerSlab - 1, headerSlab, 200, 3, 3, 3} {
+		for k := range 3 {
+			req := &Message{}
+			for i := range n {
+				req.Headers = append(req.Headers, Header{fmt.Sprint("n", i), fmt.Sprint("v", k)})
+			}
+			r := &Record{Protocol: "p", Request: req, Response: &Message{Headers: []Header{{"r", fmt.Sprint(n)}}}}
+			b := AppendRecord(nil, r)
+			got, err := d.DecodeLazy(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cap(got.Request.Headers) != len(got.Request.Headers) {
+				t.Errorf("%d headers: a list of capacity %d", n, cap(got.Request.Headers))
+			}
+			recs = append(recs, got)
+			want = append(want, b)
+		}
+	}
+	for _, r := range recs {
+		r.Request.Headers = append(r.Request.Headers, Header{"added", "x"})
+	}
+	for i, r := range recs {
+		r.Request.Headers = r.Request.Headers[:len(r.Request.Headers)-1]
+		if got := AppendRecord(nil, r); !bytes.Equal(got, want[i]) {
+			t.Fatalf("record %d changed when headers were added to the others", i)
+		}
 	}
 }

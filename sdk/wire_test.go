@@ -224,11 +224,11 @@ func smallRecord() []byte {
 func checkDecodeFast(t *testing.T, b []byte) {
 	t.Helper()
 	for _, lazy := range []bool{false, true} {
-		fast := decodeFast(b, string(b), lazy)
+		fast := decodeFast(b, string(b), lazy, &decodedRecord{}, nil)
 		if fast == nil {
 			continue
 		}
-		careful, err := decodeCareful(b, string(b), lazy)
+		careful, err := decodeCareful(b, string(b), lazy, &decodedRecord{})
 		if err != nil {
 			t.Fatalf("%q (lazy %v): decodeFast takes it, the careful reader says %v", b, lazy, err)
 		}
@@ -269,13 +269,13 @@ func TestDecodeFast(t *testing.T) {
 	taken := 0
 	for _, b := range decodeFastSeeds() {
 		checkDecodeFast(t, b)
-		if decodeFast(b, string(b), true) != nil {
+		if decodeFast(b, string(b), true, &decodedRecord{}, nil) != nil {
 			taken++
 		}
 	}
 	// The fast path must be the usual one, or it is no use.
 	for _, b := range [][]byte{smallRecord(), AppendRecord(nil, sampleRecord())} {
-		if decodeFast(b, string(b), true) == nil {
+		if decodeFast(b, string(b), true, &decodedRecord{}, nil) == nil {
 			t.Errorf("decodeFast does not take %q", b)
 		}
 	}

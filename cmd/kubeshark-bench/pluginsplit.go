@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"io"
 	"os"
@@ -11,11 +12,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/dissectors/workload"
+	"github.com/kubeshark-wasm/kubeshark/plugins/devkit"
 	"github.com/kubeshark-wasm/kubeshark/runtime/wasm"
 )
 
@@ -133,7 +136,7 @@ func pluginSplit(ctx context.Context, tmp, cache string, pw pluginWorkload, wasm
 	if err != nil {
 		return fmt.Errorf("the split needs perf (Debian: linux-perf; make deps installs it)")
 	}
-	self, err := os.Executable()
+	self, err := symbolizedSelf(ctx, tmp)
 	if err != nil {
 		return err
 	}
@@ -179,6 +182,60 @@ func pluginSplit(ctx context.Context, tmp, cache string, pw pluginWorkload, wasm
 		fmt.Fprintf(out, "| %s | %.1f%% | %.2f |\n", b.what, 100*share, share*nsPer/1000)
 	}
 	return nil
+}
+
+// symbolizedSelf is this program as a binary perf can name the functions
+// of: this very binary when it has a symbol table, else (`go run` links
+// with -s -w, so its binary has none, and every host sample fell into
+// "other") the same main package built again, with the same tags, into
+// tmp, once per run.
+func symbolizedSelf(ctx context.Context, tmp string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	ok, err := hasSymbols(self)
+	if err != nil || ok {
+		return self, err
+	}
+	out := filepath.Join(tmp, "kubeshark-bench-symbols")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "", fmt.Errorf("%s has no symbol table and no build information to rebuild it with", self)
+	}
+	args := []string{"build", "-o", out}
+	for _, s := range bi.Settings {
+		if s.Key == "-tags" && s.Value != "" {
+			args = append(args, "-tags", s.Value)
+		}
+	}
+	g, err := devkit.GoTool()
+	if err != nil {
+		return "", err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, g, append(args, bi.Path)...)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building %s with symbols for perf: %v\n%s", bi.Path, err, b)
+	}
+	return out, nil
+}
+
+// hasSymbols reports whether the ELF file at path has a symbol table.
+func hasSymbols(path string) (bool, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("reading %s: %w", path, err)
+	}
+	defer f.Close()
+	return f.Section(".symtab") != nil, nil
 }
 
 // pluginChild is the profiled process: it loads one example's module (the

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kubeshark-wasm/kubeshark/plugins/devkit"
 )
 
 // Samples as `perf script -F ip,sym,dso` prints them (abridged from a
@@ -56,5 +61,49 @@ func TestSplitPerf(t *testing.T) {
 		if !known {
 			t.Errorf("bucket %q is not printed", k)
 		}
+	}
+}
+
+// TestHasSymbols builds one small program as `go build` does and as `go
+// run` does (-s -w) and checks that only the first is taken as one perf
+// can symbolize, the reason the split builds its child again.
+func TestHasSymbols(t *testing.T) {
+	g, err := devkit.GoTool()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module symtest\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  bool
+	}{
+		{"go build", nil, true},
+		{"go run's link flags", []string{"-ldflags=-s -w"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exe := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+			cmd := exec.Command(g, append(append([]string{"build", "-o", exe}, tc.flags...), ".")...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, out)
+			}
+			got, err := hasSymbols(exe)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("hasSymbols = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if _, err := hasSymbols(filepath.Join(dir, "main.go")); err == nil {
+		t.Error("hasSymbols of a Go source file: no error")
 	}
 }
