@@ -241,6 +241,38 @@ func DecodeRecordLazy(b []byte) (*Record, error) {
 // a RecordDecoder is not safe for concurrent use.
 type RecordDecoder struct {
 	chunk []byte
+	// slab holds the records (each with its two messages) the next
+	// decodes fill: one allocation for recordSlab of them instead of one
+	// each (RATIONALE.md, "Plugin records in slabs").
+	slab []decodedRecord
+	// headers holds the header lists of the next records' messages, one
+	// allocation for many messages instead of one each.
+	headers []Header
+}
+
+// recordSlab is how many records a RecordDecoder allocates at once: 16
+// of 632 bytes fill the allocator's 10,240-byte size class with 128 to
+// spare, and a slab lives as long as any of its records.
+const recordSlab = 16
+
+// headerSlab is how many headers a RecordDecoder allocates at once (4 KiB,
+// an HTTP/1.1 message has 5 to 10); a message with more than a quarter of
+// that gets a list of its own.
+const headerSlab = 128
+
+// headerList returns a list of n empty headers: from the decoder's slab
+// when d is not nil and n is small, capped at n so that appending to one
+// message's headers never writes into the next's.
+func (d *RecordDecoder) headerList(n int) []Header {
+	if d == nil || n > headerSlab/4 {
+		return make([]Header, n)
+	}
+	if len(d.headers) < n {
+		d.headers = make([]Header, headerSlab)
+	}
+	h := d.headers[:n:n]
+	d.headers = d.headers[n:]
+	return h
 }
 
 // recordChunk is the size of a RecordDecoder's chunks; a record larger
@@ -250,12 +282,28 @@ const recordChunk = 16 << 10
 
 // Decode is DecodeRecord.
 func (d *RecordDecoder) Decode(b []byte) (*Record, error) {
-	return decodeRecordFrom(b, d.copy(b), false)
+	return d.decode(b, false)
 }
 
 // DecodeLazy is DecodeRecordLazy.
 func (d *RecordDecoder) DecodeLazy(b []byte) (*Record, error) {
-	return decodeRecordFrom(b, d.copy(b), true)
+	return d.decode(b, true)
+}
+
+// decode decodes b into the slab's next record, which it takes only on
+// success: a record that failed is cleared for the next.
+func (d *RecordDecoder) decode(b []byte, lazy bool) (*Record, error) {
+	if len(d.slab) == 0 {
+		d.slab = make([]decodedRecord, recordSlab)
+	}
+	all := &d.slab[0]
+	rec, err := decodeRecordFrom(b, d.copy(b), lazy, all, d)
+	if err != nil {
+		*all = decodedRecord{}
+		return nil, err
+	}
+	d.slab = d.slab[1:]
+	return rec, nil
 }
 
 // copy returns b's bytes as a string in the current chunk. The chunk is
@@ -279,26 +327,28 @@ type decodedRecord struct {
 }
 
 func decodeRecord(b []byte, lazy bool) (*Record, error) {
-	return decodeRecordFrom(b, string(b), lazy)
+	return decodeRecordFrom(b, string(b), lazy, &decodedRecord{}, nil)
 }
 
-// decodeRecordFrom decodes b; text holds the same bytes, and the record's
-// strings are slices of it.
-func decodeRecordFrom(b []byte, text string, lazy bool) (*Record, error) {
-	if rec := decodeFast(b, text, lazy); rec != nil {
+// decodeRecordFrom decodes b into all, which must be zero; text holds the
+// same bytes, and the record's strings are slices of it. Header lists
+// come from d's slab when d is not nil.
+func decodeRecordFrom(b []byte, text string, lazy bool, all *decodedRecord, d *RecordDecoder) (*Record, error) {
+	if rec := decodeFast(b, text, lazy, all, d); rec != nil {
 		return rec, nil
 	}
-	return decodeCareful(b, text, lazy)
+	// decodeFast may have filled part of all before it gave up.
+	*all = decodedRecord{}
+	return decodeCareful(b, text, lazy, all)
 }
 
 // decodeCareful is decodeRecordFrom's careful reader, which names what is
-// wrong and where.
-func decodeCareful(b []byte, text string, lazy bool) (*Record, error) {
+// wrong and where. The record is all's, which must be zero.
+func decodeCareful(b []byte, text string, lazy bool, all *decodedRecord) (*Record, error) {
 	r := &wireReader{b: b, all: text, lazy: lazy}
 	if v := r.byte1("version"); r.err == nil && v != WireVersion {
 		return nil, fmt.Errorf("%w: wire version %d, want %d", ErrBadRecord, v, WireVersion)
 	}
-	all := &decodedRecord{}
 	rec := &all.rec
 	rec.Protocol = r.str("protocol")
 	rec.Method = r.str("method")
@@ -372,12 +422,13 @@ func (r *wireReader) message(what string, m *Message) *Message {
 // two accept exactly the same input (FuzzDecodeFast). It reads b and
 // slices text, which holds the same bytes; its readers are small enough
 // to be inlined for one-byte lengths and varints, which is nearly every
-// one (a call per string and per varint was half of its cost).
-func decodeFast(b []byte, text string, lazy bool) *Record {
+// one (a call per string and per varint was half of its cost). The record
+// is all's, which must be zero; header lists come from d
+// (RecordDecoder.headerList).
+func decodeFast(b []byte, text string, lazy bool, all *decodedRecord, d *RecordDecoder) *Record {
 	if len(b) == 0 || len(text) != len(b) || b[0] != WireVersion {
 		return nil
 	}
-	all := &decodedRecord{}
 	rec := &all.rec
 	var s string
 	var u uint64
@@ -440,10 +491,10 @@ func decodeFast(b []byte, text string, lazy bool) *Record {
 		return nil
 	}
 	var m *Message
-	if m, i = wireMessage(b, text, i, lazy, &all.req); m != nil {
+	if m, i = wireMessage(b, text, i, lazy, &all.req, d); m != nil {
 		rec.Request = m
 	}
-	if m, i = wireMessage(b, text, i, lazy, &all.resp); m != nil {
+	if m, i = wireMessage(b, text, i, lazy, &all.resp, d); m != nil {
 		rec.Response = m
 	}
 	if i != len(b) {
@@ -532,7 +583,7 @@ func wireStrLong(b []byte, text string, i int) (string, int) {
 	return text[i : i+int(n)], i + int(n)
 }
 
-func wireMessage(b []byte, text string, i int, lazy bool, m *Message) (*Message, int) {
+func wireMessage(b []byte, text string, i int, lazy bool, m *Message, d *RecordDecoder) (*Message, int) {
 	present, i := wireByte(b, i)
 	if i < 0 || present == 0 {
 		return nil, i
@@ -547,7 +598,7 @@ func wireMessage(b []byte, text string, i int, lazy bool, m *Message) (*Message,
 		return nil, -1
 	}
 	if u > 0 {
-		m.Headers = make([]Header, u)
+		m.Headers = d.headerList(int(u))
 		for k := range m.Headers {
 			h := &m.Headers[k]
 			if s, j = wireStr(b, text, i); j < 0 {
