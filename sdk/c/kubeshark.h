@@ -126,6 +126,18 @@ typedef struct {
 	int n;
 } ks_json;
 
+/* KS_WASM_NOINLINE before a function keeps it out of line in wasm builds
+ * (natively the compiler chooses). For a small hot loop called from a
+ * large function: wazero's register allocator keeps a large function's
+ * values in memory, and the beanstalk example's token loop ran 35 machine
+ * instructions a byte inlined into its feed, 27 in a function of its own
+ * (RATIONALE.md, "Hot loops out of large functions in wasm"). */
+#if defined(__wasm__)
+#define KS_WASM_NOINLINE __attribute__((noinline))
+#else
+#define KS_WASM_NOINLINE
+#endif
+
 /* What you implement. */
 const ks_manifest *ks_plugin_manifest(void);
 uint32_t ks_plugin_probe(int dir, const uint8_t *data, uint32_t len);
