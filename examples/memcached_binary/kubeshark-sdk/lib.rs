@@ -566,21 +566,30 @@ unsafe fn write_int(d: *mut u8, v: i64) -> usize {
     end
 }
 
-/// write_int's long path, for magnitudes over 32 bits.
+/// write_int's long path, for magnitudes over 32 bits: the digits counted,
+/// then written backwards in place, as write_int's. (Through a buffer on
+/// the stack, its copy out was a memory.copy, and under wazero a function
+/// holding one saves and restores xmm8-15 on every call whether or not
+/// the copy runs: Fields::int, where this is inlined, paid it for every
+/// field; RATIONALE.md, "No memory.copy in a hot function's cold path".)
 #[cold]
 unsafe fn write_u64(d: *mut u8, mut u: u64) -> usize {
-    let mut t = [0u8; 20];
-    let mut n = t.len();
+    let mut n = 1;
+    let mut t = u;
+    while t >= 10 {
+        t /= 10;
+        n += 1;
+    }
+    let mut e = n;
     loop {
-        n -= 1;
-        t[n] = b'0' + (u % 10) as u8;
+        e -= 1;
+        *d.add(e) = b'0' + (u % 10) as u8;
         u /= 10;
         if u == 0 {
             break;
         }
     }
-    std::ptr::copy_nonoverlapping(t[n..].as_ptr(), d, t.len() - n);
-    t.len() - n
+    n
 }
 
 /// Appends v in decimal, without the allocation of to_string.
