@@ -162,8 +162,9 @@ void ks_plugin_gap(void *conn, int dir, uint32_t n, int64_t ts) { (void)dir; (vo
 
 /* split cuts a line into at most MAXTOK space-separated tokens; returns
  * how many, or -1 for a token too long to be beanstalk (NAMELEN bytes or
- * more). */
-static int split(const uint8_t *line, uint32_t n, struct tok tok[MAXTOK]) {
+ * more). Kept out of the feed functions in wasm, where its byte loops
+ * otherwise run with their values in memory. */
+KS_WASM_NOINLINE static int split(const uint8_t *line, uint32_t n, struct tok tok[MAXTOK]) {
 	int k = 0;
 	uint32_t i = 0;
 	while (i < n && k < MAXTOK) {

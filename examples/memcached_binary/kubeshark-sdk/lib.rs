@@ -300,7 +300,39 @@ fn needs_escape(w: u64) -> bool {
 /// Whether no byte of b needs an escape in a JSON string (see words).
 #[inline(always)]
 fn clean(b: &[u8]) -> bool {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if b.len() >= 16 {
+        // Safety: clean16 reads inside b, which has 16 bytes or more.
+        return unsafe { clean16(b.as_ptr(), b.len()) };
+    }
     words(b, |w| !needs_escape(w))
+}
+
+/// clean for 16 bytes or more with SIMD128 (wasm builds with it, which
+/// `kubeshark plugin build` makes): sixteen bytes a step, the last step
+/// overlapping the one before it. words' u64 tests, which LLVM's SLP
+/// vectoriser pairs into i64x2 code, compile under wazero to lane
+/// extractions and insertions, ~35 machine instructions a pair of words
+/// (RATIONALE.md, "Rust SDK: JSON keys checked with SIMD128").
+///
+/// Safety: p is valid for n >= 16 bytes of reads.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+unsafe fn clean16(p: *const u8, n: usize) -> bool {
+    use core::arch::wasm32::*;
+    let bad = |v: v128| {
+        v128_or(
+            u8x16_lt(v, u8x16_splat(0x20)),
+            v128_or(u8x16_eq(v, u8x16_splat(b'"')), u8x16_eq(v, u8x16_splat(b'\\'))),
+        )
+    };
+    let mut acc = v128_or(bad(v128_load(p as *const v128)), bad(v128_load(p.add(n - 16) as *const v128)));
+    let mut i = 16;
+    while i + 16 < n {
+        acc = v128_or(acc, bad(v128_load(p.add(i) as *const v128)));
+        i += 16;
+    }
+    !v128_any_true(acc)
 }
 
 /// Whether every byte of b is ASCII (see words).
@@ -534,21 +566,30 @@ unsafe fn write_int(d: *mut u8, v: i64) -> usize {
     end
 }
 
-/// write_int's long path, for magnitudes over 32 bits.
+/// write_int's long path, for magnitudes over 32 bits: the digits counted,
+/// then written backwards in place, as write_int's. (Through a buffer on
+/// the stack, its copy out was a memory.copy, and under wazero a function
+/// holding one saves and restores xmm8-15 on every call whether or not
+/// the copy runs: Fields::int, where this is inlined, paid it for every
+/// field; RATIONALE.md, "No memory.copy in a hot function's cold path".)
 #[cold]
 unsafe fn write_u64(d: *mut u8, mut u: u64) -> usize {
-    let mut t = [0u8; 20];
-    let mut n = t.len();
+    let mut n = 1;
+    let mut t = u;
+    while t >= 10 {
+        t /= 10;
+        n += 1;
+    }
+    let mut e = n;
     loop {
-        n -= 1;
-        t[n] = b'0' + (u % 10) as u8;
+        e -= 1;
+        *d.add(e) = b'0' + (u % 10) as u8;
         u /= 10;
         if u == 0 {
             break;
         }
     }
-    std::ptr::copy_nonoverlapping(t[n..].as_ptr(), d, t.len() - n);
-    t.len() - n
+    n
 }
 
 /// Appends v in decimal, without the allocation of to_string.
