@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/mark3labs/mcp-go/client"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp/mcptest"
@@ -260,4 +264,52 @@ func compareVendored(t *testing.T, p, src string) {
 		srel, _ := filepath.Rel(root(), src)
 		t.Errorf("%s differs from %s: copy it again", rel, srel)
 	}
+}
+
+// withoutPayload copies the capture pcap leaving out the packet whose TCP
+// payload is exactly payload (one only: it fails unless there is exactly
+// one), as a capture that lost it would be.
+func withoutPayload(t *testing.T, pcap, payload string) string {
+	t.Helper()
+	in, err := os.Open(pcap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "damaged.pcap")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := pcapgo.NewWriter(f)
+	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	dropped := 0
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+		if tcp, ok := p.TransportLayer().(*layers.TCP); ok && string(tcp.Payload) == payload {
+			dropped++
+			continue
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dropped != 1 {
+		t.Fatalf("%s: %d packets carry exactly %q, want 1", pcap, dropped, payload)
+	}
+	return out
 }

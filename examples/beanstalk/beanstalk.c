@@ -298,7 +298,7 @@ static int64_t feed_requests(struct conn *c, const uint8_t *data, uint32_t len, 
 	}
 }
 
-static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, int64_t last, uint32_t *need) {
+static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, int64_t first, int64_t last, uint32_t *need) {
 	struct tok tok[MAXTOK];
 	uint32_t used = 0;
 	while (c->head) {
@@ -331,6 +331,16 @@ static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, i
 			}
 			end += (uint32_t)bytes + 2;
 		}
+		/* A reply that began before the oldest waiting command was sent
+		 * answers a command the capture lost (a gap in the requests before
+		 * it): paired with this one it would put a wrong result on every
+		 * record after it. The first reply of an offer began at first
+		 * exactly (the host offers again at once after each one); a later
+		 * one began by last at the latest. */
+		if ((used ? last : first) < c->head->at) {
+			used = end;
+			continue;
+		}
 		int failed = IS(w, "OUT_OF_MEMORY") || IS(w, "INTERNAL_ERROR") || IS(w, "BAD_FORMAT") || IS(w, "UNKNOWN_COMMAND") ||
 		             IS(w, "EXPECTED_CRLF") || IS(w, "JOB_TOO_BIG") || IS(w, "DRAINING");
 		/* The keyword NUL-terminated, for the record's status_text. */
@@ -351,5 +361,5 @@ static int64_t feed_replies(struct conn *c, const uint8_t *data, uint32_t len, i
 
 int64_t ks_plugin_feed(void *conn, int dir, const uint8_t *data, uint32_t len, int64_t first, int64_t last, uint32_t *need) {
 	if (dir == KS_DIR_A) return feed_requests(conn, data, len, first, need);
-	return feed_replies(conn, data, len, last, need);
+	return feed_replies(conn, data, len, first, last, need);
 }
