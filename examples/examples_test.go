@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,6 +264,31 @@ func compareVendored(t *testing.T, p, src string) {
 		rel, _ := filepath.Rel(root(), p)
 		srel, _ := filepath.Rel(root(), src)
 		t.Errorf("%s differs from %s: copy it again", rel, srel)
+	}
+}
+
+// lostCommand runs the project's module on pcap without the packet whose
+// TCP payload is command (a capture that lost it). The command's reply
+// must not be paired with the next command, which would put the wrong
+// result on every record after it: each record made is one of the golden
+// file's, and only the lost command's is missing.
+func lostCommand(t *testing.T, dir, name, pcap, command string) {
+	t.Helper()
+	damaged := withoutPayload(t, pcap, command)
+	out := strings.TrimSpace(ks(t, "", "plugin", "test", filepath.Join(dir, name+".wasm"), damaged))
+	golden, err := os.ReadFile(filepath.Join(dir, "testdata", "records.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Split(strings.TrimSpace(string(golden)), "\n")
+	lines := strings.Split(out, "\n")
+	for _, l := range lines {
+		if !slices.Contains(want, l) {
+			t.Errorf("without %q: a record the conversation never had: %s", command, l)
+		}
+	}
+	if len(lines) != len(want)-1 {
+		t.Errorf("without %q: %d records, want the golden file's %d less the lost one", command, len(lines), len(want))
 	}
 }
 

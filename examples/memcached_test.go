@@ -50,4 +50,8 @@ func TestMemcached(t *testing.T) {
 	if want := []string{"get nobody", "get user:1"}; !slices.Equal(got, want) {
 		t.Errorf("MCP list_api_calls %s: %q, want %q", `memcached && method == "get" && memcached_hits == 0`, got, want)
 	}
+
+	// The capture without the packet of a get answered by a value: the
+	// value, END and all, answers a request the plugin never saw.
+	lostCommand(t, dir, "memcached", pcap, "get quiet\r\n")
 }

@@ -108,7 +108,7 @@ func (c *conn) Feed(dir sdk.Direction, data []byte, first, last int64) (int, int
 	if dir == sdk.DirA {
 		return c.feedRequests(data, first)
 	}
-	return c.feedReplies(data, last)
+	return c.feedReplies(data, first, last)
 }
 
 func (c *conn) feedRequests(data []byte, at int64) (int, int) {
@@ -201,10 +201,34 @@ func (c *conn) feedRequests(data []byte, at int64) (int, int) {
 	}
 }
 
-func (c *conn) feedReplies(data []byte, at int64) (int, int) {
+func (c *conn) feedReplies(data []byte, first, last int64) (int, int) {
 	used := 0
 	for len(c.pending) > 0 {
 		p := c.pending[0]
+		// A reply that began before the oldest waiting request was sent
+		// answers a request the capture lost (a gap before it): paired
+		// with this one it would put a wrong result on every record after
+		// it, so it is passed over. The first reply of an offer began at
+		// first exactly (the host offers again at once after each one); a
+		// later one began by last at the latest.
+		began := first
+		if used > 0 {
+			began = last
+		}
+		if began < p.rec.Timestamp.UnixNano() {
+			n, need, ok := orphanReply(data[used:])
+			if !ok {
+				return -1, 0
+			}
+			if n == 0 {
+				if need > 0 {
+					need += used
+				}
+				return used, need
+			}
+			used += n
+			continue
+		}
 		n, need, ok := c.reply(p, data[used:])
 		if !ok {
 			return -1, 0
@@ -217,13 +241,48 @@ func (c *conn) feedReplies(data []byte, at int64) (int, int) {
 		}
 		used += n
 		c.pending = c.pending[1:]
-		p.rec.End = time.Unix(0, at)
+		p.rec.End = time.Unix(0, last)
 		c.out.Emit(p.rec)
 	}
 	// Bytes left with no request waiting: the host may offer a reply
 	// before the request it answers (each direction is reassembled on its
 	// own), so keep them until the request comes.
 	return used, 0
+}
+
+// orphanReply is the extent of a reply whose request the capture lost:
+// VALUE blocks and STAT lines up to their END, or one line; 0 when it is
+// not all here (with the bytes it needs when known), !ok when the bytes
+// are no memcached reply.
+func orphanReply(data []byte) (n, need int, ok bool) {
+	used := 0
+	for {
+		i := bytes.Index(data[used:], []byte("\r\n"))
+		if i < 0 {
+			return 0, 0, true
+		}
+		next := used + i + 2
+		word, rest, _ := bytes.Cut(data[used:used+i], []byte(" "))
+		switch string(word) {
+		case "VALUE":
+			f := bytes.Fields(rest)
+			if len(f) < 3 {
+				return 0, 0, false
+			}
+			size, err := strconv.Atoi(string(f[2]))
+			if err != nil || size < 0 {
+				return 0, 0, false
+			}
+			if len(data)-next < size+2 {
+				return 0, next + size + 2, true
+			}
+			used = next + size + 2
+		case "STAT":
+			used = next
+		default: // END after values or stats, or a reply of one line
+			return next, 0, true
+		}
+	}
 }
 
 // reply parses the reply to p at the start of data: the bytes it took (0
