@@ -200,6 +200,15 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	}
 	session("bob", "bob", "bob")
 	tap.waitCalls(t, f.data, `pingpong_name == "bob"`, 3)
+	// `calls` goes through the tap's hub as it does without a tap: times
+	// in UTC, nothing on stderr (no wait for the store tap holds), and an
+	// empty answer says where the data is.
+	if r := ks(t, f.data, "calls", "--filter", "pingpong && pingpong_n > 1"); r.code != 0 || !strings.HasPrefix(r.stdout, "TIME (UTC)") || strings.Count(r.stdout, " bob ") != 2 || r.stderr != "" {
+		t.Errorf("calls on a plugin's field while tap runs: %+v", r)
+	}
+	if r := ks(t, f.data, "calls", "--filter", `pingpong_name == "nobody"`); r.code != 0 || !strings.Contains(r.stdout, `no calls match (--filter pingpong_name == "nobody"); the store holds 3 calls from `) {
+		t.Errorf("calls matching nothing while tap runs: %+v", r)
+	}
 
 	// In progress when the plugin is removed: finishes with it.
 	carol := plugintest.Dial(t, addr)
@@ -221,6 +230,14 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	carol.Close()
 	session("dave", "dave")
 	tap.waitCalls(t, f.data, `pingpong_name == "carol"`, 3)
+	// The removed plugin's fields still filter from the command line, and
+	// the reference lists them.
+	if r := ks(t, f.data, "calls", "--filter", `pingpong_name == "carol"`); r.code != 0 || strings.Count(r.stdout, " carol ") != 3 || r.stderr != "" {
+		t.Errorf("calls on a removed plugin's field while tap runs: %+v", r)
+	}
+	if r := ks(t, f.data, "calls", "--filter-help"); r.code != 0 || !strings.Contains(r.stdout, "`pingpong_name`") || r.stderr != "" {
+		t.Errorf("calls --filter-help while tap runs: stderr %q; the removed plugin's fields listed: %v", r.stderr, strings.Contains(r.stdout, "`pingpong_name`"))
+	}
 	// dave's connection went through the pipeline before carol's close
 	// was stored (one worker per flow, records flushed together); give a
 	// record of it time to show, which it must not.
