@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -249,6 +250,10 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	}
 	if code := tap.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("tap exit %d:\n%s", code, tap.out)
+	}
+	// The summary says what was stored: bob's 3 and carol's 3.
+	if out := tap.out.String(); !regexp.MustCompile(`(?m)^tap: stored 6 records and \d+ flows in `).MatchString(out) || strings.Contains(out, "records: 0 new") {
+		t.Errorf("tap's summary of what it stored:\n%s", out)
 	}
 	// Stored with its manifest: the fields filter after the tap.
 	if recs := calls(t, f.data, "--filter", "pingpong && pingpong_n > 1"); len(recs) != 4 {

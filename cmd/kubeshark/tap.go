@@ -474,6 +474,8 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		s.Summary(stderr)
 	}
 	l4run.Summary(stderr)
+	stored := st.Writes().Sub(writesBefore)
+	fmt.Fprintf(stderr, "tap: stored %s and %s in %s\n", plural(int(stored.Records), "record"), plural(int(stored.Flows), "flow"), g.dataDir)
 	// tap takes no retention flags: the limits an import saved for this
 	// data directory apply when capture stops, as after an import.
 	if lim, err := resolveRetention(context.WithoutCancel(ctx), st, 0, false, 0, false); err != nil {
@@ -553,7 +555,7 @@ func (s *packetSource) CaptureStatus() mcp.CaptureStatus {
 func (s *packetSource) Summary(w io.Writer) {
 	ls := s.src.Stats()
 	k, _ := s.src.Kernel()
-	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats})
+	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats, live: true})
 	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped (%d of them in the kernel), %d filtered out (%d of them in the kernel); at most %s waited between the ring buffer and dissection\n",
 		ls.Packets, ls.Duplicates+k.Twins, k.Twins, ls.Filtered+k.Filtered, k.Filtered, humanBytes(int64(ls.QueuePeak)))
 	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s; %d of them after some of their chunks), %d cut at the snap length\n",
