@@ -183,6 +183,8 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	addr := plugintest.Server(t)
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	tap := startTap(t, f.data, "--filter", "tcp port "+port, "--tls=false", "--no-status")
+	// It says where it looked for plugins.
+	tap.waitOutput(t, "; no plugins enabled in "+filepath.Join(f.data, "plugins"))
 	session := func(names ...string) {
 		c := plugintest.Dial(t, addr)
 		for _, n := range names {
@@ -259,6 +261,13 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	if recs := calls(t, f.data, "--filter", "pingpong && pingpong_n > 1"); len(recs) != 4 {
 		t.Fatalf("after tap: %d records with pingpong_n > 1, want 4 (bob 2, carol 2)", len(recs))
 	}
+	// A tap started with the plugin installed names it.
+	if r := ks(t, f.data, "plugin", "install", f.module); r.code != 0 {
+		t.Fatalf("install: %+v", r)
+	}
+	tap = startTap(t, f.data, "--filter", "tcp port "+port, "--tls=false", "--no-status", "--l4=false")
+	tap.waitOutput(t, "; plugins pingpong 1.0.0\n")
+	tap.stop(t, syscall.SIGINT)
 }
 
 // --decode-as pins a port to a dissector without probing, and names what

@@ -306,6 +306,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		what += "; hub on " + hubURL
 	}
 	fmt.Fprintf(stderr, "capturing on %s; storing in %s (Ctrl-C stops)\n", what, g.dataDir)
+	fmt.Fprintln(stderr, dissectorSetLine(l, g.dataDir))
 
 	// Signals and --duration stop the sources, which then drain; a second
 	// signal abandons the drain.
@@ -683,4 +684,28 @@ func runningTap(dataDir string) string {
 		return ""
 	}
 	return info.URL
+}
+
+// dissectorSetLine says which dissectors tap starts with, naming each
+// plugin, or where it looked for plugins when there are none: a plugin
+// installed into another data directory (sudo's HOME is root's) is
+// otherwise silently absent.
+func dissectorSetLine(l *loaded, dataDir string) string {
+	var plugins, other []string
+	for _, m := range l.mods[l.nBuiltin:] {
+		mf := m.Manifest()
+		if strings.HasPrefix(m.Source(), "plugin ") {
+			plugins = append(plugins, mf.Name+" "+mf.Version)
+		} else {
+			other = append(other, mf.Name+" "+mf.Version+" ("+m.Source()+")")
+		}
+	}
+	line := fmt.Sprintf("dissectors: %d built-in", l.nBuiltin)
+	if len(other) > 0 {
+		line += "; " + strings.Join(other, ", ")
+	}
+	if len(plugins) == 0 {
+		return line + "; no plugins enabled in " + filepath.Join(dataDir, "plugins") + " (kubeshark plugin install adds one while tap runs)"
+	}
+	return line + "; plugins " + strings.Join(plugins, ", ")
 }
