@@ -46,13 +46,26 @@ func newPluginCmd(g *globals) *cobra.Command {
 		Use:   "plugin",
 		Short: "Install, sign, verify and publish dissector plugins",
 		Long: `Plugins are dissector modules (WebAssembly, ABI v1) installed beside the
-built-in dissectors. Every command that dissects (import) loads the enabled
-ones; their fields work in filters.
+built-in dissectors. Every command that dissects (import, and a running tap,
+which picks up changes within a second) loads the enabled ones; their
+fields work in filters (calls --filter, calls --filter-help, MCP).
 
 Installed plugins live in DATA/plugins under their sha256 digest. A plugin
 must carry a minisign signature by a key of the trust store
 (DATA/trusted-keys/*.pub and /etc/kubeshark/trusted-keys/*.pub) unless it
-is installed with --allow-unsigned.`,
+is installed with --allow-unsigned.
+
+A new plugin, from nothing to a query:
+
+  kubeshark plugin new myproto --lang go     # or c, rust: a working project in ./myproto
+  kubeshark plugin build myproto             # → myproto/myproto.wasm
+  sudo myproto/testdata/capture.sh myproto/testdata/sample.pcap   # real traffic, with tcpdump
+  kubeshark plugin test --update myproto     # its records → myproto/testdata/records.golden
+  kubeshark plugin keygen --out ~/.kubeshark-keys/me --trust   # once; password in $KUBESHARK_PLUGIN_KEY_PASSWORD (or --no-password)
+  kubeshark plugin sign myproto/myproto.wasm --key ~/.kubeshark-keys/me.key
+  kubeshark plugin push myproto/myproto.wasm oci://REGISTRY/REPO:TAG
+  kubeshark plugin install oci://REGISTRY/REPO:TAG     # or the .wasm, with its .minisig beside it
+  kubeshark import capture.pcap && kubeshark calls --filter 'myproto && myproto_n > 1'`,
 	}
 	cmd.AddCommand(newPluginInstallCmd(g), newPluginListCmd(g), newPluginInspectCmd(g),
 		newPluginEnableCmd(g, true), newPluginEnableCmd(g, false), newPluginRemoveCmd(g),

@@ -326,3 +326,44 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 		t.Fatalf("install of a digest the registry lacks: %+v", r)
 	}
 }
+
+// TestPluginHelpLifecycle: `kubeshark plugin --help` walks a newcomer from
+// `plugin new` to a query, and every step it shows is a real subcommand
+// taking the flags it is shown with.
+func TestPluginHelpLifecycle(t *testing.T) {
+	help := ks(t, t.TempDir(), "plugin", "--help").stdout
+	steps := map[string][]string{}
+	for _, line := range strings.Split(help, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "kubeshark" || f[1] != "plugin" || strings.HasPrefix(f[2], "[") {
+			continue // not a step; "kubeshark plugin [command]" is the usage line
+		}
+		for _, w := range f[3:] {
+			if w == "#" {
+				break
+			}
+			if strings.HasPrefix(w, "--") {
+				steps[f[2]] = append(steps[f[2]], w)
+			}
+		}
+		if _, ok := steps[f[2]]; !ok {
+			steps[f[2]] = nil
+		}
+	}
+	for _, sub := range []string{"new", "build", "test", "keygen", "sign", "push", "install"} {
+		if _, ok := steps[sub]; !ok {
+			t.Errorf("plugin --help shows no `kubeshark plugin %s` step:\n%s", sub, help)
+		}
+	}
+	for sub, flags := range steps {
+		r := ks(t, t.TempDir(), "plugin", sub, "--help")
+		if r.code != 0 || strings.Contains(r.stdout, "Available Commands") {
+			t.Errorf("plugin %s --help: %+v", sub, r)
+		}
+		for _, fl := range flags {
+			if !strings.Contains(r.stdout, fl+" ") && !strings.Contains(r.stdout, fl+"\n") {
+				t.Errorf("plugin --help shows `plugin %s %s`, which plugin %s --help does not list", sub, fl, sub)
+			}
+		}
+	}
+}
