@@ -258,6 +258,12 @@ func filterErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	var ke *kfl.Error
+	if errors.As(err, &ke) && ke.Undeclared() != nil {
+		// Most often a plugin's field with the plugin not installed here
+		// (another data directory, a failed install) or a typo.
+		return fmt.Errorf("--filter: %w; calls --filter-help lists the variables, a plugin's once it is installed and enabled in this data directory (kubeshark plugin list)", err)
+	}
 	return fmt.Errorf("--filter: %w", err)
 }
 

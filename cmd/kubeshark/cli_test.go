@@ -226,6 +226,8 @@ func TestBadInputIsAClearErrorAndLosesNothing(t *testing.T) {
 		{[]string{"calls", "--filter", "status>>5"}, `--filter: kfl: 1:8: Syntax error: extraneous input '>'`},
 		{[]string{"calls", "--filter", "http && stauts >= 500"}, `--filter: kfl: 1:9: undeclared reference to 'stauts' (did you mean 'status'?)`},
 		{[]string{"calls", "--filter", "status_code"}, `--filter: kfl: 1:1: a filter must be a bool expression`},
+		// A plugin's field, the plugin not installed here: where to look.
+		{[]string{"calls", "--filter", "memcached && memcached_hits == 0"}, `undeclared reference to 'memcached_hits'; calls --filter-help lists the variables, a plugin's once it is installed and enabled in this data directory (kubeshark plugin list)`},
 		{[]string{"calls", "--since", "yesterday"}, "--since"},
 		{[]string{"call", "0000"}, `no call with id "0000"`},
 		{[]string{"import", pcap, "--dissector", text}, "not a valid WebAssembly module"},
