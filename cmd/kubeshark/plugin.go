@@ -529,7 +529,13 @@ key to this data directory's trust store.`,
 			if !force {
 				for _, p := range []string{privPath, pubPath} {
 					if _, err := os.Stat(p); err == nil {
-						return fmt.Errorf("%s exists; refusing to overwrite a key (--force does)", p)
+						// A second walk-through (another example, another
+						// data directory) wants the same key trusted here.
+						reuse := ""
+						if _, err := os.Stat(pubPath); err == nil {
+							reuse = fmt.Sprintf("; to sign with it and trust it in this data directory: kubeshark plugin trust %s", pubPath)
+						}
+						return fmt.Errorf("%s exists; refusing to overwrite a key (--force does)%s", p, reuse)
 					}
 				}
 			}

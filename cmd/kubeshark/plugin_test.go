@@ -367,3 +367,25 @@ func TestPluginHelpLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginKeygenExisting: keygen refuses to overwrite a key pair and
+// says how to use the existing one in another data directory (a second
+// walk-through), and that way works.
+func TestPluginKeygenExisting(t *testing.T) {
+	keys, first, second := t.TempDir(), t.TempDir(), t.TempDir()
+	out := filepath.Join(keys, "me")
+	if r := ks(t, first, "plugin", "keygen", "--no-password", "--out", out, "--trust"); r.code != 0 {
+		t.Fatalf("keygen: %+v", r)
+	}
+	r := ks(t, second, "plugin", "keygen", "--no-password", "--out", out, "--trust")
+	hint := "kubeshark plugin trust " + out + ".pub"
+	if r.code == 0 || !strings.Contains(r.stderr, "refusing to overwrite a key (--force does)") || !strings.Contains(r.stderr, hint) {
+		t.Fatalf("keygen over an existing pair: %+v, want the refusal and %q", r, hint)
+	}
+	if r := ks(t, second, strings.Fields(hint)[1:]...); r.code != 0 {
+		t.Fatalf("%s: %+v", hint, r)
+	}
+	if a, b := ks(t, first, "plugin", "trust").stdout, ks(t, second, "plugin", "trust").stdout; a == "" || strings.Fields(a)[0] != strings.Fields(b)[0] {
+		t.Errorf("trusted keys: %q in the first data directory, %q in the second", a, b)
+	}
+}
