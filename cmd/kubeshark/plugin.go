@@ -31,7 +31,7 @@ func pluginStore(g *globals, reserved []string) *plugins.Store {
 		Dir:      filepath.Join(g.dataDir, "plugins"),
 		Trust:    plugins.TrustStore{Dirs: trustDirs(g)},
 		Reserved: reserved,
-		CacheDir: filepath.Join(g.dataDir, "cache", "wazero"),
+		CacheDir: g.wasmCacheDir(),
 		Logger:   g.logger(),
 	})
 }
@@ -672,7 +672,7 @@ func newPluginPushCmd(g *globals) *cobra.Command {
 				if a, err = plugins.Fetch(ctx, src, plugins.FetchOptions{}); err != nil {
 					return err
 				}
-				m, err := plugins.Validate(ctx, src, a.Code, filepath.Join(g.dataDir, "cache", "wazero"))
+				m, err := plugins.Validate(ctx, src, a.Code, g.wasmCacheDir())
 				if err != nil {
 					return err
 				}

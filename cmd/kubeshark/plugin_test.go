@@ -311,6 +311,13 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 	if r := ks(t, other, "import", f.pcap); r.code != 0 || !strings.Contains(r.stdout, "pingpong 9") {
 		t.Fatalf("import: %+v", r)
 	}
+	// Installing compiled the module into the shared cache (--cache-dir),
+	// where the import found it, not into a cache of the data directory's.
+	for _, d := range []string{f.data, other} {
+		if _, err := os.Stat(filepath.Join(d, "cache")); !os.IsNotExist(err) {
+			t.Errorf("%s/cache exists (%v): plugin commands compiled outside --cache-dir", d, err)
+		}
+	}
 	if recs := calls(t, other, "--filter", "pingpong && pingpong_n == 1"); len(recs) != 3 {
 		t.Fatalf("calls: %d records, want 3", len(recs))
 	}
