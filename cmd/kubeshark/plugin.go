@@ -701,10 +701,22 @@ func newPluginPushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s %s (%s) to %s\ndigest: %s\n", p.Manifest.Name, p.Manifest.Version, plugins.Digest(a.Code), ref, d)
+			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s %s (%s) to %s\ndigest: %s\ninstall: kubeshark plugin install %s\n", p.Manifest.Name, p.Manifest.Version, plugins.Digest(a.Code), ref, d, pinnedRef(ref, d))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&plainHTTP, "plain-http", false, "talk plain http to the registry (always so for loopback registries)")
 	return cmd
+}
+
+// pinnedRef is an oci:// reference with its tag (or digest) replaced by
+// the digest pushed: what to install to get exactly these bytes.
+func pinnedRef(ref, digest string) string {
+	repo := strings.TrimPrefix(ref, "oci://")
+	if i := strings.LastIndex(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i] // a tag, not a registry's port
+	}
+	return "oci://" + repo + "@" + digest
 }

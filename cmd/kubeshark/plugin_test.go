@@ -276,7 +276,11 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "digest: sha256:") {
 		t.Fatalf("push: %+v", r)
 	}
-	digest := strings.TrimSpace(r.stdout[strings.Index(r.stdout, "digest: ")+len("digest: "):])
+	digest, _, _ := strings.Cut(r.stdout[strings.Index(r.stdout, "digest: ")+len("digest: "):], "\n")
+	// It says how to install exactly what it pushed.
+	if want := "\ninstall: kubeshark plugin install oci://" + reg + "/plugins/pingpong@" + digest + "\n"; !strings.Contains(r.stdout, want) {
+		t.Errorf("push: %+v, want %q", r, want)
+	}
 	// Pushing the same plugin again gives the same digest (the created
 	// stamp is fixed), unless SOURCE_DATE_EPOCH says when it was made.
 	if r := ks(t, f.data, "plugin", "push", f.module, "oci://"+reg+"/plugins/pingpong:again"); !strings.Contains(r.stdout, "digest: "+digest) {
