@@ -230,6 +230,11 @@ func TestBadInputIsAClearErrorAndLosesNothing(t *testing.T) {
 		{[]string{"calls", "--filter", "memcached && memcached_hits == 0"}, `undeclared reference to 'memcached_hits'; calls --filter-help lists the variables, a plugin's once it is installed and enabled in this data directory (kubeshark plugin list)`},
 		{[]string{"calls", "--since", "yesterday"}, "--since"},
 		{[]string{"call", "0000"}, `no call with id "0000"`},
+		// A missing argument names the command's usage, not only a count.
+		{[]string{"call"}, "accepts 1 arg(s), received 0 (usage: kubeshark call ID [flags]"},
+		{[]string{"sample", "--scenario", "proxy"}, "(usage: kubeshark sample FILE [flags]"},
+		{[]string{"plugin", "sign"}, "(usage: kubeshark plugin sign FILE.wasm [flags]"},
+		{[]string{"plugin", "push", "pingpong"}, "(usage: kubeshark plugin push NAME|FILE.wasm oci://REGISTRY/REPO:TAG [flags]"},
 		{[]string{"import", pcap, "--dissector", text}, "not a valid WebAssembly module"},
 		// Flag values that make no sense are refused (issue 15, item 8).
 		{[]string{"import", pcap, "--workers", "-3"}, "--workers -3: want a number of workers"},
