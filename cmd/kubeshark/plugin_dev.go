@@ -108,6 +108,11 @@ DIR/BASENAME.wasm.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
+			// A first Go build compiles the SDK and the runtime for
+			// wasip1: tens of seconds without a word otherwise.
+			if l, err := devkit.DetectLang(dir); err == nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "building the %s plugin in %s …\n", l, dir)
+			}
 			out, err := devkit.Build(cmd.Context(), dir)
 			if err != nil {
 				return err

@@ -62,7 +62,8 @@ func TestPluginNewBuildTest(t *testing.T) {
 			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code == 0 || !strings.Contains(r.stderr, "refusing to overwrite") {
 				t.Fatalf("new over a project: %+v", r)
 			}
-			if r := ks(t, data, "plugin", "build", dir); r.code != 0 || !strings.Contains(r.stdout, "built "+filepath.Join(dir, name+".wasm")) {
+			if r := ks(t, data, "plugin", "build", dir); r.code != 0 || !strings.Contains(r.stdout, "built "+filepath.Join(dir, name+".wasm")) ||
+				!strings.HasPrefix(r.stderr, "building the "+string(lang)+" plugin in "+dir) {
 				t.Fatalf("build: %+v", r)
 			}
 			// No capture yet: each way of asking says how to get one.
