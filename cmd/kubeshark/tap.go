@@ -188,6 +188,9 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	if err := live.CheckPrivileges(); err != nil {
 		return fmt.Errorf("tap: %w", err)
 	}
+	if n := sudoNote(os.Getenv("SUDO_USER"), os.Getenv("KUBESHARK_DATA") != "", g.dataDir, defaultDataDir()); n != "" {
+		fmt.Fprintln(stderr, n)
+	}
 	l, err := loadDissectors(ctx, g, o.dissectors)
 	if err != nil {
 		return err
@@ -708,4 +711,15 @@ func dissectorSetLine(l *loaded, dataDir string) string {
 		return line + "; no plugins enabled in " + filepath.Join(dataDir, "plugins") + " (kubeshark plugin install adds one while tap runs)"
 	}
 	return line + "; plugins " + strings.Join(plugins, ", ")
+}
+
+// sudoNote is what tap says when it runs under sudo (sudoUser, from
+// $SUDO_USER) in the default data directory, which is then root's: the
+// user's own kubeshark commands read another one and find neither the
+// records nor the plugins installed there. Empty otherwise.
+func sudoNote(sudoUser string, fromEnv bool, dataDir, defaultDir string) string {
+	if sudoUser == "" || sudoUser == "root" || fromEnv || dataDir != defaultDir {
+		return ""
+	}
+	return fmt.Sprintf("note: under sudo this data directory is root's (%s): read it and install plugins into it with sudo too (sudo kubeshark calls, sudo kubeshark plugin install), or %s's own commands use another", dataDir, sudoUser)
 }
