@@ -114,7 +114,7 @@ func TestInstallTrust(t *testing.T) {
 			wantHint: "kubeshark plugin trust KEY.pub"},
 		{name: "untrusted key allowed", make: func(t *testing.T, e *env) string { return e.module(t, "untrusted", e.otherPriv, nil) }, allowUnsigned: true,
 			wantSigner: func(*env) string { return plugins.Unsigned }},
-		{name: "module tampered after signing", allowUnsigned: true, wantErr: plugins.ErrBadSignature, make: func(t *testing.T, e *env) string {
+		{name: "module tampered after signing", allowUnsigned: true, wantErr: plugins.ErrBadSignature, wantHint: "sign it again with kubeshark plugin sign", make: func(t *testing.T, e *env) string {
 			p := e.module(t, "tampered", e.priv, nil)
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, flip(b), 0o644)
