@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,6 +35,17 @@ func pluginStore(g *globals, reserved []string) *plugins.Store {
 		CacheDir: g.wasmCacheDir(),
 		Logger:   g.logger(),
 	})
+}
+
+// longDigest is a sha256 digest in full, as an oci:// source pinned by
+// digest carries it.
+var longDigest = regexp.MustCompile(`sha256:([0-9a-f]{12})[0-9a-f]{52}`)
+
+// shortDigests shortens the full digests in a source to 12 hex digits, as
+// the DIGEST columns show them, so that tables fit a terminal; JSON
+// outputs and inspect keep them whole.
+func shortDigests(source string) string {
+	return longDigest.ReplaceAllString(source, "sha256:${1}…")
 }
 
 // pluginSource is how listings name a loaded plugin.
@@ -235,7 +247,7 @@ func newPluginListCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintln(tw, head)
 			for _, p := range ps {
-				line := fmt.Sprintf("%s\t%s\t%s\t%s\t%v\t%s\t%s", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, p.Source)
+				line := fmt.Sprintf("%s\t%s\t%s\t%s\t%v\t%s\t%s", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, shortDigests(p.Source))
 				if cluster {
 					line += "\t" + strings.Join(p.Nodes, ",")
 				}

@@ -308,6 +308,17 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "installed pingpong 1.0.0") || !strings.Contains(r.stdout, "@"+digest) {
 		t.Fatalf("install by digest: %+v", r)
 	}
+	// The tables show the pinned source's digest short, as their DIGEST
+	// columns do; JSON has it whole.
+	short := "@" + digest[:len("sha256:")+12] + "…"
+	for _, args := range [][]string{{"plugin", "list"}, {"dissectors"}} {
+		if r := ks(t, other, args...); r.code != 0 || !strings.Contains(r.stdout, short) || strings.Contains(r.stdout, digest) {
+			t.Errorf("%v: %+v, want the source's digest as %s", args, r, short)
+		}
+	}
+	if r := ks(t, other, "plugin", "list", "-o", "json"); !strings.Contains(r.stdout, "@"+digest) {
+		t.Errorf("plugin list -o json: %+v, want the whole digest", r)
+	}
 	r = ks(t, other, "plugin", "install", ref)
 	if r.code != 0 {
 		t.Fatalf("install by tag: %+v", r)
