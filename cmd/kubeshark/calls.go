@@ -151,11 +151,9 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		if o.output == "table" {
-			_, err = fmt.Fprintln(w, msg)
+		if done, err := sayNoMatch(o, w, stderr, msg); done {
 			return err
 		}
-		fmt.Fprintln(stderr, "kubeshark:", msg)
 	}
 	switch o.output {
 	case "json":
@@ -194,6 +192,18 @@ func noMatch(ctx context.Context, st *storage.Store, g *globals, o *callsOpts, w
 		return "", err
 	}
 	return noMatchText(o, win, loc, n, first, last), nil
+}
+
+// sayNoMatch writes noMatch's sentence where the output format wants it:
+// as the table, or on stderr beside an empty JSON answer. It reports
+// whether the output is complete.
+func sayNoMatch(o *callsOpts, w, stderr io.Writer, msg string) (bool, error) {
+	if o.output == "table" {
+		_, err := fmt.Fprintln(w, msg)
+		return true, err
+	}
+	fmt.Fprintln(stderr, "kubeshark:", msg)
+	return false, nil
 }
 
 // noMatchText is noMatch's sentence for a store holding n calls from first

@@ -115,11 +115,9 @@ func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, win 
 		if err != nil {
 			return err
 		}
-		if o.output == "table" {
-			_, err = fmt.Fprintln(w, msg)
+		if done, err := sayNoMatch(o, w, stderr, msg); done {
 			return err
 		}
-		fmt.Fprintln(stderr, "kubeshark:", msg)
 	}
 	switch o.output {
 	case "json":
