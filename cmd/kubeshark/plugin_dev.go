@@ -51,7 +51,7 @@ and testdata/ for captures and the golden records. Then:
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "created %s plugin %s in %s:\n", l, name, dir)
-			for _, f := range files {
+			for _, f := range listedFiles(files) {
 				fmt.Fprintf(w, "  %s\n", f)
 			}
 			fmt.Fprint(w, nextSteps(dir))
@@ -61,6 +61,25 @@ and testdata/ for captures and the golden records. Then:
 	cmd.Flags().StringVar(&lang, "lang", "go", "language: go, c or rust")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to create (default ./NAME)")
 	return cmd
+}
+
+// listedFiles is what `plugin new` lists of the files it wrote: the
+// project's own, and the vendored SDK as one line, which is not to be
+// edited and would otherwise be most of the list.
+func listedFiles(files []string) []string {
+	var out []string
+	sdk := 0
+	for _, f := range files {
+		if strings.HasPrefix(filepath.ToSlash(f), "kubeshark-sdk/") {
+			sdk++
+			continue
+		}
+		out = append(out, f)
+	}
+	if sdk > 0 {
+		out = append(out, fmt.Sprintf("kubeshark-sdk/ (the SDK, vendored: %s)", plural(sdk, "file")))
+	}
+	return out
 }
 
 // nextSteps is what `plugin new` prints after the files: build, record a

@@ -56,8 +56,9 @@ func TestPluginNewBuildTest(t *testing.T) {
 			name := "demo" + string(lang)
 			dir := filepath.Join(work, name)
 			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code != 0 || !strings.Contains(r.stdout, "README.md") ||
-				!strings.Contains(r.stdout, filepath.Join(dir, "testdata", "capture.sh")) {
-				t.Fatalf("new: %+v, want the files and the next steps, with the capture script", r)
+				!strings.Contains(r.stdout, filepath.Join(dir, "testdata", "capture.sh")) ||
+				strings.Count(r.stdout, "kubeshark-sdk/") > 1 {
+				t.Fatalf("new: %+v, want the files, the SDK in one line, and the next steps with the capture script", r)
 			}
 			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code == 0 || !strings.Contains(r.stderr, "refusing to overwrite") {
 				t.Fatalf("new over a project: %+v", r)
