@@ -596,6 +596,27 @@ func TestSampleOutputAndHelp(t *testing.T) {
 	if err != nil || !strings.Contains(string(readme), "10.0.1.1:80") {
 		t.Fatalf("README does not explain the sample's addresses (%v)", err)
 	}
+
+	// The investigation's first command prints what the README shows,
+	// after saying what it is doing.
+	dir := t.TempDir()
+	r = ks(t, t.TempDir(), "sample", "--scenario", "proxy", "--start", "2026-11-20T14:00:00Z", filepath.Join(dir, "incident.pcap"))
+	shown := regexp.MustCompile("(?m)^#   (wrote incident\\.pcap: .*)\n#   (.*)$").FindStringSubmatch(string(readme))
+	if shown == nil {
+		t.Fatal("README shows no output of kubeshark sample --scenario proxy")
+	}
+	if got := strings.ReplaceAll(r.stdout, dir+string(filepath.Separator), ""); r.code != 0 || !strings.HasPrefix(got, shown[1]+" "+shown[2]+"\n") ||
+		!strings.Contains(r.stderr, "recording the proxy incident") {
+		t.Errorf("sample --scenario proxy: %+v\nwant stdout %q", r, shown[1]+" "+shown[2])
+	}
+	// One connection is one connection.
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Logf("redis-latency not run: redis-server is not installed (make deps)")
+		return
+	}
+	if r := ks(t, t.TempDir(), "sample", "--scenario", "redis-latency", filepath.Join(dir, "redis.pcap")); r.code != 0 || !strings.Contains(r.stdout, "; 1 connection, ") {
+		t.Errorf("sample --scenario redis-latency: %+v", r)
+	}
 }
 
 // malformedCapture writes one HTTP/1.1 connection whose second request has
