@@ -182,7 +182,12 @@ func (s *Store) Install(ctx context.Context, a Artifact, o InstallOptions) (inst
 		return Plugin{}, nil, fmt.Errorf("%s: %w", a.Source, terr)
 	case errors.Is(terr, ErrUnsigned), errors.Is(terr, ErrUntrusted):
 		if !o.AllowUnsigned {
-			return Plugin{}, nil, fmt.Errorf("%s: %w; refusing to install it (--allow-unsigned installs it anyway, at your own risk)", a.Source, terr)
+			sign := ""
+			if errors.Is(terr, ErrUnsigned) {
+				// The untrusted key's error already says how to trust it.
+				sign = "; sign it with `kubeshark plugin sign FILE.wasm --key KEY.key`, which writes FILE.wasm.minisig to keep beside it (`kubeshark plugin keygen --trust` makes a key)"
+			}
+			return Plugin{}, nil, fmt.Errorf("%s: %w; refusing to install it (--allow-unsigned installs it anyway, at your own risk)%s", a.Source, terr, sign)
 		}
 		p.Signer, p.AllowedUnsigned, p.TrustProblem = Unsigned, true, terr.Error()
 	default:

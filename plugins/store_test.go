@@ -100,17 +100,21 @@ func TestInstallTrust(t *testing.T) {
 		make          func(t *testing.T, e *env) string
 		allowUnsigned bool
 		wantErr       error
-		wantSigner    func(e *env) string
+		// wantHint is the way forward a refusal names.
+		wantHint   string
+		wantSigner func(e *env) string
 	}{
 		{name: "signed by a trusted key", make: func(t *testing.T, e *env) string { return e.module(t, "ok", e.priv, nil) },
 			wantSigner: func(e *env) string { return e.id }},
-		{name: "unsigned", make: func(t *testing.T, e *env) string { return e.module(t, "unsigned", "", nil) }, wantErr: plugins.ErrUnsigned},
+		{name: "unsigned", make: func(t *testing.T, e *env) string { return e.module(t, "unsigned", "", nil) }, wantErr: plugins.ErrUnsigned,
+			wantHint: "kubeshark plugin sign "},
 		{name: "unsigned allowed", make: func(t *testing.T, e *env) string { return e.module(t, "unsigned", "", nil) }, allowUnsigned: true,
 			wantSigner: func(*env) string { return plugins.Unsigned }},
-		{name: "untrusted key", make: func(t *testing.T, e *env) string { return e.module(t, "untrusted", e.otherPriv, nil) }, wantErr: plugins.ErrUntrusted},
+		{name: "untrusted key", make: func(t *testing.T, e *env) string { return e.module(t, "untrusted", e.otherPriv, nil) }, wantErr: plugins.ErrUntrusted,
+			wantHint: "kubeshark plugin trust KEY.pub"},
 		{name: "untrusted key allowed", make: func(t *testing.T, e *env) string { return e.module(t, "untrusted", e.otherPriv, nil) }, allowUnsigned: true,
 			wantSigner: func(*env) string { return plugins.Unsigned }},
-		{name: "module tampered after signing", allowUnsigned: true, wantErr: plugins.ErrBadSignature, make: func(t *testing.T, e *env) string {
+		{name: "module tampered after signing", allowUnsigned: true, wantErr: plugins.ErrBadSignature, wantHint: "sign it again with kubeshark plugin sign", make: func(t *testing.T, e *env) string {
 			p := e.module(t, "tampered", e.priv, nil)
 			b, _ := os.ReadFile(p)
 			os.WriteFile(p, flip(b), 0o644)
@@ -162,6 +166,9 @@ func TestInstallTrust(t *testing.T) {
 				}
 				if !strings.Contains(err.Error(), src) {
 					t.Errorf("error %q does not name the file %s", err, src)
+				}
+				if !strings.Contains(err.Error(), tc.wantHint) {
+					t.Errorf("error %q does not say %q", err, tc.wantHint)
 				}
 				if all, _ := e.store.List(ctx); len(all) != 0 {
 					t.Errorf("a refused plugin is listed: %+v", all)

@@ -130,7 +130,7 @@ func (t TrustStore) Check(code, sig []byte) (TrustedKey, error) {
 			continue
 		}
 		if !minisign.Verify(k.key, code, sig) {
-			return TrustedKey{}, fmt.Errorf("%w: the signature by key %s (%s) does not match the module's bytes: the module or its signature was altered", ErrBadSignature, id, k.Path)
+			return TrustedKey{}, fmt.Errorf("%w: the signature by key %s (%s) does not match the module's bytes: the module or its signature was altered (rebuilt since it was signed? sign it again with kubeshark plugin sign)", ErrBadSignature, id, k.Path)
 		}
 		return k, nil
 	}

@@ -87,9 +87,16 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 	if o.limit < 0 {
 		return fmt.Errorf("--limit %d: must be 0 (all) or more", o.limit)
 	}
-	prog, err := compileFilter(ctx, g, o.filter)
-	if err != nil {
-		return err
+	// A running tap holds the store for as long as it captures, and its
+	// hub compiles the filter with every field the store knows, a removed
+	// plugin's too; compiling here first would wait for that store.
+	tapURL := runningTap(g.dataDir)
+	var prog *kfl.Program
+	if tapURL == "" {
+		var err error
+		if prog, err = compileFilter(ctx, g, o.filter); err != nil {
+			return err
+		}
 	}
 	// The window is checked before the store is opened, so that a typo is
 	// reported at once; a time of day is placed again, on the day of the
@@ -103,8 +110,8 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 	if err != nil && (!clock || !errors.Is(err, timeexpr.ErrEmptyWindow)) {
 		return err
 	}
-	if url := runningTap(g.dataDir); url != "" {
-		return callsViaTap(ctx, g, url, o, w)
+	if tapURL != "" {
+		return callsViaTap(ctx, g, tapURL, o, win, w, stderr)
 	}
 	st, err := openExistingStore(ctx, g)
 	if err != nil {
@@ -144,11 +151,9 @@ func runCalls(ctx context.Context, g *globals, o *callsOpts, w, stderr io.Writer
 		if err != nil {
 			return err
 		}
-		if o.output == "table" {
-			_, err = fmt.Fprintln(w, msg)
+		if done, err := sayNoMatch(o, w, stderr, msg); done {
 			return err
 		}
-		fmt.Fprintln(stderr, "kubeshark:", msg)
 	}
 	switch o.output {
 	case "json":
@@ -186,6 +191,24 @@ func noMatch(ctx context.Context, st *storage.Store, g *globals, o *callsOpts, w
 	if err != nil {
 		return "", err
 	}
+	return noMatchText(o, win, loc, n, first, last), nil
+}
+
+// sayNoMatch writes noMatch's sentence where the output format wants it:
+// as the table, or on stderr beside an empty JSON answer. It reports
+// whether the output is complete.
+func sayNoMatch(o *callsOpts, w, stderr io.Writer, msg string) (bool, error) {
+	if o.output == "table" {
+		_, err := fmt.Fprintln(w, msg)
+		return true, err
+	}
+	fmt.Fprintln(stderr, "kubeshark:", msg)
+	return false, nil
+}
+
+// noMatchText is noMatch's sentence for a store holding n calls from first
+// to last.
+func noMatchText(o *callsOpts, win timeexpr.Window, loc *time.Location, n int, first, last time.Time) string {
 	var asked []string
 	if o.filter != "" {
 		asked = append(asked, "--filter "+o.filter)
@@ -204,7 +227,7 @@ func noMatch(ctx context.Context, st *storage.Store, g *globals, o *callsOpts, w
 	if n == 1 {
 		calls = "call"
 	}
-	return fmt.Sprintf("no calls match%s; the store holds %d %s from %s to %s", what, n, calls, formatTime(first, loc), formatTime(last, loc)), nil
+	return fmt.Sprintf("no calls match%s; the store holds %d %s from %s to %s", what, n, calls, formatTime(first, loc), formatTime(last, loc))
 }
 
 // formatTime writes a time for people: UTC with a Z, or, with --local, in
@@ -245,6 +268,12 @@ func filterErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	var ke *kfl.Error
+	if errors.As(err, &ke) && ke.Undeclared() != nil {
+		// Most often a plugin's field with the plugin not installed here
+		// (another data directory, a failed install) or a typo.
+		return fmt.Errorf("--filter: %w; calls --filter-help lists the variables, a plugin's once it is installed and enabled in this data directory (kubeshark plugin list)", err)
+	}
 	return fmt.Errorf("--filter: %w", err)
 }
 
@@ -268,6 +297,14 @@ func manifestEnv(ctx context.Context, g *globals) (*kfl.Env, error) {
 }
 
 func printFilterReference(ctx context.Context, g *globals, w io.Writer) error {
+	if url := runningTap(g.dataDir); url != "" {
+		ref, err := filterReferenceViaTap(ctx, g, url)
+		if err == nil {
+			_, err = io.WriteString(w, ref)
+			return err
+		}
+		g.logger().Warn("reading the filter reference from the running tap; the fields of removed plugins are not listed", "err", err)
+	}
 	env, err := manifestEnv(ctx, g)
 	if err != nil {
 		// Without the dissectors the core language is still documented.

@@ -226,8 +226,15 @@ func TestBadInputIsAClearErrorAndLosesNothing(t *testing.T) {
 		{[]string{"calls", "--filter", "status>>5"}, `--filter: kfl: 1:8: Syntax error: extraneous input '>'`},
 		{[]string{"calls", "--filter", "http && stauts >= 500"}, `--filter: kfl: 1:9: undeclared reference to 'stauts' (did you mean 'status'?)`},
 		{[]string{"calls", "--filter", "status_code"}, `--filter: kfl: 1:1: a filter must be a bool expression`},
+		// A plugin's field, the plugin not installed here: where to look.
+		{[]string{"calls", "--filter", "memcached && memcached_hits == 0"}, `undeclared reference to 'memcached_hits'; calls --filter-help lists the variables, a plugin's once it is installed and enabled in this data directory (kubeshark plugin list)`},
 		{[]string{"calls", "--since", "yesterday"}, "--since"},
 		{[]string{"call", "0000"}, `no call with id "0000"`},
+		// A missing argument names the command's usage, not only a count.
+		{[]string{"call"}, "accepts 1 arg(s), received 0 (usage: kubeshark call ID [flags]"},
+		{[]string{"sample", "--scenario", "proxy"}, "(usage: kubeshark sample FILE [flags]"},
+		{[]string{"plugin", "sign"}, "(usage: kubeshark plugin sign FILE.wasm [flags]"},
+		{[]string{"plugin", "push", "pingpong"}, "(usage: kubeshark plugin push NAME|FILE.wasm oci://REGISTRY/REPO:TAG [flags]"},
 		{[]string{"import", pcap, "--dissector", text}, "not a valid WebAssembly module"},
 		// Flag values that make no sense are refused (issue 15, item 8).
 		{[]string{"import", pcap, "--workers", "-3"}, "--workers -3: want a number of workers"},
@@ -588,6 +595,27 @@ func TestSampleOutputAndHelp(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil || !strings.Contains(string(readme), "10.0.1.1:80") {
 		t.Fatalf("README does not explain the sample's addresses (%v)", err)
+	}
+
+	// The investigation's first command prints what the README shows,
+	// after saying what it is doing.
+	dir := t.TempDir()
+	r = ks(t, t.TempDir(), "sample", "--scenario", "proxy", "--start", "2026-11-20T14:00:00Z", filepath.Join(dir, "incident.pcap"))
+	shown := regexp.MustCompile("(?m)^#   (wrote incident\\.pcap: .*)\n#   (.*)$").FindStringSubmatch(string(readme))
+	if shown == nil {
+		t.Fatal("README shows no output of kubeshark sample --scenario proxy")
+	}
+	if got := strings.ReplaceAll(r.stdout, dir+string(filepath.Separator), ""); r.code != 0 || !strings.HasPrefix(got, shown[1]+" "+shown[2]+"\n") ||
+		!strings.Contains(r.stderr, "recording the proxy incident") {
+		t.Errorf("sample --scenario proxy: %+v\nwant stdout %q", r, shown[1]+" "+shown[2])
+	}
+	// One connection is one connection.
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Logf("redis-latency not run: redis-server is not installed (make deps)")
+		return
+	}
+	if r := ks(t, t.TempDir(), "sample", "--scenario", "redis-latency", filepath.Join(dir, "redis.pcap")); r.code != 0 || !strings.Contains(r.stdout, "; 1 connection, ") {
+		t.Errorf("sample --scenario redis-latency: %+v", r)
 	}
 }
 

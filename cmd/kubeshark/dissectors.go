@@ -66,7 +66,7 @@ func runDissectors(ctx context.Context, g *globals, extra []string, output strin
 			if !d.Enabled {
 				status = "disabled (enable_dissection)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\t%s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.ABIVersion, d.Source, status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\t%s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.ABIVersion, shortDigests(d.Source), status)
 		}
 		return tw.Flush()
 	}
@@ -120,7 +120,7 @@ func runDissectors(ctx context.Context, g *globals, extra []string, output strin
 				status += fmt.Sprintf(" (%s on %s: %s)", e.Kind, e.Conn, clipCell(e.Error, 80))
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\t%s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.ABI, d.Source, status)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\tv%d\t%s\t%s\n", d.Name, d.Version, strings.Join(d.Protocols, ","), strings.Join(d.Transports, ","), d.ABI, shortDigests(d.Source), status)
 	}
 	return tw.Flush()
 }

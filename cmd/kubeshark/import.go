@@ -91,6 +91,9 @@ type fileResult struct {
 	// without limits.
 	Retention *retentionResult `json:"retention,omitempty"`
 	Error     string           `json:"error,omitempty"`
+	// live marks a tap's summary, which has no Stored of its own: tap
+	// says once what all its sources stored.
+	live bool
 }
 
 // storedCounts tells what an import added from what the store already
@@ -385,7 +388,9 @@ func printSummary(w io.Writer, r fileResult) {
 		st.Records.AlreadyStored+st.Flows.AlreadyStored > 0 {
 		stored = "nothing new (" + stored + ")"
 	}
-	fmt.Fprintf(w, "  stored:   %s\n", stored)
+	if !r.live {
+		fmt.Fprintf(w, "  stored:   %s\n", stored)
+	}
 	fmt.Fprintf(w, "  dissector errors: %d", s.DissectorErrors)
 	if len(s.Faults) > 0 {
 		fmt.Fprintf(w, " (instance faults: %v)", s.Faults)

@@ -90,6 +90,12 @@ func unloadedManifests(ctx context.Context, g *globals, st *storage.Store, l *lo
 		if _, err := os.Stat(filepath.Join(g.dataDir, "store")); err != nil {
 			return nil
 		}
+		// A running tap holds the store for as long as it captures:
+		// waiting for it would cost every command two seconds.
+		if url := runningTap(g.dataDir); url != "" {
+			g.logger().Debug("not reading the manifests of stored records: a tap holds the store", "hub", url)
+			return nil
+		}
 		// A busy store (an import, a hub) costs the fields of removed
 		// plugins, not a wait.
 		s, err := storage.OpenWhenFree(ctx, storeOptions(g, storage.Options{}), 2*time.Second, nil)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -31,9 +32,20 @@ func pluginStore(g *globals, reserved []string) *plugins.Store {
 		Dir:      filepath.Join(g.dataDir, "plugins"),
 		Trust:    plugins.TrustStore{Dirs: trustDirs(g)},
 		Reserved: reserved,
-		CacheDir: filepath.Join(g.dataDir, "cache", "wazero"),
+		CacheDir: g.wasmCacheDir(),
 		Logger:   g.logger(),
 	})
+}
+
+// longDigest is a sha256 digest in full, as an oci:// source pinned by
+// digest carries it.
+var longDigest = regexp.MustCompile(`sha256:([0-9a-f]{12})[0-9a-f]{52}`)
+
+// shortDigests shortens the full digests in a source to 12 hex digits, as
+// the DIGEST columns show them, so that tables fit a terminal; JSON
+// outputs and inspect keep them whole.
+func shortDigests(source string) string {
+	return longDigest.ReplaceAllString(source, "sha256:${1}…")
 }
 
 // pluginSource is how listings name a loaded plugin.
@@ -46,13 +58,26 @@ func newPluginCmd(g *globals) *cobra.Command {
 		Use:   "plugin",
 		Short: "Install, sign, verify and publish dissector plugins",
 		Long: `Plugins are dissector modules (WebAssembly, ABI v1) installed beside the
-built-in dissectors. Every command that dissects (import) loads the enabled
-ones; their fields work in filters.
+built-in dissectors. Every command that dissects (import, and a running tap,
+which picks up changes within a second) loads the enabled ones; their
+fields work in filters (calls --filter, calls --filter-help, MCP).
 
 Installed plugins live in DATA/plugins under their sha256 digest. A plugin
 must carry a minisign signature by a key of the trust store
 (DATA/trusted-keys/*.pub and /etc/kubeshark/trusted-keys/*.pub) unless it
-is installed with --allow-unsigned.`,
+is installed with --allow-unsigned.
+
+A new plugin, from nothing to a query:
+
+  kubeshark plugin new myproto --lang go     # or c, rust: a working project in ./myproto
+  kubeshark plugin build myproto             # → myproto/myproto.wasm
+  sudo myproto/testdata/capture.sh myproto/testdata/sample.pcap   # real traffic, with tcpdump
+  kubeshark plugin test --update myproto     # its records → myproto/testdata/records.golden
+  kubeshark plugin keygen --out ~/.kubeshark-keys/me --trust   # once; password in $KUBESHARK_PLUGIN_KEY_PASSWORD (or --no-password)
+  kubeshark plugin sign myproto/myproto.wasm --key ~/.kubeshark-keys/me.key
+  kubeshark plugin push myproto/myproto.wasm oci://REGISTRY/REPO:TAG
+  kubeshark plugin install oci://REGISTRY/REPO:TAG     # or the .wasm, with its .minisig beside it
+  kubeshark import capture.pcap && kubeshark calls --filter 'myproto && myproto_n > 1'`,
 	}
 	cmd.AddCommand(newPluginInstallCmd(g), newPluginListCmd(g), newPluginInspectCmd(g),
 		newPluginEnableCmd(g, true), newPluginEnableCmd(g, false), newPluginRemoveCmd(g),
@@ -222,7 +247,7 @@ func newPluginListCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintln(tw, head)
 			for _, p := range ps {
-				line := fmt.Sprintf("%s\t%s\t%s\t%s\t%v\t%s\t%s", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, p.Source)
+				line := fmt.Sprintf("%s\t%s\t%s\t%s\t%v\t%s\t%s", p.Name, p.Version, strings.Join(p.Manifest.Protocols, ","), p.ShortDigest(), p.Enabled, p.Signer, shortDigests(p.Source))
 				if cluster {
 					line += "\t" + strings.Join(p.Nodes, ",")
 				}
@@ -516,7 +541,13 @@ key to this data directory's trust store.`,
 			if !force {
 				for _, p := range []string{privPath, pubPath} {
 					if _, err := os.Stat(p); err == nil {
-						return fmt.Errorf("%s exists; refusing to overwrite a key (--force does)", p)
+						// A second walk-through (another example, another
+						// data directory) wants the same key trusted here.
+						reuse := ""
+						if _, err := os.Stat(pubPath); err == nil {
+							reuse = fmt.Sprintf("; to sign with it and trust it in this data directory: kubeshark plugin trust %s", pubPath)
+						}
+						return fmt.Errorf("%s exists; refusing to overwrite a key (--force does)%s", p, reuse)
 					}
 				}
 			}
@@ -653,7 +684,7 @@ func newPluginPushCmd(g *globals) *cobra.Command {
 				if a, err = plugins.Fetch(ctx, src, plugins.FetchOptions{}); err != nil {
 					return err
 				}
-				m, err := plugins.Validate(ctx, src, a.Code, filepath.Join(g.dataDir, "cache", "wazero"))
+				m, err := plugins.Validate(ctx, src, a.Code, g.wasmCacheDir())
 				if err != nil {
 					return err
 				}
@@ -682,10 +713,22 @@ func newPluginPushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s %s (%s) to %s\ndigest: %s\n", p.Manifest.Name, p.Manifest.Version, plugins.Digest(a.Code), ref, d)
+			fmt.Fprintf(cmd.OutOrStdout(), "pushed %s %s (%s) to %s\ndigest: %s\ninstall: kubeshark plugin install %s\n", p.Manifest.Name, p.Manifest.Version, plugins.Digest(a.Code), ref, d, pinnedRef(ref, d))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&plainHTTP, "plain-http", false, "talk plain http to the registry (always so for loopback registries)")
 	return cmd
+}
+
+// pinnedRef is an oci:// reference with its tag (or digest) replaced by
+// the digest pushed: what to install to get exactly these bytes.
+func pinnedRef(ref, digest string) string {
+	repo := strings.TrimPrefix(ref, "oci://")
+	if i := strings.LastIndex(repo, "@"); i >= 0 {
+		repo = repo[:i]
+	} else if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i] // a tag, not a registry's port
+	}
+	return "oci://" + repo + "@" + digest
 }

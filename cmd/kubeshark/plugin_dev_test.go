@@ -55,14 +55,23 @@ func TestPluginNewBuildTest(t *testing.T) {
 			}
 			name := "demo" + string(lang)
 			dir := filepath.Join(work, name)
-			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code != 0 || !strings.Contains(r.stdout, "README.md") {
-				t.Fatalf("new: %+v", r)
+			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code != 0 || !strings.Contains(r.stdout, "README.md") ||
+				!strings.Contains(r.stdout, filepath.Join(dir, "testdata", "capture.sh")) ||
+				strings.Count(r.stdout, "kubeshark-sdk/") > 1 {
+				t.Fatalf("new: %+v, want the files, the SDK in one line, and the next steps with the capture script", r)
 			}
 			if r := ks(t, data, "plugin", "new", name, "--lang", string(lang), "--dir", dir); r.code == 0 || !strings.Contains(r.stderr, "refusing to overwrite") {
 				t.Fatalf("new over a project: %+v", r)
 			}
-			if r := ks(t, data, "plugin", "build", dir); r.code != 0 || !strings.Contains(r.stdout, "built "+filepath.Join(dir, name+".wasm")) {
+			if r := ks(t, data, "plugin", "build", dir); r.code != 0 || !strings.Contains(r.stdout, "built "+filepath.Join(dir, name+".wasm")) ||
+				!strings.HasPrefix(r.stderr, "building the "+string(lang)+" plugin in "+dir) {
 				t.Fatalf("build: %+v", r)
+			}
+			// No capture yet: each way of asking says how to get one.
+			for _, args := range [][]string{{dir}, {dir, filepath.Join(dir, "testdata", "*.pcap")}, {"--update", dir}} {
+				if r := ks(t, data, append([]string{"plugin", "test"}, args...)...); r.code == 0 || !strings.Contains(r.stderr, filepath.Join(dir, "testdata", "capture.sh")) {
+					t.Errorf("plugin test %v before any capture: %+v, want the way to record one", args, r)
+				}
 			}
 			// No golden file yet: the records are printed.
 			r := ks(t, data, "plugin", "test", dir, pcap)
@@ -73,13 +82,22 @@ func TestPluginNewBuildTest(t *testing.T) {
 				t.Fatalf("test --update: %+v", r)
 			}
 			golden := filepath.Join(dir, "testdata", "records.golden")
-			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 0 || !strings.Contains(r.stdout, "ok: 4 records match") {
+			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 0 || !strings.Contains(r.stdout, "ok: 4 records match") || !strings.Contains(r.stderr, "4 records from 1 capture\n") {
 				t.Fatalf("test against its golden file: %+v", r)
+			}
+			// With no capture named, a project's own testdata/ captures.
+			if b, err := os.ReadFile(pcap); err != nil {
+				t.Fatal(err)
+			} else if err := os.WriteFile(filepath.Join(dir, "testdata", "sample.pcap"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if r := ks(t, data, "plugin", "test", dir); r.code != 0 || !strings.Contains(r.stdout, "ok: 4 records match") {
+				t.Fatalf("test on the project's testdata/: %+v", r)
 			}
 			// A changed expectation fails and shows the line.
 			b, _ := os.ReadFile(golden)
 			os.WriteFile(golden, []byte(strings.Replace(string(b), `"`+name+`_name":"bob"`, `"`+name+`_name":"bobby"`, 1)), 0o644)
-			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 1 || !strings.Contains(r.stderr, "records differ from the golden file") || !strings.Contains(r.stderr, `-{"protocol":"`+name+`","method":"PING","path":"bob"`) || !strings.Contains(r.stderr, "bobby") {
+			if r := ks(t, data, "plugin", "test", dir, pcap); r.code != 1 || !strings.Contains(r.stderr, "records differ from the golden file") || !strings.Contains(r.stderr, `-{"protocol":"`+name+`","method":"PING","path":"bob"`) || !strings.Contains(r.stderr, "bobby") || !strings.Contains(r.stderr, "with --update keeps them") {
 				t.Fatalf("test against a changed golden file: %+v", r)
 			}
 			os.WriteFile(golden, b, 0o644)

@@ -276,7 +276,11 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "digest: sha256:") {
 		t.Fatalf("push: %+v", r)
 	}
-	digest := strings.TrimSpace(r.stdout[strings.Index(r.stdout, "digest: ")+len("digest: "):])
+	digest, _, _ := strings.Cut(r.stdout[strings.Index(r.stdout, "digest: ")+len("digest: "):], "\n")
+	// It says how to install exactly what it pushed.
+	if want := "\ninstall: kubeshark plugin install oci://" + reg + "/plugins/pingpong@" + digest + "\n"; !strings.Contains(r.stdout, want) {
+		t.Errorf("push: %+v, want %q", r, want)
+	}
 	// Pushing the same plugin again gives the same digest (the created
 	// stamp is fixed), unless SOURCE_DATE_EPOCH says when it was made.
 	if r := ks(t, f.data, "plugin", "push", f.module, "oci://"+reg+"/plugins/pingpong:again"); !strings.Contains(r.stdout, "digest: "+digest) {
@@ -304,12 +308,30 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "installed pingpong 1.0.0") || !strings.Contains(r.stdout, "@"+digest) {
 		t.Fatalf("install by digest: %+v", r)
 	}
+	// The tables show the pinned source's digest short, as their DIGEST
+	// columns do; JSON has it whole.
+	short := "@" + digest[:len("sha256:")+12] + "…"
+	for _, args := range [][]string{{"plugin", "list"}, {"dissectors"}} {
+		if r := ks(t, other, args...); r.code != 0 || !strings.Contains(r.stdout, short) || strings.Contains(r.stdout, digest) {
+			t.Errorf("%v: %+v, want the source's digest as %s", args, r, short)
+		}
+	}
+	if r := ks(t, other, "plugin", "list", "-o", "json"); !strings.Contains(r.stdout, "@"+digest) {
+		t.Errorf("plugin list -o json: %+v, want the whole digest", r)
+	}
 	r = ks(t, other, "plugin", "install", ref)
 	if r.code != 0 {
 		t.Fatalf("install by tag: %+v", r)
 	}
 	if r := ks(t, other, "import", f.pcap); r.code != 0 || !strings.Contains(r.stdout, "pingpong 9") {
 		t.Fatalf("import: %+v", r)
+	}
+	// Installing compiled the module into the shared cache (--cache-dir),
+	// where the import found it, not into a cache of the data directory's.
+	for _, d := range []string{f.data, other} {
+		if _, err := os.Stat(filepath.Join(d, "cache")); !os.IsNotExist(err) {
+			t.Errorf("%s/cache exists (%v): plugin commands compiled outside --cache-dir", d, err)
+		}
 	}
 	if recs := calls(t, other, "--filter", "pingpong && pingpong_n == 1"); len(recs) != 3 {
 		t.Fatalf("calls: %d records, want 3", len(recs))
@@ -324,5 +346,68 @@ func TestPluginThroughDockerRegistry(t *testing.T) {
 	bad := "oci://" + reg + "/plugins/pingpong@sha256:" + strings.Repeat("0", 64)
 	if r := ks(t, other, "plugin", "install", bad); r.code == 0 {
 		t.Fatalf("install of a digest the registry lacks: %+v", r)
+	}
+}
+
+// TestPluginHelpLifecycle: `kubeshark plugin --help` walks a newcomer from
+// `plugin new` to a query, and every step it shows is a real subcommand
+// taking the flags it is shown with.
+func TestPluginHelpLifecycle(t *testing.T) {
+	help := ks(t, t.TempDir(), "plugin", "--help").stdout
+	steps := map[string][]string{}
+	for _, line := range strings.Split(help, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "kubeshark" || f[1] != "plugin" || strings.HasPrefix(f[2], "[") {
+			continue // not a step; "kubeshark plugin [command]" is the usage line
+		}
+		for _, w := range f[3:] {
+			if w == "#" {
+				break
+			}
+			if strings.HasPrefix(w, "--") {
+				steps[f[2]] = append(steps[f[2]], w)
+			}
+		}
+		if _, ok := steps[f[2]]; !ok {
+			steps[f[2]] = nil
+		}
+	}
+	for _, sub := range []string{"new", "build", "test", "keygen", "sign", "push", "install"} {
+		if _, ok := steps[sub]; !ok {
+			t.Errorf("plugin --help shows no `kubeshark plugin %s` step:\n%s", sub, help)
+		}
+	}
+	for sub, flags := range steps {
+		r := ks(t, t.TempDir(), "plugin", sub, "--help")
+		if r.code != 0 || strings.Contains(r.stdout, "Available Commands") {
+			t.Errorf("plugin %s --help: %+v", sub, r)
+		}
+		for _, fl := range flags {
+			if !strings.Contains(r.stdout, fl+" ") && !strings.Contains(r.stdout, fl+"\n") {
+				t.Errorf("plugin --help shows `plugin %s %s`, which plugin %s --help does not list", sub, fl, sub)
+			}
+		}
+	}
+}
+
+// TestPluginKeygenExisting: keygen refuses to overwrite a key pair and
+// says how to use the existing one in another data directory (a second
+// walk-through), and that way works.
+func TestPluginKeygenExisting(t *testing.T) {
+	keys, first, second := t.TempDir(), t.TempDir(), t.TempDir()
+	out := filepath.Join(keys, "me")
+	if r := ks(t, first, "plugin", "keygen", "--no-password", "--out", out, "--trust"); r.code != 0 {
+		t.Fatalf("keygen: %+v", r)
+	}
+	r := ks(t, second, "plugin", "keygen", "--no-password", "--out", out, "--trust")
+	hint := "kubeshark plugin trust " + out + ".pub"
+	if r.code == 0 || !strings.Contains(r.stderr, "refusing to overwrite a key (--force does)") || !strings.Contains(r.stderr, hint) {
+		t.Fatalf("keygen over an existing pair: %+v, want the refusal and %q", r, hint)
+	}
+	if r := ks(t, second, strings.Fields(hint)[1:]...); r.code != 0 {
+		t.Fatalf("%s: %+v", hint, r)
+	}
+	if a, b := ks(t, first, "plugin", "trust").stdout, ks(t, second, "plugin", "trust").stdout; a == "" || strings.Fields(a)[0] != strings.Fields(b)[0] {
+		t.Errorf("trusted keys: %q in the first data directory, %q in the second", a, b)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -182,6 +183,8 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	addr := plugintest.Server(t)
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	tap := startTap(t, f.data, "--filter", "tcp port "+port, "--tls=false", "--no-status")
+	// It says where it looked for plugins.
+	tap.waitOutput(t, "; no plugins enabled in "+filepath.Join(f.data, "plugins"))
 	session := func(names ...string) {
 		c := plugintest.Dial(t, addr)
 		for _, n := range names {
@@ -200,6 +203,15 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	}
 	session("bob", "bob", "bob")
 	tap.waitCalls(t, f.data, `pingpong_name == "bob"`, 3)
+	// `calls` goes through the tap's hub as it does without a tap: times
+	// in UTC, nothing on stderr (no wait for the store tap holds), and an
+	// empty answer says where the data is.
+	if r := ks(t, f.data, "calls", "--filter", "pingpong && pingpong_n > 1"); r.code != 0 || !strings.HasPrefix(r.stdout, "TIME (UTC)") || strings.Count(r.stdout, " bob ") != 2 || r.stderr != "" {
+		t.Errorf("calls on a plugin's field while tap runs: %+v", r)
+	}
+	if r := ks(t, f.data, "calls", "--filter", `pingpong_name == "nobody"`); r.code != 0 || !strings.Contains(r.stdout, `no calls match (--filter pingpong_name == "nobody"); the store holds 3 calls from `) {
+		t.Errorf("calls matching nothing while tap runs: %+v", r)
+	}
 
 	// In progress when the plugin is removed: finishes with it.
 	carol := plugintest.Dial(t, addr)
@@ -221,6 +233,14 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	carol.Close()
 	session("dave", "dave")
 	tap.waitCalls(t, f.data, `pingpong_name == "carol"`, 3)
+	// The removed plugin's fields still filter from the command line, and
+	// the reference lists them.
+	if r := ks(t, f.data, "calls", "--filter", `pingpong_name == "carol"`); r.code != 0 || strings.Count(r.stdout, " carol ") != 3 || r.stderr != "" {
+		t.Errorf("calls on a removed plugin's field while tap runs: %+v", r)
+	}
+	if r := ks(t, f.data, "calls", "--filter-help"); r.code != 0 || !strings.Contains(r.stdout, "`pingpong_name`") || r.stderr != "" {
+		t.Errorf("calls --filter-help while tap runs: stderr %q; the removed plugin's fields listed: %v", r.stderr, strings.Contains(r.stdout, "`pingpong_name`"))
+	}
 	// dave's connection went through the pipeline before carol's close
 	// was stored (one worker per flow, records flushed together); give a
 	// record of it time to show, which it must not.
@@ -233,10 +253,21 @@ func TestTapHotReloadsPlugins(t *testing.T) {
 	if code := tap.stop(t, syscall.SIGINT); code != 0 {
 		t.Fatalf("tap exit %d:\n%s", code, tap.out)
 	}
+	// The summary says what was stored: bob's 3 and carol's 3.
+	if out := tap.out.String(); !regexp.MustCompile(`(?m)^tap: stored 6 records and \d+ flows in `).MatchString(out) || strings.Contains(out, "records: 0 new") {
+		t.Errorf("tap's summary of what it stored:\n%s", out)
+	}
 	// Stored with its manifest: the fields filter after the tap.
 	if recs := calls(t, f.data, "--filter", "pingpong && pingpong_n > 1"); len(recs) != 4 {
 		t.Fatalf("after tap: %d records with pingpong_n > 1, want 4 (bob 2, carol 2)", len(recs))
 	}
+	// A tap started with the plugin installed names it.
+	if r := ks(t, f.data, "plugin", "install", f.module); r.code != 0 {
+		t.Fatalf("install: %+v", r)
+	}
+	tap = startTap(t, f.data, "--filter", "tcp port "+port, "--tls=false", "--no-status", "--l4=false")
+	tap.waitOutput(t, "; plugins pingpong 1.0.0\n")
+	tap.stop(t, syscall.SIGINT)
 }
 
 // --decode-as pins a port to a dissector without probing, and names what

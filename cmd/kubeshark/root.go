@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -91,5 +92,23 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newSampleCmd(),
 	)
+	explainArgs(root)
 	return root
+}
+
+// explainArgs makes every command's argument check say the command's
+// usage line: cobra's own message ("accepts 1 arg(s), received 0") names
+// neither the command nor what the argument is.
+func explainArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return fmt.Errorf("%w (usage: %s; --help says more)", err, cmd.UseLine())
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		explainArgs(sub)
+	}
 }

@@ -109,6 +109,9 @@ cause's address, the onset and the call that shows it.
 					opts.Start = t
 				}
 				truth = truthPath(args[0], truth)
+				// Some incidents start real servers (PostgreSQL, unbound)
+				// or run on the real clock: say what is happening first.
+				fmt.Fprintf(cmd.ErrOrStderr(), "recording the %s incident with real servers and clients on loopback …\n", scenario)
 				write = func(ctx context.Context, w io.Writer) (string, error) {
 					gt, err := synth.Incident(ctx, w, scenario, opts)
 					if err != nil {
@@ -117,8 +120,8 @@ cause's address, the onset and the call that shows it.
 					if err := writeTruth(truth, gt); err != nil {
 						return "", err
 					}
-					return fmt.Sprintf("%s to %s, %s from %s; %d connections, %d packets; ground truth in %s",
-						gt.Start.Format(time.RFC3339), gt.End.Format(time.RFC3339), gt.Kind, gt.Onset.Format(time.RFC3339), gt.Conns, gt.Packets, truth), nil
+					return fmt.Sprintf("%s to %s, %s from %s; %s, %s; ground truth in %s",
+						gt.Start.Format(time.RFC3339), gt.End.Format(time.RFC3339), gt.Kind, gt.Onset.Format(time.RFC3339), plural(gt.Conns, "connection"), plural(gt.Packets, "packet"), truth), nil
 				}
 			}
 			f, err := os.Create(args[0])

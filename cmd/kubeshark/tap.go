@@ -188,6 +188,9 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 	if err := live.CheckPrivileges(); err != nil {
 		return fmt.Errorf("tap: %w", err)
 	}
+	if n := sudoNote(os.Getenv("SUDO_USER"), os.Getenv("KUBESHARK_DATA") != "", g.dataDir, defaultDataDir()); n != "" {
+		fmt.Fprintln(stderr, n)
+	}
 	l, err := loadDissectors(ctx, g, o.dissectors)
 	if err != nil {
 		return err
@@ -306,6 +309,7 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		what += "; hub on " + hubURL
 	}
 	fmt.Fprintf(stderr, "capturing on %s; storing in %s (Ctrl-C stops)\n", what, g.dataDir)
+	fmt.Fprintln(stderr, dissectorSetLine(l, g.dataDir))
 
 	// Signals and --duration stop the sources, which then drain; a second
 	// signal abandons the drain.
@@ -474,6 +478,8 @@ func runTap(ctx context.Context, g *globals, o *tapOpts, stderr io.Writer) error
 		s.Summary(stderr)
 	}
 	l4run.Summary(stderr)
+	stored := st.Writes().Sub(writesBefore)
+	fmt.Fprintf(stderr, "tap: stored %s and %s in %s\n", plural(int(stored.Records), "record"), plural(int(stored.Flows), "flow"), g.dataDir)
 	// tap takes no retention flags: the limits an import saved for this
 	// data directory apply when capture stops, as after an import.
 	if lim, err := resolveRetention(context.WithoutCancel(ctx), st, 0, false, 0, false); err != nil {
@@ -553,7 +559,7 @@ func (s *packetSource) CaptureStatus() mcp.CaptureStatus {
 func (s *packetSource) Summary(w io.Writer) {
 	ls := s.src.Stats()
 	k, _ := s.src.Kernel()
-	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats})
+	printSummary(w, fileResult{File: "tap: " + strings.Join(s.src.Attached(), ", "), Stats: s.stats, live: true})
 	fmt.Fprintf(w, "  capture:  %d packets delivered, %d local duplicates dropped (%d of them in the kernel), %d filtered out (%d of them in the kernel); at most %s waited between the ring buffer and dissection\n",
 		ls.Packets, ls.Duplicates+k.Twins, k.Twins, ls.Filtered+k.Filtered, k.Filtered, humanBytes(int64(ls.QueuePeak)))
 	fmt.Fprintf(w, "  loss:     %d packets lost in the kernel (ring buffer full, %s; %d of them after some of their chunks), %d cut at the snap length\n",
@@ -681,4 +687,39 @@ func runningTap(dataDir string) string {
 		return ""
 	}
 	return info.URL
+}
+
+// dissectorSetLine says which dissectors tap starts with, naming each
+// plugin, or where it looked for plugins when there are none: a plugin
+// installed into another data directory (sudo's HOME is root's) is
+// otherwise silently absent.
+func dissectorSetLine(l *loaded, dataDir string) string {
+	var plugins, other []string
+	for _, m := range l.mods[l.nBuiltin:] {
+		mf := m.Manifest()
+		if strings.HasPrefix(m.Source(), "plugin ") {
+			plugins = append(plugins, mf.Name+" "+mf.Version)
+		} else {
+			other = append(other, mf.Name+" "+mf.Version+" ("+m.Source()+")")
+		}
+	}
+	line := fmt.Sprintf("dissectors: %d built-in", l.nBuiltin)
+	if len(other) > 0 {
+		line += "; " + strings.Join(other, ", ")
+	}
+	if len(plugins) == 0 {
+		return line + "; no plugins enabled in " + filepath.Join(dataDir, "plugins") + " (kubeshark plugin install adds one while tap runs)"
+	}
+	return line + "; plugins " + strings.Join(plugins, ", ")
+}
+
+// sudoNote is what tap says when it runs under sudo (sudoUser, from
+// $SUDO_USER) in the default data directory, which is then root's: the
+// user's own kubeshark commands read another one and find neither the
+// records nor the plugins installed there. Empty otherwise.
+func sudoNote(sudoUser string, fromEnv bool, dataDir, defaultDir string) string {
+	if sudoUser == "" || sudoUser == "root" || fromEnv || dataDir != defaultDir {
+		return ""
+	}
+	return fmt.Sprintf("note: under sudo this data directory is root's (%s): read it and install plugins into it with sudo too (sudo kubeshark calls, sudo kubeshark plugin install), or %s's own commands use another", dataDir, sudoUser)
 }

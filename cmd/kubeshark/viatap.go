@@ -7,11 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/kubeshark-wasm/kubeshark/mcp"
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
+	"github.com/kubeshark-wasm/kubeshark/storage/timeexpr"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 )
 
 // Reading commands pointed at a data directory that a running tap holds go
@@ -58,7 +63,8 @@ func hubTool(ctx context.Context, dataDir, url, tool string, args, out any) erro
 }
 
 // callsViaTap lists calls from a running tap's hub, page by page.
-func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, w io.Writer) error {
+// An empty answer says where the data is, as without a tap.
+func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, win timeexpr.Window, w, stderr io.Writer) error {
 	args := map[string]any{"order": "oldest", "format": "full"}
 	if o.newest {
 		args["order"] = "newest"
@@ -85,6 +91,9 @@ func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, w io
 		args["limit"] = page
 		var res mcp.ListCallsResult
 		if err := hubTool(ctx, g.dataDir, url, "list_api_calls", args, &res); err != nil {
+			if strings.HasPrefix(err.Error(), "kfl:") {
+				return filterErr(err) // the hub compiled it: said as here
+			}
 			return err
 		}
 		calls = append(calls, res.Calls...)
@@ -96,6 +105,19 @@ func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, w io
 			break
 		}
 		args["cursor"] = res.NextCursor
+	}
+	var loc *time.Location // UTC, as printTable and formatTime take it
+	if o.local {
+		loc = time.Local
+	}
+	if len(calls) == 0 {
+		msg, err := noMatchViaTap(ctx, g, url, o, win, loc)
+		if err != nil {
+			return err
+		}
+		if done, err := sayNoMatch(o, w, stderr, msg); done {
+			return err
+		}
 	}
 	switch o.output {
 	case "json":
@@ -122,15 +144,24 @@ func callsViaTap(ctx context.Context, g *globals, url string, o *callsOpts, w io
 		}
 		recs[i] = r
 	}
-	loc := time.UTC
-	if o.local {
-		loc = time.Local
-	}
 	printTable(w, recs, tmpls, loc)
 	if more {
 		fmt.Fprintf(w, "(first %d shown; --limit 0 shows all)\n", o.limit)
 	}
 	return nil
+}
+
+// noMatchViaTap is noMatch for a store a running tap holds: its hub says
+// how many calls there are and when.
+func noMatchViaTap(ctx context.Context, g *globals, url string, o *callsOpts, win timeexpr.Window, loc *time.Location) (string, error) {
+	var b mcp.BoundariesResult
+	if err := hubTool(ctx, g.dataDir, url, "get_data_boundaries", map[string]any{}, &b); err != nil {
+		return "", err
+	}
+	if b.Records.Count == 0 || b.Records.Oldest == nil || b.Records.Newest == nil {
+		return fmt.Sprintf("no calls match: the tap capturing into %s has stored none yet", g.dataDir), nil
+	}
+	return noMatchText(o, win, loc, int(b.Records.Count), *b.Records.Oldest, *b.Records.Newest), nil
 }
 
 // callViaTap shows one call from a running tap's hub.
@@ -140,4 +171,46 @@ func callViaTap(ctx context.Context, g *globals, url, id string, w io.Writer) er
 		return err
 	}
 	return writeJSON(w, res.Call, true)
+}
+
+// filterReferenceViaTap reads the KFL reference (the kubeshark://kfl
+// resource) from a running tap's hub over MCP: the tap's filter language
+// knows every field of the store it holds, a removed plugin's included.
+func filterReferenceViaTap(ctx context.Context, g *globals, url string) (string, error) {
+	tok, err := hub.LoadToken(g.dataDir)
+	if err != nil {
+		return "", fmt.Errorf("a tap is capturing into %s, but its hub token is unreadable: %w", g.dataDir, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := client.NewStreamableHttpClient(url+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}))
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	if err := c.Start(ctx); err != nil {
+		return "", fmt.Errorf("asking the running tap's hub (%s): %w", url, err)
+	}
+	init := mcpgo.InitializeRequest{}
+	init.Params.ProtocolVersion = mcpgo.LATEST_PROTOCOL_VERSION
+	init.Params.ClientInfo = mcpgo.Implementation{Name: "kubeshark-calls", Version: version}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		return "", fmt.Errorf("asking the running tap's hub (%s): %w", url, err)
+	}
+	req := mcpgo.ReadResourceRequest{}
+	req.Params.URI = "kubeshark://kfl"
+	res, err := c.ReadResource(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("reading kubeshark://kfl from the running tap's hub (%s): %w", url, err)
+	}
+	var b strings.Builder
+	for _, rc := range res.Contents {
+		if t, ok := rc.(mcpgo.TextResourceContents); ok {
+			b.WriteString(t.Text)
+		}
+	}
+	if b.Len() == 0 {
+		return "", fmt.Errorf("the running tap's hub (%s) sent an empty kubeshark://kfl", url)
+	}
+	return b.String(), nil
 }
