@@ -215,21 +215,14 @@ func (c *conn) feedReplies(data []byte, first, last int64) (int, int) {
 		if used > 0 {
 			began = last
 		}
-		if began < p.rec.Timestamp.UnixNano() {
-			n, need, ok := orphanReply(data[used:])
-			if !ok {
-				return -1, 0
-			}
-			if n == 0 {
-				if need > 0 {
-					need += used
-				}
-				return used, need
-			}
-			used += n
-			continue
+		orphan := began < p.rec.Timestamp.UnixNano()
+		var n, need int
+		var ok bool
+		if orphan {
+			n, need, ok = orphanReply(data[used:])
+		} else {
+			n, need, ok = c.reply(p, data[used:])
 		}
-		n, need, ok := c.reply(p, data[used:])
 		if !ok {
 			return -1, 0
 		}
@@ -240,6 +233,9 @@ func (c *conn) feedReplies(data []byte, first, last int64) (int, int) {
 			return used, need
 		}
 		used += n
+		if orphan {
+			continue
+		}
 		c.pending = c.pending[1:]
 		p.rec.End = time.Unix(0, last)
 		c.out.Emit(p.rec)
