@@ -95,6 +95,7 @@ func (dissector) Open(_ sdk.ConnInfo, out sdk.Emitter) sdk.Conn { return &conn{o
 type request struct {
 	rec  *sdk.Record
 	kind replyKind
+	at   int64 // when the request began (ns), to pass over replies older than it
 }
 
 type conn struct {
@@ -197,7 +198,7 @@ func (c *conn) feedRequests(data []byte, at int64) (int, int) {
 			c.out.Emit(r)
 			continue
 		}
-		c.pending = append(c.pending, request{r, kind})
+		c.pending = append(c.pending, request{r, kind, at})
 	}
 }
 
@@ -215,7 +216,7 @@ func (c *conn) feedReplies(data []byte, first, last int64) (int, int) {
 		if used > 0 {
 			began = last
 		}
-		orphan := began < p.rec.Timestamp.UnixNano()
+		orphan := began < p.at
 		var n, need int
 		var ok bool
 		if orphan {
