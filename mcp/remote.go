@@ -90,6 +90,19 @@ func CheckHub(ctx context.Context, opts RemoteOptions) error {
 	return nil
 }
 
+// ReadHubResource reads one resource from the hub at opts.URL in a session
+// of its own, made and explained as a forwarding server's (the same
+// errors: ErrHubUnreachable, ErrHubToken, not found with the hub's
+// reason), and closed after.
+func ReadHubResource(ctx context.Context, opts RemoteOptions, uri string) ([]mcpgo.ResourceContents, error) {
+	if opts.URL == "" {
+		return nil, errors.New("mcp: remote hub URL is empty")
+	}
+	f := newForwarder(opts)
+	defer f.close()
+	return f.read(ctx, uri)
+}
+
 // forwarder holds one client session with the hub, made on first use and
 // made again after a failure.
 type forwarder struct {
@@ -156,6 +169,16 @@ func (f *forwarder) drop(c *client.Client) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.c == c {
+		f.c.Close()
+		f.c = nil
+	}
+}
+
+// close ends the session, if there is one.
+func (f *forwarder) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.c != nil {
 		f.c.Close()
 		f.c = nil
 	}

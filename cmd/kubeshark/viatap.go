@@ -14,8 +14,6 @@ import (
 	"github.com/kubeshark-wasm/kubeshark/mcp/hub"
 	"github.com/kubeshark-wasm/kubeshark/sdk"
 	"github.com/kubeshark-wasm/kubeshark/storage/timeexpr"
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
 )
 
@@ -183,28 +181,12 @@ func filterReferenceViaTap(ctx context.Context, g *globals, url string) (string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c, err := client.NewStreamableHttpClient(url+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + tok}))
+	contents, err := mcp.ReadHubResource(ctx, mcp.RemoteOptions{URL: url, Token: tok, Version: version}, "kubeshark://kfl")
 	if err != nil {
-		return "", err
-	}
-	defer c.Close()
-	if err := c.Start(ctx); err != nil {
-		return "", fmt.Errorf("asking the running tap's hub (%s): %w", url, err)
-	}
-	init := mcpgo.InitializeRequest{}
-	init.Params.ProtocolVersion = mcpgo.LATEST_PROTOCOL_VERSION
-	init.Params.ClientInfo = mcpgo.Implementation{Name: "kubeshark-calls", Version: version}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		return "", fmt.Errorf("asking the running tap's hub (%s): %w", url, err)
-	}
-	req := mcpgo.ReadResourceRequest{}
-	req.Params.URI = "kubeshark://kfl"
-	res, err := c.ReadResource(ctx, req)
-	if err != nil {
-		return "", fmt.Errorf("reading kubeshark://kfl from the running tap's hub (%s): %w", url, err)
+		return "", fmt.Errorf("reading kubeshark://kfl from the running tap's hub: %w", err)
 	}
 	var b strings.Builder
-	for _, rc := range res.Contents {
+	for _, rc := range contents {
 		if t, ok := rc.(mcpgo.TextResourceContents); ok {
 			b.WriteString(t.Text)
 		}
