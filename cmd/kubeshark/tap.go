@@ -694,14 +694,14 @@ func runningTap(dataDir string) string {
 // installed into another data directory (sudo's HOME is root's) is
 // otherwise silently absent.
 func dissectorSetLine(l *loaded, dataDir string) string {
+	// l.mods is the built-ins, then the plugins, then the --dissector
+	// modules (the last nExtra).
 	var plugins, other []string
-	for _, m := range l.mods[l.nBuiltin:] {
-		mf := m.Manifest()
-		if strings.HasPrefix(m.Source(), "plugin ") {
-			plugins = append(plugins, mf.Name+" "+mf.Version)
-		} else {
-			other = append(other, mf.Name+" "+mf.Version+" ("+m.Source()+")")
-		}
+	for _, m := range l.mods[l.nBuiltin : len(l.mods)-l.nExtra] {
+		plugins = append(plugins, m.Manifest().Name+" "+m.Manifest().Version)
+	}
+	for _, m := range l.mods[len(l.mods)-l.nExtra:] {
+		other = append(other, m.Manifest().Name+" "+m.Manifest().Version+" ("+m.Source()+")")
 	}
 	line := fmt.Sprintf("dissectors: %d built-in", l.nBuiltin)
 	if len(other) > 0 {
