@@ -223,11 +223,7 @@ func noMatchText(o *callsOpts, win timeexpr.Window, loc *time.Location, n int, f
 	if len(asked) > 0 {
 		what = " (" + strings.Join(asked, ", ") + ")"
 	}
-	calls := "calls"
-	if n == 1 {
-		calls = "call"
-	}
-	return fmt.Sprintf("no calls match%s; the store holds %d %s from %s to %s", what, n, calls, formatTime(first, loc), formatTime(last, loc))
+	return fmt.Sprintf("no calls match%s; the store holds %s from %s to %s", what, plural(n, "call"), formatTime(first, loc), formatTime(last, loc))
 }
 
 // formatTime writes a time for people: UTC with a Z, or, with --local, in

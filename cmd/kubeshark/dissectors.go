@@ -111,10 +111,7 @@ func runDissectors(ctx context.Context, g *globals, extra []string, output strin
 				status = "QUARANTINED: " + status + " (" + h.LastFault + ")"
 			}
 		} else if h != nil && h.Errors != nil && h.Errors.Count > 0 {
-			status = fmt.Sprintf("%d errors in last import", h.Errors.Count)
-			if h.Errors.Count == 1 {
-				status = "1 error in last import"
-			}
+			status = plural(int(h.Errors.Count), "error") + " in last import"
 			if len(h.Errors.Examples) > 0 {
 				e := h.Errors.Examples[0]
 				status += fmt.Sprintf(" (%s on %s: %s)", e.Kind, e.Conn, clipCell(e.Error, 80))
