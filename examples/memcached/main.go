@@ -247,6 +247,25 @@ func (c *conn) feedReplies(data []byte, first, last int64) (int, int) {
 	return used, 0
 }
 
+// valueBlock reads a VALUE line's size (rest is the line after "VALUE "):
+// the data block and its CRLF start at next, in a buffer of n bytes. need
+// is the bytes the buffer must hold when the block is not all there; !ok
+// when the line is no VALUE line.
+func valueBlock(rest string, n, next int) (size, need int, ok bool) {
+	f := strings.Fields(rest)
+	if len(f) < 3 {
+		return 0, 0, false
+	}
+	size, err := strconv.Atoi(f[2])
+	if err != nil || size < 0 {
+		return 0, 0, false
+	}
+	if n-next < size+2 {
+		return size, next + size + 2, true
+	}
+	return size, 0, true
+}
+
 // orphanReply is the extent of a reply whose request the capture lost:
 // VALUE blocks and STAT lines up to their END, or one line; 0 when it is
 // not all here (with the bytes it needs when known), !ok when the bytes
@@ -259,19 +278,12 @@ func orphanReply(data []byte) (n, need int, ok bool) {
 			return 0, 0, true
 		}
 		next := used + i + 2
-		word, rest, _ := bytes.Cut(data[used:used+i], []byte(" "))
-		switch string(word) {
+		word, rest, _ := strings.Cut(string(data[used:used+i]), " ")
+		switch word {
 		case "VALUE":
-			f := bytes.Fields(rest)
-			if len(f) < 3 {
-				return 0, 0, false
-			}
-			size, err := strconv.Atoi(string(f[2]))
-			if err != nil || size < 0 {
-				return 0, 0, false
-			}
-			if len(data)-next < size+2 {
-				return 0, next + size + 2, true
+			size, need, ok := valueBlock(rest, len(data), next)
+			if !ok || need > 0 {
+				return 0, need, ok
 			}
 			used = next + size + 2
 		case "STAT":
@@ -301,16 +313,9 @@ func (c *conn) reply(p request, data []byte) (n, need int, ok bool) {
 		case word == "ERROR" || word == "CLIENT_ERROR" || word == "SERVER_ERROR":
 			r.Failed, r.Error = true, line
 		case p.kind == replyValues && word == "VALUE":
-			f := strings.Fields(rest)
-			if len(f) < 3 {
-				return 0, 0, false
-			}
-			size, err := strconv.Atoi(f[2])
-			if err != nil || size < 0 {
-				return 0, 0, false
-			}
-			if len(data)-next < size+2 {
-				return 0, next + size + 2, true
+			size, need, ok := valueBlock(rest, len(data), next)
+			if !ok || need > 0 {
+				return 0, need, ok
 			}
 			hits++
 			valueBytes += size
